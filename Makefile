@@ -1,0 +1,133 @@
+# fencelock — plain Makefile, out-of-tree objects under $(BUILD).
+#
+# Layout conventions (so that adding a file never needs a Makefile edit):
+#   common/*.c, disklock/*.c, raft/*.c, plugin/*.c  -> one static library each
+#   tests/unit/<module>/test_*.c                     -> one cmocka binary each,
+#       linked with that module and everything below it
+#   programs: a line in PROGRAMS plus <name>_SRCS below
+#
+# Targets: all (default), test, demo, asan, bench, install, clean, and the
+# per-module test targets test-common, test-disklock, test-raft, test-plugin.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+SAN      ?=
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+
+PKGS      := liburcu jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP $(SAN)
+LDFLAGS  += $(SAN)
+LDLIBS   := $(PKG_LIBS) -laio -lpthread -lm
+
+MODULES  := common disklock raft plugin
+# A module's tests link against the module and those it builds on.
+common_DEPS   := common
+disklock_DEPS := disklock common
+raft_DEPS     := raft common
+plugin_DEPS   := plugin disklock raft common
+
+lib_srcs  = $(wildcard $(1)/*.c)
+lib_objs  = $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
+lib_file  = $(BUILD)/lib/libfl_$(1).a
+# Modules without sources yet contribute no library.
+have_src  = $(foreach m,$(1),$(if $(wildcard $(m)/*.c),$(m)))
+dep_libs  = $(foreach m,$(call have_src,$($(1)_DEPS)),$(call lib_file,$(m)))
+
+# ---- programs --------------------------------------------------------------
+PROGRAMS       := fencelock
+fencelock_SRCS := $(wildcard plugin/cli/*.c)
+fencelock_LIBS := plugin disklock raft common
+
+# Test-only helper programs (tests/tools/<name>/*.c), not installed.
+TOOLS          := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/tools/*/main.c))))
+
+PROG_BINS := $(addprefix $(BUILD)/,$(PROGRAMS))
+TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
+
+UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all test demo asan bench install clean deps check-tools lint \
+        $(addprefix test-,$(MODULES)) test-interop
+.DEFAULT_GOAL := all
+
+all: $(PROG_BINS) $(TOOL_BINS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+define MODULE_RULES
+$(call lib_file,$(1)): $(call lib_objs,$(1))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(Q)$$(AR) rcs $$@ $$^
+$(BUILD)/tests/$(1)/%: tests/unit/$(1)/%.c $(call dep_libs,$(1)) $(wildcard tests/unit/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(CFLAGS) -Itests/unit -o $$@ $$< $(call dep_libs,$(1)) $$(LDFLAGS) $$(LDLIBS) -lcmocka
+test-$(1): $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS)) $(PROG_BINS) $(TOOL_BINS)
+	@scripts/run-unit.sh $(BUILD) $(1)
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
+
+define PROGRAM_RULES
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS)) $(foreach l,$(call have_src,$($(1)_LIBS)),$(call lib_file,$(l)))
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $($(1)_EXTRA_LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
+
+# Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
+define TOOL_RULES
+$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,disklock) $(call lib_file,common)
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
+endef
+$(foreach t,$(TOOLS),$(eval $(call TOOL_RULES,$(t))))
+$(BUILD)/obj/tests/tools/%.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh $(BUILD)
+
+test-interop: all
+	@scripts/run-interop.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    CFLAGS="-O1 -g" all
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-unit.sh build-asan all
+
+bench: all
+	@scripts/bench.sh $(BUILD)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. common disklock raft plugin
+
+install: $(PROG_BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fencelock
+	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 include/fencelock/*.h $(DESTDIR)$(PREFIX)/include/fencelock/
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+/* Exit-code table of the CLI (see cli.h). */
+#include "fencelock/error.h"
+#include "plugin/cli/cli.h"
+
+const char fl_cli_exit_codes_text[] =
+	"exit codes:\n"
+	"  0  success\n"
+	"  1  operation failed (I/O error, unexpected state)\n"
+	"  2  bad command line, spec string or option\n"
+	"  3  host_id or lease held by a live host\n"
+	"  4  I/O timed out\n"
+	"  5  corrupt or foreign on-disk record (bad checksum, magic, version, name)\n"
+	"  6  device or path missing, or too small for the layout\n"
+	"  7  permission denied\n";
+
+int fl_cli_exit_for(int rv)
+{
+	switch (-rv) {
+	case 0: return FL_EXIT_OK;
+	case FL_EINVAL: case FL_EALIGN: case FL_ESECTOR: return FL_EXIT_USAGE;
+	case FL_EBUSY: return FL_EXIT_BUSY;
+	case FL_ETIMEDOUT: return FL_EXIT_TIMEOUT;
+	case FL_ECHECKSUM: case FL_EMAGIC: case FL_EVERSION: case FL_EFOREIGN: case FL_ECORRUPT:
+		return FL_EXIT_CORRUPT;
+	case FL_ENOENT: case FL_ETOOSMALL: return FL_EXIT_NOENT;
+	case FL_EPERM: return FL_EXIT_PERM;
+	default: return FL_EXIT_FAIL;
+	}
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fencelock needs to build, test and demo,
+# and only those that are missing. Safe to run repeatedly; needs root to install.
+set -euo pipefail
+PKGS=(build-essential clang pkg-config libaio-dev liburcu-dev libcmocka-dev libjansson-dev
+      libinih-dev libfuse3-dev fuse3 sanlock iproute2 nftables etcd-server etcd-client
+      procps psmisc util-linux python3)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "fencelock: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+    exit 1
+fi
+echo "fencelock: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
