@@ -71,9 +71,10 @@ $(call lib_file,$(1)): $(call lib_objs,$(1))
 	@mkdir -p $$(dir $$@)
 	@rm -f $$@
 	$$(Q)$$(AR) rcs $$@ $$^
-$(BUILD)/tests/$(1)/%: tests/unit/$(1)/%.c $(call dep_libs,$(1)) $(wildcard tests/unit/*.h)
+# Non-test_*.c files in tests/unit/<module>/ (fixtures) are linked into every test of the module.
+$(BUILD)/tests/$(1)/%: tests/unit/$(1)/%.c $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/unit/$(1)/test_%,$(wildcard tests/unit/$(1)/*.c))) $(call dep_libs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(CFLAGS) -Itests/unit -o $$@ $$< $(call dep_libs,$(1)) $$(LDFLAGS) $$(LDLIBS) -lcmocka
+	$$(Q)$$(CC) $$(CFLAGS) -Itests/unit -o $$@ $$< $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/unit/$(1)/test_%,$(wildcard tests/unit/$(1)/*.c))) $(call dep_libs,$(1)) $$(LDFLAGS) $$(LDLIBS) -lcmocka
 test-$(1): $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS)) $(PROG_BINS) $(TOOL_BINS)
 	@scripts/run-unit.sh $(BUILD) $(1)
 endef
@@ -94,6 +95,7 @@ $(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULES,$(t))))
 $(BUILD)/obj/tests/tools/%.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
+$(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
 
 deps:
 	@scripts/deps.sh
