@@ -28,18 +28,22 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP 
 LDFLAGS  += $(SAN)
 LDLIBS   := $(PKG_LIBS) -laio -lpthread -lm
 
-MODULES  := common disklock raft plugin
+MODULES  := common disklock raft plugin sim
 # A module's tests link against the module and those it builds on.
 common_DEPS   := common
 disklock_DEPS := disklock common
 raft_DEPS     := raft common
 plugin_DEPS   := plugin disklock raft common
+sim_DEPS      := sim plugin disklock raft common
+# Where a module's sources live (default: the folder of its name).
+sim_DIR       := tests/sim
+mod_dir   = $(or $($(1)_DIR),$(1))
 
-lib_srcs  = $(wildcard $(1)/*.c)
+lib_srcs  = $(wildcard $(call mod_dir,$(1))/*.c)
 lib_objs  = $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 lib_file  = $(BUILD)/lib/libfl_$(1).a
 # Modules without sources yet contribute no library.
-have_src  = $(foreach m,$(1),$(if $(wildcard $(m)/*.c),$(m)))
+have_src  = $(foreach m,$(1),$(if $(wildcard $(call mod_dir,$(m))/*.c),$(m)))
 dep_libs  = $(foreach m,$(call have_src,$($(1)_DEPS)),$(call lib_file,$(m)))
 
 # ---- programs --------------------------------------------------------------
