@@ -1,0 +1,262 @@
+/* The replicated state machine that Raft carries: the cluster's desired state.
+ *
+ * Every host applies the same committed commands in the same order, so apply
+ * is deterministic and total: a command either applies or is rejected, the
+ * same way, on every host, and nothing here reads a clock, allocates after
+ * fsm_init(), or depends on anything but the state and the command bytes.
+ * Time enters only as data: every command carries a "cluster time" stamp
+ * (stamp_us) written by the leader that proposed it. The leader derives
+ * cluster time as fsm_clock_us() at the moment it won the election plus its
+ * own monotonic time elapsed since; the FSM keeps clock_us = max(clock_us,
+ * stamp) so cluster time never goes backwards, and it simply stands still
+ * while there is no leader (a quarantine then lasts a little longer: the
+ * safe direction). No host ever compares its own clock with this value.
+ *
+ * State: membership, the VM registry (volumes, opaque spec, desired host,
+ * restart policy, per-VM partition tolerance, an incarnation bumped on every
+ * placement), the volume-lease slot table, one fence record per host, a
+ * short history of fence times per host (for flap damping) and quarantine.
+ * Capacities (struct fsm_limits) are fixed at start-up, and must be the same
+ * on every host: a snapshot records them and is refused by an FSM with other
+ * limits, so a misconfigured host fails loudly instead of diverging. */
+#ifndef FL_PLUGIN_FSM_H
+#define FL_PLUGIN_FSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSM_HOST_ID_MAX 2000u     /* sanlock's host_id range is 1..2000 */
+#define FSM_NAME_MAX 63u          /* host name, bytes (no NUL) */
+#define FSM_ADDR_MAX 127u         /* host address, bytes */
+#define FSM_UID_MAX 64u           /* VM uid, bytes */
+#define FSM_PATH_MAX 255u         /* volume path, bytes */
+#define FSM_VOLS_MAX 8u           /* volumes per VM */
+#define FSM_SPEC_MAX 16384u       /* opaque VM spec, bytes */
+#define FSM_FENCE_HISTORY 8u      /* fence times remembered per host */
+#define FSM_VMS_MAX 65536u
+#define FSM_SLOTS_MAX 65536u
+#define FSM_SLOT_NONE UINT32_MAX  /* volume without a lease slot */
+#define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
+
+#define FSM_CMD_MAGIC 0x31434C46u    /* "FLC1" */
+#define FSM_CMD_VERSION 1u
+#define FSM_CMD_HDR_BYTES 24u
+/* Largest encoded command (a VM_REGISTER with everything at its maximum). */
+#define FSM_CMD_MAX_BYTES \
+	(FSM_CMD_HDR_BYTES + 2 + FSM_UID_MAX + 1 + 8 + 1 + \
+	 FSM_VOLS_MAX * (2 + FSM_PATH_MAX + 1) + 4 + FSM_SPEC_MAX)
+#define FSM_SNAP_MAGIC 0x31534C46u   /* "FLS1" */
+#define FSM_SNAP_VERSION 1u
+#define FSM_SNAP_HDR_BYTES 16u
+
+enum fsm_cmd_type {
+	FSM_CMD_HOST_ADD = 1,      /* host_id, name, addr, role */
+	FSM_CMD_HOST_REMOVE,       /* host_id: state LEFT; refused while VMs are placed on it */
+	FSM_CMD_HOST_RENAME,       /* host_id, name */
+	FSM_CMD_VM_REGISTER,       /* uid, restart, ptol_us, volumes, spec; unplaced */
+	FSM_CMD_VM_UNREGISTER,     /* uid; refused while running; frees its slots */
+	FSM_CMD_VM_PLACE,          /* uid, host_id (0 = unplace), incarnation = expected */
+	FSM_CMD_VM_REPORT,         /* uid, host_id, incarnation, running */
+	FSM_CMD_FENCE_REQUEST,     /* host_id, reason */
+	FSM_CMD_FENCE_ACK,         /* host_id, fence_index (raft index of the request) */
+	FSM_CMD_FENCE_CLEAR,       /* host_id */
+	FSM_CMD_QUARANTINE_SET,    /* host_id, until_us (cluster time) */
+	FSM_CMD_QUARANTINE_CLEAR,  /* host_id */
+	FSM_CMD_SLOT_ALLOC,        /* uid, path, slot (or FSM_SLOT_ANY) */
+	FSM_CMD_SLOT_FREE,         /* slot */
+	FSM_CMD_TYPE_END
+};
+
+enum fsm_role { FSM_ROLE_VOTER = 1, FSM_ROLE_LEARNER = 2 };
+enum fsm_host_state { FSM_HOST_FREE = 0, FSM_HOST_JOINED = 1, FSM_HOST_LEFT = 2 };
+enum fsm_restart { FSM_RESTART_ALWAYS = 1, FSM_RESTART_NEVER = 2 };
+enum fsm_run { FSM_RUN_STOPPED = 0, FSM_RUN_RUNNING = 1 };
+enum fsm_fence_reason {
+	FSM_FENCE_PARTITIONED = 1, /* poison pill after P */
+	FSM_FENCE_STORAGE = 2,
+	FSM_FENCE_OPERATOR = 3,
+	FSM_FENCE_REASON_END
+};
+
+struct fsm_limits {
+	uint32_t max_hosts;        /* 1..FSM_HOST_ID_MAX host records (LEFT ones count) */
+	uint32_t max_vms;          /* 1..FSM_VMS_MAX */
+	uint32_t max_slots;        /* 1..FSM_SLOTS_MAX volume-lease slots on the device */
+	uint32_t spec_max_bytes;   /* 0..FSM_SPEC_MAX */
+};
+
+struct fsm_fence {
+	bool active;
+	bool acked;
+	uint8_t reason;
+	uint64_t req_index;        /* raft index/term of the committed request */
+	uint64_t req_term;
+	uint64_t req_stamp_us;     /* cluster time of the request */
+};
+
+struct fsm_host {
+	uint32_t host_id;          /* 0 in an unused entry */
+	uint8_t role;
+	uint8_t state;
+	char name[FSM_NAME_MAX + 1];
+	char addr[FSM_ADDR_MAX + 1];
+	struct fsm_fence fence;
+	uint32_t fence_total;      /* fence requests ever; also the ring's write position */
+	uint64_t fence_stamps_us[FSM_FENCE_HISTORY];
+	uint64_t quarantine_until_us; /* cluster time; 0 = not quarantined */
+};
+
+struct fsm_volume {
+	char path[FSM_PATH_MAX + 1];
+	bool ro;
+	uint32_t slot;             /* FSM_SLOT_NONE until SLOT_ALLOC */
+};
+
+struct fsm_vm {
+	bool used;
+	char uid[FSM_UID_MAX + 1];
+	uint8_t restart;
+	uint8_t run_state;         /* as reported by run_host for this incarnation */
+	uint8_t nvol;
+	struct fsm_volume vol[FSM_VOLS_MAX];
+	uint32_t desired_host;     /* 0 = unplaced */
+	uint32_t run_host;         /* 0 unless reported running */
+	uint64_t incarnation;      /* bumped by every successful VM_PLACE */
+	uint64_t ptol_us;          /* partition tolerance override; 0 = cluster P */
+	uint32_t spec_len;
+	uint8_t *spec;             /* limits.spec_max_bytes of the FSM's pool */
+};
+
+struct fsm_slot {
+	uint32_t vm_plus1;         /* VM index + 1; 0 = free */
+	uint8_t vol;
+};
+
+struct fsm_counters {
+	uint64_t applied;
+	uint64_t rejected;
+	uint64_t placements;
+	uint64_t fences;
+};
+
+struct fsm {
+	struct fsm_limits lim;
+	struct fsm_host *hosts;
+	struct fsm_vm *vms;
+	struct fsm_slot *slots;
+	uint8_t *spec_pool;
+	uint64_t last_index;
+	uint64_t last_term;
+	uint64_t clock_us;         /* cluster time: max stamp applied */
+	struct fsm_counters ctr;
+};
+
+struct fsm_cmd_volume {
+	char path[FSM_PATH_MAX + 1];
+	bool ro;
+};
+
+/* A decoded command: one flat struct, the fields used depend on type (see
+ * enum fsm_cmd_type). Strings are NUL-terminated copies; spec points into the
+ * encoded buffer it was decoded from (or the caller's bytes when encoding). */
+struct fsm_cmd {
+	uint16_t type;
+	uint64_t stamp_us;
+	uint32_t host_id;
+	uint8_t role;
+	uint8_t restart;
+	uint8_t running;
+	uint8_t reason;
+	uint8_t nvol;
+	char name[FSM_NAME_MAX + 1];
+	char addr[FSM_ADDR_MAX + 1];
+	char uid[FSM_UID_MAX + 1];
+	char path[FSM_PATH_MAX + 1];
+	struct fsm_cmd_volume vol[FSM_VOLS_MAX];
+	uint64_t ptol_us;
+	uint64_t incarnation;
+	uint64_t fence_index;
+	uint64_t until_us;
+	uint32_t slot;
+	uint32_t spec_len;
+	const uint8_t *spec;
+};
+
+/* Fills *l with the defaults (64 hosts, 256 VMs, 1024 slots, 16 KiB specs). */
+void fsm_limits_default(struct fsm_limits *l);
+
+/* Allocates every table for limits *l (all allocation happens here) and
+ * leaves an empty state. Returns 0, -FL_EINVAL for limits out of range, or
+ * -FL_ENOMEM. */
+int fsm_init(struct fsm *f, const struct fsm_limits *l);
+/* Frees what fsm_init() allocated; f may be zeroed or already freed. */
+void fsm_free(struct fsm *f);
+/* Empties the state (as after fsm_init) without reallocating. */
+void fsm_reset(struct fsm *f);
+
+/* Encodes c into buf[0..cap): header (magic, version, type, body length,
+ * CRC-32C, stamp) and a little-endian body. Sets *len. Returns 0, or
+ * -FL_EINVAL if a field does not fit its bound (string too long, unknown
+ * type, spec over FSM_SPEC_MAX), -FL_ENOSPC if cap is too small. */
+int fsm_cmd_encode(const struct fsm_cmd *c, uint8_t *buf, size_t cap, size_t *len);
+/* Decodes and checks buf[0..len) into *c: magic (-FL_EMAGIC), version
+ * (-FL_EVERSION), lengths, CRC (-FL_ECHECKSUM), every field's bound and no
+ * trailing bytes (-FL_EINVAL). Never reads outside buf. c->spec points into
+ * buf. */
+int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c);
+
+/* Applies the committed entry (index, term) holding buf[0..len). index must
+ * be greater than the last one applied. Returns 0 when applied, or the
+ * negative code of the deterministic rejection: malformed (as decode),
+ * -FL_EINVAL (bad field value), -FL_ENOENT (no such host / VM / slot),
+ * -FL_EBUSY (exists, in use, or running), -FL_ESTALE (incarnation or fence
+ * index mismatch), -FL_ENOSPC (table full), -FL_EPERM (quarantined or LEFT
+ * target). Either way the entry is consumed: last_index advances and the
+ * applied/rejected counters count it. */
+int fsm_apply(struct fsm *f, uint64_t index, uint64_t term, const uint8_t *buf, size_t len);
+/* As fsm_apply() for an already decoded command. */
+int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c);
+
+/* Bytes fsm_snapshot() needs for the current state. */
+size_t fsm_snapshot_size(const struct fsm *f);
+/* Serialises the whole state, in table order, to buf[0..cap); sets *len.
+ * Two FSMs with equal state give byte-identical snapshots. Returns 0 or
+ * -FL_ENOSPC. */
+int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len);
+/* Replaces the state with the snapshot in buf[0..len). Magic, version,
+ * length and CRC are checked before anything changes (-FL_EMAGIC,
+ * -FL_EVERSION, -FL_EINVAL, -FL_ECHECKSUM; -FL_EFOREIGN for other limits):
+ * the state is then untouched. A snapshot that passes its CRC but is
+ * inconsistent (-FL_ECORRUPT) leaves the state empty, never half-restored. */
+int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len);
+/* Checks the cross-table invariants (unique ids and uids, slot table and
+ * volumes agree, placements name known hosts). Returns 0 or -FL_ECORRUPT. */
+int fsm_check(const struct fsm *f);
+
+/* ---- queries ---- */
+static inline uint64_t fsm_clock_us(const struct fsm *f) { return f->clock_us; }
+/* The host with this id, or NULL. */
+const struct fsm_host *fsm_host_find(const struct fsm *f, uint32_t host_id);
+/* Host table entry i < lim.max_hosts, or NULL if unused. */
+const struct fsm_host *fsm_host_at(const struct fsm *f, uint32_t i);
+/* Writes the ids of JOINED hosts (table order) into ids[0..cap); returns the
+ * number of such hosts (may exceed cap: only cap are written). */
+uint32_t fsm_hosts_joined(const struct fsm *f, uint32_t *ids, uint32_t cap);
+/* The VM with this uid, or NULL; its table index in *idx if idx != NULL. */
+const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t *idx);
+/* VM table entry i < lim.max_vms, or NULL if unused. */
+const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
+/* Writes the table indexes of the VMs whose desired host is host_id into
+ * idx[0..cap); returns how many there are (may exceed cap). */
+uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap);
+/* The lease slot of volume path of VM uid in *slot: 0, or -FL_ENOENT (no
+ * such VM or volume, or no slot yet). */
+int fsm_volume_slot(const struct fsm *f, const char *uid, const char *path, uint32_t *slot);
+/* True if host_id is quarantined at cluster time now_us. */
+bool fsm_host_quarantined(const struct fsm *f, uint32_t host_id, uint64_t now_us);
+/* Fence requests against host_id stamped at or after since_us (cluster
+ * time), counting at most the last FSM_FENCE_HISTORY. */
+uint32_t fsm_host_fences_since(const struct fsm *f, uint32_t host_id, uint64_t since_us);
+
+#endif
