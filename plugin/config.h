@@ -1,0 +1,91 @@
+/* fencelockd configuration: the INI file every host reads at start.
+ *
+ * cfg_load() parses the file with libinih into a plain struct and validates
+ * every key: types, ranges, paths absolute, addresses IPv4:port, unknown
+ * sections and keys refused, a key set twice refused, required keys present,
+ * and the cross-checks between sections (our own id listed in [peers] with the
+ * address we listen on). The first problem found becomes a one-line message
+ * naming the file, the line and the key, e.g.
+ *     fencelock.conf:7: [host] id: must be 1..2000, got 0
+ * so the daemon can refuse to start with exactly that line. Durations are
+ * written as "N", "Ns" or "Nms" and stored in microseconds or milliseconds as
+ * the field names say. The keys and their defaults are documented in
+ * docs/operations.md ("Configuration"). */
+#ifndef FL_PLUGIN_CONFIG_H
+#define FL_PLUGIN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#define CFG_HOST_ID_MAX 2000u
+#define CFG_NAME_MAX 47u       /* sanlock lockspace names are 48 bytes with NUL */
+#define CFG_PATH_MAX 1024u
+#define CFG_PEERS_MAX 64u
+#define CFG_ERR_MAX 512u
+
+enum cfg_watchdog_mode {
+	CFG_WATCHDOG_AUTO = 0,  /* use /dev/watchdog if present */
+	CFG_WATCHDOG_OFF,       /* never */
+	CFG_WATCHDOG_DEVICE,    /* the named device, refuse to start without it */
+};
+
+struct cfg_peer {
+	uint32_t id;
+	struct sockaddr_in addr;
+	uint32_t line;          /* line in the file, for later error messages */
+};
+
+struct fl_config {
+	/* [cluster] */
+	char cluster_name[CFG_NAME_MAX + 1];
+	char device[CFG_PATH_MAX];
+	uint32_t io_timeout_ms;           /* T: every timeout derives from it */
+	uint32_t partition_tolerance_ms;  /* P */
+	/* [host] */
+	uint32_t host_id;
+	char host_name[CFG_NAME_MAX + 1];
+	struct sockaddr_in listen;
+	char control_socket[CFG_PATH_MAX];
+	bool have_control_group;
+	gid_t control_gid;                /* members may use mutating control ops */
+	char state_dir[CFG_PATH_MAX];
+	char run_dir[CFG_PATH_MAX];       /* per-VM guard files live in run_dir/guard */
+	char recover_command[CFG_PATH_MAX]; /* "" = rerun the registered command line */
+	char kill_path[CFG_PATH_MAX];     /* "" = none; run at a VM's kill deadline */
+	uint32_t vm_kill_grace_ms;        /* SIGTERM to SIGKILL; <= K = io_timeout */
+	enum cfg_watchdog_mode watchdog;
+	char watchdog_device[CFG_PATH_MAX];
+	int log_level;                    /* syslog LOG_ERR..LOG_DEBUG */
+	char metrics_file[CFG_PATH_MAX];  /* "" = none; node_exporter textfile */
+	/* [peers]: empty when this host joins an existing cluster */
+	uint32_t n_peers;
+	struct cfg_peer peers[CFG_PEERS_MAX];
+};
+
+/* Parses and validates the INI file at path into *cfg (defaults first, then
+ * the file). Returns 0, or -FL_ENOENT if the file cannot be opened, -FL_EINVAL
+ * for any content error; on error err (errlen bytes, >= 1) holds one line
+ * "FILE:LINE: [section] key: what is wrong" (LINE omitted for a missing key). */
+int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen);
+
+/* Same as cfg_load() on an in-memory text; name is used in messages only. */
+int cfg_load_string(const char *name, const char *text, struct fl_config *cfg,
+		    char *err, size_t errlen);
+
+/* Parses "A.B.C.D:PORT" (port 1..65535) into *out. Returns 0 or -FL_EINVAL. */
+int cfg_parse_ipv4_port(const char *s, struct sockaddr_in *out);
+
+/* Parses a duration "N", "Ns" or "Nms" (N decimal, no sign) into
+ * milliseconds. Returns 0, or -FL_EINVAL if malformed or above max_ms. */
+int cfg_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out_ms);
+
+/* True if s is a valid host or cluster name: 1..CFG_NAME_MAX of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. */
+bool cfg_name_valid(const char *s);
+
+/* Returns the peer with that id, or NULL. */
+const struct cfg_peer *cfg_find_peer(const struct fl_config *cfg, uint32_t id);
+
+#endif
