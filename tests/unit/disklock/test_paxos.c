@@ -1,0 +1,635 @@
+/* Unit tests of volume leases (disk Paxos) on the simulated shared disk:
+ * contention between 2..16 hosts over many seeded rounds with random
+ * latencies, crashes mid-ballot, torn writes, the takeover rule, shared mode
+ * and the inquire/hand-off check. Nothing here reads the real clock.
+ * VL_RACE_ROUNDS=<n> sets the rounds per host count of the contention sweep
+ * (default 200, i.e. 3000 rounds over 2..16 hosts). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "common/simloop.h"
+#include "disklock/bdev_sim.h"
+#include "disklock/paxos.h"
+#include "fencelock/error.h"
+
+#define MAXH 16
+#define NUM_HOSTS 16
+#define AREA_BYTES (1u << 20)
+
+struct host {
+	struct fl_simclock clock;
+	struct fl_simbdev *dev;
+	struct vl_op op;
+	struct fl_rand rand;
+	struct fl_timer start;
+	struct world *w;
+	uint64_t id, gen;
+	bool shared, started, done;
+	uint64_t acquire_lver;
+	int rv;
+};
+
+struct world {
+	struct fl_sim sim;
+	struct fl_simdisk disk;
+	struct host h[MAXH + 1];
+	enum vl_owner_state state[MAXH + 1];
+	uint64_t live_gen[MAXH + 1];
+	int n;
+};
+
+static enum vl_owner_state owner_cb(void *ctx, uint64_t host_id, uint64_t generation)
+{
+	struct world *w = ctx;
+	assert_true(host_id >= 1 && host_id <= MAXH);
+	if (generation != 0 && w->live_gen[host_id] > generation)
+		return VL_OWNER_NEWER_GEN;
+	return w->state[host_id];
+}
+
+static void host_done(struct vl_op *op, void *arg)
+{
+	struct host *h = arg;
+	h->done = true;
+	h->rv = op->res.rv;
+}
+
+static struct vl_area area_of(struct host *h)
+{
+	return (struct vl_area){.bdev = fl_simbdev_bdev(h->dev), .offset = 0, .num_hosts_hint = NUM_HOSTS,
+				.space_name = "LS", .resource_name = "vol1"};
+}
+
+static void host_start_acquire(struct host *h)
+{
+	struct vl_area a = area_of(h);
+	struct vl_acquire_args args = {.host_id = h->id, .generation = h->gen, .shared = h->shared,
+				       .acquire_lver = h->acquire_lver, .owner_state = owner_cb,
+				       .owner_ctx = h->w, .rand = &h->rand};
+	h->done = false;
+	h->started = true;
+	assert_int_equal(vl_acquire_start(&h->op, &a, &args, host_done, h), 0);
+}
+
+static void start_fn(struct fl_timer *t, void *arg)
+{
+	(void)t;
+	host_start_acquire(arg);
+}
+
+static void world_init(struct world *w, int n, uint64_t seed)
+{
+	memset(w, 0, sizeof(*w));
+	w->n = n;
+	assert_int_equal(fl_sim_init(&w->sim, seed), 0);
+	assert_int_equal(fl_simdisk_init(&w->disk, &w->sim, 4u << 20, 512), 0);
+	for (int i = 1; i <= n; i++) {
+		struct host *h = &w->h[i];
+		h->w = w;
+		h->id = (uint64_t)i;
+		h->gen = 1;
+		w->state[i] = VL_OWNER_LIVE;
+		w->live_gen[i] = 1;
+		assert_int_equal(fl_simclock_init(&h->clock, &w->sim, 1000000u * (uint64_t)i, 0), 0);
+		char name[16];
+		snprintf(name, sizeof(name), "h%d", i);
+		h->dev = fl_simbdev_new(&w->disk, &h->clock.base, name, seed * 131 + (uint64_t)i);
+		assert_non_null(h->dev);
+		fl_rand_seed(&h->rand, seed * 977 + (uint64_t)i);
+		fl_timer_init(&h->start, start_fn, h);
+	}
+}
+
+static void world_free(struct world *w)
+{
+	for (int i = 1; i <= w->n; i++) {
+		struct host *h = &w->h[i];
+		fl_timer_cancel(&h->clock.base, &h->start);
+		if (h->op.running)
+			vl_op_cancel(&h->op);
+		fl_bdev_close(fl_simbdev_bdev(h->dev));
+		if (!h->op.running)
+			vl_op_free(&h->op);
+		fl_simclock_free(&h->clock);
+	}
+	fl_simdisk_free(&w->disk);
+	fl_sim_free(&w->sim);
+}
+
+static void lease_init(struct world *w)
+{
+	assert_int_equal(vl_init_sync(fl_simbdev_bdev(w->h[1].dev), 0, AREA_BYTES, "LS", "vol1", NUM_HOSTS,
+				      FL_LFL_ALIGN_1M),
+			 0);
+}
+
+/* Runs the world until every started host is done (bounded). */
+static void run_all(struct world *w)
+{
+	for (uint64_t steps = 0; steps < 2000000; steps++) {
+		bool busy = false;
+		for (int i = 1; i <= w->n; i++)
+			if ((w->h[i].started && !w->h[i].done) || fl_timer_armed(&w->h[i].start))
+				busy = true;
+		if (!busy)
+			return;
+		if (!fl_sim_step(&w->sim))
+			break;
+	}
+	fail_msg("simulation did not finish");
+}
+
+static int acquire_one(struct world *w, int i)
+{
+	host_start_acquire(&w->h[i]);
+	run_all(w);
+	vl_op_free(&w->h[i].op);
+	return w->h[i].rv;
+}
+
+static struct vl_result inquire(struct world *w, int i)
+{
+	struct vl_op op;
+	struct vl_area a = area_of(&w->h[i]);
+	assert_int_equal(vl_inquire_start(&op, &a, NULL, NULL), 0);
+	assert_int_equal(vl_wait_sync(&op, fl_simbdev_bdev(w->h[i].dev)), 0);
+	struct vl_result r = op.res;
+	vl_op_free(&op);
+	return r;
+}
+
+static int release_one(struct world *w, int i)
+{
+	struct vl_op op;
+	struct vl_area a = area_of(&w->h[i]);
+	assert_int_equal(vl_release_start(&op, &a, w->h[i].id, w->h[i].gen, NULL, NULL), 0);
+	int rv = vl_wait_sync(&op, fl_simbdev_bdev(w->h[i].dev));
+	vl_op_free(&op);
+	return rv;
+}
+
+static bool held_now(struct world *w, int i)
+{
+	struct vl_result r = inquire(w, i);
+	return vl_leader_held(&r.leader);
+}
+
+static int state_of(struct world *w, int i, char *s)
+{
+	struct vl_result r = inquire(w, i);
+	return vl_state_format(&r.leader, s);
+}
+
+static void quiet(void) { fl_log_set_level(getenv("VL_DEBUG") ? LOG_DEBUG : LOG_CRIT); }
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void free_lease_is_acquired_with_next_lver_and_our_identity(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 2, 1);
+	lease_init(&w);
+	w.h[1].gen = 7;
+	w.live_gen[1] = 7;
+	assert_int_equal(acquire_one(&w, 1), 0);
+	struct vl_result r = inquire(&w, 2);
+	assert_true(r.leader.owner_id == 1 && r.leader.owner_generation == 7 && r.leader.lver == 1);
+	assert_true(vl_leader_held(&r.leader) && r.leader.write_id == 1);
+	world_free(&w);
+}
+
+/* One contention round: n hosts start at random times with random latencies. */
+static void race_round(struct world *w, struct fl_rand *r, int *winner_out)
+{
+	for (int i = 1; i <= w->n; i++) {
+		struct fl_simbdev_faults *f = fl_simbdev_faults(w->h[i].dev);
+		f->latency_min_us = fl_rand_range(r, 1, 300);
+		f->latency_max_us = f->latency_min_us + fl_rand_range(r, 0, 3000);
+		w->h[i].started = false;
+		w->h[i].done = false;
+		fl_timer_after(&w->h[i].clock.base, &w->h[i].start, fl_rand_below(r, 4000));
+	}
+	run_all(w);
+	int winner = 0;
+	for (int i = 1; i <= w->n; i++) {
+		vl_op_free(&w->h[i].op);
+		if (w->h[i].rv == 0) {
+			assert_int_equal(winner, 0); /* exactly one winner */
+			winner = i;
+		} else {
+			assert_true(w->h[i].rv == -FL_EBUSY || w->h[i].rv == -FL_EAGAIN);
+		}
+	}
+	struct vl_result res = inquire(w, 1);
+	if (winner != 0)
+		assert_true(res.leader.owner_id == (uint64_t)winner && vl_leader_held(&res.leader));
+	else {
+		for (int i = 1; i <= w->n; i++)
+			printf("host %d rv %d ballots %u\n", i, w->h[i].rv, w->h[i].op.res.ballots);
+		printf("leader owner %llu lver %llu ts %llu writer %llu\n", (unsigned long long)res.leader.owner_id,
+		       (unsigned long long)res.leader.lver, (unsigned long long)res.leader.timestamp,
+		       (unsigned long long)res.leader.write_id);
+		fail_msg("round without a winner");
+	}
+	*winner_out = winner;
+}
+
+static void racing_hosts_elect_exactly_one_winner_every_round(void **state)
+{
+	(void)state;
+	quiet();
+	const char *env = getenv("VL_RACE_ROUNDS");
+	int rounds = env ? atoi(env) : 200;
+	uint64_t total = 0, ballots = 0, wins[MAXH + 1] = {0};
+	for (int n = 2; n <= MAXH; n++) {
+		struct world w;
+		struct fl_rand r;
+		world_init(&w, n, 1000u + (uint64_t)n);
+		lease_init(&w);
+		fl_rand_seed(&r, 77u + (uint64_t)n);
+		for (int round = 0; round < rounds; round++) {
+			int winner = 0;
+			race_round(&w, &r, &winner);
+			for (int i = 1; i <= n; i++)
+				ballots += w.h[i].op.res.ballots;
+			wins[winner]++;
+			total++;
+			assert_int_equal(release_one(&w, winner), 0);
+		}
+		world_free(&w);
+	}
+	printf("paxos race: %llu rounds over 2..%d hosts, %llu winners (one per round), %llu ballots;"
+	       " wins by host_id:", (unsigned long long)total, MAXH, (unsigned long long)total,
+	       (unsigned long long)ballots);
+	for (int i = 1; i <= MAXH; i++)
+		printf(" %llu", (unsigned long long)wins[i]);
+	printf("\n");
+}
+
+static void a_loser_sees_the_winner_as_owner_and_does_not_hold(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 3, 5);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 2), 0);
+	assert_int_equal(acquire_one(&w, 3), -FL_EBUSY);
+	assert_int_equal(w.h[3].op.res.busy_host_id, 2);
+	assert_int_equal(release_one(&w, 3), -FL_ENOENT);
+	assert_int_equal(inquire(&w, 1).leader.owner_id, 2);
+	world_free(&w);
+}
+
+static void takeover_is_refused_while_the_owner_is_live_or_failing(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 6);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	enum vl_owner_state refused[] = {VL_OWNER_LIVE, VL_OWNER_FAIL, VL_OWNER_UNKNOWN};
+	for (size_t k = 0; k < FL_ARRAY_SIZE(refused); k++) {
+		w.state[1] = refused[k];
+		assert_int_equal(acquire_one(&w, 2), -FL_EBUSY);
+		assert_int_equal(w.h[2].op.res.busy_state, refused[k]);
+	}
+	assert_int_equal(inquire(&w, 2).leader.owner_id, 1);
+	world_free(&w);
+}
+
+static void takeover_succeeds_from_a_dead_free_or_reborn_owner(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 7);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	w.state[1] = VL_OWNER_DEAD;
+	assert_int_equal(acquire_one(&w, 2), 0);
+	w.state[2] = VL_OWNER_FREE;
+	assert_int_equal(acquire_one(&w, 1), 0);
+	w.live_gen[1] = 2; /* host 1 restarted with a new generation */
+	assert_int_equal(acquire_one(&w, 2), 0);
+	struct vl_result r = inquire(&w, 1);
+	assert_true(r.leader.owner_id == 2 && r.leader.lver == 4);
+	world_free(&w);
+}
+
+static void waiting_acquire_takes_over_once_the_owner_is_dead(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 8);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	w.state[1] = VL_OWNER_FAIL;
+	struct host *h = &w.h[2];
+	struct vl_area a = area_of(h);
+	struct vl_acquire_args args = {.host_id = 2, .generation = 1, .wait_us = 10 * FL_US_PER_S,
+				       .poll_us = FL_US_PER_S, .owner_state = owner_cb, .owner_ctx = &w,
+				       .rand = &h->rand};
+	h->started = true;
+	h->done = false;
+	assert_int_equal(vl_acquire_start(&h->op, &a, &args, host_done, h), 0);
+	fl_sim_run_until(&w.sim, w.sim.now_us + 3 * FL_US_PER_S);
+	assert_false(h->done);
+	w.state[1] = VL_OWNER_DEAD;
+	run_all(&w);
+	assert_int_equal(h->rv, 0);
+	vl_op_free(&h->op);
+	world_free(&w);
+}
+
+static void released_lease_is_free_and_keeps_its_lver(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 2, 9);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	assert_int_equal(release_one(&w, 1), 0);
+	struct vl_result r = inquire(&w, 2);
+	assert_false(vl_leader_held(&r.leader));
+	assert_true(r.leader.lver == 1 && r.leader.owner_id == 1);
+	assert_int_equal(acquire_one(&w, 2), 0); /* host 1 is live but released it */
+	assert_int_equal(inquire(&w, 1).leader.lver, 2);
+	world_free(&w);
+}
+
+static void a_released_dblock_frees_the_lease_even_if_the_leader_still_names_us(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 2, 10);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	uint8_t leader[512];
+	memcpy(leader, w.disk.data, sizeof(leader));
+	assert_int_equal(release_one(&w, 1), 0);
+	memcpy(w.disk.data, leader, sizeof(leader)); /* as if another host's commit overwrote our release */
+	assert_true(held_now(&w, 2));
+	assert_int_equal(acquire_one(&w, 2), 0);
+	world_free(&w);
+}
+
+static void a_holder_crashing_mid_ballot_never_yields_two_owners(void **state)
+{
+	(void)state;
+	quiet();
+	struct fl_rand r;
+	fl_rand_seed(&r, 4242);
+	for (int round = 0; round < 200; round++) {
+		struct world w;
+		world_init(&w, 3, 5000u + (uint64_t)round);
+		lease_init(&w);
+		host_start_acquire(&w.h[1]);
+		host_start_acquire(&w.h[2]);
+		uint64_t crash_after = fl_rand_range(&r, 1, 12);
+		for (uint64_t s = 0; s < crash_after && fl_sim_step(&w.sim);)
+			s++;
+		if (!w.h[1].done) {
+			fl_simbdev_crash(w.h[1].dev);
+			vl_op_cancel(&w.h[1].op);
+			w.h[1].started = false;
+			w.state[1] = VL_OWNER_DEAD;
+		}
+		run_all(&w);
+		bool h1_holds = w.h[1].done && w.h[1].rv == 0;
+		bool h2_holds = w.h[2].rv == 0;
+		assert_false(h1_holds && h2_holds);
+		vl_op_free(&w.h[2].op);
+		if (!h2_holds && w.state[1] == VL_OWNER_DEAD) {
+			/* host 3 finds whatever host 1 left and takes over */
+			assert_int_equal(acquire_one(&w, 3), 0);
+			h2_holds = false;
+		}
+		struct vl_result res = inquire(&w, 3);
+		assert_true(vl_leader_held(&res.leader));
+		if (h2_holds)
+			assert_int_equal(res.leader.owner_id, 2);
+		world_free(&w);
+	}
+}
+
+static void torn_writes_fail_the_writer_and_never_make_two_owners(void **state)
+{
+	(void)state;
+	quiet();
+	struct fl_rand r;
+	fl_rand_seed(&r, 99);
+	uint32_t winners = 0;
+	for (int round = 0; round < 300; round++) {
+		struct world w;
+		world_init(&w, 4, 9000u + (uint64_t)round);
+		lease_init(&w);
+		for (int i = 1; i <= 4; i++)
+			fl_simbdev_faults(w.h[i].dev)->torn_permille = 80;
+		for (int i = 1; i <= 4; i++)
+			fl_timer_after(&w.h[i].clock.base, &w.h[i].start, fl_rand_below(&r, 2000));
+		run_all(&w);
+		int winner = 0;
+		for (int i = 1; i <= 4; i++) {
+			vl_op_free(&w.h[i].op);
+			if (w.h[i].rv == 0) {
+				assert_int_equal(winner, 0);
+				winner = i;
+			}
+		}
+		if (winner != 0) {
+			winners++;
+			struct vl_op op;
+			struct vl_area a = area_of(&w.h[1]);
+			fl_simbdev_faults(w.h[1].dev)->torn_permille = 0;
+			assert_int_equal(vl_inquire_start(&op, &a, NULL, NULL), 0);
+			int rv = vl_wait_sync(&op, fl_simbdev_bdev(w.h[1].dev));
+			if (rv == 0) /* the winner's commit landed whole */
+				assert_int_equal(op.res.leader.owner_id, (uint64_t)winner);
+			else
+				assert_int_equal(rv, -FL_ECHECKSUM);
+			vl_op_free(&op);
+		}
+		world_free(&w);
+	}
+	assert_true(winners > 0);
+}
+
+static void a_torn_leader_is_a_checksum_error_never_free(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 11);
+	lease_init(&w);
+	w.disk.data[40] ^= 0x10;
+	assert_int_equal(acquire_one(&w, 1), -FL_ECHECKSUM);
+	world_free(&w);
+}
+
+static void shared_holders_coexist_and_block_an_exclusive_acquire(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 12);
+	lease_init(&w);
+	w.h[1].shared = w.h[2].shared = true;
+	assert_int_equal(acquire_one(&w, 1), 0);
+	assert_int_equal(acquire_one(&w, 2), 0);
+	struct vl_result r = inquire(&w, 3);
+	assert_int_equal(r.shared_count, 2);
+	assert_false(vl_leader_held(&r.leader));
+	assert_int_equal(acquire_one(&w, 3), -FL_EBUSY);
+	assert_true(w.h[3].op.res.busy_host_id == 1 || w.h[3].op.res.busy_host_id == 2);
+	assert_false(held_now(&w, 1)); /* the refused exclusive let go */
+	assert_int_equal(release_one(&w, 1), 0);
+	assert_int_equal(release_one(&w, 2), 0);
+	assert_int_equal(inquire(&w, 3).shared_count, 0);
+	assert_int_equal(acquire_one(&w, 3), 0);
+	world_free(&w);
+}
+
+static void an_exclusive_owner_blocks_a_shared_acquire(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 13);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	w.h[2].shared = true;
+	assert_int_equal(acquire_one(&w, 2), -FL_EBUSY);
+	world_free(&w);
+}
+
+static void a_dead_shared_holder_does_not_block_an_exclusive_acquire(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 14);
+	lease_init(&w);
+	w.h[1].shared = true;
+	assert_int_equal(acquire_one(&w, 1), 0);
+	w.state[1] = VL_OWNER_DEAD;
+	assert_int_equal(acquire_one(&w, 2), 0);
+	world_free(&w);
+}
+
+static void handoff_succeeds_when_the_lver_is_unchanged(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 2, 15);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	char s[VL_STATE_STR_LEN];
+	assert_int_equal(state_of(&w, 1, s), 0);
+	assert_int_equal(release_one(&w, 1), 0);
+	uint64_t lver, owner, gen;
+	assert_int_equal(vl_state_parse(s, &lver, &owner, &gen), 0);
+	assert_true(lver == 1 && owner == 1 && gen == 1);
+	w.h[2].acquire_lver = lver;
+	assert_int_equal(acquire_one(&w, 2), 0);
+	world_free(&w);
+}
+
+static void handoff_detects_an_intervening_acquire(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 16);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	char s[VL_STATE_STR_LEN];
+	assert_int_equal(state_of(&w, 1, s), 0);
+	assert_int_equal(release_one(&w, 1), 0);
+	assert_int_equal(acquire_one(&w, 3), 0); /* someone else got in between */
+	assert_int_equal(release_one(&w, 3), 0);
+	uint64_t lver, owner, gen;
+	assert_int_equal(vl_state_parse(s, &lver, &owner, &gen), 0);
+	w.h[2].acquire_lver = lver;
+	assert_int_equal(acquire_one(&w, 2), -FL_ESTALE);
+	world_free(&w);
+}
+
+static void a_lockspace_area_is_refused_as_a_lease(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 1, 17);
+	struct fl_leader l = {.magic = FL_DELTA_MAGIC, .version = FL_DELTA_VERSION, .sector_size = 512,
+			      .max_hosts = 1};
+	fl_name_set(l.space_name, "LS");
+	fl_name_set(l.resource_name, "host1");
+	fl_leader_encode(&l, w.disk.data);
+	assert_int_equal(acquire_one(&w, 1), -FL_EMAGIC);
+	world_free(&w);
+}
+
+static void a_lease_of_another_resource_is_foreign(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 1, 18);
+	assert_int_equal(vl_init_sync(fl_simbdev_bdev(w.h[1].dev), 0, AREA_BYTES, "LS", "other", NUM_HOSTS, 0), 0);
+	assert_int_equal(acquire_one(&w, 1), -FL_EFOREIGN);
+	world_free(&w);
+}
+
+static void mbal_stays_congruent_to_host_id_across_ballots(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 19);
+	lease_init(&w);
+	for (int k = 0; k < 5; k++) {
+		assert_int_equal(acquire_one(&w, 2), 0);
+		assert_int_equal(release_one(&w, 2), 0);
+	}
+	struct fl_dblock d;
+	assert_int_equal(fl_dblock_decode(w.disk.data + 3 * 512, &d), 0);
+	assert_true(d.mbal % VL_MAX_HOSTS == 2 && d.mbal > 2);
+	assert_true(d.lver == 5 && (d.flags & FL_DBLOCK_RELEASED));
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(free_lease_is_acquired_with_next_lver_and_our_identity),
+		cmocka_unit_test(racing_hosts_elect_exactly_one_winner_every_round),
+		cmocka_unit_test(a_loser_sees_the_winner_as_owner_and_does_not_hold),
+		cmocka_unit_test(takeover_is_refused_while_the_owner_is_live_or_failing),
+		cmocka_unit_test(takeover_succeeds_from_a_dead_free_or_reborn_owner),
+		cmocka_unit_test(waiting_acquire_takes_over_once_the_owner_is_dead),
+		cmocka_unit_test(released_lease_is_free_and_keeps_its_lver),
+		cmocka_unit_test(a_released_dblock_frees_the_lease_even_if_the_leader_still_names_us),
+		cmocka_unit_test(a_holder_crashing_mid_ballot_never_yields_two_owners),
+		cmocka_unit_test(torn_writes_fail_the_writer_and_never_make_two_owners),
+		cmocka_unit_test(a_torn_leader_is_a_checksum_error_never_free),
+		cmocka_unit_test(shared_holders_coexist_and_block_an_exclusive_acquire),
+		cmocka_unit_test(an_exclusive_owner_blocks_a_shared_acquire),
+		cmocka_unit_test(a_dead_shared_holder_does_not_block_an_exclusive_acquire),
+		cmocka_unit_test(handoff_succeeds_when_the_lver_is_unchanged),
+		cmocka_unit_test(handoff_detects_an_intervening_acquire),
+		cmocka_unit_test(a_lockspace_area_is_refused_as_a_lease),
+		cmocka_unit_test(a_lease_of_another_resource_is_foreign),
+		cmocka_unit_test(mbal_stays_congruent_to_host_id_across_ballots),
+	};
+	return cmocka_run_group_tests_name("paxos", tests, NULL, NULL);
+}
