@@ -49,7 +49,7 @@ struct cfg_key {
 static const struct cfg_key cfg_keys[] = {
 	{"cluster", "name", KIND_NAME, STR_FIELD(cluster_name), 0, 0, true},
 	{"cluster", "device", KIND_PATH, STR_FIELD(device), 0, 0, true},
-	{"cluster", "io_timeout", KIND_DURATION, NUM_FIELD(io_timeout_ms), 100, 60000, false},
+	{"cluster", "io_timeout", KIND_DURATION, NUM_FIELD(io_timeout_ms), 1000, 300000, false},
 	{"cluster", "partition_tolerance", KIND_DURATION, NUM_FIELD(partition_tolerance_ms), 100, 3600000, false},
 	{"host", "id", KIND_HOST_ID, NUM_FIELD(host_id), 1, CFG_HOST_ID_MAX, true},
 	{"host", "name", KIND_NAME, STR_FIELD(host_name), 0, 0, true},
@@ -67,6 +67,7 @@ static const struct cfg_key cfg_keys[] = {
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */
+#define CFG_KEY_IO_TIMEOUT 2
 #define CFG_KEY_PARTITION_TOLERANCE 3
 #define CFG_KEY_VM_KILL_GRACE 13
 
@@ -417,6 +418,7 @@ static void cfg_defaults(struct fl_config *cfg)
 static void cfg_cross_check(struct cfg_parse *p)
 {
 	struct fl_config *cfg = p->cfg;
+	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_IO_TIMEOUT].key, "io_timeout") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_PARTITION_TOLERANCE].key, "partition_tolerance") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_VM_KILL_GRACE].key, "vm_kill_grace") == 0);
 	for (size_t i = 0; i < CFG_NKEYS; i++)
@@ -424,6 +426,9 @@ static void cfg_cross_check(struct cfg_parse *p)
 			cfg_fail(p, 0, "[%s] %s: required key missing", cfg_keys[i].section, cfg_keys[i].key);
 	if (p->failed)
 		return;
+	if (cfg->io_timeout_ms % 1000u != 0)
+		cfg_fail(p, p->seen_line[CFG_KEY_IO_TIMEOUT], "[cluster] io_timeout: must be whole seconds (the on-disk header stores seconds), got %u ms",
+			 cfg->io_timeout_ms);
 	if (!p->vm_kill_grace_set)
 		cfg->vm_kill_grace_ms = cfg->io_timeout_ms; /* K = T */
 	if (cfg->vm_kill_grace_ms > cfg->io_timeout_ms)

@@ -67,8 +67,8 @@ static void the_issue_example_parses_with_every_value(void **state)
 static void defaults_derive_the_kill_grace_from_io_timeout(void **state)
 {
 	(void)state;
-	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 2500ms\n"), 0);
-	assert_int_equal(cfg.vm_kill_grace_ms, 2500);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 2000ms\n"), 0);
+	assert_int_equal(cfg.vm_kill_grace_ms, 2000);
 	assert_int_equal(cfg.watchdog, CFG_WATCHDOG_AUTO);
 	assert_int_equal(cfg.log_level, LOG_NOTICE);
 	assert_string_equal(cfg.run_dir, "/run/fencelock");
@@ -161,8 +161,10 @@ static void a_bad_duration_is_refused_with_its_range(void **state)
 {
 	(void)state;
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 1h\n"), -FL_EINVAL);
-	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be a duration (N, Ns or Nms) of 100..60000 ms, got 1h");
+	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be a duration (N, Ns or Nms) of 1000..300000 ms, got 1h");
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 10ms\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 1500ms\n"), -FL_EINVAL);
+	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be whole seconds (the on-disk header stores seconds), got 1500 ms");
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = -1\n"), -FL_EINVAL);
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout =\n"), -FL_EINVAL);
 	assert_non_null(strstr(err, "got nothing"));

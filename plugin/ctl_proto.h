@@ -1,0 +1,130 @@
+/* The control protocol between fencelockd and its clients (CLI, exec wrapper,
+ * libfencelock, VM managers).
+ *
+ * Transport: a unix stream socket. Each message is a 4-byte little-endian
+ * length followed by that many bytes of one JSON object (UTF-8, no NUL).
+ * Requests carry "v": 1, "op" and the op's fields; responses carry "v": 1 and
+ * "ok": true plus result fields, or "ok": false, "error" (a sentence) and
+ * "code" (the positive FL_E number). A message longer than CTL_MSG_MAX_BYTES
+ * is refused and ends the connection (the stream cannot be resynchronised
+ * cheaply and no legitimate client sends one); malformed JSON or an invalid
+ * request inside a well-formed frame is answered with an error and the
+ * connection goes on. Unknown fields are ignored so that minor additions stay
+ * compatible; a different "v" is refused. docs/control-protocol.md is the
+ * reference for every op and its fields.
+ *
+ * This module only encodes, decodes and validates: no I/O. Strings in a
+ * decoded struct ctl_req point into the json_t they came from and live as
+ * long as it does. */
+#ifndef FL_PLUGIN_CTL_PROTO_H
+#define FL_PLUGIN_CTL_PROTO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_PROTO_VERSION 1
+#define CTL_HDR_BYTES 4u
+#define CTL_MSG_MAX_BYTES (64u * 1024u)   /* requests and responses */
+#define CTL_UID_MAX 64u                   /* VM uid: [A-Za-z0-9._:-], no leading '.' */
+#define CTL_VOLUMES_MAX 8u                /* = FSM_VOLS_MAX */
+#define CTL_PATH_MAX 255u                 /* = FSM_PATH_MAX */
+#define CTL_SPEC_MAX 16384u               /* = FSM_SPEC_MAX */
+#define CTL_STATE_MAX 4096u
+#define CTL_ERR_MAX 256u
+
+enum ctl_op {
+	CTL_OP_STATUS = 0,
+	CTL_OP_HOSTS,
+	CTL_OP_LEASES,
+	CTL_OP_VMS,
+	CTL_OP_METRICS,
+	CTL_OP_VM_REGISTER,
+	CTL_OP_VM_UNREGISTER,
+	CTL_OP_VM_ACQUIRE,
+	CTL_OP_VM_RELEASE,
+	CTL_OP_VM_INQUIRE,
+	CTL_OP_VM_STARTED,
+	CTL_OP_VM_EXITED,
+	CTL_OP_HOST_ADD,
+	CTL_OP_HOST_REMOVE,
+	CTL_OP_COUNT
+};
+
+enum ctl_restart {
+	CTL_RESTART_ALWAYS = 0, /* recover the VM elsewhere when its host fails */
+	CTL_RESTART_NEVER,
+};
+
+struct ctl_volume {
+	const char *path;       /* absolute */
+	bool ro;
+};
+
+/* A decoded, validated request; which fields are meaningful depends on op. */
+struct ctl_req {
+	enum ctl_op op;
+	const char *uid;              /* vm.* */
+	int32_t pid;                  /* vm.acquire/started/exited: > 0; release: 0 = any */
+	uint32_t n_volumes;           /* vm.register: 1..CTL_VOLUMES_MAX */
+	struct ctl_volume volumes[CTL_VOLUMES_MAX];
+	const char *spec;             /* vm.register: opaque, "" when absent */
+	enum ctl_restart restart;     /* vm.register */
+	const char *state;            /* vm.acquire: hand-off state from vm.inquire, or NULL */
+	int32_t exit_code;            /* vm.exited: 0..255, or -1 when killed by a signal */
+	int32_t exit_signal;          /* vm.exited: 0, or the signal that ended it */
+	uint32_t host_id;             /* host.add/remove: 1..2000 */
+	const char *host_name;        /* host.add */
+	const char *host_addr;        /* host.add: IPv4:port */
+};
+
+/* The op's wire name ("vm.acquire"); op < CTL_OP_COUNT. */
+const char *ctl_op_name(enum ctl_op op);
+
+/* True for ops that change state: they need root, the daemon's own uid or
+ * the configured control group. */
+bool ctl_op_mutates(enum ctl_op op);
+
+/* True if uid is a valid VM uid (it also names the VM's guard file). */
+bool ctl_uid_valid(const char *uid);
+
+/* Validates msg as a request of this protocol version and fills *req with
+ * pointers into msg. Returns 0, or -FL_EINVAL / -FL_EVERSION with a sentence
+ * in err (errlen >= 1) naming the field at fault. */
+int ctl_req_decode(json_t *msg, struct ctl_req *req, char *err, size_t errlen);
+
+/* Builds the request object for *req (with "v" and "op"). Returns 0 and a new
+ * reference in *out, or -FL_EINVAL (message in err) if *req would not pass
+ * ctl_req_decode(), or -FL_ENOMEM. */
+int ctl_req_encode(const struct ctl_req *req, json_t **out, char *err, size_t errlen);
+
+/* Returns a new {"v":1,"ok":true} object (NULL only on allocation failure). */
+json_t *ctl_resp_ok(void);
+
+/* Returns a new {"v":1,"ok":false,"error":msg,"code":-code} object; code is a
+ * negative -FL_E value, msg a sentence (fl_strerror(code) when NULL). */
+json_t *ctl_resp_error(int code, const char *msg);
+
+/* Checks a response: 0 if it says ok, else the negative FL_E code it carries
+ * with its "error" copied to err; -FL_EINVAL / -FL_EVERSION if it is not a
+ * well-formed response of this version. */
+int ctl_resp_check(const json_t *resp, char *err, size_t errlen);
+
+/* Serialises msg into a new frame (header + compact JSON) in *buf / *len,
+ * to be freed with free(). Returns 0, -FL_ENOSPC if longer than
+ * CTL_MSG_MAX_BYTES, or -FL_ENOMEM. */
+int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len);
+
+/* Looks for one frame at the start of buf (len bytes received so far).
+ * Returns:
+ *   0 with *msg NULL and *consumed 0: incomplete, read more;
+ *   0 with *msg a new JSON object and *consumed the frame size;
+ *   -FL_EINVAL with *consumed the frame size: the frame's body is not a JSON
+ *       object (err says why); the stream can go on after it;
+ *   -FL_ENOSPC: the header announces more than CTL_MSG_MAX_BYTES or zero
+ *       bytes; the stream cannot go on. */
+int ctl_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **msg,
+		    char *err, size_t errlen);
+
+#endif
