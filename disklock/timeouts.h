@@ -1,0 +1,56 @@
+/* All lockspace timing in one place.
+ *
+ * fencelock derives every delay from one number, the io_timeout T in seconds
+ * (ARCHITECTURE.md, "Time"): renew every R = T, a host that has not completed
+ * a renewal for F = 4T since the start of its last good one stops its VMs, by
+ * F + K (K = T) they are dead, M = T covers clock-rate drift, and an observer
+ * that saw no change of a host's timestamp for D = F + K + M = 6T may take its
+ * leases. A record that does not carry a valid fencelock mark was written by
+ * sanlock (or touched by it), whose hosts only promise to be gone after
+ * sanlock's own, slower timing: fail after 8N, dead after 8N + 60 s, with N
+ * the io_timeout written in the record. ls_timing_for_record() picks the
+ * timing an observer must judge a record by. Everything is in microseconds. */
+#ifndef FL_TIMEOUTS_H
+#define FL_TIMEOUTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "disklock/ondisk.h"
+
+#define LS_IO_TIMEOUT_DEFAULT_S 1u
+#define LS_IO_TIMEOUT_MAX_S 300u
+/* sanlock 3.8.5's fixed watchdog fire time, part of its host_dead. */
+#define LS_SANLOCK_WATCHDOG_FIRE_S 60u
+
+struct ls_timing {
+	uint32_t io_timeout_s;   /* T (fencelock) or N (sanlock) */
+	bool sanlock;            /* true: sanlock's timing (unmarked record) */
+	uint64_t io_us;          /* per-I/O deadline */
+	uint64_t renew_us;       /* R = T; sanlock 2N */
+	uint64_t fail_us;        /* F = 4T; sanlock 8N */
+	uint64_t kill_us;        /* K = T; sanlock: none beyond fail */
+	uint64_t margin_us;      /* M = T */
+	uint64_t dead_us;        /* D = F + K + M = 6T; sanlock 8N + 60 s */
+};
+
+/* fencelock's timing for io_timeout_s (1..LS_IO_TIMEOUT_MAX_S). */
+void ls_timing_fencelock(uint32_t io_timeout_s, struct ls_timing *t);
+/* sanlock's timing for a record carrying io_timeout_s (1..LS_IO_TIMEOUT_MAX_S). */
+void ls_timing_sanlock(uint32_t io_timeout_s, struct ls_timing *t);
+/* The timing an observer judges record l by: fencelock's (from the record's
+ * io_timeout) if l carries a valid mark, sanlock's otherwise. A record with
+ * io_timeout 0 (written by an old tool) is judged with fallback_io_timeout_s. */
+void ls_timing_for_record(const struct fl_leader *l, uint32_t fallback_io_timeout_s, struct ls_timing *t);
+
+/* Acquire waits (sanlock's delta-lease algorithm): after writing our record
+ * we wait 2T and re-read (a racing writer must have landed by then); before
+ * writing over a record that is neither free nor ours we watch it for
+ * max(dead time, renewal + 6 I/O timeouts) of the record's timing (it must
+ * not change): 7T for a fencelock record, 8N + 60 s for a sanlock one. */
+uint64_t ls_acquire_short_wait_us(uint32_t io_timeout_s);
+uint64_t ls_acquire_large_wait_us(const struct ls_timing *record_timing);
+
+/* True if io_timeout_s is usable as T. */
+bool ls_io_timeout_valid(uint32_t io_timeout_s);
+
+#endif
