@@ -226,10 +226,10 @@ enum raft_state {
 struct raft_persist {
 	bool has_hard_state;          /* hard state below must be written */
 	struct raft_hard_state hard;
-	/* Non-NULL on a follower that received InstallSnapshot: store it and
-	 * restore the state machine from it, then drop every entry up to
-	 * snapshot->index (the log keeps later entries, if any, only when
-	 * truncate_from says nothing about them). */
+	/* Non-NULL on a follower that received InstallSnapshot: the whole log
+	 * is replaced (truncate_from is then 1: delete every entry), store the
+	 * snapshot and restore the state machine from it. Order of a persist
+	 * part: hard state, truncation, snapshot, entries. */
 	const struct raft_snapshot *snapshot;
 	uint64_t truncate_from;        /* nonzero: delete entries >= this first */
 	const struct raft_entry *entries; /* then append these (contiguous) */
@@ -314,7 +314,8 @@ int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
  * timeout. The leader lease is invalid from this call on. */
 int raft_transfer(struct raft *r, uint64_t now_us, uint64_t target);
 
-/* The application saved a snapshot covering entries up to index (<= applied);
+/* The application saved a snapshot covering entries up to index (<= applied)
+ * and it is durable (the driver wrote it to the log store);
  * the core keeps a copy of data for lagging followers (InstallSnapshot) and
  * compacts its log, keeping snapshot_trailing entries. */
 int raft_snapshot_taken(struct raft *r, uint64_t index, const void *data, uint64_t len);
