@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# flstall serves its backing file with O_DIRECT, freezes and releases readers,
+# fails with EIO on command, obeys its FIFO, and unmounts cleanly on SIGTERM
+# even with a request frozen inside it.
+source "$FL_ROOT/tests/lib/common.sh"
+
+[ -e /dev/fuse ] || skip "no /dev/fuse: FUSE is unavailable here"
+command -v fusermount3 >/dev/null || skip "fusermount3 missing (apt-get install fuse3)"
+FLSTALL=$FL_BUILD/tools/flstall
+[ -x "$FLSTALL" ] || fail "$FLSTALL not built (make BUILD=$FL_BUILD all)"
+
+MNT=$T/mnt; FIFO=$T/ctl.fifo; BACK=$T/backing.img
+mkdir -p "$MNT"; truncate -s 8M "$BACK"
+flstall_stop() {
+    echo ok > "$MNT/ctl" 2>/dev/null
+    fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+    if [ -n "${FLSTALL_PID:-}" ]; then
+        kill "$FLSTALL_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$FLSTALL_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$FLSTALL_PID" 2>/dev/null
+    fi
+}
+on_exit flstall_stop
+"$FLSTALL" "$MNT" --backing "$BACK" --ctl "$FIFO" -f >"$T/flstall.log" 2>&1 &
+FLSTALL_PID=$!
+for _ in $(seq 50); do [ -e "$MNT/disk" ] && break; kill -0 $FLSTALL_PID 2>/dev/null || break; sleep 0.1; done
+if [ ! -e "$MNT/disk" ]; then
+    grep -qiE 'fuse: device not found|permission denied|not permitted' "$T/flstall.log" &&
+        skip "cannot mount FUSE here: $(head -1 "$T/flstall.log")"
+    fail "flstall did not mount: $(cat "$T/flstall.log")"
+fi
+
+# Pass-through with O_DIRECT, in both directions.
+head -c 65536 /dev/urandom > "$T/pattern"
+dd if="$T/pattern" of="$MNT/disk" bs=4096 seek=4 oflag=direct conv=notrunc,fsync status=none ||
+    fail "O_DIRECT write through flstall failed"
+cmp -n 65536 "$T/pattern" <(dd if="$BACK" bs=4096 skip=4 count=16 status=none) || fail "backing file differs"
+dd if="$MNT/disk" of="$T/back" bs=4096 skip=4 count=16 iflag=direct status=none || fail "O_DIRECT read failed"
+cmp "$T/pattern" "$T/back" || fail "read back differs"
+
+# freeze holds a reader until unfreeze.
+echo freeze > "$MNT/ctl"
+grep -q 'mode=frozen' "$MNT/ctl" || fail "ctl does not report frozen: $(cat "$MNT/ctl")"
+dd if="$MNT/disk" of=/dev/null bs=4096 count=1 iflag=direct status=none &
+reader=$!
+sleep 1
+kill -0 $reader 2>/dev/null || fail "a read finished while frozen"
+grep -q 'blocked=1' "$MNT/ctl" || fail "ctl does not count the blocked read: $(cat "$MNT/ctl")"
+echo unfreeze > "$MNT/ctl"
+for _ in $(seq 50); do kill -0 $reader 2>/dev/null || break; sleep 0.1; done
+kill -0 $reader 2>/dev/null && fail "the read is still blocked 5 s after unfreeze"
+wait $reader || fail "the released read failed"
+
+# fail gives EIO; ok restores.
+echo fail > "$MNT/ctl"
+out=$(dd if="$MNT/disk" of=/dev/null bs=4096 count=1 iflag=direct 2>&1) && fail "read succeeded in fail mode"
+echo "$out" | grep -q 'Input/output error' || fail "fail mode gave '$out', expected EIO"
+echo ok > "$MNT/ctl"
+dd if="$MNT/disk" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read failed after ok"
+
+# The FIFO works too (asynchronous: poll the state).
+echo fail > "$FIFO"
+for _ in $(seq 50); do grep -q 'mode=fail' "$MNT/ctl" && break; sleep 0.1; done
+grep -q 'mode=fail' "$MNT/ctl" || fail "FIFO word not applied: $(cat "$MNT/ctl")"
+echo ok > "$FIFO"
+for _ in $(seq 50); do grep -q 'mode=ok' "$MNT/ctl" && break; sleep 0.1; done
+
+# SIGTERM with a frozen reader inside: the reader is released, the mount goes away.
+echo freeze > "$MNT/ctl"
+dd if="$MNT/disk" of=/dev/null bs=4096 count=1 iflag=direct status=none 2>/dev/null &
+reader=$!
+sleep 0.5
+kill -TERM $FLSTALL_PID
+for _ in $(seq 100); do kill -0 $FLSTALL_PID 2>/dev/null || break; sleep 0.1; done
+kill -0 $FLSTALL_PID 2>/dev/null && fail "flstall still running 10 s after SIGTERM while frozen"
+wait $FLSTALL_PID; FLSTALL_PID=
+for _ in $(seq 50); do kill -0 $reader 2>/dev/null || break; sleep 0.1; done
+kill -0 $reader 2>/dev/null && fail "the frozen reader was not released by SIGTERM"
+grep -q " $MNT " /proc/mounts && fail "$MNT still mounted after SIGTERM"
+[ -e "$FIFO" ] && fail "control FIFO left behind"
+echo "flstall: pass-through, freeze/unfreeze, fail/ok, FIFO, SIGTERM while frozen all behave"
+exit 0
