@@ -51,6 +51,7 @@ struct ls_lockspace {
 	uint8_t own_raw[FL_LEADER_SIZE];
 	bool have_own;
 	uint64_t last_written_ts;     /* timestamp of our last write attempt */
+	bool last_write_failed;       /* it may have landed torn */
 	uint64_t renew_start_us, last_good_us, valid_until_us;
 	uint32_t renewals_since_full;
 	uint32_t read_hosts;          /* records in the read in progress */
@@ -234,7 +235,7 @@ void ls_free(struct ls_lockspace *ls)
 {
 	if (ls == NULL)
 		return;
-	FL_ASSERT(!ls->io_busy || !ls->io.inflight);
+	/* An I/O still in flight must have been cancelled by closing the device. */
 	fl_timer_cancel(ls->loop, &ls->renew_timer);
 	fl_timer_cancel(ls->loop, &ls->expiry_timer);
 	fl_timer_cancel(ls->loop, &ls->wait_timer);
@@ -616,7 +617,14 @@ static void ls_renew_read_done(struct ls_lockspace *ls)
 	struct fl_leader l;
 	const uint8_t *mine = ls_sector_of(ls, ls->cfg.host_id);
 	int rv = ls_record_check(mine, ls->cfg.space_name, ls->sector, &l);
-	if (rv != 0) {
+	if (rv == -FL_ECHECKSUM && ls->last_write_failed) {
+		/* Most likely our own torn write: rewrite our record. A racing
+		 * acquirer's torn write is overwritten too, and its re-read then
+		 * finds our record, so it backs off. */
+		fl_warn("lockspace %s: our record (host_id %llu) has a bad checksum after a failed write; "
+			"rewriting it", ls->cfg.space_name, (unsigned long long)ls->cfg.host_id);
+		l = ls->own;
+	} else if (rv != 0) {
 		ls_renew_failed(ls, rv);
 		return;
 	}
@@ -659,6 +667,8 @@ static void ls_renew_step(struct ls_lockspace *ls, enum ls_step step, int result
 	if (ls->state != LS_HELD)
 		return; /* expired or lost meanwhile: the result no longer matters */
 	if (result != 0) {
+		if (step == STEP_RENEW_WRITE)
+			ls->last_write_failed = true;
 		ls_renew_failed(ls, result);
 		return;
 	}
@@ -667,6 +677,7 @@ static void ls_renew_step(struct ls_lockspace *ls, enum ls_step step, int result
 		return;
 	}
 	FL_ASSERT(step == STEP_RENEW_WRITE);
+	ls->last_write_failed = false;
 	ls->last_good_us = ls->renew_start_us;
 	ls->valid_until_us = ls->last_good_us + ls->timing.fail_us;
 	fl_timer_arm(ls->loop, &ls->expiry_timer, ls->valid_until_us);
