@@ -17,7 +17,7 @@ void fl_log_set_level(int max_level);
 int fl_log_get_level(void);
 
 void fl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fl_vlog(int level, const char *fmt, va_list ap);
+void fl_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define fl_err(...) fl_log(LOG_ERR, __VA_ARGS__)
 #define fl_warn(...) fl_log(LOG_WARNING, __VA_ARGS__)
