@@ -1,0 +1,185 @@
+/* Unit tests of the device layout: offsets for the defaults, header round
+ * trip and corruption, format on the simulated disk (refusal of another
+ * cluster's device, too-small device), and the lease areas format writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "common/log.h"
+#include "common/simloop.h"
+#include "disklock/bdev_sim.h"
+#include "disklock/layout.h"
+#include "disklock/paxos.h"
+#include "fencelock/error.h"
+
+struct fx {
+	struct fl_sim sim;
+	struct fl_simclock clock;
+	struct fl_simdisk disk;
+	struct fl_simbdev *dev;
+	struct fl_bdev *bdev;
+};
+
+static void fx_init(struct fx *f, uint64_t size)
+{
+	fl_log_set_level(LOG_CRIT);
+	assert_int_equal(fl_sim_init(&f->sim, 1), 0);
+	assert_int_equal(fl_simclock_init(&f->clock, &f->sim, 0, 0), 0);
+	assert_int_equal(fl_simdisk_init(&f->disk, &f->sim, size, 512), 0);
+	f->dev = fl_simbdev_new(&f->disk, &f->clock.base, "sim", 1);
+	f->bdev = fl_simbdev_bdev(f->dev);
+}
+
+static void fx_free(struct fx *f)
+{
+	fl_bdev_close(f->bdev);
+	fl_simdisk_free(&f->disk);
+	fl_simclock_free(&f->clock);
+	fl_sim_free(&f->sim);
+}
+
+static void params(struct lay_params *p, const char *cluster, uint32_t hosts, uint32_t slots)
+{
+	memset(p, 0, sizeof(*p));
+	p->cluster = cluster;
+	p->io_timeout_s = 1;
+	p->max_hosts = hosts;
+	p->volume_slots = slots;
+	p->sector_size = 512;
+	p->uuid[0] = 0xab;
+}
+
+static void default_layout_has_documented_offsets_and_size(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l;
+	char err[128];
+	params(&p, "c1", LAY_DEFAULT_MAX_HOSTS, LAY_DEFAULT_VOLUME_SLOTS);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	assert_true(l.header_offset == 1u << 20 && l.mailbox_offset == 2u << 20);
+	assert_true(l.mailbox_bytes == 129 * 512);
+	assert_true(l.witness_offset == 7u << 20); /* 64 x 64.5 KiB of mailboxes = 4.03 MiB, rounded up */
+	assert_true(l.voter_offset == 8u << 20 && l.slots_offset == 16u << 20);
+	assert_true(l.total_bytes == (16u + 128u) << 20);
+	assert_true(l.dead_us == 6000000 && l.renew_us == 1000000);
+}
+
+static void header_round_trips_and_a_flipped_bit_is_a_checksum_error(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l, m;
+	char err[128];
+	uint8_t s[512];
+	params(&p, "prod", 8, 4);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	lay_header_encode(&l, s, 512);
+	assert_int_equal(lay_header_decode(s, &m), 0);
+	assert_string_equal(m.cluster, "prod");
+	assert_true(m.slots_offset == l.slots_offset && m.total_bytes == l.total_bytes && m.uuid[0] == 0xab);
+	s[100] ^= 1;
+	assert_int_equal(lay_header_decode(s, &m), -FL_ECHECKSUM);
+	memset(s, 0, sizeof(s));
+	assert_int_equal(lay_header_decode(s, &m), -FL_ENOENT);
+}
+
+static void bad_parameters_are_refused_with_a_reason(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l;
+	char err[128] = "";
+	params(&p, "", 8, 4);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "cluster"));
+	params(&p, "c", 0, 4);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), -FL_EINVAL);
+}
+
+static void format_writes_a_readable_header_and_free_leases(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct lay_params p;
+	struct lay_layout l, m;
+	char err[160];
+	params(&p, "c1", 8, 4);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	fx_init(&f, l.total_bytes);
+	assert_int_equal(lay_format_sync(f.bdev, &l, false, err, sizeof(err)), 0);
+	assert_int_equal(lay_read_sync(f.bdev, &m), 0);
+	assert_true(m.witness_offset == l.witness_offset);
+	struct fl_leader ld;
+	assert_int_equal(fl_leader_decode(f.disk.data + l.lockspace_offset, FL_DELTA_MAGIC, &ld), 0);
+	assert_int_equal(fl_leader_decode(f.disk.data + l.witness_offset, FL_PAXOS_MAGIC, &ld), 0);
+	assert_true(ld.num_hosts == 8 && ld.timestamp == 0);
+	assert_int_equal(fl_leader_decode(f.disk.data + lay_slot_offset(&l, 3), FL_PAXOS_MAGIC, &ld), 0);
+	char name[FL_NAME_LEN + 1];
+	fl_name_get(ld.resource_name, name);
+	assert_string_equal(name, "slot-3");
+	fx_free(&f);
+}
+
+static void format_refuses_another_clusters_device_unless_forced(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct lay_params p;
+	struct lay_layout a, b;
+	char err[160];
+	params(&p, "alpha", 4, 2);
+	assert_int_equal(lay_compute(&p, &a, err, sizeof(err)), 0);
+	params(&p, "beta", 4, 2);
+	assert_int_equal(lay_compute(&p, &b, err, sizeof(err)), 0);
+	fx_init(&f, a.total_bytes);
+	assert_int_equal(lay_format_sync(f.bdev, &a, false, err, sizeof(err)), 0);
+	assert_int_equal(lay_format_sync(f.bdev, &b, false, err, sizeof(err)), -FL_EFOREIGN);
+	assert_non_null(strstr(err, "alpha"));
+	assert_int_equal(lay_format_sync(f.bdev, &a, false, err, sizeof(err)), 0); /* same cluster: fine */
+	assert_int_equal(lay_format_sync(f.bdev, &b, true, err, sizeof(err)), 0);
+	fx_free(&f);
+}
+
+static void format_of_a_too_small_device_names_the_needed_size(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct lay_params p;
+	struct lay_layout l;
+	char err[160];
+	params(&p, "c1", 4, 8);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	fx_init(&f, 4u << 20);
+	assert_int_equal(lay_format_sync(f.bdev, &l, false, err, sizeof(err)), -FL_ETOOSMALL);
+	assert_non_null(strstr(err, "needs"));
+	fx_free(&f);
+}
+
+static void voter_header_round_trips(void **state)
+{
+	(void)state;
+	struct lay_voter_header v = {.term = 7, .vote = 3, .ring_offset = 1 << 20, .snap_index = 99}, w;
+	uint8_t s[512];
+	lay_voter_encode(&v, s, 512);
+	assert_int_equal(lay_voter_decode(s, &w), 0);
+	assert_true(w.term == 7 && w.vote == 3 && w.snap_index == 99);
+	s[9] ^= 2;
+	assert_int_equal(lay_voter_decode(s, &w), -FL_ECHECKSUM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(default_layout_has_documented_offsets_and_size),
+		cmocka_unit_test(header_round_trips_and_a_flipped_bit_is_a_checksum_error),
+		cmocka_unit_test(bad_parameters_are_refused_with_a_reason),
+		cmocka_unit_test(format_writes_a_readable_header_and_free_leases),
+		cmocka_unit_test(format_refuses_another_clusters_device_unless_forced),
+		cmocka_unit_test(format_of_a_too_small_device_names_the_needed_size),
+		cmocka_unit_test(voter_header_round_trips),
+	};
+	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
+}
