@@ -234,8 +234,9 @@ struct raft_persist {
 	uint64_t truncate_from;        /* nonzero: delete entries >= this first */
 	const struct raft_entry *entries; /* then append these (contiguous) */
 	uint32_t n_entries;
-	/* Nonzero iff this update has a persist part; the driver passes both
-	 * values back to raft_persisted() once everything above is durable. */
+	/* The update has a persist part iff has_hard_state is true (every part
+	 * carries the hard state). The driver passes these two values back to
+	 * raft_persisted() once everything above is durable. */
 	uint64_t last_index;
 	uint64_t term;
 };
