@@ -742,7 +742,7 @@ static void snapshot_restores_to_an_identical_state(void **state)
 	populate(t);
 	size_t len, len2;
 	uint8_t *a = snap(&t->f, &len);
-	struct tf *u;
+	struct tf *u = NULL;
 	assert_int_equal(setup((void **)&u), 0);
 	assert_int_equal(fsm_restore(&u->f, a, len), 0);
 	uint8_t *b = snap(&u->f, &len2);
@@ -776,7 +776,7 @@ static void corrupt_or_truncated_snapshot_is_refused_and_state_kept(void **state
 	populate(t);
 	size_t len;
 	uint8_t *a = snap(&t->f, &len);
-	struct tf *u;
+	struct tf *u = NULL;
 	assert_int_equal(setup((void **)&u), 0);
 	host_add(u, 4, "keep");
 	for (size_t k = 0; k < len; k++) {
@@ -801,7 +801,7 @@ static void snapshot_from_other_limits_is_foreign(void **state)
 	uint8_t *a = snap(&t->f, &len);
 	struct fsm_limits l;
 	fsm_limits_default(&l);
-	struct tf *u;
+	struct tf *u = NULL;
 	assert_int_equal(setup_limits((void **)&u, &l), 0);
 	assert_int_equal(fsm_restore(&u->f, a, len), -FL_EFOREIGN);
 	free(a);
@@ -864,7 +864,7 @@ static void random_command(struct fl_rand *r, struct fsm_cmd *c, uint64_t stamp_
 static void same_command_stream_gives_byte_identical_snapshots(void **state)
 {
 	struct tf *t = *state;
-	struct tf *u;
+	struct tf *u = NULL;
 	assert_int_equal(setup((void **)&u), 0);
 	struct fl_rand r;
 	fl_rand_seed(&r, 2026);
@@ -905,7 +905,7 @@ static void restored_fsm_goes_on_exactly_like_the_original(void **state)
 	}
 	size_t sl;
 	uint8_t *s = snap(&t->f, &sl);
-	struct tf *u;
+	struct tf *u = NULL;
 	assert_int_equal(setup((void **)&u), 0);
 	assert_int_equal(fsm_restore(&u->f, s, sl), 0);
 	for (; i < 3000; i++) {

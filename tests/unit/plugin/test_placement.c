@@ -299,7 +299,7 @@ static void a_plan_lands_through_the_fsm_once_and_only_once(void **state)
 static void identical_states_give_identical_plans(void **state)
 {
 	struct tp *a = *state;
-	struct tp *b;
+	struct tp *b = NULL;
 	assert_int_equal(setup((void **)&b), 0);
 	struct tp *both[2] = {a, b};
 	for (int k = 0; k < 2; k++) {
