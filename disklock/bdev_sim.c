@@ -30,7 +30,8 @@ struct fl_simbdev {
 	struct fl_simbdev_faults faults;
 	struct fl_rand rand;
 	struct simio *live;
-	struct simio *held_head;
+	struct simio *held_head;   /* held by a stall, in submission order */
+	struct simio *held_tail;
 	uint32_t inflight;         /* accepted, not yet performed */
 };
 
@@ -153,8 +154,14 @@ static void simio_perform_fn(struct fl_timer *t, void *arg)
 	struct simio *s = arg;
 	(void)t;
 	if (s->dev->faults.stalled) {
-		s->next_held = s->dev->held_head;
-		s->dev->held_head = s;
+		/* FIFO: a stalled path releases its I/O in the order it took it. */
+		struct fl_simbdev *b = s->dev;
+		s->next_held = NULL;
+		if (b->held_tail != NULL)
+			b->held_tail->next_held = s;
+		else
+			b->held_head = s;
+		b->held_tail = s;
 		return;
 	}
 	simio_perform(s);
@@ -209,8 +216,12 @@ static int simbdev_poll(struct fl_bdev *d, uint64_t max_wait_us)
 static void simbdev_close(struct fl_bdev *d)
 {
 	struct fl_simbdev *b = (struct fl_simbdev *)d;
-	while (b->live)
+	/* Cancelled I/O is no longer in flight: its caller may submit it again. */
+	while (b->live) {
+		if (b->live->io != NULL)
+			b->live->io->inflight = false;
 		simio_free(b->live);
+	}
 	free(b);
 }
 
@@ -247,7 +258,7 @@ void fl_simbdev_unstall(struct fl_simbdev *b)
 {
 	b->faults.stalled = false;
 	struct simio *s = b->held_head;
-	b->held_head = NULL;
+	b->held_head = b->held_tail = NULL;
 	/* Bounded by the number of held I/Os; each performs after a fresh latency. */
 	while (s != NULL) {
 		struct simio *next = s->next_held;
@@ -260,7 +271,7 @@ void fl_simbdev_unstall(struct fl_simbdev *b)
 void fl_simbdev_crash(struct fl_simbdev *b)
 {
 	/* Answer nobody; resolve unperformed writes whole, torn or not at all. */
-	b->held_head = NULL;
+	b->held_head = b->held_tail = NULL;
 	while (b->live) {
 		struct simio *s = b->live;
 		if (!s->performed && s->op == FL_IO_WRITE) {
