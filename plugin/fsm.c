@@ -536,7 +536,9 @@ static int ap_vm_place(struct fsm *f, const struct fsm_cmd *c)
 		int h = host_index(f, c->host_id);
 		if (h < 0)
 			return -FL_ENOENT;
-		if (f->hosts[h].state != FSM_HOST_JOINED ||
+		/* Never onto a host that is leaving, flapping, or being fenced
+		 * (SBD's "clean" start: no rejoin while a fence is pending). */
+		if (f->hosts[h].state != FSM_HOST_JOINED || f->hosts[h].fence.active ||
 		    fsm_host_quarantined(f, c->host_id, f->clock_us))
 			return -FL_EPERM;
 	}
@@ -662,10 +664,24 @@ static int ap_slot_free(struct fsm *f, const struct fsm_cmd *c)
 	return 0;
 }
 
+/* What decode guarantees and apply relies on for memory safety. */
+static bool cmd_bounded(const struct fsm_cmd *c)
+{
+	if (memchr(c->name, 0, sizeof(c->name)) == NULL || memchr(c->addr, 0, sizeof(c->addr)) == NULL ||
+	    memchr(c->uid, 0, sizeof(c->uid)) == NULL || memchr(c->path, 0, sizeof(c->path)) == NULL ||
+	    c->nvol > FSM_VOLS_MAX || (c->spec_len > 0 && c->spec == NULL))
+		return false;
+	for (uint32_t i = 0; i < c->nvol; i++)
+		if (memchr(c->vol[i].path, 0, sizeof(c->vol[i].path)) == NULL)
+			return false;
+	return true;
+}
+
 int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c)
 {
 	FL_ASSERT(f != NULL && c != NULL);
 	FL_ASSERT(index > f->last_index && term >= f->last_term);
+	FL_ASSERT(cmd_bounded(c));
 	f->last_index = index;
 	f->last_term = term;
 	f->clock_us = FL_MAX(f->clock_us, c->stamp_us);
@@ -1065,4 +1081,21 @@ uint32_t fsm_host_fences_since(const struct fsm *f, uint32_t host_id, uint64_t s
 		n += h->fence_stamps_us[k] >= since_us;
 	FL_ASSERT(n <= FSM_FENCE_HISTORY);
 	return n;
+}
+
+const char *fsm_cmd_type_name(uint16_t type)
+{
+	static const char *const names[FSM_CMD_TYPE_END] = {
+		[FSM_CMD_HOST_ADD] = "host-add", [FSM_CMD_HOST_REMOVE] = "host-remove",
+		[FSM_CMD_HOST_RENAME] = "host-rename", [FSM_CMD_VM_REGISTER] = "vm-register",
+		[FSM_CMD_VM_UNREGISTER] = "vm-unregister", [FSM_CMD_VM_PLACE] = "vm-place",
+		[FSM_CMD_VM_REPORT] = "vm-report", [FSM_CMD_FENCE_REQUEST] = "fence-request",
+		[FSM_CMD_FENCE_ACK] = "fence-ack", [FSM_CMD_FENCE_CLEAR] = "fence-clear",
+		[FSM_CMD_QUARANTINE_SET] = "quarantine-set",
+		[FSM_CMD_QUARANTINE_CLEAR] = "quarantine-clear",
+		[FSM_CMD_SLOT_ALLOC] = "slot-alloc", [FSM_CMD_SLOT_FREE] = "slot-free",
+	};
+	if (type >= FSM_CMD_TYPE_END || names[type] == NULL)
+		return "?";
+	return names[type];
 }

@@ -56,7 +56,8 @@ enum fsm_cmd_type {
 	FSM_CMD_HOST_RENAME,       /* host_id, name */
 	FSM_CMD_VM_REGISTER,       /* uid, restart, ptol_us, volumes, spec; unplaced */
 	FSM_CMD_VM_UNREGISTER,     /* uid; refused while running; frees its slots */
-	FSM_CMD_VM_PLACE,          /* uid, host_id (0 = unplace), incarnation = expected */
+	FSM_CMD_VM_PLACE,          /* uid, host_id (0 = unplace), incarnation = expected;
+				      refused onto a LEFT, quarantined or fence-pending host */
 	FSM_CMD_VM_REPORT,         /* uid, host_id, incarnation, running */
 	FSM_CMD_FENCE_REQUEST,     /* host_id, reason */
 	FSM_CMD_FENCE_ACK,         /* host_id, fence_index (raft index of the request) */
@@ -215,7 +216,11 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c);
  * target). Either way the entry is consumed: last_index advances and the
  * applied/rejected counters count it. */
 int fsm_apply(struct fsm *f, uint64_t index, uint64_t term, const uint8_t *buf, size_t len);
-/* As fsm_apply() for an already decoded command. */
+/* As fsm_apply() for an already decoded command: c must satisfy what
+ * fsm_cmd_decode() checks (strings terminated within their arrays, nvol and
+ * spec within bounds; asserted). Commands built in memory and never encoded
+ * skip decode's character checks, so replicated commands always go through
+ * fsm_apply(). */
 int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c);
 
 /* Bytes fsm_snapshot() needs for the current state. */
@@ -233,6 +238,9 @@ int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len);
 /* Checks the cross-table invariants (unique ids and uids, slot table and
  * volumes agree, placements name known hosts). Returns 0 or -FL_ECORRUPT. */
 int fsm_check(const struct fsm *f);
+
+/* "vm-place", ... for logs; "?" for an unknown type. */
+const char *fsm_cmd_type_name(uint16_t type);
 
 /* ---- queries ---- */
 static inline uint64_t fsm_clock_us(const struct fsm *f) { return f->clock_us; }

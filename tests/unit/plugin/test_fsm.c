@@ -180,7 +180,7 @@ static void host_add_beyond_the_table_is_no_space(void **state)
 {
 	struct tf *t = *state;
 	for (uint32_t i = 1; i <= 4; i++) {
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof(n), "h%u", i);
 		assert_int_equal(host_add(t, i, n), 0);
 	}
@@ -362,6 +362,26 @@ static void vm_place_refuses_unknown_left_and_quarantined_hosts(void **state)
 	assert_int_equal(vm_place(t, "nope", 1, 0), -FL_ENOENT);
 }
 
+static void vm_place_refuses_a_host_with_a_pending_fence(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	vm_register(t, "vm1", "/dev/vg/a", false);
+	host_cmd(t, FSM_CMD_FENCE_REQUEST, 1);
+	assert_int_equal(vm_place(t, "vm1", 1, 0), -FL_EPERM);
+	host_cmd(t, FSM_CMD_FENCE_CLEAR, 1);
+	assert_int_equal(vm_place(t, "vm1", 1, 0), 0);
+}
+
+static void command_types_have_names_for_the_logs(void **state)
+{
+	(void)state;
+	assert_string_equal(fsm_cmd_type_name(FSM_CMD_VM_PLACE), "vm-place");
+	assert_string_equal(fsm_cmd_type_name(FSM_CMD_SLOT_FREE), "slot-free");
+	assert_string_equal(fsm_cmd_type_name(0), "?");
+	assert_string_equal(fsm_cmd_type_name(FSM_CMD_TYPE_END), "?");
+}
+
 static void vm_report_of_another_incarnation_or_host_is_stale(void **state)
 {
 	struct tf *t = *state;
@@ -516,7 +536,7 @@ static void slot_alloc_in_a_full_table_is_no_space(void **state)
 	struct tf *t = *state;
 	const char *p[5] = {"/d/0", "/d/1", "/d/2", "/d/3", "/d/4"};
 	for (int i = 0; i < 5; i++) {
-		char uid[8];
+		char uid[16];
 		snprintf(uid, sizeof(uid), "vm%d", i);
 		vm_register(t, uid, p[i], false);
 		assert_int_equal(slot_alloc(t, uid, p[i], FSM_SLOT_ANY), i < 4 ? 0 : -FL_ENOSPC);
@@ -963,6 +983,8 @@ int main(void)
 		T(vm_place_bumps_the_incarnation_and_resets_the_run_state),
 		T(vm_place_with_a_stale_incarnation_is_rejected),
 		T(vm_place_refuses_unknown_left_and_quarantined_hosts),
+		T(vm_place_refuses_a_host_with_a_pending_fence),
+		T(command_types_have_names_for_the_logs),
 		T(vm_report_of_another_incarnation_or_host_is_stale),
 		T(fence_request_records_index_term_and_time_once),
 		T(fence_ack_must_name_the_pending_request),
