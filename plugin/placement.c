@@ -74,7 +74,8 @@ static void candidates_build(struct plc_plan *p, const struct fsm *f, const uint
 	for (uint32_t i = 0; i < n_cand; i++) {
 		uint32_t id = candidates[i];
 		const struct fsm_host *h = fsm_host_find(f, id);
-		if (h == NULL || h->state != FSM_HOST_JOINED || fsm_host_quarantined(f, id, now_us) ||
+		if (h == NULL || h->state != FSM_HOST_JOINED || h->fence.active ||
+		    fsm_host_quarantined(f, id, now_us) ||
 		    id_in(failed, n_failed, id) || id_in(p->cand, p->n_cand, id))
 			continue;
 		FL_ASSERT(p->n_cand < p->max_hosts);

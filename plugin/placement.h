@@ -5,7 +5,7 @@
  * quorate UP hosts it may place on. The plan is a pure function of the FSM
  * state, those two sets and the parameters: every VM of a failed host with
  * restart=always goes to the least-loaded candidate (ties: lowest host_id),
- * never onto a quarantined, LEFT or failed host, never past the per-host
+ * never onto a quarantined, LEFT, fence-pending or failed host, never past the per-host
  * limit; a VM with restart=never stays where it is and is reported, as is
  * one for which no candidate is left. The leader turns each move into a
  * VM_PLACE command carrying the incarnation the plan saw, so a plan made on
@@ -73,8 +73,8 @@ void plc_plan_free(struct plc_plan *p);
 
 /* Plans the recovery of the VMs whose desired host is in failed[0..n_failed)
  * onto candidates[0..n_cand) (any order, duplicates ignored; candidates that
- * are not JOINED, are quarantined at now_us, or are also failed are
- * dropped). VMs are taken in FSM table order. Fills p (previous contents
+ * are not JOINED, have a fence pending, are quarantined at now_us, or are
+ * also failed are dropped: the FSM would refuse them). VMs are taken in FSM table order. Fills p (previous contents
  * discarded). Returns 0, or -FL_EINVAL for sets larger than the host table
  * or bad parameters. */
 int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,

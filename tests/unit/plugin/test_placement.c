@@ -190,6 +190,19 @@ static void failed_left_and_unknown_hosts_are_never_candidates(void **state)
 	assert_int_equal(moved_to(t, 4), 4);
 }
 
+static void a_host_with_a_pending_fence_receives_nothing(void **state)
+{
+	struct tp *t = *state;
+	hosts(t, 3);
+	vms_on(t, "vm", 2, 1, FSM_RESTART_ALWAYS);
+	struct fsm_cmd c = {.type = FSM_CMD_FENCE_REQUEST, .host_id = 2, .reason = FSM_FENCE_OPERATOR};
+	assert_int_equal(apply(t, &c), 0);
+	uint32_t failed[] = {1}, cand[] = {2, 3};
+	assert_int_equal(plan(t, failed, 1, cand, 2), 0);
+	assert_int_equal(moved_to(t, 2), 0);
+	assert_int_equal(moved_to(t, 3), 2);
+}
+
 static void restart_never_vms_are_reported_and_stay(void **state)
 {
 	struct tp *t = *state;
@@ -387,6 +400,7 @@ int main(void)
 		T(candidate_order_and_duplicates_do_not_change_the_plan),
 		T(a_quarantined_host_receives_nothing),
 		T(failed_left_and_unknown_hosts_are_never_candidates),
+		T(a_host_with_a_pending_fence_receives_nothing),
 		T(restart_never_vms_are_reported_and_stay),
 		T(with_no_candidate_vms_stay_unplaced_and_are_reported),
 		T(per_host_limit_is_respected_and_the_overflow_reported),
