@@ -34,6 +34,7 @@ struct raft_progress {
 	uint32_t inflight_head;
 	uint64_t hb_match;        /* match at the previous heartbeat */
 	uint64_t snapshot_index;  /* SNAPSHOT: index being installed */
+	uint64_t snapshot_sent_us;
 	uint64_t last_send_us;
 	uint64_t last_resp_us;    /* check-quorum: last answer, our clock */
 	uint64_t lease_ack_us;    /* lease: newest echoed send time */

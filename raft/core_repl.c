@@ -65,7 +65,7 @@ static void send_snapshot(struct raft *r, struct raft_progress *p)
 	p->mode = PMODE_SNAPSHOT;
 	p->snapshot_index = r->snap.index;
 	p->inflight = 0;
-	p->last_send_us = r->now_us;
+	p->last_send_us = p->snapshot_sent_us = r->now_us;
 }
 
 static void send_append_at(struct raft *r, struct raft_progress *p, uint64_t next, bool empty)
@@ -126,7 +126,7 @@ void raft__replicate(struct raft *r, struct raft_progress *p)
 static void heartbeat(struct raft *r, struct raft_progress *p)
 {
 	if (p->mode == PMODE_SNAPSHOT) {
-		if (r->now_us >= p->last_send_us + r->opt.election_timeout_us)
+		if (r->now_us >= p->snapshot_sent_us + r->opt.election_timeout_us)
 			send_snapshot(r, p); /* lost: send again */
 		else
 			send_append_at(r, p, p->snapshot_index + 1, true);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "common/crc32c.h"
+#include "common/log.h"
 #include "common/rand.h"
 #include "fencelock/error.h"
 #include "raft/fixture.h"
@@ -182,6 +183,8 @@ static void dlog_truncate(struct fx *c, struct fx_node *n, uint64_t from)
 
 static void dlog_append(struct fx *c, struct fx_node *n, const struct raft_entry *e)
 {
+	if (getenv("FX_TRACE") && e->index <= dlog_last(n))
+		fprintf(stderr, "append %llu/%llu over last %llu\n", (unsigned long long)e->index, (unsigned long long)e->term, (unsigned long long)dlog_last(n));
 	if (e->index <= dlog_last(n))
 		dlog_truncate(c, n, e->index);
 	if (e->index != dlog_last(n) + 1)
@@ -222,15 +225,15 @@ static void write_apply(struct fx *c, struct fx_node *n, struct fx_write *w)
 {
 	if (w->has_hard)
 		n->hard = w->hard;
-	if (w->truncate_from)
-		dlog_truncate(c, n, w->truncate_from);
+	if (getenv("FX_TRACE"))
+		fprintf(stderr, "t=%llu n%llu write ack=%llu/%llu trunc=%llu snap=%d n=%u first=%llu\n", (unsigned long long)c->now_us, (unsigned long long)n->id, (unsigned long long)w->ack_index, (unsigned long long)w->ack_term, (unsigned long long)w->truncate_from, w->has_snap, w->n_entries, (unsigned long long)(w->n_entries ? w->entries[0].index : 0));
 	if (w->has_snap) {
-		for (uint64_t i = 0; i < n->log_n; i++)
-			free(n->log[i].data);
-		n->log_n = 0;
+		/* The snapshot covers what it replaces; entries past it conflict. */
 		free(n->snap.data);
 		snap_copy(&n->snap, &w->snap);
 	}
+	if (w->truncate_from)
+		dlog_truncate(c, n, w->truncate_from);
 	for (uint32_t i = 0; i < w->n_entries; i++)
 		dlog_append(c, n, &w->entries[i]);
 }
@@ -514,6 +517,13 @@ static void deliver(struct fx *c, struct fx_wire *w)
 	int rv = raft_msg_decode(w->buf, w->len, &m);
 	if (rv != 0)
 		FX_FAIL(c, "wire: a message we encoded does not decode (%d)", rv);
+	if (getenv("FX_TRACE_MSG"))
+		fprintf(stderr, "t=%llu %llu->%llu type %u term %llu a.prev=%llu a.n=%u r.ok=%u r.match=%llu r.rej=%llu %s\n",
+			(unsigned long long)c->now_us, (unsigned long long)m.from, (unsigned long long)m.to, m.type,
+			(unsigned long long)m.term, (unsigned long long)m.append.prev_index, m.append.n_entries,
+			m.append_resp.success, (unsigned long long)m.append_resp.match_index,
+			(unsigned long long)m.append_resp.reject_index,
+			n->up && link_open(c, m.from, m.to) ? "" : "LOST");
 	if (n->up && link_open(c, m.from, m.to)) {
 		rv = raft_step(n->r, c->now_us, &m);
 		if (rv != 0)
@@ -634,6 +644,8 @@ struct fx *fx_new(uint32_t n, uint64_t seed, const struct fx_opts *o)
 		fx_opts_default(&c->o);
 	c->seed = seed;
 	c->n = n;
+	if (getenv("FX_VERBOSE") == NULL)
+		fl_log_set_level(LOG_ERR);
 	c->now_us = 1000000;
 	fl_rand_seed(&c->rand, seed);
 	c->wire = calloc(FX_MSG_MAX, sizeof(*c->wire));
@@ -877,4 +889,32 @@ void fx_disk_hang(struct fx *c, uint64_t id, bool hung)
 		for (uint32_t i = 0; i < n->pw_n; i++)
 			if (n->pw[i].done_us < c->now_us)
 				n->pw[i].done_us = c->now_us;
+}
+
+void fx_dump(struct fx *c)
+{
+	fprintf(stderr, "-- t=%llu us, %u messages in flight\n", (unsigned long long)c->now_us, c->wire_n);
+	for (uint32_t i = 1; i <= c->n; i++) {
+		struct fx_node *n = &c->nodes[i];
+		if (!n->up) {
+			fprintf(stderr, "  %u: down\n", i);
+			continue;
+		}
+		struct raft *r = n->r;
+		uint64_t ci;
+		const struct raft_config *cfg = raft_configuration(r, &ci);
+		fprintf(stderr, "  %u: %s term %llu vote %llu leader %llu commit %llu applied %llu "
+				"first %llu last %llu snap %llu cfg@%llu n=%u pending writes %u%s\n",
+			i, raft_state_name(raft_state(r)), (unsigned long long)raft_term(r),
+			(unsigned long long)raft_vote(r), (unsigned long long)raft_leader(r),
+			(unsigned long long)raft_commit_index(r), (unsigned long long)n->applied,
+			(unsigned long long)raft_first_index(r), (unsigned long long)raft_last_index(r),
+			(unsigned long long)raft_snapshot_index(r), (unsigned long long)ci, cfg->n,
+			n->pw_n, n->hung ? " HUNG" : "");
+		if (raft_state(r) == RAFT_LEADER)
+			for (uint32_t k = 0; k < cfg->n; k++)
+				fprintf(stderr, "     match[%llu] = %llu\n",
+					(unsigned long long)cfg->servers[k].id,
+					(unsigned long long)raft_match_index(r, cfg->servers[k].id));
+	}
 }

@@ -80,6 +80,9 @@ uint64_t fx_elections(const struct fx *c);
 /* Number of messages of a type delivered so far. */
 uint64_t fx_delivered(const struct fx *c, uint8_t type);
 
+/* Prints every server's state to stderr (for a failing seed). */
+void fx_dump(struct fx *c);
+
 /* Input. */
 int fx_propose(struct fx *c, uint64_t id, const char *text, uint64_t *index_out);
 /* Proposes on whoever is leader, retrying across elections; returns the
