@@ -88,6 +88,7 @@ struct aio_dev {
 	io_context_t ctx;
 	bool read_only;
 	bool in_callback;          /* loop thread: a callback is running */
+	bool close_pending;        /* loop thread: a callback called close() */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t work;       /* thread: queue non-empty or closing */
@@ -175,15 +176,30 @@ static bool queue_remove_locked(struct aio_dev *dev, struct aio_req *r)
 
 /* ---- answering the caller (loop thread) ---- */
 
-/* Answers r's caller (if it still waits) and frees r. */
-static void req_finish(struct aio_dev *dev, struct aio_req *r, int result)
+static void close_now(struct aio_dev *dev);
+
+/* Runs a caller's callback. Returns false when the callback closed the
+ * device: the caller must then touch nothing of dev but finish the close. */
+static bool dispatch(struct aio_dev *dev, struct fl_io *io, int result)
+{
+	FL_ASSERT(!dev->in_callback && io->inflight);
+	io->inflight = false;
+	io->priv = NULL;
+	dev->in_callback = true;
+	io->cb(io, result);
+	dev->in_callback = false;
+	return !dev->close_pending;
+}
+
+/* Answers r's caller (if it still waits) and frees r; false as dispatch(). */
+static bool req_finish(struct aio_dev *dev, struct aio_req *r, int result)
 {
 	struct fl_io *io = r->io;
 	FL_ASSERT(r->state == REQ_SUBMITTED || r->state == REQ_FAILED);
 	if (io == NULL) {
 		/* Timed out earlier: the kernel gave the buffer back; nobody waits. */
 		req_free(dev, r);
-		return;
+		return true;
 	}
 	fl_timer_cancel(dev->base.loop, &r->deadline);
 	if (result == 0 && io->op == FL_IO_READ)
@@ -191,11 +207,7 @@ static void req_finish(struct aio_dev *dev, struct aio_req *r, int result)
 	req_free(dev, r);
 	if (result != 0)
 		dev->base.stats.errors++;
-	io->inflight = false;
-	io->priv = NULL;
-	dev->in_callback = true;
-	io->cb(io, result);
-	dev->in_callback = false;
+	return dispatch(dev, io, result);
 }
 
 static void req_deadline_fn(struct fl_timer *t, void *arg)
@@ -204,19 +216,17 @@ static void req_deadline_fn(struct fl_timer *t, void *arg)
 	struct aio_dev *dev = r->dev;
 	struct fl_io *io = r->io;
 	(void)t;
-	FL_ASSERT(io != NULL && r->state != REQ_FREE);
+	FL_ASSERT(io != NULL);
 	r->io = NULL;
 	pthread_mutex_lock(&dev->mu);
+	FL_ASSERT(r->state != REQ_FREE);
 	/* Not yet handed to the kernel: drop it, it will never reach the disk. */
 	if (r->state == REQ_QUEUED && queue_remove_locked(dev, r))
 		req_free_locked(dev, r);
 	pthread_mutex_unlock(&dev->mu);
 	dev->base.stats.timeouts++;
-	io->inflight = false;
-	io->priv = NULL;
-	dev->in_callback = true;
-	io->cb(io, -FL_ETIMEDOUT);
-	dev->in_callback = false;
+	if (!dispatch(dev, io, -FL_ETIMEDOUT))
+		close_now(dev);
 }
 
 static int event_result(const struct aio_req *r, const struct io_event *ev)
@@ -229,31 +239,47 @@ static int event_result(const struct aio_req *r, const struct io_event *ev)
 	return 0;
 }
 
-/* Reaps completed iocbs without waiting; returns how many. */
-static uint32_t reap_completions(struct aio_dev *dev)
+/* Reaps completed iocbs without waiting. Returns false when a callback
+ * closed the device; events reaped but not yet handled are freed first. */
+static bool reap_completions(struct aio_dev *dev)
 {
 	struct io_event evs[AIO_REAP_BATCH];
 	struct timespec zero = {0, 0};
-	uint32_t total = 0;
 	/* Bounded: at most AIO_MAX_DEPTH requests are in the kernel. */
 	for (uint32_t round = 0; round <= AIO_MAX_DEPTH / AIO_REAP_BATCH; round++) {
 		int n = io_getevents(dev->ctx, 0, AIO_REAP_BATCH, evs, &zero);
-		if (n <= 0)
-			break;
+		bool open = true;
 		for (int i = 0; i < n; i++) {
 			struct aio_req *r = evs[i].data;
 			FL_ASSERT(r != NULL && r->dev == dev);
 			pthread_mutex_lock(&dev->mu);
 			FL_ASSERT(r->state == REQ_SUBMITTED && dev->in_kernel > 0);
 			dev->in_kernel--;
+			if (!open)
+				req_free_locked(dev, r);
 			pthread_mutex_unlock(&dev->mu);
-			req_finish(dev, r, event_result(r, &evs[i]));
+			if (open)
+				open = req_finish(dev, r, event_result(r, &evs[i]));
 		}
-		total += (uint32_t)n;
-		if ((uint32_t)n < AIO_REAP_BATCH)
+		if (!open)
+			return false;
+		if (n < (int)AIO_REAP_BATCH)
 			break;
 	}
-	return total;
+	return true;
+}
+
+/* Hands back failed requests not yet answered (a callback closed the device). */
+static void requeue_failed(struct aio_dev *dev, struct aio_req *rest)
+{
+	pthread_mutex_lock(&dev->mu);
+	for (uint32_t i = 0; rest != NULL && i < AIO_MAX_DEPTH; i++) {
+		struct aio_req *next = rest->next;
+		rest->next = dev->failed_head;
+		dev->failed_head = rest;
+		rest = next;
+	}
+	pthread_mutex_unlock(&dev->mu);
 }
 
 static void on_eventfd(void *arg, uint32_t events)
@@ -271,10 +297,15 @@ static void on_eventfd(void *arg, uint32_t events)
 	pthread_mutex_unlock(&dev->mu);
 	for (uint32_t i = 0; failed != NULL && i < AIO_MAX_DEPTH; i++) {
 		struct aio_req *next = failed->next;
-		req_finish(dev, failed, failed->submit_err);
+		if (!req_finish(dev, failed, failed->submit_err)) {
+			requeue_failed(dev, next);
+			close_now(dev);
+			return;
+		}
 		failed = next;
 	}
-	reap_completions(dev);
+	if (!reap_completions(dev))
+		close_now(dev);
 }
 
 /* ---- submission thread ---- */
@@ -442,7 +473,7 @@ static void dev_release(struct aio_dev *dev)
 static bool close_wait_locked(struct aio_dev *dev)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	uint64_t ns = (uint64_t)until.tv_nsec + AIO_CLOSE_WAIT_US * 1000u;
 	until.tv_sec += (time_t)(ns / 1000000000u);
 	until.tv_nsec = (long)(ns % 1000000000u);
@@ -453,12 +484,9 @@ static bool close_wait_locked(struct aio_dev *dev)
 	return dev->thread_done;
 }
 
-static void aio_close(struct fl_bdev *d)
+/* Cancels every caller's answer; the slots themselves go to the thread. */
+static void cancel_answers(struct aio_dev *dev)
 {
-	struct aio_dev *dev = (struct aio_dev *)d;
-	FL_ASSERT(!dev->in_callback); /* closing from an I/O callback is not supported */
-	fl_eloop_del_fd(dev->el, dev->efd);
-	/* Cancel every caller's answer; the slots themselves go to the thread. */
 	for (uint32_t i = 0; i < AIO_MAX_DEPTH; i++) {
 		struct aio_req *r = &dev->reqs[i];
 		fl_timer_cancel(dev->base.loop, &r->deadline);
@@ -468,23 +496,46 @@ static void aio_close(struct fl_bdev *d)
 			r->io = NULL;
 		}
 	}
+}
+
+static void close_now(struct aio_dev *dev)
+{
+	FL_ASSERT(!dev->in_callback);
+	fl_eloop_del_fd(dev->el, dev->efd);
+	cancel_answers(dev);
 	pthread_mutex_lock(&dev->mu);
 	dev->closing = true;
 	pthread_cond_signal(&dev->work);
 	bool done = close_wait_locked(dev);
-	uint32_t held = dev->in_kernel;
-	if (!done)
-		dev->orphaned = true;
-	pthread_mutex_unlock(&dev->mu);
+	pthread_t thread = dev->thread;
 	if (!done) {
+		/* From the unlock on, the thread owns dev and may free it at once. */
+		dev->orphaned = true;
 		fl_warn("bdev %s: closed with %u request(s) still held by a stalled device; "
 			"their buffers are released when the kernel returns them",
-			dev->base.name, held);
-		pthread_detach(dev->thread);
+			dev->base.name, dev->in_kernel);
+	}
+	pthread_mutex_unlock(&dev->mu);
+	if (!done) {
+		pthread_detach(thread);
 		return;
 	}
-	pthread_join(dev->thread, NULL);
+	pthread_join(thread, NULL);
 	dev_release(dev);
+}
+
+static void aio_close(struct fl_bdev *d)
+{
+	struct aio_dev *dev = (struct aio_dev *)d;
+	FL_ASSERT(!dev->close_pending);
+	if (dev->in_callback) {
+		/* From inside an I/O callback: the dispatcher finishes the close
+		 * as soon as the callback returns. No other callback runs. */
+		cancel_answers(dev);
+		dev->close_pending = true;
+		return;
+	}
+	close_now(dev);
 }
 
 static const struct fl_bdev_ops aio_ops = {
@@ -648,7 +699,11 @@ static struct aio_dev *dev_new(struct fl_eloop *el, const char *path, const stru
 	dev->read_only = o->read_only;
 	pthread_mutex_init(&dev->mu, NULL);
 	pthread_cond_init(&dev->work, NULL);
-	pthread_cond_init(&dev->drained, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* close's bounded wait ignores clock steps */
+	pthread_cond_init(&dev->drained, &ca);
+	pthread_condattr_destroy(&ca);
 	for (uint32_t i = AIO_MAX_DEPTH; i-- > 0;) {
 		struct aio_req *r = &dev->reqs[i];
 		r->dev = dev;

@@ -305,6 +305,42 @@ static void close_with_io_in_flight_runs_no_callback(void **state)
 	assert_int_equal(fl_bdev_aio_open(f->el, f->path, &o, &f->dev, f->err, sizeof(f->err)), 0);
 }
 
+struct closer {
+	struct fl_bdev **dev;
+	int calls;
+};
+
+static void close_on_first_cb(struct fl_io *io, int result)
+{
+	struct closer *c = io->arg;
+	(void)result;
+	c->calls++;
+	fl_bdev_close(*c->dev);
+	*c->dev = NULL;
+}
+
+static void a_callback_may_close_the_device_and_no_other_callback_runs(void **state)
+{
+	struct fx *f = *state;
+	static struct fl_io ios[16];
+	static uint8_t bufs[16][512];
+	struct closer c = {.dev = &f->dev};
+	for (uint32_t i = 0; i < 16; i++) {
+		ios[i] = (struct fl_io){.op = FL_IO_READ, .offset = (uint64_t)i * 512, .len = 512, .buf = bufs[i],
+					.cb = close_on_first_cb, .arg = &c};
+		assert_int_equal(fl_bdev_submit(f->dev, &ios[i]), 0);
+	}
+	run_until(f, &c.calls, 1);
+	for (int i = 0; i < 20; i++)
+		fl_eloop_run_once(f->el, 5 * FL_US_PER_MS);
+	assert_int_equal(c.calls, 1);
+	assert_null(f->dev);
+	for (uint32_t i = 0; i < 16; i++)
+		assert_false(ios[i].inflight);
+	struct fl_bdev_aio_opts o = {0};
+	assert_int_equal(fl_bdev_aio_open(f->el, f->path, &o, &f->dev, f->err, sizeof(f->err)), 0);
+}
+
 static void the_device_default_timeout_applies_when_the_io_gives_none(void **state)
 {
 	struct fx *f = *state;
@@ -365,6 +401,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(many_concurrent_writes_and_reads_all_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(submits_beyond_the_depth_bound_are_refused_with_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_with_io_in_flight_runs_no_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_callback_may_close_the_device_and_no_other_callback_runs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(the_device_default_timeout_applies_when_the_io_gives_none, setup,
 						teardown),
 	};
