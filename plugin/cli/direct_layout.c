@@ -1,0 +1,353 @@
+/* `fencelock direct` commands on the fencelock device layout: format,
+ * message (poison pill into a mailbox), mailbox (list, or --ack as owner),
+ * and the fencelock part of `dump`. Each opens the device, reads the header
+ * (lay_read_sync) and derives every offset from it. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "common/assert.h"
+#include "disklock/layout.h"
+#include "disklock/mailbox.h"
+#include "disklock/paxos.h"
+#include "fencelock/error.h"
+#include "disklock/spec.h"
+#include "plugin/cli/cli.h"
+#include "plugin/cli/direct.h"
+
+bool fl_cli_has_lease_spec(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-r") == 0 || strncmp(argv[i], "-r", 2) == 0)
+			return true;
+	return false;
+}
+
+static int parse_num(const char *what, const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (text[0] == '\0' || text[0] == '-' || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "fencelock: %s '%s' must be a number in %" PRIu64 "..%" PRIu64 "\n", what, text, min, max);
+		return -FL_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int open_layout(const char *path, struct fl_cli_dev *d, struct lay_layout *l)
+{
+	int rv = fl_cli_dev_open(path, false, 0, d);
+	if (rv != 0)
+		return rv;
+	rv = lay_read_sync(d->bdev, l);
+	if (rv != 0) {
+		fprintf(stderr, "fencelock: %s has no valid fencelock header (%s); run 'fencelock direct format'\n",
+			path, fl_strerror(rv));
+		fl_cli_dev_close(d);
+	}
+	return rv;
+}
+
+static struct mb_geom geom_of(struct fl_cli_dev *d, const struct lay_layout *l)
+{
+	return (struct mb_geom){.bdev = d->bdev, .offset = l->mailbox_offset, .box_bytes = l->mailbox_bytes,
+				.max_hosts = l->max_hosts};
+}
+
+/* ---- format ------------------------------------------------------------------- */
+
+static const char format_usage[] =
+	"usage: fencelock direct format --device PATH --cluster NAME [-o IO_TIMEOUT_S]\n"
+	"                               [--max-hosts N] [--volume-slots N] [--force]\n"
+	"  Lays out a whole cluster on PATH: lockspace at 0, fencelock header at 1 MiB,\n"
+	"  mailboxes, witness lease, disk voter area, volume-lease slots (docs/ondisk.md).\n"
+	"  Defaults: -o 1, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
+	"  sectors). A device of another cluster is refused unless --force.\n";
+
+int fl_cli_direct_format(int argc, char **argv)
+{
+	static const struct option lo[] = {{"device", required_argument, NULL, 'd'}, {"cluster", required_argument, NULL, 'c'},
+					   {"max-hosts", required_argument, NULL, 'm'}, {"volume-slots", required_argument, NULL, 'v'},
+					   {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *dev = NULL;
+	uint64_t io = LAY_DEFAULT_IO_TIMEOUT_S, hosts = LAY_DEFAULT_MAX_HOSTS, slots = LAY_DEFAULT_VOLUME_SLOTS;
+	struct lay_params p = {0};
+	bool force = false;
+	int c, rv = 0;
+	optind = 1;
+	while (rv == 0 && (c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': printf("%s", format_usage); return FL_EXIT_OK;
+		case 'd': dev = optarg; break;
+		case 'c': p.cluster = optarg; break;
+		case 'o': rv = parse_num("io_timeout", optarg, 1, 300, &io); break;
+		case 'm': rv = parse_num("--max-hosts", optarg, 1, MB_MAX_HOSTS, &hosts); break;
+		case 'v': rv = parse_num("--volume-slots", optarg, 1, LAY_MAX_VOLUME_SLOTS, &slots); break;
+		case 'f': force = true; break;
+		default: fprintf(stderr, "%s", format_usage); return FL_EXIT_USAGE;
+		}
+	}
+	if (rv != 0 || dev == NULL || p.cluster == NULL || optind < argc) {
+		if (rv == 0)
+			fprintf(stderr, "fencelock: format needs --device and --cluster\n%s", format_usage);
+		return FL_EXIT_USAGE;
+	}
+	struct fl_cli_dev d;
+	if ((rv = fl_cli_dev_open(dev, false, 0, &d)) != 0)
+		return fl_cli_exit_for(rv);
+	p.io_timeout_s = (uint32_t)io, p.max_hosts = (uint32_t)hosts, p.volume_slots = (uint32_t)slots;
+	p.sector_size = d.bdev->sector_size;
+	struct lay_layout l, old;
+	char err[512] = "";
+	if (lay_read_sync(d.bdev, &old) == 0 && strcmp(old.cluster, p.cluster) == 0)
+		memcpy(p.uuid, old.uuid, LAY_UUID_LEN); /* re-format of the same cluster keeps its uuid */
+	else if (getrandom(p.uuid, LAY_UUID_LEN, 0) != LAY_UUID_LEN)
+		rv = -FL_EIO;
+	if (rv == 0)
+		rv = lay_compute(&p, &l, err, sizeof(err));
+	if (rv == 0)
+		rv = lay_format_sync(d.bdev, &l, force, err, sizeof(err));
+	if (rv != 0)
+		fprintf(stderr, "fencelock: format of %s failed: %s\n", dev, err[0] ? err : fl_strerror(rv));
+	else
+		printf("format done: cluster %s, %u hosts, %u volume slots, %" PRIu64 " bytes used\n", l.cluster,
+		       l.max_hosts, l.volume_slots, l.total_bytes);
+	fl_cli_dev_close(&d);
+	return fl_cli_exit_for(rv);
+}
+
+/* ---- message / mailbox ----------------------------------------------------------- */
+
+static const char message_usage[] =
+	"usage: fencelock direct message --device PATH --to HOST_ID --from HOST_ID fence|clear|test\n"
+	"  Writes a request into HOST_ID's mailbox (the sender's own sector of it).\n";
+
+int fl_cli_direct_message(int argc, char **argv)
+{
+	static const struct option lo[] = {{"device", required_argument, NULL, 'd'}, {"to", required_argument, NULL, 't'},
+					   {"from", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *dev = NULL;
+	uint64_t to = 0, from = 0;
+	int c, rv = 0;
+	optind = 1;
+	while (rv == 0 && (c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': printf("%s", message_usage); return FL_EXIT_OK;
+		case 'd': dev = optarg; break;
+		case 't': rv = parse_num("--to", optarg, 1, MB_MAX_HOSTS, &to); break;
+		case 'f': rv = parse_num("--from", optarg, 1, MB_MAX_HOSTS, &from); break;
+		default: fprintf(stderr, "%s", message_usage); return FL_EXIT_USAGE;
+		}
+	}
+	enum mb_kind kind = optind + 1 == argc ? mb_kind_parse(argv[optind]) : MB_NONE;
+	if (rv != 0 || dev == NULL || to == 0 || from == 0 || kind == MB_NONE) {
+		fprintf(stderr, "fencelock: message needs --device, --to, --from and one of fence|clear|test\n%s",
+			message_usage);
+		return FL_EXIT_USAGE;
+	}
+	struct fl_cli_dev d;
+	struct lay_layout l;
+	if ((rv = open_layout(dev, &d, &l)) != 0)
+		return fl_cli_exit_for(rv);
+	if (to > l.max_hosts || from > l.max_hosts) {
+		fprintf(stderr, "fencelock: host_id above the device's max_hosts %u\n", l.max_hosts);
+		rv = -FL_EINVAL;
+	}
+	struct mb_geom g = geom_of(&d, &l);
+	uint64_t seq = 0;
+	if (rv == 0)
+		rv = mb_send_sync(&g, from, to, kind, fl_monotonic_us() / FL_US_PER_S, &seq);
+	if (rv == 0)
+		printf("message %s sent to host %" PRIu64 " from host %" PRIu64 " seq %" PRIu64 "\n", mb_kind_name(kind),
+		       to, from, seq);
+	else if (rv != -FL_EINVAL)
+		fprintf(stderr, "fencelock: message to host %" PRIu64 " on %s failed: %s\n", to, dev, fl_strerror(rv));
+	fl_cli_dev_close(&d);
+	return fl_cli_exit_for(rv);
+}
+
+static const char mailbox_usage[] =
+	"usage: fencelock direct mailbox --device PATH [-o text|json] [--ack HOST_ID]\n"
+	"  Lists every mailbox that holds a record: status, requests, acks, pending.\n"
+	"  --ack HOST_ID: act as that host's owner: acknowledge its pending requests.\n";
+
+static json_t *box_json(const struct mb_box *b, uint32_t max_hosts)
+{
+	json_t *reqs = json_array();
+	for (uint32_t s = 1; s <= max_hosts; s++) {
+		if (b->req[s].seq == 0 && b->ack[s].seq == 0)
+			continue;
+		json_array_append_new(reqs, json_pack("{s:I,s:s,s:I,s:s,s:I,s:b}", "from", (json_int_t)s, "request",
+						      mb_kind_name(b->req[s].kind), "seq", (json_int_t)b->req[s].seq, "ack",
+						      mb_kind_name(b->ack[s].kind), "ack_seq", (json_int_t)b->ack[s].seq,
+						      "pending", mb_pending(b, s)));
+	}
+	return json_pack("{s:I,s:s,s:I,s:o}", "host_id", (json_int_t)b->owner, "status",
+			 b->status.kind ? mb_kind_name(b->status.kind) : "never-written", "pending",
+			 (json_int_t)b->pending, "requests", reqs);
+}
+
+static void box_text(const struct mb_box *b, uint32_t max_hosts)
+{
+	printf("host %" PRIu64 " status %s pending %u\n", b->owner,
+	       b->status.kind ? mb_kind_name(b->status.kind) : "never-written", b->pending);
+	for (uint32_t s = 1; s <= max_hosts; s++)
+		if (b->req[s].seq != 0 || b->ack[s].seq != 0)
+			printf("  from %u: %s seq %" PRIu64 ", ack %s seq %" PRIu64 "%s\n", s, mb_kind_name(b->req[s].kind),
+			       b->req[s].seq, mb_kind_name(b->ack[s].kind), b->ack[s].seq,
+			       mb_pending(b, s) ? " PENDING" : "");
+}
+
+static int list_boxes(struct fl_cli_dev *d, const struct lay_layout *l, bool json)
+{
+	struct mb_geom g = geom_of(d, l);
+	struct mb_box *b = malloc(sizeof(*b));
+	json_t *arr = json_array();
+	int rv = b ? 0 : -FL_ENOMEM;
+	for (uint64_t h = 1; rv == 0 && h <= l->max_hosts; h++) {
+		rv = mb_read_sync(&g, h, b);
+		bool used = b->status.kind != 0;
+		for (uint32_t s = 1; s <= l->max_hosts && !used; s++)
+			used = b->req[s].seq != 0;
+		if (rv != 0 || !used)
+			continue;
+		if (json)
+			json_array_append_new(arr, box_json(b, l->max_hosts));
+		else
+			box_text(b, l->max_hosts);
+	}
+	if (rv == 0 && json) {
+		char *s = json_dumps(json_pack("{s:s,s:o}", "cluster", l->cluster, "mailboxes", arr), JSON_COMPACT);
+		printf("%s\n", s);
+		free(s);
+	} else {
+		json_decref(arr);
+	}
+	free(b);
+	return rv;
+}
+
+int fl_cli_direct_mailbox(int argc, char **argv)
+{
+	static const struct option lo[] = {{"device", required_argument, NULL, 'd'}, {"ack", required_argument, NULL, 'a'},
+					   {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *dev = NULL;
+	uint64_t ack = 0;
+	bool json = false;
+	int c, rv = 0;
+	optind = 1;
+	while (rv == 0 && (c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': printf("%s", mailbox_usage); return FL_EXIT_OK;
+		case 'd': dev = optarg; break;
+		case 'a': rv = parse_num("--ack", optarg, 1, MB_MAX_HOSTS, &ack); break;
+		case 'o': json = strcmp(optarg, "json") == 0; rv = json || strcmp(optarg, "text") == 0 ? 0 : -FL_EINVAL; break;
+		default: fprintf(stderr, "%s", mailbox_usage); return FL_EXIT_USAGE;
+		}
+	}
+	if (rv != 0 || dev == NULL || optind < argc) {
+		fprintf(stderr, "fencelock: mailbox needs --device PATH\n%s", mailbox_usage);
+		return FL_EXIT_USAGE;
+	}
+	struct fl_cli_dev d;
+	struct lay_layout l;
+	if ((rv = open_layout(dev, &d, &l)) != 0)
+		return fl_cli_exit_for(rv);
+	if (ack != 0) {
+		struct mb_geom g = geom_of(&d, &l);
+		struct mb_box *b = malloc(sizeof(*b));
+		bool fence = false;
+		rv = b ? mb_process_sync(&g, ack, fl_monotonic_us() / FL_US_PER_S, b, &fence) : -FL_ENOMEM;
+		free(b);
+		if (rv == 0)
+			printf("host %" PRIu64 " acknowledged its mailbox: %s\n", ack, fence ? "fenced" : "running");
+	}
+	if (rv == 0)
+		rv = list_boxes(&d, &l, json);
+	if (rv != 0)
+		fprintf(stderr, "fencelock: mailbox on %s failed: %s\n", dev, fl_strerror(rv));
+	fl_cli_dev_close(&d);
+	return fl_cli_exit_for(rv);
+}
+
+/* ---- dump of the fencelock area ----------------------------------------------------- */
+
+static void dump_lease(struct fl_cli_dev *d, uint64_t offset, const char *what)
+{
+	struct vl_area a = {.bdev = d->bdev, .offset = offset};
+	struct vl_op op;
+	if (vl_inquire_start(&op, &a, NULL, NULL) != 0)
+		return;
+	int rv = vl_wait_sync(&op, d->bdev);
+	const struct fl_leader *l = &op.res.leader;
+	if (rv != 0)
+		printf("%-10" PRIu64 " %-12s error: %s\n", offset, what, fl_strerror(rv));
+	else if (vl_leader_held(l) || op.res.shared_count > 0)
+		printf("%-10" PRIu64 " %-12s owner %" PRIu64 " gen %" PRIu64 " lver %" PRIu64 " ts %" PRIu64
+		       " shared %u\n", offset, what, l->owner_id, l->owner_generation, l->lver, l->timestamp,
+		       op.res.shared_count);
+	vl_op_free(&op);
+}
+
+int fl_cli_dump_fencelock_text(const char *path)
+{
+	struct fl_cli_dev d;
+	struct lay_layout l;
+	if (fl_cli_dev_open(path, false, 0, &d) != 0)
+		return 0;
+	if (lay_read_sync(d.bdev, &l) != 0) {
+		fl_cli_dev_close(&d);
+		return 0;
+	}
+	printf("fencelock area: cluster %s io_timeout %u max_hosts %u volume_slots %u total %" PRIu64 "\n",
+	       l.cluster, l.io_timeout_s, l.max_hosts, l.volume_slots, l.total_bytes);
+	printf("  header %" PRIu64 " mailboxes %" PRIu64 " witness %" PRIu64 " voter %" PRIu64 " slots %" PRIu64 "\n",
+	       l.header_offset, l.mailbox_offset, l.witness_offset, l.voter_offset, l.slots_offset);
+	int rv = list_boxes(&d, &l, false);
+	dump_lease(&d, l.witness_offset, "witness");
+	for (uint32_t i = 0; i < l.volume_slots; i++) {
+		char name[FL_NAME_LEN + 1];
+		lay_slot_name(i, name);
+		dump_lease(&d, lay_slot_offset(&l, i), name);
+	}
+	fl_cli_dev_close(&d);
+	return rv;
+}
+
+/* ---- dispatch of the names shared with the lockspace commands --------------------------- */
+
+int fl_cli_direct_init_any(int argc, char **argv)
+{
+	return fl_cli_has_lease_spec(argc, argv) ? fl_cli_direct_init_r(argc, argv) : fl_direct_init(argc, argv);
+}
+
+int fl_cli_direct_read_leader_any(int argc, char **argv)
+{
+	return fl_cli_has_lease_spec(argc, argv) ? fl_cli_direct_read_leader_r(argc, argv)
+						 : fl_direct_read_leader(argc, argv);
+}
+
+int fl_cli_direct_dump_any(int argc, char **argv)
+{
+	int rc = fl_direct_dump(argc, argv);
+	const char *target = NULL;
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			json = strcmp(argv[++i], "json") == 0;
+		else if (argv[i][0] != '-' && target == NULL)
+			target = argv[i];
+	}
+	if (rc != FL_EXIT_OK || json || target == NULL)
+		return rc;
+	char path[FL_SPEC_PATH_MAX], err[256];
+	uint64_t off = 0;
+	if (fl_spec_parse_path_offset(target, path, sizeof(path), &off, err, sizeof(err)) != 0 || off != 0)
+		return rc;
+	return fl_cli_exit_for(fl_cli_dump_fencelock_text(path));
+}
