@@ -22,4 +22,53 @@ int fl_cli_exit_for(int rv);
 /* `fencelock direct ...`: argv[0] is "direct". */
 int fl_cli_direct(int argc, char **argv);
 
+/* ---- paxos leases, layout, mailboxes (direct_paxos.c, direct_layout.c) ---- */
+#include <stdbool.h>
+#include <stdint.h>
+#include "disklock/bdev.h"
+#include "disklock/lockspace.h"
+#include "disklock/paxos.h"
+
+/* A real device and the epoll loop it completes on. */
+struct fl_cli_dev {
+	struct fl_eloop *el;
+	struct fl_bdev *bdev;
+};
+/* Opens path (O_DIRECT, libaio); prints a one-line reason on failure. */
+int fl_cli_dev_open(const char *path, bool create, uint64_t create_size, struct fl_cli_dev *d);
+void fl_cli_dev_close(struct fl_cli_dev *d);
+
+/* Watches delta leases of one lockspace to judge lease owners (vl_owner_fn).
+ * Not patient (no --wait): a silent owner is watched one renewal interval. */
+struct fl_cli_observer {
+	struct fl_cli_dev dev;
+	uint64_t offset;
+	char space[FL_NAME_LEN + 1];
+	struct ls_host_obs *obs;   /* by host_id, LS_MAX_HOSTS + 1 entries */
+	bool patient;
+};
+int fl_cli_observer_open(struct fl_cli_observer *ob, const char *path, uint64_t offset, const char *space);
+void fl_cli_observer_close(struct fl_cli_observer *ob);
+enum vl_owner_state fl_cli_owner_state(void *ctx, uint64_t host_id, uint64_t generation);
+
+/* Commands; argv[0] is the command name. init and read-leader dispatch on
+ * -r (lease, here) versus -s (lockspace, direct_delta.c). */
+int fl_cli_direct_init_r(int argc, char **argv);
+int fl_cli_direct_acquire(int argc, char **argv);
+int fl_cli_direct_release(int argc, char **argv);
+int fl_cli_direct_read_leader_r(int argc, char **argv);
+int fl_cli_direct_format(int argc, char **argv);
+int fl_cli_direct_message(int argc, char **argv);
+int fl_cli_direct_mailbox(int argc, char **argv);
+/* True if argv has a -r option (a lease spec) rather than -s. */
+bool fl_cli_has_lease_spec(int argc, char **argv);
+/* Table entries for init / read-leader (-r here, -s to direct_delta.c) and
+ * dump (the lockspace dump, then the fencelock area of a formatted device). */
+int fl_cli_direct_init_any(int argc, char **argv);
+int fl_cli_direct_read_leader_any(int argc, char **argv);
+int fl_cli_direct_dump_any(int argc, char **argv);
+/* Prints the fencelock area of a formatted device (header, mailboxes in use,
+ * held leases) for `dump`; prints nothing for a device without a fencelock
+ * header. Returns 0 or a -FL_E code. */
+int fl_cli_dump_fencelock_text(const char *path);
 #endif
