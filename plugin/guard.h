@@ -1,0 +1,157 @@
+/* The per-VM guard: the deadline channel between fencelockd and the process
+ * that watches a VM, and the watching itself.
+ *
+ * Every VM started with `fencelock exec` runs as the child of a guard process
+ * (the exec wrapper itself). The daemon, after each good renewal of its
+ * delta lease, pushes the VM's deadline forward: "start of the last good
+ * renewal + F", on CLOCK_MONOTONIC (one clock for every process of a host).
+ * If the daemon hangs, is SIGSTOPped or dies, the deadline stops moving and
+ * the guard kills the VM on its own: SIGTERM (and the configured kill path)
+ * at the deadline, SIGKILL at deadline + K. The guard never asks the daemon
+ * anything to decide this, so a paused daemon cannot keep a VM alive.
+ *
+ * The channel is a small file per VM in the run dir (RUN_DIR/guard/UID),
+ * mapped shared by both sides: two 64-byte slots, each a CRC-32C-protected
+ * record (magic, version, sequence, deadline_us, kill_grace_us). The writer
+ * fills slot (seq % 2) with seq one above the last, so a reader that races a
+ * write (or a writer that dies mid-write) still finds the previous record
+ * intact in the other slot; the reader takes the valid slot with the highest
+ * sequence. The file lives in tmpfs and is rewritten in place (never
+ * replaced), so it survives a daemon restart: the new daemon reopens it,
+ * continues the sequence and extends the deadline before it passes. A guard
+ * sleeps on a timerfd armed at the deadline and re-reads the record only when
+ * it wakes: no polling, and an extension costs the daemon one memory write. */
+#ifndef FL_PLUGIN_GUARD_H
+#define FL_PLUGIN_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GUARD_MAGIC 0x44524746u      /* "FGRD" little-endian */
+#define GUARD_VERSION 1u
+#define GUARD_SLOT_BYTES 64u
+#define GUARD_FILE_BYTES 4096u       /* one page: two slots and room to grow */
+#define GUARD_VOLUMES_MAX 8u
+
+/* One decoded record. */
+struct guard_rec {
+	uint64_t seq;            /* > 0 for a written record */
+	uint64_t deadline_us;    /* CLOCK_MONOTONIC; SIGTERM when reached */
+	uint64_t kill_grace_us;  /* K: SIGKILL at deadline_us + kill_grace_us */
+};
+
+/* Encodes rec into one slot (little-endian fields, CRC-32C last). */
+void guard_rec_encode(const struct guard_rec *rec, uint8_t slot[GUARD_SLOT_BYTES]);
+
+/* Decodes one slot. Returns 0, -FL_EMAGIC (never written / foreign),
+ * -FL_EVERSION or -FL_ECHECKSUM (torn or corrupt). */
+int guard_rec_decode(const uint8_t slot[GUARD_SLOT_BYTES], struct guard_rec *rec);
+
+/* Picks the valid slot with the highest sequence among the two at base.
+ * Returns 0, or the error of slot 0 if neither is valid. */
+int guard_rec_pick(const uint8_t *base, struct guard_rec *rec);
+
+/* ---- the daemon's side ---- */
+struct guard_writer {
+	int fd;
+	uint8_t *map;
+	uint64_t seq;            /* last sequence written */
+};
+
+/* Opens or creates the guard file at path (mode 0644, size GUARD_FILE_BYTES)
+ * and maps it. An existing file's sequence is continued, so a restarted
+ * daemon picks up where the old one left off. Returns 0 or a -FL_E code. */
+int guard_writer_open(struct guard_writer *w, const char *path);
+
+/* Publishes a new deadline. Returns 0 (a memory write: cannot block). */
+int guard_writer_set(struct guard_writer *w, uint64_t deadline_us, uint64_t kill_grace_us);
+
+/* Unmaps and closes (the file stays; the daemon unlinks it on release). */
+void guard_writer_close(struct guard_writer *w);
+
+/* ---- the guard's side ---- */
+struct guard_reader {
+	int fd;
+	const uint8_t *map;
+};
+
+/* Opens and maps the guard file read-only. Returns 0 or a -FL_E code. */
+int guard_reader_open(struct guard_reader *r, const char *path);
+
+/* Reads the current record (see guard_rec_pick). */
+int guard_reader_get(const struct guard_reader *r, struct guard_rec *rec);
+
+void guard_reader_close(struct guard_reader *r);
+
+/* ---- the guard's decisions (pure: unit-tested without processes) ---- */
+enum guard_phase {
+	GUARD_WATCHING = 0,  /* deadline in the future */
+	GUARD_TERM_SENT,     /* deadline passed: SIGTERM sent, SIGKILL at term_deadline + K */
+	GUARD_KILL_SENT,     /* SIGKILL sent; waiting for the exit */
+};
+
+enum guard_action {
+	GUARD_ACT_NONE = 0,
+	GUARD_ACT_TERM,      /* send SIGTERM and run the kill path */
+	GUARD_ACT_KILL,      /* send SIGKILL */
+	GUARD_ACT_TERM_KILL, /* woke after deadline + K (the guard itself was
+			      * paused): SIGTERM and SIGKILL at once */
+};
+
+struct guard_state {
+	enum guard_phase phase;
+	uint64_t deadline_us;     /* the deadline in force */
+	uint64_t kill_grace_us;
+	uint64_t seq;             /* sequence of the record in force */
+	uint64_t kill_at_us;      /* GUARD_TERM_SENT: when SIGKILL is due */
+	uint32_t bad_reads;       /* wakes at which no valid record was found */
+};
+
+/* Starts from the first record (which must be valid). */
+void guard_state_init(struct guard_state *st, const struct guard_rec *first);
+
+/* One wake-up at now_us with the record just read (rec NULL when the read
+ * failed: the deadline in force stays, it is never extended by a bad read).
+ * A newer record replaces the deadline while watching; once the kill has
+ * started nothing stops it. Returns the action to take and sets *wake_us to
+ * the next time the guard must wake (UINT64_MAX: only on the VM's exit). */
+enum guard_action guard_step(struct guard_state *st, uint64_t now_us, const struct guard_rec *rec,
+			     uint64_t *wake_us);
+
+/* ---- the guard process ---- */
+struct guard_run_opts {
+	pid_t child;                 /* the VM process, leader of its own process group */
+	const struct guard_reader *reader;
+	const char *uid;             /* for the kill path and messages */
+	const char *kill_path;       /* "" or NULL: none; run as KILL_PATH UID PID */
+};
+
+struct guard_result {
+	int wait_status;             /* as from waitpid() */
+	bool killed_by_guard;        /* the deadline passed and the guard acted */
+	bool sigkill_sent;
+	uint64_t deadline_us;        /* deadline in force at the end */
+	uint64_t kill_grace_us;
+};
+
+/* Watches opts->child until it exits: a timerfd at the deadline, a signalfd
+ * for SIGCHLD and for SIGTERM/SIGINT/SIGHUP/SIGQUIT, which it forwards to the
+ * child's process group. The caller must have blocked those signals before
+ * forking the child. Returns 0 with *res filled, or a -FL_E code if the guard
+ * could not set itself up (then it has killed the child's group with SIGKILL
+ * and reaped it, since an unguarded VM must not run). */
+int guard_run(const struct guard_run_opts *opts, struct guard_result *res);
+
+/* Flushes each volume's dirty pages to the device: fsync() of the path and,
+ * for a block device, BLKFLSBUF; done in a child process so that a hung
+ * device cannot hold the caller past timeout_us. A killed VMM may leave dirty
+ * pages in the host's page cache that the kernel writes later; after the
+ * lease is released another host may be writing the volume, so those late
+ * writes would corrupt it. Returns 0 when every volume was flushed, -FL_EIO
+ * if one failed, -FL_ETIMEDOUT if they did not finish in time (the caller
+ * must then NOT release the leases, and let them expire instead). */
+int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us);
+
+#endif
