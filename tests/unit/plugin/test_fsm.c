@@ -859,26 +859,40 @@ static void random_command(struct fl_rand *r, struct fsm_cmd *c, uint64_t stamp_
 	memset(c, 0, sizeof(*c));
 	c->type = (uint16_t)fl_rand_range(r, 1, FSM_CMD_TYPE_END - 1);
 	c->stamp_us = stamp_us;
-	c->host_id = (uint32_t)fl_rand_range(r, 1, 5);
+	c->host_id = (uint32_t)fl_rand_range(r, 1, 3);
 	c->role = (uint8_t)fl_rand_range(r, 1, 2);
 	c->restart = (uint8_t)fl_rand_range(r, 1, 2);
 	c->running = (uint8_t)fl_rand_below(r, 2);
 	c->reason = (uint8_t)fl_rand_range(r, 1, 3);
 	snprintf(c->name, sizeof(c->name), "n%u", (unsigned)fl_rand_below(r, 6));
 	strcpy(c->addr, "addr");
-	snprintf(c->uid, sizeof(c->uid), "vm%u", (unsigned)fl_rand_below(r, 10));
+	snprintf(c->uid, sizeof(c->uid), "vm%u", (unsigned)fl_rand_below(r, 6));
 	snprintf(c->path, sizeof(c->path), "/d/%u", (unsigned)fl_rand_below(r, 12));
 	c->nvol = (uint8_t)fl_rand_below(r, 3);
 	for (uint32_t i = 0; i < c->nvol; i++) {
 		snprintf(c->vol[i].path, sizeof(c->vol[i].path), "/d/%u", (unsigned)fl_rand_below(r, 12));
 		c->vol[i].ro = fl_rand_chance(r, 1, 3);
 	}
-	c->incarnation = fl_rand_below(r, 4);
+	c->incarnation = fl_rand_below(r, 3);
 	c->fence_index = fl_rand_below(r, 3000);
 	c->until_us = stamp_us + fl_rand_below(r, 5000);
 	c->slot = fl_rand_chance(r, 1, 2) ? FSM_SLOT_ANY : (uint32_t)fl_rand_below(r, 5);
 	c->spec = spec;
 	c->spec_len = (uint32_t)fl_rand_below(r, 5);
+}
+
+/* Half the time, aims the command at a VM as it stands (its uid, current
+ * incarnation and host), so reports and CAS placements often apply. */
+static void random_command_on(struct fl_rand *r, const struct fsm *f, struct fsm_cmd *c, uint64_t stamp_us)
+{
+	random_command(r, c, stamp_us);
+	const struct fsm_vm *vm = fsm_vm_at(f, (uint32_t)fl_rand_below(r, f->lim.max_vms));
+	if (vm == NULL || fl_rand_chance(r, 1, 2))
+		return;
+	memcpy(c->uid, vm->uid, sizeof(c->uid));
+	c->incarnation = vm->incarnation;
+	if (c->type == FSM_CMD_VM_REPORT && vm->desired_host != 0)
+		c->host_id = vm->desired_host;
 }
 
 static void same_command_stream_gives_byte_identical_snapshots(void **state)
@@ -891,7 +905,7 @@ static void same_command_stream_gives_byte_identical_snapshots(void **state)
 	struct fsm_cmd c;
 	size_t len;
 	for (int i = 0; i < 3000; i++) {
-		random_command(&r, &c, (uint64_t)i * 100);
+		random_command_on(&r, &t->f, &c, (uint64_t)i * 100);
 		assert_int_equal(fsm_cmd_encode(&c, g_buf, sizeof(g_buf), &len), 0);
 		int ra = fsm_apply(&t->f, (uint64_t)i + 1, 1 + (uint64_t)i / 500, g_buf, len);
 		int rb = fsm_apply(&u->f, (uint64_t)i + 1, 1 + (uint64_t)i / 500, g_buf, len);
@@ -919,7 +933,7 @@ static void restored_fsm_goes_on_exactly_like_the_original(void **state)
 	size_t len;
 	uint64_t i = 0;
 	for (; i < 1500; i++) {
-		random_command(&r, &c, i * 100);
+		random_command_on(&r, &t->f, &c, i * 100);
 		assert_int_equal(fsm_cmd_encode(&c, g_buf, sizeof(g_buf), &len), 0);
 		fsm_apply(&t->f, i + 1, 1, g_buf, len);
 	}
@@ -929,7 +943,7 @@ static void restored_fsm_goes_on_exactly_like_the_original(void **state)
 	assert_int_equal(setup((void **)&u), 0);
 	assert_int_equal(fsm_restore(&u->f, s, sl), 0);
 	for (; i < 3000; i++) {
-		random_command(&r, &c, i * 100);
+		random_command_on(&r, &t->f, &c, i * 100);
 		assert_int_equal(fsm_cmd_encode(&c, g_buf, sizeof(g_buf), &len), 0);
 		assert_int_equal(fsm_apply(&t->f, i + 1, 1, g_buf, len),
 				 fsm_apply(&u->f, i + 1, 1, g_buf, len));
@@ -944,6 +958,36 @@ static void restored_fsm_goes_on_exactly_like_the_original(void **state)
 	free(b);
 	void *us = u;
 	teardown(&us);
+}
+
+/* Apply checks everything before it changes anything: after a rejection the
+ * tables are byte for byte what they were (only the globals at the head of
+ * the snapshot body, index, clock and counters, move). */
+static void a_rejected_command_leaves_the_tables_untouched(void **state)
+{
+	struct tf *t = *state;
+	const size_t globals = FSM_SNAP_HDR_BYTES + 4 * 4 + 3 * 8 + 4 * 8;
+	struct fl_rand r;
+	fl_rand_seed(&r, 4242);
+	struct fsm_cmd c;
+	size_t len;
+	uint64_t rejected = 0;
+	for (uint64_t i = 0; i < 2000; i++) {
+		size_t lb, la;
+		uint8_t *before = snap(&t->f, &lb);
+		random_command_on(&r, &t->f, &c, i * 100);
+		assert_int_equal(fsm_cmd_encode(&c, g_buf, sizeof(g_buf), &len), 0);
+		int rv = fsm_apply(&t->f, i + 1, 1, g_buf, len);
+		uint8_t *after = snap(&t->f, &la);
+		if (rv != 0) {
+			rejected++;
+			assert_int_equal(la, lb);
+			assert_memory_equal(before + globals, after + globals, la - globals);
+		}
+		free(before);
+		free(after);
+	}
+	assert_true(rejected > 200);
 }
 
 static void init_refuses_limits_out_of_range(void **state)
@@ -1011,6 +1055,7 @@ int main(void)
 		T(snapshot_with_good_crc_but_colliding_slots_is_corrupt_and_empties),
 		T(same_command_stream_gives_byte_identical_snapshots),
 		T(restored_fsm_goes_on_exactly_like_the_original),
+		T(a_rejected_command_leaves_the_tables_untouched),
 		T(init_refuses_limits_out_of_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
