@@ -243,6 +243,9 @@ int fsm_check(const struct fsm *f);
 const char *fsm_cmd_type_name(uint16_t type);
 
 /* ---- queries ---- */
+/* Cluster time: the largest stamp applied so far (never decreases). A new
+ * leader stamps its commands with this value at its election plus its own
+ * monotonic time elapsed since. */
 static inline uint64_t fsm_clock_us(const struct fsm *f) { return f->clock_us; }
 /* The host with this id, or NULL. */
 const struct fsm_host *fsm_host_find(const struct fsm *f, uint32_t host_id);

@@ -69,6 +69,7 @@ int plc_params_check(const struct plc_params *p);
 
 /* Allocates a plan for an FSM with limits l. Returns 0 or -FL_ENOMEM. */
 int plc_plan_init(struct plc_plan *p, const struct fsm_limits *l);
+/* Frees what plc_plan_init() allocated; p may be zeroed or already freed. */
 void plc_plan_free(struct plc_plan *p);
 
 /* Plans the recovery of the VMs whose desired host is in failed[0..n_failed)
