@@ -13,7 +13,9 @@
  *   fail      data requests return EIO;
  *   ok        normal pass-through.
  * Reading MOUNTPOINT/ctl returns "mode=ok|frozen|fail blocked=N served=N".
- * Metadata (lookup, getattr, open) is never frozen. On SIGTERM/SIGINT flstall
+ * Metadata (lookup, getattr, open) is never frozen. Each frozen request holds
+ * one of FLSTALL_MAX_THREADS (64) server threads; the ctl file needs a free
+ * one, the FIFO does not (it has its own thread). On SIGTERM/SIGINT flstall
  * releases every blocked request (they fail with EIO) and unmounts cleanly. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
@@ -348,6 +350,7 @@ static void usage(FILE *f)
 		"  fail      data requests return EIO\n"
 		"  ok        normal pass-through\n"
 		"cat MOUNTPOINT/ctl prints mode, blocked and served request counts.\n"
+		"With more than 63 requests frozen at once, only the FIFO is still served.\n"
 		"-f stays in the foreground; -d adds FUSE debug output. SIGTERM unmounts cleanly.\n"
 		"Unmount by hand: fusermount3 -u MOUNTPOINT\n");
 }

@@ -227,6 +227,18 @@ static void create_makes_a_file_of_the_requested_size(void **state)
 	assert_true(st.st_size == DEV_BYTES);
 }
 
+static void a_short_transfer_is_an_io_error(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[1024];
+	/* The file shrinks under the open device: a read past the new end
+	 * transfers nothing, which must not pass for success. */
+	assert_int_equal(truncate(f->path, 4096), 0);
+	assert_int_equal(fl_bdev_read_sync(f->dev, 8192, buf, sizeof(buf)), -FL_EIO);
+	assert_true(f->dev->stats.errors == 1);
+	assert_int_equal(fl_bdev_read_sync(f->dev, 3072, buf, sizeof(buf)), 0);
+}
+
 static void the_callback_never_runs_inside_submit(void **state)
 {
 	struct fx *f = *state;
@@ -397,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_unsupported_sector_size_is_refused_with_a_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_file_smaller_than_a_sector_is_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(create_makes_a_file_of_the_requested_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_short_transfer_is_an_io_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_callback_never_runs_inside_submit, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_concurrent_writes_and_reads_all_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(submits_beyond_the_depth_bound_are_refused_with_enospc, setup, teardown),
