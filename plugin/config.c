@@ -286,7 +286,7 @@ static bool cfg_set(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 		return true;
 	}
 	}
-bad:
+bad:;
 	char expect[128];
 	cfg_expect(k, expect, sizeof(expect));
 	cfg_fail(p, p->line, "[%s] %s: %s, got %s", k->section, k->key, expect, v[0] != '\0' ? v : "nothing");
