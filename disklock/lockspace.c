@@ -546,7 +546,10 @@ int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own)
 	fl_leader_encode(&ls->own, sec);
 	memcpy(ls->own_raw, sec, FL_LEADER_SIZE);
 	ls->have_own = true;
-	ls->last_written_ts = own->timestamp;
+	/* A timestamp ahead of our clock was written on another host's clock:
+	 * ours only has to differ from it, not follow it. */
+	uint64_t now_s = fl_now_us(ls->loop) / FL_US_PER_S;
+	ls->last_written_ts = own->timestamp <= now_s + 1 ? own->timestamp : 0;
 	ls->state = LS_HELD;
 	ls->renew_auto = false;
 	return 0;
