@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include "plugin/classify.h"
 #include "common/assert.h"
+#include "disklock/lockspace.h"
+#include "disklock/timeouts.h"
 #include "fencelock/error.h"
 
 void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t p_us)
@@ -22,11 +24,35 @@ void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t
 	t->h_us = 2 * io_timeout_us;
 }
 
+void cls_timings_from_ls(struct cls_timings *t, const struct ls_timing *lt, uint64_t p_us, uint64_t h_us)
+{
+	FL_ASSERT(t != NULL && lt != NULL);
+	FL_ASSERT(p_us > 0 && h_us > 0);
+	t->r_us = lt->renew_us;
+	t->f_us = lt->fail_us;
+	t->k_us = lt->kill_us;
+	t->m_us = lt->margin_us;
+	t->d_us = lt->dead_us;
+	t->p_us = p_us;
+	t->h_us = h_us;
+}
+
+enum cls_disk cls_disk_from_ls(int ls_state)
+{
+	switch (ls_state) {
+	case LS_HOST_FREE: return CLS_DISK_FREE;
+	case LS_HOST_UNKNOWN: return CLS_DISK_UNKNOWN;
+	case LS_HOST_LIVE: return CLS_DISK_LIVE;
+	case LS_HOST_FAIL: return CLS_DISK_FAIL;
+	case LS_HOST_DEAD: return CLS_DISK_DEAD;
+	default: return CLS_DISK_ERROR;
+	}
+}
+
 int cls_timings_check(const struct cls_timings *t)
 {
 	FL_ASSERT(t != NULL);
-	if (t->r_us == 0 || t->r_us >= t->f_us || t->k_us == 0 || t->m_us == 0 ||
-	    t->p_us == 0 || t->h_us == 0)
+	if (t->r_us == 0 || t->r_us >= t->f_us || t->p_us == 0 || t->h_us == 0)
 		return -FL_EINVAL;
 	if (t->f_us > UINT64_MAX / 4 || t->d_us < t->f_us + t->k_us + t->m_us)
 		return -FL_EINVAL;

@@ -20,10 +20,10 @@
 
 #define CLS_NEVER UINT64_MAX   /* net_age_us of a host never heard */
 
-/* ARCHITECTURE.md "Time". disklock/timeouts.h derives the same values for
- * the lockspace; these are the arbiter's copy, so that this module stays a
- * leaf. For a host whose record is judged by sanlock's slower timing, the
- * caller passes d_us of that timing. */
+/* ARCHITECTURE.md "Time", in the arbiter's terms. cls_timings_from_ls()
+ * takes the lockspace's values (disklock/timeouts.h) so both modules judge by
+ * the same numbers; for a host whose record is judged by sanlock's slower
+ * timing, build them from that record's ls_timing (K = M = 0, D = 8N + 60 s). */
 struct cls_timings {
 	uint64_t r_us;   /* R: delta-lease renewal interval (T) */
 	uint64_t f_us;   /* F: no completed renewal for F since the last good start: kill VMs (4T) */
@@ -34,7 +34,7 @@ struct cls_timings {
 	uint64_t h_us;   /* heartbeat silence after which the network counts as silent (2T) */
 };
 
-/* Mirrors disklock's enum ls_host_state, value for value. */
+/* disklock's enum ls_host_state, as the arbiter sees it (cls_disk_from_ls()). */
 enum cls_disk {
 	CLS_DISK_FREE = 0,  /* timestamp 0: released or never acquired */
 	CLS_DISK_UNKNOWN,   /* seen, not yet watched long enough to judge */
@@ -89,11 +89,20 @@ enum cls_self_fence {
 	CLS_FENCE_NO_LEASE,        /* no delta lease at all: no VM may run */
 };
 
+struct ls_timing;
+
 /* Fills *t from io_timeout T and partition tolerance P (both > 0, in us). */
 void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t p_us);
-/* 0 if *t is coherent (0 < R < F, K, M > 0, D >= F + K + M, P, H > 0),
- * -FL_EINVAL otherwise. */
+/* Fills *t from the lockspace's timing lt (R, F, K, M, D), P and the
+ * network silence threshold h (both > 0, in us). */
+void cls_timings_from_ls(struct cls_timings *t, const struct ls_timing *lt, uint64_t p_us, uint64_t h_us);
+/* 0 if *t is coherent (0 < R < F, D >= F + K + M, P > 0, H > 0; K and M
+ * may be 0, as in sanlock's timing), -FL_EINVAL otherwise. */
 int cls_timings_check(const struct cls_timings *t);
+/* The lockspace watch's judgement (an enum ls_host_state value, passed as
+ * int to keep disklock's headers out of this one) as a cls_disk; an unknown
+ * value maps to CLS_DISK_ERROR (never "free"). */
+enum cls_disk cls_disk_from_ls(int ls_state);
 
 /* Classifies o at now_us (the rules and their reasons are in
  * docs/design.md, "The arbiter"). *evidence_us gets the entry time the

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include "disklock/lockspace.h"
+#include "disklock/timeouts.h"
 #include "fencelock/error.h"
 #include "plugin/classify.h"
 
@@ -425,6 +427,40 @@ static void default_timings_follow_the_architecture(void **state)
 	assert_int_equal(cls_timings_check(&t), -FL_EINVAL);
 }
 
+static void timings_from_the_lockspace_are_the_same_numbers(void **state)
+{
+	(void)state;
+	struct ls_timing lt = {.renew_us = 1 * S, .fail_us = 4 * S, .kill_us = 1 * S,
+			       .margin_us = 1 * S, .dead_us = 6 * S};
+	struct cls_timings t, d = tm();
+	cls_timings_from_ls(&t, &lt, 10 * S, 2 * S);
+	assert_memory_equal(&t, &d, sizeof(t));
+}
+
+static void sanlock_timing_is_coherent_and_waits_its_longer_d(void **state)
+{
+	(void)state;
+	/* sanlock at N = 10 s: renew 2N, fail 8N, dead 8N + 60 s, no K or M. */
+	struct ls_timing lt = {.renew_us = 20 * S, .fail_us = 80 * S, .dead_us = 140 * S};
+	struct cls_timings t;
+	cls_timings_from_ls(&t, &lt, 10 * S, 2 * S);
+	assert_int_equal(cls_timings_check(&t), 0);
+	assert_false(cls_may_take_over(CLS_STORAGE_LOST, T0, &t, T0 + 139 * S));
+	assert_true(cls_may_take_over(CLS_STORAGE_LOST, T0, &t, T0 + 140 * S));
+}
+
+static void lockspace_judgements_map_one_to_one_and_unknown_is_error(void **state)
+{
+	(void)state;
+	assert_int_equal(cls_disk_from_ls(LS_HOST_FREE), CLS_DISK_FREE);
+	assert_int_equal(cls_disk_from_ls(LS_HOST_UNKNOWN), CLS_DISK_UNKNOWN);
+	assert_int_equal(cls_disk_from_ls(LS_HOST_LIVE), CLS_DISK_LIVE);
+	assert_int_equal(cls_disk_from_ls(LS_HOST_FAIL), CLS_DISK_FAIL);
+	assert_int_equal(cls_disk_from_ls(LS_HOST_DEAD), CLS_DISK_DEAD);
+	assert_int_equal(cls_disk_from_ls(LS_HOST_ERROR), CLS_DISK_ERROR);
+	assert_int_equal(cls_disk_from_ls(77), CLS_DISK_ERROR);
+}
+
 static void state_names_are_the_architecture_names(void **state)
 {
 	(void)state;
@@ -467,6 +503,9 @@ int main(void)
 		cmocka_unit_test(no_delta_lease_means_no_vm_may_run),
 		cmocka_unit_test(new_leases_need_quorum_and_a_valid_lease),
 		cmocka_unit_test(default_timings_follow_the_architecture),
+		cmocka_unit_test(timings_from_the_lockspace_are_the_same_numbers),
+		cmocka_unit_test(sanlock_timing_is_coherent_and_waits_its_longer_d),
+		cmocka_unit_test(lockspace_judgements_map_one_to_one_and_unknown_is_error),
 		cmocka_unit_test(state_names_are_the_architecture_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
