@@ -2,19 +2,21 @@
  * epoll loop (see the contract in bdev.h).
  *
  * Finding that shapes this file (measured on Linux 6.18 with libfuse 3.14 and
- * tests/tools/flstall, see tests/integration/t_aio_submit_blocks.sh):
+ * tests/tools/flstall, pinned by tests/integration/t_aio_submit_blocks.sh):
  * io_submit() on a FUSE file opened O_DIRECT does NOT always return at once.
- * libaio has no user-space fallback (it is a thin syscall wrapper), and FUSE
- * does real async direct I/O (FUSE_ASYNC_DIO), so while the FUSE server is
- * frozen the first requests are accepted and io_submit returns in
- * microseconds; but every such request is a FUSE "background" request, and
- * once max_background (12 by default, /sys/fs/fuse/connections/N/) are
- * outstanding the next io_submit sleeps in the kernel (fuse_get_req, a
- * killable wait, deaf to ordinary signals) until the server answers. The
- * kernel also turns a direct write that extends the file into a synchronous
- * one, and a cached (non direct_io) FUSE read may revalidate attributes
- * synchronously. A SAN path that hangs in the block layer (request queue
- * full, multipath queue_if_no_path) blocks io_submit the same way. So the
+ * libaio itself has no fallback (it is a thin syscall wrapper); the kernel
+ * decides. With FUSE async direct I/O (FUSE_CAP_ASYNC_DIO, libfuse's
+ * default) and the server frozen, the first 12 io_submit calls return in
+ * microseconds, then the 13th sleeps until the server answers: every such
+ * request is a FUSE background request and max_background is 12 by default
+ * (/sys/fs/fuse/connections/N/); the stack is io_submit_one > aio_read >
+ * fuse_direct_IO > fuse_async_req_send > fuse_simple_background >
+ * fuse_get_req, a killable wait that ordinary signals do not end. Without
+ * async direct I/O (flstall --sync-dio, or an older server) the kernel
+ * serves aio synchronously and the very first io_submit blocks. The kernel
+ * also makes a direct write that extends the file synchronous, and a block
+ * device whose request queue is full (a hung SAN path) can block io_submit
+ * too (not measured here). So the
  * event loop never calls io_submit: each device has one submission thread
  * fed through a bounded queue. The loop thread queues a request and arms its
  * deadline; the thread calls io_submit (and may sleep there as long as the
@@ -29,7 +31,10 @@
  * bound. close() never frees a buffer the kernel may still write into: if
  * requests are still out after a short bounded wait, the submission thread
  * keeps the device's memory, reaps them whenever the kernel gives them back,
- * then frees everything itself. */
+ * then frees everything itself. A callback may close its own device.
+ * Geometry: a block device's logical sector size (BLKSSZGET) and size
+ * (BLKGETSIZE64); a regular file uses 512-byte sectors unless told, or 4096
+ * when statx reports that the filesystem's direct I/O needs that alignment. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>

@@ -47,6 +47,7 @@ static struct {
 	unsigned long blocked, served;
 	pthread_t ctl_thread;
 	int ctl_thread_started;
+	int sync_dio;
 } g = {.backing_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static const char *mode_name(enum stall_mode m)
@@ -144,8 +145,9 @@ static void *ctl_fifo_main(void *arg)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
 	cfg->use_ino = 0;
+	if (g.sync_dio)
+		conn->want &= ~FUSE_CAP_ASYNC_DIO; /* the kernel then serves O_DIRECT aio synchronously */
 	/* Threads started before fuse_main daemonizes would not survive the fork. */
 	if (g.ctl_path != NULL) {
 		sigset_t all, old;
@@ -342,7 +344,7 @@ out_destroy:
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flstall MOUNTPOINT --backing FILE [--ctl FIFO] [-f] [-d]\n"
+		"usage: flstall MOUNTPOINT --backing FILE [--ctl FIFO] [--sync-dio] [-f] [-d]\n"
 		"Serves FILE as MOUNTPOINT/disk (O_DIRECT, multi-threaded) with injectable stalls.\n"
 		"Control: write a word to MOUNTPOINT/ctl (synchronous) or to FIFO (created by flstall):\n"
 		"  freeze    data requests block (and in-flight ones hold their reply) until unfreeze\n"
@@ -351,6 +353,7 @@ static void usage(FILE *f)
 		"  ok        normal pass-through\n"
 		"cat MOUNTPOINT/ctl prints mode, blocked and served request counts.\n"
 		"With more than 63 requests frozen at once, only the FIFO is still served.\n"
+		"--sync-dio turns FUSE async direct I/O off (then io_submit blocks on every frozen request).\n"
 		"-f stays in the foreground; -d adds FUSE debug output. SIGTERM unmounts cleanly.\n"
 		"Unmount by hand: fusermount3 -u MOUNTPOINT\n");
 }
@@ -368,6 +371,8 @@ int main(int argc, char **argv)
 			fg = 1;
 		else if (strcmp(argv[i], "-d") == 0)
 			debug = 1;
+		else if (strcmp(argv[i], "--sync-dio") == 0)
+			g.sync_dio = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
