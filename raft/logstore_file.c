@@ -498,7 +498,8 @@ static int file_do_snapshot(struct file_store *f, struct raft_log_req *req)
 			return rv;
 		drop++;
 	}
-	memmove(f->segs, f->segs + drop, (f->n_segs - drop) * sizeof(*f->segs));
+	if (drop > 0)
+		memmove(f->segs, f->segs + drop, (f->n_segs - drop) * sizeof(*f->segs));
 	f->n_segs -= drop;
 	return file_sync_dir(f);
 }
@@ -699,7 +700,8 @@ static int file_scan_dir(struct file_store *f, uint64_t *snap_index, uint64_t *s
 	if (rv == 0 && names > FILE_MAX_DIR_NAMES)
 		rv = file_fail(f, -FL_ENOSPC, "%s holds more than %u names; clean it up", f->dir, FILE_MAX_DIR_NAMES);
 	/* struct file_seg starts with `first`: sort on it. */
-	qsort(f->segs, f->n_segs, sizeof(*f->segs), cmp_u64);
+	if (f->n_segs > 1)
+		qsort(f->segs, f->n_segs, sizeof(*f->segs), cmp_u64);
 	return rv;
 }
 
