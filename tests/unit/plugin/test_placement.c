@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/assert.h"
+#include "common/rand.h"
 #include "fencelock/error.h"
 #include "plugin/fsm.h"
 #include "plugin/placement.h"
@@ -337,6 +339,111 @@ static void identical_states_give_identical_plans(void **state)
 	teardown(&bs);
 }
 
+/* A random cluster: 8 hosts, up to 30 VMs on random hosts, some hosts
+ * quarantined, fence-pending or gone; random failed and candidate sets. */
+static void random_cluster(struct tp *t, struct fl_rand *r, uint32_t *failed, uint32_t *nf,
+			   uint32_t *cand, uint32_t *nc)
+{
+	hosts(t, 8);
+	uint32_t nvm = (uint32_t)fl_rand_below(r, 31);
+	for (uint32_t k = 0; k < nvm; k++) {
+		char uid[16];
+		snprintf(uid, sizeof(uid), "v%u", k);
+		vms_on(t, uid, 1, (uint32_t)fl_rand_below(r, 9), fl_rand_chance(r, 1, 5) ? FSM_RESTART_NEVER
+											 : FSM_RESTART_ALWAYS);
+	}
+	for (uint32_t id = 1; id <= 8; id++) {
+		struct fsm_cmd c = {.host_id = id, .reason = FSM_FENCE_OPERATOR, .until_us = t->now_us + HOUR_US};
+		uint64_t dice = fl_rand_below(r, 6);
+		c.type = dice == 0 ? FSM_CMD_QUARANTINE_SET : dice == 1 ? FSM_CMD_FENCE_REQUEST
+			 : dice == 2 ? FSM_CMD_HOST_REMOVE : 0;
+		if (c.type != 0)
+			apply(t, &c);   /* HOST_REMOVE is refused while VMs are placed: fine */
+	}
+	*nf = *nc = 0;
+	for (uint32_t id = 1; id <= 9; id++) {
+		if (fl_rand_chance(r, 1, 3))
+			failed[(*nf)++] = id;
+		if (fl_rand_chance(r, 1, 2) && *nc < 8)
+			cand[(*nc)++] = id;
+	}
+	if (*nf > 8)
+		*nf = 8;
+}
+
+static bool usable(const struct tp *t, uint32_t id, const uint32_t *failed, uint32_t nf,
+		   const uint32_t *cand, uint32_t nc)
+{
+	const struct fsm_host *h = fsm_host_find(&t->f, id);
+	bool in_cand = false, in_failed = false;
+	for (uint32_t i = 0; i < nc; i++)
+		in_cand |= cand[i] == id;
+	for (uint32_t i = 0; i < nf; i++)
+		in_failed |= failed[i] == id;
+	return h != NULL && in_cand && !in_failed && h->state == FSM_HOST_JOINED && !h->fence.active &&
+	       !fsm_host_quarantined(&t->f, id, t->now_us);
+}
+
+/* Checks one random plan: every VM of a failed host is accounted for once,
+ * targets are usable, the spread is greedy-balanced, and the FSM takes it. */
+static void check_random_plan(struct tp *t, const uint32_t *failed, uint32_t nf, const uint32_t *cand,
+			      uint32_t nc)
+{
+	uint32_t seen[32] = {0}, expect = 0, n_usable = 0, min_load = UINT32_MAX;
+	for (uint32_t i = 0; i < t->f.lim.max_vms; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&t->f, i);
+		for (uint32_t k = 0; vm != NULL && k < nf; k++)
+			expect += vm->desired_host == failed[k];
+	}
+	for (uint32_t i = 0; i < t->plan.n_moves; i++) {
+		const struct plc_move *m = &t->plan.moves[i];
+		assert_true(usable(t, m->to_host, failed, nf, cand, nc));
+		assert_int_equal(fsm_vm_at(&t->f, m->vm_idx)->restart, FSM_RESTART_ALWAYS);
+		seen[m->vm_idx]++;
+	}
+	for (uint32_t i = 0; i < t->plan.n_unplaced; i++)
+		seen[t->plan.unplaced[i].vm_idx]++;
+	assert_int_equal(t->plan.n_moves + t->plan.n_unplaced, expect);
+	for (uint32_t i = 0; i < 32; i++)
+		assert_true(seen[i] <= 1);
+	for (uint32_t id = 1; id <= 8; id++) {
+		if (!usable(t, id, failed, nf, cand, nc))
+			continue;
+		n_usable++;
+		min_load = FL_MIN(min_load, fsm_vms_on_host(&t->f, id, NULL, 0) + moved_to(t, id));
+	}
+	for (uint32_t i = 0; i < t->plan.n_unplaced; i++)
+		assert_true(t->plan.unplaced[i].reason == PLC_NEVER_RESTART || n_usable == 0);
+	for (uint32_t id = 1; id <= 8; id++)
+		if (moved_to(t, id) > 0)
+			assert_true(fsm_vms_on_host(&t->f, id, NULL, 0) + moved_to(t, id) <= min_load + 1);
+	for (uint32_t i = 0; i < t->plan.n_moves; i++) {
+		struct fsm_cmd c;
+		plc_move_cmd(&t->f, &t->plan.moves[i], t->now_us, &c);
+		assert_int_equal(fsm_apply_cmd(&t->f, ++t->index, 1, &c), 0);
+	}
+}
+
+static void random_plans_account_for_every_vm_and_stay_balanced(void **state)
+{
+	struct tp *t = *state;
+	struct fl_rand r;
+	fl_rand_seed(&r, 77);
+	uint32_t moves = 0, stuck = 0;
+	for (int round = 0; round < 300; round++) {
+		fsm_reset(&t->f);
+		t->index = 0;
+		uint32_t failed[9], cand[9], nf, nc;
+		random_cluster(t, &r, failed, &nf, cand, &nc);
+		assert_int_equal(plan(t, failed, nf, cand, nc), 0);
+		moves += t->plan.n_moves;
+		for (uint32_t i = 0; i < t->plan.n_unplaced; i++)
+			stuck += t->plan.unplaced[i].reason == PLC_NO_CANDIDATE;
+		check_random_plan(t, failed, nf, cand, nc);
+	}
+	assert_true(moves > 300 && stuck > 10);   /* both paths were exercised */
+}
+
 /* ---- flap damping ---- */
 
 static void third_fence_within_an_hour_quarantines_for_two_hours(void **state)
@@ -409,6 +516,7 @@ int main(void)
 		T(oversized_sets_and_bad_parameters_are_invalid),
 		T(a_plan_lands_through_the_fsm_once_and_only_once),
 		T(identical_states_give_identical_plans),
+		T(random_plans_account_for_every_vm_and_stay_balanced),
 		T(third_fence_within_an_hour_quarantines_for_two_hours),
 		T(fences_spread_over_more_than_the_window_do_not_quarantine),
 		T(a_flapping_host_is_kept_out_of_the_next_plan),
