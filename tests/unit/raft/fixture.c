@@ -22,6 +22,7 @@
 #include "raft/msg.h"
 
 #define FX_MSG_MAX 200000u
+#define FX_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define FX_PW_MAX 256u
 
 struct fx_link {
@@ -917,4 +918,110 @@ void fx_dump(struct fx *c)
 					(unsigned long long)cfg->servers[k].id,
 					(unsigned long long)raft_match_index(r, cfg->servers[k].id));
 	}
+}
+
+/* ---- bare cores ----------------------------------------------------------- */
+
+struct raft *fx_core_new(uint64_t id, uint32_t n_voters, uint64_t hard_term,
+			 const struct raft_entry *e, uint64_t n_e, bool pre_vote,
+			 bool check_quorum, uint64_t now_us)
+{
+	struct raft_options o;
+	raft_options_default(&o, id, 42 + id);
+	o.pre_vote = pre_vote;
+	o.check_quorum = check_quorum;
+	struct raft_boot b;
+	memset(&b, 0, sizeof(b));
+	b.hard.term = hard_term;
+	b.snapshot.config.n = n_voters;
+	for (uint32_t i = 0; i < n_voters; i++)
+		b.snapshot.config.servers[i] = (struct raft_server){i + 1, RAFT_VOTER};
+	b.entries = e;
+	b.n_entries = n_e;
+	struct raft *r = NULL;
+	assert_int_equal(raft_new(&o, &b, now_us, &r), 0);
+	return r;
+}
+
+uint32_t fx_core_pump(struct raft *r, struct fx_outbox *ob, bool ack)
+{
+	uint32_t added = 0;
+	for (int round = 0; round < 64; round++) {
+		struct raft_update u;
+		raft_ready(r, &u);
+		for (uint32_t i = 0; i < u.n_msgs && ob->n < FX_LEN(ob->m); i++) {
+			ob->m[ob->n] = u.msgs[i];
+			if (u.msgs[i].type == RAFT_MSG_APPEND)
+				ob->m[ob->n].append.entries = NULL;
+			if (u.msgs[i].type == RAFT_MSG_SNAPSHOT)
+				ob->m[ob->n].snapshot.data = NULL;
+			ob->n++;
+			added++;
+		}
+		bool more = u.n_msgs > 0 || u.n_committed > 0;
+		if (u.persist.has_hard_state && ack) {
+			assert_int_equal(raft_persisted(r, u.persist.last_index, u.persist.term), 0);
+			more = true;
+		}
+		if (!more)
+			break;
+	}
+	return added;
+}
+
+const struct raft_msg *fx_outbox_find(const struct fx_outbox *ob, uint8_t type, uint64_t to)
+{
+	for (uint32_t i = 0; i < ob->n; i++)
+		if (ob->m[i].type == type && (to == 0 || ob->m[i].to == to))
+			return &ob->m[i];
+	return NULL;
+}
+
+uint32_t fx_outbox_count(const struct fx_outbox *ob, uint8_t type)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < ob->n; i++)
+		n += ob->m[i].type == type;
+	return n;
+}
+
+struct raft_msg fx_msg(uint8_t type, uint64_t from, uint64_t to, uint64_t term)
+{
+	struct raft_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.from = from;
+	m.to = to;
+	m.term = term;
+	return m;
+}
+
+static void grant_all(struct raft *r, uint64_t now_us, struct fx_outbox *ob, bool pre)
+{
+	uint32_t n = ob->n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct raft_msg *v = &ob->m[i];
+		if (v->type != RAFT_MSG_VOTE || v->vote.pre != pre)
+			continue;
+		struct raft_msg g = fx_msg(RAFT_MSG_VOTE_RESP, v->to, v->from, v->term);
+		g.vote_resp.pre = pre;
+		g.vote_resp.granted = 1;
+		assert_int_equal(raft_step(r, now_us, &g), 0);
+	}
+}
+
+uint64_t fx_core_make_leader(struct raft *r, uint64_t now_us, struct fx_outbox *ob)
+{
+	now_us += 3000000;
+	assert_int_equal(raft_tick(r, now_us), 0);
+	ob->n = 0;
+	fx_core_pump(r, ob, true);
+	grant_all(r, now_us, ob, true);
+	ob->n = 0;
+	fx_core_pump(r, ob, true);
+	grant_all(r, now_us, ob, false);
+	ob->n = 0;
+	fx_core_pump(r, ob, true);
+	assert_int_equal(raft_state(r), RAFT_LEADER);
+	return now_us;
 }

@@ -116,4 +116,30 @@ void fx_inflate_term(struct fx *c, uint64_t id, uint64_t term);
  * simulation; returns its id. */
 uint64_t fx_add_server(struct fx *c);
 
+/* ---- bare cores, for tests of single message exchanges ------------------- */
+
+/* Messages an update released; entry arrays are not kept (n_entries is). */
+struct fx_outbox {
+	struct raft_msg m[512];
+	uint32_t n;
+};
+
+/* A core with id among voters 1..n_voters, durable term hard_term (vote 0)
+ * and entries e[0..n_e) after an empty bootstrap snapshot. E = 1 s,
+ * heartbeat = 100 ms; pre_vote / check_quorum as given. */
+struct raft *fx_core_new(uint64_t id, uint32_t n_voters, uint64_t hard_term,
+			 const struct raft_entry *e, uint64_t n_e, bool pre_vote,
+			 bool check_quorum, uint64_t now_us);
+/* Drains updates into ob (appending), acknowledging every persist part at
+ * once when ack is true. Returns the number of messages added. */
+uint32_t fx_core_pump(struct raft *r, struct fx_outbox *ob, bool ack);
+/* Finds the first message of a type to a server (to = 0: any) in ob. */
+const struct raft_msg *fx_outbox_find(const struct fx_outbox *ob, uint8_t type, uint64_t to);
+uint32_t fx_outbox_count(const struct fx_outbox *ob, uint8_t type);
+/* Makes r leader at now_us + 3 s: times out, collects grants from every
+ * other voter for its pre-vote and vote. Returns the new time. */
+uint64_t fx_core_make_leader(struct raft *r, uint64_t now_us, struct fx_outbox *ob);
+/* Builds a message header. */
+struct raft_msg fx_msg(uint8_t type, uint64_t from, uint64_t to, uint64_t term);
+
 #endif
