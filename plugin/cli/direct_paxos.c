@@ -255,13 +255,16 @@ static const char acquire_usage[] =
 	"  one renewal interval of watching; --wait keeps watching up to SECONDS.\n"
 	"  --lver: migration hand-off, fail unless the lease's lver is still LVER.\n";
 
-/* Finds the lockspace for the owner check: -s, else the layout header. */
-static int open_observer(const struct px_opts *o, struct fl_cli_dev *d, struct fl_cli_observer *ob)
+/* Finds the lockspace for the owner check: -s, else the layout header (whose
+ * max_hosts also bounds the dblocks to read with the leader: *hint). */
+static int open_observer(const struct px_opts *o, struct fl_cli_dev *d, struct fl_cli_observer *ob, uint32_t *hint)
 {
+	struct lay_layout l;
+	bool laid_out = lay_read_sync(d->bdev, &l) == 0;
+	*hint = laid_out ? l.max_hosts : 0;
 	if (o->have_s)
 		return fl_cli_observer_open(ob, o->s.path, o->s.offset, o->s.space);
-	struct lay_layout l;
-	if (lay_read_sync(d->bdev, &l) == 0)
+	if (laid_out)
 		return fl_cli_observer_open(ob, o->r.path, l.lockspace_offset, l.cluster);
 	memset(ob, 0, sizeof(*ob)); /* no lockspace: every foreign owner stays unknown */
 	return 0;
@@ -288,7 +291,8 @@ int fl_cli_direct_acquire(int argc, char **argv)
 	rv = fl_cli_dev_open(o.r.path, false, 0, &d);
 	if (rv != 0)
 		return fl_cli_exit_for(rv);
-	rv = open_observer(&o, &d, &ob);
+	uint32_t hint = 0;
+	rv = open_observer(&o, &d, &ob, &hint);
 	if (rv != 0) {
 		fl_cli_dev_close(&d);
 		return fl_cli_exit_for(rv);
@@ -296,8 +300,8 @@ int fl_cli_direct_acquire(int argc, char **argv)
 	ob.patient = o.wait_s > 0;
 	struct fl_rand rnd;
 	fl_rand_seed(&rnd, fl_monotonic_us() ^ ((uint64_t)getpid() << 32) ^ o.host_id);
-	struct vl_area a = {.bdev = d.bdev, .offset = o.r.offset, .space_name = o.r.space,
-			    .resource_name = o.r.resource};
+	struct vl_area a = {.bdev = d.bdev, .offset = o.r.offset, .num_hosts_hint = hint,
+			    .space_name = o.r.space, .resource_name = o.r.resource};
 	struct vl_acquire_args args = {.host_id = o.host_id, .generation = o.generation, .shared = o.shared,
 				       .acquire_lver = o.lver, .wait_us = o.wait_s * FL_US_PER_S,
 				       .owner_state = fl_cli_owner_state, .owner_ctx = &ob, .rand = &rnd};
