@@ -568,7 +568,7 @@ static int open_path(const char *path, const struct fl_bdev_aio_opts *o, int *fd
 		if (probe >= 0) {
 			close(probe);
 			return set_err(err, errlen, -FL_EINVAL,
-				       "open %s: the filesystem does not support O_DIRECT (tmpfs?); "
+				       "open %s: the filesystem does not support O_DIRECT (tmpfs or ramfs?); "
 				       "use a block device or a file on a disk filesystem such as ext4 or xfs",
 				       path);
 		}
