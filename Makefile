@@ -92,8 +92,9 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 
 # Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
+# Tools link the plugin layer too (ctlstub plays fencelockd's control socket and guard side).
 define TOOL_RULES
-$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,disklock) $(call lib_file,common)
+$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,plugin) $(call lib_file,disklock) $(call lib_file,common)
 	@mkdir -p $$(dir $$@)
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
 endef
