@@ -227,6 +227,17 @@ static void create_makes_a_file_of_the_requested_size(void **state)
 	assert_true(st.st_size == DEV_BYTES);
 }
 
+static void sync_helpers_return_refusals_and_device_errors(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[1024] = {0};
+	assert_int_equal(fl_bdev_write_sync(f->dev, 100, buf, 512), -FL_EALIGN);
+	assert_int_equal(fl_bdev_read_sync(f->dev, DEV_BYTES, buf, 512), -FL_ETOOSMALL);
+	assert_int_equal(truncate(f->path, 512), 0);
+	assert_int_equal(fl_bdev_read_sync(f->dev, 512, buf, 512), -FL_EIO);
+	assert_int_equal(fl_bdev_read_sync(f->dev, 0, buf, 512), 0);
+}
+
 static void a_short_transfer_is_an_io_error(void **state)
 {
 	struct fx *f = *state;
@@ -409,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_unsupported_sector_size_is_refused_with_a_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_file_smaller_than_a_sector_is_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(create_makes_a_file_of_the_requested_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_helpers_return_refusals_and_device_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_short_transfer_is_an_io_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_callback_never_runs_inside_submit, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_concurrent_writes_and_reads_all_complete, setup, teardown),
