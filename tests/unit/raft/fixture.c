@@ -482,6 +482,22 @@ static void check_leader_completeness(struct fx *c, struct fx_node *n)
 	}
 }
 
+/* The leader lease: while a leader's lease holds, no server leads a later
+ * term (the fixture's clocks do not drift, so one clock judges both). */
+static void check_lease(struct fx *c, struct fx_node *a)
+{
+	if (!raft_leader_lease_valid(a->r, c->now_us))
+		return;
+	for (uint32_t j = 1; j <= c->n; j++) {
+		struct fx_node *b = &c->nodes[j];
+		if (b->up && b != a && raft_state(b->r) == RAFT_LEADER &&
+		    raft_term(b->r) > raft_term(a->r))
+			FX_FAIL(c, "lease: %llu leads term %llu while %llu holds the lease of term %llu",
+				(unsigned long long)b->id, (unsigned long long)raft_term(b->r),
+				(unsigned long long)a->id, (unsigned long long)raft_term(a->r));
+	}
+}
+
 static void check_all(struct fx *c)
 {
 	for (uint32_t i = 1; i <= c->n; i++) {
@@ -494,6 +510,7 @@ static void check_all(struct fx *c)
 		if (raft_state(a->r) == RAFT_LEADER) {
 			check_election_safety(c, a);
 			check_leader_completeness(c, a);
+			check_lease(c, a);
 		}
 		for (uint32_t j = i + 1; j <= c->n; j++)
 			if (c->nodes[j].up)

@@ -19,7 +19,9 @@
  *   - state-machine safety: no two servers apply different entries at one
  *     index (checked on every apply against a global record);
  *   - committed entries are never lost: no durable log ever drops an entry
- *     that was committed. */
+ *     that was committed;
+ *   - the leader lease: while a leader holds a valid lease, no server leads a
+ *     later term. */
 #ifndef FL_RAFT_TEST_FIXTURE_H
 #define FL_RAFT_TEST_FIXTURE_H
 
