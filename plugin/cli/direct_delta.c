@@ -719,8 +719,13 @@ static int acquire_prepare(struct dctx *x, const struct dcmd *c, int argc, char 
 		rv = ctx_lockspace(x, spec->space, spec->host_id, o.host_name, t, ls);
 	if (rv == 0 && (rv = ls_acquire(*ls)) == 0)
 		rv = ctx_wait(x, 600 * FL_US_PER_S);
+	bool record_error = rv == -FL_ECHECKSUM || rv == -FL_EMAGIC || rv == -FL_EVERSION || rv == -FL_EFOREIGN ||
+			    rv == -FL_ESECTOR;
 	if (rv == -FL_EBUSY)
 		report_busy(x, spec);
+	else if (record_error && *ls != NULL)
+		fl_out_err(c->name, "the record of host_id %llu at %s is not valid: %s; it is never treated as free, "
+			   "and nothing was written", (unsigned long long)spec->host_id, x->where, ls_record_reason(rv));
 	else if (rv < 0 && *ls != NULL)
 		fl_out_err(c->name, "acquire of host_id %llu at %s failed: %s", (unsigned long long)spec->host_id,
 			   x->where, fl_strerror(rv));
@@ -733,7 +738,7 @@ int fl_direct_acquire_id(int argc, char **argv)
 	struct fl_spec spec;
 	struct ls_lockspace *ls = NULL;
 	int rc = acquire_prepare(&x, &cmd_acquire_id, argc, argv, &spec, &ls);
-	if (rc == FL_EXIT_OK) {
+	if (rc == FL_EXIT_OK && ls != NULL && ls_state(ls) == LS_HELD) {
 		const struct fl_leader *l = ls_own_record(ls);
 		printf("acquire-id done: host_id %llu of %s, generation %llu, timestamp %llu\n",
 		       (unsigned long long)spec.host_id, spec.space, (unsigned long long)l->owner_generation,
@@ -858,7 +863,7 @@ int fl_direct_hold_id(int argc, char **argv)
 	struct fl_spec spec;
 	struct ls_lockspace *ls = NULL;
 	int rc = acquire_prepare(&x, &cmd_hold_id, argc, argv, &spec, &ls);
-	if (rc == FL_EXIT_OK) {
+	if (rc == FL_EXIT_OK && ls != NULL && ls_state(ls) == LS_HELD) {
 		const struct fl_leader *l = ls_own_record(ls);
 		printf("hold-id: holding host_id %llu of %s, generation %llu; renewing every %u s\n",
 		       (unsigned long long)spec.host_id, spec.space, (unsigned long long)l->owner_generation, l->io_timeout);
