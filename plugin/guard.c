@@ -403,7 +403,7 @@ static int flush_one(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT ? 0 : -1; /* gone: nothing can reach it through this path */
 	struct stat st;
 	int rv = fsync(fd);
 	if (rv == 0 && fstat(fd, &st) == 0 && S_ISBLK(st.st_mode))

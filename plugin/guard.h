@@ -149,7 +149,8 @@ int guard_run(const struct guard_run_opts *opts, struct guard_result *res);
  * device cannot hold the caller past timeout_us. A killed VMM may leave dirty
  * pages in the host's page cache that the kernel writes later; after the
  * lease is released another host may be writing the volume, so those late
- * writes would corrupt it. Returns 0 when every volume was flushed, -FL_EIO
+ * writes would corrupt it. Returns 0 when every volume was flushed (a path that no longer exists
+ * counts as flushed), -FL_EIO
  * if one failed, -FL_ETIMEDOUT if they did not finish in time (the caller
  * must then NOT release the leases, and let them expire instead). */
 int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us);

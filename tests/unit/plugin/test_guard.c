@@ -273,7 +273,7 @@ static void a_vm_that_exits_in_time_keeps_its_status_and_is_not_killed(void **st
 	proc_fix_close(&f);
 }
 
-static void flushing_a_file_volume_succeeds_and_a_missing_one_fails(void **state)
+static void flushing_a_file_volume_succeeds_and_an_unreadable_one_fails(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/fl-vol-XXXXXX";
@@ -282,7 +282,9 @@ static void flushing_a_file_volume_succeeds_and_a_missing_one_fails(void **state
 	close(fd);
 	const char *ok[] = {path};
 	assert_int_equal(guard_flush_volumes(ok, 1, 2000 * MS), 0);
-	const char *bad[] = {path, "/nonexistent/volume"};
+	const char *gone[] = {path, "/nonexistent/volume"};
+	assert_int_equal(guard_flush_volumes(gone, 2, 2000 * MS), 0);
+	const char *bad[] = {path, "/proc/self/mem/x"};
 	assert_int_equal(guard_flush_volumes(bad, 2, 2000 * MS), -FL_EIO);
 	unlink(path);
 }
@@ -304,7 +306,7 @@ int main(void)
 		cmocka_unit_test(the_guard_sigterms_a_vm_whose_deadline_passes),
 		cmocka_unit_test(a_vm_ignoring_sigterm_gets_sigkill_after_k),
 		cmocka_unit_test(a_vm_that_exits_in_time_keeps_its_status_and_is_not_killed),
-		cmocka_unit_test(flushing_a_file_volume_succeeds_and_a_missing_one_fails),
+		cmocka_unit_test(flushing_a_file_volume_succeeds_and_an_unreadable_one_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,418 @@
+/* `fencelock exec`: runs a VM's process under its volume leases and a guard.
+ *
+ * Order of events, chosen so that the VM never runs without its leases:
+ *   1. describe the VM (uid, volumes) from the options, or from Firecracker's
+ *      --id/--config-file or Cloud Hypervisor's --disk;
+ *   2. register it with the daemon (spec: its volumes and command line, or
+ *      the --spec file), so that the cluster can restart it elsewhere;
+ *   3. fork the child, which waits on a pipe before it execs CMD: the leases
+ *      are acquired on behalf of the child's pid, the one the VMM will have;
+ *   4. acquire the leases (refused: the child exits without running CMD);
+ *   5. open the guard file the daemon named, check it holds a live deadline,
+ *      let the child exec CMD, report it started;
+ *   6. guard: kill CMD by deadline + K if the daemon stops extending the
+ *      deadline; forward SIGTERM/SIGINT/SIGHUP/SIGQUIT; wait for the exit;
+ *   7. flush the volumes (bounded), report the exit, release the leases
+ *      (only if the flush completed), exit with CMD's status (128+N when a
+ *      signal N ended it).
+ * The child dies with the guard (PR_SET_PDEATHSIG): a VM never outlives its
+ * guard. The control connection is not held open while the VM runs: the
+ * guard needs nothing from the daemon, and a fresh connection at exit works
+ * across a daemon restart. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "plugin/cli/cli.h"
+#include "plugin/cli/cmd_ops.h"
+#include "plugin/client.h"
+#include "plugin/guard.h"
+#include "plugin/vmspec.h"
+
+#define EXEC_EXIT_TIMEOUT_MS 5000u   /* reports at exit: the daemon may be paused */
+
+enum exec_mode { EXEC_PLAIN = 0, EXEC_FIRECRACKER, EXEC_CLOUD_HYPERVISOR };
+
+struct exec_args {
+	enum exec_mode mode;
+	const char *socket;
+	const char *spec_file;
+	enum ctl_restart restart;
+	struct vmspec vm;
+	int cmd_argc;
+	char **cmd_argv;
+};
+
+static void exec_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fencelock exec --vm UID --volume PATH[:ro] ... [options] -- CMD ARGS...\n"
+		"       fencelock exec --firecracker [options] -- FIRECRACKER ARGS...\n"
+		"       fencelock exec --cloud-hypervisor --vm UID [options] -- CLOUD-HYPERVISOR ARGS...\n"
+		"\n"
+		"Registers the VM with fencelockd, acquires its volume leases, runs CMD under a\n"
+		"guard that kills it if the daemon stops renewing (hung, paused, dead), and\n"
+		"releases the leases when CMD exits.\n"
+		"\n"
+		"  --vm UID             VM uid (Firecracker: taken from --id)\n"
+		"  --volume PATH[:ro]   a volume of the VM (repeatable; added to those found in the VMM's config)\n"
+		"  --restart always|never   recover the VM on another host when this one fails (default always)\n"
+		"  --spec FILE          spec registered for recovery (default: volumes and command line as JSON)\n"
+		"  --firecracker        volumes from the 'drives' of --config-file, uid from --id\n"
+		"  --cloud-hypervisor   volumes from --disk path=...[,readonly=on]\n"
+		"  -s, --socket SOCKET  control socket (default $FENCELOCK_SOCKET, else %s)\n"
+		"\n"
+		"exit codes: CMD's own status, or 128+N if signal N ended it; before CMD ran:\n"
+		"  120 daemon unreachable   121 a volume is held by another host\n"
+		"  122 host not quorate     123 permission denied by the daemon\n"
+		"  124 other refusal        125 bad command line or VM config\n"
+		"  126 CMD not executable   127 CMD not found\n",
+		FL_DEFAULT_SOCKET);
+}
+
+static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
+{
+	static const struct option longopts[] = {
+		{"vm", required_argument, NULL, 'v'}, {"volume", required_argument, NULL, 'V'},
+		{"restart", required_argument, NULL, 'r'}, {"spec", required_argument, NULL, 'p'},
+		{"firecracker", no_argument, NULL, 'F'}, {"cloud-hypervisor", no_argument, NULL, 'C'},
+		{"socket", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	char err[256];
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		int rv = 0;
+		switch (c) {
+		case 'v': rv = vmspec_set_uid(&a->vm, optarg, err, sizeof(err)); break;
+		case 'V': rv = vmspec_add_volume_arg(&a->vm, optarg, err, sizeof(err)); break;
+		case 'r':
+			if (strcmp(optarg, "always") != 0 && strcmp(optarg, "never") != 0)
+				rv = -snprintf(err, sizeof(err), "--restart must be always or never, got '%s'", optarg);
+			a->restart = strcmp(optarg, "never") == 0 ? CTL_RESTART_NEVER : CTL_RESTART_ALWAYS;
+			break;
+		case 'p': a->spec_file = optarg; break;
+		case 'F': a->mode = EXEC_FIRECRACKER; break;
+		case 'C': a->mode = EXEC_CLOUD_HYPERVISOR; break;
+		case 's': a->socket = optarg; break;
+		case 'h': exec_usage(stdout); exit(0);
+		default: return -1;
+		}
+		if (rv != 0) {
+			fprintf(stderr, "fencelock exec: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int exec_parse(int argc, char **argv, struct exec_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (exec_parse_opts(argc, argv, a) != 0)
+		return -1;
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind >= argc) {
+		fprintf(stderr, "fencelock exec: no command given; put it after '--'\n");
+		return -1;
+	}
+	a->cmd_argc = argc - optind;
+	a->cmd_argv = argv + optind;
+	char err[512];
+	int rv = 0;
+	if (a->mode == EXEC_FIRECRACKER)
+		rv = vmspec_firecracker_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
+	else if (a->mode == EXEC_CLOUD_HYPERVISOR)
+		rv = vmspec_ch_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
+	if (rv == 0 && a->vm.uid[0] == '\0')
+		rv = -snprintf(err, sizeof(err), "no VM uid; pass --vm UID");
+	if (rv == 0 && a->vm.n_volumes == 0)
+		rv = -snprintf(err, sizeof(err), "no volumes; pass --volume PATH (a VM without volumes needs no lease)");
+	if (rv != 0) {
+		fprintf(stderr, "fencelock exec: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The default spec: what a recovering host needs to run the VM again. */
+static char *exec_spec(const struct exec_args *a)
+{
+	if (a->spec_file != NULL) {
+		FILE *f = fopen(a->spec_file, "re");
+		char *buf = malloc(CTL_SPEC_MAX + 1);
+		size_t n = f != NULL && buf != NULL ? fread(buf, 1, CTL_SPEC_MAX + 1, f) : CTL_SPEC_MAX + 1;
+		if (f != NULL)
+			fclose(f);
+		if (n > CTL_SPEC_MAX) {
+			fprintf(stderr, "fencelock exec: --spec %s: cannot read it, or larger than %u bytes\n",
+				a->spec_file, CTL_SPEC_MAX);
+			free(buf);
+			return NULL;
+		}
+		buf[n] = '\0';
+		return buf;
+	}
+	json_t *argv = json_array(), *vols = json_array();
+	for (int i = 0; i < a->cmd_argc; i++)
+		json_array_append_new(argv, json_string(a->cmd_argv[i]));
+	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
+		json_array_append_new(vols, json_pack("{s:s,s:b}", "path", a->vm.volumes[i].path, "ro", a->vm.volumes[i].ro));
+	char cwd[1024];
+	json_t *spec = json_pack("{s:s,s:s,s:o,s:o,s:s,s:s}", "uid", a->vm.uid, "wrapper", "fencelock exec",
+				 "argv", argv, "volumes", vols, "cwd", getcwd(cwd, sizeof(cwd)) ? cwd : "/",
+				 "mode", a->mode == EXEC_FIRECRACKER ? "firecracker"
+					 : a->mode == EXEC_CLOUD_HYPERVISOR ? "cloud-hypervisor" : "plain");
+	char *text = json_dumps(spec, JSON_COMPACT);
+	json_decref(spec);
+	if (text != NULL && strlen(text) > CTL_SPEC_MAX) {
+		fprintf(stderr, "fencelock exec: the command line makes a spec over %u bytes; pass --spec FILE\n", CTL_SPEC_MAX);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Maps a daemon refusal to exec's exit code. */
+static int exec_exit_for(int rv)
+{
+	switch (-rv) {
+	case FL_EBUSY: return FL_EXEC_EXIT_BUSY;
+	case FL_ENOTQUORATE: return FL_EXEC_EXIT_NOTQUORATE;
+	case FL_EPERM: return FL_EXEC_EXIT_PERM;
+	case FL_ETIMEDOUT: case FL_ESHUTDOWN: case FL_ECORRUPT: case FL_EVERSION: return FL_EXEC_EXIT_UNREACHABLE;
+	case FL_EINVAL: return FL_EXEC_EXIT_USAGE;
+	default: return FL_EXEC_EXIT_REFUSED;
+	}
+}
+
+static int exec_register(struct fl_client *c, const struct exec_args *a)
+{
+	char *spec = exec_spec(a);
+	if (spec == NULL)
+		return -FL_EINVAL;
+	struct fl_volume vols[CTL_VOLUMES_MAX];
+	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
+		vols[i] = (struct fl_volume){.path = a->vm.volumes[i].path, .read_only = a->vm.volumes[i].ro};
+	int rv = fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec,
+				a->restart == CTL_RESTART_NEVER ? FL_RESTART_NEVER : FL_RESTART_ALWAYS);
+	free(spec);
+	if (rv != 0)
+		fprintf(stderr, "fencelock exec: registering VM %s failed: %s\n", a->vm.uid, fl_client_error(c));
+	return rv;
+}
+
+struct exec_child {
+	pid_t pid;
+	int go_fd;    /* parent writes one byte: exec now; closes: give up */
+	int err_fd;   /* child writes errno if exec fails; EOF = exec succeeded */
+};
+
+static const int exec_sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+static void exec_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < FL_ARRAY_SIZE(exec_sigs); i++)
+		sigaddset(set, exec_sigs[i]);
+}
+
+static noreturn void exec_child_main(const struct exec_args *a, int go_rd, int err_wr, pid_t guard)
+{
+	sigset_t set;
+	char b;
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != guard)
+		_exit(FL_EXEC_EXIT_REFUSED); /* the guard died before we armed the death signal */
+	if (read(go_rd, &b, 1) != 1)
+		_exit(FL_EXEC_EXIT_REFUSED); /* leases not acquired: never run CMD */
+	close(go_rd);
+	exec_sigset(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	execvp(a->cmd_argv[0], a->cmd_argv);
+	int e = errno;
+	ssize_t n = write(err_wr, &e, sizeof(e));
+	(void)n;
+	_exit(e == ENOENT ? FL_EXEC_EXIT_NOTFOUND : FL_EXEC_EXIT_NOEXEC);
+}
+
+static int exec_fork(const struct exec_args *a, struct exec_child *ch)
+{
+	int go[2], er[2];
+	if (pipe2(go, O_CLOEXEC) != 0)
+		return fl_from_errno(errno);
+	if (pipe2(er, O_CLOEXEC) != 0) {
+		close(go[0]);
+		close(go[1]);
+		return fl_from_errno(errno);
+	}
+	sigset_t set;
+	exec_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL); /* before fork: no SIGCHLD lost to the guard */
+	pid_t guard = getpid();
+	fflush(NULL);
+	pid_t p = fork();
+	if (p == 0) {
+		close(go[1]);
+		close(er[0]);
+		exec_child_main(a, go[0], er[1], guard);
+	}
+	close(go[0]);
+	close(er[1]);
+	if (p < 0) {
+		close(go[1]);
+		close(er[0]);
+		return fl_from_errno(errno);
+	}
+	setpgid(p, p);
+	*ch = (struct exec_child){.pid = p, .go_fd = go[1], .err_fd = er[0]};
+	return 0;
+}
+
+/* Lets the child exec CMD; returns 0, or the exit code if exec failed. */
+static int exec_release_child(struct exec_child *ch, const char *cmd)
+{
+	char b = 'x';
+	ssize_t n = write(ch->go_fd, &b, 1);
+	close(ch->go_fd);
+	ch->go_fd = -1;
+	int e = 0;
+	n = n == 1 ? read(ch->err_fd, &e, sizeof(e)) : -1;
+	close(ch->err_fd);
+	if (n == 0)
+		return 0;
+	int status;
+	waitpid(ch->pid, &status, 0);
+	fprintf(stderr, "fencelock exec: cannot run %s: %s\n", cmd, n > 0 ? strerror(e) : "child vanished");
+	return e == ENOENT ? FL_EXEC_EXIT_NOTFOUND : FL_EXEC_EXIT_NOEXEC;
+}
+
+/* Abandons a child that must not run CMD. */
+static void exec_abandon_child(struct exec_child *ch)
+{
+	int status;
+	if (ch->go_fd >= 0)
+		close(ch->go_fd);
+	close(ch->err_fd);
+	waitpid(ch->pid, &status, 0);
+}
+
+/* Checks the grant's guard file holds a live deadline; opens its reader. */
+static int exec_open_guard(const struct fl_lease_grant *g, const char *uid, struct guard_reader *rd)
+{
+	int rv = guard_reader_open(rd, g->guard_path);
+	struct guard_rec rec;
+	if (rv == 0)
+		rv = guard_reader_get(rd, &rec);
+	if (rv == 0 && rec.deadline_us <= fl_monotonic_us())
+		rv = -FL_ETIMEDOUT;
+	if (rv != 0) {
+		fprintf(stderr, "fencelock exec: VM %s not started: guard file %s has no live deadline (%s)\n",
+			uid, g->guard_path, fl_strerror(rv));
+		if (rd->map != NULL)
+			guard_reader_close(rd);
+	}
+	return rv;
+}
+
+/* Steps 1-5: everything up to a running, guarded CMD. Returns 0 or an exit code. */
+static int exec_start(const struct exec_args *a, struct exec_child *ch, struct fl_lease_grant *g,
+		      struct guard_reader *rd)
+{
+	struct fl_client *c;
+	int rv = fl_connect(a->socket, &c);
+	if (rv != 0) {
+		const char *path = a->socket != NULL ? a->socket : getenv(FL_SOCKET_ENV);
+		fprintf(stderr, "fencelock exec: VM %s not started: fencelockd unreachable at %s: %s\n", a->vm.uid,
+			path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
+		return FL_EXEC_EXIT_UNREACHABLE;
+	}
+	rv = exec_register(c, a);
+	if (rv == 0 && (rv = exec_fork(a, ch)) != 0)
+		fprintf(stderr, "fencelock exec: cannot fork: %s\n", fl_strerror(rv));
+	else if (rv == 0 && (rv = fl_vm_acquire(c, a->vm.uid, ch->pid, NULL, g)) != 0) {
+		fprintf(stderr, "fencelock exec: VM %s not started: %s\n", a->vm.uid, fl_client_error(c));
+		exec_abandon_child(ch);
+	} else if (rv == 0 && (rv = exec_open_guard(g, a->vm.uid, rd)) != 0) {
+		exec_abandon_child(ch);
+		fl_vm_release(c, a->vm.uid, ch->pid);
+		rv = -FL_ECANCELED;
+	}
+	if (rv != 0) {
+		fl_disconnect(c);
+		return exec_exit_for(rv);
+	}
+	int code = exec_release_child(ch, a->cmd_argv[0]);
+	if (code != 0)
+		fl_vm_release(c, a->vm.uid, ch->pid);
+	else if (fl_vm_started(c, a->vm.uid, ch->pid) != 0)
+		fl_warn("fencelock exec: reporting VM %s started failed: %s", a->vm.uid, fl_client_error(c));
+	fl_disconnect(c);
+	if (code != 0)
+		guard_reader_close(rd);
+	return code;
+}
+
+/* Step 7: flush, report, release. */
+static void exec_finish(const struct exec_args *a, pid_t pid, const struct guard_result *res,
+			const struct fl_lease_grant *g)
+{
+	const char *paths[CTL_VOLUMES_MAX];
+	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
+		paths[i] = a->vm.volumes[i].path;
+	uint64_t flush_us = (uint64_t)FL_MAX(g->kill_grace_ms, 1000u) * FL_US_PER_MS;
+	int flushed = guard_flush_volumes(paths, a->vm.n_volumes, flush_us);
+	if (flushed != 0)
+		fprintf(stderr, "fencelock exec: flushing the volumes of VM %s failed (%s); NOT releasing its leases: they expire on their own\n",
+			a->vm.uid, fl_strerror(flushed));
+	struct fl_client *c = NULL;
+	int rv = fl_connect(a->socket, &c);
+	if (rv == 0) {
+		fl_client_set_timeout_ms(c, EXEC_EXIT_TIMEOUT_MS);
+		rv = fl_vm_exited(c, a->vm.uid, pid, res->wait_status);
+		if (rv == 0 && flushed == 0)
+			rv = fl_vm_release(c, a->vm.uid, pid);
+	}
+	if (rv != 0)
+		fprintf(stderr, "fencelock exec: reporting the exit of VM %s to fencelockd failed: %s\n", a->vm.uid,
+			c != NULL ? fl_client_error(c) : fl_strerror(rv));
+	fl_disconnect(c);
+}
+
+int fl_cli_exec(int argc, char **argv)
+{
+	struct exec_args a;
+	if (exec_parse(argc, argv, &a) != 0) {
+		fprintf(stderr, "run 'fencelock exec --help' for usage\n");
+		return FL_EXEC_EXIT_USAGE;
+	}
+	struct exec_child ch = {.pid = -1, .go_fd = -1, .err_fd = -1};
+	struct fl_lease_grant grant;
+	struct guard_reader rd = {.fd = -1};
+	int code = exec_start(&a, &ch, &grant, &rd);
+	if (code != 0)
+		return code;
+	struct guard_run_opts o = {.child = ch.pid, .reader = &rd, .uid = a.vm.uid, .kill_path = grant.kill_path};
+	struct guard_result res;
+	int rv = guard_run(&o, &res);
+	guard_reader_close(&rd);
+	if (rv != 0)
+		fprintf(stderr, "fencelock exec: guard of VM %s failed (%s); the VM was killed\n", a.vm.uid, fl_strerror(rv));
+	if (res.killed_by_guard)
+		fprintf(stderr, "fencelock exec: VM %s killed by its guard: fencelockd did not extend its deadline\n", a.vm.uid);
+	exec_finish(&a, ch.pid, &res, &grant);
+	if (WIFSIGNALED(res.wait_status))
+		return 128 + WTERMSIG(res.wait_status);
+	return WEXITSTATUS(res.wait_status);
+}

@@ -1,0 +1,35 @@
+/* Daemon-facing commands of the fencelock CLI: the status tools
+ * (cmd_status.c) and the VM lifecycle wrapper (cmd_exec.c). Each takes the
+ * argv that starts with its own command name and returns the exit code. */
+#ifndef FL_CLI_CMD_OPS_H
+#define FL_CLI_CMD_OPS_H
+
+/* Nagios plugin exit codes of `fencelock status`. */
+enum fl_nagios {
+	FL_NAGIOS_OK = 0,
+	FL_NAGIOS_WARNING = 1,
+	FL_NAGIOS_CRITICAL = 2,
+	FL_NAGIOS_UNKNOWN = 3,
+};
+
+/* Exit codes of `fencelock exec` when CMD did not run (chosen above the
+ * codes a VMM commonly uses, in the range env(1) and timeout(1) use). */
+enum fl_exec_exit {
+	FL_EXEC_EXIT_UNREACHABLE = 120, /* daemon unreachable, or protocol failure */
+	FL_EXEC_EXIT_BUSY = 121,        /* a volume lease is held by another host */
+	FL_EXEC_EXIT_NOTQUORATE = 122,  /* this host is not quorate */
+	FL_EXEC_EXIT_PERM = 123,        /* the daemon refused our credentials */
+	FL_EXEC_EXIT_REFUSED = 124,     /* any other refusal or guard failure */
+	FL_EXEC_EXIT_USAGE = 125,       /* bad command line, spec or VM config */
+	FL_EXEC_EXIT_NOEXEC = 126,      /* CMD found but not executable */
+	FL_EXEC_EXIT_NOTFOUND = 127,    /* CMD not found */
+};
+
+/* `fencelock status|hosts|leases|vms|metrics [-o text|json] [-s SOCKET]`;
+ * argv[0] is the command name. */
+int fl_cli_status(int argc, char **argv);
+
+/* `fencelock exec ... -- CMD ARGS...`; argv[0] is "exec". */
+int fl_cli_exec(int argc, char **argv);
+
+#endif

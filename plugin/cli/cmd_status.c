@@ -1,0 +1,311 @@
+/* `fencelock status|hosts|leases|vms|metrics`: the operator's view of the
+ * local daemon, as text tables (like corosync-quorumtool and
+ * `etcdctl -w table`) or as the daemon's JSON (-o json).
+ *
+ * `status` is also a Nagios plugin: its first text line is the plugin
+ * summary ("FENCELOCK OK - ...") and its exit code the plugin state: 0 OK,
+ * 1 WARNING (a host is not UP), 2 CRITICAL (this host is not quorate, or its
+ * delta lease is not valid), 3 UNKNOWN (daemon unreachable or its answer
+ * unusable). The socket comes from -s, else $FENCELOCK_SOCKET, else the
+ * default path. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/assert.h"
+#include "plugin/cli/cli.h"
+#include "plugin/cli/cmd_ops.h"
+#include "plugin/client.h"
+
+#define TABLE_COLS_MAX 8
+#define TABLE_ROWS_MAX 4096
+#define CELL_MAX 96
+
+struct column {
+	const char *header;
+	const char *key;
+};
+
+struct status_args {
+	const char *cmd;
+	const char *socket;
+	bool json;
+	uint32_t timeout_ms;
+};
+
+static void status_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fencelock [-s SOCKET] status|hosts|leases|vms|metrics [-o text|json] [-t MS]\n"
+		"\n"
+		"  status    this host's view: quorum, leader, term, timing, hosts, VMs here\n"
+		"  hosts     cluster members and their states (UP, PARTITIONED, STORAGE_LOST, DEAD, FENCED, LEFT)\n"
+		"  leases    volume leases and their holders\n"
+		"  vms       registered VMs, where they run and their state\n"
+		"  metrics   Prometheus text exposition of the daemon's metrics\n"
+		"\n"
+		"  -s SOCKET   control socket (default $FENCELOCK_SOCKET, else %s)\n"
+		"  -o FORMAT   text (default) or json\n"
+		"  -t MS       give up after MS milliseconds (default 10000)\n"
+		"\n"
+		"exit codes of status (Nagios): 0 OK, 1 WARNING (a host is not UP),\n"
+		"  2 CRITICAL (not quorate, or the delta lease is not valid), 3 UNKNOWN (no answer)\n"
+		"other commands: 0 success, 1 failure, 2 usage, 6 daemon not found, 7 permission denied\n",
+		FL_DEFAULT_SOCKET);
+}
+
+/* Formats one JSON value for a table cell. */
+static void cell_text(json_t *v, char *buf, size_t len)
+{
+	if (v == NULL || json_is_null(v))
+		snprintf(buf, len, "-");
+	else if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%.3f", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		snprintf(buf, len, "%s", s != NULL ? s : "?");
+		free(s);
+	}
+}
+
+static void table_rule(const size_t *w, size_t ncols)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		putchar('+');
+		for (size_t i = 0; i < w[c] + 2; i++)
+			putchar('-');
+	}
+	puts("+");
+}
+
+static void table_row(const size_t *w, size_t ncols, char cells[][CELL_MAX])
+{
+	for (size_t c = 0; c < ncols; c++)
+		printf("| %-*s ", (int)w[c], cells[c]);
+	puts("|");
+}
+
+/* Prints rows (a JSON array of objects) as an etcdctl-style table. */
+static void print_table(const struct column *cols, size_t ncols, json_t *rows)
+{
+	FL_ASSERT(ncols <= TABLE_COLS_MAX);
+	size_t w[TABLE_COLS_MAX];
+	char cells[TABLE_COLS_MAX][CELL_MAX];
+	size_t nrows = FL_MIN(json_array_size(rows), (size_t)TABLE_ROWS_MAX);
+	for (size_t c = 0; c < ncols; c++)
+		w[c] = strlen(cols[c].header);
+	for (size_t r = 0; r < nrows; r++)
+		for (size_t c = 0; c < ncols; c++) {
+			cell_text(json_object_get(json_array_get(rows, r), cols[c].key), cells[c], CELL_MAX);
+			w[c] = FL_MAX(w[c], strlen(cells[c]));
+		}
+	table_rule(w, ncols);
+	for (size_t c = 0; c < ncols; c++)
+		snprintf(cells[c], CELL_MAX, "%s", cols[c].header);
+	table_row(w, ncols, cells);
+	table_rule(w, ncols);
+	for (size_t r = 0; r < nrows; r++) {
+		for (size_t c = 0; c < ncols; c++)
+			cell_text(json_object_get(json_array_get(rows, r), cols[c].key), cells[c], CELL_MAX);
+		table_row(w, ncols, cells);
+	}
+	table_rule(w, ncols);
+}
+
+static const struct column host_cols[] = {
+	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
+	{"SINCE (s)", "since_s"}, {"VOTER", "voter"},
+};
+static const struct column lease_cols[] = {
+	{"VOLUME", "volume"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"}, {"STATE", "state"},
+};
+static const struct column vm_cols[] = {
+	{"UID", "uid"}, {"HOST", "host"}, {"STATE", "state"}, {"PID", "pid"}, {"RESTART", "restart"},
+	{"VOLUMES", "volumes"},
+};
+
+/* Evaluates a status reply as a Nagios plugin; summary gets the reason. */
+static int status_nagios(json_t *r, char *summary, size_t len)
+{
+	json_t *quorate = json_object_get(r, "quorate");
+	json_t *hosts = json_object_get(r, "hosts");
+	json_t *lease = json_object_get(r, "lease_valid");
+	if (!json_is_boolean(quorate) || !json_is_array(hosts)) {
+		snprintf(summary, len, "status reply lacks 'quorate' or 'hosts'; daemon and CLI versions differ?");
+		return FL_NAGIOS_UNKNOWN;
+	}
+	if (!json_is_true(quorate)) {
+		const char *why = json_string_value(json_object_get(r, "quorum_reason"));
+		snprintf(summary, len, "not quorate%s%s", why != NULL ? ": " : "", why != NULL ? why : "");
+		return FL_NAGIOS_CRITICAL;
+	}
+	if (json_is_false(lease)) {
+		snprintf(summary, len, "this host's delta lease is not valid: its VMs will be stopped");
+		return FL_NAGIOS_CRITICAL;
+	}
+	size_t i, up = 0, left = 0, n = json_array_size(hosts);
+	json_t *h;
+	const char *bad = NULL;
+	json_int_t bad_id = 0;
+	json_array_foreach(hosts, i, h) {
+		const char *st = json_string_value(json_object_get(h, "state"));
+		if (st != NULL && strcmp(st, "UP") == 0)
+			up++;
+		else if (st != NULL && strcmp(st, "LEFT") == 0)
+			left++;
+		else if (bad == NULL) {
+			bad = st != NULL ? st : "unknown";
+			bad_id = json_integer_value(json_object_get(h, "id"));
+		}
+	}
+	json_t *leader = json_object_get(r, "leader");
+	char lead[32];
+	cell_text(leader, lead, sizeof(lead));
+	snprintf(summary, len, "quorate, leader %s, term %lld, %zu/%zu hosts UP", lead,
+		 (long long)json_integer_value(json_object_get(r, "term")), up, n - left);
+	if (bad != NULL) {
+		size_t l = strlen(summary);
+		snprintf(summary + l, len - l, "; host %lld is %s", (long long)bad_id, bad);
+		return FL_NAGIOS_WARNING;
+	}
+	return FL_NAGIOS_OK;
+}
+
+static void print_kv(const char *k, json_t *r, const char *key, const char *unit)
+{
+	char v[CELL_MAX];
+	cell_text(json_object_get(r, key), v, sizeof(v));
+	printf("%-22s %s%s\n", k, v, unit);
+}
+
+static void status_text(json_t *r, int code, const char *summary)
+{
+	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	printf("FENCELOCK %s - %s\n\n", names[code], summary);
+	print_kv("Cluster:", r, "cluster", "");
+	print_kv("This host id:", r, "host_id", "");
+	print_kv("This host name:", r, "host_name", "");
+	print_kv("Quorate:", r, "quorate", "");
+	print_kv("Quorum:", r, "quorum_reason", "");
+	print_kv("Leader:", r, "leader", "");
+	print_kv("Term:", r, "term", "");
+	print_kv("Delta lease valid:", r, "lease_valid", "");
+	print_kv("io_timeout (T):", r, "io_timeout_s", " s");
+	print_kv("Partition tol. (P):", r, "partition_tolerance_s", " s");
+	json_t *hosts = json_object_get(r, "hosts"), *vms = json_object_get(r, "vms");
+	printf("\nHosts (%zu):\n", json_array_size(hosts));
+	print_table(host_cols, 5, hosts);
+	printf("\nVMs (%zu):\n", json_array_size(vms));
+	print_table(vm_cols, 3, vms);
+}
+
+static void print_json(json_t *r)
+{
+	json_t *copy = json_copy(r);
+	json_object_del(copy, "v");
+	json_object_del(copy, "ok");
+	json_dumpf(copy, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(copy);
+}
+
+static int status_parse(int argc, char **argv, struct status_args *a)
+{
+	*a = (struct status_args){.cmd = argv[0], .timeout_ms = 10000};
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "+o:s:t:h")) != -1) {
+		switch (c) {
+		case 'o':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+				return -1;
+			a->json = strcmp(optarg, "json") == 0;
+			break;
+		case 's': a->socket = optarg; break;
+		case 't': a->timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'h': status_usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return optind == argc && a->timeout_ms > 0 ? 0 : -1;
+}
+
+static enum ctl_op status_op(const char *cmd)
+{
+	static const struct { const char *name; enum ctl_op op; } map[] = {
+		{"status", CTL_OP_STATUS}, {"hosts", CTL_OP_HOSTS}, {"leases", CTL_OP_LEASES},
+		{"vms", CTL_OP_VMS}, {"metrics", CTL_OP_METRICS},
+	};
+	for (size_t i = 0; i < FL_ARRAY_SIZE(map); i++)
+		if (strcmp(cmd, map[i].name) == 0)
+			return map[i].op;
+	return CTL_OP_COUNT;
+}
+
+static int status_show(const struct status_args *a, enum ctl_op op, json_t *r)
+{
+	if (op == CTL_OP_STATUS) {
+		char summary[256];
+		int code = status_nagios(r, summary, sizeof(summary));
+		if (a->json)
+			print_json(r);
+		else
+			status_text(r, code, summary);
+		return code;
+	}
+	if (a->json) {
+		print_json(r);
+		return FL_EXIT_OK;
+	}
+	if (op == CTL_OP_METRICS) {
+		const char *text = json_string_value(json_object_get(r, "text"));
+		fputs(text != NULL ? text : "", stdout);
+		return text != NULL ? FL_EXIT_OK : FL_EXIT_FAIL;
+	}
+	if (op == CTL_OP_HOSTS)
+		print_table(host_cols, FL_ARRAY_SIZE(host_cols), json_object_get(r, "hosts"));
+	else if (op == CTL_OP_LEASES)
+		print_table(lease_cols, FL_ARRAY_SIZE(lease_cols), json_object_get(r, "leases"));
+	else
+		print_table(vm_cols, FL_ARRAY_SIZE(vm_cols), json_object_get(r, "vms"));
+	return FL_EXIT_OK;
+}
+
+int fl_cli_status(int argc, char **argv)
+{
+	FL_ASSERT(argc >= 1);
+	struct status_args a;
+	enum ctl_op op = status_op(argv[0]);
+	bool is_status = op == CTL_OP_STATUS;
+	if (op == CTL_OP_COUNT || status_parse(argc, argv, &a) != 0) {
+		status_usage(stderr);
+		return is_status ? FL_NAGIOS_UNKNOWN : FL_EXIT_USAGE;
+	}
+	struct fl_client *c;
+	int rv = fl_connect(a.socket, &c);
+	if (rv != 0) {
+		const char *path = a.socket != NULL ? a.socket : getenv(FL_SOCKET_ENV);
+		printf("%sfencelockd unreachable at %s: %s; is it running? (-s SOCKET or FENCELOCK_SOCKET)\n",
+		       is_status ? "FENCELOCK UNKNOWN - " : "", path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
+		return is_status ? FL_NAGIOS_UNKNOWN : fl_cli_exit_for(rv);
+	}
+	fl_client_set_timeout_ms(c, a.timeout_ms);
+	json_t *r;
+	rv = fl_client_call(c, &(struct ctl_req){.op = op}, &r);
+	if (rv != 0) {
+		printf("%sfencelock %s: %s\n", is_status ? "FENCELOCK UNKNOWN - " : "", a.cmd, fl_client_error(c));
+		json_decref(r);
+		fl_disconnect(c);
+		return is_status ? FL_NAGIOS_UNKNOWN : fl_cli_exit_for(rv);
+	}
+	int code = status_show(&a, op, r);
+	json_decref(r);
+	fl_disconnect(c);
+	return code;
+}
