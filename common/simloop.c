@@ -9,8 +9,6 @@ static struct fl_simclock *to_clock(struct fl_loop *l) { return (struct fl_simcl
 
 static uint64_t clock_local_at(const struct fl_simclock *c, uint64_t global_us)
 {
-	if (c->paused)
-		return c->local_base_us;
 	FL_ASSERT(global_us >= c->global_base_us);
 	__int128 d = (__int128)(global_us - c->global_base_us) * (PPM + c->drift_ppm) / PPM;
 	return c->local_base_us + (uint64_t)d;
@@ -50,11 +48,6 @@ static void simclock_arm(struct fl_loop *l, struct fl_timer *t, uint64_t at_us)
 	simclock_cancel(l, t);
 	t->loop = l;
 	t->at_us = at_us;
-	if (c->paused) {
-		t->key_us = at_us;
-		FL_ASSERT(fl_theap_push(&c->held, t) == 0);
-		return;
-	}
 	t->key_us = FL_MAX(clock_global_for(c, at_us), c->sim->now_us);
 	FL_ASSERT(fl_theap_push(&c->sim->heap, t) == 0);
 }
@@ -130,20 +123,13 @@ static void simclock_rebase(struct fl_simclock *c)
 	c->global_base_us = c->sim->now_us;
 }
 
-void fl_simclock_pause(struct fl_simclock *c)
-{
-	if (c->paused)
-		return;
-	simclock_rebase(c);
-	c->paused = true;
-}
+void fl_simclock_pause(struct fl_simclock *c) { c->paused = true; }
 
 void fl_simclock_resume(struct fl_simclock *c)
 {
 	if (!c->paused)
 		return;
 	c->paused = false;
-	c->global_base_us = c->sim->now_us; /* local time did not advance */
 	struct fl_timer *t;
 	while ((t = fl_theap_peek(&c->held)) != NULL) {
 		fl_theap_remove(&c->held, t);
@@ -154,7 +140,6 @@ void fl_simclock_resume(struct fl_simclock *c)
 void fl_simclock_set_drift(struct fl_simclock *c, int32_t drift_ppm)
 {
 	FL_ASSERT(drift_ppm > -(int32_t)PPM);
-	if (!c->paused)
-		simclock_rebase(c);
+	simclock_rebase(c);
 	c->drift_ppm = drift_ppm;
 }

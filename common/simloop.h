@@ -3,9 +3,10 @@
  * A struct fl_sim owns the global timer heap. Each simulated host gets a
  * struct fl_simclock, an fl_loop whose clock runs at its own rate (drift in
  * parts per million, bounded by the simulator) and can be paused: while a
- * host is paused its timers do not fire and its clock does not advance, as
- * for a SIGSTOPped process. Nothing here reads the real clock; a run is a
- * pure function of the seed. */
+ * host is paused its timers do not fire (it runs no code), but its clock
+ * goes on, exactly as CLOCK_MONOTONIC goes on for a SIGSTOPped process, which
+ * sees the jump when it is continued. Nothing here reads the real clock; a run
+ * is a pure function of the seed. */
 #ifndef FL_SIMLOOP_H
 #define FL_SIMLOOP_H
 
@@ -26,7 +27,7 @@ struct fl_simclock {
 	bool paused;
 	uint64_t local_base_us;   /* local time at global_base_us */
 	uint64_t global_base_us;
-	/* Timers armed while paused or held back by a pause, re-armed on resume. */
+	/* Timers that came due while paused, re-armed on resume. */
 	struct fl_timer_heap held;
 };
 
@@ -39,8 +40,8 @@ void fl_sim_run_until(struct fl_sim *sim, uint64_t until_us);
 
 int fl_simclock_init(struct fl_simclock *c, struct fl_sim *sim, uint64_t local_start_us, int32_t drift_ppm);
 void fl_simclock_free(struct fl_simclock *c);
-/* Pause: the host's clock and timers stop. Resume: they go on from where
- * they stopped (a paused process sees no time pass). */
+/* Pause: the host's timers stop firing (its clock runs on). Resume: every
+ * timer that came due meanwhile fires at once, in deadline order. */
 void fl_simclock_pause(struct fl_simclock *c);
 void fl_simclock_resume(struct fl_simclock *c);
 /* Changes the drift rate from now on. */
