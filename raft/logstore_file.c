@@ -18,9 +18,11 @@
  * New files are written as *.tmp, synced, renamed and the directory synced,
  * so a file with its final name always has a complete header. One append
  * request is one write into one segment followed by fdatasync before the
- * acknowledgement; a segment rolls over only between writes, after the
- * previous write was synced. Hence, at load, damage can only be legitimate in
- * the last write of the last segment: a bad record there, followed by nothing
+ * acknowledgement; appends queued together are written as one group and
+ * share one fdatasync (group commit), and each record carries the first index
+ * of its group ("write" below means such a group). A segment rolls over only
+ * after the previous write was synced. Hence, at load, damage can only be
+ * legitimate in the last write of the last segment: a bad record there, followed by nothing
  * or only by records of that same write, is a torn tail and is cut off; a bad
  * record followed by a record of a later write, damage in an earlier segment,
  * or a gap between segments is a corrupt middle and the load is refused with
@@ -67,6 +69,7 @@
 #define FILE_DEFAULT_SEGMENT_BYTES (8ull << 20)
 #define FILE_DEFAULT_QUEUE 64u
 #define FILE_MSG_BYTES 1024u
+#define FILE_BATCH_MAX 64u
 
 struct file_seg {
 	uint64_t first;
@@ -99,6 +102,10 @@ struct file_store {
 	uint32_t n_segs, cap_segs;
 	int tail_fd;
 	uint64_t tail_bytes;
+	int hard_fd;
+	bool defer_sync;         /* inside a group commit: sync at its end */
+	bool tail_dirty, hard_dirty;
+	uint64_t group_first;    /* first index written in this group commit */
 	uint64_t hard_seq;
 	bool hard_exists;
 	uint64_t snap_index, snap_term;
@@ -263,17 +270,22 @@ static int file_do_hard(struct file_store *f, const struct raft_log_hard *h)
 		f->hard_seq = seq;
 		return 0;
 	}
-	int fd = openat(f->dirfd, "hardstate", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (f->hard_fd < 0)
+		f->hard_fd = openat(f->dirfd, "hardstate", O_RDWR | O_CLOEXEC);
+	if (f->hard_fd < 0)
 		return file_fail(f, fl_from_errno(errno), "cannot open %s/hardstate: %s", f->dir, strerror(errno));
 	memset(slot, 0, sizeof(slot));
 	hard_encode(slot, seq, h);
-	int rv = file_pwrite_all(fd, slot, HARD_REC_BYTES, (seq & 1) * HARD_SLOT_BYTES);
+	/* One unsynced slot write at most: a group commit writes only its
+	 * newest hard state, and syncs it before the next batch starts. */
+	FL_ASSERT(!f->hard_dirty);
+	int rv = file_pwrite_all(f->hard_fd, slot, HARD_REC_BYTES, (seq & 1) * HARD_SLOT_BYTES);
 	if (rv != 0)
 		rv = file_fail(f, fl_from_errno(-rv), "write of %s/hardstate failed: %s", f->dir, strerror(-rv));
+	else if (f->defer_sync)
+		f->hard_dirty = true;
 	else
-		rv = file_sync(f, fd, "hardstate");
-	close(fd);
+		rv = file_sync(f, f->hard_fd, "hardstate");
 	if (rv == 0)
 		f->hard_seq = seq;
 	return rv;
@@ -352,6 +364,21 @@ static void file_close_tail(struct file_store *f)
 		close(f->tail_fd);
 	f->tail_fd = -1;
 	f->tail_bytes = 0;
+	f->tail_dirty = false; /* callers sync first unless the file is gone */
+}
+
+/* Ends a group commit: hard state first, then the log, so that durable
+ * entries never come with an older term than theirs. */
+static int file_flush_deferred(struct file_store *f)
+{
+	int rv = 0;
+	if (f->hard_dirty && (rv = file_sync(f, f->hard_fd, "hardstate")) != 0)
+		return rv;
+	f->hard_dirty = false;
+	if (f->tail_dirty && f->tail_fd >= 0 && (rv = file_sync(f, f->tail_fd, "tail segment")) != 0)
+		return rv;
+	f->tail_dirty = false;
+	return 0;
 }
 
 static int file_open_tail(struct file_store *f)
@@ -376,7 +403,9 @@ static int file_new_segment(struct file_store *f, uint64_t first)
 	int fd = -1;
 	seg_header_encode(hdr, first);
 	seg_name(name, sizeof(name), first);
-	int rv = seg_push(f, first);
+	int rv = f->tail_dirty ? file_sync(f, f->tail_fd, "tail segment") : 0;
+	if (rv == 0)
+		rv = seg_push(f, first);
 	if (rv != 0)
 		return rv;
 	rv = file_write_new(f, "seg.tmp", name, hdr, sizeof(hdr), &fd);
@@ -442,14 +471,32 @@ static int file_do_truncate(struct file_store *f, uint64_t from)
 	return 0;
 }
 
+/* Within a group commit every record carries the group's first index, so
+ * that a load tells one unsynced write (the group) from an earlier one. */
+static void file_mark_group(struct file_store *f, uint8_t *buf, uint32_t n, uint64_t first)
+{
+	if (f->group_first == 0 || first < f->group_first)
+		f->group_first = first; /* lower only after a truncation synced the rest */
+	if (f->group_first == first)
+		return;
+	uint8_t *p = buf;
+	for (uint32_t i = 0; i < n; i++) {
+		put_u64(p + 32, f->group_first);
+		put_u32(p, fl_crc32c_std(p + 4, REC_HDR_BYTES - 4));
+		p += REC_HDR_BYTES + get_u32(p + 8);
+	}
+}
+
 static int file_do_append(struct file_store *f, struct raft_log_req *req)
 {
-	const uint8_t *buf = req->priv;
+	uint8_t *buf = req->priv;
 	uint64_t first = get_u64(buf + 24);
 	uint64_t last = first + req->append.n - 1;
 	int rv;
 	if ((rv = file_do_truncate(f, first)) != 0)
 		return rv;
+	if (f->defer_sync)
+		file_mark_group(f, buf, req->append.n, first);
 	if (f->n_segs > 0 && first != file_last_index(f) + 1)
 		return file_fail(f, -FL_EINVAL, "append of entry %" PRIu64 " to %s would leave a gap after entry %" PRIu64
 				 " (driver bug)", first, f->dir, file_last_index(f));
@@ -460,7 +507,9 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 	if (rv != 0)
 		return file_fail(f, fl_from_errno(-rv), "write of entries %" PRIu64 "-%" PRIu64 " to %s at offset %" PRIu64
 				 " failed: %s", first, last, f->dir, f->tail_bytes, strerror(-rv));
-	if ((rv = file_sync(f, f->tail_fd, "tail segment")) != 0)
+	if (f->defer_sync)
+		f->tail_dirty = true;
+	else if ((rv = file_sync(f, f->tail_fd, "tail segment")) != 0)
 		return rv;
 	f->tail_bytes += req->priv_len;
 	f->segs[f->n_segs - 1].last = last;
@@ -798,9 +847,56 @@ static int file_execute(struct file_store *f, struct raft_log_req *req)
 	return -FL_EINVAL;
 }
 
+static bool file_batchable(const struct raft_log_req *r)
+{
+	return r->op == RAFT_LOG_APPEND || r->op == RAFT_LOG_SET_HARD;
+}
+
+/* Under mu: takes a run of appends and hard-state writes (a group commit)
+ * or a single other request from the head of the queue. */
+static uint32_t file_take_batch(struct file_store *f, struct raft_log_req **batch)
+{
+	uint32_t n = 0;
+	while (f->todo_head != NULL && n < FILE_BATCH_MAX) {
+		struct raft_log_req *r = f->todo_head;
+		if (n > 0 && !file_batchable(r))
+			break;
+		f->todo_head = r->impl_next;
+		if (f->todo_head == NULL)
+			f->todo_tail = NULL;
+		batch[n++] = r;
+		if (!file_batchable(r))
+			break;
+	}
+	return n;
+}
+
+/* Group commit: the newest hard state, every append, then one sync per
+ * file; every request of the batch completes with the same result. */
+static int file_execute_batch(struct file_store *f, struct raft_log_req **b, uint32_t n)
+{
+	if (n == 1 && !file_batchable(b[0]))
+		return file_execute(f, b[0]);
+	if (!f->loaded)
+		return file_fail(f, -FL_EINVAL, "log store %s used before its load request", f->dir);
+	const struct raft_log_hard *h = NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i]->op == RAFT_LOG_SET_HARD)
+			h = &b[i]->hard;
+	f->defer_sync = true;
+	f->group_first = 0;
+	int rv = h != NULL ? file_do_hard(f, h) : 0;
+	for (uint32_t i = 0; rv == 0 && i < n; i++)
+		if (b[i]->op == RAFT_LOG_APPEND)
+			rv = file_do_append(f, b[i]);
+	f->defer_sync = false;
+	return rv != 0 ? rv : file_flush_deferred(f);
+}
+
 static void *file_worker(void *arg)
 {
 	struct file_store *f = arg;
+	struct raft_log_req *batch[FILE_BATCH_MAX];
 	int failed = 0;
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
@@ -808,31 +904,30 @@ static void *file_worker(void *arg)
 			pthread_cond_wait(&f->cv, &f->mu);
 		if (f->stop)
 			break;
-		struct raft_log_req *req = f->todo_head;
-		f->todo_head = req->impl_next;
-		if (f->todo_head == NULL)
-			f->todo_tail = NULL;
+		uint32_t n = file_take_batch(f, batch);
 		pthread_mutex_unlock(&f->mu);
 		f->werr[0] = f->wnote[0] = '\0';
 		/* After a failure the disk state is unknown: fail everything after. */
-		int rv = failed != 0 ? failed : file_execute(f, req);
+		int rv = failed != 0 ? failed : file_execute_batch(f, batch, n);
 		if (rv != 0 && failed == 0)
 			failed = rv;
 		pthread_mutex_lock(&f->mu);
-		req->result = rv;
-		req->impl_next = NULL;
 		if (f->werr[0] != '\0')
 			memcpy(f->errmsg, f->werr, sizeof(f->errmsg));
 		if (f->wnote[0] != '\0')
 			memcpy(f->notice, f->wnote, sizeof(f->notice));
-		if (f->done_tail != NULL)
-			f->done_tail->impl_next = req;
-		else
-			f->done_head = req;
-		f->done_tail = req;
+		for (uint32_t i = 0; i < n; i++) {
+			batch[i]->result = rv;
+			batch[i]->impl_next = NULL;
+			if (f->done_tail != NULL)
+				f->done_tail->impl_next = batch[i];
+			else
+				f->done_head = batch[i];
+			f->done_tail = batch[i];
+		}
 		uint64_t one = 1;
-		ssize_t n = write(f->efd, &one, sizeof(one));
-		(void)n; /* the counter cannot overflow: queue_max is small */
+		ssize_t w = write(f->efd, &one, sizeof(one));
+		(void)w; /* the counter cannot overflow: queue_max is small */
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
@@ -966,6 +1061,8 @@ static void file_free(struct file_store *f)
 		close(f->efd);
 	}
 	file_close_tail(f);
+	if (f->hard_fd >= 0)
+		close(f->hard_fd);
 	if (f->dirfd >= 0)
 		close(f->dirfd);
 	pthread_mutex_destroy(&f->mu);
@@ -1024,7 +1121,7 @@ int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct r
 	uint32_t qmax = f->opts.queue_max > 0 ? f->opts.queue_max : FILE_DEFAULT_QUEUE;
 	raft_logstore_init_base(&f->base, &file_ops, fl_eloop_loop(el), dir, qmax);
 	f->el = el;
-	f->dirfd = f->efd = f->tail_fd = -1;
+	f->dirfd = f->efd = f->tail_fd = f->hard_fd = -1;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	int rv = file_open_dir(f, dir, err, errlen);
