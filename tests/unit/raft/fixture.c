@@ -819,6 +819,13 @@ bool fx_wait_applied(struct fx *c, uint64_t id, uint64_t index, uint64_t max_us)
 
 /* ---- input ---------------------------------------------------------------- */
 
+void fx_drain(struct fx *c, uint64_t id)
+{
+	struct fx_node *n = node(c, id);
+	assert_true(n->up);
+	drain(c, n);
+}
+
 int fx_propose(struct fx *c, uint64_t id, const char *text, uint64_t *index_out)
 {
 	struct fx_node *n = node(c, id);

@@ -86,6 +86,8 @@ uint64_t fx_delivered(const struct fx *c, uint8_t type);
 void fx_dump(struct fx *c);
 
 /* Input. */
+/* Drains id's core after a test called a raft_ function on it directly. */
+void fx_drain(struct fx *c, uint64_t id);
 int fx_propose(struct fx *c, uint64_t id, const char *text, uint64_t *index_out);
 /* Proposes on whoever is leader, retrying across elections; returns the
  * index or 0 if not applied by the leader within max_us. */
