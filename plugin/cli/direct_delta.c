@@ -935,7 +935,7 @@ static json_t *hs_report(struct dctx *x, struct hs *h, const char *space, enum f
 	uint64_t now = fl_now_us(fl_eloop_loop(x->el));
 	json_t *hosts = json_array();
 	if (fmt == FL_OUT_TEXT)
-		printf("%7s %-40s %10s %12s %-7s %s\n", "host_id", "name", "generation", "timestamp", "state",
+		printf("%7s %-32s %10s %12s %-7s %s\n", "host_id", "name", "generation", "timestamp", "state",
 		       "unchanged_for");
 	for (uint32_t i = 0; i < x->hosts; i++) {
 		const struct ls_host_obs *o = &h->obs[i];
@@ -948,7 +948,7 @@ static json_t *hs_report(struct dctx *x, struct hs *h, const char *space, enum f
 		if (o->error != 0) {
 			json_object_set_new(e, "reason", json_string(ls_record_reason(o->error)));
 			if (fmt == FL_OUT_TEXT)
-				printf("%7u %-40s %10s %12s %-7s %s\n", i + 1, "-", "-", "-", "ERROR", ls_record_reason(o->error));
+				printf("%7u %-32s %10s %12s %-7s %s\n", i + 1, "-", "-", "-", "ERROR", ls_record_reason(o->error));
 		} else {
 			json_object_set_new(e, "name", json_string(o->name));
 			json_object_set_new(e, "generation", json_integer((json_int_t)o->generation));
@@ -956,7 +956,7 @@ static json_t *hs_report(struct dctx *x, struct hs *h, const char *space, enum f
 			json_object_set_new(e, "marked", json_boolean(o->marked));
 			json_object_set_new(e, "unchanged_for_s", json_real(age));
 			if (fmt == FL_OUT_TEXT)
-				printf("%7u %-40s %10llu %12llu %-7s %.1fs\n", i + 1, o->name, (unsigned long long)o->generation,
+				printf("%7u %-32s %10llu %12llu %-7s %.1fs\n", i + 1, o->name, (unsigned long long)o->generation,
 				       (unsigned long long)o->timestamp, ls_host_state_name(h->st[i]), age);
 		}
 		json_array_append_new(hosts, e);
