@@ -202,9 +202,37 @@ static int step_lower_term(struct raft *r, const struct raft_msg *m)
 	return 0;
 }
 
+/* Indexes and terms far beyond any real log: refused, so that no arithmetic
+ * on a hostile value (index + 1, a log offset) can wrap. */
+#define RAFT_SANE_MAX (1ull << 60)
+
+static bool msg_sane(const struct raft_msg *m)
+{
+	uint64_t x = m->term;
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+		x |= m->append.prev_index | m->append.prev_term | m->append.commit;
+		break;
+	case RAFT_MSG_APPEND_RESP:
+		x |= m->append_resp.match_index | m->append_resp.reject_index |
+		     m->append_resp.conflict_index | m->append_resp.conflict_term |
+		     m->append_resp.last_index;
+		break;
+	case RAFT_MSG_VOTE:
+		x |= m->vote.last_index | m->vote.last_term;
+		break;
+	case RAFT_MSG_SNAPSHOT:
+		x |= m->snapshot.index | m->snapshot.snap_term;
+		break;
+	default:
+		break;
+	}
+	return x < RAFT_SANE_MAX;
+}
+
 static bool msg_valid(const struct raft *r, const struct raft_msg *m)
 {
-	if (m->to != r->opt.id || m->from == 0 || m->from == r->opt.id)
+	if (m->to != r->opt.id || m->from == 0 || m->from == r->opt.id || !msg_sane(m))
 		return false;
 	if (m->type == 0 || m->type >= RAFT_MSG_TYPE_MAX)
 		return false;

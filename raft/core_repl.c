@@ -395,6 +395,7 @@ static void progress_rejected(struct raft *r, struct raft_progress *p,
 	}
 	next = FL_MIN(next, x->reject_index);
 	next = FL_MIN(next, x->last_index + 1);
+	next = FL_MIN(next, raft__last_index(r) + 1);
 	p->next = FL_MAX(next, p->match + 1);
 	p->mode = PMODE_PROBE;
 	p->inflight = 0;
