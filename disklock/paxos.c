@@ -538,6 +538,7 @@ static void release_evaluate(struct vl_op *op)
 
 static void inquire_fill(struct vl_op *op)
 {
+	op->res.held = vl_leader_held(&op->cur) && !owner_released(op, &op->cur);
 	op->res.shared_count = 0;
 	op->res.corrupt_dblocks = 0;
 	for (uint64_t h = 1; h <= op->num_hosts; h++) {

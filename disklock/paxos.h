@@ -84,6 +84,9 @@ struct vl_result {
 	uint64_t shared_host[VL_MAX_SHARED];
 	uint64_t shared_gen[VL_MAX_SHARED];
 	uint32_t corrupt_dblocks;   /* inquire: dblocks with a bad checksum */
+	bool held;                  /* inquire: leader names an owner who has not released it
+				       through its dblock (a leader with timestamp != 0 can be
+				       released that way, see vl_release_start) */
 };
 
 struct vl_op;

@@ -287,7 +287,7 @@ static void dump_lease(struct fl_cli_dev *d, uint64_t offset, const char *what)
 	const struct fl_leader *l = &op.res.leader;
 	if (rv != 0)
 		printf("%-10" PRIu64 " %-12s error: %s\n", offset, what, fl_strerror(rv));
-	else if (vl_leader_held(l) || op.res.shared_count > 0)
+	else if (op.res.held || op.res.shared_count > 0)
 		printf("%-10" PRIu64 " %-12s owner %" PRIu64 " gen %" PRIu64 " lver %" PRIu64 " ts %" PRIu64
 		       " shared %u\n", offset, what, l->owner_id, l->owner_generation, l->lver, l->timestamp,
 		       op.res.shared_count);

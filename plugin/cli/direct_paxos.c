@@ -380,7 +380,7 @@ static void print_leader(const struct vl_result *r, bool json)
 		json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:o,s:s}", "lockspace", sp, "resource", rs,
 				      "owner_id", (json_int_t)l->owner_id, "owner_generation",
 				      (json_int_t)l->owner_generation, "lver", (json_int_t)l->lver, "timestamp",
-				      (json_int_t)l->timestamp, "held", vl_leader_held(l), "num_hosts",
+				      (json_int_t)l->timestamp, "held", r->held, "num_hosts",
 				      (json_int_t)l->num_hosts, "write_id", (json_int_t)l->write_id,
 				      "shared_holders", sh, "state", state);
 		char *s = json_dumps(j, JSON_COMPACT);
@@ -396,6 +396,7 @@ static void print_leader(const struct vl_result *r, bool json)
 	       l->magic, l->version, l->flags, l->sector_size, l->num_hosts, l->max_hosts, l->owner_id,
 	       l->owner_generation, l->lver, sp, rs, l->timestamp, l->write_id, l->write_generation,
 	       l->write_timestamp);
+	printf("held %s\n", r->held ? "yes" : "no");
 	printf("shared_holders");
 	for (uint32_t i = 0; i < FL_MIN(r->shared_count, (uint32_t)VL_MAX_SHARED); i++)
 		printf(" %" PRIu64 ":%" PRIu64, r->shared_host[i], r->shared_gen[i]);

@@ -499,6 +499,42 @@ static void shared_holders_coexist_and_block_an_exclusive_acquire(void **state)
 	world_free(&w);
 }
 
+static void racing_shared_and_exclusive_acquires_never_overlap(void **state)
+{
+	(void)state;
+	quiet();
+	struct fl_rand r;
+	fl_rand_seed(&r, 31337);
+	uint32_t excl_wins = 0, shared_wins = 0;
+	for (int round = 0; round < 400; round++) {
+		struct world w;
+		int n = (int)fl_rand_range(&r, 2, 6);
+		world_init(&w, n, 20000u + (uint64_t)round);
+		lease_init(&w);
+		for (int i = 1; i <= n; i++) {
+			w.h[i].shared = fl_rand_chance(&r, 1, 2);
+			fl_simbdev_faults(w.h[i].dev)->latency_max_us = fl_rand_range(&r, 100, 3000);
+			fl_timer_after(&w.h[i].clock.base, &w.h[i].start, fl_rand_below(&r, 3000));
+		}
+		run_all(&w);
+		int excl = 0, shared = 0;
+		for (int i = 1; i <= n; i++) {
+			vl_op_free(&w.h[i].op);
+			if (w.h[i].rv == 0)
+				w.h[i].shared ? shared++ : excl++;
+		}
+		assert_true(excl <= 1);
+		assert_false(excl == 1 && shared > 0);
+		struct vl_result res = inquire(&w, 1);
+		assert_int_equal(res.shared_count, (uint32_t)shared);
+		assert_int_equal(res.held, excl == 1);
+		excl_wins += (uint32_t)excl;
+		shared_wins += (uint32_t)shared;
+		world_free(&w);
+	}
+	assert_true(excl_wins > 0 && shared_wins > 0);
+}
+
 static void an_exclusive_owner_blocks_a_shared_acquire(void **state)
 {
 	(void)state;
@@ -623,6 +659,7 @@ int main(void)
 		cmocka_unit_test(torn_writes_fail_the_writer_and_never_make_two_owners),
 		cmocka_unit_test(a_torn_leader_is_a_checksum_error_never_free),
 		cmocka_unit_test(shared_holders_coexist_and_block_an_exclusive_acquire),
+		cmocka_unit_test(racing_shared_and_exclusive_acquires_never_overlap),
 		cmocka_unit_test(an_exclusive_owner_blocks_a_shared_acquire),
 		cmocka_unit_test(a_dead_shared_holder_does_not_block_an_exclusive_acquire),
 		cmocka_unit_test(handoff_succeeds_when_the_lver_is_unchanged),
