@@ -153,6 +153,14 @@ void raft__member_tick(struct raft *r)
 		fl_info("raft %llu: leadership transfer to %llu timed out",
 			(unsigned long long)r->opt.id, (unsigned long long)r->transfer_target);
 		r->transfer_target = 0;
+		/* A TimeoutNow still in the network lets its target win votes
+		 * without waiting (§3.10): our lease can never be trusted again
+		 * in this term, so give the leadership up rather than hold it
+		 * without a lease. */
+		if (r->transfer_sent) {
+			raft__become_follower(r, r->term, 0);
+			return;
+		}
 	}
 	if (r->promote_id != 0 && r->now_us >= r->promote_deadline_us)
 		r->promote_id = 0;

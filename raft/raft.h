@@ -312,7 +312,10 @@ int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
 
 /* Leadership transfer (§3.10): the leader stops accepting proposals, brings
  * target up to date and sends it TimeoutNow; gives up after one election
- * timeout. The leader lease is invalid from this call on. */
+ * timeout. The leader lease is invalid from this call on. If the transfer
+ * times out after TimeoutNow was sent, the leader steps down: a delayed
+ * TimeoutNow could still start an election that skips the voters' lease
+ * check, so its lease could never be trusted again in this term. */
 int raft_transfer(struct raft *r, uint64_t now_us, uint64_t target);
 
 /* The application saved a snapshot covering entries up to index (<= applied)

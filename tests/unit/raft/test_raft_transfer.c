@@ -86,18 +86,37 @@ static void a_leader_refuses_proposals_while_transferring(void **state)
 	fx_free(c);
 }
 
-static void an_unfinished_transfer_is_abandoned_after_an_election_timeout(void **state)
+static void a_transfer_to_an_unreachable_lagging_target_is_abandoned(void **state)
 {
 	(void)state;
 	uint64_t l;
 	struct fx *c = cluster(5, 64, &l);
 	uint64_t target = l % 5 + 1;
 	fx_isolate(c, target, FX_BOTH);
+	assert_true(fx_propose_wait(c, "target lags", 5 * SEC) > 0);
+	assert_int_equal(raft_transfer(fx_raft(c, l), fx_now(c), target), 0);
+	fx_drain(c, l);
+	fx_run(c, SEC + 100000); /* TimeoutNow never sent: keep leading */
+	assert_int_equal(fx_leader(c), l);
+	assert_int_equal(fx_propose(c, l, "again", NULL), 0);
+	fx_run(c, 300000);
+	assert_true(raft_leader_lease_valid(fx_raft(c, l), fx_now(c)));
+	fx_free(c);
+}
+
+static void a_leader_whose_timeout_now_was_lost_steps_down(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster(5, 68, &l);
+	uint64_t target = l % 5 + 1;
+	fx_cut(c, l, target); /* caught up, but TimeoutNow is lost */
 	assert_int_equal(raft_transfer(fx_raft(c, l), fx_now(c), target), 0);
 	fx_drain(c, l);
 	fx_run(c, SEC + 100000);
-	assert_int_equal(fx_leader(c), l);
-	assert_int_equal(fx_propose(c, l, "again", NULL), 0);
+	assert_int_not_equal(raft_state(fx_raft(c, l)), RAFT_LEADER);
+	fx_heal(c);
+	assert_true(fx_propose_wait(c, "re-elected", 10 * SEC) > 0);
 	fx_free(c);
 }
 
@@ -191,7 +210,8 @@ int main(void)
 		cmocka_unit_test(leadership_transfer_with_pre_vote_and_check_quorum_elects_the_target),
 		cmocka_unit_test(a_transfer_to_a_lagging_target_first_brings_it_up_to_date),
 		cmocka_unit_test(a_leader_refuses_proposals_while_transferring),
-		cmocka_unit_test(an_unfinished_transfer_is_abandoned_after_an_election_timeout),
+		cmocka_unit_test(a_transfer_to_an_unreachable_lagging_target_is_abandoned),
+		cmocka_unit_test(a_leader_whose_timeout_now_was_lost_steps_down),
 		cmocka_unit_test(a_transfer_to_a_non_voter_or_to_itself_is_refused),
 		cmocka_unit_test(the_lease_holds_with_a_majority_of_recent_acknowledgements),
 		cmocka_unit_test(the_lease_runs_from_the_send_time_not_the_answer_time),
