@@ -71,4 +71,9 @@ int fl_cli_direct_dump_any(int argc, char **argv);
  * held leases) for `dump`; prints nothing for a device without a fencelock
  * header. Returns 0 or a -FL_E code. */
 int fl_cli_dump_fencelock_text(const char *path);
+/* The same as a JSON object (header fields, timeouts, offsets, mailboxes in
+ * use, leases in use), or NULL for a device without a fencelock header; for
+ * `dump -o json` to attach under "fencelock". Returns a new reference. */
+#include <jansson.h>
+json_t *fl_cli_fencelock_area_json(const char *path);
 #endif

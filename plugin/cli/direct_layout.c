@@ -203,7 +203,7 @@ static void box_text(const struct mb_box *b, uint32_t max_hosts)
 			       mb_pending(b, s) ? " PENDING" : "");
 }
 
-static int list_boxes(struct fl_cli_dev *d, const struct lay_layout *l, bool json)
+static int list_boxes(struct fl_cli_dev *d, const struct lay_layout *l, bool json, json_t *into)
 {
 	struct mb_geom g = geom_of(d, l);
 	struct mb_box *b = malloc(sizeof(*b));
@@ -221,7 +221,9 @@ static int list_boxes(struct fl_cli_dev *d, const struct lay_layout *l, bool jso
 		else
 			box_text(b, l->max_hosts);
 	}
-	if (rv == 0 && json) {
+	if (rv == 0 && into != NULL) {
+		json_object_set_new(into, "mailboxes", arr);
+	} else if (rv == 0 && json) {
 		char *s = json_dumps(json_pack("{s:s,s:o}", "cluster", l->cluster, "mailboxes", arr), JSON_COMPACT);
 		printf("%s\n", s);
 		free(s);
@@ -268,7 +270,7 @@ int fl_cli_direct_mailbox(int argc, char **argv)
 			printf("host %" PRIu64 " acknowledged its mailbox: %s\n", ack, fence ? "fenced" : "running");
 	}
 	if (rv == 0)
-		rv = list_boxes(&d, &l, json);
+		rv = list_boxes(&d, &l, json, NULL);
 	if (rv != 0)
 		fprintf(stderr, "fencelock: mailbox on %s failed: %s\n", dev, fl_strerror(rv));
 	fl_cli_dev_close(&d);
@@ -294,6 +296,72 @@ static void dump_lease(struct fl_cli_dev *d, uint64_t offset, const char *what)
 	vl_op_free(&op);
 }
 
+/* A lease in use as JSON, or NULL when it is free (or unreadable: listed with its error). */
+static json_t *lease_json(struct fl_cli_dev *d, uint64_t offset, const char *what)
+{
+	struct vl_area a = {.bdev = d->bdev, .offset = offset};
+	struct vl_op op;
+	if (vl_inquire_start(&op, &a, NULL, NULL) != 0)
+		return NULL;
+	int rv = vl_wait_sync(&op, d->bdev);
+	const struct fl_leader *l = &op.res.leader;
+	json_t *j = NULL;
+	if (rv != 0) {
+		j = json_pack("{s:s,s:I,s:s}", "name", what, "offset", (json_int_t)offset, "error", fl_strerror(rv));
+	} else if (op.res.held || op.res.shared_count > 0) {
+		json_t *sh = json_array();
+		for (uint32_t i = 0; i < FL_MIN(op.res.shared_count, (uint32_t)VL_MAX_SHARED); i++)
+			json_array_append_new(sh, json_pack("{s:I,s:I}", "host_id", (json_int_t)op.res.shared_host[i],
+							    "generation", (json_int_t)op.res.shared_gen[i]));
+		j = json_pack("{s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:o}", "name", what, "offset", (json_int_t)offset, "held",
+			      op.res.held, "owner_id", (json_int_t)l->owner_id, "owner_generation",
+			      (json_int_t)l->owner_generation, "lver", (json_int_t)l->lver, "timestamp",
+			      (json_int_t)l->timestamp, "shared_holders", sh);
+	}
+	vl_op_free(&op);
+	return j;
+}
+
+json_t *fl_cli_fencelock_area_json(const char *path)
+{
+	struct fl_cli_dev d;
+	struct lay_layout l;
+	if (fl_cli_dev_open(path, false, 0, &d) != 0)
+		return NULL;
+	if (lay_read_sync(d.bdev, &l) != 0) {
+		fl_cli_dev_close(&d);
+		return NULL;
+	}
+	char uuid[2 * LAY_UUID_LEN + 1];
+	for (int i = 0; i < LAY_UUID_LEN; i++)
+		snprintf(uuid + 2 * i, 3, "%02x", l.uuid[i]);
+	json_t *root = json_pack(
+		"{s:s,s:s,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "cluster", l.cluster,
+		"uuid", uuid, "io_timeout_s", (json_int_t)l.io_timeout_s, "max_hosts", (json_int_t)l.max_hosts,
+		"volume_slots", (json_int_t)l.volume_slots, "timeouts_us", "renew", (json_int_t)l.renew_us, "fail",
+		(json_int_t)l.fail_us, "kill", (json_int_t)l.kill_us, "margin", (json_int_t)l.margin_us, "dead",
+		(json_int_t)l.dead_us, "offsets", "header", (json_int_t)l.header_offset, "mailboxes",
+		(json_int_t)l.mailbox_offset, "mailbox_bytes", (json_int_t)l.mailbox_bytes, "witness",
+		(json_int_t)l.witness_offset, "voter", (json_int_t)l.voter_offset, "slots", (json_int_t)l.slots_offset,
+		"total_bytes", (json_int_t)l.total_bytes);
+	json_t *leases = json_array();
+	json_t *w = lease_json(&d, l.witness_offset, LAY_WITNESS_NAME);
+	if (w != NULL)
+		json_array_append_new(leases, w);
+	for (uint32_t i = 0; i < l.volume_slots; i++) {
+		char name[FL_NAME_LEN + 1];
+		lay_slot_name(i, name);
+		json_t *e = lease_json(&d, lay_slot_offset(&l, i), name);
+		if (e != NULL)
+			json_array_append_new(leases, e);
+	}
+	json_object_set_new(root, "leases_in_use", leases);
+	if (list_boxes(&d, &l, true, root) != 0)
+		json_object_set_new(root, "mailboxes", json_string("unreadable"));
+	fl_cli_dev_close(&d);
+	return root;
+}
+
 int fl_cli_dump_fencelock_text(const char *path)
 {
 	struct fl_cli_dev d;
@@ -308,7 +376,7 @@ int fl_cli_dump_fencelock_text(const char *path)
 	       l.cluster, l.io_timeout_s, l.max_hosts, l.volume_slots, l.total_bytes);
 	printf("  header %" PRIu64 " mailboxes %" PRIu64 " witness %" PRIu64 " voter %" PRIu64 " slots %" PRIu64 "\n",
 	       l.header_offset, l.mailbox_offset, l.witness_offset, l.voter_offset, l.slots_offset);
-	int rv = list_boxes(&d, &l, false);
+	int rv = list_boxes(&d, &l, false, NULL);
 	dump_lease(&d, l.witness_offset, "witness");
 	for (uint32_t i = 0; i < l.volume_slots; i++) {
 		char name[FL_NAME_LEN + 1];
