@@ -293,6 +293,8 @@ static int ls_submit(struct ls_lockspace *ls, enum fl_io_op op, uint32_t first_r
 
 static void ls_emit(struct ls_lockspace *ls, enum ls_event ev, int result)
 {
+	FL_ASSERT(ev <= LS_EV_RELEASED);
+	FL_ASSERT(result <= 0);
 	if (ls->fn != NULL)
 		ls->fn(ls, ev, result, ls->arg);
 }
@@ -344,6 +346,8 @@ static void ls_format_done(struct ls_lockspace *ls, int result)
 
 static void ls_format_step(struct ls_lockspace *ls, enum ls_step step, int result)
 {
+	FL_ASSERT(ls->state == LS_FORMATTING);
+	FL_ASSERT(step == STEP_FMT_ZERO || step == STEP_FMT_MAGIC);
 	if (result != 0 || step == STEP_FMT_MAGIC) {
 		ls_format_done(ls, result);
 		return;
@@ -402,6 +406,7 @@ int ls_acquire(struct ls_lockspace *ls)
  * fresh timestamp. Waits for the next second if our last write used this one. */
 static void ls_acquire_write(struct ls_lockspace *ls)
 {
+	FL_ASSERT(ls->state == LS_ACQUIRING && !ls->io_busy);
 	uint64_t now = fl_now_us(ls->loop);
 	uint64_t ts = now / FL_US_PER_S;
 	if (ts <= ls->last_written_ts || ts == 0) {
@@ -431,6 +436,8 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 {
 	struct fl_leader l;
+	FL_ASSERT(ls->state == LS_ACQUIRING);
+	FL_ASSERT(step == STEP_ACQ_READ || step == STEP_ACQ_REREAD);
 	int rv = ls_record_check(ls->wbuf, ls->cfg.space_name, ls->sector, &l);
 	if (rv == 0 && ls->area_hosts == 0)
 		rv = ls_set_geometry(ls, fl_align_bytes_from_flags(l.flags, ls->sector));
@@ -588,6 +595,7 @@ static void ls_schedule_renewal(struct ls_lockspace *ls, bool failed)
 	if (!ls->renew_auto || ls->state != LS_HELD)
 		return;
 	uint64_t now = fl_now_us(ls->loop);
+	FL_ASSERT(ls->renew_start_us <= now); /* monotonic clock */
 	uint64_t at = failed ? now + ls->timing.renew_us / 4 : ls->renew_start_us + ls->timing.renew_us;
 	at = FL_MAX(at, (ls->last_written_ts + 1) * FL_US_PER_S);
 	fl_timer_arm(ls->loop, &ls->renew_timer, at);
@@ -608,6 +616,8 @@ static void ls_renew_start(struct ls_lockspace *ls)
 
 static void ls_renew_failed(struct ls_lockspace *ls, int result)
 {
+	FL_ASSERT(result < 0);
+	FL_ASSERT(ls->state == LS_HELD);
 	fl_warn("lockspace %s: renewal of host_id %llu failed: %s; lease valid for %lld ms more",
 		ls->cfg.space_name, (unsigned long long)ls->cfg.host_id, fl_strerror(result),
 		(long long)(ls->valid_until_us - FL_MIN(ls->valid_until_us, fl_now_us(ls->loop))) / 1000);
@@ -618,6 +628,8 @@ static void ls_renew_failed(struct ls_lockspace *ls, int result)
 static void ls_renew_read_done(struct ls_lockspace *ls)
 {
 	struct fl_leader l;
+	/* The read range always holds our own record. */
+	FL_ASSERT(ls->read_hosts >= ls->cfg.host_id && ls->read_hosts <= ls->area_hosts);
 	const uint8_t *mine = ls_sector_of(ls, ls->cfg.host_id);
 	int rv = ls_record_check(mine, ls->cfg.space_name, ls->sector, &l);
 	if (rv == -FL_ECHECKSUM && ls->last_write_failed) {
@@ -706,6 +718,7 @@ static void ls_expiry_fired(struct ls_lockspace *ls)
 static int ls_release_start(struct ls_lockspace *ls)
 {
 	FL_ASSERT(ls->have_own && !ls->io_busy);
+	FL_ASSERT(ls->state == LS_HELD || ls->state == LS_EXPIRED);
 	struct fl_leader l = ls->own;
 	l.timestamp = 0;
 	ls_record_encode_sector(&l, ls->wbuf, ls->sector);
