@@ -589,7 +589,9 @@ static void area_read_done(struct vl_op *op)
 static void op_step_io(struct fl_io *io, int result)
 {
 	struct vl_op *op = io->arg;
-	FL_ASSERT(op->running);
+	FL_ASSERT(op != NULL && io == &op->io);
+	if (!op->running)
+		return; /* cancelled while this I/O was in flight */
 	if (result != 0) {
 		fl_err("lease %s at %" PRIu64 ": %s of %u bytes at %" PRIu64 " failed: %s", op->area.bdev->name,
 		       op->area.offset, io->op == FL_IO_READ ? "read" : "write", io->len, io->offset,

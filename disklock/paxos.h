@@ -144,7 +144,9 @@ int vl_release_start(struct vl_op *op, const struct vl_area *area, uint64_t host
 int vl_inquire_start(struct vl_op *op, const struct vl_area *area, vl_done_fn done, void *arg);
 
 /* Cancels an operation in flight (its done callback will not run); the
- * device may still complete a write already issued. */
+ * device may still complete a write already issued. The op and its buffers
+ * must stay valid until that I/O has called back (op->io.inflight false) or
+ * the device was closed; only then call vl_op_free(). */
 void vl_op_cancel(struct vl_op *op);
 /* Frees the op's buffers; call after done ran or after vl_op_cancel(). */
 void vl_op_free(struct vl_op *op);
