@@ -252,17 +252,17 @@ static void op_evaluate(struct vl_op *op)
 		memset(&op->ours, 0, sizeof(op->ours));
 		memset(&op->our_mode, 0, sizeof(op->our_mode));
 	}
+	if (op->next_lver != 0 && l->lver == op->next_lver && l->owner_id == a->host_id &&
+	    l->owner_generation == a->generation && l->timestamp != 0) {
+		op->res.leader = *l; /* another host committed the value we proposed */
+		committed(op);
+		return;
+	}
 	if (a->acquire_lver != 0 && l->lver != a->acquire_lver) {
 		fl_err("lease %s at %" PRIu64 ": lver is %" PRIu64 ", hand-off expected %" PRIu64
 		       "; another host took the lease in between",
 		       op->area.bdev->name, op->area.offset, l->lver, a->acquire_lver);
 		op_finish(op, -FL_ESTALE);
-		return;
-	}
-	if (op->next_lver != 0 && l->lver == op->next_lver && l->owner_id == a->host_id &&
-	    l->owner_generation == a->generation && l->timestamp != 0) {
-		op->res.leader = *l; /* another host committed the value we proposed */
-		committed(op);
 		return;
 	}
 	if (!vl_leader_held(l) || owner_released(op, l)) {
