@@ -626,6 +626,36 @@ static void a_lease_of_another_resource_is_foreign(void **state)
 	world_free(&w);
 }
 
+static void a_stalled_disk_times_out_and_never_claims_the_lease(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 21);
+	lease_init(&w);
+	fl_simbdev_faults(w.h[1].dev)->stalled = true;
+	assert_int_equal(acquire_one(&w, 1), -FL_ETIMEDOUT);
+	fl_simbdev_unstall(w.h[1].dev);
+	fl_sim_run_until(&w.sim, w.sim.now_us + FL_US_PER_S);
+	assert_false(held_now(&w, 2));
+	assert_int_equal(acquire_one(&w, 2), 0);
+	world_free(&w);
+}
+
+static void an_owner_acquiring_again_keeps_its_lver(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 1, 22);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 1), 0);
+	uint64_t writes = fl_simbdev_bdev(w.h[1].dev)->stats.writes;
+	assert_int_equal(acquire_one(&w, 1), 0);
+	assert_true(fl_simbdev_bdev(w.h[1].dev)->stats.writes == writes);
+	assert_int_equal(inquire(&w, 1).leader.lver, 1);
+	world_free(&w);
+}
+
 static void mbal_stays_congruent_to_host_id_across_ballots(void **state)
 {
 	(void)state;
@@ -666,6 +696,8 @@ int main(void)
 		cmocka_unit_test(handoff_detects_an_intervening_acquire),
 		cmocka_unit_test(a_lockspace_area_is_refused_as_a_lease),
 		cmocka_unit_test(a_lease_of_another_resource_is_foreign),
+		cmocka_unit_test(a_stalled_disk_times_out_and_never_claims_the_lease),
+		cmocka_unit_test(an_owner_acquiring_again_keeps_its_lver),
 		cmocka_unit_test(mbal_stays_congruent_to_host_id_across_ballots),
 	};
 	return cmocka_run_group_tests_name("paxos", tests, NULL, NULL);
