@@ -89,7 +89,7 @@ static int check_geom(const struct mb_geom *g, uint64_t host)
 	return 0;
 }
 
-static uint64_t box_offset(const struct mb_geom *g, uint64_t host) { return g->offset + (host - 1) * g->box_bytes; }
+uint64_t mb_box_offset(const struct mb_geom *g, uint64_t host) { return g->offset + (host - 1) * g->box_bytes; }
 
 /* Decodes sector i of a mailbox buffer, checking sender and target fields. */
 static int decode_slot(const struct mb_geom *g, const uint8_t *buf, uint64_t owner, uint32_t i, uint32_t magic,
@@ -106,6 +106,24 @@ static int decode_slot(const struct mb_geom *g, const uint8_t *buf, uint64_t own
 	return rv;
 }
 
+int mb_box_decode(const struct mb_geom *g, const uint8_t *buf, uint64_t host, struct mb_box *out)
+{
+	int rv = check_geom(g, host);
+	if (rv != 0)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	out->owner = host;
+	rv = decode_slot(g, buf, host, 0, MB_STATUS_MAGIC, &out->status);
+	for (uint32_t s = 1; rv == 0 && s <= g->max_hosts; s++) {
+		rv = decode_slot(g, buf, host, s, MB_REQ_MAGIC, &out->req[s]);
+		if (rv == 0)
+			rv = decode_slot(g, buf, host, g->max_hosts + s, MB_ACK_MAGIC, &out->ack[s]);
+		if (rv == 0 && mb_pending(out, s))
+			out->pending++;
+	}
+	return rv;
+}
+
 int mb_read_sync(const struct mb_geom *g, uint64_t host, struct mb_box *out)
 {
 	int rv = check_geom(g, host);
@@ -116,18 +134,9 @@ int mb_read_sync(const struct mb_geom *g, uint64_t host, struct mb_box *out)
 	uint8_t *buf = malloc((size_t)n * ss);
 	if (buf == NULL)
 		return -FL_ENOMEM;
-	memset(out, 0, sizeof(*out));
-	out->owner = host;
-	rv = fl_bdev_read_sync(g->bdev, box_offset(g, host), buf, n * ss);
+	rv = fl_bdev_read_sync(g->bdev, mb_box_offset(g, host), buf, n * ss);
 	if (rv == 0)
-		rv = decode_slot(g, buf, host, 0, MB_STATUS_MAGIC, &out->status);
-	for (uint32_t s = 1; rv == 0 && s <= g->max_hosts; s++) {
-		rv = decode_slot(g, buf, host, s, MB_REQ_MAGIC, &out->req[s]);
-		if (rv == 0)
-			rv = decode_slot(g, buf, host, g->max_hosts + s, MB_ACK_MAGIC, &out->ack[s]);
-		if (rv == 0 && mb_pending(out, s))
-			out->pending++;
-	}
+		rv = mb_box_decode(g, buf, host, out);
 	free(buf);
 	return rv;
 }
@@ -139,7 +148,7 @@ static int write_record(const struct mb_geom *g, uint64_t box_host, uint32_t sec
 	if (s == NULL)
 		return -FL_ENOMEM;
 	mb_record_encode(r, s, ss);
-	int rv = fl_bdev_write_sync(g->bdev, box_offset(g, box_host) + (uint64_t)sector * ss, s, ss);
+	int rv = fl_bdev_write_sync(g->bdev, mb_box_offset(g, box_host) + (uint64_t)sector * ss, s, ss);
 	free(s);
 	return rv;
 }
@@ -169,7 +178,7 @@ int mb_send_sync(const struct mb_geom *g, uint64_t from, uint64_t to, enum mb_ki
 	return rv;
 }
 
-static uint32_t ack_for(uint32_t kind)
+uint32_t mb_ack_for(uint32_t kind)
 {
 	return kind == MB_FENCE ? MB_FENCED : kind == MB_CLEAR ? MB_CLEARED : MB_TEST_OK;
 }
@@ -199,7 +208,7 @@ int mb_process_sync(const struct mb_geom *g, uint64_t owner, uint64_t now_s, str
 	for (uint32_t s = 1; rv == 0 && s <= g->max_hosts; s++) {
 		if (!mb_pending(out, s))
 			continue;
-		struct mb_record a = {.magic = MB_ACK_MAGIC, .kind = ack_for(out->req[s].kind), .from = owner, .to = s,
+		struct mb_record a = {.magic = MB_ACK_MAGIC, .kind = mb_ack_for(out->req[s].kind), .from = owner, .to = s,
 				      .seq = out->req[s].seq, .time_s = now_s};
 		rv = write_record(g, owner, g->max_hosts + s, &a);
 		if (rv == 0)

@@ -74,6 +74,15 @@ int mb_record_decode(const uint8_t *sector, uint32_t expected_magic, struct mb_r
 /* True when sender s's request in b is not acknowledged yet. */
 bool mb_pending(const struct mb_box *b, uint64_t sender);
 
+/* Byte offset of host's mailbox and its size in sectors (2 * max_hosts + 1). */
+uint64_t mb_box_offset(const struct mb_geom *g, uint64_t host);
+static inline uint32_t mb_box_sectors(const struct mb_geom *g) { return 2 * g->max_hosts + 1; }
+/* Decodes a whole mailbox of host read into buf (mb_box_sectors() sectors):
+ * the parsing behind mb_read_sync(), for callers doing their own I/O. */
+int mb_box_decode(const struct mb_geom *g, const uint8_t *buf, uint64_t host, struct mb_box *out);
+/* The acknowledgement kind that answers request kind. */
+uint32_t mb_ack_for(uint32_t kind);
+
 /* Reads host's whole mailbox into *out (one read). -FL_ECHECKSUM etc. for a
  * corrupt sector, naming it in the log. */
 int mb_read_sync(const struct mb_geom *g, uint64_t host, struct mb_box *out);
