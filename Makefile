@@ -125,6 +125,17 @@ asan:
 bench: all
 	@scripts/bench.sh $(BUILD)
 
+# ---- Raft benchmark: fencelock vs etcd (not in all, test or install) -------
+BENCH_RAFT_PROGRAMS := fl-raft-bench-server fl-raft-bench-client
+fl-raft-bench-server_SRCS := bench/raft/server.c
+fl-raft-bench-server_LIBS := raft common
+fl-raft-bench-client_SRCS := bench/raft/client.c
+fl-raft-bench-client_LIBS :=
+$(foreach p,$(BENCH_RAFT_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
+.PHONY: bench-raft
+bench-raft: $(addprefix $(BUILD)/,$(BENCH_RAFT_PROGRAMS))
+	@scripts/bench-raft.sh $(BUILD)
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. common disklock raft plugin
