@@ -238,6 +238,10 @@ static noreturn void exec_child_main(const struct exec_args *a, int go_rd, int e
 	if (read(go_rd, &b, 1) != 1)
 		_exit(FL_EXEC_EXIT_REFUSED); /* leases not acquired: never run CMD */
 	close(go_rd);
+	/* The signals the guard forwards must reach CMD even if our caller
+	 * ignored them (a background job of a shell ignores SIGINT/SIGQUIT). */
+	for (size_t i = 0; i < FL_ARRAY_SIZE(exec_sigs); i++)
+		signal(exec_sigs[i], SIG_DFL);
 	exec_sigset(&set);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	execvp(a->cmd_argv[0], a->cmd_argv);

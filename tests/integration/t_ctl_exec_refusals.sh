@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# fencelock exec refuses to run CMD, with a message and its own exit code,
+# when a volume is held by another host (121), the host is not quorate (122),
+# the daemon is unreachable (120) or the command line is wrong (125); CMD not
+# found gives 127 and releases the leases. Firecracker and Cloud Hypervisor
+# modes take the uid and volumes from the VMM's arguments and config.
+source "$FL_ROOT/tests/lib/common.sh"
+source "$FL_ROOT/tests/integration/ctl_lib.sh"
+
+stub_start -b "$T/taken.img"
+touch "$T/disk.img" "$T/taken.img"
+expect_rc 121 "$FL" -s "$SOCK" exec --vm vm-b --volume "$T/disk.img" --volume "$T/taken.img" -- touch "$T/ran"
+grep -q "VM vm-b not started: volume $T/taken.img of VM vm-b is held by host 2" <<<"$out" || fail "busy message: $out"
+[ ! -e "$T/ran" ] || fail "CMD ran although a lease was refused"
+
+expect_rc 127 "$FL" -s "$SOCK" exec --vm vm-n --volume "$T/disk.img" -- /nonexistent/vmm
+grep -q "cannot run /nonexistent/vmm" <<<"$out" || fail "not-found message: $out"
+has_event "release vm-n" || fail "leases of vm-n not released: $(cat "$EVENTS")"
+
+expect_rc 125 "$FL" -s "$SOCK" exec --volume "$T/disk.img" -- true
+grep -q "no VM uid" <<<"$out" || fail "uid message: $out"
+expect_rc 125 "$FL" -s "$SOCK" exec --vm vm-x -- true
+expect_rc 125 "$FL" -s "$SOCK" exec --vm ../x --volume "$T/disk.img" -- true
+expect_rc 125 "$FL" -s "$SOCK" exec --vm vm-x --volume "$T/disk.img" --restart sometimes -- true
+
+# Firecracker: uid from --id, volumes from the config's drives.
+cat > "$T/fc.json" <<JSON
+{"drives": [{"drive_id": "root", "path_on_host": "$T/disk.img", "is_root_device": true, "is_read_only": false},
+            {"drive_id": "seed", "path_on_host": "$T/seed.img", "is_root_device": false, "is_read_only": true}]}
+JSON
+cat > "$T/firecracker" <<'FC'
+#!/bin/sh
+exit 0
+FC
+chmod +x "$T/firecracker"
+expect_rc 0 "$FL" -s "$SOCK" exec --firecracker -- "$T/firecracker" --id fc-1 --config-file "$T/fc.json"
+has_event "register fc-1 volumes=2 restart=always" || fail "firecracker VM not registered as expected: $(cat "$EVENTS")"
+expect_rc 125 "$FL" -s "$SOCK" exec --firecracker -- "$T/firecracker" --id fc-2
+grep -q "no --config-file" <<<"$out" || fail "firecracker without config: $out"
+expect_rc 0 "$FL" -s "$SOCK" exec --cloud-hypervisor --vm ch-1 -- "$T/firecracker" --disk "path=$T/disk.img" "path=$T/seed.img,readonly=on"
+has_event "register ch-1 volumes=2 restart=always" || fail "cloud-hypervisor VM not registered: $(cat "$EVENTS")"
+expect_rc 0 "$FL" -s "$SOCK" leases -o json
+command -v jq >/dev/null && { jq -e '[.leases[] | select(.vm == "ch-1" and .mode == "ro")] | length == 1' <<<"$out" >/dev/null || fail "ch-1 leases: $out"; }
+
+stub_stop; stub_start -n
+expect_rc 122 "$FL" -s "$SOCK" exec --vm vm-q --volume "$T/disk.img" -- touch "$T/ran"
+grep -q "not quorate" <<<"$out" || fail "quorum message: $out"
+[ ! -e "$T/ran" ] || fail "CMD ran on a non-quorate host"
+stub_stop
+expect_rc 120 "$FL" -s "$SOCK" exec --vm vm-u --volume "$T/disk.img" -- touch "$T/ran"
+grep -q "fencelockd unreachable" <<<"$out" || fail "unreachable message: $out"
+[ ! -e "$T/ran" ] || fail "CMD ran without a daemon"
+exit 0
