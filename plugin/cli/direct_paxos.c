@@ -178,10 +178,11 @@ static int px_parse(int argc, char **argv, struct px_opts *o, const char *usage)
 		case 'l': rv = parse_u64("--lver", optarg, UINT64_MAX, &o->lver); break;
 		case 'n': rv = parse_u64("--num-hosts", optarg, VL_MAX_HOSTS, &o->num_hosts); break;
 		case 'o':
-			if (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)
-				o->json = strcmp(optarg, "json") == 0;
-			else
-				rv = parse_u64("io_timeout", optarg, 300, &o->wait_s); /* -o is io_timeout for init */
+			o->json = strcmp(optarg, "json") == 0;
+			if (!o->json && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "fencelock: -o takes text or json, not '%s'\n", optarg);
+				rv = -FL_EINVAL;
+			}
 			break;
 		default: fprintf(stderr, "%s", usage); return -FL_EINVAL;
 		}
