@@ -781,11 +781,15 @@ uint64_t fx_leader(struct fx *c)
 	return best;
 }
 
+/* Every running member of l's configuration that l reaches both ways
+ * follows l (a removed server never hears of the new leader). */
 static bool leader_known(struct fx *c, uint64_t l)
 {
+	const struct raft_config *cfg = raft_configuration(c->nodes[l].r, NULL);
 	for (uint32_t i = 1; i <= c->n; i++) {
 		struct fx_node *n = &c->nodes[i];
-		if (!n->up || n->id == l || !link_open(c, l, n->id) || !link_open(c, n->id, l))
+		if (!n->up || n->id == l || !link_open(c, l, n->id) || !link_open(c, n->id, l) ||
+		    raft_config_find(cfg, n->id) < 0)
 			continue;
 		if (raft_leader(n->r) != l || raft_term(n->r) != raft_term(c->nodes[l].r))
 			return false;

@@ -69,8 +69,9 @@ struct raft *fx_raft(struct fx *c, uint64_t id);
 bool fx_is_up(const struct fx *c, uint64_t id);
 /* The leader of the highest term among running servers, or 0. */
 uint64_t fx_leader(struct fx *c);
-/* Runs until some running server is leader and every running server that is
- * connected to it both ways knows it; returns its id or 0 after max_us. */
+/* Runs until some running server is leader and every running member of its
+ * configuration connected to it both ways knows it; returns its id or 0
+ * after max_us. */
 uint64_t fx_wait_leader(struct fx *c, uint64_t max_us);
 /* Runs until server id applied index; false after max_us. */
 bool fx_wait_applied(struct fx *c, uint64_t id, uint64_t index, uint64_t max_us);

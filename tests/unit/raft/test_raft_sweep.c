@@ -3,7 +3,8 @@
  * Each seed builds a cluster of 3 or 5 servers and, for 30 simulated seconds,
  * mixes a write load with random faults: partitions, isolation in one or both
  * directions, message loss, duplication and reordering, crashes and restarts,
- * a hung log store, snapshots. The fixture checks election safety, log
+ * a hung log store, snapshots, leader crashes right after a write,
+ * leadership transfers and (with five servers) membership changes. The fixture checks election safety, log
  * matching, leader completeness, state-machine safety and durability of
  * committed entries after every step. Then the network heals and every server
  * restarts: a leader must be elected and a new entry applied everywhere within
@@ -25,28 +26,73 @@
 
 static uint64_t seed_lo = 1, seed_hi = 200;
 
+static void crash_or_restart(struct fx *c, uint64_t id, uint32_t n, uint32_t *crashed)
+{
+	if (fx_is_up(c, id) && *crashed < (n - 1) / 2 + 1) {
+		fx_crash(c, id);
+		(*crashed)++;
+	} else if (!fx_is_up(c, id)) {
+		fx_restart(c, id);
+		(*crashed)--;
+	}
+}
+
+/* Membership churn: remove a voter (never below three) or bring a removed
+ * server back as a learner; learners get promoted. */
+static void membership_change(struct fx *c, struct fl_rand *r, uint32_t n)
+{
+	uint64_t l = fx_leader(c);
+	if (l == 0)
+		return;
+	struct raft *lr = fx_raft(c, l);
+	const struct raft_config *cfg = raft_configuration(lr, NULL);
+	uint64_t id = 1 + fl_rand_below(r, n);
+	int i = raft_config_find(cfg, id);
+	int rv;
+	if (i < 0)
+		rv = raft_add(lr, fx_now(c), id);
+	else if (cfg->servers[i].role == RAFT_LEARNER)
+		rv = raft_promote(lr, fx_now(c), id);
+	else if (raft_config_voters(cfg) > 3)
+		rv = raft_remove(lr, fx_now(c), id);
+	else
+		return;
+	(void)rv; /* busy or not caught up: fine, the sweep moves on */
+	fx_drain(c, l);
+}
+
 static void random_fault(struct fx *c, struct fl_rand *r, uint32_t n, uint32_t *crashed)
 {
-	uint64_t id = 1 + fl_rand_below(r, n);
-	switch (fl_rand_below(r, 10)) {
+	uint64_t id = 1 + fl_rand_below(r, n), l = fx_leader(c);
+	switch (fl_rand_below(r, 12)) {
 	case 0: fx_partition(c, fl_rand_below(r, 1u << (n + 1)) & ~1ull); break;
 	case 1: fx_isolate(c, id, (enum fx_dir)fl_rand_below(r, 3)); break;
 	case 2: fx_cut(c, id, 1 + fl_rand_below(r, n)); break;
 	case 3: fx_heal(c); break;
 	case 4: fx_set_drop(c, (uint32_t)fl_rand_below(r, 300)); break;
 	case 5: fx_set_dup(c, (uint32_t)fl_rand_below(r, 200)); break;
-	case 6:
-		if (fx_is_up(c, id) && *crashed < (n - 1) / 2 + 1) {
-			fx_crash(c, id);
-			(*crashed)++;
-		} else if (!fx_is_up(c, id)) {
-			fx_restart(c, id);
-			(*crashed)--;
-		}
-		break;
+	case 6: crash_or_restart(c, id, n, crashed); break;
 	case 7:
 		if (fx_is_up(c, id))
 			fx_disk_hang(c, id, fl_rand_chance(r, 1, 2));
+		break;
+	case 8: /* the leader right after a write: Figure 8 material */
+		if (l != 0) {
+			(void)fx_propose(c, l, "doomed?", NULL);
+			fx_run(c, fl_rand_below(r, 20000));
+			if (fx_is_up(c, l))
+				crash_or_restart(c, l, n, crashed);
+		}
+		break;
+	case 9:
+		if (l != 0 && id != l) {
+			(void)raft_transfer(fx_raft(c, l), fx_now(c), id);
+			fx_drain(c, l);
+		}
+		break;
+	case 10:
+		if (n == 5)
+			membership_change(c, r, n);
 		break;
 	default: break;
 	}
@@ -87,16 +133,20 @@ static void run_seed(uint64_t seed)
 		fx_run(c, 500000);
 	}
 	heal_everything(c, n);
-	/* Liveness after healing: a leader within 10 s, a new entry everywhere. */
+	/* Liveness after healing: a leader, and a new entry applied by every
+	 * member of its configuration, within a bound. */
 	uint64_t idx = fx_propose_wait(c, "after-heal", 15 * SEC);
 	if (idx == 0 && (fx_dump(c), 1))
 		fail_msg("seed %llu: no leader committed an entry within 15 s of healing",
 			 (unsigned long long)seed);
-	for (uint64_t id = 1; id <= n; id++)
+	const struct raft_config *cfg = raft_configuration(fx_raft(c, fx_leader(c)), NULL);
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		uint64_t id = cfg->servers[i].id;
 		if (!fx_wait_applied(c, id, idx, 10 * SEC) && (fx_dump(c), 1))
 			fail_msg("seed %llu: server %llu did not apply %llu within 10 s of healing",
 				 (unsigned long long)seed, (unsigned long long)id,
 				 (unsigned long long)idx);
+	}
 	fx_free(c);
 }
 
