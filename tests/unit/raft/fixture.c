@@ -69,6 +69,9 @@ struct fx_node {
 	uint64_t applied;
 	uint32_t hash;
 	uint64_t slow_out_us, slow_in_us;
+	/* what the last check saw, for the commit rule */
+	uint64_t seen_term, seen_commit;
+	bool seen_leader;
 };
 
 struct fx_rec {
@@ -498,6 +501,23 @@ static void check_lease(struct fx *c, struct fx_node *a)
 	}
 }
 
+/* §5.4.2 / Figure 8: a leader moves its commit index only onto an entry of
+ * its own term (older entries commit indirectly). */
+static void check_commit_rule(struct fx *c, struct fx_node *a)
+{
+	struct raft *r = a->r;
+	bool leader = raft_state(r) == RAFT_LEADER;
+	uint64_t commit = raft_commit_index(r), t = 0;
+	if (leader && a->seen_leader && a->seen_term == raft_term(r) && commit > a->seen_commit &&
+	    (raft_term_at(r, commit, &t) != 0 || t != raft_term(r)))
+		FX_FAIL(c, "commit rule: leader %llu of term %llu commits %llu of term %llu by counting",
+			(unsigned long long)a->id, (unsigned long long)raft_term(r),
+			(unsigned long long)commit, (unsigned long long)t);
+	a->seen_leader = leader;
+	a->seen_term = raft_term(r);
+	a->seen_commit = commit;
+}
+
 static void check_all(struct fx *c)
 {
 	for (uint32_t i = 1; i <= c->n; i++) {
@@ -507,6 +527,7 @@ static void check_all(struct fx *c)
 		if (raft_commit_index(a->r) > raft_last_index(a->r) ||
 		    raft_applied_index(a->r) > raft_commit_index(a->r))
 			FX_FAIL(c, "server %llu: applied <= commit <= last broken", (unsigned long long)a->id);
+		check_commit_rule(c, a);
 		if (raft_state(a->r) == RAFT_LEADER) {
 			check_election_safety(c, a);
 			check_leader_completeness(c, a);
@@ -689,6 +710,7 @@ static void node_stop(struct fx_node *n)
 	raft_free(n->r);
 	n->r = NULL;
 	n->up = false;
+	n->seen_leader = false;
 }
 
 void fx_crash(struct fx *c, uint64_t id)

@@ -20,6 +20,8 @@
  *     index (checked on every apply against a global record);
  *   - committed entries are never lost: no durable log ever drops an entry
  *     that was committed;
+ *   - the commit rule (Figure 8): a leader advances its commit index only onto
+ *     an entry of its own term;
  *   - the leader lease: while a leader holds a valid lease, no server leads a
  *     later term. */
 #ifndef FL_RAFT_TEST_FIXTURE_H
