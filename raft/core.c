@@ -30,6 +30,21 @@ void raft_options_default(struct raft_options *o, uint64_t id, uint64_t seed)
 	o->check_quorum = true;
 }
 
+/* ---- invariants ----------------------------------------------------------- */
+
+/* Checked after every event: cheap, and a broken one stops the process. */
+void raft__check(const struct raft *r)
+{
+	uint64_t last = raft__last_index(r);
+	FL_ASSERT(r->applied <= r->commit && r->commit <= last);
+	FL_ASSERT(r->persisted_index <= last && r->unissued_from <= last + 1);
+	FL_ASSERT(r->log_first <= r->snap.index + 1 && r->snap.index <= r->commit);
+	FL_ASSERT(r->fifo_n <= RAFT_PERSIST_MAX && r->outbox_n <= RAFT_OUTBOX_MAX);
+	FL_ASSERT(r->acked_seq + r->fifo_n == r->issued_seq);
+	FL_ASSERT(r->state != RAFT_LEADER || r->leader == r->opt.id);
+	FL_ASSERT(r->state != RAFT_CANDIDATE || r->vote == r->opt.id);
+}
+
 /* ---- log ------------------------------------------------------------------ */
 
 uint64_t raft__last_index(const struct raft *r)
@@ -319,6 +334,7 @@ int raft_new(const struct raft_options *opt, const struct raft_boot *boot,
 	raft__reset_election_timer(r);
 	r->last_state = RAFT_FOLLOWER;
 	r->last_term = r->term;
+	raft__check(r);
 	*out = r;
 	return 0;
 err:
@@ -434,7 +450,7 @@ void raft_ready(struct raft *r, struct raft_update *u)
 	r->last_state = r->state;
 	r->last_term = r->term;
 	r->last_leader_reported = r->leader;
-	FL_ASSERT(r->applied <= r->commit);
+	raft__check(r);
 }
 
 int raft_persisted(struct raft *r, uint64_t last_index, uint64_t term)
@@ -453,5 +469,6 @@ int raft_persisted(struct raft *r, uint64_t last_index, uint64_t term)
 	r->fifo_n--;
 	if (r->state == RAFT_LEADER)
 		raft__maybe_commit(r);
+	raft__check(r);
 	return 0;
 }

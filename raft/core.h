@@ -124,6 +124,7 @@ struct raft {
 };
 
 /* core.c: log and durability */
+void raft__check(const struct raft *r);
 uint64_t raft__last_index(const struct raft *r);
 uint64_t raft__last_term(const struct raft *r);
 bool raft__term_known(const struct raft *r, uint64_t index, uint64_t *term);

@@ -263,18 +263,21 @@ int raft_step(struct raft *r, uint64_t now_us, const struct raft_msg *m)
 	} else if (m->term < r->term) {
 		return step_lower_term(r, m);
 	}
+	int rv = 0;
 	switch (m->type) {
-	case RAFT_MSG_VOTE: return raft__step_vote(r, m);
-	case RAFT_MSG_VOTE_RESP: return raft__step_vote_resp(r, m);
-	case RAFT_MSG_APPEND: return raft__step_append(r, m);
-	case RAFT_MSG_APPEND_RESP: return raft__step_append_resp(r, m);
-	case RAFT_MSG_SNAPSHOT: return raft__step_snapshot(r, m);
+	case RAFT_MSG_VOTE: rv = raft__step_vote(r, m); break;
+	case RAFT_MSG_VOTE_RESP: rv = raft__step_vote_resp(r, m); break;
+	case RAFT_MSG_APPEND: rv = raft__step_append(r, m); break;
+	case RAFT_MSG_APPEND_RESP: rv = raft__step_append_resp(r, m); break;
+	case RAFT_MSG_SNAPSHOT: rv = raft__step_snapshot(r, m); break;
 	case RAFT_MSG_TIMEOUT_NOW:
 		if (r->state == RAFT_FOLLOWER && m->from == r->leader)
 			raft__campaign(r, true);
-		return 0;
-	default: return -FL_EINVAL;
+		break;
+	default: rv = -FL_EINVAL;
 	}
+	raft__check(r);
+	return rv;
 }
 
 /* ---- time ----------------------------------------------------------------- */
@@ -331,11 +334,10 @@ int raft_tick(struct raft *r, uint64_t now_us)
 	FL_ASSERT(r != NULL);
 	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
-	if (r->state == RAFT_LEADER) {
+	if (r->state == RAFT_LEADER)
 		raft__tick_leader(r);
-		return 0;
-	}
-	if (now_us >= r->election_deadline_us)
+	else if (now_us >= r->election_deadline_us)
 		raft__campaign(r, false);
+	raft__check(r);
 	return 0;
 }
