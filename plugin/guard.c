@@ -98,6 +98,14 @@ int guard_rec_pick(const uint8_t *base, struct guard_rec *rec)
 	return 0;
 }
 
+int guard_file_path(const char *run_dir, const char *uid, char *buf, size_t len)
+{
+	FL_ASSERT(run_dir != NULL && uid != NULL && buf != NULL);
+	FL_ASSERT(uid[0] != '\0' && uid[0] != '.' && strchr(uid, '/') == NULL);
+	int n = snprintf(buf, len, "%s/guard/%s", run_dir, uid);
+	return n > 0 && (size_t)n < len ? 0 : -FL_EINVAL;
+}
+
 int guard_writer_open(struct guard_writer *w, const char *path)
 {
 	FL_ASSERT(w != NULL && path != NULL);

@@ -53,6 +53,11 @@ int guard_rec_decode(const uint8_t slot[GUARD_SLOT_BYTES], struct guard_rec *rec
  * Returns 0, or the error of slot 0 if neither is valid. */
 int guard_rec_pick(const uint8_t *base, struct guard_rec *rec);
 
+/* Writes the guard file path of VM uid, RUN_DIR/guard/UID, into buf (len
+ * bytes). uid must satisfy ctl_uid_valid() (no '/'). Returns 0, or
+ * -FL_EINVAL if it does not fit. */
+int guard_file_path(const char *run_dir, const char *uid, char *buf, size_t len);
+
 /* ---- the daemon's side ---- */
 struct guard_writer {
 	int fd;

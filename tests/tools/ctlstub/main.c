@@ -201,8 +201,8 @@ static int stub_acquire(void *ctx, struct ctl_call *call, const struct ctl_req *
 						vm->volumes[v], vm->uid);
 				return -FL_EBUSY;
 			}
-	snprintf(vm->guard_path, sizeof(vm->guard_path), "%s/guard/%s", S.run_dir, vm->uid);
-	if (vm->gw.fd < 0 && guard_writer_open(&vm->gw, vm->guard_path) != 0) {
+	if (guard_file_path(S.run_dir, vm->uid, vm->guard_path, sizeof(vm->guard_path)) != 0 ||
+	    (vm->gw.fd < 0 && guard_writer_open(&vm->gw, vm->guard_path) != 0)) {
 		ctl_call_errorf(call, "cannot create guard file %s", vm->guard_path);
 		return -FL_EIO;
 	}

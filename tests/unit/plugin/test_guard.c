@@ -289,9 +289,19 @@ static void flushing_a_file_volume_succeeds_and_an_unreadable_one_fails(void **s
 	unlink(path);
 }
 
+static void the_guard_file_of_a_vm_lives_in_the_run_dir(void **state)
+{
+	(void)state;
+	char buf[64];
+	assert_int_equal(guard_file_path("/run/fencelock", "vm-1", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/fencelock/guard/vm-1");
+	assert_int_equal(guard_file_path("/run/fencelock", "vm-1", buf, 10), -FL_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_guard_file_of_a_vm_lives_in_the_run_dir),
 		cmocka_unit_test(a_record_round_trips_through_a_slot),
 		cmocka_unit_test(a_flipped_byte_is_a_checksum_error_and_zeroes_are_unwritten),
 		cmocka_unit_test(the_newest_valid_slot_wins_and_a_torn_newest_falls_back),
