@@ -553,12 +553,15 @@ static void report_text(void)
 	       g.n_alarm_slots);
 	for (unsigned i = 0; i < g.nprocs; i++) {
 		const struct vc_proc *p = &g.procs[i];
-		char n[96], r[96];
+		char n[96], r[96], d[64];
 		fmt_ref(r, sizeof(r), &p->pred);
-		printf("writer %s: tip writes up to seq %" PRId64 ", data seqs %" PRId64 "..%" PRId64
-		       " on the volume, %" PRIu64 " log lines, started from %s\n",
-		       pname((int)i, n, sizeof(n)), p->maxtip, p->min_data, p->max_data, p->log_lines,
-		       p->pred_known ? r : "(unknown)");
+		if (p->max_data < 0)
+			snprintf(d, sizeof(d), "none");
+		else
+			snprintf(d, sizeof(d), "%" PRId64 "..%" PRId64, p->min_data, p->max_data);
+		printf("writer %s: tip writes up to seq %" PRId64 ", data seqs %s on the volume, %" PRIu64
+		       " log lines, started from %s\n",
+		       pname((int)i, n, sizeof(n)), p->maxtip, d, p->log_lines, p->pred_known ? r : "(unknown)");
 	}
 	for (unsigned i = 0; i < g.n_overlaps && i < VC_MAX_ITEMS; i++)
 		printf("OVERLAP %s: %s\n", g.overlaps[i].rule, g.overlaps[i].text);
