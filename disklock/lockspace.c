@@ -62,6 +62,7 @@ struct ls_lockspace {
 
 static void ls_io_done(struct fl_io *io, int result);
 static void ls_renew_start(struct ls_lockspace *ls);
+static void ls_expiry_fired(struct ls_lockspace *ls);
 
 /* ---- pure helpers ---- */
 
@@ -659,6 +660,11 @@ static void ls_renew_read_done(struct ls_lockspace *ls)
 		return;
 	}
 	uint64_t now = fl_now_us(ls->loop);
+	if (ls->renew_auto && now >= ls->valid_until_us) {
+		/* Lapsed while we waited (a paused process): write nothing. */
+		ls_expiry_fired(ls);
+		return;
+	}
 	ls_observe_all(ls, ls->read_hosts, now);
 	if (ls->read_hosts == ls->area_hosts)
 		ls->renewals_since_full = 0;

@@ -429,6 +429,28 @@ static void short_io_errors_fail_renewals_without_expiring_the_lease(void **stat
 	world_free(w);
 }
 
+static void an_observer_with_a_fast_clock_still_declares_dead_only_after_the_holder_expired(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host(w, 1, "host-a");
+	struct host *b = add_host(w, 2, "host-b");
+	fl_simclock_set_drift(&a->clock, -50000);  /* the holder's clock runs 5% slow */
+	fl_simclock_set_drift(&b->clock, 200000);  /* the observer's 20% fast */
+	format(w, a);
+	acquire(w, a);
+	acquire(w, b);
+	run_for(w, S(5));
+	fl_simbdev_faults(a->sb)->stalled = true;
+	assert_true(run_until_event(w, a, LS_EV_EXPIRED, 0, S(10)));
+	uint64_t expired_global = w->sim.now_us;
+	while (ls_host_state(b->ls, 1) != LS_HOST_DEAD)
+		assert_true(fl_sim_step(&w->sim));
+	/* M = T absorbs the drift: DEAD comes after the holder's expiry. */
+	assert_true(w->sim.now_us > expired_global);
+	world_free(w);
+}
+
 static void a_device_offline_longer_than_F_expires_the_lease(void **state)
 {
 	(void)state;
@@ -485,6 +507,35 @@ static void a_renewal_that_finds_our_record_overwritten_loses_the_lease(void **s
 	uint64_t writes = w->disk.writes_applied;
 	run_for(w, S(5));
 	assert_true(w->disk.writes_applied == writes); /* it stopped writing */
+	world_free(w);
+}
+
+static void a_paused_holder_expires_on_resume_and_never_writes_over_the_new_owner(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host(w, 1, "host-a");
+	struct host *c = add_host(w, 1, "host-c");
+	format(w, a);
+	acquire(w, a);
+	run_for(w, S(2));
+	fl_simclock_pause(&a->clock); /* SIGSTOP: its clock runs on, its code does not */
+	acquire(w, c);
+	assert_true(ls_own_record(c->ls)->owner_generation == 2);
+	uint8_t taken[512];
+	memcpy(taken, sector_of(w, 1), sizeof(taken));
+	unsigned ok = a->count[LS_EV_RENEW_OK];
+	fl_simclock_resume(&a->clock);
+	run_for(w, S(5));
+	assert_int_equal(a->count[LS_EV_EXPIRED], 1);
+	assert_int_equal(a->count[LS_EV_RENEW_OK], ok); /* no renewal after the lease lapsed */
+	assert_int_equal(ls_state(a->ls), LS_EXPIRED);
+	struct fl_leader l;
+	assert_int_equal(ls_record_check(sector_of(w, 1), "LS", 512, &l), 0);
+	assert_true(l.owner_generation == 2 && strcmp(l.resource_name, "host-c") == 0);
+	assert_int_equal(ls_state(c->ls), LS_HELD);
+	assert_int_equal(c->count[LS_EV_LEASE_LOST], 0);
+	assert_memory_not_equal(taken, sector_of(w, 1), sizeof(taken)); /* c kept renewing */
 	world_free(w);
 }
 
@@ -639,9 +690,11 @@ int main(void)
 		cmocka_unit_test(renewals_write_strictly_increasing_timestamps_a_second_apart),
 		cmocka_unit_test(a_stall_longer_than_F_expires_the_lease_and_observers_see_fail_then_dead),
 		cmocka_unit_test(short_io_errors_fail_renewals_without_expiring_the_lease),
+		cmocka_unit_test(an_observer_with_a_fast_clock_still_declares_dead_only_after_the_holder_expired),
 		cmocka_unit_test(a_device_offline_longer_than_F_expires_the_lease),
 		cmocka_unit_test(torn_writes_show_as_errors_to_observers_and_are_repaired_by_the_next_renewal),
 		cmocka_unit_test(a_renewal_that_finds_our_record_overwritten_loses_the_lease),
+		cmocka_unit_test(a_paused_holder_expires_on_resume_and_never_writes_over_the_new_owner),
 		cmocka_unit_test(a_reader_seeing_a_corrupt_record_reports_an_error_not_free),
 		cmocka_unit_test(a_new_host_is_unknown_then_live_once_its_timestamp_changes),
 		cmocka_unit_test(a_sanlock_record_is_judged_dead_only_after_8N_plus_60),
