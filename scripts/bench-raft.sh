@@ -36,6 +36,9 @@ cleanup() {
     for p in "${FLPID[@]}" "${ETCDPID[@]}"; do
         [ -n "$p" ] && kill -9 "$p" 2>/dev/null
     done
+    for p in "${FLPID[@]}" "${ETCDPID[@]}"; do
+        [ -n "$p" ] && wait_gone "$p"
+    done
     wait 2>/dev/null
     rm -rf "$W"
 }
@@ -60,27 +63,40 @@ FL_CLIENT=($((BASE + 3)) $((BASE + 4)) $((BASE + 5)))
 ETCD_CLIENT=($((BASE + 6)) $((BASE + 7)) $((BASE + 8)))
 ETCD_PEER=($((BASE + 9)) $((BASE + 10)) $((BASE + 11)))
 join() { local IFS=,; echo "$*"; }
+# Starts a member under a wrapper subshell that reaps it (so a SIGKILL'ed
+# member leaves no zombie and its "Killed" notice goes to its log); sets
+# SPAWNED_PID to the member's own pid. $1 = log file, then the command.
+spawn() {
+    local log=$1 pidf="$W/spawn.pid"; shift
+    rm -f "$pidf"
+    ( "$@" >>"$log" 2>&1 </dev/null & echo $! >"$pidf"; wait ) >/dev/null 2>>"$log" &
+    for _ in $(seq 1 500); do [ -s "$pidf" ] && break; sleep 0.01; done
+    SPAWNED_PID=$(cat "$pidf")
+}
+# Waits (at most 5 s) until pid $1 is gone.
+wait_gone() { for _ in $(seq 1 500); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done; }
 
 start_fl() {  # $1 = member position 0..2
     local i=$1 peers=() j
     for j in 0 1 2; do [ "$j" = "$i" ] || peers+=(--peer "$((j + 1))=${FL_RAFT[$j]}"); done
-    "$SERVER" --id $((i + 1)) --dir "$W/fl/m$i" --raft-port "${FL_RAFT[$i]}" --client-port "${FL_CLIENT[$i]}" \
-        --heartbeat-ms $HB_MS --election-ms $ELECTION_MS "${peers[@]}" >>"$W/fl-m$i.log" 2>&1 &
-    FLPID[$i]=$!
+    spawn "$W/fl-m$i.log" "$SERVER" --id $((i + 1)) --dir "$W/fl/m$i" \
+        --raft-port "${FL_RAFT[$i]}" --client-port "${FL_CLIENT[$i]}" \
+        --heartbeat-ms $HB_MS --election-ms $ELECTION_MS "${peers[@]}"
+    FLPID[$i]=$SPAWNED_PID
 }
 
 start_etcd() {  # $1 = member position 0..2
     local i=$1 cluster
     cluster="m0=http://127.0.0.1:${ETCD_PEER[0]},m1=http://127.0.0.1:${ETCD_PEER[1]},m2=http://127.0.0.1:${ETCD_PEER[2]}"
-    etcd --name "m$i" --data-dir "$W/etcd/m$i" \
+    spawn "$W/etcd-m$i.log" etcd --name "m$i" --data-dir "$W/etcd/m$i" \
         --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT[$i]}" \
         --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT[$i]}" \
         --listen-peer-urls "http://127.0.0.1:${ETCD_PEER[$i]}" \
         --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER[$i]}" \
         --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "fl-bench-$$" \
         --heartbeat-interval $HB_MS --election-timeout $ELECTION_MS \
-        --logger zap --log-level error >>"$W/etcd-m$i.log" 2>&1 &
-    ETCDPID[$i]=$!
+        --logger zap --log-level error
+    ETCDPID[$i]=$SPAWNED_PID
 }
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
@@ -107,7 +123,7 @@ measure() {
         k=$(field killed "$out"); ms=$(field ms "$out")
         echo "$ms" >>"$W/elect-$name"
         printf '   election %2d/%d: killed member %d, new leader after %s ms\n' "$t" "$TRIALS" "$k" "$ms"
-        wait "${pids[$k]}" 2>/dev/null
+        wait_gone "${pids[$k]}"
         $start "$k"
         # A restart that failed at once (see its log) is retried a few times.
         for _ in 1 2 3 4 5; do
@@ -120,7 +136,7 @@ measure() {
         END {printf "%s %s %s %s %.1f\n", v[1], v[int((NR+1)/2)], v[int(NR*0.9+0.5)], v[NR], s/NR}')
     declare -g "R_emin_$name=$mn" "R_e50_$name=$p50" "R_e90_$name=$p90" "R_emax_$name=$mx" "R_emean_$name=$mean"
     for k in 0 1 2; do kill -9 "${pids[$k]}" 2>/dev/null; done
-    wait 2>/dev/null
+    for k in 0 1 2; do wait_gone "${pids[$k]}"; done
     pids=()
 }
 

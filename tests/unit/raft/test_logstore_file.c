@@ -559,6 +559,24 @@ static void a_full_queue_refuses_the_next_request(void **state)
 	assert_int_equal(f->s->pending, 0);
 }
 
+static void a_failed_write_fails_the_request_and_every_later_one(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	char p[256];
+	assert_int_equal(reopen(f, &l), 0);
+	path_of(f, "hardstate", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0700), 0); /* the rename onto it must fail */
+	struct raft_log_req r = {.op = RAFT_LOG_SET_HARD, .hard = {1, 1}};
+	int rv = run(f, &r);
+	assert_true(rv < 0);
+	assert_non_null(strstr(raft_logstore_file_last_error(f->s), "hardstate"));
+	struct raft_entry e = {.term = 1, .index = 1, .len = 0};
+	struct raft_log_req a = {.op = RAFT_LOG_APPEND, .append = {&e, 1}, .cb = on_done};
+	assert_int_equal(raft_logstore_submit(f->s, &a), rv); /* sticky */
+	assert_int_equal(rmdir(p), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -583,6 +601,7 @@ int main(void)
 		T(a_snapshot_beyond_the_log_replaces_the_whole_log),
 		T(a_snapshot_with_a_bad_crc_is_refused),
 		T(a_full_queue_refuses_the_next_request),
+		T(a_failed_write_fails_the_request_and_every_later_one),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,7 @@ struct host {
 	uint64_t last_applied;
 	uint32_t last_value;
 	int restores;
+	struct raft_mem_disk *disk; /* mem-store clusters only */
 };
 
 struct cluster {
@@ -38,6 +39,7 @@ struct cluster {
 	struct host h[N];
 	struct raft_config conf;
 	uint8_t uuid[16];
+	bool use_mem;
 };
 
 static void quiet_sink(void *ctx, int level, const char *msg) { (void)ctx; (void)level; (void)msg; }
@@ -84,7 +86,11 @@ static void start_node(struct cluster *c, int i)
 	struct raft_logstore *s;
 	char err[256];
 	struct raft_logstore_file_opts so = {.queue_max = RAFT_NODE_STORE_QUEUE_MIN, .no_sync = true};
-	assert_int_equal(raft_logstore_file_open(c->el, h->dir, &so, &s, err, sizeof(err)), 0);
+	struct raft_logstore_mem_opts mo = {.latency_us = 100, .queue_max = RAFT_NODE_STORE_QUEUE_MIN};
+	if (c->use_mem)
+		assert_int_equal(raft_logstore_mem_open(fl_eloop_loop(c->el), h->disk, &mo, &s), 0);
+	else
+		assert_int_equal(raft_logstore_file_open(c->el, h->dir, &so, &s, err, sizeof(err)), 0);
 	struct raft_node_config nc = {.loop = fl_eloop_loop(c->el), .store = s,
 				      .transport = raft_tcp_transport(h->tcp), .bootstrap = &c->conf};
 	raft_options_default(&nc.opt, (uint64_t)i + 1, 77 + (uint64_t)i);
@@ -99,10 +105,11 @@ static void start_node(struct cluster *c, int i)
 	assert_int_equal(raft_node_new(&nc, &h->node), 0);
 }
 
-static int setup(void **state)
+static int setup_any(void **state, bool use_mem)
 {
 	static struct cluster c;
 	memset(&c, 0, sizeof(c));
+	c.use_mem = use_mem;
 	fl_log_set_sink(quiet_sink, NULL);
 	c.el = fl_eloop_new();
 	assert_non_null(c.el);
@@ -110,6 +117,7 @@ static int setup(void **state)
 	for (int i = 0; i < N; i++) {
 		struct host *h = &c.h[i];
 		h->idx = i;
+		h->disk = raft_mem_disk_new();
 		snprintf(h->dir, sizeof(h->dir), "/tmp/fl-test-node-XXXXXX");
 		assert_non_null(mkdtemp(h->dir));
 		c.conf.servers[i] = (struct raft_server){.id = (uint64_t)i + 1, .role = RAFT_VOTER};
@@ -128,6 +136,9 @@ static int setup(void **state)
 	*state = &c;
 	return 0;
 }
+
+static int setup(void **state) { return setup_any(state, false); }
+static int setup_mem(void **state) { return setup_any(state, true); }
 
 static void rm_dir(const char *dir)
 {
@@ -151,6 +162,7 @@ static int teardown(void **state)
 	for (int i = 0; i < N; i++) {
 		raft_node_free(c->h[i].node);
 		raft_tcp_free(c->h[i].tcp);
+		raft_mem_disk_free(c->h[i].disk);
 		rm_dir(c->h[i].dir);
 	}
 	fl_eloop_free(c->el);
@@ -261,6 +273,27 @@ static void a_snapshot_is_stored_and_loaded_at_restart(void **state)
 	assert_int_equal(c->h[f].last_value, 7);
 }
 
+/* hashicorp/raft #503: a leader whose disk hangs must not hold the cluster.
+ * The driver keeps the loop running; the core steps down once its oldest
+ * write is older than E, and the others elect a new leader. */
+static void a_leader_whose_store_hangs_steps_down_and_another_is_elected(void **state)
+{
+	struct cluster *c = *state;
+	propose_and_wait(c, 1, 1, 1);
+	int l = leader_of(c);
+	raft_logstore_mem_set_hung(raft_node_store(c->h[l].node), true);
+	uint32_t v = 2;
+	uint64_t index;
+	assert_int_equal(raft_node_propose(c->h[l].node, &v, sizeof(v), &index), 0);
+	struct raft *old = raft_node_core(c->h[l].node);
+	for (int k = 0; k < ROUNDS && (raft_state(old) == RAFT_LEADER || leader_of(c) < 0); k++)
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	assert_int_not_equal(raft_state(old), RAFT_LEADER);
+	assert_true(leader_of(c) >= 0);
+	assert_int_not_equal(leader_of(c), l);
+	assert_true(raft_logstore_oldest_pending_us(raft_node_store(c->h[l].node)) != FL_TIME_NEVER);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -269,6 +302,8 @@ int main(void)
 		T(a_follower_proposal_is_refused_as_not_leader),
 		T(a_restarted_follower_reloads_its_log_and_catches_up),
 		T(a_snapshot_is_stored_and_loaded_at_restart),
+		cmocka_unit_test_setup_teardown(a_leader_whose_store_hangs_steps_down_and_another_is_elected,
+						setup_mem, teardown),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
