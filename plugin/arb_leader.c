@@ -1,0 +1,232 @@
+/* The leader's duties, run on every tick while this host leads with a valid
+ * leader lease (a deposed or minority leader decides nothing):
+ *   - membership: every server of the Raft configuration is a host in the FSM;
+ *   - volume-lease slots for registered volumes that have none;
+ *   - classification of every other host from both channels (classify.h);
+ *   - fencing: a host PARTITIONED for longer than P gets a fence request (an
+ *     FSM record, then a poison pill in its mailbox); its FENCED answer is
+ *     recorded; a fenced host that is back and has nothing left to take over
+ *     is cleared; a host that flaps is quarantined (placement.h);
+ *   - recovery: the VMs of hosts that may be taken over (DEAD, FENCED,
+ *     STORAGE_LOST past D) and unplaced VMs are placed on UP hosts. The new
+ *     holder still has to win the volume leases on disk, where a live holder
+ *     is never bypassed: a wrong classification costs time, never safety.
+ * Proposals are rate-limited per subject: the FSM's compare-and-set rules make
+ * a repeated proposal harmless, the limit only saves log entries. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/arb_internal.h"
+
+/* A proposal is repeated at most once per this many election timeouts. */
+#define ARB_RETRY_ELECTIONS 1
+
+static uint64_t retry_us(const struct arb *a) { return ARB_RETRY_ELECTIONS * a->cfg.raft.election_timeout_us; }
+
+static bool due(const struct arb *a, uint64_t *last_us)
+{
+	uint64_t now = arb_now(a);
+	if (*last_us != 0 && now - *last_us < retry_us(a))
+		return false;
+	*last_us = now;
+	return true;
+}
+
+void arb_leader_became(struct arb *a)
+{
+	a->ct_base_us = fsm_clock_us(&a->fsm);
+	a->ct_local_us = arb_now(a);
+	memset(a->cls, 0, sizeof(a->cls));
+	memset(a->proposed_us, 0, sizeof(a->proposed_us));
+	memset(a->place_proposed_us, 0, a->nlvm * sizeof(uint64_t));
+	a->slot_proposed_us = a->hosts_proposed_us = 0;
+	fl_info("host %" PRIu64 ": leader", a->cfg.host_id);
+}
+
+static void leader_hosts(struct arb *a)
+{
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	bool missing = false;
+	for (uint32_t i = 0; c && i < c->n; i++)
+		missing |= fsm_host_find(&a->fsm, (uint32_t)c->servers[i].id) == NULL;
+	if (!missing || !due(a, &a->hosts_proposed_us))
+		return;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint32_t id = (uint32_t)c->servers[i].id;
+		if (fsm_host_find(&a->fsm, id) != NULL || id > ARB_MAX_HOSTS)
+			continue;
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = id,
+				      .role = c->servers[i].role == RAFT_VOTER ? FSM_ROLE_VOTER : FSM_ROLE_LEARNER};
+		const struct ls_host_obs *o = ls_host(a->ls, id);
+		if (id == a->cfg.host_id)
+			snprintf(cmd.name, sizeof(cmd.name), "%s", a->cfg.host_name);
+		else if (o != NULL && o->seen && o->name[0])
+			snprintf(cmd.name, sizeof(cmd.name), "%s", o->name);
+		else
+			snprintf(cmd.name, sizeof(cmd.name), "host%u", id);
+		const char *addr = id < a->cfg.n_peer_addrs ? a->cfg.peer_addrs[id] : NULL;
+		snprintf(cmd.addr, sizeof(cmd.addr), "%s", addr && addr[0] ? addr : "unknown");
+		arb_propose_cmd(a, &cmd);
+	}
+}
+
+static void leader_slots(struct arb *a)
+{
+	bool needed = false;
+	for (uint32_t i = 0; i < a->nlvm && !needed; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		for (uint32_t v = 0; vm && v < vm->nvol; v++)
+			needed |= vm->vol[v].slot == FSM_SLOT_NONE;
+	}
+	if (!needed || !due(a, &a->slot_proposed_us))
+		return;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		for (uint32_t v = 0; vm && v < vm->nvol; v++) {
+			if (vm->vol[v].slot != FSM_SLOT_NONE)
+				continue;
+			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
+			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
+			snprintf(cmd.path, sizeof(cmd.path), "%s", vm->vol[v].path);
+			arb_propose_cmd(a, &cmd);
+		}
+	}
+}
+
+static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
+{
+	struct cls_obs o;
+	memset(&o, 0, sizeof(o));
+	const struct ls_host_obs *lo = ls_host(a->ls, h);
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	o.net_age_us = a->last_heard_us[h] ? now - a->last_heard_us[h] : CLS_NEVER;
+	o.disk = cls_disk_from_ls(ls_host_state(a->ls, h));
+	o.disk_change_us = lo == NULL ? now : lo->change_seen ? lo->changed_us : lo->first_seen_us;
+	o.generation = lo ? lo->generation : 0;
+	o.fenced = a->mb_seen[h].valid && a->mb_seen[h].status == MB_FENCED;
+	o.left = fh != NULL && fh->state == FSM_HOST_LEFT;
+	return cls_update(&a->cls[h], &o, &a->tim, now);
+}
+
+static uint32_t vms_placed_on(const struct arb *a, uint32_t h)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		n += vm != NULL && vm->desired_host == h && vm->restart == FSM_RESTART_ALWAYS;
+	}
+	return n;
+}
+
+static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
+{
+	uint32_t n = 0;
+	for (uint32_t id = 1; id <= a->cfg.layout.max_hosts; id++) {
+		if (id == h)
+			continue;
+		if (id == a->cfg.host_id || (a->cls[id].valid && a->cls[id].state == CLS_UP))
+			n++;
+	}
+	return n;
+}
+
+/* One host's fence life cycle (see the file comment). */
+static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
+{
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	const struct arb_mb_seen *seen = &a->mb_seen[h];
+	bool seen_fenced = seen->valid && seen->status == MB_FENCED;
+	if (fh == NULL || fh->state != FSM_HOST_JOINED)
+		return;
+	if (!fh->fence.active) {
+		bool pill = cls_should_poison_pill(s, a->cls[h].since_us, a->cfg.p_us, now);
+		if ((pill || seen_fenced) && due(a, &a->proposed_us[h])) {
+			fl_notice("host %" PRIu64 ": fencing host %u (%s)", a->cfg.host_id, h,
+				  seen_fenced ? "it says FENCED" : "partitioned longer than P");
+			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
+					      .reason = FSM_FENCE_PARTITIONED};
+			arb_propose_cmd(a, &cmd);
+		}
+		return;
+	}
+	if (!fh->fence.acked) {
+		bool asked = seen->valid && seen->our_req_kind == MB_FENCE && seen->our_req_seq > seen->ack_seq;
+		bool answered = seen_fenced || (seen->valid && seen->our_req_kind == MB_FENCE &&
+						seen->ack_kind == MB_FENCED && seen->ack_seq == seen->our_req_seq);
+		if (answered && due(a, &a->proposed_us[h])) {
+			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
+					      .fence_index = fh->fence.req_index};
+			arb_propose_cmd(a, &cmd);
+		} else if (!asked && !answered && !arb_mb_queued(a, MBJ_SEND, h)) {
+			arb_mb_enqueue(a, MBJ_SEND, h, MB_FENCE);
+		}
+		if (!arb_mb_queued(a, MBJ_READ, h))
+			arb_mb_enqueue(a, MBJ_READ, h, 0);
+		return;
+	}
+	/* Acked: clear once it is back and nothing of it is left to move. */
+	bool back = a->last_heard_us[h] != 0 && now - a->last_heard_us[h] < a->tim.h_us &&
+		    ls_host_state(a->ls, h) == LS_HOST_LIVE;
+	if (!back || (vms_placed_on(a, h) > 0 && up_hosts_other_than(a, h) > 0))
+		return;
+	if (!due(a, &a->proposed_us[h]))
+		return;
+	fl_notice("host %" PRIu64 ": host %u is back: clearing its fence", a->cfg.host_id, h);
+	if (!arb_mb_queued(a, MBJ_SEND, h))
+		arb_mb_enqueue(a, MBJ_SEND, h, MB_CLEAR);
+	struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = h};
+	arb_propose_cmd(a, &cmd);
+}
+
+static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
+{
+	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
+	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
+		return;
+	for (uint32_t i = 0; i < a->plan.n_moves; i++) {
+		const struct plc_move *m = &a->plan.moves[i];
+		if (a->place_proposed_inc[m->vm_idx] == m->incarnation && now - a->place_proposed_us[m->vm_idx] <
+									     retry_us(a))
+			continue;
+		struct fsm_cmd cmd;
+		plc_move_cmd(&a->fsm, m, ct, &cmd);
+		if (arb_propose_cmd(a, &cmd) != 0)
+			continue;
+		a->place_proposed_inc[m->vm_idx] = m->incarnation;
+		a->place_proposed_us[m->vm_idx] = now;
+		if (m->from_host != 0) {
+			a->ctr.takeovers++;
+			fl_notice("host %" PRIu64 ": VM %u moves from host %u to host %u", a->cfg.host_id, m->vm_idx,
+				  m->from_host, m->to_host);
+		}
+	}
+}
+
+void arb_leader_tick(struct arb *a)
+{
+	uint64_t now = arb_now(a);
+	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
+	leader_hosts(a);
+	leader_slots(a);
+	cand[nc++] = (uint32_t)a->cfg.host_id;
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
+		if (h == a->cfg.host_id || fsm_host_find(&a->fsm, h) == NULL)
+			continue;
+		enum cls_state s = leader_classify(a, h, now);
+		if (s != CLS_UP && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
+		    now - a->mb_seen[h].read_us >= a->tim.r_us)
+			arb_mb_enqueue(a, MBJ_READ, h, 0);
+		leader_fence_host(a, h, s, now);
+		if (s == CLS_UP)
+			cand[nc++] = h;
+		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
+			failed[nf++] = h;
+		struct fsm_cmd q;
+		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->proposed_us[h]))
+			arb_propose_cmd(a, &q);
+	}
+	leader_place(a, failed, nf, cand, nc);
+}

@@ -1,0 +1,394 @@
+/* The arbiter's core: construction, the delta lease's events, the Raft node
+ * and its application callbacks, the transport multiplexer, quorum, and the
+ * periodic tick that runs the local safety rules, the reconciliation of VMs
+ * and, on the leader, the cluster decisions (see arbiter.h). */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/arb_internal.h"
+
+uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
+
+bool arb_lease_valid(const struct arb *a)
+{
+	return a->ls_held && ls_state(a->ls) == LS_HELD && arb_now(a) < ls_valid_until_us(a->ls);
+}
+
+bool arb_is_leader(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	return r != NULL && raft_state(r) == RAFT_LEADER;
+}
+
+uint64_t arb_cluster_time(const struct arb *a)
+{
+	return a->ct_base_us + (arb_now(a) - a->ct_local_us);
+}
+
+void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
+{
+	memset(c, 0, sizeof(*c));
+	c->host_id = host_id;
+	c->p_us = p_us;
+	c->seed = host_id;
+	raft_options_default(&c->raft, host_id, host_id);
+	fsm_limits_default(&c->limits);
+	plc_params_default(&c->plc);
+	c->plc.include_unplaced = true;
+}
+
+/* ---- transport multiplexing ---- */
+
+static int arb_raft_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
+{
+	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, raft_tx));
+	if (len + 1 > a->txbuf_len) {
+		uint8_t *n = realloc(a->txbuf, len + 1);
+		if (n == NULL)
+			return -FL_ENOMEM;
+		a->txbuf = n;
+		a->txbuf_len = len + 1;
+	}
+	a->txbuf[0] = ARB_RAFT_MAGIC;
+	memcpy(a->txbuf + 1, payload, len);
+	return raft_transport_send(a->cfg.transport, to, a->txbuf, len + 1);
+}
+
+static const struct raft_transport_ops arb_raft_tx_ops = {.send = arb_raft_send};
+
+static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t len)
+{
+	uint8_t *m = malloc(len + 1);
+	if (m == NULL)
+		return -FL_ENOMEM;
+	m[0] = ARB_FWD_MAGIC;
+	memcpy(m + 1, buf, len);
+	int rv = raft_transport_send(a->cfg.transport, to, m, (uint32_t)len + 1);
+	free(m);
+	return rv;
+}
+
+void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len)
+{
+	if (len < 1 || from == 0 || from > ARB_MAX_HOSTS || !a->started)
+		return;
+	a->last_heard_us[from] = arb_now(a);
+	if (payload[0] == ARB_RAFT_MAGIC) {
+		if (a->node)
+			raft_node_receive(a->node, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] != ARB_FWD_MAGIC)
+		return; /* unknown kind: dropped */
+	struct fsm_cmd c;
+	if (fsm_cmd_decode(payload + 1, len - 1, &c) != 0) {
+		fl_warn("host %" PRIu64 ": malformed forwarded command from host %" PRIu64 " dropped",
+			a->cfg.host_id, from);
+		return;
+	}
+	if (arb_is_leader(a))
+		arb_propose_cmd(a, &c);
+}
+
+/* ---- proposals ---- */
+
+int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
+{
+	uint8_t *buf = malloc(FSM_CMD_MAX_BYTES);
+	size_t len;
+	uint64_t index;
+	if (buf == NULL)
+		return -FL_ENOMEM;
+	if (arb_is_leader(a))
+		c->stamp_us = arb_cluster_time(a);
+	int rv = fsm_cmd_encode(c, buf, FSM_CMD_MAX_BYTES, &len);
+	if (rv == 0) {
+		if (arb_is_leader(a)) {
+			rv = raft_node_propose(a->node, buf, (uint32_t)len, &index);
+		} else {
+			struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+			uint64_t leader = r ? raft_leader(r) : 0;
+			rv = leader ? arb_send_arb(a, leader, buf, len) : -FL_ENOTLEADER;
+		}
+	}
+	free(buf);
+	if (rv != 0)
+		fl_debug("host %" PRIu64 ": proposal of command %u failed: %s", a->cfg.host_id, c->type,
+			 fl_strerror(rv));
+	return rv;
+}
+
+int arb_submit(struct arb *a, const struct fsm_cmd *c)
+{
+	struct fsm_cmd copy = *c;
+	return arb_propose_cmd(a, &copy);
+}
+
+/* ---- Raft application callbacks ---- */
+
+static void arb_raft_started(void *arg, struct raft_node *n, int result)
+{
+	struct arb *a = arg;
+	(void)n;
+	if (result != 0) {
+		fl_err("host %" PRIu64 ": Raft node failed to start: %s", a->cfg.host_id, fl_strerror(result));
+		return;
+	}
+	a->raft_started = true;
+}
+
+static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
+{
+	struct arb *a = arg;
+	(void)n;
+	if (a->cfg.applied)
+		a->cfg.applied(a->cfg.applied_ctx, a->cfg.host_id, e);
+	if (e->type != RAFT_ENTRY_NORMAL)
+		return;
+	if (e->index <= a->fsm.last_index)
+		return; /* replayed below our snapshot */
+	int rv = fsm_apply(&a->fsm, e->index, e->term, e->data, e->len);
+	if (rv != 0)
+		fl_debug("host %" PRIu64 ": entry %" PRIu64 " rejected: %s", a->cfg.host_id, e->index,
+			 fl_strerror(rv));
+}
+
+static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)
+{
+	struct arb *a = arg;
+	(void)n;
+	int rv = fsm_restore(&a->fsm, s->data, s->len);
+	if (rv != 0)
+		fl_err("host %" PRIu64 ": snapshot at %" PRIu64 " refused: %s", a->cfg.host_id, s->index,
+		       fl_strerror(rv));
+}
+
+static void arb_raft_state(void *arg, struct raft_node *n, uint8_t state, uint64_t term, uint64_t leader)
+{
+	struct arb *a = arg;
+	(void)n;
+	(void)term;
+	(void)leader;
+	bool was = a->leader;
+	a->leader = state == RAFT_LEADER;
+	if (a->leader && !was)
+		arb_leader_became(a);
+}
+
+/* ---- the delta lease ---- */
+
+static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, void *arg)
+{
+	struct arb *a = arg;
+	switch (ev) {
+	case LS_EV_ACQUIRED:
+		if (result != 0) {
+			fl_warn("host %" PRIu64 ": acquiring host_id failed: %s; retrying", a->cfg.host_id,
+				fl_strerror(result));
+			return;
+		}
+		a->ls_held = true;
+		a->generation = ls_own_record(ls)->owner_generation;
+		__attribute__((fallthrough)); /* an acquire is a good renewal */
+	case LS_EV_RENEW_OK:
+		a->cfg.vm.guard(a->cfg.vm.ctx, ls_valid_until_us(ls), a->tim.k_us);
+		arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
+		break;
+	case LS_EV_RENEW_FAILED:
+		break;
+	case LS_EV_EXPIRED:
+	case LS_EV_LEASE_LOST:
+		fl_warn("host %" PRIu64 ": delta lease %s: stopping every VM", a->cfg.host_id,
+			ev == LS_EV_EXPIRED ? "expired" : "lost");
+		a->ls_held = false;
+		arb_vms_kill_all(a, ARB_STOP_STORAGE);
+		break;
+	case LS_EV_RELEASED:
+	case LS_EV_FORMATTED:
+		break;
+	}
+}
+
+/* ---- quorum and the tick ---- */
+
+static bool arb_compute_quorate(struct arb *a, uint64_t now)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL)
+		return false;
+	if (raft_state(r) == RAFT_LEADER)
+		return raft_leader_lease_valid(r, now);
+	uint64_t l = raft_leader(r);
+	if (l == 0 || l > ARB_MAX_HOSTS || a->last_heard_us[l] == 0)
+		return false;
+	return now - a->last_heard_us[l] < a->cfg.raft.election_timeout_us;
+}
+
+static void arb_update_quorum(struct arb *a, uint64_t now)
+{
+	bool q = arb_compute_quorate(a, now);
+	if (a->quorate && !q)
+		a->quorum_lost_us = now;
+	if (!a->quorate && !q && a->quorum_lost_us == 0)
+		a->quorum_lost_us = now;
+	a->quorate = q;
+}
+
+static void arb_tick_fn(struct fl_timer *t, void *arg)
+{
+	struct arb *a = arg;
+	uint64_t now = arb_now(a);
+	(void)t;
+	if (!a->ls_held && ls_state(a->ls) == LS_IDLE)
+		ls_acquire(a->ls);
+	arb_update_quorum(a, now);
+	arb_vms_reconcile(a);
+	if (a->leader && a->quorate)
+		arb_leader_tick(a);
+	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
+}
+
+/* ---- life cycle ---- */
+
+static int arb_check_config(const struct arb_config *c)
+{
+	if (c->loop == NULL || c->bdev == NULL || c->store == NULL || c->transport == NULL)
+		return -FL_EINVAL;
+	if (c->vm.start == NULL || c->vm.kill == NULL || c->vm.guard == NULL)
+		return -FL_EINVAL;
+	if (c->host_id == 0 || c->host_id > c->layout.max_hosts || c->layout.max_hosts > ARB_MAX_HOSTS)
+		return -FL_EINVAL;
+	if (c->raft.id != c->host_id || c->p_us == 0)
+		return -FL_EINVAL;
+	return 0;
+}
+
+static int arb_init_lockspace(struct arb *a)
+{
+	struct ls_config lc;
+	memset(&lc, 0, sizeof(lc));
+	snprintf(lc.space_name, sizeof(lc.space_name), "%s", a->cfg.layout.cluster);
+	snprintf(lc.host_name, sizeof(lc.host_name), "%s", a->cfg.host_name);
+	lc.host_id = a->cfg.host_id;
+	lc.offset = a->cfg.layout.lockspace_offset;
+	lc.align_bytes = a->cfg.layout.align_bytes;
+	lc.io_timeout_s = a->cfg.layout.io_timeout_s;
+	lc.min_read_hosts = a->cfg.layout.max_hosts;
+	return ls_new(a->loop, a->cfg.bdev, &lc, arb_ls_event, a, &a->ls);
+}
+
+int arb_new(const struct arb_config *cfg, struct arb **out)
+{
+	int rv = arb_check_config(cfg);
+	if (rv != 0)
+		return rv;
+	struct arb *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -FL_ENOMEM;
+	a->cfg = *cfg;
+	a->loop = cfg->loop;
+	if (a->cfg.tick_us == 0)
+		a->cfg.tick_us = cfg->layout.renew_us / 4;
+	fl_rand_seed(&a->rand, cfg->seed);
+	struct ls_timing lt;
+	ls_timing_fencelock(cfg->layout.io_timeout_s, &lt);
+	cls_timings_from_ls(&a->tim, &lt, cfg->p_us, 2 * lt.renew_us);
+	a->raft_tx.ops = &arb_raft_tx_ops;
+	fl_timer_init(&a->tick, arb_tick_fn, a);
+	rv = fsm_init(&a->fsm, &cfg->limits);
+	if (rv == 0)
+		rv = plc_plan_init(&a->plan, &cfg->limits);
+	if (rv == 0)
+		rv = arb_init_lockspace(a);
+	if (rv == 0)
+		rv = arb_vms_init(a);
+	if (rv == 0)
+		rv = arb_mb_init(a);
+	if (rv != 0) {
+		raft_logstore_close(cfg->store);
+		a->cfg.store = NULL;
+		arb_free(a);
+		return rv;
+	}
+	*out = a;
+	return 0;
+}
+
+int arb_start(struct arb *a)
+{
+	FL_ASSERT(!a->started);
+	struct raft_node_config nc;
+	memset(&nc, 0, sizeof(nc));
+	nc.opt = a->cfg.raft;
+	nc.loop = a->loop;
+	nc.store = a->cfg.store;
+	nc.transport = &a->raft_tx;
+	nc.bootstrap = a->cfg.bootstrap;
+	nc.app = (struct raft_node_app){.started = arb_raft_started, .apply = arb_raft_apply,
+				       .restore = arb_raft_restore, .state = arb_raft_state, .arg = a};
+	a->cfg.store = NULL; /* the node owns it from now on, even on error */
+	int rv = raft_node_new(&nc, &a->node);
+	if (rv != 0)
+		return rv;
+	a->started = true;
+	rv = ls_acquire(a->ls);
+	if (rv != 0)
+		return rv;
+	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
+	return 0;
+}
+
+void arb_free(struct arb *a)
+{
+	if (a == NULL)
+		return;
+	fl_timer_cancel(a->loop, &a->tick);
+	arb_mb_free(a);
+	arb_vms_free(a);
+	raft_node_free(a->node);
+	if (a->cfg.store)
+		raft_logstore_close(a->cfg.store);
+	if (a->ls)
+		ls_free(a->ls);
+	plc_plan_free(&a->plan);
+	fsm_free(&a->fsm);
+	free(a->txbuf);
+	free(a);
+}
+
+/* ---- status ---- */
+
+void arb_status(const struct arb *a, struct arb_status *out)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	memset(out, 0, sizeof(*out));
+	out->quorate = a->quorate;
+	out->lease_valid = arb_lease_valid(a);
+	out->fenced = a->fenced_status || a->want_fenced_status || a->pill;
+	out->leader = r ? raft_leader(r) : 0;
+	out->term = r ? raft_term(r) : 0;
+	out->commit = r ? raft_commit_index(r) : 0;
+	out->valid_until_us = a->ls ? ls_valid_until_us(a->ls) : 0;
+	out->vms_running = arb_vms_running(a);
+	out->fences = a->ctr.fences;
+	out->takeovers = a->ctr.takeovers;
+	out->pills = a->ctr.pills;
+}
+
+bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)
+{
+	if (host_id == 0 || host_id > ARB_MAX_HOSTS || !a->cls[host_id].valid)
+		return false;
+	out->host_id = host_id;
+	out->state = a->cls[host_id].state;
+	out->since_us = a->cls[host_id].since_us;
+	return true;
+}
+
+const struct fsm *arb_fsm(const struct arb *a) { return &a->fsm; }
+struct raft_node *arb_raft(const struct arb *a) { return a->node; }

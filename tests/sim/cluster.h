@@ -1,0 +1,73 @@
+/* A whole fencelock cluster in one process, on simulated time.
+ *
+ * N hosts, each with its own drifting, pausable clock (plus a never-paused
+ * "kernel" clock with the same drift for its VM guards), its own handle on
+ * one simulated shared disk formatted with the fencelock layout, its own
+ * in-memory Raft log disk that survives crashes, and the real arbiter
+ * (plugin/arbiter.h) driving the real lockspace, volume leases, mailboxes
+ * and Raft node. Messages travel over the simulated network (simnet.h); VMs
+ * are writers in the VM model (simvm.h), which checks I1 at every start.
+ * The cluster also records every applied Raft entry to check state-machine
+ * safety (I2) and that nothing committed is lost (I5). Faults are applied
+ * through the functions below (the nemesis in sim.c schedules them). */
+#ifndef FL_SIM_CLUSTER_H
+#define FL_SIM_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/simloop.h"
+#include "disklock/bdev_sim.h"
+#include "disklock/layout.h"
+#include "tests/sim/simnet.h"
+#include "tests/sim/simvm.h"
+
+#define SIMCL_MAX_HOSTS 16
+#define SIMCL_MAX_VMS 128
+
+struct simcl_params {
+	uint32_t hosts;
+	uint32_t vms;
+	uint64_t seed;
+	uint32_t io_timeout_s;
+	uint64_t p_us;
+	int32_t max_drift_ppm;
+	/* Mutations for `make sim-mutants`: deliberately broken variants. */
+	uint32_t mutant;
+};
+
+struct simcl;
+
+struct simcl *simcl_new(const struct simcl_params *p);
+void simcl_free(struct simcl *c);
+struct fl_sim *simcl_sim(struct simcl *c);
+struct simnet *simcl_net(struct simcl *c);
+struct simvm_world *simcl_vms(struct simcl *c);
+const struct lay_layout *simcl_layout(const struct simcl *c);
+
+/* Starts every host (bootstrapping the cluster). */
+void simcl_start_all(struct simcl *c);
+/* Registers the VMs through the leader; false if no leader appeared. */
+bool simcl_register_vms(struct simcl *c, uint64_t within_us);
+/* Runs until every VM runs exactly once, or within_us passed. */
+bool simcl_wait_all_running(struct simcl *c, uint64_t within_us);
+void simcl_run_for(struct simcl *c, uint64_t us);
+
+/* Faults. Host ids are 1-based. */
+void simcl_crash(struct simcl *c, uint32_t h);
+void simcl_restart(struct simcl *c, uint32_t h);
+bool simcl_is_up(const struct simcl *c, uint32_t h);
+void simcl_pause(struct simcl *c, uint32_t h);
+void simcl_resume(struct simcl *c, uint32_t h);
+bool simcl_is_paused(const struct simcl *c, uint32_t h);
+struct fl_simbdev_faults *simcl_disk_faults(struct simcl *c, uint32_t h);
+void simcl_disk_unstall(struct simcl *c, uint32_t h);
+void simcl_set_drift(struct simcl *c, uint32_t h, int32_t ppm);
+
+/* Observations. */
+uint32_t simcl_leader(const struct simcl *c);          /* 0 if none */
+uint32_t simcl_vm_host(const struct simcl *c, uint32_t vm); /* host running vm, 0 if none */
+bool simcl_host_fenced(const struct simcl *c, uint32_t h);
+uint32_t simcl_violations(const struct simcl *c, const struct simvm_violation **out);
+uint64_t simcl_now(const struct simcl *c);
+
+#endif
