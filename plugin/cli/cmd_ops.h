@@ -1,5 +1,6 @@
 /* Daemon-facing commands of the fencelock CLI: the status tools
- * (cmd_status.c) and the VM lifecycle wrapper (cmd_exec.c). Each takes the
+ * (cmd_status.c), the administrative ops (cmd_admin.c) and the VM lifecycle
+ * wrapper (cmd_exec.c). Each takes the
  * argv that starts with its own command name and returns the exit code. */
 #ifndef FL_CLI_CMD_OPS_H
 #define FL_CLI_CMD_OPS_H
@@ -28,6 +29,11 @@ enum fl_exec_exit {
 /* `fencelock status|hosts|leases|vms|metrics [-o text|json] [-s SOCKET]`;
  * argv[0] is the command name. */
 int fl_cli_status(int argc, char **argv);
+
+/* `fencelock host add|remove ...` and `fencelock vm inquire|release|unregister
+ * UID`; argv[0] is "host" or "vm". The socket comes from FENCELOCK_SOCKET
+ * (main() sets it from the global -s). */
+int fl_cli_admin(int argc, char **argv);
 
 /* `fencelock exec ... -- CMD ARGS...`; argv[0] is "exec". */
 int fl_cli_exec(int argc, char **argv);
