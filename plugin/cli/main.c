@@ -17,6 +17,8 @@ static void usage(FILE *f)
 		"  hosts|leases|vms [-o text|json]   tables of the daemon's state\n"
 		"  metrics        Prometheus metrics of the daemon\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
+		"  host add|remove ...       change the cluster's membership\n"
+		"  vm inquire|release|unregister UID   administer one VM\n"
 		"  help           this text\n"
 		"\n"
 		"Run 'fencelock COMMAND --help' for a command's options.\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 			return fl_cli_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)
 		return fl_cli_exec(argc - 1, argv + 1);
+	if (strcmp(argv[1], "host") == 0 || strcmp(argv[1], "vm") == 0)
+		return fl_cli_admin(argc - 1, argv + 1);
 	fprintf(stderr, "fencelock: unknown command '%s'; run 'fencelock --help'\n", argv[1]);
 	return FL_EXIT_USAGE;
 }
