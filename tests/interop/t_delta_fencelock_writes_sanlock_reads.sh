@@ -37,4 +37,6 @@ check_geometry() {  # SECTOR ALIGN_M SIZE_M HOST_ID
 
 check_geometry 512 1 2 1
 check_geometry 512 1 2 2000
+check_geometry 4096 2 2 500
+check_geometry 4096 4 4 1000
 check_geometry 4096 8 8 7
