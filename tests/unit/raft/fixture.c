@@ -868,13 +868,17 @@ uint64_t fx_propose_wait(struct fx *c, const char *text, uint64_t max_us)
 		uint64_t l = fx_wait_leader(c, end - c->now_us), idx = 0;
 		if (l == 0)
 			return 0;
-		if (fx_propose(c, l, text, &idx) != 0) {
+		int prv = fx_propose(c, l, text, &idx);
+		if (getenv("FX_TRACE_PROPOSE"))
+			fprintf(stderr, "t=%llu propose on %llu: %d idx %llu\n", (unsigned long long)c->now_us,
+				(unsigned long long)l, prv, (unsigned long long)idx);
+		if (prv != 0) {
 			fx_step(c);
 			continue;
 		}
 		uint64_t term = raft_term(c->nodes[l].r);
 		while (c->now_us < end && c->nodes[l].up && raft_term(c->nodes[l].r) == term &&
-		       c->nodes[l].applied < idx)
+		       raft_state(c->nodes[l].r) == RAFT_LEADER && c->nodes[l].applied < idx)
 			fx_step(c);
 		uint64_t t = 0;
 		if (c->nodes[l].up && c->nodes[l].applied >= idx && idx < c->rec_n &&

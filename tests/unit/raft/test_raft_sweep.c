@@ -118,6 +118,11 @@ static void run_seed(uint64_t seed)
 	o.step_us = 10000;
 	o.snapshot_every = fl_rand_chance(&r, 1, 2) ? 16 : 0;
 	o.delay_max_us = 1000 + fl_rand_below(&r, 30000);
+	/* every combination of pre-vote and check-quorum (etcd #8243, #9586);
+	 * fencelock's own setting, both on, gets half of the seeds */
+	uint64_t combo = fl_rand_below(&r, 6);
+	o.pre_vote = combo != 4 && combo != 5;
+	o.check_quorum = combo != 3 && combo != 5;
 	struct fx *c = fx_new(n, seed, &o);
 	uint32_t crashed = 0;
 	char text[32];
@@ -139,7 +144,10 @@ static void run_seed(uint64_t seed)
 	if (idx == 0 && (fx_dump(c), 1))
 		fail_msg("seed %llu: no leader committed an entry within 15 s of healing",
 			 (unsigned long long)seed);
-	const struct raft_config *cfg = raft_configuration(fx_raft(c, fx_leader(c)), NULL);
+	uint64_t l = fx_wait_leader(c, 10 * SEC);
+	if (l == 0 && (fx_dump(c), 1))
+		fail_msg("seed %llu: no stable leader after healing", (unsigned long long)seed);
+	const struct raft_config *cfg = raft_configuration(fx_raft(c, l), NULL);
 	for (uint32_t i = 0; i < cfg->n; i++) {
 		uint64_t id = cfg->servers[i].id;
 		if (!fx_wait_applied(c, id, idx, 10 * SEC) && (fx_dump(c), 1))
