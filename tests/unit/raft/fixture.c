@@ -914,6 +914,14 @@ void fx_partition(struct fx *c, uint64_t mask)
 				c->link[a][b].cut = true;
 }
 
+void fx_split(struct fx *c, const uint8_t *group)
+{
+	for (uint32_t a = 1; a <= c->n; a++)
+		for (uint32_t b = 1; b <= c->n; b++)
+			if (group[a] != group[b])
+				c->link[a][b].cut = true;
+}
+
 void fx_heal(struct fx *c)
 {
 	memset(c->link, 0, sizeof(c->link));

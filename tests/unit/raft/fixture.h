@@ -102,6 +102,9 @@ void fx_mend(struct fx *c, uint64_t from, uint64_t to);
 void fx_isolate(struct fx *c, uint64_t id, enum fx_dir dir);
 /* Two groups: servers whose bit (1 << id) is in mask vs all the others. */
 void fx_partition(struct fx *c, uint64_t mask);
+/* Any number of groups: group[id] labels server id (ids 1..n); links between
+ * different labels are cut both ways. */
+void fx_split(struct fx *c, const uint8_t *group);
 void fx_heal(struct fx *c);
 void fx_set_drop(struct fx *c, uint32_t permille);
 void fx_set_dup(struct fx *c, uint32_t permille);
