@@ -407,6 +407,68 @@ static void a_hung_log_store_on_a_follower_does_not_stop_commits(void **state)
 	fx_free(c);
 }
 
+/* ---- every combination of pre-vote and check-quorum ---------------------- */
+
+static struct fx *cluster_with(uint32_t n, uint64_t seed, bool pv, bool cq, uint64_t *leader)
+{
+	struct fx_opts o;
+	fx_opts_default(&o);
+	o.pre_vote = pv;
+	o.check_quorum = cq;
+	struct fx *c = fx_new(n, seed, &o);
+	*leader = fx_wait_leader(c, 10 * SEC);
+	assert_true(*leader != 0);
+	return c;
+}
+
+static void every_combination_of_pre_vote_and_check_quorum_replaces_an_isolated_leader(void **state)
+{
+	(void)state;
+	for (int combo = 0; combo < 4; combo++) {
+		uint64_t l;
+		struct fx *c = cluster_with(5, 500 + (uint64_t)combo, combo & 1, combo & 2, &l);
+		fx_isolate(c, l, FX_BOTH);
+		uint64_t l2 = 0;
+		for (int i = 0; i < 60 && ((l2 = fx_leader(c)) == l || l2 == 0); i++)
+			fx_run(c, 100000);
+		assert_true(l2 != 0 && l2 != l);
+		assert_true(fx_propose_wait(c, "majority", 5 * SEC) > 0);
+		fx_heal(c);
+		uint64_t idx = fx_propose_wait(c, "healed", 10 * SEC);
+		assert_true(idx > 0);
+		for (uint64_t id = 1; id <= 5; id++)
+			assert_true(fx_wait_applied(c, id, idx, 5 * SEC));
+		fx_free(c);
+	}
+}
+
+static void every_combination_survives_a_follower_that_can_only_send(void **state)
+{
+	(void)state;
+	for (int combo = 0; combo < 4; combo++) {
+		uint64_t l;
+		struct fx *c = cluster_with(3, 510 + (uint64_t)combo, combo & 1, combo & 2, &l);
+		fx_isolate(c, other_than(l, 0, 3), FX_IN);
+		fx_run(c, 5 * SEC);
+		fx_heal(c);
+		assert_true(fx_propose_wait(c, "ok", 10 * SEC) > 0);
+		fx_free(c);
+	}
+}
+
+static void without_pre_vote_an_isolated_follower_inflates_its_term(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster_with(3, 520, false, true, &l);
+	uint64_t f = other_than(l, 0, 3);
+	uint64_t term = raft_term(fx_raft(c, f));
+	fx_isolate(c, f, FX_BOTH);
+	fx_run(c, 10 * SEC);
+	assert_true(raft_term(fx_raft(c, f)) > term + 2); /* what pre-vote prevents */
+	fx_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +491,9 @@ int main(void)
 		cmocka_unit_test(a_three_way_split_without_a_majority_commits_nothing_and_heals),
 		cmocka_unit_test(a_hung_log_store_on_the_leader_leads_to_a_new_leader),
 		cmocka_unit_test(a_hung_log_store_on_a_follower_does_not_stop_commits),
+		cmocka_unit_test(every_combination_of_pre_vote_and_check_quorum_replaces_an_isolated_leader),
+		cmocka_unit_test(every_combination_survives_a_follower_that_can_only_send),
+		cmocka_unit_test(without_pre_vote_an_isolated_follower_inflates_its_term),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
