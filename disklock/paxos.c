@@ -589,7 +589,7 @@ static void area_read_done(struct vl_op *op)
 static void op_step_io(struct fl_io *io, int result)
 {
 	struct vl_op *op = io->arg;
-	FL_ASSERT(op != NULL && io == &op->io);
+	FL_ASSERT(io == &op->io);
 	if (!op->running)
 		return; /* cancelled while this I/O was in flight */
 	if (result != 0) {
