@@ -12,7 +12,7 @@ slot=$((12 << 20))
 "$FL" direct hold-id -s "c1:1:$dev:0" -e host1 -o 1 >"$T/hold.out" 2>&1 &
 holder=$!
 on_exit "kill -KILL $holder"
-for ((i = 0; i < 100; i++)); do grep -q holding "$T/hold.out" && break; sleep 0.1; done
+for ((i = 0; i < 100; i++)); do grep -qs holding "$T/hold.out" && break; sleep 0.1; done
 grep -q holding "$T/hold.out" || fail "hold-id did not acquire host_id 1: $(cat "$T/hold.out")"
 expect_rc 0 "$FL" direct acquire -r "c1:slot-0:$dev:$slot" -i 1 -g 1
 expect_rc 3 "$FL" direct acquire -r "c1:slot-0:$dev:$slot" -i 2 -g 1
