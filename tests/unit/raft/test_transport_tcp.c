@@ -226,6 +226,23 @@ static void a_frame_from_a_host_that_is_not_a_peer_is_dropped(void **state)
 	assert_int_equal(f->in[1].n, 0);
 }
 
+static void a_frame_addressed_to_another_host_is_dropped(void **state)
+{
+	struct fx *f = *state;
+	struct raft_tcp_config c0 = config(f, 0, uuid_a, 0), c1 = config(f, 1, uuid_a, 0);
+	start(f, 0, &c0);
+	start(f, 1, &c1);
+	connect_peers(f, 1, 0);
+	/* Host 1 believes host 3 listens where host 2 does. */
+	assert_int_equal(raft_tcp_add_peer(f->t[0], 3, "127.0.0.1", raft_tcp_port(f->t[1])), 0);
+	uint32_t seq = 5;
+	assert_int_equal(raft_tcp_send(f->t[0], 3, &seq, sizeof(seq)), 0);
+	const struct raft_tcp_stats *s1 = raft_tcp_get_stats(f->t[1]);
+	run_until(f, &s1->dropped_foreign, 1);
+	assert_int_equal(s1->dropped_foreign, 1);
+	assert_int_equal(f->in[1].n, 0);
+}
+
 static void an_oversize_frame_drops_the_connection_but_not_the_peer(void **state)
 {
 	struct fx *f = *state;
@@ -319,6 +336,7 @@ int main(void)
 		T(a_restarted_peer_is_reconnected_and_receives_again),
 		T(a_frame_from_another_cluster_is_dropped),
 		T(a_frame_from_a_host_that_is_not_a_peer_is_dropped),
+		T(a_frame_addressed_to_another_host_is_dropped),
 		T(an_oversize_frame_drops_the_connection_but_not_the_peer),
 		T(garbage_on_the_port_drops_the_connection),
 		T(a_full_queue_keeps_the_newest_frames_within_its_bound),
