@@ -40,4 +40,14 @@ expect_rc 3 "$FL" direct acquire -r "LS:vol2:$res2:0" -i 2 -g 1 -s "LS:0:$ls:0"
 grep -q "live host 1" <<<"$out" || fail "busy message does not name live host 1: $out"
 out=$(sanlock direct read_leader -r "LS:vol2:$res2:0" 2>&1)
 [ "$(field owner_id "$out")" = 1 ] && [ "$(field lver "$out")" = 1 ] || fail "lease changed hands: $out"
+# a volume slot of a formatted device is a lease sanlock can use, and num_hosts
+# (the cluster's max_hosts) bounds the host_ids of every participant
+dev=$T/dev.img
+truncate -s 20M "$dev"
+expect_rc 0 "$FL" direct format --device "$dev" --cluster c1 --max-hosts 4 --volume-slots 8
+slot1=$(( (12 << 20) + (1 << 20) ))
+out=$(sanlock direct acquire -r "c1:slot-1:$dev:$slot1" -i 3 -g 1 2>&1) || fail "sanlock acquire of a slot: $out"
+expect_rc 0 "$FL" direct read-leader -r "c1:slot-1:$dev:$slot1" -o json
+grep -q '"owner_id":3,"owner_generation":1,"lver":1' <<<"$out" || fail "fencelock misreads the slot: $out"
+out=$(sanlock direct acquire -r "c1:slot-1:$dev:$slot1" -i 7 -g 1 2>&1) && fail "sanlock took host_id 7 > num_hosts 4"
 echo ok
