@@ -204,6 +204,10 @@ struct raft_logstore_file_opts {
 int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct raft_logstore_file_opts *opts,
 			    struct raft_logstore **out, char *err, size_t errlen);
 
+/* Tests only: while held, the worker thread starts no new request, so that
+ * requests submitted meanwhile form one group commit once released. */
+void raft_logstore_file_test_hold(struct raft_logstore *s, bool hold);
+
 /* The last error message of a file store (what failed, on which file, at
  * which offset, what to do), or "" when none. */
 const char *raft_logstore_file_last_error(const struct raft_logstore *s);

@@ -91,6 +91,7 @@ struct file_store {
 	struct raft_log_req *todo_head, *todo_tail;
 	struct raft_log_req *done_head, *done_tail;
 	bool stop;
+	bool hold;               /* tests: the worker takes nothing new */
 	char errmsg[FILE_MSG_BYTES];
 	char notice[FILE_MSG_BYTES];
 	/* Loop thread only. */
@@ -900,7 +901,7 @@ static void *file_worker(void *arg)
 	int failed = 0;
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
-		while (f->todo_head == NULL && !f->stop)
+		while ((f->todo_head == NULL || f->hold) && !f->stop)
 			pthread_cond_wait(&f->cv, &f->mu);
 		if (f->stop)
 			break;
@@ -1077,6 +1078,16 @@ static const struct raft_logstore_ops file_ops = {
 	.submit = file_submit,
 	.close = file_close,
 };
+
+void raft_logstore_file_test_hold(struct raft_logstore *s, bool hold)
+{
+	struct file_store *f = (struct file_store *)s;
+	FL_ASSERT(s->ops == &file_ops);
+	pthread_mutex_lock(&f->mu);
+	f->hold = hold;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
 
 const char *raft_logstore_file_last_error(const struct raft_logstore *s)
 {

@@ -392,6 +392,53 @@ static void a_lost_block_inside_the_last_append_is_a_torn_tail(void **state)
 	raft_log_loaded_free(&l);
 }
 
+static void submit_append(struct fx *f, struct raft_log_req *r, struct raft_entry *e, uint8_t (*data)[20],
+			  uint64_t first, uint32_t n, struct waiter *w)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		memset(data[i], (int)(first + i), 20);
+		e[i] = (struct raft_entry){.term = 1, .index = first + i, .type = RAFT_ENTRY_NORMAL, .len = 20,
+					   .data = data[i]};
+	}
+	*r = (struct raft_log_req){.op = RAFT_LOG_APPEND, .append = {e, n}, .cb = on_done, .arg = w};
+	assert_int_equal(raft_logstore_submit(f->s, r), 0);
+}
+
+/* Appends queued together share one fdatasync: damage in the group's first
+ * append with its second intact is still a torn tail (nothing of the group
+ * was acknowledged), not a corrupt middle. */
+static void damage_inside_one_group_commit_is_a_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	struct raft_entry e1[1], e2[2];
+	uint8_t d1[1][20], d2[2][20];
+	struct raft_log_req r1, r2;
+	struct waiter w = {0, 0};
+	char p[256];
+	size_t acked_len, len;
+	seg_path(f, 1, p, sizeof(p));
+	assert_int_equal(reopen(f, &l), 0);
+	append(f, 1, 2, 1, 20);
+	free(slurp(p, &acked_len));
+	raft_logstore_file_test_hold(f->s, true);
+	submit_append(f, &r1, e1, d1, 3, 1, &w);
+	submit_append(f, &r2, e2, d2, 4, 2, &w);
+	raft_logstore_file_test_hold(f->s, false);
+	for (int i = 0; i < 1000 && w.n < 2; i++)
+		assert_int_equal(fl_eloop_run_once(f->el, FL_US_PER_S), 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.result, 0);
+	uint8_t *b = slurp(p, &len);
+	assert_int_equal(len, acked_len + 3 * 60);
+	b[acked_len + 45] ^= 1; /* data of entry 3, the group's first */
+	spit(p, b, len);
+	free(b);
+	assert_int_equal(reopen(f, &l), 0);
+	expect_entries(&l, 1, 2, 20);
+	raft_log_loaded_free(&l);
+}
+
 static void a_bad_record_followed_by_a_later_write_is_refused_with_file_and_offset(void **state)
 {
 	struct fx *f = *state;
@@ -592,6 +639,7 @@ int main(void)
 		T(a_crash_at_every_byte_of_the_last_append_keeps_the_acknowledged_entries),
 		T(a_damaged_byte_anywhere_in_the_last_append_is_a_torn_tail),
 		T(a_lost_block_inside_the_last_append_is_a_torn_tail),
+		T(damage_inside_one_group_commit_is_a_torn_tail),
 		T(a_bad_record_followed_by_a_later_write_is_refused_with_file_and_offset),
 		T(the_log_rolls_over_to_new_segments_and_loads_back),
 		T(damage_in_an_earlier_segment_is_refused),
