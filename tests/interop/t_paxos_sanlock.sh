@@ -49,5 +49,8 @@ slot1=$(( (12 << 20) + (1 << 20) ))
 out=$(sanlock direct acquire -r "c1:slot-1:$dev:$slot1" -i 3 -g 1 2>&1) || fail "sanlock acquire of a slot: $out"
 expect_rc 0 "$FL" direct read-leader -r "c1:slot-1:$dev:$slot1" -o json
 grep -q '"owner_id":3,"owner_generation":1,"lver":1' <<<"$out" || fail "fencelock misreads the slot: $out"
-out=$(sanlock direct acquire -r "c1:slot-1:$dev:$slot1" -i 7 -g 1 2>&1) && fail "sanlock took host_id 7 > num_hosts 4"
+slot2=$(( slot1 + (1 << 20) ))
+out=$(sanlock direct acquire -r "c1:slot-2:$dev:$slot2" -i 7 -g 1 2>&1) && fail "sanlock took host_id 7 > num_hosts 4"
+expect_rc 0 "$FL" direct read-leader -r "c1:slot-2:$dev:$slot2" -o json
+grep -q '"held":false' <<<"$out" || fail "free slot changed: $out"
 echo ok
