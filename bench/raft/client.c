@@ -210,7 +210,7 @@ static int take_put_reply(const struct opts *o, struct conn *c)
 
 static int fl_status(uint16_t port, struct member_status *st)
 {
-	uint8_t req[5] = {1, 0, 0, 0, 2}, rep[42];
+	uint8_t req[5] = {1, 0, 0, 0, 2}, rep[42] = {0};
 	int fd = dial(port, 200);
 	if (fd < 0)
 		return -1;
