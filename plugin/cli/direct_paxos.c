@@ -223,7 +223,7 @@ int fl_cli_direct_init_r(int argc, char **argv)
 		return fl_cli_exit_for(rv);
 	uint32_t ss = d.bdev->sector_size;
 	uint64_t align = ss == 512 ? 1ull << 20 : 8ull << 20;
-	uint64_t n = o.num_hosts ? o.num_hosts : (ss == 512 ? VL_MAX_HOSTS : fl_max_hosts(ss, align) - 2);
+	uint64_t n = o.num_hosts ? o.num_hosts : VL_MAX_HOSTS; /* 2002 sectors fit one align at 512 and 4K */
 	uint8_t *sec = malloc(ss);
 	rv = sec ? fl_bdev_read_sync(d.bdev, o.r.offset, sec, ss) : -FL_ENOMEM;
 	if (rv == 0 && fl_get_le32(sec) == FL_DELTA_MAGIC) {
