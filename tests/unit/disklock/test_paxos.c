@@ -23,6 +23,8 @@
 #define NUM_HOSTS 16
 #define AREA_BYTES (1u << 20)
 
+static uint32_t g_sector = 512; /* sector size of the next world */
+
 struct host {
 	struct fl_simclock clock;
 	struct fl_simbdev *dev;
@@ -89,7 +91,7 @@ static void world_init(struct world *w, int n, uint64_t seed)
 	memset(w, 0, sizeof(*w));
 	w->n = n;
 	assert_int_equal(fl_sim_init(&w->sim, seed), 0);
-	assert_int_equal(fl_simdisk_init(&w->disk, &w->sim, 4u << 20, 512), 0);
+	assert_int_equal(fl_simdisk_init(&w->disk, &w->sim, 4u << 20, g_sector), 0);
 	for (int i = 1; i <= n; i++) {
 		struct host *h = &w->h[i];
 		h->w = w;
@@ -656,6 +658,25 @@ static void an_owner_acquiring_again_keeps_its_lver(void **state)
 	world_free(&w);
 }
 
+static void leases_work_on_4k_sector_devices(void **state)
+{
+	(void)state;
+	quiet();
+	g_sector = 4096;
+	struct world w;
+	world_init(&w, 3, 23);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 3), 0);
+	assert_int_equal(acquire_one(&w, 2), -FL_EBUSY);
+	assert_int_equal(release_one(&w, 3), 0);
+	assert_int_equal(acquire_one(&w, 2), 0);
+	struct fl_dblock d;
+	assert_int_equal(fl_dblock_decode(w.disk.data + 4 * 4096, &d), 0); /* host 3 at sector 4 */
+	assert_true(d.lver == 1 && (d.flags & FL_DBLOCK_RELEASED));
+	world_free(&w);
+	g_sector = 512;
+}
+
 static void mbal_stays_congruent_to_host_id_across_ballots(void **state)
 {
 	(void)state;
@@ -698,6 +719,7 @@ int main(void)
 		cmocka_unit_test(a_lease_of_another_resource_is_foreign),
 		cmocka_unit_test(a_stalled_disk_times_out_and_never_claims_the_lease),
 		cmocka_unit_test(an_owner_acquiring_again_keeps_its_lver),
+		cmocka_unit_test(leases_work_on_4k_sector_devices),
 		cmocka_unit_test(mbal_stays_congruent_to_host_id_across_ballots),
 	};
 	return cmocka_run_group_tests_name("paxos", tests, NULL, NULL);
