@@ -17,6 +17,10 @@
 #define ARB_MB_MAX_WRITES (1u + ARB_MAX_HOSTS) /* status + one ack per sender */
 #define ARB_FWD_MAGIC 'A'         /* payload prefix: arbiter message */
 #define ARB_RAFT_MAGIC 'R'        /* payload prefix: Raft message */
+#define ARB_VIEW_MAGIC 'V'        /* payload prefix: a host's view (relayed liveness) */
+#define ARB_VIEW_QUORATE 0x1u
+#define ARB_VIEW_FENCED 0x2u
+#define ARB_VIEW_LEASE 0x4u
 
 /* Why a local VM is being stopped. */
 enum arb_stop_why {
@@ -90,7 +94,14 @@ struct arb {
 	struct raft_transport raft_tx; /* what the node sends through */
 	uint8_t *txbuf;
 	uint32_t txbuf_len;
-	uint64_t last_heard_us[ARB_MAX_HOSTS + 1];
+	uint64_t last_heard_us[ARB_MAX_HOSTS + 1];  /* any message from the host itself */
+	uint64_t relay_heard_us[ARB_MAX_HOSTS + 1]; /* a peer's view said it heard the host then */
+	uint64_t leader_ok_us;        /* last sign that our leader holds a valid lease */
+	uint64_t view_leader;         /* the leader as peers' views name it (we may know none) */
+	uint64_t view_term;
+	uint32_t view_flags[ARB_MAX_HOSTS + 1];     /* ARB_VIEW_* from each host's last view */
+	uint64_t view_us[ARB_MAX_HOSTS + 1];        /* when that view arrived */
+	uint64_t transfer_us;         /* last leadership hand-off attempt */
 
 	/* quorum and fencing of this host */
 	bool quorate;
@@ -138,6 +149,10 @@ struct arb {
 
 /* arbiter.c */
 uint64_t arb_now(const struct arb *a);
+/* Latest time host h was heard from, directly or through a peer's view. */
+uint64_t arb_heard_us(const struct arb *a, uint32_t h);
+/* The leader: Raft's if it knows one, else the one peers' views name. */
+uint64_t arb_leader_id(const struct arb *a);
 bool arb_lease_valid(const struct arb *a);
 uint64_t arb_cluster_time(const struct arb *a);
 int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
@@ -155,6 +170,8 @@ enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t genera
 /* arb_leader.c */
 void arb_leader_tick(struct arb *a);
 void arb_leader_became(struct arb *a);
+/* A leader whose own delta lease is not valid hands leadership to an UP voter. */
+void arb_leader_hand_off(struct arb *a);
 
 /* arb_mailbox.c */
 int arb_mb_init(struct arb *a);

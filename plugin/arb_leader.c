@@ -102,10 +102,13 @@ static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
 	memset(&o, 0, sizeof(o));
 	const struct ls_host_obs *lo = ls_host(a->ls, h);
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
-	o.net_age_us = a->last_heard_us[h] ? now - a->last_heard_us[h] : CLS_NEVER;
+	uint64_t heard = arb_heard_us(a, h);
+	o.net_age_us = heard ? now - heard : CLS_NEVER;
 	o.disk = cls_disk_from_ls(ls_host_state(a->ls, h));
 	o.disk_change_us = lo == NULL ? now : lo->change_seen ? lo->changed_us : lo->first_seen_us;
 	o.generation = lo ? lo->generation : 0;
+	/* FENCED is believed from the disk only: a view saying so just makes
+	 * us read the host's mailbox soon (arb_leader_tick). */
 	o.fenced = a->mb_seen[h].valid && a->mb_seen[h].status == MB_FENCED;
 	o.left = fh != NULL && fh->state == FSM_HOST_LEFT;
 	return cls_update(&a->cls[h], &o, &a->tim, now);
@@ -168,8 +171,8 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 		return;
 	}
 	/* Acked: clear once it is back and nothing of it is left to move. */
-	bool back = a->last_heard_us[h] != 0 && now - a->last_heard_us[h] < a->tim.h_us &&
-		    ls_host_state(a->ls, h) == LS_HOST_LIVE;
+	bool back = arb_heard_us(a, h) != 0 && now - arb_heard_us(a, h) < a->tim.h_us &&
+		    ls_host_state(a->ls, h) == LS_HOST_LIVE && (a->view_flags[h] & ARB_VIEW_QUORATE);
 	if (!back || (vms_placed_on(a, h) > 0 && up_hosts_other_than(a, h) > 0))
 		return;
 	if (!due(a, &a->proposed_us[h]))
@@ -205,6 +208,31 @@ static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, con
 	}
 }
 
+void arb_leader_hand_off(struct arb *a)
+{
+	uint64_t now = arb_now(a), best_age = UINT64_MAX;
+	uint32_t best = 0;
+	if (!due(a, &a->transfer_us))
+		return;
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		uint32_t h = (uint32_t)c->servers[i].id;
+		if (h == a->cfg.host_id || h > ARB_MAX_HOSTS || c->servers[i].role != RAFT_VOTER)
+			continue;
+		if (!(a->view_flags[h] & ARB_VIEW_LEASE) || a->last_heard_us[h] == 0)
+			continue;
+		if (now - a->last_heard_us[h] < best_age) {
+			best_age = now - a->last_heard_us[h];
+			best = h;
+		}
+	}
+	if (best == 0)
+		return;
+	fl_notice("host %" PRIu64 ": our delta lease is not valid: handing leadership to host %u", a->cfg.host_id,
+		  best);
+	raft_node_transfer(a->node, best);
+}
+
 void arb_leader_tick(struct arb *a)
 {
 	uint64_t now = arb_now(a);
@@ -216,11 +244,16 @@ void arb_leader_tick(struct arb *a)
 		if (h == a->cfg.host_id || fsm_host_find(&a->fsm, h) == NULL)
 			continue;
 		enum cls_state s = leader_classify(a, h, now);
-		if (s != CLS_UP && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
+		bool says_fenced = (a->view_flags[h] & ARB_VIEW_FENCED) != 0;
+		if ((s != CLS_UP || says_fenced) && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
 		    now - a->mb_seen[h].read_us >= a->tim.r_us)
 			arb_mb_enqueue(a, MBJ_READ, h, 0);
 		leader_fence_host(a, h, s, now);
-		if (s == CLS_UP)
+		/* A candidate must be UP, say it is quorate with a valid lease, and
+		 * not be fenced: a host that cannot hear us cannot start a VM. */
+		uint32_t need = ARB_VIEW_QUORATE | ARB_VIEW_LEASE;
+		if (s == CLS_UP && (a->view_flags[h] & need) == need && !says_fenced &&
+		    now - a->view_us[h] < a->tim.h_us)
 			cand[nc++] = h;
 		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
 			failed[nf++] = h;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
+#include "disklock/ondisk.h"
 #include "fencelock/error.h"
 #include "plugin/arb_internal.h"
 
@@ -73,11 +74,116 @@ static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t l
 	return rv;
 }
 
+/* ---- views: relayed liveness ----
+ * Every tick each host sends every peer a view: its term and leader, how long
+ * ago it last had a sign that the leader holds a valid lease (0 on the leader
+ * itself), its own flags (quorate, fenced, lease valid) and whom it heard and
+ * how long ago. A host that lost its link to the leader but still reaches a
+ * peer that hears the leader stays quorate, and the leader still counts it
+ * UP: a partial partition moves nothing. A relayed age is only as fresh as the
+ * view's transit (milliseconds); quorum is a liveness matter, never safety. */
+#define VIEW_HDR_BYTES 32u
+#define VIEW_ENTRY_BYTES 12u
+
+uint64_t arb_heard_us(const struct arb *a, uint32_t h)
+{
+	return FL_MAX(a->last_heard_us[h], a->relay_heard_us[h]);
+}
+
+static void arb_view_receive(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len)
+{
+	uint64_t now = arb_now(a);
+	if (len < VIEW_HDR_BYTES)
+		return;
+	uint64_t term = fl_get_le64(b), leader = fl_get_le64(b + 8), ok_age = fl_get_le64(b + 16);
+	uint32_t flags = fl_get_le32(b + 24), n = fl_get_le32(b + 28);
+	if (n > ARB_MAX_HOSTS || len != VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES)
+		return; /* malformed: dropped */
+	a->view_flags[from] = flags;
+	a->view_us[from] = now;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = b + VIEW_HDR_BYTES + i * VIEW_ENTRY_BYTES;
+		uint32_t h = fl_get_le32(e);
+		uint64_t age = fl_get_le64(e + 4);
+		if (h == 0 || h > ARB_MAX_HOSTS || h == a->cfg.host_id || age > now)
+			continue;
+		a->relay_heard_us[h] = FL_MAX(a->relay_heard_us[h], now - age);
+	}
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL || leader == 0 || ok_age > now || term < raft_term(r))
+		return;
+	/* A pre-candidate has forgotten the leader (§9.6): a peer that hears
+	 * it with a valid lease still tells us who it is. */
+	if (raft_leader(r) != 0 && (leader != raft_leader(r) || term != raft_term(r)))
+		return;
+	if (leader != a->view_leader || term != a->view_term) {
+		a->view_leader = leader;
+		a->view_term = term;
+		a->leader_ok_us = 0;
+	}
+	a->leader_ok_us = FL_MAX(a->leader_ok_us, now - ok_age);
+}
+
+uint64_t arb_leader_id(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL)
+		return 0;
+	if (raft_leader(r) != 0)
+		return raft_leader(r);
+	return a->view_term >= raft_term(r) ? a->view_leader : 0;
+}
+
+static void arb_view_send(struct arb *a, uint64_t now)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
+	uint8_t buf[1 + VIEW_HDR_BYTES + ARB_MAX_HOSTS * VIEW_ENTRY_BYTES];
+	uint32_t n = 0;
+	if (c == NULL)
+		return;
+	uint64_t ok_age = UINT64_MAX;
+	if (arb_is_leader(a) && raft_leader_lease_valid(r, now))
+		ok_age = 0;
+	else if (arb_leader_id(a) != 0 && a->leader_ok_us != 0)
+		ok_age = now - a->leader_ok_us;
+	uint32_t flags = (a->quorate ? ARB_VIEW_QUORATE : 0) | (arb_lease_valid(a) ? ARB_VIEW_LEASE : 0) |
+			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0);
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
+		if (h == a->cfg.host_id || a->last_heard_us[h] == 0)
+			continue;
+		uint8_t *e = buf + 1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES;
+		fl_put_le32(e, h);
+		fl_put_le64(e + 4, now - a->last_heard_us[h]);
+		n++;
+	}
+	buf[0] = ARB_VIEW_MAGIC;
+	fl_put_le64(buf + 1, raft_term(r));
+	fl_put_le64(buf + 9, arb_leader_id(a));
+	fl_put_le64(buf + 17, ok_age);
+	fl_put_le32(buf + 25, flags);
+	fl_put_le32(buf + 29, n);
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->servers[i].id != a->cfg.host_id)
+			raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
+					    1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES);
+}
+
 void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len)
 {
 	if (len < 1 || from == 0 || from > ARB_MAX_HOSTS || !a->started)
 		return;
 	a->last_heard_us[from] = arb_now(a);
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r != NULL && raft_leader(r) == from && payload[0] == ARB_RAFT_MAGIC) {
+		a->leader_ok_us = arb_now(a);
+		a->view_leader = from;
+		a->view_term = raft_term(r);
+	}
+	if (payload[0] == ARB_VIEW_MAGIC) {
+		arb_view_receive(a, from, payload + 1, len - 1);
+		return;
+	}
 	if (payload[0] == ARB_RAFT_MAGIC) {
 		if (a->node)
 			raft_node_receive(a->node, from, payload + 1, len - 1);
@@ -111,8 +217,7 @@ int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
 		if (arb_is_leader(a)) {
 			rv = raft_node_propose(a->node, buf, (uint32_t)len, &index);
 		} else {
-			struct raft *r = a->node ? raft_node_core(a->node) : NULL;
-			uint64_t leader = r ? raft_leader(r) : 0;
+			uint64_t leader = arb_leader_id(a);
 			rv = leader ? arb_send_arb(a, leader, buf, len) : -FL_ENOTLEADER;
 		}
 	}
@@ -223,10 +328,10 @@ static bool arb_compute_quorate(struct arb *a, uint64_t now)
 		return false;
 	if (raft_state(r) == RAFT_LEADER)
 		return raft_leader_lease_valid(r, now);
-	uint64_t l = raft_leader(r);
-	if (l == 0 || l > ARB_MAX_HOSTS || a->last_heard_us[l] == 0)
+	uint64_t l = arb_leader_id(a);
+	if (l == 0 || l > ARB_MAX_HOSTS || a->leader_ok_us == 0)
 		return false;
-	return now - a->last_heard_us[l] < a->cfg.raft.election_timeout_us;
+	return now - a->leader_ok_us < a->cfg.raft.election_timeout_us;
 }
 
 static void arb_update_quorum(struct arb *a, uint64_t now)
@@ -248,8 +353,13 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 		ls_acquire(a->ls);
 	arb_update_quorum(a, now);
 	arb_vms_reconcile(a);
-	if (a->leader && a->quorate)
-		arb_leader_tick(a);
+	if (a->leader && a->quorate) {
+		if (arb_lease_valid(a))
+			arb_leader_tick(a);
+		else
+			arb_leader_hand_off(a);
+	}
+	arb_view_send(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
 }
 
@@ -370,7 +480,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->quorate = a->quorate;
 	out->lease_valid = arb_lease_valid(a);
 	out->fenced = a->fenced_status || a->want_fenced_status || a->pill;
-	out->leader = r ? raft_leader(r) : 0;
+	out->leader = arb_leader_id(a);
 	out->term = r ? raft_term(r) : 0;
 	out->commit = r ? raft_commit_index(r) : 0;
 	out->valid_until_us = a->ls ? ls_valid_until_us(a->ls) : 0;

@@ -378,6 +378,16 @@ int raft_node_propose(struct raft_node *n, const void *data, uint32_t len, uint6
 	return rv;
 }
 
+int raft_node_transfer(struct raft_node *n, uint64_t target)
+{
+	if (n->r == NULL)
+		return -FL_EAGAIN;
+	int rv = raft_transfer(n->r, fl_now_us(n->cfg.loop), target);
+	if (rv == 0)
+		node_drain(n);
+	return rv;
+}
+
 static void node_snapshot_done(struct raft_log_req *req, int result)
 {
 	struct raft_node *n = req->arg;

@@ -86,6 +86,10 @@ void raft_node_receive(struct raft_node *n, uint64_t from, const uint8_t *payloa
  * app.apply once committed. */
 int raft_node_propose(struct raft_node *n, const void *data, uint32_t len, uint64_t *index_out);
 
+/* Leadership transfer to target (raft_transfer(), thesis §3.10): the
+ * arbiter hands leadership away when its own delta lease is not valid.
+ * -FL_EAGAIN before the core started, else raft_transfer()'s result. */
+int raft_node_transfer(struct raft_node *n, uint64_t target);
 /* The application saved the state machine up to index (<= applied): the
  * node stores the snapshot (data copied) and, once durable, tells the core,
  * which compacts its log. -FL_EBUSY while a previous snapshot is being

@@ -35,23 +35,259 @@ static void no_violations(struct simcl *c)
 	assert_int_equal(n, 0);
 }
 
+/* Host running VM vm, asserting it runs exactly once. */
+static uint32_t only_host(struct simcl *c, uint32_t vm)
+{
+	assert_int_equal(simvm_instances(simcl_vms(c), vm), 1);
+	return simcl_vm_host(c, vm);
+}
+
+static uint32_t vms_on(struct simcl *c, uint32_t h, uint32_t nvms)
+{
+	uint32_t n = 0;
+	for (uint32_t v = 0; v < nvms; v++)
+		n += simvm_running(simcl_vms(c), h, v);
+	return n;
+}
+
+static void every_vm_runs_once(struct simcl *c, uint32_t nvms)
+{
+	for (uint32_t v = 0; v < nvms; v++)
+		assert_int_equal(simvm_instances(simcl_vms(c), v), 1);
+}
+
+/* Runs until no VM runs on host h and all nvms run exactly once; returns
+ * the time it took, or fails the test after within_us. */
+static uint64_t until_moved_off(struct simcl *c, uint32_t h, uint32_t nvms, uint64_t within_us)
+{
+	uint64_t t0 = simcl_now(c);
+	while (simcl_now(c) - t0 < within_us) {
+		bool done = vms_on(c, h, nvms) == 0;
+		for (uint32_t v = 0; done && v < nvms; v++)
+			done = simvm_instances(simcl_vms(c), v) == 1;
+		if (done)
+			return simcl_now(c) - t0;
+		simcl_run_for(c, 100000);
+	}
+	fail_msg("VMs of host %u not moved within %llu s", h, (unsigned long long)(within_us / 1000000));
+	return 0;
+}
+
 static void a_cluster_forms_and_runs_every_vm_once(void **state)
 {
 	(void)state;
 	struct simcl *c = cluster(3, 6, 1);
 	simcl_run_for(c, S(20));
-	for (uint32_t v = 0; v < 6; v++)
-		assert_int_equal(simvm_instances(simcl_vms(c), v), 1);
+	every_vm_runs_once(c, 6);
 	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_crashed_hosts_vms_run_elsewhere_once(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 2);
+	uint32_t victim = only_host(c, 0);
+	uint32_t had = vms_on(c, victim, 6);
+	assert_true(had > 0);
+	simcl_crash(c, victim);
+	uint64_t t = until_moved_off(c, victim, 6, S(30));
+	/* D = 6 s with io_timeout 1 s: no earlier, and not much later. */
+	assert_true(t >= S(6));
+	assert_true(t <= S(12));
+	simcl_run_for(c, S(20));
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6 + had);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_network_blip_shorter_than_p_restarts_nothing(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 3);
+	simnet_isolate(simcl_net(c), 1, true, true);
+	simcl_run_for(c, S(6)); /* P = 10 s */
+	simnet_heal(simcl_net(c));
+	simcl_run_for(c, S(40));
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->kills, 0);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_partition_longer_than_p_fences_the_host_and_moves_its_vms(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 4);
+	uint32_t victim = only_host(c, 1);
+	uint32_t had = vms_on(c, victim, 6);
+	simnet_isolate(simcl_net(c), victim, true, true);
+	uint64_t t = until_moved_off(c, victim, 6, S(40));
+	assert_true(t > S(10)); /* it keeps its VMs for P */
+	assert_true(simcl_host_fenced(c, victim));
+	simnet_heal(simcl_net(c));
+	simcl_run_for(c, S(40));
+	/* Rejoined: it restarts nothing that moved away. */
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6 + had);
+	assert_false(simcl_host_fenced(c, victim));
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void lost_storage_kills_vms_by_f_and_moves_them_after_d(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 5);
+	uint32_t victim = only_host(c, 2);
+	simcl_disk_faults(c, victim)->stalled = true;
+	simcl_run_for(c, S(5) + S(1)); /* F + K */
+	assert_int_equal(vms_on(c, victim, 6), 0);
+	until_moved_off(c, victim, 6, S(30));
+	simcl_disk_unstall(c, victim);
+	simcl_run_for(c, S(30));
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void an_isolated_leader_is_replaced_and_fences_after_p(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 6);
+	uint32_t old = simcl_leader(c);
+	assert_true(old != 0);
+	simnet_isolate(simcl_net(c), old, true, true);
+	simcl_run_for(c, S(4));
+	uint32_t nl = simcl_leader(c);
+	assert_true(nl != 0 && nl != old);
+	until_moved_off(c, old, 6, S(40));
+	assert_true(simcl_host_fenced(c, old));
+	simnet_heal(simcl_net(c));
+	simcl_run_for(c, S(30));
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_daemon_paused_longer_than_d_has_its_vms_killed_by_the_guard(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 7);
+	uint32_t victim = only_host(c, 3);
+	uint32_t had = vms_on(c, victim, 6);
+	simcl_pause(c, victim);
+	simcl_run_for(c, S(6)); /* F + K: the guard alone must have killed them */
+	assert_int_equal(vms_on(c, victim, 6), 0);
+	assert_true(simvm_stats(simcl_vms(c))->guard_kills >= had);
+	until_moved_off(c, victim, 6, S(30));
+	simcl_resume(c, victim);
+	simcl_run_for(c, S(30));
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6 + had);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void an_asymmetric_partition_never_gives_two_writers(void **state)
+{
+	(void)state;
+	for (int dir = 0; dir < 2; dir++) {
+		struct simcl *c = cluster(3, 6, 8 + (uint64_t)dir);
+		uint32_t victim = only_host(c, 0);
+		simnet_isolate(simcl_net(c), victim, dir == 0, dir == 1);
+		simcl_run_for(c, S(40));
+		simnet_heal(simcl_net(c));
+		simcl_run_for(c, S(40));
+		every_vm_runs_once(c, 6);
+		no_violations(c);
+		simcl_free(c);
+	}
+}
+
+static void a_partial_partition_moves_nothing(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 10);
+	simnet_set_link(simcl_net(c), 1, 2, false);
+	simnet_set_link(simcl_net(c), 2, 1, false);
+	simcl_run_for(c, S(60));
+	simnet_heal(simcl_net(c));
+	simcl_run_for(c, S(10));
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_flapping_link_with_short_outages_moves_nothing(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 11);
+	for (int i = 0; i < 10; i++) {
+		simnet_isolate(simcl_net(c), 2, true, true);
+		simcl_run_for(c, S(3));
+		simnet_heal(simcl_net(c));
+		simcl_run_for(c, S(3));
+	}
+	simcl_run_for(c, S(10));
+	every_vm_runs_once(c, 6);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void the_whole_cluster_restarted_runs_every_vm_once(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 12);
+	for (uint32_t h = 1; h <= 3; h++)
+		simcl_crash(c, h);
+	simcl_run_for(c, S(5));
+	for (uint32_t h = 1; h <= 3; h++)
+		simcl_restart(c, h);
+	assert_true(simcl_wait_all_running(c, S(60)));
+	simcl_run_for(c, S(20));
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_crashed_host_restarted_rejoins_without_restarting_moved_vms(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(5, 10, 13);
+	uint32_t victim = only_host(c, 0);
+	uint32_t had = vms_on(c, victim, 10);
+	simcl_crash(c, victim);
+	until_moved_off(c, victim, 10, S(30));
+	simcl_restart(c, victim);
+	simcl_run_for(c, S(30));
+	every_vm_runs_once(c, 10);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, 10 + had);
 	no_violations(c);
 	simcl_free(c);
 }
 
 int main(void)
 {
-	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_ERR);
+	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_cluster_forms_and_runs_every_vm_once),
+		cmocka_unit_test(a_crashed_hosts_vms_run_elsewhere_once),
+		cmocka_unit_test(a_network_blip_shorter_than_p_restarts_nothing),
+		cmocka_unit_test(a_partition_longer_than_p_fences_the_host_and_moves_its_vms),
+		cmocka_unit_test(lost_storage_kills_vms_by_f_and_moves_them_after_d),
+		cmocka_unit_test(an_isolated_leader_is_replaced_and_fences_after_p),
+		cmocka_unit_test(a_daemon_paused_longer_than_d_has_its_vms_killed_by_the_guard),
+		cmocka_unit_test(an_asymmetric_partition_never_gives_two_writers),
+		cmocka_unit_test(a_partial_partition_moves_nothing),
+		cmocka_unit_test(a_flapping_link_with_short_outages_moves_nothing),
+		cmocka_unit_test(the_whole_cluster_restarted_runs_every_vm_once),
+		cmocka_unit_test(a_crashed_host_restarted_rejoins_without_restarting_moved_vms),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
