@@ -188,9 +188,13 @@ int raft__step_vote_resp(struct raft *r, const struct raft_msg *m)
 
 static int step_lower_term(struct raft *r, const struct raft_msg *m)
 {
-	/* etcd: answer a stale leader so it learns our term and steps down;
-	 * answer a stale pre-candidate so it learns it is behind. */
-	if (m->type == RAFT_MSG_APPEND && (r->opt.check_quorum || r->opt.pre_vote)) {
+	/* §5.1: answer a stale leader with our term so it steps down. etcd does
+	 * so only with check-quorum or pre-vote; we always do, because our
+	 * voters always disregard vote requests while they hear a leader
+	 * (§4.2.3), so a server that got ahead in term can only rejoin through
+	 * the stale leader learning its term. Answer a stale pre-candidate so
+	 * it learns it is behind. */
+	if (m->type == RAFT_MSG_APPEND) {
 		struct raft_msg *o = raft__send(r, RAFT_MSG_APPEND_RESP, m->from, raft__need_hs(r));
 		if (o != NULL)
 			o->append_resp.last_index = raft__last_index(r);
