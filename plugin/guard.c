@@ -337,17 +337,26 @@ static void guard_on_signal(struct guard_proc *g)
 			guard_signal_group(g, (int)si.ssi_signo);
 		}
 	}
-	for (int i = 0; i < 1024; i++) { /* reap: the VM, the kill path, or nothing */
+	/* The VM first, without reaping it: while its zombie exists its process
+	 * group id cannot be reused, so the rest of the group (helpers that may
+	 * still hold a volume open) can be killed safely before the release. */
+	siginfo_t si_child = {0};
+	if (waitid(P_PID, (id_t)g->o->child, &si_child, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si_child.si_pid == g->o->child) {
+		kill(-g->o->child, SIGKILL);
+		int status;
+		if (waitpid(g->o->child, &status, 0) == g->o->child) {
+			g->res->wait_status = status;
+			g->exited = true;
+		}
+	}
+	for (int i = 0; i < 1024; i++) { /* reap the kill path and strays */
 		int status;
 		pid_t p = waitpid(-1, &status, WNOHANG);
 		if (p <= 0)
 			break;
-		if (p == g->o->child) {
-			g->res->wait_status = status;
-			g->exited = true;
-		} else if (p == g->kill_path_pid) {
+		if (p == g->kill_path_pid)
 			g->kill_path_pid = 0;
-		}
 	}
 }
 

@@ -143,7 +143,10 @@ struct guard_result {
 
 /* Watches opts->child until it exits: a timerfd at the deadline, a signalfd
  * for SIGCHLD and for SIGTERM/SIGINT/SIGHUP/SIGQUIT, which it forwards to the
- * child's process group. The caller must have blocked those signals before
+ * child's process group. When the child exits, what is left of its process
+ * group is killed with SIGKILL before the child is reaped: nothing of the VM
+ * may outlive the release of its leases (a VMM must therefore run in the
+ * foreground, not daemonize out of its group). The caller must have blocked those signals before
  * forking the child. Returns 0 with *res filled, or a -FL_E code if the guard
  * could not set itself up (then it has killed the child's group with SIGKILL
  * and reaped it, since an unguarded VM must not run). */

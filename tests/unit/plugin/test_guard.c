@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include "common/loop.h"
@@ -273,6 +274,41 @@ static void a_vm_that_exits_in_time_keeps_its_status_and_is_not_killed(void **st
 	proc_fix_close(&f);
 }
 
+static void child_leaves_a_helper_behind(void)
+{
+	if (fork() == 0) { /* same process group, outlives its parent */
+		for (int i = 0; i < 100; i++)
+			sleep(1);
+		_exit(0);
+	}
+	_exit(4);
+}
+
+static void what_is_left_of_the_vm_process_group_is_killed_at_its_exit(void **state)
+{
+	(void)state;
+	struct proc_fix f;
+	proc_fix_open(&f, 5000 * MS, 200 * MS);
+	/* Orphans come to us, not to a PID 1 that may never reap them. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	pid_t p = spawn(child_leaves_a_helper_behind);
+	struct guard_run_opts o = {.child = p, .reader = &f.r, .uid = "vm-h"};
+	struct guard_result res;
+	assert_int_equal(guard_run(&o, &res), 0);
+	assert_true(WIFEXITED(res.wait_status) && WEXITSTATUS(res.wait_status) == 4);
+	bool gone = false;
+	for (int i = 0; i < 200 && !gone; i++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			; /* reap the killed helper */
+		gone = kill(-p, 0) != 0;
+		if (!gone)
+			usleep(10000);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	assert_true(gone);
+	proc_fix_close(&f);
+}
+
 static void flushing_a_file_volume_succeeds_and_an_unreadable_one_fails(void **state)
 {
 	(void)state;
@@ -316,6 +352,7 @@ int main(void)
 		cmocka_unit_test(the_guard_sigterms_a_vm_whose_deadline_passes),
 		cmocka_unit_test(a_vm_ignoring_sigterm_gets_sigkill_after_k),
 		cmocka_unit_test(a_vm_that_exits_in_time_keeps_its_status_and_is_not_killed),
+		cmocka_unit_test(what_is_left_of_the_vm_process_group_is_killed_at_its_exit),
 		cmocka_unit_test(flushing_a_file_volume_succeeds_and_an_unreadable_one_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
