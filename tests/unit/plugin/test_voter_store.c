@@ -988,6 +988,55 @@ static void a_crash_at_any_step_keeps_every_acknowledged_request(void **state)
 		      CRASH_SEEDS, partial);
 }
 
+static void a_crash_at_any_step_of_a_compacting_append_keeps_the_acknowledged_log(void **state)
+{
+	(void)state;
+	static struct model before, after;
+	static struct op fill, snap, app;
+	struct voter_store_geometry g;
+	assert_int_equal(voter_store_geometry(SMALL_AREA_BYTES, 512, &g), 0);
+	uint64_t sectors = g.ring_bytes / 512;
+	bool all_done = false;
+	uint32_t compacted_only = 0;
+	for (uint32_t steps = 0; !all_done && steps < 1000; steps++) {
+		struct world w;
+		world_init(&w, 5 + steps, DISK_BYTES, SMALL_AREA_BYTES);
+		world_open_store(&w, 0);
+		load_fresh(&w);
+		memset(&before, 0, sizeof(before));
+		for (uint64_t i = 1; i <= sectors; i++) {
+			fill.wt = (struct waiter){0};
+			fill_entry(&fill.ent[0], fill.ebuf[0], i, 1, 100);
+			fill.wt.req = (struct raft_log_req){.op = RAFT_LOG_APPEND, .append = {fill.ent, 1}};
+			assert_int_equal(do_req(&w, &fill.wt), 0);
+			m_apply(&before, &fill);
+		}
+		make_snapshot(&snap.snap, snap.cfg, snap.sdata, 5, 1, 64);
+		snap.wt = (struct waiter){.req = {.op = RAFT_LOG_SNAPSHOT, .snapshot = {&snap.snap, 5}}};
+		assert_int_equal(do_req(&w, &snap.wt), 0);
+		m_apply(&before, &snap);
+		after = before;
+		fill_entry(&app.ent[0], app.ebuf[0], sectors + 1, 1, 100);
+		app.wt = (struct waiter){.req = {.op = RAFT_LOG_APPEND, .append = {app.ent, 1}}};
+		m_apply(&after, &app);
+		assert_int_equal(submit(&w, &app.wt), 0);
+		for (uint32_t i = 0; i < steps && !app.wt.done; i++)
+			assert_true(fl_sim_step(&w.sim));
+		all_done = app.wt.done;
+		fl_simbdev_crash(w.sb);
+		struct raft_log_loaded l;
+		assert_int_equal(world_move(&w, &l), 0);
+		bool old = m_matches(&before, &l, false), mid = m_matches(&before, &l, true) && !old;
+		assert_true(old || mid || m_matches(&after, &l, true));
+		assert_true(!all_done || m_matches(&after, &l, true));
+		compacted_only += mid;
+		raft_log_loaded_free(&l);
+		world_free(&w);
+	}
+	assert_true(all_done);
+	assert_true(compacted_only > 0); /* some crash fell between the two metadata writes */
+}
+
 /* ---- torn writes and corruption ---- */
 
 static void a_torn_metadata_write_fails_the_store_and_loads_the_old_or_the_new_state(void **state)
@@ -1334,6 +1383,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_ring_wraps_many_times_and_every_reload_matches_the_model, setup_small,
 						teardown),
 		cmocka_unit_test(a_crash_at_any_step_keeps_every_acknowledged_request),
+		cmocka_unit_test(a_crash_at_any_step_of_a_compacting_append_keeps_the_acknowledged_log),
 		cmocka_unit_test(a_torn_metadata_write_fails_the_store_and_loads_the_old_or_the_new_state),
 		cmocka_unit_test_setup_teardown(a_damaged_newest_slot_loads_the_previous_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_torn_entry_write_leaves_the_previous_log, setup, teardown),
