@@ -91,6 +91,16 @@ $(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS)) $(foreach l,$(call 
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 
+# libfencelock: the control-socket client library for VM managers
+# (include/fencelock/fencelock.h); link with: pkg-config --libs jansson inih.
+LIBFENCELOCK_SRCS := plugin/client.c plugin/ctl_proto.c plugin/config.c common/error.c \
+                     common/assert.c common/log.c common/loop_epoll.c common/timerheap.c
+$(BUILD)/libfencelock.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(LIBFENCELOCK_SRCS))
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+all: $(BUILD)/libfencelock.a
+
 # Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
 # Tools link the plugin layer too (ctlstub plays fencelockd's control socket and guard side).
 define TOOL_RULES
