@@ -227,8 +227,10 @@ static int format_areas(struct fl_bdev *d, const struct lay_layout *l, uint8_t *
 	struct lay_voter_header v = {.ring_offset = l->align_bytes, .ring_bytes = l->voter_bytes / 2 - l->align_bytes,
 				     .snap_offset = l->voter_bytes / 2, .snap_bytes = l->voter_bytes / 2};
 	lay_voter_encode(&v, buf, ss);
+	/* Sector 1 blank too: the disk voter store's second metadata slot, so
+	 * that no state of an earlier format survives (plugin/voter_store.h). */
 	if (rv == 0)
-		rv = fl_bdev_write_sync(d, l->voter_offset, buf, ss);
+		rv = fl_bdev_write_sync(d, l->voter_offset, buf, 2 * ss);
 	for (uint32_t i = 0; rv == 0 && i < l->volume_slots; i++) {
 		char name[FL_NAME_LEN + 1];
 		lay_slot_name(i, name);
