@@ -242,43 +242,64 @@ static void a_never_written_area_loads_as_an_empty_voter(void **state)
 	raft_log_loaded_free(&l);
 }
 
+static void layout_world(struct world *w, struct lay_layout *lay)
+{
+	char err[256];
+	struct lay_params p = {.cluster = "c1", .io_timeout_s = 1, .max_hosts = 2, .volume_slots = 1,
+			       .sector_size = 512};
+	assert_int_equal(lay_compute(&p, lay, err, sizeof(err)), 0);
+	world_init(w, 3, lay->total_bytes, lay->voter_bytes);
+	assert_int_equal(lay_format_sync(bdev(w), lay, false, err, sizeof(err)), 0);
+}
+
+static void layout_open(struct world *w, const struct lay_layout *lay)
+{
+	char err[256];
+	assert_int_equal(voter_store_open(&w->clock.base, bdev(w), lay->voter_offset, lay->voter_bytes, NULL,
+					  &w->store, err, sizeof(err)), 0);
+}
+
 static void what_lay_format_sync_writes_loads_as_an_empty_voter_that_accepts_writes(void **state)
 {
 	(void)state;
 	struct world w;
-	char err[256];
-	struct lay_params p = {.cluster = "c1", .io_timeout_s = 1, .max_hosts = 2, .volume_slots = 1,
-			       .sector_size = 512};
 	struct lay_layout lay;
-	assert_int_equal(lay_compute(&p, &lay, err, sizeof(err)), 0);
-	world_init(&w, 3, lay.total_bytes, lay.voter_bytes);
-	/* Stale bytes from an earlier life of the device must not matter. */
-	memset(w.disk.data + lay.voter_offset, 0xA5, 4096);
-	assert_int_equal(lay_format_sync(bdev(&w), &lay, false, err, sizeof(err)), 0);
-	struct voter_store_opts o = {0};
-	assert_int_equal(voter_store_open(&w.clock.base, bdev(&w), lay.voter_offset, lay.voter_bytes, &o, &w.store,
-					  err, sizeof(err)), 0);
+	layout_world(&w, &lay);
+	layout_open(&w, &lay);
 	struct raft_log_loaded l;
-	int rv = do_load(&w, &l);
-	if (rv == 0) {
-		assert_int_equal(l.hard.term, 0);
-		assert_int_equal(l.n_entries, 0);
-		assert_false(l.have_snapshot);
-		raft_log_loaded_free(&l);
-		assert_int_equal(do_hard(&w, 4, 2), 0);
-		assert_int_equal(append_range(&w, 1, 3, 4, 10), 0);
-		raft_logstore_close(w.store);
-		assert_int_equal(voter_store_open(&w.clock.base, bdev(&w), lay.voter_offset, lay.voter_bytes, &o,
-						  &w.store, err, sizeof(err)), 0);
-		assert_int_equal(do_load(&w, &l), 0);
-		assert_int_equal(l.hard.term, 4);
-		assert_int_equal(l.n_entries, 3);
-		raft_log_loaded_free(&l);
-	} else {
-		/* lay_format_sync leaves slot 1 as it was: a damaged slot 1
-		 * next to the LDV1 header is refused, never read as state. */
-		assert_int_equal(rv, -FL_ECORRUPT);
-	}
+	assert_int_equal(do_load(&w, &l), 0);
+	assert_int_equal(l.hard.term, 0);
+	assert_int_equal(l.n_entries, 0);
+	assert_false(l.have_snapshot);
+	raft_log_loaded_free(&l);
+	assert_int_equal(do_hard(&w, 4, 2), 0);
+	assert_int_equal(append_range(&w, 1, 3, 4, 10), 0);
+	raft_logstore_close(w.store);
+	layout_open(&w, &lay);
+	assert_int_equal(do_load(&w, &l), 0);
+	assert_int_equal(l.hard.term, 4);
+	assert_int_equal(l.n_entries, 3);
+	raft_log_loaded_free(&l);
+	world_free(&w);
+}
+
+static void a_new_lay_format_sync_leaves_nothing_of_the_previous_voter(void **state)
+{
+	(void)state;
+	struct world w;
+	struct lay_layout lay;
+	char err[256];
+	layout_world(&w, &lay);
+	layout_open(&w, &lay);
+	load_fresh(&w);
+	assert_int_equal(do_hard(&w, 8, 1), 0); /* seq 1, in slot 1 */
+	raft_logstore_close(w.store);
+	assert_int_equal(lay_format_sync(bdev(&w), &lay, true, err, sizeof(err)), 0);
+	layout_open(&w, &lay);
+	struct raft_log_loaded l;
+	assert_int_equal(do_load(&w, &l), 0);
+	assert_int_equal(l.hard.term, 0);
+	raft_log_loaded_free(&l);
 	world_free(&w);
 }
 
@@ -1353,6 +1374,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_never_written_area_loads_as_an_empty_voter, setup, teardown),
 		cmocka_unit_test(what_lay_format_sync_writes_loads_as_an_empty_voter_that_accepts_writes),
+		cmocka_unit_test(a_new_lay_format_sync_leaves_nothing_of_the_previous_voter),
 		cmocka_unit_test_setup_teardown(format_sync_resets_a_used_area_to_an_empty_voter, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_area_that_is_too_small_or_misaligned_is_refused_at_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_state_survives_a_move_to_another_host, setup, teardown),
