@@ -204,6 +204,60 @@ static void a_follower_never_holds_the_lease(void **state)
 	fx_free(c);
 }
 
+/* The lease against a voter that just lost its leader: L holds its lease
+ * through B's acknowledgements; then L can no longer reach B, and C, which
+ * has been campaigning in isolation, reaches B. B must not vote before E has
+ * passed since it last heard L, by which time L's lease is over. The fixture
+ * fails the step at which a leader of a later term coexists with a valid
+ * lease. */
+static void a_voter_that_just_lost_its_leader_waits_out_the_lease(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		uint64_t l;
+		struct fx *c = cluster(3, 700 + seed, &l);
+		uint64_t b = l % 3 + 1, x = b % 3 + 1;
+		fx_isolate(c, x, FX_BOTH);
+		fx_run(c, 3 * SEC + seed * 37000); /* x campaigns alone, out of phase */
+		fx_heal(c);
+		fx_cut(c, l, b); /* b's answers still reach l: l keeps its lease */
+		fx_cut(c, l, x);
+		fx_cut(c, x, l);
+		uint64_t end = fx_now(c) + 4 * SEC;
+		while (fx_now(c) < end && fx_leader(c) == l)
+			fx_step(c);
+		fx_run(c, 2 * SEC);
+		assert_int_not_equal(fx_leader(c), 0);
+		fx_free(c);
+	}
+}
+
+/* The same with a voter that crashes and restarts at once: it forgot when
+ * it last heard L, so it counts its start-up as such. */
+static void a_restarted_voter_waits_out_the_lease(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		uint64_t l;
+		struct fx *c = cluster(3, 800 + seed, &l);
+		uint64_t b = l % 3 + 1, x = b % 3 + 1;
+		fx_isolate(c, x, FX_BOTH);
+		fx_run(c, 3 * SEC + seed * 37000);
+		fx_heal(c);
+		fx_cut(c, l, x);
+		fx_cut(c, x, l);
+		fx_cut(c, l, b);
+		fx_crash(c, b);
+		fx_restart(c, b);
+		uint64_t end = fx_now(c) + 4 * SEC;
+		while (fx_now(c) < end && fx_leader(c) == l)
+			fx_step(c);
+		fx_run(c, 2 * SEC);
+		assert_int_not_equal(fx_leader(c), 0);
+		fx_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +273,8 @@ int main(void)
 		cmocka_unit_test(the_lease_ends_as_soon_as_a_transfer_starts),
 		cmocka_unit_test(acknowledgements_from_a_learner_do_not_keep_the_lease),
 		cmocka_unit_test(a_follower_never_holds_the_lease),
+		cmocka_unit_test(a_voter_that_just_lost_its_leader_waits_out_the_lease),
+		cmocka_unit_test(a_restarted_voter_waits_out_the_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
