@@ -118,6 +118,7 @@ static void run_seed(uint64_t seed)
 	o.step_us = 10000;
 	o.snapshot_every = fl_rand_chance(&r, 1, 2) ? 16 : 0;
 	o.delay_max_us = 1000 + fl_rand_below(&r, 30000);
+	o.disk_max_us = 2000 + fl_rand_below(&r, 150000); /* wide crash windows */
 	/* every combination of pre-vote and check-quorum (etcd #8243, #9586);
 	 * fencelock's own setting, both on, gets half of the seeds */
 	uint64_t combo = fl_rand_below(&r, 6);
