@@ -293,8 +293,12 @@ static int boot_load(struct raft *r, const struct raft_boot *b)
 		const struct raft_entry *e = &b->entries[i];
 		if (e->index <= raft__last_index(r))
 			continue; /* trailing entries the snapshot covers */
-		if (e->index != raft__last_index(r) + 1 || e->term < raft__last_term(r))
+		if (e->index != raft__last_index(r) + 1 || e->term < raft__last_term(r) ||
+		    e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_NOOP)
 			return -FL_EINVAL;
+		struct raft_config c;
+		if (e->type == RAFT_ENTRY_CONFIG && raft_config_decode(e->data, e->len, &c) != 0)
+			return -FL_ECORRUPT; /* the log store handed back a bad entry */
 		r->term = FL_MAX(r->term, e->term);
 		if (raft__append_entry(r, e) != 0)
 			return -FL_ENOMEM;
@@ -306,7 +310,9 @@ int raft_new(const struct raft_options *opt, const struct raft_boot *boot,
 	     uint64_t now_us, struct raft **out)
 {
 	FL_ASSERT(opt != NULL && boot != NULL && out != NULL);
-	if (options_check(opt) != 0 || boot->snapshot.config.n > RAFT_MAX_SERVERS)
+	uint8_t cbuf[1 + 4 + RAFT_MAX_SERVERS * 9];
+	if (options_check(opt) != 0 ||
+	    raft_config_encode(&boot->snapshot.config, cbuf, sizeof(cbuf)) < 0)
 		return -FL_EINVAL;
 	struct raft *r = calloc(1, sizeof(*r));
 	if (r == NULL)

@@ -264,8 +264,9 @@ struct raft_update {
 struct raft;
 
 /* Creates a core from options and the durable state the driver loaded.
- * Returns 0 and sets *out, -FL_EINVAL on inconsistent options or boot state,
- * -FL_ENOMEM. Start-up counts as having heard from a leader at now_us, so a
+ * Returns 0 and sets *out, -FL_EINVAL on inconsistent options or boot state
+ * (a gap in the entries, terms going down, an invalid configuration),
+ * -FL_ECORRUPT if a configuration entry does not decode, -FL_ENOMEM. Start-up counts as having heard from a leader at now_us, so a
  * restarted server grants no vote for one election timeout: the leader lease
  * of the previous leader survives our crash (thesis §6.4.1 leases). */
 int raft_new(const struct raft_options *opt, const struct raft_boot *boot,

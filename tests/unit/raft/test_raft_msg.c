@@ -290,6 +290,30 @@ static void a_core_refuses_entries_that_are_not_contiguous_or_from_the_future(vo
 	raft_free(r);
 }
 
+static void a_core_refuses_to_start_from_a_corrupt_or_inconsistent_log(void **state)
+{
+	(void)state;
+	struct raft_options o;
+	raft_options_default(&o, 1, 1);
+	uint8_t junk[3] = {9, 9, 9};
+	struct raft_entry e[2] = {{.term = 1, .index = 1, .type = RAFT_ENTRY_NOOP},
+				  {.term = 1, .index = 2, .type = RAFT_ENTRY_CONFIG, .len = 3,
+				   .data = junk}};
+	struct raft_boot b = {.entries = e, .n_entries = 2};
+	b.snapshot.config.n = 1;
+	b.snapshot.config.servers[0] = (struct raft_server){1, RAFT_VOTER};
+	struct raft *r = NULL;
+	assert_int_equal(raft_new(&o, &b, T0, &r), -FL_ECORRUPT);
+	e[1] = (struct raft_entry){.term = 1, .index = 3, .type = RAFT_ENTRY_NOOP}; /* gap */
+	assert_int_equal(raft_new(&o, &b, T0, &r), -FL_EINVAL);
+	e[1] = (struct raft_entry){.term = 1, .index = 2, .type = 77};
+	assert_int_equal(raft_new(&o, &b, T0, &r), -FL_EINVAL);
+	b.n_entries = 0;
+	b.snapshot.config.servers[0].role = 5; /* bad configuration */
+	assert_int_equal(raft_new(&o, &b, T0, &r), -FL_EINVAL);
+	assert_null(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +329,7 @@ int main(void)
 		cmocka_unit_test(a_core_refuses_a_message_not_addressed_to_it),
 		cmocka_unit_test(a_core_refuses_an_append_with_a_malformed_configuration),
 		cmocka_unit_test(a_core_refuses_entries_that_are_not_contiguous_or_from_the_future),
+		cmocka_unit_test(a_core_refuses_to_start_from_a_corrupt_or_inconsistent_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
