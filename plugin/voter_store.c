@@ -316,6 +316,7 @@ static int rec_check(struct voter_store *vs, const uint8_t *ring, uint64_t off, 
 	uint64_t rb = vs->g.ring_bytes;
 	const uint8_t *p = ring + off;
 	const char *why = NULL;
+	int rv = -FL_ECORRUPT;
 	if (off % 8 != 0 || off + VS_REC_HDR_BYTES > rb)
 		why = "offset outside the ring";
 	else if (fl_get_le32(p) != VS_REC_MAGIC)
@@ -323,12 +324,12 @@ static int rec_check(struct voter_store *vs, const uint8_t *ring, uint64_t off, 
 	else if (fl_get_le32(p + 32) > rb - off - VS_REC_HDR_BYTES)
 		why = "length beyond the ring";
 	else if (fl_get_le32(p + 4) != rec_crc(p, p + VS_REC_HDR_BYTES, fl_get_le32(p + 32)))
-		why = "bad CRC";
+		why = "bad CRC", rv = -FL_ECHECKSUM;
 	else if (fl_get_le64(p + 8) != index)
 		why = "wrong index";
 	if (why == NULL)
 		return 0;
-	return vs_error(vs, why[4] == 'C' ? -FL_ECHECKSUM : -FL_ECORRUPT,
+	return vs_error(vs, rv,
 			"%s: disk voter entry %" PRIu64 " at device offset %" PRIu64 " is damaged (%s) although the "
 			"metadata says entries %" PRIu64 "-%" PRIu64 " are durable; refusing to load: rebuild the disk "
 			"voter (remove it from the configuration, format the area, add it again)", vs->bdev->name,

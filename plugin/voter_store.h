@@ -81,10 +81,20 @@ struct voter_store_stats {
  * RAFT_LOG_LOAD request, which must be submitted first and must complete
  * before any other request is submitted (-FL_EINVAL otherwise); the store
  * plans each request at submit against the state the earlier ones leave.
+ * Requests that cannot be placed are refused at submit and change nothing
+ * (the store does not fail): -FL_ENOSPC for an append that does not fit in
+ * the ring even after dropping the entries the current snapshot covers (take
+ * a snapshot, then retry) and for a snapshot larger than a snapshot region;
+ * -FL_EINVAL for an append that would leave a gap. A set-hard-state that
+ * changes nothing and a truncation that removes nothing complete without
+ * I/O (still in order, never inside submit).
  * Returns 0, or -FL_EALIGN / -FL_ETOOSMALL / -FL_EINVAL for an area that is
  * misaligned, too small or outside the device, -FL_ENOMEM; on error writes a
  * one-line reason into err (may be NULL). Only one host may have the area
- * open for writing at a time: the holder of the witness lease. */
+ * open for writing at a time: the holder of the witness lease. A write of a
+ * previous holder that is still stuck in the SAN when the next holder starts
+ * writing can land over the new holder's data; the witness takeover delay
+ * (D) is what must make that impossible, as for every lease-protected area. */
 int voter_store_open(struct fl_loop *loop, struct fl_bdev *bdev, uint64_t area_offset, uint64_t area_bytes,
 		     const struct voter_store_opts *opts, struct raft_logstore **out, char *err, size_t errlen);
 

@@ -59,17 +59,22 @@ static void world_open_store(struct world *w, uint32_t queue_max)
 					  sizeof(err)), 0);
 }
 
-static void world_init(struct world *w, uint64_t seed, uint64_t disk_bytes, uint64_t area_bytes)
+static void world_init_ss(struct world *w, uint64_t seed, uint64_t disk_bytes, uint64_t area_bytes, uint32_t ss)
 {
 	memset(w, 0, sizeof(*w));
 	fl_log_set_sink(quiet_sink, NULL);
 	assert_int_equal(fl_sim_init(&w->sim, seed), 0);
 	assert_int_equal(fl_simclock_init(&w->clock, &w->sim, 0, 0), 0);
-	assert_int_equal(fl_simdisk_init(&w->disk, &w->sim, disk_bytes, 512), 0);
+	assert_int_equal(fl_simdisk_init(&w->disk, &w->sim, disk_bytes, ss), 0);
 	w->host_seed = seed * 1000 + 1;
 	w->sb = fl_simbdev_new(&w->disk, &w->clock.base, "sim-san", w->host_seed);
 	assert_non_null(w->sb);
 	w->area_bytes = area_bytes;
+}
+
+static void world_init(struct world *w, uint64_t seed, uint64_t disk_bytes, uint64_t area_bytes)
+{
+	world_init_ss(w, seed, disk_bytes, area_bytes, 512);
 }
 
 static int setup(void **state)
@@ -888,12 +893,17 @@ static void the_ring_wraps_many_times_and_every_reload_matches_the_model(void **
 	fl_rand_seed(&r, 99);
 	load_fresh(w);
 	uint32_t refused = 0;
-	uint64_t compactions = 0;
+	uint64_t compactions = 0, ring_bytes = 0;
+	struct voter_store_geometry g;
+	assert_int_equal(voter_store_geometry(SMALL_AREA_BYTES, 512, &g), 0);
 	for (uint32_t i = 0; i < 1500; i++) {
 		gen_op(&r, &m, &o, 120);
+		if (o.wt.req.op == RAFT_LOG_SNAPSHOT && fl_rand_below(&r, 3) != 0)
+			continue; /* fewer snapshots: the ring fills up now and then */
 		if (o.wt.req.op == RAFT_LOG_SNAPSHOT && o.snap.data_len > 1000)
 			o.snap.data_len = 1000; /* the small area's snapshot region is 4 KiB */
 		int rv = do_req(w, &o.wt);
+		voter_store_get_stats(w->store, &st);
 		if (rv == -FL_ENOSPC) {
 			refused++;
 			continue; /* the driver would snapshot; nothing changed */
@@ -902,16 +912,17 @@ static void the_ring_wraps_many_times_and_every_reload_matches_the_model(void **
 		m_apply(&m, &o);
 		if (i % 100 == 99) {
 			struct raft_log_loaded l;
-			voter_store_get_stats(w->store, &st);
 			compactions += st.ring_compactions;
+			ring_bytes += st.append_bytes;
 			assert_int_equal(world_move(w, &l), 0);
 			assert_true(m_matches(&m, &l, true));
 			raft_log_loaded_free(&l);
 		}
 	}
-	print_message("1500 random requests on a 7 KiB ring: %u refused for space, %" PRIu64 " compactions\n",
-		      refused, compactions);
-	assert_true(compactions > 0); /* the workload does exercise the full ring */
+	print_message("1500 random requests on a 7 KiB ring: %" PRIu64 " laps, %u refused for space, %" PRIu64
+		      " compactions\n", ring_bytes / g.ring_bytes, refused, compactions);
+	/* The workload does exercise the full ring. */
+	assert_true(ring_bytes / g.ring_bytes > 20 && compactions > 0 && refused > 0);
 }
 
 /* ---- crashes at every step ---- */
@@ -982,16 +993,15 @@ static uint32_t crash_check(struct world *w, struct crash_run *cr)
 	return acked;
 }
 
-static void a_crash_at_any_step_keeps_every_acknowledged_request(void **state)
+static void crash_sweep(uint32_t ss, uint64_t seeds)
 {
-	(void)state;
 	static struct crash_run cr;
 	uint64_t runs = 0, partial = 0;
-	for (uint64_t seed = 1; seed <= CRASH_SEEDS; seed++) {
+	for (uint64_t seed = 1; seed <= seeds; seed++) {
 		bool all_done = false;
 		for (uint32_t steps = 0; !all_done && steps < 5000; steps++) {
 			struct world w;
-			world_init(&w, seed, DISK_BYTES, AREA_BYTES);
+			world_init_ss(&w, seed, DISK_BYTES, AREA_BYTES, ss);
 			world_open_store(&w, 0);
 			crash_prepare(&w, seed, &cr);
 			for (uint32_t i = 0; i < steps && !cr.ops[cr.n_ops - 1].wt.done; i++)
@@ -1005,8 +1015,21 @@ static void a_crash_at_any_step_keeps_every_acknowledged_request(void **state)
 		}
 		assert_true(all_done);
 	}
-	print_message("%" PRIu64 " crash points over %u seeds (%" PRIu64 " between two acknowledgements)\n", runs,
-		      CRASH_SEEDS, partial);
+	print_message("%u-byte sectors: %" PRIu64 " crash points over %" PRIu64 " seeds (%" PRIu64 " between two "
+		      "acknowledgements)\n", ss, runs, seeds, partial);
+	assert_true(partial > 0);
+}
+
+static void a_crash_at_any_step_keeps_every_acknowledged_request(void **state)
+{
+	(void)state;
+	crash_sweep(512, CRASH_SEEDS);
+}
+
+static void a_crash_at_any_step_on_4k_sectors_keeps_every_acknowledged_request(void **state)
+{
+	(void)state;
+	crash_sweep(4096, CRASH_SEEDS / 2);
 }
 
 static void a_crash_at_any_step_of_a_compacting_append_keeps_the_acknowledged_log(void **state)
@@ -1405,6 +1428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_ring_wraps_many_times_and_every_reload_matches_the_model, setup_small,
 						teardown),
 		cmocka_unit_test(a_crash_at_any_step_keeps_every_acknowledged_request),
+		cmocka_unit_test(a_crash_at_any_step_on_4k_sectors_keeps_every_acknowledged_request),
 		cmocka_unit_test(a_crash_at_any_step_of_a_compacting_append_keeps_the_acknowledged_log),
 		cmocka_unit_test(a_torn_metadata_write_fails_the_store_and_loads_the_old_or_the_new_state),
 		cmocka_unit_test_setup_teardown(a_damaged_newest_slot_loads_the_previous_state, setup, teardown),
