@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# cl_up 3 gives three hosts that reach each other, each with its directories;
+# cl_down removes every namespace, process, mount and cgroup and may run twice;
+# a run whose shell was SIGKILLed is cleaned by cl_cleanup_stale, a live run is
+# left alone, and SIGINT to a run's shell tears it down through the trap.
+source "$FL_ROOT/tests/lib/common.sh"
+source "$FL_ROOT/tests/cluster/lib.sh"
+cl_check_env || skip "$CL_SKIP_REASON"
+
+# no_leftovers ID WHAT: fails if anything of run ID is still there.
+no_leftovers() {
+    local left; left=$(cl_leftovers "$1")
+    [ -z "$left" ] || fail "$2: leftovers of run $1: $left"
+}
+
+cl_up 3 || fail "cl_up 3 failed"
+id=$CL_ID
+for h in 1 2 3; do
+    ip netns list | grep -q "^$(cl_ns $h)\b" || fail "namespace $(cl_ns $h) missing"
+    cl_exec $h ip -4 addr show dev eth0 | grep -q "inet 198.18.0.$h/24" || fail "host $h has no 198.18.0.$h/24"
+    for d in state run log mnt; do [ -d "$(cl_dir $h $d)" ] || fail "host $h has no $d dir"; done
+    cl_spawn $h sleeper sleep 60 || fail "cl_spawn on host $h"
+    cl_alive $h sleeper || fail "sleeper on host $h not running"
+done
+ip netns list | grep -q "^$(cl_bridge_ns)\b" || fail "bridge namespace missing"
+{ cl_can_talk 1 3 && cl_can_talk 3 2; } || fail "hosts cannot talk"
+ip link show | grep -qE ' (vh[0-9]+|br0)[:@]' && fail "a harness interface appeared in the root namespace"
+cl_down
+no_leftovers "$id" "after cl_down"
+cl_down || fail "a second cl_down failed"
+echo "up 3 / down: nothing left"
+
+# A run whose shell is SIGKILLed, and a live run next to it.
+cat >"$T/child.sh" <<'CHILD'
+source "$FL_ROOT/tests/lib/common.sh"
+source "$FL_ROOT/tests/cluster/lib.sh"
+cl_up "$1" || exit 1
+cl_spawn 1 sleeper sleep 300
+echo "$CL_ID" >"$2.tmp"; mv "$2.tmp" "$2"
+sleep 300 & echo $! >"$2.sleep"; wait $!
+CHILD
+# start_child N IDFILE: runs child.sh with SIGINT at its default (a background
+# job of a script would ignore it), its id in IDFILE.
+start_child() {
+    perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' bash "$T/child.sh" "$1" "$2" >"$2.log" 2>&1 &
+    child=$!
+    on_exit "kill -9 $child; kill \$(cat '$2.sleep'); rm -rf '$CL_BUILD/cluster/run-'\$(cat '$2')"
+    for _ in $(seq 100); do [ -s "$2" ] && [ -s "$2.sleep" ] && return 0; sleep 0.1; done
+    fail "child cluster did not come up: $(cat "$2.log")"
+}
+start_child 2 "$T/killed.id"; killed=$child; killed_id=$(cat "$T/killed.id")
+start_child 1 "$T/live.id"; live=$child; live_id=$(cat "$T/live.id")
+kill -KILL "$killed"; wait "$killed" 2>/dev/null
+[ -n "$(cl_leftovers "$killed_id")" ] || fail "the killed run left nothing to clean (test is void)"
+cl_cleanup_stale 2>/dev/null
+no_leftovers "$killed_id" "after cl_cleanup_stale"
+ip netns list | grep -q "^flh1-$live_id\b" || fail "cl_cleanup_stale removed the live run $live_id"
+echo "killed run cleaned, live run kept"
+
+kill -INT "$live"; wait "$live" 2>/dev/null
+no_leftovers "$live_id" "after SIGINT"
+echo "SIGINT tears down"
+exit 0
