@@ -152,7 +152,7 @@ static int cli_recv_reply(struct fl_client *c, json_t **reply, uint64_t deadline
 	if (rv != 0)
 		return rv;
 	uint32_t len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-	if (len == 0 || len > CTL_MSG_MAX_BYTES)
+	if (len == 0 || len > CTL_REPLY_MAX_BYTES)
 		return -FL_ECORRUPT;
 	uint8_t *buf = malloc(CTL_HDR_BYTES + len);
 	if (buf == NULL)
@@ -161,7 +161,7 @@ static int cli_recv_reply(struct fl_client *c, json_t **reply, uint64_t deadline
 	rv = cli_recv_exact(c, buf + CTL_HDR_BYTES, len, deadline_us);
 	size_t used;
 	char err[CTL_ERR_MAX];
-	if (rv == 0 && ctl_frame_parse(buf, CTL_HDR_BYTES + len, &used, reply, err, sizeof(err)) != 0)
+	if (rv == 0 && ctl_frame_parse(buf, CTL_HDR_BYTES + len, CTL_REPLY_MAX_BYTES, &used, reply, err, sizeof(err)) != 0)
 		rv = -FL_ECORRUPT;
 	free(buf);
 	return rv;
@@ -175,7 +175,7 @@ static int cli_roundtrip(struct fl_client *c, const json_t *req, json_t **reply)
 		return cli_fail(c, -FL_ESHUTDOWN, "connection to %s unusable after an earlier timeout; reconnect", c->path);
 	uint8_t *frame;
 	size_t len;
-	int rv = ctl_frame_pack(req, &frame, &len);
+	int rv = ctl_frame_pack(req, CTL_MSG_MAX_BYTES, &frame, &len);
 	if (rv != 0)
 		return cli_fail(c, rv, "request too large or out of memory (%s)", fl_strerror(rv));
 	uint64_t deadline_us = fl_monotonic_us() + (uint64_t)c->timeout_ms * FL_US_PER_MS;

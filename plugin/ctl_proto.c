@@ -367,7 +367,7 @@ int ctl_resp_check(const json_t *resp, char *err, size_t errlen)
 	return -(int)c;
 }
 
-int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len)
+int ctl_frame_pack(const json_t *msg, size_t max_bytes, uint8_t **buf, size_t *len)
 {
 	FL_ASSERT(msg != NULL && buf != NULL && len != NULL);
 	*buf = NULL;
@@ -375,7 +375,8 @@ int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len)
 	size_t body = json_dumpb(msg, NULL, 0, JSON_COMPACT);
 	if (body == 0)
 		return -FL_ENOMEM;
-	if (body > CTL_MSG_MAX_BYTES)
+	FL_ASSERT(max_bytes <= CTL_REPLY_MAX_BYTES);
+	if (body > max_bytes)
 		return -FL_ENOSPC;
 	uint8_t *b = malloc(CTL_HDR_BYTES + body);
 	if (b == NULL)
@@ -391,7 +392,7 @@ int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-int ctl_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **msg,
+int ctl_frame_parse(const uint8_t *buf, size_t len, size_t max_bytes, size_t *consumed, json_t **msg,
 		    char *err, size_t errlen)
 {
 	FL_ASSERT(consumed != NULL && msg != NULL && err != NULL && errlen > 0);
@@ -401,8 +402,8 @@ int ctl_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **m
 		return 0;
 	uint32_t body = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
 			(uint32_t)buf[3] << 24;
-	if (body == 0 || body > CTL_MSG_MAX_BYTES) {
-		snprintf(err, errlen, "message of %u bytes refused; the limit is 1..%u", body, CTL_MSG_MAX_BYTES);
+	if (body == 0 || body > max_bytes) {
+		snprintf(err, errlen, "message of %u bytes refused; the limit is 1..%zu", body, max_bytes);
 		return -FL_ENOSPC;
 	}
 	if (len - CTL_HDR_BYTES < body)

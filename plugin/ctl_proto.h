@@ -5,8 +5,8 @@
  * length followed by that many bytes of one JSON object (UTF-8, no NUL).
  * Requests carry "v": 1, "op" and the op's fields; responses carry "v": 1 and
  * "ok": true plus result fields, or "ok": false, "error" (a sentence) and
- * "code" (the positive FL_E number). A message longer than CTL_MSG_MAX_BYTES
- * is refused and ends the connection (the stream cannot be resynchronised
+ * "code" (the positive FL_E number). A request longer than CTL_MSG_MAX_BYTES
+ * (64 KiB; replies may reach CTL_REPLY_MAX_BYTES, 4 MiB) is refused and ends the connection (the stream cannot be resynchronised
  * cheaply and no legitimate client sends one); malformed JSON or an invalid
  * request inside a well-formed frame is answered with an error and the
  * connection goes on. Unknown fields are ignored so that minor additions stay
@@ -26,7 +26,8 @@
 
 #define CTL_PROTO_VERSION 1
 #define CTL_HDR_BYTES 4u
-#define CTL_MSG_MAX_BYTES (64u * 1024u)   /* requests and responses */
+#define CTL_MSG_MAX_BYTES (64u * 1024u)   /* requests */
+#define CTL_REPLY_MAX_BYTES (4u * 1024u * 1024u) /* replies: lists of a large cluster */
 #define CTL_UID_MAX 64u                   /* VM uid: [A-Za-z0-9._:-], no leading '.' */
 #define CTL_VOLUMES_MAX 8u                /* = FSM_VOLS_MAX */
 #define CTL_PATH_MAX 255u                 /* = FSM_PATH_MAX */
@@ -112,9 +113,10 @@ json_t *ctl_resp_error(int code, const char *msg);
 int ctl_resp_check(const json_t *resp, char *err, size_t errlen);
 
 /* Serialises msg into a new frame (header + compact JSON) in *buf / *len,
- * to be freed with free(). Returns 0, -FL_ENOSPC if longer than
- * CTL_MSG_MAX_BYTES, or -FL_ENOMEM. */
-int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len);
+ * to be freed with free(). Returns 0, -FL_ENOSPC if the body is longer than
+ * max_bytes (CTL_MSG_MAX_BYTES for requests, CTL_REPLY_MAX_BYTES for
+ * replies), or -FL_ENOMEM. */
+int ctl_frame_pack(const json_t *msg, size_t max_bytes, uint8_t **buf, size_t *len);
 
 /* Looks for one frame at the start of buf (len bytes received so far).
  * Returns:
@@ -122,9 +124,9 @@ int ctl_frame_pack(const json_t *msg, uint8_t **buf, size_t *len);
  *   0 with *msg a new JSON object and *consumed the frame size;
  *   -FL_EINVAL with *consumed the frame size: the frame's body is not a JSON
  *       object (err says why); the stream can go on after it;
- *   -FL_ENOSPC: the header announces more than CTL_MSG_MAX_BYTES or zero
- *       bytes; the stream cannot go on. */
-int ctl_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **msg,
+ *   -FL_ENOSPC: the header announces more than max_bytes or zero bytes;
+ *       the stream cannot go on. */
+int ctl_frame_parse(const uint8_t *buf, size_t len, size_t max_bytes, size_t *consumed, json_t **msg,
 		    char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,9 @@
 /* Control socket server (see ctl_server.h).
  *
- * Every client owns a fixed read buffer (one maximal frame) and a write
- * buffer bounded by CTL_WBUF_MAX_BYTES, both allocated at accept. epoll
+ * Every client owns a fixed read buffer (one maximal request) and a write
+ * buffer bounded by CTL_WBUF_MAX_BYTES (one maximal reply and some), both
+ * allocated at accept; the large write buffer costs address space, and
+ * memory only as far as replies fill it. epoll
  * interest follows the client's state: EPOLLIN only while no call is pending
  * and the client is not closing, EPOLLOUT only while replies wait to be
  * written. A client whose call is pending when it disconnects becomes a
@@ -100,10 +102,10 @@ static bool client_queue(struct ctl_client *c, const json_t *msg)
 {
 	uint8_t *frame;
 	size_t len;
-	int rv = ctl_frame_pack(msg, &frame, &len);
+	int rv = ctl_frame_pack(msg, CTL_REPLY_MAX_BYTES, &frame, &len);
 	if (rv == -FL_ENOSPC) {
 		json_t *e = ctl_resp_error(-FL_ENOSPC, "reply larger than the protocol limit; ask for less");
-		rv = e == NULL ? -FL_ENOMEM : ctl_frame_pack(e, &frame, &len);
+		rv = e == NULL ? -FL_ENOMEM : ctl_frame_pack(e, CTL_REPLY_MAX_BYTES, &frame, &len);
 		json_decref(e);
 	}
 	if (rv != 0)
@@ -192,7 +194,7 @@ static void client_process(struct ctl_client *c)
 		size_t used;
 		json_t *msg;
 		char err[CTL_ERR_MAX];
-		int rv = ctl_frame_parse(c->rbuf + off, c->rlen - off, &used, &msg, err, sizeof(err));
+		int rv = ctl_frame_parse(c->rbuf + off, c->rlen - off, CTL_MSG_MAX_BYTES, &used, &msg, err, sizeof(err));
 		if (rv == -FL_ENOSPC) {
 			client_reply_error(c, rv, err);
 			c->srv->stats.dropped++;
@@ -332,7 +334,7 @@ static void server_refuse(struct ctl_server *s, int fd)
 	json_t *e = ctl_resp_error(-FL_ENOSPC, "too many control clients; retry later");
 	uint8_t *frame;
 	size_t len;
-	if (e != NULL && ctl_frame_pack(e, &frame, &len) == 0) {
+	if (e != NULL && ctl_frame_pack(e, CTL_REPLY_MAX_BYTES, &frame, &len) == 0) {
 		ssize_t n = send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)n;
 		free(frame);

@@ -28,7 +28,9 @@
 #define CTL_CLIENTS_DEFAULT 32u
 #define CTL_CLIENTS_MAX 1024u
 #define CTL_IDLE_TIMEOUT_DEFAULT_US (30ull * FL_US_PER_S)
-#define CTL_WBUF_MAX_BYTES (4u * (CTL_HDR_BYTES + CTL_MSG_MAX_BYTES))
+/* Pending replies per client: one maximal reply and then some; the buffer
+ * is allocated at accept but only touched as far as it is used. */
+#define CTL_WBUF_MAX_BYTES (CTL_HDR_BYTES + CTL_REPLY_MAX_BYTES + 256u * 1024u)
 /* Handler return value: the backend will call ctl_call_finish() later. */
 #define CTL_DEFERRED 1
 

@@ -38,10 +38,10 @@ static void a_register_request_round_trips_through_a_frame(void **state)
 	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), 0);
 	uint8_t *buf;
 	size_t len, used;
-	assert_int_equal(ctl_frame_pack(o, &buf, &len), 0);
+	assert_int_equal(ctl_frame_pack(o, CTL_MSG_MAX_BYTES, &buf, &len), 0);
 	json_decref(o);
 	json_t *m;
-	assert_int_equal(ctl_frame_parse(buf, len, &used, &m, err, sizeof(err)), 0);
+	assert_int_equal(ctl_frame_parse(buf, len, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), 0);
 	assert_int_equal(used, len);
 	free(buf);
 	struct ctl_req got;
@@ -198,11 +198,11 @@ static void a_partial_frame_asks_for_more(void **state)
 	json_t *o = ctl_resp_ok();
 	uint8_t *buf;
 	size_t len, used;
-	assert_int_equal(ctl_frame_pack(o, &buf, &len), 0);
+	assert_int_equal(ctl_frame_pack(o, CTL_MSG_MAX_BYTES, &buf, &len), 0);
 	json_decref(o);
 	for (size_t cut = 0; cut < len; cut++) {
 		json_t *m = (json_t *)1;
-		assert_int_equal(ctl_frame_parse(buf, cut, &used, &m, err, sizeof(err)), 0);
+		assert_int_equal(ctl_frame_parse(buf, cut, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), 0);
 		assert_null(m);
 		assert_int_equal(used, 0);
 	}
@@ -221,10 +221,10 @@ static void two_frames_in_one_buffer_parse_one_after_the_other(void **state)
 	memcpy(two + 8 + la, b, lb);
 	size_t used;
 	json_t *m;
-	assert_int_equal(ctl_frame_parse(two, 8 + la + lb, &used, &m, err, sizeof(err)), 0);
+	assert_int_equal(ctl_frame_parse(two, 8 + la + lb, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), 0);
 	assert_int_equal(used, 4 + la);
 	json_decref(m);
-	assert_int_equal(ctl_frame_parse(two + used, 4 + lb, &used, &m, err, sizeof(err)), 0);
+	assert_int_equal(ctl_frame_parse(two + used, 4 + lb, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), 0);
 	assert_string_equal(json_string_value(json_object_get(m, "op")), "hosts");
 	json_decref(m);
 }
@@ -235,10 +235,10 @@ static void an_oversized_or_empty_frame_is_refused_from_its_header(void **state)
 	uint8_t hdr[4] = {0x01, 0x00, 0x01, 0x00}; /* 65537 */
 	size_t used;
 	json_t *m;
-	assert_int_equal(ctl_frame_parse(hdr, 4, &used, &m, err, sizeof(err)), -FL_ENOSPC);
+	assert_int_equal(ctl_frame_parse(hdr, 4, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), -FL_ENOSPC);
 	assert_non_null(strstr(err, "65537 bytes refused"));
 	uint8_t zero[4] = {0};
-	assert_int_equal(ctl_frame_parse(zero, 4, &used, &m, err, sizeof(err)), -FL_ENOSPC);
+	assert_int_equal(ctl_frame_parse(zero, 4, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), -FL_ENOSPC);
 }
 
 static void a_malformed_body_is_skipped_and_reported(void **state)
@@ -247,12 +247,32 @@ static void a_malformed_body_is_skipped_and_reported(void **state)
 	uint8_t buf[] = {3, 0, 0, 0, '{', '"', 'x', 2, 0, 0, 0, '[', ']'};
 	size_t used;
 	json_t *m;
-	assert_int_equal(ctl_frame_parse(buf, sizeof(buf), &used, &m, err, sizeof(err)), -FL_EINVAL);
+	assert_int_equal(ctl_frame_parse(buf, sizeof(buf), CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), -FL_EINVAL);
 	assert_int_equal(used, 7);
 	assert_non_null(strstr(err, "malformed JSON"));
-	assert_int_equal(ctl_frame_parse(buf + 7, 6, &used, &m, err, sizeof(err)), -FL_EINVAL);
+	assert_int_equal(ctl_frame_parse(buf + 7, 6, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), -FL_EINVAL);
 	assert_string_equal(err, "message must be a JSON object");
 	assert_int_equal(used, 6);
+}
+
+static void replies_may_be_larger_than_requests(void **state)
+{
+	(void)state;
+	char *big = malloc(CTL_MSG_MAX_BYTES * 2);
+	memset(big, 'y', CTL_MSG_MAX_BYTES * 2 - 1);
+	big[CTL_MSG_MAX_BYTES * 2 - 1] = '\0';
+	json_t *o = json_pack("{s:i,s:b,s:s}", "v", 1, "ok", 1, "text", big);
+	uint8_t *buf;
+	size_t len, used;
+	assert_int_equal(ctl_frame_pack(o, CTL_REPLY_MAX_BYTES, &buf, &len), 0);
+	json_t *m;
+	assert_int_equal(ctl_frame_parse(buf, len, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err)), -FL_ENOSPC);
+	assert_int_equal(ctl_frame_parse(buf, len, CTL_REPLY_MAX_BYTES, &used, &m, err, sizeof(err)), 0);
+	assert_int_equal(strlen(json_string_value(json_object_get(m, "text"))), CTL_MSG_MAX_BYTES * 2 - 1);
+	json_decref(m);
+	free(buf);
+	json_decref(o);
+	free(big);
 }
 
 static void packing_refuses_a_message_over_the_limit(void **state)
@@ -264,7 +284,7 @@ static void packing_refuses_a_message_over_the_limit(void **state)
 	json_t *o = json_pack("{s:s}", "text", big);
 	uint8_t *buf;
 	size_t len;
-	assert_int_equal(ctl_frame_pack(o, &buf, &len), -FL_ENOSPC);
+	assert_int_equal(ctl_frame_pack(o, CTL_MSG_MAX_BYTES, &buf, &len), -FL_ENOSPC);
 	assert_null(buf);
 	json_decref(o);
 	free(big);
@@ -301,7 +321,7 @@ static void fuzzed_frames_are_errors_never_crashes(void **state)
 		size_t used;
 		json_t *m;
 		err[0] = '\0';
-		int rv = ctl_frame_parse(buf, 4 + n, &used, &m, err, sizeof(err));
+		int rv = ctl_frame_parse(buf, 4 + n, CTL_MSG_MAX_BYTES, &used, &m, err, sizeof(err));
 		assert_int_equal(used, 4 + n);
 		if (rv != 0) {
 			assert_int_equal(rv, -FL_EINVAL);
@@ -338,6 +358,7 @@ int main(void)
 		cmocka_unit_test(an_oversized_or_empty_frame_is_refused_from_its_header),
 		cmocka_unit_test(a_malformed_body_is_skipped_and_reported),
 		cmocka_unit_test(packing_refuses_a_message_over_the_limit),
+		cmocka_unit_test(replies_may_be_larger_than_requests),
 		cmocka_unit_test(fuzzed_frames_are_errors_never_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

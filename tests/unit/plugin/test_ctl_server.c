@@ -59,10 +59,24 @@ static int test_backend_acquire(void *ctx, struct ctl_call *call, const struct c
 	return 0;
 }
 
+/* Metrics of the size the test asks for (big_reply_bytes). */
+static size_t big_reply_bytes;
+
+static int test_backend_metrics(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	char *text = malloc(big_reply_bytes + 1);
+	memset(text, 'm', big_reply_bytes);
+	text[big_reply_bytes] = '\0';
+	json_object_set_new(ctl_call_reply(call), "text", json_string(text));
+	free(text);
+	return 0;
+}
+
 static struct test_backend tb;
 static const struct ctl_backend test_backend = {
 	.ctx = &tb,
-	.handlers = {[CTL_OP_STATUS] = test_backend_status, [CTL_OP_VM_ACQUIRE] = test_backend_acquire},
+	.handlers = {[CTL_OP_STATUS] = test_backend_status, [CTL_OP_VM_ACQUIRE] = test_backend_acquire,
+		     [CTL_OP_METRICS] = test_backend_metrics},
 };
 
 /* ---- fixture ---- */
@@ -127,7 +141,7 @@ static void cli_send(int fd, const char *json)
  * Reads exactly one frame (header, then body) so pipelined replies stay. */
 static json_t *cli_recv(struct fix *f, int fd)
 {
-	static uint8_t buf[CTL_HDR_BYTES + CTL_MSG_MAX_BYTES];
+	static uint8_t buf[CTL_HDR_BYTES + CTL_REPLY_MAX_BYTES];
 	size_t len = 0, want = CTL_HDR_BYTES;
 	for (int i = 0; i < 500; i++) { /* 5 s */
 		if (f != NULL)
@@ -144,7 +158,7 @@ static json_t *cli_recv(struct fix *f, int fd)
 		size_t used;
 		json_t *m;
 		char err[CTL_ERR_MAX];
-		if (len == want && ctl_frame_parse(buf, len, &used, &m, err, sizeof(err)) == 0 && m != NULL)
+		if (len == want && ctl_frame_parse(buf, len, CTL_REPLY_MAX_BYTES, &used, &m, err, sizeof(err)) == 0 && m != NULL)
 			return m;
 		if (len == want)
 			return NULL;
@@ -266,6 +280,31 @@ static void an_oversized_request_is_refused_and_others_are_still_served(void **s
 	struct ctl_server_stats st;
 	ctl_server_get_stats(f->srv, &st);
 	assert_int_equal(st.dropped, 1);
+	fix_free(f);
+}
+
+static void a_reply_beyond_the_request_limit_is_delivered_and_one_beyond_its_own_refused(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(NULL);
+	int fd = cli_connect(f->path);
+	big_reply_bytes = 300u * 1024u; /* a large cluster's listing */
+	cli_send(fd, "{\"v\":1,\"op\":\"metrics\"}");
+	json_t *r = cli_recv(f, fd);
+	assert_non_null(r);
+	assert_int_equal(reply_code(r), 0);
+	assert_int_equal(json_string_length(json_object_get(r, "text")), big_reply_bytes);
+	json_decref(r);
+	big_reply_bytes = CTL_REPLY_MAX_BYTES + 1;
+	cli_send(fd, "{\"v\":1,\"op\":\"metrics\"}");
+	r = cli_recv(f, fd);
+	assert_int_equal(reply_code(r), -FL_ENOSPC);
+	json_decref(r);
+	cli_send(fd, "{\"v\":1,\"op\":\"status\"}");
+	r = cli_recv(f, fd);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	close(fd);
 	fix_free(f);
 }
 
@@ -458,6 +497,7 @@ int main(void)
 		cmocka_unit_test(a_second_server_on_a_live_socket_is_refused_and_a_stale_one_replaced),
 		cmocka_unit_test(malformed_requests_get_errors_and_the_connection_keeps_serving),
 		cmocka_unit_test(an_oversized_request_is_refused_and_others_are_still_served),
+		cmocka_unit_test(a_reply_beyond_the_request_limit_is_delivered_and_one_beyond_its_own_refused),
 		cmocka_unit_test(an_op_without_a_handler_is_answered_as_unsupported),
 		cmocka_unit_test(a_backend_error_carries_its_code_and_sentence),
 		cmocka_unit_test(a_deferred_call_answers_when_finished_and_replies_keep_request_order),
