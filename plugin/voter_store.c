@@ -298,6 +298,7 @@ static uint32_t rec_crc(const uint8_t *hdr, const uint8_t *data, uint32_t len)
 
 static void rec_encode(uint8_t *p, const struct raft_entry *e, uint64_t prev_off)
 {
+	FL_ASSERT(e->index > 0 && (e->len == 0 || e->data != NULL));
 	memset(p, 0, rec_bytes(e->len));
 	fl_put_le32(p + 0, VS_REC_MAGIC);
 	fl_put_le64(p + 8, e->index);
@@ -308,6 +309,7 @@ static void rec_encode(uint8_t *p, const struct raft_entry *e, uint64_t prev_off
 	if (e->len > 0)
 		memcpy(p + VS_REC_HDR_BYTES, e->data, e->len);
 	fl_put_le32(p + 4, rec_crc(p, p + VS_REC_HDR_BYTES, e->len));
+	FL_ASSERT(fl_get_le64(p + 8) == e->index && fl_get_le32(p + 32) == e->len);
 }
 
 /* The record for `index` at ring offset off, fully checked. */
@@ -348,6 +350,7 @@ static uint32_t snap_crc(const uint8_t *rec, uint64_t total)
 static uint8_t *snap_encode(const struct raft_log_snapshot *sn, uint32_t ss, uint64_t *len, uint32_t *crc)
 {
 	uint64_t total = VS_SNAP_HDR_BYTES + (uint64_t)sn->config_len + sn->data_len;
+	FL_ASSERT(ss >= 512 && sn->index > 0);
 	*len = round_up(total, ss);
 	uint8_t *p = calloc(1, *len);
 	if (p == NULL)
@@ -390,6 +393,7 @@ static int ring_alloc(const struct voter_store *vs, const struct vs_state *st, u
 		*at = h;
 	else
 		return -FL_ENOSPC; /* h == tail with a non-empty log: full */
+	FL_ASSERT(*at % vs->g.sector_size == 0 && *at + b <= rb);
 	return 0;
 }
 
@@ -451,17 +455,22 @@ static struct vs_plan *plan_build(const struct voter_store *vs, uint8_t *data, u
 /* The metadata sector of st after bumping its seq. */
 static uint8_t *meta_next(const struct voter_store *vs, struct vs_state *st)
 {
+	struct vs_state back;
 	uint8_t *m = malloc(vs->g.sector_size);
 	if (m == NULL)
 		return NULL;
 	st->seq++;
 	meta_encode(&vs->g, st, m);
+	/* Pair the encoding with its read-back. */
+	FL_ASSERT(slot_decode(m, vs->g.sector_size, (int)(st->seq & 1), &back) == SLOT_META);
+	FL_ASSERT(back.seq == st->seq && back.last == st->last && back.last_off == st->last_off);
 	return m;
 }
 
 /* Drops entries up to and including upto (all of them if upto >= last). */
 static void state_drop_prefix(const struct voter_store *vs, struct vs_state *st, uint64_t upto)
 {
+	FL_ASSERT(st->first <= st->last && (st->first == 0) == (st->last == 0));
 	if (st->first == 0 || upto < st->first)
 		return;
 	if (upto >= st->last) {
@@ -470,11 +479,13 @@ static void state_drop_prefix(const struct voter_store *vs, struct vs_state *st,
 	}
 	st->first = upto + 1;
 	st->first_off = vs->offs[st->first % vs->offs_cap];
+	FL_ASSERT(st->first <= st->last && st->first_off < vs->g.ring_bytes);
 }
 
 static int plan_hard(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_state nst = vs->st;
+	FL_ASSERT(req->op == RAFT_LOG_SET_HARD && vs->loaded);
 	if (req->hard.term == nst.term && req->hard.vote == nst.vote)
 		return 0; /* already durable: no I/O */
 	nst.term = req->hard.term;
@@ -492,6 +503,7 @@ static int plan_truncate(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_state nst = vs->st;
 	uint64_t from = req->truncate.from_index;
+	FL_ASSERT(req->op == RAFT_LOG_TRUNCATE && from > 0);
 	if (nst.first == 0 || from > nst.last)
 		return 0; /* nothing to remove: no I/O */
 	if (from <= nst.first) {
@@ -503,6 +515,7 @@ static int plan_truncate(struct voter_store *vs, struct raft_log_req *req)
 		nst.last_off = vs->offs[nst.last % vs->offs_cap];
 		nst.head = round_up(cut, vs->g.sector_size);
 	}
+	FL_ASSERT(nst.last < from && nst.head <= vs->g.ring_bytes);
 	uint8_t *m = meta_next(vs, &nst);
 	struct vs_plan *p = plan_build(vs, NULL, 0, 0, m);
 	if (p == NULL)
@@ -596,6 +609,7 @@ static int plan_snapshot(struct voter_store *vs, struct raft_log_req *req)
 	const struct raft_log_snapshot *sn = req->snapshot.snap;
 	uint64_t total = VS_SNAP_HDR_BYTES + (uint64_t)sn->config_len + sn->data_len, len = 0;
 	uint32_t crc = 0;
+	FL_ASSERT(req->op == RAFT_LOG_SNAPSHOT && sn->index > 0);
 	if (total > vs->g.snap_bytes)
 		return vs_error(vs, -FL_ENOSPC, "%s: snapshot %" PRIu64 " needs %" PRIu64 " bytes, a disk voter "
 				"snapshot region holds %" PRIu64 "; the layout needs a larger voter area",
@@ -713,6 +727,7 @@ static void vs_io_done(struct fl_io *io, int result)
 /* Moves the oldest request on by one step: an I/O or its completion. */
 static void vs_step(struct voter_store *vs, struct raft_log_req *req)
 {
+	FL_ASSERT(req == vs->base.pending_head && !vs->io_busy);
 	if (vs->base.failed != 0) {
 		vs_complete(vs, req, vs->base.failed);
 		return;
@@ -849,6 +864,7 @@ static int load_next_phase(struct voter_store *vs)
 {
 	struct vs_load *L = &vs->load;
 	const struct vs_state *st = &vs->st;
+	FL_ASSERT(L->done == L->len && L->phase < 3);
 	if (L->phase == 0 && st->have_snap) {
 		L->len = round_up(VS_SNAP_HDR_BYTES + (uint64_t)st->snap_config_len + st->snap_data_len,
 				  vs->g.sector_size);
@@ -872,6 +888,7 @@ static void vs_load_step(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_load *L = &vs->load;
 	int rv = 0;
+	FL_ASSERT(req->op == RAFT_LOG_LOAD && !vs->loaded);
 	if (L->done < L->len) {
 		uint32_t len = (uint32_t)FL_MIN(L->len - L->done, (uint64_t)VOTER_STORE_IO_MAX_BYTES);
 		rv = vs_issue(vs, FL_IO_READ, L->abs_off + L->done, len, NULL, L->dst + L->done);
