@@ -51,10 +51,16 @@ PROGRAMS       := fencelock
 fencelock_SRCS := $(wildcard plugin/cli/*.c)
 fencelock_LIBS := plugin disklock raft common
 
+# The whole-cluster simulator (a development tool: built by `all`, not installed).
+DEV_PROGRAMS       := fencelock-sim
+fencelock-sim_SRCS := $(wildcard tests/sim/cli/*.c)
+fencelock-sim_LIBS := sim plugin disklock raft common
+
 # Test-only helper programs (tests/tools/<name>/*.c), not installed.
 TOOLS          := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/tools/*/main.c))))
 
 PROG_BINS := $(addprefix $(BUILD)/,$(PROGRAMS))
+DEV_BINS  := $(addprefix $(BUILD)/,$(DEV_PROGRAMS))
 TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
@@ -64,7 +70,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
         $(addprefix test-,$(MODULES)) test-interop
 .DEFAULT_GOAL := all
 
-all: $(PROG_BINS) $(TOOL_BINS) $(UNIT_BINS)
+all: $(PROG_BINS) $(DEV_BINS) $(TOOL_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -89,7 +95,7 @@ $(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS)) $(foreach l,$(call 
 	@mkdir -p $$(dir $$@)
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $($(1)_EXTRA_LIBS)
 endef
-$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
+$(foreach p,$(PROGRAMS) $(DEV_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 
 # libfencelock: the control-socket client library for VM managers
 # (include/fencelock/fencelock.h); link with: pkg-config --libs jansson inih.

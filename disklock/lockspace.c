@@ -739,6 +739,15 @@ static int ls_release_start(struct ls_lockspace *ls)
 	return rv;
 }
 
+int ls_reset(struct ls_lockspace *ls)
+{
+	FL_ASSERT(ls != NULL);
+	if (ls->state != LS_EXPIRED || ls->io_busy)
+		return -FL_EINVAL;
+	ls->state = LS_IDLE;
+	return 0;
+}
+
 int ls_release(struct ls_lockspace *ls)
 {
 	FL_ASSERT(ls != NULL);

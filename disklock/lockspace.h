@@ -119,6 +119,11 @@ int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own);
 /* One renewal now (state HELD, none in progress) without scheduling more.
  * -> LS_EV_RENEW_OK / RENEW_FAILED / LEASE_LOST. */
 int ls_renew_once(struct ls_lockspace *ls);
+/* Forgets an expired lease without writing (state EXPIRED, no I/O in
+ * flight): state IDLE, so ls_acquire() can take the id again with a new
+ * generation. The caller must know that nothing it ran under the old
+ * generation still runs. -FL_EINVAL in any other state. */
+int ls_reset(struct ls_lockspace *ls);
 /* Writes our record with timestamp 0 (state HELD or EXPIRED). -> LS_EV_RELEASED;
  * state IDLE on success. */
 int ls_release(struct ls_lockspace *ls);

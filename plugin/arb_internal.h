@@ -71,6 +71,8 @@ struct arb_mb_job {
 struct arb_mb_seen {
 	bool valid;
 	uint32_t status;          /* enum mb_kind of its status sector */
+	uint64_t status_seq;
+	uint64_t cleared_seq;     /* status seq when we cleared its fence: older FENCED is stale */
 	uint64_t our_req_seq;     /* our request sector's sequence there */
 	uint32_t our_req_kind;
 	uint64_t ack_seq;         /* its ack to us */

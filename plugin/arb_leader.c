@@ -96,6 +96,13 @@ static void leader_slots(struct arb *a)
 	}
 }
 
+/* The host's mailbox says FENCED, and not the status we already cleared. */
+static bool seen_fenced(const struct arb *a, uint32_t h)
+{
+	const struct arb_mb_seen *s = &a->mb_seen[h];
+	return s->valid && s->status == MB_FENCED && s->status_seq > s->cleared_seq;
+}
+
 static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
 {
 	struct cls_obs o;
@@ -109,7 +116,7 @@ static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
 	o.generation = lo ? lo->generation : 0;
 	/* FENCED is believed from the disk only: a view saying so just makes
 	 * us read the host's mailbox soon (arb_leader_tick). */
-	o.fenced = a->mb_seen[h].valid && a->mb_seen[h].status == MB_FENCED;
+	o.fenced = seen_fenced(a, h);
 	o.left = fh != NULL && fh->state == FSM_HOST_LEFT;
 	return cls_update(&a->cls[h], &o, &a->tim, now);
 }
@@ -140,15 +147,15 @@ static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
 static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
 {
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
-	const struct arb_mb_seen *seen = &a->mb_seen[h];
-	bool seen_fenced = seen->valid && seen->status == MB_FENCED;
+	struct arb_mb_seen *seen = &a->mb_seen[h];
+	bool is_fenced = seen_fenced(a, h);
 	if (fh == NULL || fh->state != FSM_HOST_JOINED)
 		return;
 	if (!fh->fence.active) {
 		bool pill = cls_should_poison_pill(s, a->cls[h].since_us, a->cfg.p_us, now);
-		if ((pill || seen_fenced) && due(a, &a->proposed_us[h])) {
+		if ((pill || is_fenced) && due(a, &a->proposed_us[h])) {
 			fl_notice("host %" PRIu64 ": fencing host %u (%s)", a->cfg.host_id, h,
-				  seen_fenced ? "it says FENCED" : "partitioned longer than P");
+				  is_fenced ? "it says FENCED" : "partitioned longer than P");
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
 					      .reason = FSM_FENCE_PARTITIONED};
 			arb_propose_cmd(a, &cmd);
@@ -157,7 +164,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	}
 	if (!fh->fence.acked) {
 		bool asked = seen->valid && seen->our_req_kind == MB_FENCE && seen->our_req_seq > seen->ack_seq;
-		bool answered = seen_fenced || (seen->valid && seen->our_req_kind == MB_FENCE &&
+		bool answered = is_fenced || (seen->valid && seen->our_req_kind == MB_FENCE &&
 						seen->ack_kind == MB_FENCED && seen->ack_seq == seen->our_req_seq);
 		if (answered && due(a, &a->proposed_us[h])) {
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
@@ -178,6 +185,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	if (!due(a, &a->proposed_us[h]))
 		return;
 	fl_notice("host %" PRIu64 ": host %u is back: clearing its fence", a->cfg.host_id, h);
+	seen->cleared_seq = seen->status_seq;
 	if (!arb_mb_queued(a, MBJ_SEND, h))
 		arb_mb_enqueue(a, MBJ_SEND, h, MB_CLEAR);
 	struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = h};

@@ -165,6 +165,7 @@ static void mb_seen_update(struct arb *a, const struct mb_box *b)
 	uint64_t me = a->cfg.host_id;
 	s->valid = true;
 	s->status = b->status.kind;
+	s->status_seq = b->status.seq;
 	s->our_req_seq = b->req[me].seq;
 	s->our_req_kind = b->req[me].kind;
 	s->ack_seq = b->ack[me].seq;

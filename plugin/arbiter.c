@@ -321,6 +321,23 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 
 /* ---- quorum and the tick ---- */
 
+/* Takes the delta lease (again). After an expiry only once every VM run
+ * under the old generation is dead and F + K have passed since the lease
+ * stopped being valid: the new generation makes the old volume leases free
+ * for others at once. A LOST lease (another host wrote our id) is a
+ * misconfiguration: it stays down and says so. */
+static void arb_lease_recover(struct arb *a, uint64_t now)
+{
+	enum ls_state st = ls_state(a->ls);
+	if (st == LS_EXPIRED && arb_vms_all_idle(a) && now >= ls_valid_until_us(a->ls) + a->tim.k_us) {
+		fl_notice("host %" PRIu64 ": every VM is down; taking our host_id again", a->cfg.host_id);
+		ls_reset(a->ls);
+		st = LS_IDLE;
+	}
+	if (!a->ls_held && st == LS_IDLE)
+		ls_acquire(a->ls);
+}
+
 static bool arb_compute_quorate(struct arb *a, uint64_t now)
 {
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
@@ -349,8 +366,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	struct arb *a = arg;
 	uint64_t now = arb_now(a);
 	(void)t;
-	if (!a->ls_held && ls_state(a->ls) == LS_IDLE)
-		ls_acquire(a->ls);
+	arb_lease_recover(a, now);
 	arb_update_quorum(a, now);
 	arb_vms_reconcile(a);
 	if (a->leader && a->quorate) {

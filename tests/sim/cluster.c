@@ -44,8 +44,13 @@ struct applied_rec {
 	bool set;
 };
 
+#define SIMCL_MAX_TERMS 65536u
+
 struct simcl {
 	struct simcl_params p;
+	struct fl_simclock checker_clock;  /* never paused: runs the checks */
+	struct fl_timer checker;
+	uint32_t *term_leader;             /* I2 election safety: leader seen per term */
 	struct fl_sim sim;
 	struct fl_simdisk disk;
 	struct lay_layout layout;
@@ -110,8 +115,6 @@ static void simhost_vm_kill(void *ctx, uint32_t vm_idx, uint64_t incarnation, ui
 static void simhost_vm_guard(void *ctx, uint64_t deadline_us, uint64_t grace_us)
 {
 	struct simhost *h = ctx;
-	if (h->c->p.mutant == 1) /* mutant: self-fence disabled (no guard) */
-		return;
 	simvm_guard_set(h->c->vms, h->id, deadline_us, grace_us);
 }
 
@@ -181,6 +184,25 @@ static void simcl_applied(void *ctx, uint64_t host_id, const struct raft_entry *
 	}
 }
 
+/* ---- I2: at most one leader per term, sampled every 10 ms ---- */
+
+static void simcl_check_fn(struct fl_timer *t, void *arg)
+{
+	struct simcl *c = arg;
+	for (uint32_t i = 1; i <= c->p.hosts; i++) {
+		struct simhost *h = &c->hosts[i];
+		struct raft *r = h->up && h->arb && arb_raft(h->arb) ? raft_node_core(arb_raft(h->arb)) : NULL;
+		if (r == NULL || raft_state(r) != RAFT_LEADER || raft_term(r) >= SIMCL_MAX_TERMS)
+			continue;
+		uint32_t *l = &c->term_leader[raft_term(r)];
+		if (*l == 0)
+			*l = i;
+		else if (*l != i)
+			simvm_violation(c->vms, "I2: two leaders in one term", 0, *l, i);
+	}
+	fl_timer_after(&c->checker_clock.base, t, 10 * FL_US_PER_MS);
+}
+
 /* ---- hosts ---- */
 
 static void simhost_boot(struct simcl *c, struct simhost *h)
@@ -241,8 +263,12 @@ struct simcl *simcl_new(const struct simcl_params *p)
 	FL_ASSERT(c != NULL);
 	c->p = *p;
 	c->applied = calloc(SIMCL_MAX_APPLIED, sizeof(*c->applied));
-	FL_ASSERT(c->applied != NULL);
+	c->term_leader = calloc(SIMCL_MAX_TERMS, sizeof(*c->term_leader));
+	FL_ASSERT(c->applied != NULL && c->term_leader != NULL);
 	FL_ASSERT(fl_sim_init(&c->sim, p->seed) == 0);
+	fl_simclock_init(&c->checker_clock, &c->sim, 0, 0);
+	fl_timer_init(&c->checker, simcl_check_fn, c);
+	fl_timer_after(&c->checker_clock.base, &c->checker, 10 * FL_US_PER_MS);
 	simcl_format(c);
 	struct fl_simclock *clocks[SIMCL_MAX_HOSTS];
 	c->boot.n = p->hosts;
@@ -282,6 +308,8 @@ void simcl_free(struct simcl *c)
 			fl_bdev_close(fl_simbdev_bdev(h->bdev));
 		raft_mem_disk_free(h->rdisk);
 	}
+	fl_timer_cancel(&c->checker_clock.base, &c->checker);
+	fl_simclock_free(&c->checker_clock);
 	simvm_free(c->vms);
 	simnet_free(c->net);
 	for (uint32_t i = 1; i <= c->p.hosts; i++) {
@@ -291,6 +319,7 @@ void simcl_free(struct simcl *c)
 	fl_simdisk_free(&c->disk);
 	fl_sim_free(&c->sim);
 	free(c->applied);
+	free(c->term_leader);
 	free(c);
 }
 
@@ -449,6 +478,5 @@ uint32_t simcl_violations(const struct simcl *c, const struct simvm_violation **
 	return simvm_violations(c->vms, out);
 }
 
-/* For debugging tools: the arbiter of host h (NULL when down). */
-struct arb *simcl_debug_arb(struct simcl *c, uint32_t h);
-struct arb *simcl_debug_arb(struct simcl *c, uint32_t h) { return c->hosts[h].arb; }
+struct arb *simcl_arb(struct simcl *c, uint32_t h) { return c->hosts[h].arb; }
+const struct simcl_params *simcl_params(const struct simcl *c) { return &c->p; }

@@ -31,8 +31,6 @@ struct simcl_params {
 	uint32_t io_timeout_s;
 	uint64_t p_us;
 	int32_t max_drift_ppm;
-	/* Mutations for `make sim-mutants`: deliberately broken variants. */
-	uint32_t mutant;
 };
 
 struct simcl;
@@ -64,6 +62,9 @@ void simcl_disk_unstall(struct simcl *c, uint32_t h);
 void simcl_set_drift(struct simcl *c, uint32_t h, int32_t ppm);
 
 /* Observations. */
+struct arb;
+struct arb *simcl_arb(struct simcl *c, uint32_t h);   /* NULL when down */
+const struct simcl_params *simcl_params(const struct simcl *c);
 uint32_t simcl_leader(const struct simcl *c);          /* 0 if none */
 uint32_t simcl_vm_host(const struct simcl *c, uint32_t vm); /* host running vm, 0 if none */
 bool simcl_host_fenced(const struct simcl *c, uint32_t h);

@@ -1,0 +1,405 @@
+/* One seeded simulator run with its nemesis (see run.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/arbiter.h"
+#include "tests/sim/run.h"
+
+#define S(x) ((uint64_t)(x) * FL_US_PER_S)
+#define POLL_US (100 * FL_US_PER_MS)
+
+struct run {
+	const struct simrun_params *p;
+	struct simrun_result *r;
+	struct simcl *c;
+	struct fl_rand rand;
+	uint32_t hosts, vms;
+	uint64_t P, D;
+};
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} nemesis_names[] = {
+	{"partition", NEM_PARTITION}, {"asym", NEM_ASYM}, {"partial", NEM_PARTIAL}, {"split", NEM_SPLIT},
+	{"flap", NEM_FLAP},	      {"crash", NEM_CRASH}, {"pause", NEM_PAUSE},     {"disk", NEM_DISK},
+	{"torn", NEM_TORN},	      {"drift", NEM_DRIFT}, {"move", NEM_MOVE},	      {"loss", NEM_LOSS},
+	{"blip", NEM_BLIP},
+};
+
+int simrun_nemesis_parse(const char *list, uint32_t *out)
+{
+	char buf[256];
+	*out = 0;
+	if (strcmp(list, "all") == 0) {
+		*out = NEM_ALL;
+		return 0;
+	}
+	if (strcmp(list, "none") == 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t bit = 0;
+		for (size_t i = 0; i < FL_ARRAY_SIZE(nemesis_names); i++)
+			if (strcmp(tok, nemesis_names[i].name) == 0)
+				bit = nemesis_names[i].bit;
+		if (bit == 0)
+			return -1;
+		*out |= bit;
+	}
+	if (*out == NEM_BLIP)
+		*out |= NEM_PARTITION; /* "blip" alone: short partitions */
+	return 0;
+}
+
+static uint64_t rnd(struct run *w, uint64_t lo, uint64_t hi) { return fl_rand_range(&w->rand, lo, hi); }
+
+static uint32_t pick_up_host(struct run *w)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		uint32_t h = (uint32_t)rnd(w, 1, w->hosts);
+		if (simcl_is_up(w->c, h) && !simcl_is_paused(w->c, h))
+			return h;
+	}
+	return 0;
+}
+
+static uint32_t vms_on(struct run *w, uint32_t h, uint8_t *mask)
+{
+	uint32_t n = 0;
+	for (uint32_t v = 0; v < w->vms; v++) {
+		bool on = simvm_running(simcl_vms(w->c), h, v);
+		if (mask)
+			mask[v] = on;
+		n += on;
+	}
+	return n;
+}
+
+/* Runs for up to within_us; returns the time until every VM of mask runs
+ * exactly once on a host other than h, or 0 if that did not happen. */
+static uint64_t until_elsewhere(struct run *w, uint32_t h, const uint8_t *mask, uint64_t within_us)
+{
+	uint64_t t0 = simcl_now(w->c);
+	while (simcl_now(w->c) - t0 < within_us) {
+		bool done = true;
+		for (uint32_t v = 0; v < w->vms && done; v++)
+			if (mask[v])
+				done = simvm_instances(simcl_vms(w->c), v) == 1 && !simvm_running(simcl_vms(w->c), h, v);
+		if (done)
+			return FL_MAX(simcl_now(w->c) - t0, 1);
+		simcl_run_for(w->c, POLL_US);
+	}
+	return 0;
+}
+
+static void sample(uint64_t *arr, uint32_t *n, uint64_t v)
+{
+	if (*n < SIMRUN_MAX_SAMPLES)
+		arr[(*n)++] = v;
+}
+
+/* A fault whose outage is shorter than P: nothing may restart (I4). */
+static void expect_no_restart(struct run *w, uint64_t starts_before, const char *what)
+{
+	uint64_t now = simvm_stats(simcl_vms(w->c))->starts;
+	if (now != starts_before) {
+		w->r->false_failovers += (uint32_t)(now - starts_before);
+		char msg[96];
+		snprintf(msg, sizeof(msg), "I4: %s shorter than P restarted %" PRIu64 " VM(s)", what, now - starts_before);
+		simvm_violation(simcl_vms(w->c), msg, 0, 0, 0);
+	}
+}
+
+static void fault_partition(struct run *w, uint32_t kind)
+{
+	uint32_t h = pick_up_host(w);
+	uint8_t mask[SIMCL_MAX_VMS];
+	if (h == 0)
+		return;
+	bool short_one = (w->p->nemesis & NEM_BLIP) || rnd(w, 0, 1) == 0;
+	uint64_t dur = short_one ? rnd(w, S(1), w->P - S(2)) : rnd(w, w->P + S(5), w->P + S(30));
+	uint64_t starts = simvm_stats(simcl_vms(w->c))->starts;
+	uint32_t had = vms_on(w, h, mask);
+	struct simnet *net = simcl_net(w->c);
+	uint64_t t0 = simcl_now(w->c);
+	if (kind == NEM_ASYM) {
+		bool out = rnd(w, 0, 1) == 0;
+		simnet_isolate(net, h, out, !out);
+	} else if (kind == NEM_SPLIT && w->hosts >= 3) {
+		uint32_t group[SIMCL_MAX_HOSTS];
+		for (uint32_t i = 0; i < w->hosts; i++)
+			group[i] = (uint32_t)rnd(w, 0, 1);
+		group[h - 1] = 1;
+		simnet_split(net, group);
+	} else {
+		simnet_isolate(net, h, true, true);
+	}
+	if (!short_one && kind == NEM_PARTITION && had > 0) {
+		uint64_t t = until_elsewhere(w, h, mask, dur);
+		if (t != 0)
+			sample(w->r->handover_us, &w->r->n_handover, t);
+	}
+	uint64_t spent = simcl_now(w->c) - t0;
+	if (spent < dur)
+		simcl_run_for(w->c, dur - spent);
+	simnet_heal(net);
+	simcl_run_for(w->c, S(5));
+	if (short_one && kind == NEM_PARTITION)
+		expect_no_restart(w, starts, "a partition");
+}
+
+static void fault_partial(struct run *w)
+{
+	uint32_t a = pick_up_host(w), b = pick_up_host(w);
+	if (a == 0 || b == 0 || a == b)
+		return;
+	uint64_t starts = simvm_stats(simcl_vms(w->c))->starts;
+	simnet_set_link(simcl_net(w->c), a, b, false);
+	simnet_set_link(simcl_net(w->c), b, a, false);
+	simcl_run_for(w->c, rnd(w, S(10), S(60)));
+	simnet_heal(simcl_net(w->c));
+	simcl_run_for(w->c, S(5));
+	if (w->hosts >= 3)
+		expect_no_restart(w, starts, "a partial partition");
+}
+
+static void fault_flap(struct run *w)
+{
+	uint32_t h = pick_up_host(w);
+	if (h == 0)
+		return;
+	uint64_t starts = simvm_stats(simcl_vms(w->c))->starts;
+	uint64_t down_max = FL_MIN(S(3), w->P / 3);
+	for (int i = 0; i < 8; i++) {
+		simnet_isolate(simcl_net(w->c), h, true, true);
+		simcl_run_for(w->c, rnd(w, S(1) / 2, down_max));
+		simnet_heal(simcl_net(w->c));
+		/* Up long enough to be heard again: outages stay shorter than P. */
+		simcl_run_for(w->c, rnd(w, S(2), S(4)));
+	}
+	simcl_run_for(w->c, S(5));
+	expect_no_restart(w, starts, "a flapping link");
+}
+
+static void fault_crash(struct run *w)
+{
+	uint32_t h = pick_up_host(w);
+	uint8_t mask[SIMCL_MAX_VMS];
+	if (h == 0)
+		return;
+	uint32_t had = vms_on(w, h, mask);
+	simcl_crash(w->c, h);
+	if (had > 0) {
+		uint64_t t = until_elsewhere(w, h, mask, S(60));
+		if (t != 0)
+			sample(w->r->failover_us, &w->r->n_failover, t);
+	}
+	simcl_run_for(w->c, rnd(w, 0, S(20)));
+	simcl_restart(w->c, h);
+}
+
+static void fault_pause(struct run *w)
+{
+	uint32_t h = pick_up_host(w);
+	if (h == 0)
+		return;
+	simcl_pause(w->c, h);
+	simcl_run_for(w->c, rnd(w, S(1), 2 * w->D));
+	simcl_resume(w->c, h);
+}
+
+static void fault_disk(struct run *w, bool torn)
+{
+	uint32_t h = pick_up_host(w);
+	struct fl_simbdev_faults *f = h ? simcl_disk_faults(w->c, h) : NULL;
+	if (f == NULL)
+		return;
+	uint64_t F = 4 * (uint64_t)w->p->cl.io_timeout_s * FL_US_PER_S;
+	if (torn) {
+		f->torn_permille = (uint32_t)rnd(w, 100, 500);
+	} else if (rnd(w, 0, 1) == 0) {
+		f->stalled = true;
+	} else {
+		f->error_permille = (uint32_t)rnd(w, 50, 500);
+	}
+	simcl_run_for(w->c, rnd(w, S(1) / 2, 2 * F));
+	f = simcl_disk_faults(w->c, h);
+	if (f != NULL) {
+		f->torn_permille = 0;
+		f->error_permille = 0;
+		simcl_disk_unstall(w->c, h);
+	}
+}
+
+static void fault_move(struct run *w)
+{
+	uint32_t v = (uint32_t)rnd(w, 0, w->vms - 1), to = pick_up_host(w);
+	uint32_t leader = simcl_leader(w->c);
+	struct arb *a = leader ? simcl_arb(w->c, leader) : NULL;
+	char uid[16];
+	snprintf(uid, sizeof(uid), "vm%u", v);
+	uint32_t idx;
+	const struct fsm_vm *vm = a ? fsm_vm_find(arb_fsm(a), uid, &idx) : NULL;
+	if (vm == NULL || to == 0 || vm->desired_host == to)
+		return;
+	struct fsm_cmd cmd = {.type = FSM_CMD_VM_PLACE, .host_id = to, .incarnation = vm->incarnation};
+	snprintf(cmd.uid, sizeof(cmd.uid), "%s", uid);
+	arb_submit(a, &cmd);
+	simcl_run_for(w->c, S(10));
+}
+
+static void fault_loss(struct run *w)
+{
+	struct simnet_params *np = simnet_params(simcl_net(w->c));
+	np->loss_permille = (uint32_t)rnd(w, 20, 300);
+	np->dup_permille = (uint32_t)rnd(w, 0, 100);
+	simcl_run_for(w->c, rnd(w, S(10), S(60)));
+	np->loss_permille = 0;
+	np->dup_permille = 0;
+}
+
+static void one_fault(struct run *w)
+{
+	uint32_t kinds[16], n = 0;
+	for (uint32_t bit = 1; bit < NEM_BLIP; bit <<= 1)
+		if (w->p->nemesis & bit)
+			kinds[n++] = bit;
+	if (n == 0)
+		return;
+	uint32_t k = kinds[rnd(w, 0, n - 1)];
+	w->r->faults++;
+	switch (k) {
+	case NEM_PARTITION: case NEM_ASYM: case NEM_SPLIT: fault_partition(w, k); break;
+	case NEM_PARTIAL: fault_partial(w); break;
+	case NEM_FLAP: fault_flap(w); break;
+	case NEM_CRASH: fault_crash(w); break;
+	case NEM_PAUSE: fault_pause(w); break;
+	case NEM_DISK: fault_disk(w, false); break;
+	case NEM_TORN: fault_disk(w, true); break;
+	case NEM_DRIFT: {
+		uint32_t h = pick_up_host(w);
+		int32_t m = w->p->cl.max_drift_ppm;
+		if (h && m > 0)
+			simcl_set_drift(w->c, h, (int32_t)rnd(w, 0, 2 * (uint64_t)m) - m);
+		break;
+	}
+	case NEM_MOVE: fault_move(w); break;
+	case NEM_LOSS: fault_loss(w); break;
+	default: break;
+	}
+}
+
+static void heal_all(struct run *w)
+{
+	simnet_heal(simcl_net(w->c));
+	struct simnet_params *np = simnet_params(simcl_net(w->c));
+	np->loss_permille = np->dup_permille = 0;
+	for (uint32_t h = 1; h <= w->hosts; h++) {
+		if (!simcl_is_up(w->c, h))
+			simcl_restart(w->c, h);
+		simcl_resume(w->c, h);
+		struct fl_simbdev_faults *f = simcl_disk_faults(w->c, h);
+		if (f) {
+			f->torn_permille = f->error_permille = 0;
+			simcl_disk_unstall(w->c, h);
+		}
+	}
+}
+
+static void check_i3(struct run *w)
+{
+	for (uint32_t v = 0; v < w->vms; v++) {
+		uint32_t n = simvm_instances(simcl_vms(w->c), v);
+		if (n != 1) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "I3: after healing, vm%u runs %u times", v, n);
+			simvm_violation(simcl_vms(w->c), msg, v, 0, 0);
+		}
+	}
+}
+
+static struct simcl *trace_cluster;
+
+static void trace_sink(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	fprintf(stderr, "[%9.3f] %s\n", trace_cluster ? (double)simcl_now(trace_cluster) / 1e6 : 0.0, msg);
+}
+
+/* In trace mode: one line per host with what its arbiter believes. */
+static void trace_hosts(struct run *w, const char *when)
+{
+	if (!w->p->trace)
+		return;
+	fl_log(LOG_INFO, "---- %s", when);
+	for (uint32_t h = 1; h <= w->hosts; h++) {
+		struct arb *a = simcl_arb(w->c, h);
+		struct arb_status st;
+		if (a == NULL) {
+			fl_log(LOG_INFO, "  host %u down", h);
+			continue;
+		}
+		arb_status(a, &st);
+		fl_log(LOG_INFO, "  host %u%s quorate=%d lease=%d fenced=%d leader=%" PRIu64 " term=%" PRIu64
+			   " commit=%" PRIu64 " vms=%u", h, simcl_is_paused(w->c, h) ? " (paused)" : "", st.quorate,
+		       st.lease_valid, st.fenced, st.leader, st.term, st.commit, st.vms_running);
+	}
+}
+
+static void collect(struct run *w)
+{
+	const struct simvm_violation *v;
+	struct simrun_result *r = w->r;
+	r->violations = simcl_violations(w->c, &v);
+	for (uint32_t i = 0; i < r->violations; i++)
+		r->split_brain += strncmp(v[i].what, "I1", 2) == 0;
+	if (r->violations > 0) {
+		snprintf(r->first_violation, sizeof(r->first_violation), "%s (vm %u, hosts %u/%u)", v[0].what,
+			 v[0].vm, v[0].host_running, v[0].host_starting);
+		r->first_violation_us = v[0].at_us;
+	}
+	r->starts = simvm_stats(simcl_vms(w->c))->starts;
+	r->sim_us = simcl_now(w->c);
+}
+
+int simrun_one(const struct simrun_params *p, struct simrun_result *r)
+{
+	struct run w = {.p = p, .r = r, .hosts = p->cl.hosts, .vms = p->cl.vms, .P = p->cl.p_us,
+			.D = 6 * (uint64_t)p->cl.io_timeout_s * FL_US_PER_S};
+	memset(r, 0, sizeof(*r));
+	r->seed = p->cl.seed;
+	fl_rand_seed(&w.rand, p->cl.seed ^ 0x6e656d65736973ull);
+	w.c = simcl_new(&p->cl);
+	if (p->trace) {
+		trace_cluster = w.c;
+		fl_log_set_sink(trace_sink, NULL);
+		fl_log_set_level(LOG_INFO);
+	}
+	simcl_start_all(w.c);
+	r->formed = simcl_register_vms(w.c, S(60)) && simcl_wait_all_running(w.c, S(60));
+	if (!r->formed)
+		simvm_violation(simcl_vms(w.c), "cluster did not form and run every VM within 120 s", 0, 0, 0);
+	uint64_t end = simcl_now(w.c) + p->duration_us;
+	while (r->formed && simcl_now(w.c) < end) {
+		simcl_run_for(w.c, rnd(&w, S(5), S(20)));
+		one_fault(&w);
+		trace_hosts(&w, "after a fault");
+	}
+	heal_all(&w);
+	simcl_run_for(w.c, 2 * w.P + S(60));
+	trace_hosts(&w, "healed and settled");
+	check_i3(&w);
+	collect(&w);
+	if (p->trace) {
+		fl_log_set_sink(NULL, NULL);
+		trace_cluster = NULL;
+	}
+	simcl_free(w.c);
+	return r->violations ? -1 : 0;
+}
