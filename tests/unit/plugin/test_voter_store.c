@@ -925,6 +925,49 @@ static void the_ring_wraps_many_times_and_every_reload_matches_the_model(void **
 	assert_true(ring_bytes / g.ring_bytes > 20 && compactions > 0 && refused > 0);
 }
 
+/* ---- random device faults: every failure is followed by a new holder ---- */
+
+static void random_torn_writes_and_errors_never_lose_an_acknowledged_request(void **state)
+{
+	struct world *w = *state;
+	static struct model m, applied;
+	static struct op o;
+	struct fl_rand r;
+	uint32_t failures = 0, landed = 0;
+	memset(&m, 0, sizeof(m));
+	fl_rand_seed(&r, 4242);
+	load_fresh(w);
+	for (uint32_t i = 0; i < 3000; i++) {
+		gen_op(&r, &m, &o, 120);
+		if (o.wt.req.op == RAFT_LOG_SNAPSHOT && o.snap.data_len > 1000)
+			o.snap.data_len = 1000;
+		fl_simbdev_faults(w->sb)->torn_permille = 40;
+		fl_simbdev_faults(w->sb)->error_permille = 20;
+		int rv = do_req(w, &o.wt);
+		if (rv == -FL_ENOSPC && w->store->failed == 0)
+			continue;
+		applied = m;
+		m_apply(&applied, &o);
+		if (rv == 0) {
+			m = applied;
+			continue;
+		}
+		assert_int_equal(rv, -FL_EIO);
+		failures++;
+		struct raft_log_loaded l;
+		assert_int_equal(world_move(w, &l), 0);
+		bool new_state = m_matches(&applied, &l, true);
+		assert_true(new_state || m_matches(&m, &l, true));
+		if (new_state) {
+			m = applied;
+			landed++;
+		}
+		raft_log_loaded_free(&l);
+	}
+	print_message("3000 requests: %u device failures, %u of the failed writes had landed\n", failures, landed);
+	assert_true(failures > 20 && landed > 0 && landed < failures);
+}
+
 /* ---- crashes at every step ---- */
 
 #define CRASH_SEEDS 60u
@@ -1427,6 +1470,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_batch_larger_than_the_ring_is_refused, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(the_ring_wraps_many_times_and_every_reload_matches_the_model, setup_small,
 						teardown),
+		cmocka_unit_test_setup_teardown(random_torn_writes_and_errors_never_lose_an_acknowledged_request,
+						setup_small, teardown),
 		cmocka_unit_test(a_crash_at_any_step_keeps_every_acknowledged_request),
 		cmocka_unit_test(a_crash_at_any_step_on_4k_sectors_keeps_every_acknowledged_request),
 		cmocka_unit_test(a_crash_at_any_step_of_a_compacting_append_keeps_the_acknowledged_log),
