@@ -950,7 +950,10 @@ static int vs_submit(struct raft_logstore *s, struct raft_log_req *req)
 static void vs_free(struct voter_store *vs)
 {
 	if (vs->io != NULL && vs->io_busy && vs->io->io.inflight) {
-		vs->io->vs = NULL; /* the device still holds it: its completion frees it */
+		/* The device still holds it: its completion frees it. (Closing
+		 * the device first cancels that completion: the I/O and its
+		 * buffer then stay allocated until the process exits.) */
+		vs->io->vs = NULL;
 	} else if (vs->io != NULL) {
 		free(vs->io->buf);
 		free(vs->io);
