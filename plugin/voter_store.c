@@ -923,6 +923,7 @@ static int vs_submit(struct raft_logstore *s, struct raft_log_req *req)
 	if (req->op == RAFT_LOG_LOAD) {
 		if (vs->load_submitted)
 			return vs_error(vs, -FL_EINVAL, "%s: a second load request (driver bug)", s->name);
+		memset(req->load.out, 0, sizeof(*req->load.out)); /* freeable whatever happens */
 		vs->load = (struct vs_load){.len = 2ull * vs->g.sector_size, .abs_off = vs->area_off};
 		vs->load.dst = vs->load.slots = malloc(vs->load.len);
 		if (vs->load.dst == NULL)
