@@ -233,6 +233,9 @@ static void load_fresh(struct world *w)
 	raft_log_loaded_free(&l);
 }
 
+static void make_snapshot(struct raft_log_snapshot *s, uint8_t *cfg, uint8_t *data, uint64_t index, uint64_t term,
+			  uint64_t data_len);
+
 /* ---- empty areas ---- */
 
 static void a_never_written_area_loads_as_an_empty_voter(void **state)
@@ -306,6 +309,47 @@ static void a_new_lay_format_sync_leaves_nothing_of_the_previous_voter(void **st
 	assert_int_equal(l.hard.term, 0);
 	raft_log_loaded_free(&l);
 	world_free(&w);
+}
+
+static void a_snapshot_larger_than_one_io_is_written_and_read_in_chunks(void **state)
+{
+	(void)state;
+	struct world w;
+	struct lay_layout lay;
+	struct voter_store_stats st;
+	static uint8_t cfg[12], data[3u << 19]; /* 1.5 MiB */
+	struct raft_log_snapshot s;
+	layout_world(&w, &lay);
+	layout_open(&w, &lay);
+	load_fresh(&w);
+	assert_int_equal(append_range(&w, 1, 4, 1, 10), 0);
+	make_snapshot(&s, cfg, data, 3, 1, sizeof(data));
+	assert_int_equal(do_snapshot(&w, &s, 0), 0);
+	voter_store_get_stats(w.store, &st);
+	assert_int_equal(st.writes, 2 + 2 + 1); /* append, two snapshot chunks, metadata */
+	raft_logstore_close(w.store);
+	layout_open(&w, &lay);
+	struct raft_log_loaded l;
+	assert_int_equal(do_load(&w, &l), 0);
+	voter_store_get_stats(w.store, &st);
+	assert_int_equal(st.reads, 1 + 2 + 4); /* slots, snapshot, the 4 MiB ring */
+	assert_true(l.have_snapshot);
+	assert_int_equal(l.snapshot.data_len, sizeof(data));
+	assert_memory_equal(l.snapshot.data, data, sizeof(data));
+	assert_int_equal(l.n_entries, 1);
+	raft_log_loaded_free(&l);
+	world_free(&w);
+}
+
+static void a_read_error_during_the_load_fails_the_store(void **state)
+{
+	struct world *w = *state;
+	struct raft_log_loaded l;
+	fl_simbdev_faults(w->sb)->error_permille = 1000;
+	assert_int_equal(do_load(w, &l), -FL_EIO);
+	assert_int_equal(l.n_entries, 0);
+	raft_log_loaded_free(&l);
+	assert_int_equal(do_hard(w, 1, 1), -FL_EIO);
 }
 
 static void format_sync_resets_a_used_area_to_an_empty_voter(void **state)
@@ -1441,6 +1485,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_never_written_area_loads_as_an_empty_voter, setup, teardown),
 		cmocka_unit_test(what_lay_format_sync_writes_loads_as_an_empty_voter_that_accepts_writes),
 		cmocka_unit_test(a_new_lay_format_sync_leaves_nothing_of_the_previous_voter),
+		cmocka_unit_test(a_snapshot_larger_than_one_io_is_written_and_read_in_chunks),
+		cmocka_unit_test_setup_teardown(a_read_error_during_the_load_fails_the_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(format_sync_resets_a_used_area_to_an_empty_voter, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_area_that_is_too_small_or_misaligned_is_refused_at_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_state_survives_a_move_to_another_host, setup, teardown),
