@@ -5,6 +5,7 @@
  * on CLOCK_MONOTONIC armed with an absolute time, a signalfd, poll() and
  * waitpid(). It allocates nothing after start and asks nobody before it
  * kills, so neither a paused daemon nor memory pressure can delay a kill. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,7 +26,10 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "fencelock/error.h"
+#include "plugin/ctl_proto.h"
 #include "plugin/guard.h"
+
+_Static_assert(GUARD_UID_MAX == CTL_UID_MAX, "guard file names are VM uids");
 
 /* Slot layout (little-endian):
  *   0 magic u32 | 4 version u32 | 8 seq u64 | 16 deadline_us u64 |
@@ -237,6 +241,132 @@ enum guard_action guard_step(struct guard_state *st, uint64_t now_us, const stru
 	FL_ASSERT(st->phase == GUARD_KILL_SENT);
 	*wake_us = UINT64_MAX;
 	return GUARD_ACT_NONE;
+}
+
+/* ---- the daemon's table ---- */
+
+int guard_table_init(struct guard_table *t, const char *run_dir, uint32_t cap)
+{
+	FL_ASSERT(t != NULL && run_dir != NULL && cap >= 1 && cap <= GUARD_TABLE_MAX);
+	memset(t, 0, sizeof(*t));
+	int n = snprintf(t->dir, sizeof(t->dir), "%s/guard", run_dir);
+	if (n < 0 || (size_t)n >= sizeof(t->dir) - GUARD_UID_MAX - 2)
+		return -FL_EINVAL;
+	if (mkdir(t->dir, 0755) != 0 && errno != EEXIST)
+		return fl_from_errno(errno);
+	t->e = calloc(cap, sizeof(*t->e));
+	if (t->e == NULL)
+		return -FL_ENOMEM;
+	t->cap = cap;
+	return 0;
+}
+
+void guard_table_free(struct guard_table *t)
+{
+	for (uint32_t i = 0; t->e != NULL && i < t->cap; i++)
+		if (t->e[i].used)
+			guard_writer_close(&t->e[i].w);
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct guard_entry *table_find(struct guard_table *t, const char *uid)
+{
+	for (uint32_t i = 0; i < t->cap; i++)
+		if (t->e[i].used && strcmp(t->e[i].uid, uid) == 0)
+			return &t->e[i];
+	return NULL;
+}
+
+/* Opens the writer of uid into a free entry. */
+static int table_add(struct guard_table *t, const char *uid, struct guard_entry **out)
+{
+	if (!ctl_uid_valid(uid))
+		return -FL_EINVAL;
+	struct guard_entry *e = NULL;
+	for (uint32_t i = 0; i < t->cap && e == NULL; i++)
+		if (!t->e[i].used)
+			e = &t->e[i];
+	if (e == NULL)
+		return -FL_ENOSPC;
+	char path[sizeof(t->dir) + GUARD_UID_MAX + 2];
+	snprintf(path, sizeof(path), "%s/%s", t->dir, uid);
+	int rv = guard_writer_open(&e->w, path);
+	if (rv != 0)
+		return rv;
+	e->used = true;
+	snprintf(e->uid, sizeof(e->uid), "%s", uid);
+	t->n++;
+	*out = e;
+	return 0;
+}
+
+int guard_table_adopt(struct guard_table *t, void (*fn)(void *ctx, const char *uid), void *ctx)
+{
+	DIR *d = opendir(t->dir);
+	if (d == NULL)
+		return fl_from_errno(errno);
+	int adopted = 0, rv = 0;
+	struct dirent *de;
+	/* Bounded by the directory's size; each entry is looked at once. */
+	while (rv == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!ctl_uid_valid(de->d_name) || table_find(t, de->d_name) != NULL)
+			continue;
+		struct guard_entry *e;
+		rv = table_add(t, de->d_name, &e);
+		if (rv == 0) {
+			adopted++;
+			if (fn != NULL)
+				fn(ctx, e->uid);
+		}
+	}
+	closedir(d);
+	return rv != 0 ? rv : adopted;
+}
+
+int guard_table_open(struct guard_table *t, const char *uid, uint64_t deadline_us,
+		     uint64_t kill_grace_us, char *path, size_t len)
+{
+	struct guard_entry *e = table_find(t, uid);
+	int rv = e != NULL ? 0 : table_add(t, uid, &e);
+	if (rv != 0)
+		return rv;
+	int n = snprintf(path, len, "%s/%s", t->dir, e->uid);
+	if (n < 0 || (size_t)n >= len)
+		return -FL_EINVAL;
+	return guard_writer_set(&e->w, deadline_us, kill_grace_us);
+}
+
+void guard_table_extend_all(struct guard_table *t, uint64_t deadline_us, uint64_t kill_grace_us)
+{
+	for (uint32_t i = 0; i < t->cap; i++)
+		if (t->e[i].used)
+			guard_writer_set(&t->e[i].w, deadline_us, kill_grace_us);
+}
+
+int guard_table_set(struct guard_table *t, const char *uid, uint64_t deadline_us, uint64_t kill_grace_us)
+{
+	struct guard_entry *e = table_find(t, uid);
+	if (e == NULL)
+		return -FL_ENOENT;
+	return guard_writer_set(&e->w, deadline_us, kill_grace_us);
+}
+
+int guard_table_close(struct guard_table *t, const char *uid)
+{
+	struct guard_entry *e = table_find(t, uid);
+	if (e == NULL)
+		return -FL_ENOENT;
+	char path[sizeof(t->dir) + GUARD_UID_MAX + 2];
+	snprintf(path, sizeof(path), "%s/%s", t->dir, e->uid);
+	guard_writer_close(&e->w);
+	unlink(path);
+	e->used = false;
+	FL_ASSERT(t->n > 0);
+	t->n--;
+	return 0;
 }
 
 /* ---- the guard process ---- */

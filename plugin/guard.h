@@ -76,6 +76,57 @@ int guard_writer_set(struct guard_writer *w, uint64_t deadline_us, uint64_t kill
 /* Unmaps and closes (the file stays; the daemon unlinks it on release). */
 void guard_writer_close(struct guard_writer *w);
 
+/* ---- the daemon's table of guard files, one per VM it holds leases for ----
+ * The arbiter publishes one deadline for all VMs of the host after every good
+ * renewal (arb_vm_ops.guard); the table writes it into every file. After a
+ * daemon restart guard_table_adopt() reopens the files left in the run dir,
+ * so the VMs that kept running under their guards are extended again. */
+#define GUARD_UID_MAX 64u            /* = CTL_UID_MAX */
+#define GUARD_TABLE_MAX 4096u
+
+struct guard_entry {
+	bool used;
+	char uid[GUARD_UID_MAX + 1];
+	struct guard_writer w;
+};
+
+struct guard_table {
+	char dir[1024];                  /* RUN_DIR/guard */
+	uint32_t cap, n;
+	struct guard_entry *e;           /* cap entries */
+};
+
+/* Creates RUN_DIR/guard (mode 0755) if needed and an empty table of cap
+ * (1..GUARD_TABLE_MAX) entries. Returns 0 or a -FL_E code. */
+int guard_table_init(struct guard_table *t, const char *run_dir, uint32_t cap);
+
+/* Closes every writer; the files stay (their VMs keep running, guarded). */
+void guard_table_free(struct guard_table *t);
+
+/* Reopens every guard file found in the directory (after a restart) and calls
+ * fn(ctx, uid) for each, so the caller can match them with its registry.
+ * Files whose name is not a valid uid are skipped. Returns the number
+ * adopted, or -FL_ENOSPC if the table is too small for them all. */
+int guard_table_adopt(struct guard_table *t, void (*fn)(void *ctx, const char *uid), void *ctx);
+
+/* Creates (or reuses) the guard file of VM uid with a first deadline and
+ * writes its path into path (len bytes). Returns 0, -FL_EINVAL (bad uid,
+ * path too long), -FL_ENOSPC (table full) or an I/O error. */
+int guard_table_open(struct guard_table *t, const char *uid, uint64_t deadline_us,
+		     uint64_t kill_grace_us, char *path, size_t len);
+
+/* Publishes one deadline to every VM (after a good renewal). Cannot fail:
+ * memory writes only. */
+void guard_table_extend_all(struct guard_table *t, uint64_t deadline_us, uint64_t kill_grace_us);
+
+/* Publishes a deadline to one VM (e.g. "now" when the daemon itself kills
+ * it). Returns 0 or -FL_ENOENT. */
+int guard_table_set(struct guard_table *t, const char *uid, uint64_t deadline_us, uint64_t kill_grace_us);
+
+/* Closes and unlinks the guard file of uid (its leases are released).
+ * Returns 0 or -FL_ENOENT. */
+int guard_table_close(struct guard_table *t, const char *uid);
+
 /* ---- the guard's side ---- */
 struct guard_reader {
 	int fd;

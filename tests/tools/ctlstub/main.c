@@ -4,7 +4,7 @@
  *
  *   ctlstub -s SOCKET -r RUN_DIR [-e EVENTS_FILE] [-S STATUS_JSON_FILE]
  *           [-F FENCE_AFTER_MS] [-K KILL_GRACE_MS] [-R RENEW_MS]
- *           [-b BUSY_VOLUME]... [-n] [-k KILL_PATH]
+ *           [-b BUSY_VOLUME]... [-n] [-k KILL_PATH] [-a]
  *
  * It serves every op from in-memory state with the real ctl_server, and
  * plays the daemon's renewal: every RENEW_MS it pushes the guard deadline of
@@ -15,7 +15,10 @@
  * reply), so suites can show the CLI any cluster state. Every mutating op
  * appends one line to EVENTS_FILE ("acquire UID PID", "exited UID PID
  * code=N|signal=N", "release UID", ...) for the suites to check. Writes
- * "ready" to stdout once the socket listens. */
+ * "ready" to stdout once the socket listens. -a: adopt the guard files left
+ * in RUN_DIR/guard by a previous instance (as a restarted daemon does) and
+ * extend them; each adopted VM is logged as "adopt UID". The guard side
+ * uses the daemon's own struct guard_table. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -42,7 +45,6 @@ struct stub_vm {
 	char volumes[CTL_VOLUMES_MAX][CTL_PATH_MAX + 1];
 	bool ro[CTL_VOLUMES_MAX];
 	char state[32];                 /* RUNNING, STOPPED, ... */
-	struct guard_writer gw;
 	char guard_path[512];
 };
 
@@ -50,7 +52,8 @@ struct stub {
 	struct fl_eloop *el;
 	const char *run_dir, *events, *status_file, *kill_path;
 	uint32_t fence_after_ms, kill_grace_ms, renew_ms;
-	bool not_quorate;
+	bool not_quorate, adopt;
+	struct guard_table guards;
 	const char *busy[STUB_BUSY_MAX];
 	int n_busy;
 	struct stub_vm vms[STUB_VMS_MAX];
@@ -90,26 +93,28 @@ static struct stub_vm *stub_find(const char *uid, bool create)
 		return NULL;
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = true;
-	free_slot->gw.fd = -1;
 	snprintf(free_slot->uid, sizeof(free_slot->uid), "%s", uid);
 	snprintf(free_slot->state, sizeof(free_slot->state), "REGISTERED");
 	return free_slot;
 }
 
-static void stub_extend(const struct stub_vm *vm)
-{
-	uint64_t now = fl_monotonic_us();
-	guard_writer_set((struct guard_writer *)&vm->gw, now + S.fence_after_ms * FL_US_PER_MS,
-			 S.kill_grace_ms * FL_US_PER_MS);
-}
-
+/* A "good renewal" now: every held VM's deadline moves to now + F. */
 static void stub_on_renew(struct fl_timer *t, void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < STUB_VMS_MAX; i++)
-		if (S.vms[i].used && S.vms[i].held)
-			stub_extend(&S.vms[i]);
+	guard_table_extend_all(&S.guards, fl_monotonic_us() + S.fence_after_ms * FL_US_PER_MS,
+			       S.kill_grace_ms * FL_US_PER_MS);
 	fl_timer_after(fl_eloop_loop(S.el), t, S.renew_ms * FL_US_PER_MS);
+}
+
+static void stub_adopted(void *ctx, const char *uid)
+{
+	struct stub_vm *vm = stub_find(uid, true);
+	if (vm == NULL)
+		return;
+	vm->held = true;
+	snprintf(vm->state, sizeof(vm->state), "RUNNING");
+	stub_event("adopt %s", uid);
 }
 
 static int stub_status(void *ctx, struct ctl_call *call, const struct ctl_req *req)
@@ -201,14 +206,13 @@ static int stub_acquire(void *ctx, struct ctl_call *call, const struct ctl_req *
 						vm->volumes[v], vm->uid);
 				return -FL_EBUSY;
 			}
-	if (guard_file_path(S.run_dir, vm->uid, vm->guard_path, sizeof(vm->guard_path)) != 0 ||
-	    (vm->gw.fd < 0 && guard_writer_open(&vm->gw, vm->guard_path) != 0)) {
-		ctl_call_errorf(call, "cannot create guard file %s", vm->guard_path);
+	if (guard_table_open(&S.guards, vm->uid, fl_monotonic_us() + S.fence_after_ms * FL_US_PER_MS,
+			     S.kill_grace_ms * FL_US_PER_MS, vm->guard_path, sizeof(vm->guard_path)) != 0) {
+		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard", vm->uid, S.run_dir);
 		return -FL_EIO;
 	}
 	vm->held = true;
 	vm->pid = req->pid;
-	stub_extend(vm);
 	stub_event("acquire %s %d", vm->uid, (int)req->pid);
 	json_object_update_new(ctl_call_reply(call), json_pack("{s:s,s:i,s:i,s:i,s:s}", "guard_path", vm->guard_path,
 		"renew_interval_ms", S.renew_ms, "fence_after_ms", S.fence_after_ms, "kill_grace_ms", S.kill_grace_ms,
@@ -236,10 +240,8 @@ static int stub_vm_op(void *ctx, struct ctl_call *call, const struct ctl_req *re
 			stub_event("exited %s %d code=%d", vm->uid, (int)req->pid, (int)req->exit_code);
 		break;
 	case CTL_OP_VM_RELEASE:
-		if (vm->held) {
-			guard_writer_close(&vm->gw);
-			unlink(vm->guard_path);
-		}
+		if (vm->held)
+			guard_table_close(&S.guards, vm->uid);
 		vm->held = false;
 		stub_event("release %s", vm->uid);
 		break;
@@ -275,7 +277,7 @@ static void on_term(int sig)
 static int stub_parse(int argc, char **argv, const char **sock)
 {
 	int c;
-	while ((c = getopt(argc, argv, "s:r:e:S:F:K:R:b:nk:")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:e:S:F:K:R:b:nk:a")) != -1) {
 		switch (c) {
 		case 's': *sock = optarg; break;
 		case 'r': S.run_dir = optarg; break;
@@ -287,6 +289,7 @@ static int stub_parse(int argc, char **argv, const char **sock)
 		case 'b': if (S.n_busy < STUB_BUSY_MAX) S.busy[S.n_busy++] = optarg; break;
 		case 'n': S.not_quorate = true; break;
 		case 'k': S.kill_path = optarg; break;
+		case 'a': S.adopt = true; break;
 		default: return -1;
 		}
 	}
@@ -303,9 +306,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ctlstub -s SOCKET -r RUN_DIR [-e EVENTS] [-S STATUS_JSON] [-F ms] [-K ms] [-R ms] [-b VOLUME]... [-n] [-k KILL_PATH]\n");
 		return 2;
 	}
-	char gdir[512];
-	snprintf(gdir, sizeof(gdir), "%s/guard", S.run_dir);
-	mkdir(gdir, 0755);
+	if (guard_table_init(&S.guards, S.run_dir, STUB_VMS_MAX) != 0 ||
+	    (S.adopt && guard_table_adopt(&S.guards, stub_adopted, NULL) < 0)) {
+		fprintf(stderr, "ctlstub: cannot set up %s/guard\n", S.run_dir);
+		return 1;
+	}
+	/* A restarted daemon extends what it adopted at once, before a deadline passes. */
+	guard_table_extend_all(&S.guards, fl_monotonic_us() + S.fence_after_ms * FL_US_PER_MS,
+			       S.kill_grace_ms * FL_US_PER_MS);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
@@ -330,5 +338,6 @@ int main(int argc, char **argv)
 	fl_eloop_run(S.el, &S.done);
 	ctl_server_free(srv);
 	fl_eloop_free(S.el);
+	guard_table_free(&S.guards);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,105 @@ static void a_guard_waking_after_deadline_plus_k_kills_at_once(void **state)
 	assert_int_equal(st.phase, GUARD_KILL_SENT);
 }
 
+/* ---- the daemon's table ---- */
+static void collect_uid(void *ctx, const char *uid)
+{
+	char *seen = ctx;
+	strcat(seen, uid);
+	strcat(seen, ";");
+}
+
+static void the_table_extends_every_vm_and_unlinks_on_close(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fl-gt-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct guard_table t;
+	assert_int_equal(guard_table_init(&t, dir, 4), 0);
+	char pa[256], pb[256];
+	assert_int_equal(guard_table_open(&t, "vm-a", 1000, 5, pa, sizeof(pa)), 0);
+	assert_int_equal(guard_table_open(&t, "vm-b", 1000, 5, pb, sizeof(pb)), 0);
+	assert_non_null(strstr(pa, "/guard/vm-a"));
+	guard_table_extend_all(&t, 7000, 5);
+	struct guard_reader ra, rb;
+	struct guard_rec rec;
+	assert_int_equal(guard_reader_open(&ra, pa), 0);
+	assert_int_equal(guard_reader_open(&rb, pb), 0);
+	assert_int_equal(guard_reader_get(&ra, &rec), 0);
+	assert_int_equal(rec.deadline_us, 7000);
+	assert_int_equal(guard_table_set(&t, "vm-b", 0, 5), 0); /* kill now */
+	assert_int_equal(guard_reader_get(&rb, &rec), 0);
+	assert_int_equal(rec.deadline_us, 0);
+	assert_int_equal(guard_table_close(&t, "vm-a"), 0);
+	assert_int_equal(access(pa, F_OK), -1);
+	assert_int_equal(guard_table_close(&t, "vm-a"), -FL_ENOENT);
+	assert_int_equal(guard_table_set(&t, "vm-a", 1, 1), -FL_ENOENT);
+	guard_reader_close(&ra);
+	guard_reader_close(&rb);
+	guard_table_close(&t, "vm-b");
+	guard_table_free(&t);
+	char gdir[64];
+	snprintf(gdir, sizeof(gdir), "%s/guard", dir);
+	rmdir(gdir);
+	rmdir(dir);
+}
+
+static void a_restarted_daemon_adopts_the_guard_files_and_continues(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fl-gt-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct guard_table t;
+	char p1[256], p2[256], junk[256];
+	assert_int_equal(guard_table_init(&t, dir, 4), 0);
+	assert_int_equal(guard_table_open(&t, "vm-1", 100, 5, p1, sizeof(p1)), 0);
+	assert_int_equal(guard_table_open(&t, "vm-2", 100, 5, p2, sizeof(p2)), 0);
+	guard_table_extend_all(&t, 200, 5);
+	guard_table_free(&t); /* the daemon dies; the VMs and their files stay */
+	snprintf(junk, sizeof(junk), "%s/guard/.tmp-not-a-uid", dir);
+	close(open(junk, O_CREAT | O_WRONLY, 0644));
+	struct guard_reader r;
+	struct guard_rec rec;
+	assert_int_equal(guard_reader_open(&r, p1), 0); /* the VM's guard, all along */
+	assert_int_equal(guard_table_init(&t, dir, 4), 0);
+	char seen[128] = "";
+	assert_int_equal(guard_table_adopt(&t, collect_uid, seen), 2);
+	assert_true(strstr(seen, "vm-1;") != NULL && strstr(seen, "vm-2;") != NULL);
+	guard_table_extend_all(&t, 300, 5);
+	assert_int_equal(guard_reader_get(&r, &rec), 0);
+	assert_int_equal(rec.deadline_us, 300);
+	assert_int_equal(rec.seq, 3); /* the sequence went on */
+	guard_reader_close(&r);
+	guard_table_close(&t, "vm-1");
+	guard_table_close(&t, "vm-2");
+	guard_table_free(&t);
+	unlink(junk);
+	char gdir[64];
+	snprintf(gdir, sizeof(gdir), "%s/guard", dir);
+	rmdir(gdir);
+	rmdir(dir);
+}
+
+static void a_full_table_or_a_bad_uid_is_refused(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fl-gt-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct guard_table t;
+	char p[256];
+	assert_int_equal(guard_table_init(&t, dir, 1), 0);
+	assert_int_equal(guard_table_open(&t, "../etc", 1, 1, p, sizeof(p)), -FL_EINVAL);
+	assert_int_equal(guard_table_open(&t, "one", 1, 1, p, sizeof(p)), 0);
+	assert_int_equal(guard_table_open(&t, "one", 2, 1, p, sizeof(p)), 0); /* reused */
+	assert_int_equal(guard_table_open(&t, "two", 1, 1, p, sizeof(p)), -FL_ENOSPC);
+	guard_table_close(&t, "one");
+	guard_table_free(&t);
+	char gdir[64];
+	snprintf(gdir, sizeof(gdir), "%s/guard", dir);
+	rmdir(gdir);
+	rmdir(dir);
+}
+
 /* ---- the guard loop on real processes ---- */
 struct proc_fix {
 	char path[32];
@@ -342,6 +442,9 @@ int main(void)
 		cmocka_unit_test(a_flipped_byte_is_a_checksum_error_and_zeroes_are_unwritten),
 		cmocka_unit_test(the_newest_valid_slot_wins_and_a_torn_newest_falls_back),
 		cmocka_unit_test(a_restarted_writer_continues_the_sequence_the_reader_sees),
+		cmocka_unit_test(the_table_extends_every_vm_and_unlinks_on_close),
+		cmocka_unit_test(a_restarted_daemon_adopts_the_guard_files_and_continues),
+		cmocka_unit_test(a_full_table_or_a_bad_uid_is_refused),
 		cmocka_unit_test(before_the_deadline_the_guard_only_sleeps_until_it),
 		cmocka_unit_test(an_extension_moves_the_next_wake),
 		cmocka_unit_test(without_extension_sigterm_at_the_deadline_and_sigkill_after_k),
