@@ -51,7 +51,14 @@ static void deliver(void *arg, uint64_t from, const uint8_t *payload, uint32_t l
 	in->n++;
 }
 
-static void quiet_sink(void *ctx, int level, const char *msg) { (void)ctx; (void)level; (void)msg; }
+static int warnings;
+
+static void quiet_sink(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+	warnings += level == LOG_WARNING;
+}
 
 static int setup(void **state)
 {
@@ -59,6 +66,7 @@ static int setup(void **state)
 	memset(&f, 0, sizeof(f));
 	f.el = fl_eloop_new();
 	assert_non_null(f.el);
+	warnings = 0;
 	fl_log_set_sink(quiet_sink, NULL);
 	*state = &f;
 	return 0;
@@ -212,6 +220,26 @@ static void a_frame_from_another_cluster_is_dropped(void **state)
 	assert_int_equal(s1->frames_received, 0);
 }
 
+/* Drops are logged at most once a second per kind, with a count. */
+static void repeated_foreign_frames_are_logged_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct raft_tcp_config c0 = config(f, 0, uuid_b, 0), c1 = config(f, 1, uuid_a, 0);
+	start(f, 0, &c0);
+	start(f, 1, &c1);
+	connect_peers(f, 0, 1);
+	connect_peers(f, 1, 0);
+	const struct raft_tcp_stats *s1 = raft_tcp_get_stats(f->t[1]);
+	/* A frame per turn: some die with the connection that is being closed. */
+	for (uint32_t seq = 0; seq < LOOP_ROUNDS && s1->dropped_foreign < 5; seq++) {
+		send_seq(f, 0, 1, seq, 8);
+		assert_int_equal(fl_eloop_run_once(f->el, 10 * FL_US_PER_MS), 0);
+	}
+	assert_true(s1->dropped_foreign >= 5);
+	assert_true(warnings >= 1);
+	assert_true((uint64_t)warnings < s1->dropped_foreign);
+}
+
 static void a_frame_from_a_host_that_is_not_a_peer_is_dropped(void **state)
 {
 	struct fx *f = *state;
@@ -335,6 +363,7 @@ int main(void)
 		T(frames_arrive_in_the_order_they_were_sent),
 		T(a_restarted_peer_is_reconnected_and_receives_again),
 		T(a_frame_from_another_cluster_is_dropped),
+		T(repeated_foreign_frames_are_logged_rate_limited),
 		T(a_frame_from_a_host_that_is_not_a_peer_is_dropped),
 		T(a_frame_addressed_to_another_host_is_dropped),
 		T(an_oversize_frame_drops_the_connection_but_not_the_peer),
