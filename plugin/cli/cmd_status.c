@@ -3,7 +3,7 @@
  * `etcdctl -w table`) or as the daemon's JSON (-o json).
  *
  * `status` is also a Nagios plugin: its first text line is the plugin
- * summary ("FENCELOCK OK - ...") and its exit code the plugin state: 0 OK,
+ * summary ("FENCELOCK OK - ... | perfdata") and its exit code the plugin state: 0 OK,
  * 1 WARNING (a host is not UP), 2 CRITICAL (this host is not quorate, or its
  * delta lease is not valid), 3 UNKNOWN (daemon unreachable or its answer
  * unusable). The socket comes from -s, else $FENCELOCK_SOCKET, else the
@@ -184,10 +184,27 @@ static void print_kv(const char *k, json_t *r, const char *key, const char *unit
 	printf("%-22s %s%s\n", k, v, unit);
 }
 
+/* Nagios performance data: counts a graphing add-on can plot. */
+static void status_perfdata(json_t *r, char *buf, size_t len)
+{
+	json_t *hosts = json_object_get(r, "hosts"), *h;
+	size_t i, up = 0;
+	json_array_foreach(hosts, i, h) {
+		const char *st = json_string_value(json_object_get(h, "state"));
+		up += st != NULL && strcmp(st, "UP") == 0;
+	}
+	snprintf(buf, len, "quorate=%d hosts_up=%zu hosts=%zu vms=%zu term=%lld",
+		 json_is_true(json_object_get(r, "quorate")) ? 1 : 0, up, json_array_size(hosts),
+		 json_array_size(json_object_get(r, "vms")), (long long)json_integer_value(json_object_get(r, "term")));
+}
+
 static void status_text(json_t *r, int code, const char *summary)
 {
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-	printf("FENCELOCK %s - %s\n\n", names[code], summary);
+	char perf[160];
+	status_perfdata(r, perf, sizeof(perf));
+	FL_ASSERT(code >= FL_NAGIOS_OK && code <= FL_NAGIOS_UNKNOWN);
+	printf("FENCELOCK %s - %s | %s\n\n", names[code], summary, perf);
 	print_kv("Cluster:", r, "cluster", "");
 	print_kv("This host id:", r, "host_id", "");
 	print_kv("This host name:", r, "host_name", "");

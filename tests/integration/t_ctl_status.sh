@@ -9,7 +9,8 @@ command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
 
 stub_start
 expect_rc 0 "$FL" -s "$SOCK" status
-[ "$(head -1 <<<"$out")" = "FENCELOCK OK - quorate, leader 1, term 3, 1/1 hosts UP" ] || fail "summary line: $out"
+[ "$(head -1 <<<"$out")" = "FENCELOCK OK - quorate, leader 1, term 3, 1/1 hosts UP | quorate=1 hosts_up=1 hosts=1 vms=0 term=3" ] ||
+    fail "summary line: $out"
 grep -q '^Quorate: *yes' <<<"$out" || fail "no Quorate line: $out"
 
 export FENCELOCK_SOCKET=$SOCK
@@ -38,7 +39,8 @@ expect_rc 3 "$FL" status -o yaml
 echo '{"hosts":[{"id":1,"name":"h1","state":"UP","since_s":9},{"id":2,"name":"h2","state":"PARTITIONED","since_s":3},{"id":3,"name":"h3","state":"LEFT","since_s":99}]}' > "$T/warn.json"
 stub_stop; stub_start -S "$T/warn.json"
 expect_rc 1 "$FL" status
-[ "$(head -1 <<<"$out")" = "FENCELOCK WARNING - quorate, leader 1, term 3, 1/2 hosts UP; host 2 is PARTITIONED" ] || fail "warning line: $out"
+[ "$(head -1 <<<"$out")" = "FENCELOCK WARNING - quorate, leader 1, term 3, 1/2 hosts UP; host 2 is PARTITIONED | quorate=1 hosts_up=1 hosts=3 vms=0 term=3" ] ||
+    fail "warning line: $out"
 expect_rc 1 "$FL" status -o json   # JSON output keeps the plugin exit code
 
 # CRITICAL: not quorate, or our delta lease invalid.
