@@ -76,6 +76,7 @@ struct raft_log_loaded {
 	uint64_t n_entries;
 };
 
+/* Frees what a load allocated and zeroes *l; safe on a zeroed struct. */
 void raft_log_loaded_free(struct raft_log_loaded *l);
 
 enum raft_log_op {
@@ -167,7 +168,9 @@ void raft_logstore_complete(struct raft_logstore *s, struct raft_log_req *req, i
  * and is handed to the next raft_logstore_mem_open() (the restart). */
 struct raft_mem_disk;
 
+/* An empty disk (term 0, no vote, no log, no snapshot), or NULL. */
 struct raft_mem_disk *raft_mem_disk_new(void);
+/* Frees d; no store may still be open on it. */
 void raft_mem_disk_free(struct raft_mem_disk *d);
 /* Number of entries on the disk (for tests and the simulator's checkers). */
 uint64_t raft_mem_disk_n_entries(const struct raft_mem_disk *d);

@@ -494,6 +494,7 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 	uint64_t first = get_u64(buf + 24);
 	uint64_t last = first + req->append.n - 1;
 	int rv;
+	FL_ASSERT(req->append.n > 0 && req->priv_len >= (size_t)req->append.n * REC_HDR_BYTES);
 	if ((rv = file_do_truncate(f, first)) != 0)
 		return rv;
 	if (f->defer_sync)
@@ -514,6 +515,7 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 		return rv;
 	f->tail_bytes += req->priv_len;
 	f->segs[f->n_segs - 1].last = last;
+	FL_ASSERT(file_last_index(f) == last && f->tail_bytes > SEG_HDR_BYTES);
 	return 0;
 }
 
@@ -694,6 +696,7 @@ static int file_load_segment(struct file_store *f, struct load_acc *a, uint32_t 
 		(*expect)++;
 	}
 	f->segs[i].last = *expect - 1;
+	FL_ASSERT(pos <= size);
 	if (pos < size) {
 		/* A valid record with the wrong index is never a torn write. */
 		bool misplaced = rec_valid(buf, size, pos);

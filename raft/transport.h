@@ -115,6 +115,7 @@ uint32_t raft_tcp_queued(const struct raft_tcp *t, uint64_t id);
 uint64_t raft_tcp_queued_bytes(const struct raft_tcp *t, uint64_t id);
 /* True while the outbound connection to id is established. */
 bool raft_tcp_connected(const struct raft_tcp *t, uint64_t id);
+/* Counters since raft_tcp_new(); valid as long as t. */
 const struct raft_tcp_stats *raft_tcp_get_stats(const struct raft_tcp *t);
 
 #endif
