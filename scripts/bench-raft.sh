@@ -152,6 +152,11 @@ us2ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000 }'; }
 echo
 echo "Raft on 127.0.0.1, 3 members, heartbeat $HB_MS ms, election timeout $ELECTION_MS ms, fsync on,"
 echo "$VALUE_BYTES-byte values; etcd $(etcd --version | sed -n 's/etcd Version: //p') via its JSON gateway."
+echo "Method: fl-raft-bench-client for both, closed-loop clients with one connection each; etcd puts are"
+echo "POST /v3/kv/put on keep-alive HTTP/1.1 (gRPC gateway), fencelock puts the bench server's binary"
+echo "protocol. Caveat: the fencelock bench state machine only counts entries, etcd's applies to its"
+echo "MVCC store, and the gateway adds a JSON/gRPC hop; etcd 3.4 runs without pre-vote (its default),"
+echo "fencelock with pre-vote and check-quorum."
 echo
 echo "Commit latency and throughput (puts acknowledged after commit on the leader)"
 printf '| %-44s | %12s | %12s | %8s |\n' metric fencelock "etcd 3.4" "fl/etcd"
