@@ -233,3 +233,103 @@ int vmspec_ch_args(struct vmspec *s, int argc, char *const argv[], char *err, si
 		return vs_bad(err, errlen, -FL_EINVAL, "cloud-hypervisor arguments have no --disk path=...; nothing to guard");
 	return 0;
 }
+
+static int rerun_push(struct vmspec_rerun *r, const char *a)
+{
+	if ((size_t)r->argc + 1 >= VMSPEC_ARGV_MAX)
+		return -FL_ENOSPC;
+	r->argv[r->argc] = strdup(a);
+	if (r->argv[r->argc] == NULL)
+		return -FL_ENOMEM;
+	r->argc++;
+	return 0;
+}
+
+/* The fencelock exec options of the spec: mode and volumes. */
+static int rerun_options(json_t *spec, struct vmspec_rerun *r, char *err, size_t errlen)
+{
+	const char *mode = json_string_value(json_object_get(spec, "mode"));
+	int rv = 0;
+	if (mode != NULL && strcmp(mode, "firecracker") == 0)
+		rv = rerun_push(r, "--firecracker");
+	else if (mode != NULL && strcmp(mode, "cloud-hypervisor") == 0)
+		rv = rerun_push(r, "--cloud-hypervisor");
+	else if (mode != NULL && strcmp(mode, "plain") != 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec: unknown mode '%s'", mode);
+	json_t *vols = json_object_get(spec, "volumes"), *v;
+	if (!json_is_array(vols) || json_array_size(vols) == 0 || json_array_size(vols) > CTL_VOLUMES_MAX)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec: 'volumes' must list 1..%u volumes", CTL_VOLUMES_MAX);
+	size_t i;
+	json_array_foreach(vols, i, v) {
+		const char *path = json_string_value(json_object_get(v, "path"));
+		if (path == NULL || path[0] != '/' || strlen(path) > CTL_PATH_MAX)
+			return vs_bad(err, errlen, -FL_EINVAL, "spec: volumes[%zu].path must be an absolute path", i);
+		char arg[CTL_PATH_MAX + 8];
+		snprintf(arg, sizeof(arg), "%s%s", path, json_is_true(json_object_get(v, "ro")) ? ":ro" : "");
+		if (rv == 0)
+			rv = rerun_push(r, "--volume");
+		if (rv == 0)
+			rv = rerun_push(r, arg);
+	}
+	return rv;
+}
+
+static int rerun_fill(json_t *spec, const char *bin, struct vmspec_rerun *r, char *err, size_t errlen)
+{
+	const char *wrapper = json_string_value(json_object_get(spec, "wrapper"));
+	const char *uid = json_string_value(json_object_get(spec, "uid"));
+	const char *cwd = json_string_value(json_object_get(spec, "cwd"));
+	json_t *argv = json_object_get(spec, "argv"), *a;
+	if (wrapper == NULL || strcmp(wrapper, "fencelock exec") != 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec was not registered by fencelock exec; configure recover_command");
+	if (uid == NULL || !ctl_uid_valid(uid) || cwd == NULL || cwd[0] != '/' || strlen(cwd) > CTL_PATH_MAX)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec: 'uid' or 'cwd' missing or invalid");
+	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > VMSPEC_ARGV_MAX / 2)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec: 'argv' must list 1..%u strings", VMSPEC_ARGV_MAX / 2);
+	snprintf(r->cwd, sizeof(r->cwd), "%s", cwd);
+	int rv = rerun_push(r, bin);
+	const char *head[] = {"exec", "--vm", uid};
+	for (size_t i = 0; rv == 0 && i < FL_ARRAY_SIZE(head); i++)
+		rv = rerun_push(r, head[i]);
+	if (rv == 0)
+		rv = rerun_options(spec, r, err, errlen);
+	if (rv == 0)
+		rv = rerun_push(r, "--");
+	size_t i;
+	json_array_foreach(argv, i, a) {
+		if (rv == 0 && !json_is_string(a))
+			rv = vs_bad(err, errlen, -FL_EINVAL, "spec: argv[%zu] is not a string", i);
+		if (rv == 0)
+			rv = rerun_push(r, json_string_value(a));
+	}
+	if (rv == -FL_ENOSPC)
+		rv = vs_bad(err, errlen, -FL_EINVAL, "spec: command line longer than %u arguments", VMSPEC_ARGV_MAX);
+	return rv;
+}
+
+int vmspec_rerun_build(const char *spec, const char *fencelock_bin, struct vmspec_rerun *out,
+		       char *err, size_t errlen)
+{
+	FL_ASSERT(spec != NULL && fencelock_bin != NULL && out != NULL);
+	memset(out, 0, sizeof(*out));
+	json_error_t jerr;
+	json_t *root = json_loads(spec, 0, &jerr);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return vs_bad(err, errlen, -FL_EINVAL, "spec is not a JSON object; configure recover_command");
+	}
+	out->argv = calloc(VMSPEC_ARGV_MAX, sizeof(char *));
+	int rv = out->argv == NULL ? -FL_ENOMEM : rerun_fill(root, fencelock_bin, out, err, errlen);
+	json_decref(root);
+	if (rv != 0)
+		vmspec_rerun_free(out);
+	return rv;
+}
+
+void vmspec_rerun_free(struct vmspec_rerun *r)
+{
+	for (int i = 0; r->argv != NULL && i < r->argc; i++)
+		free(r->argv[i]);
+	free(r->argv);
+	memset(r, 0, sizeof(*r));
+}

@@ -58,4 +58,26 @@ int vmspec_ch_disk(struct vmspec *s, const char *value, char *err, size_t errlen
 /* Reads Cloud Hypervisor's argv for --disk values. Fails if there is none. */
 int vmspec_ch_args(struct vmspec *s, int argc, char *const argv[], char *err, size_t errlen);
 
+/* ---- running a registered VM again (recovery without recover_command) ---- */
+#define VMSPEC_ARGV_MAX 512u
+
+/* A command line rebuilt from a spec; argv is NULL-terminated. */
+struct vmspec_rerun {
+	char **argv;                    /* FENCELOCK_BIN exec --vm UID ... -- ARGV... */
+	int argc;
+	char cwd[CTL_PATH_MAX + 1];     /* where the VM ran; its relative paths need it */
+};
+
+/* Rebuilds, from the spec `fencelock exec` registered (docs/control-protocol.md,
+ * "The spec fencelock exec registers"), the command that runs the VM again
+ * under `fencelock exec`: fencelock_bin exec --vm UID [--firecracker |
+ * --cloud-hypervisor] --volume PATH[:ro]... -- ARGV... Returns 0, or
+ * -FL_EINVAL with a message if the spec was not written by fencelock exec or
+ * is malformed (then a recover_command is needed), -FL_ENOMEM. */
+int vmspec_rerun_build(const char *spec, const char *fencelock_bin, struct vmspec_rerun *out,
+		       char *err, size_t errlen);
+
+/* Frees what vmspec_rerun_build() allocated. */
+void vmspec_rerun_free(struct vmspec_rerun *r);
+
 #endif

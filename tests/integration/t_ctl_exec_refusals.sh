@@ -35,6 +35,16 @@ FC
 chmod +x "$T/firecracker"
 expect_rc 0 "$FL" -s "$SOCK" exec --firecracker -- "$T/firecracker" --id fc-1 --config-file "$T/fc.json"
 has_event "register fc-1 volumes=2 restart=always" || fail "firecracker VM not registered as expected: $(cat "$EVENTS")"
+# The registered spec is what a recovering host re-runs (docs/control-protocol.md).
+if command -v jq >/dev/null; then
+    sed -n 's/^spec fc-1 //p' "$EVENTS" | jq -e --arg t "$T" '(.uid == "fc-1") and (.wrapper == "fencelock exec")
+        and (.mode == "firecracker") and (.argv == [$t + "/firecracker", "--id", "fc-1", "--config-file", $t + "/fc.json"])
+        and (.volumes == [{"path": ($t + "/disk.img"), "ro": false}, {"path": ($t + "/seed.img"), "ro": true}])
+        and (.cwd | startswith("/"))' >/dev/null || fail "registered spec: $(grep '^spec fc-1' "$EVENTS")"
+fi
+printf '{"flintlock": {"vmid": "x"}}' > "$T/spec.json"
+expect_rc 0 "$FL" -s "$SOCK" exec --vm vm-spec --volume "$T/disk.img" --spec "$T/spec.json" -- true
+has_event 'spec vm-spec {"flintlock": {"vmid": "x"}}' || fail "--spec not registered: $(grep '^spec vm-spec' "$EVENTS")"
 expect_rc 125 "$FL" -s "$SOCK" exec --firecracker -- "$T/firecracker" --id fc-2
 grep -q "no --config-file" <<<"$out" || fail "firecracker without config: $out"
 expect_rc 0 "$FL" -s "$SOCK" exec --cloud-hypervisor --vm ch-1 -- "$T/firecracker" --disk "path=$T/disk.img" "path=$T/seed.img,readonly=on"

@@ -185,6 +185,8 @@ static int stub_register(void *ctx, struct ctl_call *call, const struct ctl_req 
 	}
 	stub_event("register %s volumes=%u restart=%s", req->uid, req->n_volumes,
 		   req->restart == CTL_RESTART_NEVER ? "never" : "always");
+	if (strchr(req->spec, '\n') == NULL)
+		stub_event("spec %s %s", req->uid, req->spec);
 	return 0;
 }
 

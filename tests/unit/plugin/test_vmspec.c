@@ -159,6 +159,42 @@ static void an_invalid_uid_is_refused(void **state)
 	assert_int_equal(vmspec_set_uid(&s, "ns1:vm-1", err, sizeof(err)), 0);
 }
 
+static void a_spec_from_exec_rebuilds_the_command_that_runs_the_vm_again(void **state)
+{
+	(void)state;
+	const char *spec = "{\"uid\":\"fc-1\",\"wrapper\":\"fencelock exec\",\"mode\":\"firecracker\","
+		"\"argv\":[\"/usr/bin/firecracker\",\"--id\",\"fc-1\",\"--config-file\",\"vm.json\"],"
+		"\"cwd\":\"/var/lib/vms/fc-1\",\"volumes\":[{\"path\":\"/dev/sdb\",\"ro\":false},{\"path\":\"/img/s\",\"ro\":true}]}";
+	struct vmspec_rerun r;
+	assert_int_equal(vmspec_rerun_build(spec, "/usr/bin/fencelock", &r, err, sizeof(err)), 0);
+	const char *want[] = {"/usr/bin/fencelock", "exec", "--vm", "fc-1", "--firecracker", "--volume", "/dev/sdb",
+			      "--volume", "/img/s:ro", "--", "/usr/bin/firecracker", "--id", "fc-1", "--config-file", "vm.json"};
+	assert_int_equal(r.argc, sizeof(want) / sizeof(want[0]));
+	for (int i = 0; i < r.argc; i++)
+		assert_string_equal(r.argv[i], want[i]);
+	assert_null(r.argv[r.argc]);
+	assert_string_equal(r.cwd, "/var/lib/vms/fc-1");
+	vmspec_rerun_free(&r);
+}
+
+static void a_foreign_or_malformed_spec_needs_a_recover_command(void **state)
+{
+	(void)state;
+	struct vmspec_rerun r;
+	assert_int_equal(vmspec_rerun_build("{\"flintlock\":{}}", "/f", &r, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "configure recover_command"));
+	assert_int_equal(vmspec_rerun_build("not json", "/f", &r, err, sizeof(err)), -FL_EINVAL);
+	const char *no_argv = "{\"uid\":\"a\",\"wrapper\":\"fencelock exec\",\"cwd\":\"/\",\"argv\":[],"
+		"\"volumes\":[{\"path\":\"/v\"}]}";
+	assert_int_equal(vmspec_rerun_build(no_argv, "/f", &r, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "'argv'"));
+	const char *rel = "{\"uid\":\"a\",\"wrapper\":\"fencelock exec\",\"cwd\":\"/\",\"argv\":[\"x\"],"
+		"\"volumes\":[{\"path\":\"v\"}]}";
+	assert_int_equal(vmspec_rerun_build(rel, "/f", &r, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "volumes[0].path"));
+	assert_null(r.argv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +208,8 @@ int main(void)
 		cmocka_unit_test(the_same_volume_twice_is_kept_once_and_read_write_wins),
 		cmocka_unit_test(more_volumes_than_the_limit_are_refused),
 		cmocka_unit_test(an_invalid_uid_is_refused),
+		cmocka_unit_test(a_spec_from_exec_rebuilds_the_command_that_runs_the_vm_again),
+		cmocka_unit_test(a_foreign_or_malformed_spec_needs_a_recover_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
