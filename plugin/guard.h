@@ -139,6 +139,7 @@ int guard_reader_open(struct guard_reader *r, const char *path);
 /* Reads the current record (see guard_rec_pick). */
 int guard_reader_get(const struct guard_reader *r, struct guard_rec *rec);
 
+/* Unmaps and closes (harmless on a reader that failed to open). */
 void guard_reader_close(struct guard_reader *r);
 
 /* ---- the guard's decisions (pure: unit-tested without processes) ---- */

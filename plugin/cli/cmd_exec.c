@@ -9,7 +9,8 @@
  *      are acquired on behalf of the child's pid, the one the VMM will have;
  *   4. acquire the leases (refused: the child exits without running CMD);
  *   5. open the guard file the daemon named, check it holds a live deadline,
- *      let the child exec CMD, report it started;
+ *      report the VM started, let the child exec CMD (nothing that can block
+ *      on the daemon comes between CMD's exec and its guard);
  *   6. guard: kill CMD by deadline + K if the daemon stops extending the
  *      deadline; forward SIGTERM/SIGINT/SIGHUP/SIGQUIT; wait for the exit;
  *   7. flush the volumes (bounded), report the exit, release the leases
@@ -96,8 +97,10 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		case 'v': rv = vmspec_set_uid(&a->vm, optarg, err, sizeof(err)); break;
 		case 'V': rv = vmspec_add_volume_arg(&a->vm, optarg, err, sizeof(err)); break;
 		case 'r':
-			if (strcmp(optarg, "always") != 0 && strcmp(optarg, "never") != 0)
-				rv = -snprintf(err, sizeof(err), "--restart must be always or never, got '%s'", optarg);
+			if (strcmp(optarg, "always") != 0 && strcmp(optarg, "never") != 0) {
+				snprintf(err, sizeof(err), "--restart must be always or never, got '%s'", optarg);
+				rv = -FL_EINVAL;
+			}
 			a->restart = strcmp(optarg, "never") == 0 ? CTL_RESTART_NEVER : CTL_RESTART_ALWAYS;
 			break;
 		case 'p': a->spec_file = optarg; break;
@@ -134,10 +137,14 @@ static int exec_parse(int argc, char **argv, struct exec_args *a)
 		rv = vmspec_firecracker_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
 	else if (a->mode == EXEC_CLOUD_HYPERVISOR)
 		rv = vmspec_ch_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
-	if (rv == 0 && a->vm.uid[0] == '\0')
-		rv = -snprintf(err, sizeof(err), "no VM uid; pass --vm UID");
-	if (rv == 0 && a->vm.n_volumes == 0)
-		rv = -snprintf(err, sizeof(err), "no volumes; pass --volume PATH (a VM without volumes needs no lease)");
+	if (rv == 0 && a->vm.uid[0] == '\0') {
+		snprintf(err, sizeof(err), "no VM uid; pass --vm UID");
+		rv = -FL_EINVAL;
+	}
+	if (rv == 0 && a->vm.n_volumes == 0) {
+		snprintf(err, sizeof(err), "no volumes; pass --volume PATH (a VM without volumes needs no lease)");
+		rv = -FL_EINVAL;
+	}
 	if (rv != 0) {
 		fprintf(stderr, "fencelock exec: %s\n", err);
 		return -1;
@@ -330,7 +337,8 @@ static int exec_open_guard(const struct fl_lease_grant *g, const char *uid, stru
 	return rv;
 }
 
-/* Steps 1-5: everything up to a running, guarded CMD. Returns 0 or an exit code. */
+/* Steps 1-5: everything up to a running CMD whose guard file holds a live
+ * deadline (the caller starts guarding at once). Returns 0 or an exit code. */
 static int exec_start(const struct exec_args *a, struct exec_child *ch, struct fl_lease_grant *g,
 		      struct guard_reader *rd)
 {
@@ -357,14 +365,18 @@ static int exec_start(const struct exec_args *a, struct exec_child *ch, struct f
 		fl_disconnect(c);
 		return exec_exit_for(rv);
 	}
-	int code = exec_release_child(ch, a->cmd_argv[0]);
-	if (code != 0)
-		fl_vm_release(c, a->vm.uid, ch->pid);
-	else if (fl_vm_started(c, a->vm.uid, ch->pid) != 0)
+	/* Reported before CMD runs: once it runs, nothing may stand between it
+	 * and its guard, not even a reply from a hung daemon. */
+	if (fl_vm_started(c, a->vm.uid, ch->pid) != 0)
 		fl_warn("fencelock exec: reporting VM %s started failed: %s", a->vm.uid, fl_client_error(c));
-	fl_disconnect(c);
-	if (code != 0)
+	int code = exec_release_child(ch, a->cmd_argv[0]);
+	if (code != 0) {
+		fl_client_set_timeout_ms(c, EXEC_EXIT_TIMEOUT_MS);
+		fl_vm_exited(c, a->vm.uid, ch->pid, W_EXITCODE(code, 0));
+		fl_vm_release(c, a->vm.uid, ch->pid);
 		guard_reader_close(rd);
+	}
+	fl_disconnect(c);
 	return code;
 }
 

@@ -16,6 +16,7 @@ grep -q "VM vm-b not started: volume $T/taken.img of VM vm-b is held by host 2" 
 expect_rc 127 "$FL" -s "$SOCK" exec --vm vm-n --volume "$T/disk.img" -- /nonexistent/vmm
 grep -q "cannot run /nonexistent/vmm" <<<"$out" || fail "not-found message: $out"
 has_event "release vm-n" || fail "leases of vm-n not released: $(cat "$EVENTS")"
+grep -qE '^exited vm-n [0-9]+ code=127$' "$EVENTS" || fail "exit of vm-n not reported: $(cat "$EVENTS")"
 
 expect_rc 125 "$FL" -s "$SOCK" exec --volume "$T/disk.img" -- true
 grep -q "no VM uid" <<<"$out" || fail "uid message: $out"
