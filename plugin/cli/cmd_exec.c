@@ -249,6 +249,7 @@ static noreturn void exec_child_main(const struct exec_args *a, int go_rd, int e
 	 * ignored them (a background job of a shell ignores SIGINT/SIGQUIT). */
 	for (size_t i = 0; i < FL_ARRAY_SIZE(exec_sigs); i++)
 		signal(exec_sigs[i], SIG_DFL);
+	signal(SIGPIPE, SIG_DFL); /* the guard ignores it; CMD gets the default */
 	exec_sigset(&set);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	execvp(a->cmd_argv[0], a->cmd_argv);
@@ -409,6 +410,8 @@ static void exec_finish(const struct exec_args *a, pid_t pid, const struct guard
 int fl_cli_exec(int argc, char **argv)
 {
 	struct exec_args a;
+	/* A write to a vanished child or daemon is an error to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (exec_parse(argc, argv, &a) != 0) {
 		fprintf(stderr, "run 'fencelock exec --help' for usage\n");
 		return FL_EXEC_EXIT_USAGE;
