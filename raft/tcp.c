@@ -32,6 +32,7 @@
 #define TCP_DEFAULT_QUEUE 256u
 #define TCP_DEFAULT_BACKOFF_MIN_US (5 * FL_US_PER_MS)
 #define TCP_DEFAULT_BACKOFF_MAX_US (50 * FL_US_PER_MS)
+#define TCP_DEFAULT_CONNECT_TIMEOUT_US (100 * FL_US_PER_MS)
 #define TCP_FRAMES_PER_EVENT 64u
 #define TCP_ACCEPTS_PER_EVENT 16u
 #define TCP_LOG_INTERVAL_US FL_US_PER_S
@@ -62,7 +63,7 @@ struct tcp_peer {
 	struct sockaddr_in addr;
 	struct raft_tcp *t;
 	struct tcp_conn *conn;   /* outbound connection, NULL when down */
-	struct fl_timer retry;
+	struct fl_timer retry;   /* next connect, or the deadline of one in progress */
 	uint64_t backoff_us;
 	struct tcp_frame **ring; /* queue_max_frames slots */
 	uint32_t head, len;
@@ -177,7 +178,7 @@ static void tcp_schedule_retry(struct tcp_peer *p)
 static void tcp_peer_disconnect(struct tcp_peer *p, bool retry)
 {
 	if (p->conn != NULL) {
-		p->t->stats.disconnects++;
+		p->t->stats.disconnects += !p->conn->connecting;
 		tcp_conn_free(p->conn);
 	}
 	if (p->head_sent > 0)
@@ -242,6 +243,7 @@ static void tcp_out_event(void *arg, uint32_t events)
 		if (!(events & EPOLLOUT))
 			return;
 		c->connecting = false;
+		fl_timer_cancel(p->t->loop, &p->retry);
 		p->backoff_us = p->t->cfg.backoff_min_us;
 		p->t->stats.connects++;
 	}
@@ -284,14 +286,24 @@ static void tcp_connect(struct tcp_peer *p)
 		free(c);
 		t->stats.connect_failures++;
 		tcp_schedule_retry(p);
+		return;
 	}
+	/* A peer that is off the network answers no SYN: without a deadline the
+	 * kernel's SYN retries (1 s, 3 s, 7 s...) would outlast elections. */
+	fl_timer_after(t->loop, &p->retry, t->cfg.connect_timeout_us);
 }
 
 static void tcp_retry_fire(struct fl_timer *timer, void *arg)
 {
 	struct tcp_peer *p = arg;
 	(void)timer;
-	if (p->used && p->conn == NULL)
+	if (!p->used)
+		return;
+	if (p->conn != NULL && p->conn->connecting) {
+		p->t->stats.connect_failures++;
+		tcp_peer_disconnect(p, false);
+	}
+	if (p->conn == NULL)
 		tcp_connect(p);
 }
 
@@ -574,6 +586,8 @@ static void tcp_apply_defaults(struct raft_tcp_config *c)
 		c->backoff_max_us = c->backoff_min_us;
 	if (c->max_inbound == 0)
 		c->max_inbound = 2 * RAFT_TCP_MAX_PEERS;
+	if (c->connect_timeout_us == 0)
+		c->connect_timeout_us = TCP_DEFAULT_CONNECT_TIMEOUT_US;
 }
 
 int raft_tcp_new(struct fl_eloop *el, const struct raft_tcp_config *cfg, struct raft_tcp **out,

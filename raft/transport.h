@@ -66,6 +66,8 @@ struct raft_tcp_config {
 	uint32_t queue_max_frames; /* per peer; 0: 256 */
 	uint64_t backoff_min_us;   /* first reconnection delay; 0: 5 ms */
 	uint64_t backoff_max_us;   /* cap, keep it below the heartbeat; 0: 50 ms */
+	uint64_t connect_timeout_us; /* a connect still in progress is abandoned
+	                              * and retried after this; 0: 100 ms */
 	uint32_t max_inbound;      /* simultaneous inbound connections; 0: 2 * RAFT_TCP_MAX_PEERS */
 	raft_transport_deliver_fn deliver;
 	void *deliver_arg;

@@ -340,6 +340,35 @@ static void a_full_queue_keeps_the_newest_frames_within_its_bound(void **state)
 		assert_int_equal(f->in[1].seq[i], 1000 - 16 + (uint32_t)i);
 }
 
+/* A listener whose accept queue is full drops SYNs, like a host that is off
+ * the network: the connect must be abandoned after connect_timeout_us and
+ * retried, not left to the kernel's SYN retries (seconds). */
+static void a_connect_that_gets_no_answer_is_abandoned_and_retried(void **state)
+{
+	struct fx *f = *state;
+	struct raft_tcp_config c0 = config(f, 0, uuid_a, 0);
+	c0.connect_timeout_us = 20 * FL_US_PER_MS;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+	for (int i = 0; i < 4; i++) { /* fill the queue; later ones hang */
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	start(f, 0, &c0);
+	assert_int_equal(raft_tcp_add_peer(f->t[0], 2, "127.0.0.1", ntohs(a.sin_port)), 0);
+	const struct raft_tcp_stats *s0 = raft_tcp_get_stats(f->t[0]);
+	run_until(f, &s0->connect_failures, 3);
+	assert_true(s0->connect_failures >= 3);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
 static void send_refuses_unknown_hosts_and_oversize_payloads(void **state)
 {
 	struct fx *f = *state;
@@ -369,6 +398,7 @@ int main(void)
 		T(an_oversize_frame_drops_the_connection_but_not_the_peer),
 		T(garbage_on_the_port_drops_the_connection),
 		T(a_full_queue_keeps_the_newest_frames_within_its_bound),
+		T(a_connect_that_gets_no_answer_is_abandoned_and_retried),
 		T(send_refuses_unknown_hosts_and_oversize_payloads),
 	};
 #undef T
