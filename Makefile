@@ -66,7 +66,7 @@ TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all test demo asan bench install clean deps check-tools lint \
+.PHONY: all test demo asan bench install clean deps check-tools lint sim sim-mutants \
         $(addprefix test-,$(MODULES)) test-interop
 .DEFAULT_GOAL := all
 
@@ -151,6 +151,18 @@ $(foreach p,$(BENCH_RAFT_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 .PHONY: bench-raft
 bench-raft: $(addprefix $(BUILD)/,$(BENCH_RAFT_PROGRAMS))
 	@scripts/bench-raft.sh $(BUILD)
+
+# The whole-cluster simulator: a longer seed sweep, and the mutation check.
+SEEDS ?= 1..2000
+sim: all
+	$(BUILD)/fencelock-sim --seeds $(SEEDS) --hosts 3
+	$(BUILD)/fencelock-sim --seeds $(SEEDS) --hosts 5
+
+sim-mutants: all
+	@scripts/sim-mutants.sh $(BUILD)
+
+print-%:
+	@echo $($*)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -46,6 +46,7 @@ struct ls_lockspace {
 	uint8_t *rbuf;                /* area_hosts sectors */
 	uint8_t *wbuf;                /* one sector, or the whole area while formatting */
 	struct fl_leader before;      /* our record as read before the large wait */
+	bool before_corrupt;          /* it failed its checksum: watched, then replaced */
 	uint8_t before_raw[FL_LEADER_SIZE];
 	struct fl_leader own;         /* our record as last written (or adopted) */
 	uint8_t own_raw[FL_LEADER_SIZE];
@@ -433,6 +434,49 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 		ls_acquire_done(ls, rv);
 }
 
+/* Our own record fails its checksum: most likely our own write torn by a
+ * crash, but that cannot be told from its bytes, so it is never "free". We
+ * watch it for sanlock's dead time (its writer may have been any host, of
+ * either kind); if not one byte changed, nobody renews it and we write a
+ * fresh record. The new generation is one above the raw one: a torn write
+ * leaves either the old or the new generation in place, and a torn acquire
+ * never completed, so no lease was taken under a higher one. A generation
+ * that is not plausible stays an error for the operator. */
+static void ls_acquire_corrupt(struct ls_lockspace *ls, enum ls_step step)
+{
+	struct fl_leader raw;
+	fl_leader_decode_raw(ls->wbuf, &raw);
+	if (raw.owner_generation >= (1ull << 62)) {
+		fl_err("lockspace %s: record of host_id %llu is corrupt beyond repair (generation %llu); "
+		       "reinitialise it with `fencelock direct init`", ls->cfg.space_name,
+		       (unsigned long long)ls->cfg.host_id, (unsigned long long)raw.owner_generation);
+		ls_acquire_done(ls, -FL_ECHECKSUM);
+		return;
+	}
+	if (step == STEP_ACQ_REREAD && ls->before_corrupt) {
+		if (memcmp(ls->wbuf, ls->before_raw, FL_LEADER_SIZE) != 0) {
+			ls_acquire_done(ls, -FL_EBUSY);
+			return;
+		}
+		fl_warn("lockspace %s: record of host_id %llu stayed corrupt and unchanged; replacing it "
+			"(generation %llu + 1)", ls->cfg.space_name, (unsigned long long)ls->cfg.host_id,
+			(unsigned long long)raw.owner_generation);
+		ls_record_init(&ls->before, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
+		ls->before.owner_generation = raw.owner_generation;
+		ls->before_corrupt = false;
+		ls_acquire_write(ls);
+		return;
+	}
+	fl_warn("lockspace %s: record of host_id %llu has a bad checksum; watching it before replacing it",
+		ls->cfg.space_name, (unsigned long long)ls->cfg.host_id);
+	struct ls_timing rt;
+	ls_timing_sanlock(ls->cfg.io_timeout_s, &rt);
+	memcpy(ls->before_raw, ls->wbuf, FL_LEADER_SIZE);
+	ls->before_corrupt = true;
+	ls->wait_step = WAIT_LARGE;
+	fl_timer_after(ls->loop, &ls->wait_timer, ls_acquire_large_wait_us(&rt));
+}
+
 /* Our record as read at the start (or after the large wait). */
 static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 {
@@ -442,10 +486,18 @@ static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 	int rv = ls_record_check(ls->wbuf, ls->cfg.space_name, ls->sector, &l);
 	if (rv == 0 && ls->area_hosts == 0)
 		rv = ls_set_geometry(ls, fl_align_bytes_from_flags(l.flags, ls->sector));
+	if (rv == -FL_ECHECKSUM && ls->area_hosts == 0 && ls->cfg.align_bytes != 0 &&
+	    ls_set_geometry(ls, ls->cfg.align_bytes) != 0)
+		rv = -FL_EINVAL;
+	if (rv == -FL_ECHECKSUM && ls->area_hosts != 0) {
+		ls_acquire_corrupt(ls, step);
+		return;
+	}
 	if (rv != 0) {
 		ls_acquire_done(ls, rv);
 		return;
 	}
+	ls->before_corrupt = false;
 	char name[FL_NAME_LEN + 1];
 	fl_name_get(l.resource_name, name);
 	if (step == STEP_ACQ_REREAD) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/mutant.h"
 #include "disklock/paxos.h"
 #include "fencelock/error.h"
 
@@ -39,6 +40,8 @@ static void committed(struct vl_op *op);
 
 bool vl_owner_takeable(enum vl_owner_state s)
 {
+	if (FL_MUTANT_IS(FL_MUT_TAKEOVER_LIVE))
+		return true;
 	return s == VL_OWNER_FREE || s == VL_OWNER_NEWER_GEN || s == VL_OWNER_DEAD;
 }
 

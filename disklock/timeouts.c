@@ -1,6 +1,7 @@
 /* Derivation of every lockspace delay from the io_timeout (see timeouts.h). */
 #include "common/assert.h"
 #include "common/loop.h"
+#include "common/mutant.h"
 #include "disklock/timeouts.h"
 
 bool ls_io_timeout_valid(uint32_t io_timeout_s)
@@ -22,6 +23,8 @@ void ls_timing_fencelock(uint32_t io_timeout_s, struct ls_timing *t)
 	t->margin_us = T;
 	t->dead_us = t->fail_us + t->kill_us + t->margin_us;
 	FL_ASSERT(t->dead_us == 6 * T);
+	if (FL_MUTANT_IS(FL_MUT_D_EQUALS_F))
+		t->dead_us = t->fail_us;
 }
 
 void ls_timing_sanlock(uint32_t io_timeout_s, struct ls_timing *t)

@@ -57,6 +57,7 @@ struct arb_lvm {
 	struct vl_op op;
 	bool op_busy;
 	char res_name[FL_NAME_LEN + 1]; /* the lease op's resource name (it keeps a pointer) */
+	uint64_t fenced_inc;      /* mutation testing only: incarnation stopped by a fence */
 };
 
 enum arb_mb_job_kind { MBJ_OWN = 1, MBJ_SEND, MBJ_READ };

@@ -16,6 +16,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
+#include "common/mutant.h"
 #include "plugin/arb_internal.h"
 
 static void mb_next_job(struct arb *a);
@@ -122,7 +123,7 @@ static void mb_own_plan(struct arb *a, const struct mb_box *b)
 	}
 	a->pill = fence_req;
 	a->fenced_status = b->status.kind == MB_FENCED;
-	bool stopped = arb_vms_all_idle(a);
+	bool stopped = arb_vms_all_idle(a) || FL_MUTANT_IS(FL_MUT_EARLY_FENCED);
 	bool fenced = a->fenced_status || (stopped && (a->want_fenced_status || fence_req));
 	bool cleared = !fence_req && clear_req;
 	if (cleared)

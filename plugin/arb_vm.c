@@ -18,6 +18,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
+#include "common/mutant.h"
 #include "plugin/arb_internal.h"
 
 static void lvm_step(struct arb_lvm *l);
@@ -220,6 +221,8 @@ static void lvm_stop(struct arb_lvm *l, enum arb_stop_why why, uint64_t deadline
 	}
 	if (why == ARB_STOP_MOVED)
 		l->never_again = l->incarnation;
+	if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && (why == ARB_STOP_QUORUM || why == ARB_STOP_PILL))
+		l->fenced_inc = l->incarnation;
 }
 
 void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
@@ -283,6 +286,8 @@ static bool vm_has_slots(const struct fsm_vm *vm)
 /* The local safety rules: they run first, whatever the FSM says. */
 static void arb_vms_safety(struct arb *a, uint64_t now)
 {
+	if (FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF))
+		return;
 	if (!arb_lease_valid(a)) {
 		arb_vms_kill_all(a, ARB_STOP_STORAGE);
 		return;
@@ -327,6 +332,14 @@ void arb_vms_reconcile(struct arb *a)
 		struct arb_lvm *l = &a->lvm[i];
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
 		bool ours = vm != NULL && vm->desired_host == a->cfg.host_id;
+		if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && l->state == LVM_IDLE && l->fenced_inc && vm && may_start) {
+			/* The bug: "we still hold its leases", restart it as it was. */
+			l->incarnation = l->fenced_inc;
+			l->fenced_inc = 0;
+			if (a->cfg.vm.start(a->cfg.vm.ctx, i, vm, l->incarnation) == 0)
+				lvm_set(l, LVM_RUNNING);
+			continue;
+		}
 		if ((l->state == LVM_RUNNING || l->state == LVM_ACQUIRING) && !ours && arb_caught_up(a)) {
 			lvm_stop(l, ARB_STOP_MOVED, now + a->tim.k_us);
 			continue;

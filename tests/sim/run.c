@@ -392,7 +392,7 @@ int simrun_one(const struct simrun_params *p, struct simrun_result *r)
 		trace_hosts(&w, "after a fault");
 	}
 	heal_all(&w);
-	simcl_run_for(w.c, 2 * w.P + S(60));
+	simcl_run_for(w.c, 2 * w.P + S(120));
 	trace_hosts(&w, "healed and settled");
 	check_i3(&w);
 	collect(&w);
