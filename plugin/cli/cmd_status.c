@@ -198,6 +198,30 @@ static void status_perfdata(json_t *r, char *buf, size_t len)
 		 json_array_size(json_object_get(r, "vms")), (long long)json_integer_value(json_object_get(r, "term")));
 }
 
+/* "Hosts by state: UP 2, PARTITIONED 1" in the order of the state table. */
+static void print_state_counts(json_t *hosts)
+{
+	static const char *const states[] = {"UP", "PARTITIONED", "STORAGE_LOST", "DEAD", "FENCED", "LEFT"};
+	size_t counts[FL_ARRAY_SIZE(states) + 1] = {0};
+	size_t i, k;
+	json_t *h;
+	json_array_foreach(hosts, i, h) {
+		const char *st = json_string_value(json_object_get(h, "state"));
+		for (k = 0; k < FL_ARRAY_SIZE(states) && (st == NULL || strcmp(st, states[k]) != 0); k++)
+			;
+		counts[k]++; /* k == FL_ARRAY_SIZE(states): unknown state */
+	}
+	printf("%-22s", "Hosts by state:");
+	const char *sep = " ";
+	for (k = 0; k <= FL_ARRAY_SIZE(states); k++) {
+		if (counts[k] == 0)
+			continue;
+		printf("%s%s %zu", sep, k < FL_ARRAY_SIZE(states) ? states[k] : "other", counts[k]);
+		sep = ", ";
+	}
+	printf("%s\n", json_array_size(hosts) == 0 ? " none" : "");
+}
+
 static void status_text(json_t *r, int code, const char *summary)
 {
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
@@ -216,6 +240,7 @@ static void status_text(json_t *r, int code, const char *summary)
 	print_kv("io_timeout (T):", r, "io_timeout_s", " s");
 	print_kv("Partition tol. (P):", r, "partition_tolerance_s", " s");
 	json_t *hosts = json_object_get(r, "hosts"), *vms = json_object_get(r, "vms");
+	print_state_counts(hosts);
 	printf("\nHosts (%zu):\n", json_array_size(hosts));
 	print_table(host_cols, 5, hosts);
 	printf("\nVMs (%zu):\n", json_array_size(vms));
