@@ -323,6 +323,10 @@ int fl_cli_status(int argc, char **argv)
 {
 	FL_ASSERT(argc >= 1);
 	struct status_args a;
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		status_usage(stdout);
+		return FL_EXIT_OK;
+	}
 	enum ctl_op op = status_op(argv[0]);
 	bool is_status = op == CTL_OP_STATUS;
 	if (op == CTL_OP_COUNT || status_parse(argc, argv, &a) != 0) {
