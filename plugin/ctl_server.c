@@ -110,6 +110,11 @@ static bool client_queue(struct ctl_client *c, const json_t *msg)
 	}
 	if (rv != 0)
 		return false;
+	if (c->woff > 0 && c->wlen + len > CTL_WBUF_MAX_BYTES) { /* drop what is sent */
+		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+		c->wlen -= c->woff;
+		c->woff = 0;
+	}
 	bool fits = c->wlen + len <= CTL_WBUF_MAX_BYTES;
 	if (fits) {
 		memcpy(c->wbuf + c->wlen, frame, len);
