@@ -33,6 +33,7 @@
 #define TCP_DEFAULT_BACKOFF_MIN_US (5 * FL_US_PER_MS)
 #define TCP_DEFAULT_BACKOFF_MAX_US (50 * FL_US_PER_MS)
 #define TCP_DEFAULT_CONNECT_TIMEOUT_US (100 * FL_US_PER_MS)
+#define TCP_DEFAULT_STALL_TIMEOUT_US (1000 * FL_US_PER_MS)
 #define TCP_FRAMES_PER_EVENT 64u
 #define TCP_ACCEPTS_PER_EVENT 16u
 #define TCP_LOG_INTERVAL_US FL_US_PER_S
@@ -275,6 +276,12 @@ static void tcp_connect(struct tcp_peer *p)
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	p->conn = c;
 	int one = 1;
+	/* Unacknowledged data older than this aborts the connection (a peer
+	 * gone without FIN or RST): we reconnect instead of waiting for TCP's
+	 * retransmission back-off, which grows to minutes. */
+	unsigned int user_timeout_ms = (unsigned int)(t->cfg.stall_timeout_us / FL_US_PER_MS);
+	if (c->fd >= 0)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
 	if (c->fd < 0 || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
 	    (connect(c->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)) != 0 && errno != EINPROGRESS) ||
 	    fl_eloop_add_fd(t->el, c->fd, EPOLLOUT | EPOLLIN, tcp_out_event, c) != 0) {
@@ -343,6 +350,20 @@ static bool tcp_header_ok(struct tcp_conn *c)
 	return true;
 }
 
+/* One inbound connection per peer, the newest: an older one is from before
+ * the peer restarted or reconnected, possibly half-open after a partition,
+ * and would hold its slot forever. */
+static void tcp_replace_inbound(struct raft_tcp *t, const struct tcp_conn *keep, uint64_t from)
+{
+	for (uint32_t i = 0; i < t->cfg.max_inbound; i++) {
+		struct tcp_conn *o = t->inbound[i];
+		if (o != NULL && o != keep && o->from_id == from) {
+			t->stats.replaced_inbound++;
+			tcp_conn_free(o);
+		}
+	}
+}
+
 /* Checks a complete frame and delivers it. Returns false to drop the conn. */
 static bool tcp_frame_done(struct tcp_conn *c)
 {
@@ -369,6 +390,8 @@ static bool tcp_frame_done(struct tcp_conn *c)
 			    (unsigned long long)from);
 		return false;
 	}
+	if (c->from_id == 0)
+		tcp_replace_inbound(t, c, from);
 	c->from_id = from;
 	c->hdr_got = 0;
 	t->stats.frames_received++;
@@ -588,6 +611,8 @@ static void tcp_apply_defaults(struct raft_tcp_config *c)
 		c->max_inbound = 2 * RAFT_TCP_MAX_PEERS;
 	if (c->connect_timeout_us == 0)
 		c->connect_timeout_us = TCP_DEFAULT_CONNECT_TIMEOUT_US;
+	if (c->stall_timeout_us == 0)
+		c->stall_timeout_us = TCP_DEFAULT_STALL_TIMEOUT_US;
 }
 
 int raft_tcp_new(struct fl_eloop *el, const struct raft_tcp_config *cfg, struct raft_tcp **out,

@@ -15,7 +15,8 @@
  *   8  u8[16] cluster uuid     44 u32 CRC over bytes 0..43 and the payload
  * then the payload. Each host opens one outbound connection per peer and
  * only writes on it; a peer's inbound connection is identified by the sender
- * id of its first frame and is only read. A frame with a bad magic, version
+ * id of its first frame and is only read; when a peer's new connection
+ * identifies itself, its older one is closed (one inbound per peer). A frame with a bad magic, version
  * or CRC, a length above the maximum, or a sender that changes mid-stream
  * drops the connection (the stream cannot be trusted any more). A frame of
  * another cluster, from a host that is not a configured peer, or addressed to
@@ -68,6 +69,8 @@ struct raft_tcp_config {
 	uint64_t backoff_max_us;   /* cap, keep it below the heartbeat; 0: 50 ms */
 	uint64_t connect_timeout_us; /* a connect still in progress is abandoned
 	                              * and retried after this; 0: 100 ms */
+	uint64_t stall_timeout_us;   /* sent data unacknowledged this long drops the
+	                              * connection (TCP_USER_TIMEOUT); 0: 1 s */
 	uint32_t max_inbound;      /* simultaneous inbound connections; 0: 2 * RAFT_TCP_MAX_PEERS */
 	raft_transport_deliver_fn deliver;
 	void *deliver_arg;
@@ -81,6 +84,7 @@ struct raft_tcp_stats {
 	uint64_t dropped_bad_frame;    /* bad magic, version, CRC or sender change */
 	uint64_t dropped_oversize;     /* length above max_frame_bytes */
 	uint64_t connects, connect_failures, disconnects, accepts, refused_inbound;
+	uint64_t replaced_inbound;     /* older inbound connection of a peer closed */
 };
 
 struct fl_eloop;

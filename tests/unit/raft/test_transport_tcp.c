@@ -340,6 +340,29 @@ static void a_full_queue_keeps_the_newest_frames_within_its_bound(void **state)
 		assert_int_equal(f->in[1].seq[i], 1000 - 16 + (uint32_t)i);
 }
 
+static void a_peer_s_new_connection_replaces_its_old_one(void **state)
+{
+	struct fx *f = *state;
+	struct raft_tcp_config c0 = config(f, 0, uuid_a, 0), c1 = config(f, 1, uuid_a, 0);
+	struct raft_tcp_config c2 = config(f, 0, uuid_a, 0); /* host 1 again, restarted elsewhere */
+	c2.deliver_arg = &f->in[2];
+	start(f, 0, &c0);
+	start(f, 1, &c1);
+	start(f, 2, &c2);
+	connect_peers(f, 1, 0);
+	connect_peers(f, 0, 1);
+	assert_int_equal(raft_tcp_add_peer(f->t[2], 2, "127.0.0.1", raft_tcp_port(f->t[1])), 0);
+	send_seq(f, 0, 1, 1, 8);
+	run_until_n(f, &f->in[1], 1);
+	send_seq(f, 2, 1, 2, 8);
+	run_until_n(f, &f->in[1], 2);
+	assert_int_equal(f->in[1].n, 2);
+	const struct raft_tcp_stats *s0 = raft_tcp_get_stats(f->t[0]);
+	assert_int_equal(raft_tcp_get_stats(f->t[1])->replaced_inbound, 1);
+	run_until(f, &s0->disconnects, 1); /* the old sender sees its connection closed */
+	assert_int_equal(s0->disconnects, 1);
+}
+
 /* A listener whose accept queue is full drops SYNs, like a host that is off
  * the network: the connect must be abandoned after connect_timeout_us and
  * retried, not left to the kernel's SYN retries (seconds). */
@@ -398,6 +421,7 @@ int main(void)
 		T(an_oversize_frame_drops_the_connection_but_not_the_peer),
 		T(garbage_on_the_port_drops_the_connection),
 		T(a_full_queue_keeps_the_newest_frames_within_its_bound),
+		T(a_peer_s_new_connection_replaces_its_old_one),
 		T(a_connect_that_gets_no_answer_is_abandoned_and_retried),
 		T(send_refuses_unknown_hosts_and_oversize_payloads),
 	};
