@@ -758,6 +758,32 @@ static int file_scan_dir(struct file_store *f, uint64_t *snap_index, uint64_t *s
 	return rv;
 }
 
+/* Removes snapshots older than the one loaded (left by a crash between
+ * writing a new snapshot and removing the previous one). */
+static int file_remove_old_snapshots(struct file_store *f)
+{
+	char keep[96];
+	int fd = dup(f->dirfd), rv = 0;
+	bool removed = false;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return file_fail(f, fl_from_errno(errno), "cannot list %s: %s", f->dir, strerror(errno));
+	}
+	snap_name(keep, sizeof(keep), f->snap_index, f->snap_term);
+	rewinddir(d);
+	struct dirent *de;
+	for (uint32_t names = 0; rv == 0 && names < FILE_MAX_DIR_NAMES && (de = readdir(d)) != NULL; names++) {
+		if (strncmp(de->d_name, "snap-", 5) != 0 || strcmp(de->d_name, keep) == 0)
+			continue;
+		rv = file_unlink(f, de->d_name);
+		removed = true;
+	}
+	closedir(d);
+	return rv == 0 && removed ? file_sync_dir(f) : rv;
+}
+
 static int file_load_snapshot(struct file_store *f, struct raft_log_loaded *out)
 {
 	char name[96];
@@ -810,7 +836,8 @@ static int file_do_load(struct file_store *f, struct raft_log_loaded *out)
 		return file_fail(f, -FL_EINVAL, "log store %s was already loaded", f->dir);
 	if ((rv = file_scan_dir(f, &f->snap_index, &f->snap_term)) != 0 || (rv = file_load_hard(f, &out->hard)) != 0)
 		goto err;
-	if (f->snap_index != 0 && (rv = file_load_snapshot(f, out)) != 0)
+	if (f->snap_index != 0 &&
+	    ((rv = file_load_snapshot(f, out)) != 0 || (rv = file_remove_old_snapshots(f)) != 0))
 		goto err;
 	for (uint32_t i = 0; i < f->n_segs; i++)
 		if ((rv = file_load_segment(f, &acc, i, &expect)) != 0)

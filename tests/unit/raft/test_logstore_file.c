@@ -556,6 +556,29 @@ static void a_restart_loads_the_snapshot_and_the_entries_after_it(void **state)
 	raft_log_loaded_free(&l);
 }
 
+/* A crash between writing a snapshot and removing the previous one leaves
+ * both: the load uses the newest and removes the other. */
+static void a_leftover_older_snapshot_is_removed_at_load(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	char p[256], q[256];
+	size_t len;
+	fill_segments(f, 5);
+	snapshot(f, 3, 1, 0);
+	path_of(f, "snap-0000000000000003-0000000000000001.snap", p, sizeof(p));
+	path_of(f, "snap-0000000000000002-0000000000000001.snap", q, sizeof(q));
+	uint8_t *b = slurp(p, &len);
+	spit(q, b, len); /* name says 2; never read, only removed */
+	free(b);
+	assert_int_equal(count_files(f, "snap-"), 2);
+	assert_int_equal(reopen(f, &l), 0);
+	assert_int_equal(l.snapshot.index, 3);
+	assert_int_equal(count_files(f, "snap-"), 1);
+	assert_int_equal(access(p, F_OK), 0);
+	raft_log_loaded_free(&l);
+}
+
 static void a_snapshot_beyond_the_log_replaces_the_whole_log(void **state)
 {
 	struct fx *f = *state;
@@ -646,6 +669,7 @@ int main(void)
 		T(a_missing_segment_is_refused_as_a_gap),
 		T(truncate_across_segments_removes_the_later_ones),
 		T(a_restart_loads_the_snapshot_and_the_entries_after_it),
+		T(a_leftover_older_snapshot_is_removed_at_load),
 		T(a_snapshot_beyond_the_log_replaces_the_whole_log),
 		T(a_snapshot_with_a_bad_crc_is_refused),
 		T(a_full_queue_refuses_the_next_request),
