@@ -19,7 +19,6 @@ CL_NET=198.18.0
 CL_MAX_HOSTS=16
 CL_REGISTRY=${CL_REGISTRY:-${TMPDIR:-/tmp}/fencelock-cluster}
 CL_BUILD=${FL_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
-CL_ROOT=${FL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CL_DROP_SIDE=${CL_DROP_SIDE:-receiver}   # receiver | sender: where a directed block drops
 CL_ID=${CL_ID:-}
 CL_RUN=${CL_RUN:-}
@@ -389,6 +388,7 @@ cl_spawn() {
     CL_HOST=$h CL_ADDR=$(cl_addr "$h") nsenter --net="/run/netns/$(cl_ns "$h")" -- \
         setsid bash -c 'if [ -n "$1" ]; then echo $$ >"$1/cgroup.procs" 2>/dev/null; fi; echo $$ >"$2"; shift 2; exec "$@"' \
         cl-spawn "$cg" "$pf.new" "$@" </dev/null >>"$log" 2>&1 &
+    disown $!  # bash still reaps it, silently ("Killed" notices would litter the output)
     for i in $(seq 1 100); do
         [ -s "$pf.new" ] && break
         sleep 0.02
@@ -421,7 +421,11 @@ cl_stop() {
     kill -TERM "$p" 2>/dev/null
     if ! cl_wait_exit "$1" "$2" "${3:-5}"; then
         kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null
-        _cl_wait_gone 5 "$p"
+        if ! _cl_wait_gone 5 "$p"; then
+            _cl_say "cl_stop: $2 on host $1 (pid $p) survives SIGKILL (blocked in I/O?)"
+            mv "$CL_RUN/h$1/procs/$2.pid" "$CL_RUN/h$1/procs/$2.dying"
+            return 1
+        fi
     fi
     wait "$p" 2>/dev/null
     rm -f "$CL_RUN/h$1/procs/$2.pid"
@@ -434,7 +438,7 @@ cl_host_pids() {
     {
         if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.procs" ]; then cat "$CL_CGROUP/h$h/cgroup.procs"; fi
         local roots=()
-        for f in "$CL_RUN/h$h"/procs/*.pid; do [ -e "$f" ] && roots+=("$(cat "$f")"); done
+        for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do [ -e "$f" ] && roots+=("$(cat "$f")"); done
         [ ${#roots[@]} -gt 0 ] && _cl_descendants "${roots[@]}"
     } | sort -un | while read -r f; do _cl_pid_alive "$f" && echo "$f"; done
     return 0
@@ -471,17 +475,26 @@ cl_host_crash() {
     if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.kill" ]; then echo 1 >"$CL_CGROUP/h$h/cgroup.kill"; fi
     for f in "$CL_RUN/h$h"/procs/*.pid; do [ -e "$f" ] && kill -STOP -- "-$(cat "$f")" 2>/dev/null; done
     pids=$(cl_host_pids "$h")
-    for f in "$CL_RUN/h$h"/procs/*.pid; do [ -e "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null; done
+    for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do
+        [ -e "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null
+    done
     # shellcheck disable=SC2086
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     # shellcheck disable=SC2086
     if ! _cl_wait_gone 3 $pids; then
         _cl_say "host $h: still dying (blocked in I/O?): $(for p in $pids; do _cl_pid_alive "$p" && echo -n "$p "; done)"
     fi
-    for f in "$CL_RUN/h$h"/procs/*.pid; do
+    # Reap the dead; one stuck in I/O is kept as NAME.dying (never waited for:
+    # that would hang the harness until the storage answers).
+    for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do
         [ -e "$f" ] || continue
-        wait "$(cat "$f")" 2>/dev/null
-        rm -f "$f"
+        p=$(cat "$f")
+        if _cl_pid_alive "$p"; then
+            [ "${f%.pid}" != "$f" ] && mv "$f" "${f%.pid}.dying"
+        else
+            wait "$p" 2>/dev/null
+            rm -f "$f"
+        fi
     done
     return 0
 }
@@ -500,6 +513,7 @@ cl_storage_up() {
     mkdir -p "$mnt"
     setsid "$fl" "$mnt" --backing "$backing" --ctl "$CL_RUN/h$h/flstall.fifo" -f </dev/null >>"$log" 2>&1 &
     echo $! >"$pf"
+    disown $!
     for i in $(seq 1 100); do
         [ -e "$mnt/disk" ] && return 0
         _cl_pid_alive "$(cat "$pf")" || break
@@ -539,8 +553,7 @@ cl_storage_down() {
     fi
     kill -TERM "$p" 2>/dev/null
     _cl_wait_gone 5 "$p" || kill -KILL "$p" 2>/dev/null
-    _cl_wait_gone 2 "$p"
-    wait "$p" 2>/dev/null
+    _cl_wait_gone 2 "$p" && wait "$p" 2>/dev/null
     rm -f "$pf"
     return 0
 }
