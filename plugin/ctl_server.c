@@ -46,6 +46,7 @@ struct ctl_client {
 	bool used;                   /* slot taken (open or zombie) */
 	bool pending;                /* a deferred call is out with the backend */
 	bool closing;                /* close once the write buffer is flushed */
+	bool overflow;               /* a reply did not fit: it does not read; drop it */
 	struct ctl_peer peer;
 	uint8_t *rbuf;
 	size_t rlen;
@@ -129,7 +130,7 @@ static void client_reply_error(struct ctl_client *c, int code, const char *msg)
 	c->srv->stats.errors++;
 	json_t *e = ctl_resp_error(code, msg);
 	if (e == NULL || !client_queue(c, e))
-		c->closing = true;
+		c->overflow = true;
 	json_decref(e);
 }
 
@@ -149,7 +150,7 @@ static void call_complete(struct ctl_call *call, int rv)
 	if (c->fd >= 0) {
 		if (rv == 0) {
 			if (!client_queue(c, call->reply))
-				c->closing = true;
+				c->overflow = true;
 		} else {
 			client_reply_error(c, rv, call->err[0] != '\0' ? call->err : NULL);
 		}
@@ -195,7 +196,7 @@ static void client_process(struct ctl_client *c)
 {
 	size_t off = 0;
 	/* Bounded: each round consumes at least one header's worth of bytes. */
-	while (!c->pending && !c->closing && c->fd >= 0) {
+	while (!c->pending && !c->closing && !c->overflow && c->fd >= 0) {
 		size_t used;
 		json_t *msg;
 		char err[CTL_ERR_MAX];
@@ -243,6 +244,10 @@ static void client_update(struct ctl_client *c)
 {
 	if (c->fd < 0)
 		return;
+	if (c->overflow) {
+		client_drop(c, "it does not read its replies");
+		return;
+	}
 	client_flush(c);
 	if (c->fd < 0)
 		return;

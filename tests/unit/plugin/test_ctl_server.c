@@ -308,6 +308,30 @@ static void a_reply_beyond_the_request_limit_is_delivered_and_one_beyond_its_own
 	fix_free(f);
 }
 
+static void a_client_that_never_reads_its_replies_is_dropped(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(NULL);
+	int slow = cli_connect(f->path);
+	int other = cli_connect(f->path);
+	big_reply_bytes = 1024u * 1024u;
+	for (int i = 0; i < 12; i++) /* 12 MiB of replies, never read */
+		cli_send(slow, "{\"v\":1,\"op\":\"metrics\"}");
+	struct ctl_server_stats st = {0};
+	for (int i = 0; i < 300 && st.dropped == 0; i++) {
+		fl_eloop_run_once(f->el, 10000);
+		ctl_server_get_stats(f->srv, &st);
+	}
+	assert_int_equal(st.dropped, 1);
+	cli_send(other, "{\"v\":1,\"op\":\"status\"}");
+	json_t *r = cli_recv(f, other);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	close(slow);
+	close(other);
+	fix_free(f);
+}
+
 static void an_op_without_a_handler_is_answered_as_unsupported(void **state)
 {
 	(void)state;
@@ -498,6 +522,7 @@ int main(void)
 		cmocka_unit_test(malformed_requests_get_errors_and_the_connection_keeps_serving),
 		cmocka_unit_test(an_oversized_request_is_refused_and_others_are_still_served),
 		cmocka_unit_test(a_reply_beyond_the_request_limit_is_delivered_and_one_beyond_its_own_refused),
+		cmocka_unit_test(a_client_that_never_reads_its_replies_is_dropped),
 		cmocka_unit_test(an_op_without_a_handler_is_answered_as_unsupported),
 		cmocka_unit_test(a_backend_error_carries_its_code_and_sentence),
 		cmocka_unit_test(a_deferred_call_answers_when_finished_and_replies_keep_request_order),
