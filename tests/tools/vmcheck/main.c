@@ -18,8 +18,10 @@
  *   R3 fork: P and Q both started from the same predecessor and both wrote a
  *      tip: whichever wrote second had read before the other's write, i.e.
  *      while the other was running;
- *   R4 late write: the tip on the volume belongs to L, yet L is an ancestor
- *      (through pred) of P, which wrote a tip: L's write landed after P's.
+ *   R4 late write: the tip or a data slot holds a record of L, yet L is an
+ *      ancestor (through pred) of P, which is known to have written that
+ *      sector: L's write landed after P's (e.g. a write held in a stalled SAN
+ *      path that reached the disk after the VM had moved).
  * A sector that is neither zero nor a valid record (bad magic or CRC, wrong
  * VM, misplaced) is corrupt: reported, never skipped. Exit 0: clean; 1: an
  * overlap was proven (corrupt sectors, if any, are reported as well); 2: no
@@ -73,6 +75,9 @@ struct vc {
 	struct fv_rec tip;
 	uint64_t n_data, n_alarm_slots;
 	struct vc_proc procs[VC_MAX_PROCS];
+	bool slot_valid[FV_MAX_SLOTS];     /* data slot holds a valid record */
+	int slot_owner[FV_MAX_SLOTS];
+	uint64_t slot_seq[FV_MAX_SLOTS];
 	unsigned nprocs;
 	struct vc_item overlaps[VC_MAX_ITEMS], corrupt[VC_MAX_ITEMS];
 	unsigned n_overlaps, n_corrupt; /* counts; only the first VC_MAX_ITEMS are kept */
@@ -279,8 +284,12 @@ static void check_sector(uint8_t *buf, uint64_t index, uint32_t want_kind)
 		g.have_tip = true;
 		g.tip = r;
 	}
-	if (want_kind == FV_KIND_DATA)
+	if (want_kind == FV_KIND_DATA) {
 		g.n_data++;
+		g.slot_valid[r.slot] = true;
+		g.slot_owner[r.slot] = proc_get(r.host, r.inc, r.nonce);
+		g.slot_seq[r.slot] = r.seq;
+	}
 	if (want_kind == FV_KIND_ALARM)
 		g.n_alarm_slots++;
 	absorb_record(&r, src);
@@ -463,32 +472,50 @@ static void rule_fork(void)
 		}
 }
 
-static void rule_late_write(void)
+/* True if anc is a strict ancestor of p through the pred chain (bounded). */
+static bool is_ancestor(int anc, int p)
 {
-	if (!g.have_tip)
-		return;
-	int last = proc_get(g.tip.host, g.tip.inc, g.tip.nonce);
+	int cur = p;
+	for (unsigned step = 0; step < g.nprocs; step++) {
+		const struct vc_proc *c = &g.procs[cur];
+		if (!c->pred_known || c->pred.state != FV_REF_VALID)
+			return false;
+		cur = proc_of_ref(&c->pred);
+		if (cur < 0 || cur == p)
+			return false;
+		if (cur == anc)
+			return true;
+	}
+	return false;
+}
+
+/* The sector's content is by last; any descendant that is known to have
+ * written this sector wrote it before last did: last wrote late. */
+static void late_write_on(int last, const char *where, uint64_t seq, int64_t slot)
+{
 	char n1[96], n2[96];
 	for (unsigned i = 0; last >= 0 && i < g.nprocs; i++) {
-		if ((int)i == last || g.procs[i].maxtip < 0)
+		/* A process that advanced past seq q wrote data slot q % nslots and the
+		 * tip; it wrote data slot s < nslots iff its max tip seq >= s. */
+		if ((int)i == last || g.procs[i].maxtip < slot || !is_ancestor(last, (int)i))
 			continue;
-		/* Walk i's ancestry; bounded, as a corrupt chain could loop. */
-		int cur = (int)i;
-		for (unsigned step = 0; step < g.nprocs; step++) {
-			struct vc_proc *c = &g.procs[cur];
-			if (!c->pred_known || c->pred.state != FV_REF_VALID)
-				break;
-			cur = proc_of_ref(&c->pred);
-			if (cur < 0 || cur == (int)i)
-				break;
-			if (cur == last) {
-				OVERLAP("R4", last, (int)i,
-					"the tip on the volume (seq %" PRIu64 ") is from %s, an ancestor of %s, which had "
-					"already written the tip: a late write",
-					g.tip.seq, pname(last, n1, sizeof(n1)), pname((int)i, n2, sizeof(n2)));
-				break;
-			}
-		}
+		OVERLAP("R4", last, (int)i,
+			"%s holds seq %" PRIu64 " of %s, an ancestor of %s, which had already written that sector: "
+			"a late write",
+			where, seq, pname(last, n1, sizeof(n1)), pname((int)i, n2, sizeof(n2)));
+	}
+}
+
+static void rule_late_write(void)
+{
+	if (g.have_tip)
+		late_write_on(proc_get(g.tip.host, g.tip.inc, g.tip.nonce), "the tip", g.tip.seq, 0);
+	for (uint32_t s = 0; s < g.nslots && s < FV_MAX_SLOTS; s++) {
+		if (!g.slot_valid[s])
+			continue;
+		char where[48];
+		snprintf(where, sizeof(where), "data slot %" PRIu32, s);
+		late_write_on(g.slot_owner[s], where, g.slot_seq[s], (int64_t)s);
 	}
 }
 
