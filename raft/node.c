@@ -388,6 +388,27 @@ int raft_node_transfer(struct raft_node *n, uint64_t target)
 	return rv;
 }
 
+enum node_change { NODE_ADD, NODE_REMOVE, NODE_PROMOTE };
+
+static int node_change(struct raft_node *n, enum node_change what, uint64_t id)
+{
+	if (n->r == NULL)
+		return -FL_EAGAIN;
+	uint64_t now = fl_now_us(n->cfg.loop);
+	int rv = -FL_EINVAL;
+	switch (what) {
+	case NODE_ADD: rv = raft_add(n->r, now, id); break;
+	case NODE_REMOVE: rv = raft_remove(n->r, now, id); break;
+	case NODE_PROMOTE: rv = raft_promote(n->r, now, id); break;
+	}
+	node_drain(n);
+	return rv;
+}
+
+int raft_node_add(struct raft_node *n, uint64_t id) { return node_change(n, NODE_ADD, id); }
+int raft_node_remove(struct raft_node *n, uint64_t id) { return node_change(n, NODE_REMOVE, id); }
+int raft_node_promote(struct raft_node *n, uint64_t id) { return node_change(n, NODE_PROMOTE, id); }
+
 static void node_snapshot_done(struct raft_log_req *req, int result)
 {
 	struct raft_node *n = req->arg;

@@ -90,6 +90,15 @@ int raft_node_propose(struct raft_node *n, const void *data, uint32_t len, uint6
  * arbiter hands leadership away when its own delta lease is not valid.
  * -FL_EAGAIN before the core started, else raft_transfer()'s result. */
 int raft_node_transfer(struct raft_node *n, uint64_t target);
+
+/* Membership (leader only), as raft_add(), raft_remove() and raft_promote()
+ * of raft.h, on the loop clock, followed by a drain so the resulting
+ * messages and writes go out at once. Return -FL_EAGAIN before the core
+ * started, else the core's result. */
+int raft_node_add(struct raft_node *n, uint64_t id);
+int raft_node_remove(struct raft_node *n, uint64_t id);
+int raft_node_promote(struct raft_node *n, uint64_t id);
+
 /* The application saved the state machine up to index (<= applied): the
  * node stores the snapshot (data copied) and, once durable, tells the core,
  * which compacts its log. -FL_EBUSY while a previous snapshot is being

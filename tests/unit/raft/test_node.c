@@ -36,7 +36,7 @@ struct host {
 
 struct cluster {
 	struct fl_eloop *el;
-	struct host h[N];
+	struct host h[N + 1]; /* h[N]: a server that joins later */
 	struct raft_config conf;
 	uint8_t uuid[16];
 	bool use_mem;
@@ -92,7 +92,7 @@ static void start_node(struct cluster *c, int i)
 	else
 		assert_int_equal(raft_logstore_file_open(c->el, h->dir, &so, &s, err, sizeof(err)), 0);
 	struct raft_node_config nc = {.loop = fl_eloop_loop(c->el), .store = s,
-				      .transport = raft_tcp_transport(h->tcp), .bootstrap = &c->conf};
+				      .transport = raft_tcp_transport(h->tcp), .bootstrap = i < N ? &c->conf : NULL};
 	raft_options_default(&nc.opt, (uint64_t)i + 1, 77 + (uint64_t)i);
 	nc.opt.election_timeout_us = 150 * FL_US_PER_MS;
 	nc.opt.heartbeat_us = 30 * FL_US_PER_MS;
@@ -159,7 +159,7 @@ static void rm_dir(const char *dir)
 static int teardown(void **state)
 {
 	struct cluster *c = *state;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i <= N; i++) {
 		raft_node_free(c->h[i].node);
 		raft_tcp_free(c->h[i].tcp);
 		raft_mem_disk_free(c->h[i].disk);
@@ -273,6 +273,71 @@ static void a_snapshot_is_stored_and_loaded_at_restart(void **state)
 	assert_int_equal(c->h[f].last_value, 7);
 }
 
+static void a_leadership_transfer_moves_the_leader_to_the_target(void **state)
+{
+	struct cluster *c = *state;
+	propose_and_wait(c, 1, 1, 1);
+	int l = leader_of(c), target = (l + 1) % N;
+	assert_int_equal(raft_node_transfer(c->h[l].node, (uint64_t)target + 1), 0);
+	for (int k = 0; k < ROUNDS && leader_of(c) != target; k++)
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	assert_int_equal(leader_of(c), target);
+	propose_and_wait(c, 2, 1, 2);
+}
+
+/* Creates host N (id N + 1), known to every transport, with an empty state
+ * directory and no bootstrap configuration: it learns all from the leader. */
+static void add_host(struct cluster *c)
+{
+	struct host *h = &c->h[N];
+	h->idx = N;
+	h->disk = raft_mem_disk_new();
+	snprintf(h->dir, sizeof(h->dir), "/tmp/fl-test-node-XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	struct raft_tcp_config tc = {.self_id = N + 1, .listen_addr = "127.0.0.1", .backoff_min_us = 1000,
+				     .backoff_max_us = 10000, .deliver = deliver, .deliver_arg = h};
+	assert_int_equal(raft_tcp_new(c->el, &tc, &h->tcp, NULL, 0), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(raft_tcp_add_peer(h->tcp, (uint64_t)i + 1, "127.0.0.1", raft_tcp_port(c->h[i].tcp)), 0);
+		assert_int_equal(raft_tcp_add_peer(c->h[i].tcp, N + 1, "127.0.0.1", raft_tcp_port(h->tcp)), 0);
+	}
+	start_node(c, N);
+}
+
+static bool is_voter(struct cluster *c, int host, uint64_t id)
+{
+	uint64_t index;
+	const struct raft_config *conf = raft_configuration(raft_node_core(c->h[host].node), &index);
+	int k = raft_config_find(conf, id);
+	return k >= 0 && conf->servers[k].role == RAFT_VOTER && raft_commit_index(raft_node_core(c->h[host].node)) >= index;
+}
+
+static void a_new_server_joins_as_learner_catches_up_and_is_promoted(void **state)
+{
+	struct cluster *c = *state;
+	propose_and_wait(c, 1, 3, 3);
+	add_host(c);
+	int l = leader_of(c);
+	assert_int_equal(raft_node_add(c->h[l].node, N + 1), 0);
+	for (int k = 0; k < ROUNDS && c->h[N].applied_normal < 3; k++)
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	assert_int_equal(c->h[N].applied_normal, 3);
+	assert_false(is_voter(c, l, N + 1));
+	int rv = -FL_EBUSY;
+	for (int k = 0; k < ROUNDS && rv == -FL_EBUSY; k++) {
+		rv = raft_node_promote(c->h[l].node, N + 1);
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	}
+	assert_true(rv == 0 || rv == -FL_EAGAIN);
+	for (int k = 0; k < ROUNDS && !is_voter(c, l, N + 1); k++)
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	assert_true(is_voter(c, l, N + 1));
+	propose_and_wait(c, 4, 1, 4);
+	for (int k = 0; k < ROUNDS && c->h[N].last_value != 4; k++)
+		assert_int_equal(fl_eloop_run_once(c->el, 10 * FL_US_PER_MS), 0);
+	assert_int_equal(c->h[N].last_value, 4);
+}
+
 /* hashicorp/raft #503: a leader whose disk hangs must not hold the cluster.
  * The driver keeps the loop running; the core steps down once its oldest
  * write is older than E, and the others elect a new leader. */
@@ -302,6 +367,8 @@ int main(void)
 		T(a_follower_proposal_is_refused_as_not_leader),
 		T(a_restarted_follower_reloads_its_log_and_catches_up),
 		T(a_snapshot_is_stored_and_loaded_at_restart),
+		T(a_leadership_transfer_moves_the_leader_to_the_target),
+		T(a_new_server_joins_as_learner_catches_up_and_is_promoted),
 		cmocka_unit_test_setup_teardown(a_leader_whose_store_hangs_steps_down_and_another_is_elected,
 						setup_mem, teardown),
 	};
