@@ -95,7 +95,10 @@ cl_init() {
     CL_RUN=$CL_BUILD/cluster/run-$CL_ID
     mkdir -p "$CL_RUN" "$CL_REGISTRY" || return 1
     local root; root=$(_cl_cgroup_root)
-    if [ -n "$root" ] && mkdir -p "$root/flcl-$CL_ID" 2>/dev/null; then CL_CGROUP=$root/flcl-$CL_ID; fi
+    CL_CGROUP=""
+    if [ "${CL_NO_CGROUP:-0}" != 1 ] && [ -n "$root" ] && mkdir -p "$root/flcl-$CL_ID" 2>/dev/null; then
+        CL_CGROUP=$root/flcl-$CL_ID
+    fi
     printf 'owner=%s start=%s run=%s cgroup=%s\n' "$$" "$(_cl_starttime $$)" "$CL_RUN" "$CL_CGROUP" \
         >"$CL_REGISTRY/$CL_ID"
     _cl_install_traps
@@ -432,11 +435,16 @@ cl_stop() {
     return 0
 }
 
-# Every live pid of the host's spawned processes and all their descendants.
+# cl_host_pids H: every live pid of host H: its cgroup, its network namespace,
+# the spawned processes and all their descendants.
 cl_host_pids() {
     local h=$1 f
     {
         if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.procs" ]; then cat "$CL_CGROUP/h$h/cgroup.procs"; fi
+        # Whatever lives in the host's network namespace is the host's (flstall
+        # runs in the root namespace): this catches a double-forked daemon even
+        # without a cgroup.
+        ip netns pids "$(cl_ns "$h")" 2>/dev/null
         local roots=()
         for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do [ -e "$f" ] && roots+=("$(cat "$f")"); done
         [ ${#roots[@]} -gt 0 ] && _cl_descendants "${roots[@]}"
@@ -467,8 +475,8 @@ _cl_descendants() {
 }
 
 # cl_host_crash H: SIGKILL of everything the harness started on host H, with
-# all descendants (cgroup.kill, then process groups and the process tree for
-# anything that escaped). A process blocked in frozen storage dies only once
+# all descendants (cgroup.kill, then process groups, the process tree and
+# every process in the host's network namespace). A process blocked in frozen storage dies only once
 # that storage answers, as on a real SAN (D state). Storage stays mounted.
 cl_host_crash() {
     local h=$1 f p pids
