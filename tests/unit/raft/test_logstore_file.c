@@ -525,6 +525,51 @@ static void truncate_across_segments_removes_the_later_ones(void **state)
 	raft_log_loaded_free(&l);
 }
 
+/* Truncation removes whole segments newest first: a crash in between leaves
+ * a shorter, contiguous log (the truncation was not acknowledged). */
+static void a_crash_between_segment_removals_leaves_a_loadable_prefix(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	char p[256];
+	fill_segments(f, 10);
+	seg_path(f, 10, p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(reopen(f, &l), 0);
+	expect_entries(&l, 1, 9, 20);
+	raft_log_loaded_free(&l);
+	append(f, 10, 1, 2, 20);
+	assert_int_equal(reopen(f, &l), 0);
+	expect_entries(&l, 1, 10, 20);
+	raft_log_loaded_free(&l);
+}
+
+/* New files are written as *.tmp and renamed: a crash before the rename
+ * leaves a *.tmp that the load removes and otherwise ignores. */
+static void interrupted_file_creations_leave_tmp_files_that_load_removes(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	char p[256];
+	const char *names[3] = {"seg.tmp", "snap.tmp", "hardstate.tmp"};
+	assert_int_equal(reopen(f, &l), 0);
+	append(f, 1, 2, 1, 20);
+	set_hard(f, 3, 1);
+	for (int i = 0; i < 3; i++) {
+		path_of(f, names[i], p, sizeof(p));
+		spit(p, (const uint8_t *)"partial", 7);
+	}
+	assert_int_equal(reopen(f, &l), 0);
+	expect_entries(&l, 1, 2, 20);
+	assert_int_equal(l.hard.term, 3);
+	assert_false(l.have_snapshot);
+	raft_log_loaded_free(&l);
+	for (int i = 0; i < 3; i++) {
+		path_of(f, names[i], p, sizeof(p));
+		assert_int_not_equal(access(p, F_OK), 0);
+	}
+}
+
 static void snapshot(struct fx *f, uint64_t index, uint64_t term, uint64_t trailing)
 {
 	uint8_t conf[4] = {1, 2, 3, 4}, data[100];
@@ -668,6 +713,8 @@ int main(void)
 		T(damage_in_an_earlier_segment_is_refused),
 		T(a_missing_segment_is_refused_as_a_gap),
 		T(truncate_across_segments_removes_the_later_ones),
+		T(a_crash_between_segment_removals_leaves_a_loadable_prefix),
+		T(interrupted_file_creations_leave_tmp_files_that_load_removes),
 		T(a_restart_loads_the_snapshot_and_the_entries_after_it),
 		T(a_leftover_older_snapshot_is_removed_at_load),
 		T(a_snapshot_beyond_the_log_replaces_the_whole_log),
