@@ -123,6 +123,8 @@ static void mem_disk_snapshot(struct raft_mem_disk *d, struct mem_copy *c, uint6
 	d->have_snapshot = true;
 	memset(&c->snap, 0, sizeof(c->snap));
 	uint64_t upto = d->snapshot.index > trailing ? d->snapshot.index - trailing : 0;
+	if (d->n_entries > 0 && d->entries[d->n_entries - 1].index < d->snapshot.index)
+		upto = d->entries[d->n_entries - 1].index; /* as the file store: a log wholly behind goes */
 	if (d->n_entries == 0 || d->entries[0].index > upto)
 		return;
 	uint64_t drop = FL_MIN(upto - d->entries[0].index + 1, d->n_entries);

@@ -285,6 +285,23 @@ static void a_snapshot_compacts_the_prefix_but_keeps_the_trailing_entries(void *
 	raft_log_loaded_free(&l);
 }
 
+static void a_snapshot_beyond_the_log_discards_the_whole_log(void **state)
+{
+	struct world *w = *state;
+	struct done_log log = {.n = 0};
+	struct tagged_req t[2] = {{.tag = 0, .log = &log}, {.tag = 1, .log = &log}};
+	struct raft_entry e[3];
+	uint8_t b[3];
+	make_entries(e, b, 1, 3, 1);
+	submit_append(w, &t[0], e, 3);
+	struct raft_log_snapshot sn = {.index = 50, .term = 2};
+	t[1].req = (struct raft_log_req){.op = RAFT_LOG_SNAPSHOT, .snapshot = {&sn, 10}, .cb = on_done};
+	assert_int_equal(raft_logstore_submit(w->store, &t[1].req), 0);
+	fl_sim_run_until(&w->sim, 2000);
+	assert_int_equal(log.n, 2);
+	assert_int_equal(raft_mem_disk_n_entries(w->disk), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_gap_fails_the_store_and_every_later_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(truncate_and_overwrite_replace_the_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_snapshot_compacts_the_prefix_but_keeps_the_trailing_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_snapshot_beyond_the_log_discards_the_whole_log, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
