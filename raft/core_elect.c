@@ -262,7 +262,15 @@ int raft_step(struct raft *r, uint64_t now_us, const struct raft_msg *m)
 			bool from_leader = m->type == RAFT_MSG_APPEND ||
 					   m->type == RAFT_MSG_SNAPSHOT ||
 					   m->type == RAFT_MSG_TIMEOUT_NOW;
+			bool was_follower = r->state == RAFT_FOLLOWER;
+			uint64_t deadline_us = r->election_deadline_us;
 			raft__become_follower(r, m->term, from_leader ? m->from : 0);
+			/* §5.2: only a live leader or a granted vote resets the
+			 * timer; a candidate we may refuse (a stale log that keeps
+			 * raising the term) must not keep up-to-date servers from
+			 * campaigning. */
+			if (m->type == RAFT_MSG_VOTE && was_follower)
+				r->election_deadline_us = deadline_us;
 		}
 	} else if (m->term < r->term) {
 		return step_lower_term(r, m);

@@ -412,6 +412,12 @@ static void drain(struct fx *c, struct fx_node *n)
 			sm_apply(c, n, &u.committed[i]);
 		if (u.state_changed && u.state == RAFT_LEADER)
 			c->elections++;
+		if (u.state_changed && getenv("FX_TRACE_STATE"))
+			fprintf(stderr, "t=%llu %llu: %s term %llu leader %llu last %llu/%llu\n",
+				(unsigned long long)c->now_us, (unsigned long long)n->id,
+				raft_state_name(u.state), (unsigned long long)u.term,
+				(unsigned long long)u.leader, (unsigned long long)raft_last_index(n->r),
+				(unsigned long long)raft_commit_index(n->r));
 		if (u.n_committed > 0)
 			maybe_snapshot(c, n);
 		if (u.n_msgs == 0 && u.n_committed == 0 && !u.persist.has_hard_state)

@@ -465,6 +465,37 @@ static void split_votes_among_pre_candidates_resolve_to_one_leader(void **state)
 	}
 }
 
+/* §5.2: the election timer restarts on a granted vote or a live leader, not
+ * on a refused candidate whose higher term we adopt; otherwise a stale server
+ * that keeps campaigning holds every up-to-date one back (sweep seed 627). */
+static void a_refused_candidate_does_not_restart_the_election_timer(void **state)
+{
+	(void)state;
+	struct raft_entry e = {.term = 1, .index = 1, .type = RAFT_ENTRY_NOOP};
+	for (uint64_t id = 1; id <= 40; id++) {
+		struct raft *a = fx_core_new(id, 40, 1, &e, 1, false, false, T0);
+		uint64_t t = T0;
+		while (raft_state(a) == RAFT_FOLLOWER)
+			assert_int_equal(raft_tick(a, t += 1000), 0);
+		raft_free(a);
+		if (t < T0 + SEC * 3 / 2)
+			continue; /* want room between the boot lease and the timeout */
+		struct raft *b = fx_core_new(id, 40, 1, &e, 1, false, false, T0);
+		uint64_t cand = id % 40 + 1;
+		struct raft_msg v = vote_req(cand, id, 9, false, 0, 0); /* stale log */
+		const struct raft_msg *o = step_and_find(b, T0 + SEC + (t - T0 - SEC) / 2, &v,
+							 RAFT_MSG_VOTE_RESP);
+		assert_non_null(o);
+		assert_int_equal(o->vote_resp.granted, 0);
+		assert_int_equal(raft_term(b), 9);
+		assert_int_equal(raft_tick(b, t), 0);
+		assert_int_equal(raft_state(b), RAFT_CANDIDATE); /* on its old schedule */
+		raft_free(b);
+		return;
+	}
+	fail_msg("no server with a late enough first timeout");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +512,7 @@ int main(void)
 		cmocka_unit_test(a_vote_grant_leaves_only_after_the_vote_is_durable),
 		cmocka_unit_test(an_acknowledgement_out_of_order_is_refused),
 		cmocka_unit_test(election_timeouts_are_randomized_between_e_and_2e),
+		cmocka_unit_test(a_refused_candidate_does_not_restart_the_election_timer),
 		cmocka_unit_test(a_pre_candidate_keeps_its_term_and_asks_for_the_next),
 		cmocka_unit_test(a_pre_vote_request_changes_no_term_on_the_voter),
 		cmocka_unit_test(a_granted_pre_vote_reply_with_the_next_term_is_counted),
