@@ -13,6 +13,8 @@
 #define FL_MUT_REJOIN_RESTARTS 5  /* a rejoining host restarts its old VMs as if it held their leases */
 #define FL_MUT_EARLY_FENCED 6     /* FENCED acknowledged before the VMs are dead */
 #define FL_MUT_GUARD_OFF 7        /* no per-VM guard: a paused daemon's VMs run on */
+#define FL_MUT_WITNESS_TWICE 8    /* the disk voter served by two hosts at once */
+#define FL_MUT_WITNESS_IGNORED 9  /* nobody serves the disk voter: a half split has no majority */
 
 #ifndef FL_MUTANT
 #define FL_MUTANT 0

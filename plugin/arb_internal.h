@@ -1,3 +1,10 @@
+/* One message between our own node and the disk voter, both in-process. */
+struct arb_wmsg {
+	uint64_t from, to;
+	uint32_t len;
+	uint8_t *data;
+};
+
 /* Internal state of the arbiter, shared by arbiter.c (core, quorum, Raft and
  * transport plumbing), arb_vm.c (the local VMs: leases, start, stop,
  * self-fence), arb_leader.c (classification and the leader's decisions) and
@@ -21,6 +28,10 @@
 #define ARB_VIEW_QUORATE 0x1u
 #define ARB_VIEW_FENCED 0x2u
 #define ARB_VIEW_LEASE 0x4u
+#define ARB_VIEW_WITNESS 0x8u     /* the sender serves the disk voter */
+#define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
+#define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
+#define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 
 /* Why a local VM is being stopped. */
 enum arb_stop_why {
@@ -144,6 +155,19 @@ struct arb {
 	struct arb_mb_seen mb_seen[ARB_MAX_HOSTS + 1];
 	uint64_t mb_own_read_us;
 
+	/* disk voter (arb_witness.c) */
+	struct raft_node *w_node;     /* non-NULL while we serve it */
+	struct raft_transport w_tx;
+	struct vl_op w_op;
+	bool w_op_busy, w_held;       /* witness lease operation; we hold the lease */
+	uint64_t w_gen;               /* our delta generation when we took it */
+	uint64_t w_try_us;
+	uint32_t w_holder;            /* who serves it, as last heard */
+	uint64_t w_holder_us;
+	struct arb_wmsg wq[ARB_WQ_MAX];
+	uint32_t wq_head, wq_len;
+	struct fl_timer wq_timer;
+
 	struct fl_timer tick;
 	struct arb_status_counters {
 		uint64_t fences, takeovers, pills;
@@ -175,6 +199,14 @@ void arb_leader_tick(struct arb *a);
 void arb_leader_became(struct arb *a);
 /* A leader whose own delta lease is not valid hands leadership to an UP voter. */
 void arb_leader_hand_off(struct arb *a);
+
+/* arb_witness.c */
+int arb_witness_init(struct arb *a);
+void arb_witness_free(struct arb *a);
+void arb_witness_tick(struct arb *a, uint64_t now);
+bool arb_witness_in_config(const struct arb *a);
+int arb_witness_route(struct arb *a, const void *payload, uint32_t len);
+void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t len);
 
 /* arb_mailbox.c */
 int arb_mb_init(struct arb *a);

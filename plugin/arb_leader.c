@@ -51,7 +51,7 @@ static void leader_hosts(struct arb *a)
 	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
 	bool missing = false;
 	for (uint32_t i = 0; c && i < c->n; i++)
-		missing |= fsm_host_find(&a->fsm, (uint32_t)c->servers[i].id) == NULL;
+		missing |= c->servers[i].id <= ARB_MAX_HOSTS && fsm_host_find(&a->fsm, (uint32_t)c->servers[i].id) == NULL;
 	if (!missing || !due(a, &a->hosts_proposed_us))
 		return;
 	for (uint32_t i = 0; i < c->n; i++) {
@@ -131,11 +131,15 @@ static uint32_t vms_placed_on(const struct arb *a, uint32_t h)
 	return n;
 }
 
+/* Hosts other than h that could take VMs now: UP (or us), not quarantined
+ * and no fence pending; the same filter placement applies. */
 static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
 {
 	uint32_t n = 0;
+	uint64_t ct = arb_cluster_time(a);
 	for (uint32_t id = 1; id <= a->cfg.layout.max_hosts; id++) {
-		if (id == h)
+		const struct fsm_host *fh = fsm_host_find(&a->fsm, id);
+		if (id == h || fh == NULL || fh->fence.active || fh->quarantine_until_us > ct)
 			continue;
 		if (id == a->cfg.host_id || (a->cls[id].valid && a->cls[id].state == CLS_UP))
 			n++;
@@ -241,9 +245,33 @@ void arb_leader_hand_off(struct arb *a)
 	raft_node_transfer(a->node, best);
 }
 
+/* A quorate leader with a valid lease that is itself fenced clears its own
+ * fence: its mailbox status (it fenced itself while cut off, then became
+ * leader, e.g. as the survivor of a two-node cluster) and its FSM fence record
+ * (a clear proposed by an earlier leader may have been lost in the change of
+ * leader; a fence-pending host is no candidate for placement). Its VMs are
+ * down, and it is the authority that would clear anyone else's fence. */
+static void leader_self_clear(struct arb *a)
+{
+	uint32_t me = (uint32_t)a->cfg.host_id;
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, me);
+	bool record = fh != NULL && fh->fence.active;
+	if ((!a->fenced_status && !record) || a->pill || a->want_fenced_status || !arb_vms_all_idle(a) ||
+	    !due(a, &a->proposed_us[me]))
+		return;
+	fl_notice("host %u: leader and fenced: clearing our own fence", me);
+	if (a->fenced_status && !arb_mb_queued(a, MBJ_SEND, me))
+		arb_mb_enqueue(a, MBJ_SEND, me, MB_CLEAR);
+	if (record) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = me};
+		arb_propose_cmd(a, &cmd);
+	}
+}
+
 void arb_leader_tick(struct arb *a)
 {
 	uint64_t now = arb_now(a);
+	leader_self_clear(a);
 	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
 	leader_hosts(a);
 	leader_slots(a);

@@ -49,6 +49,8 @@ void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
 static int arb_raft_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
 {
 	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, raft_tx));
+	if (to == ARB_WITNESS_ID)
+		return arb_witness_route(a, payload, len);
 	if (len + 1 > a->txbuf_len) {
 		uint8_t *n = realloc(a->txbuf, len + 1);
 		if (n == NULL)
@@ -102,6 +104,10 @@ static void arb_view_receive(struct arb *a, uint64_t from, const uint8_t *b, uin
 		return; /* malformed: dropped */
 	a->view_flags[from] = flags;
 	a->view_us[from] = now;
+	if (flags & ARB_VIEW_WITNESS) {
+		a->w_holder = (uint32_t)from;
+		a->w_holder_us = now;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = b + VIEW_HDR_BYTES + i * VIEW_ENTRY_BYTES;
 		uint32_t h = fl_get_le32(e);
@@ -149,7 +155,8 @@ static void arb_view_send(struct arb *a, uint64_t now)
 	else if (arb_leader_id(a) != 0 && a->leader_ok_us != 0)
 		ok_age = now - a->leader_ok_us;
 	uint32_t flags = (a->quorate ? ARB_VIEW_QUORATE : 0) | (arb_lease_valid(a) ? ARB_VIEW_LEASE : 0) |
-			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0);
+			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0) |
+			 (a->w_node ? ARB_VIEW_WITNESS : 0);
 	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
 		if (h == a->cfg.host_id || a->last_heard_us[h] == 0)
 			continue;
@@ -165,7 +172,7 @@ static void arb_view_send(struct arb *a, uint64_t now)
 	fl_put_le32(buf + 25, flags);
 	fl_put_le32(buf + 29, n);
 	for (uint32_t i = 0; i < c->n; i++)
-		if (c->servers[i].id != a->cfg.host_id)
+		if (c->servers[i].id != a->cfg.host_id && c->servers[i].id <= ARB_MAX_HOSTS)
 			raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
 					    1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES);
 }
@@ -183,6 +190,10 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 	}
 	if (payload[0] == ARB_VIEW_MAGIC) {
 		arb_view_receive(a, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] == ARB_WITNESS_MAGIC) {
+		arb_witness_receive(a, from, payload + 1, len - 1);
 		return;
 	}
 	if (payload[0] == ARB_RAFT_MAGIC) {
@@ -377,6 +388,8 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 		else
 			arb_leader_hand_off(a);
 	}
+	if (!FL_MUTANT_IS(FL_MUT_WITNESS_IGNORED))
+		arb_witness_tick(a, now);
 	arb_view_send(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
 }
@@ -437,6 +450,8 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 		rv = arb_vms_init(a);
 	if (rv == 0)
 		rv = arb_mb_init(a);
+	if (rv == 0)
+		rv = arb_witness_init(a);
 	if (rv != 0) {
 		raft_logstore_close(cfg->store);
 		a->cfg.store = NULL;
@@ -476,6 +491,7 @@ void arb_free(struct arb *a)
 	if (a == NULL)
 		return;
 	fl_timer_cancel(a->loop, &a->tick);
+	arb_witness_free(a);
 	arb_mb_free(a);
 	arb_vms_free(a);
 	raft_node_free(a->node);
@@ -520,3 +536,4 @@ bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *
 
 const struct fsm *arb_fsm(const struct arb *a) { return &a->fsm; }
 struct raft_node *arb_raft(const struct arb *a) { return a->node; }
+struct raft_node *arb_witness_raft(const struct arb *a) { return a->w_node; }

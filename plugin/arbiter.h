@@ -132,6 +132,11 @@ void arb_status(const struct arb *a, struct arb_status *out);
  * authoritative; followers keep their own). */
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out);
 const struct fsm *arb_fsm(const struct arb *a);
+/* The disk voter's Raft node while this host serves it, else NULL. */
+struct raft_node *arb_witness_raft(const struct arb *a);
+/* The disk voter's Raft id, for bootstrap configurations (a voter iff the
+ * number of host voters is even). */
+#define FL_WITNESS_RAFT_ID 2000u
 struct raft_node *arb_raft(const struct arb *a);
 bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
 

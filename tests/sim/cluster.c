@@ -191,14 +191,21 @@ static void simcl_check_fn(struct fl_timer *t, void *arg)
 	struct simcl *c = arg;
 	for (uint32_t i = 1; i <= c->p.hosts; i++) {
 		struct simhost *h = &c->hosts[i];
-		struct raft *r = h->up && h->arb && arb_raft(h->arb) ? raft_node_core(arb_raft(h->arb)) : NULL;
-		if (r == NULL || raft_state(r) != RAFT_LEADER || raft_term(r) >= SIMCL_MAX_TERMS)
+		if (!h->up || h->arb == NULL)
 			continue;
-		uint32_t *l = &c->term_leader[raft_term(r)];
-		if (*l == 0)
-			*l = i;
-		else if (*l != i)
-			simvm_violation(c->vms, "I2: two leaders in one term", 0, *l, i);
+		/* The host's own node, and the disk voter if it serves it. */
+		struct raft_node *nodes[2] = {arb_raft(h->arb), arb_witness_raft(h->arb)};
+		for (int k = 0; k < 2; k++) {
+			struct raft *r = nodes[k] ? raft_node_core(nodes[k]) : NULL;
+			if (r == NULL || raft_state(r) != RAFT_LEADER || raft_term(r) >= SIMCL_MAX_TERMS)
+				continue;
+			uint32_t id = (uint32_t)raft_id(r);
+			uint32_t *l = &c->term_leader[raft_term(r)];
+			if (*l == 0)
+				*l = id;
+			else if (*l != id)
+				simvm_violation(c->vms, "I2: two leaders in one term", 0, *l, id);
+		}
 	}
 	fl_timer_after(&c->checker_clock.base, t, 10 * FL_US_PER_MS);
 }
@@ -288,6 +295,9 @@ struct simcl *simcl_new(const struct simcl_params *p)
 		clocks[i - 1] = &h->clock;
 		c->boot.servers[i - 1] = (struct raft_server){.id = i, .role = RAFT_VOTER};
 	}
+	/* The disk voter makes an even number of host voters odd. */
+	if (p->hosts % 2 == 0)
+		c->boot.servers[c->boot.n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
 	c->net = simnet_new(&c->sim, p->hosts, clocks, fl_rand_next(&c->sim.rand), simcl_deliver, c);
 	c->vms = simvm_new(&c->sim, p->hosts, fl_rand_next(&c->sim.rand));
 	simvm_set_died_cb(c->vms, simcl_vm_died, c);

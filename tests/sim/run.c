@@ -196,8 +196,16 @@ static void fault_crash(struct run *w)
 	simcl_crash(w->c, h);
 	if (had > 0) {
 		uint64_t t = until_elsewhere(w, h, mask, S(60));
-		if (t != 0)
+		if (t != 0) {
 			sample(w->r->failover_us, &w->r->n_failover, t);
+		} else {
+			/* One host down, everything else healthy: the rest (with
+			 * the disk voter when the host count is even) is a
+			 * majority and must recover its VMs within a bound. */
+			char msg[96];
+			snprintf(msg, sizeof(msg), "I3: VMs of crashed host %u not running elsewhere within 60 s", h);
+			simvm_violation(simcl_vms(w->c), msg, 0, h, 0);
+		}
 	}
 	simcl_run_for(w->c, rnd(w, 0, S(20)));
 	simcl_restart(w->c, h);
@@ -346,9 +354,17 @@ static void trace_hosts(struct run *w, const char *when)
 			continue;
 		}
 		arb_status(a, &st);
+		char view[256] = "";
+		size_t off = 0;
+		for (uint32_t o = 1; o <= w->hosts && off < sizeof(view) - 32; o++) {
+			struct arb_host_view hv;
+			if (o != h && arb_host_view(a, o, &hv))
+				off += (size_t)snprintf(view + off, sizeof(view) - off, " h%u=%s", o,
+							cls_state_name((enum cls_state)hv.state));
+		}
 		fl_log(LOG_INFO, "  host %u%s quorate=%d lease=%d fenced=%d leader=%" PRIu64 " term=%" PRIu64
-			   " commit=%" PRIu64 " vms=%u", h, simcl_is_paused(w->c, h) ? " (paused)" : "", st.quorate,
-		       st.lease_valid, st.fenced, st.leader, st.term, st.commit, st.vms_running);
+			   " commit=%" PRIu64 " vms=%u%s", h, simcl_is_paused(w->c, h) ? " (paused)" : "", st.quorate,
+		       st.lease_valid, st.fenced, st.leader, st.term, st.commit, st.vms_running, view);
 	}
 }
 
