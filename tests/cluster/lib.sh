@@ -26,6 +26,7 @@ CL_N=0
 CL_CGROUP=""
 _cl_initialized=0
 _cl_down_done=0
+_cl_past_runs=()     # run dirs of this shell, removed on a successful exit
 
 _cl_say() { echo "cluster: $*" >&2; }
 
@@ -126,11 +127,14 @@ _cl_install_traps() {
 _cl_on_exit() {
     local rc=$?
     cl_down
-    if [ "$rc" -eq 0 ] && [ "${CL_KEEP:-0}" != 1 ]; then
-        rm -rf "$CL_RUN"
-    elif [ -d "$CL_RUN" ]; then
-        _cl_say "run $CL_ID ended with status $rc; logs kept in $CL_RUN"
-    fi
+    local d
+    for d in "${_cl_past_runs[@]}"; do
+        if [ "$rc" -eq 0 ] && [ "${CL_KEEP:-0}" != 1 ]; then
+            rm -rf "$d"
+        elif [ -d "$d" ]; then
+            _cl_say "ended with status $rc; logs kept in $d"
+        fi
+    done
     if [ -n "$_cl_prev_exit" ]; then eval "$_cl_prev_exit"; fi
     return "$rc"
 }
@@ -224,6 +228,7 @@ cl_down() {
     _cl_down_done=1
     CL_N=0
     _cl_initialized=0
+    _cl_past_runs+=("$CL_RUN")
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP
