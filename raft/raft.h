@@ -334,14 +334,23 @@ int raft_snapshot_taken(struct raft *r, uint64_t index, const void *data, uint64
 bool raft_leader_lease_valid(const struct raft *r, uint64_t now_us);
 
 /* ---- getters -------------------------------------------------------------- */
+/* Pure reads of the core's state; they never change it and may be called
+ * between any two events. */
 
 uint64_t raft_id(const struct raft *r);
+/* enum raft_state. */
 uint8_t raft_state(const struct raft *r);
+/* currentTerm and votedFor (Figure 2), as the core holds them: possibly
+ * ahead of what is durable until the next persist part is acknowledged. */
 uint64_t raft_term(const struct raft *r);
 uint64_t raft_vote(const struct raft *r);
+/* The leader we follow in the current term, 0 if unknown (forgotten on
+ * becoming pre-candidate). */
 uint64_t raft_leader(const struct raft *r);
+/* commitIndex and the last index handed out in upd.committed. */
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_applied_index(const struct raft *r);
+/* Index of the last entry in the log (or of the snapshot if the log is empty). */
 uint64_t raft_last_index(const struct raft *r);
 /* First index held in memory (snapshot.index + 1 or earlier if trailing). */
 uint64_t raft_first_index(const struct raft *r);
