@@ -403,6 +403,29 @@ cl_spawn() {
     done
     [ -s "$pf.new" ] || { _cl_say "cl_spawn: $name on host $h did not start (see $log)"; return 1; }
     mv "$pf.new" "$pf"
+    printf '%q ' "$@" >"$CL_RUN/h$h/procs/$name.cmd"
+    return 0
+}
+
+# cl_restart H NAME [SECS]: cl_stop, then the same command line again (as
+# cl_spawn recorded it); for a daemon restart.
+cl_restart() {
+    local cmd
+    cmd=$(cat "$CL_RUN/h$1/procs/$2.cmd" 2>/dev/null) || { _cl_say "cl_restart: $2 was never spawned on host $1"; return 1; }
+    cl_stop "$1" "$2" "${3:-5}" || return 1
+    eval "cl_spawn \"\$1\" \"\$2\" $cmd"
+}
+
+# cl_restart_all NAME [SECS]: stops NAME on every host, then starts it again
+# on every host (a whole-cluster restart). For a rolling restart, call
+# cl_restart host by host.
+cl_restart_all() {
+    local h cmd
+    for h in $(cl_hosts); do [ -e "$CL_RUN/h$h/procs/$1.cmd" ] && { cl_stop "$h" "$1" "${2:-5}" || return 1; }; done
+    for h in $(cl_hosts); do
+        cmd=$(cat "$CL_RUN/h$h/procs/$1.cmd" 2>/dev/null) || continue
+        eval "cl_spawn \"\$h\" \"\$1\" $cmd" || return 1
+    done
     return 0
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Process control: cl_pause/cl_resume stop and continue a named process;
-# cl_kill signals only that process; cl_stop then cl_spawn restarts it;
+# cl_kill signals only that process; cl_stop then cl_spawn, cl_restart and
+# cl_restart_all restart it with the same command line;
 # cl_host_crash SIGKILLs everything started on one host (children,
 # grandchildren, and a double-forked daemon that left the session), and
 # nothing on the other host. Run with the cgroup and without (CL_NO_CGROUP=1:
@@ -36,7 +37,14 @@ scenario() {
     cl_spawn 1 daemon sleep 306 || fail "restart of the daemon"
     cl_stop 1 daemon || fail "cl_stop"
     cl_spawn 1 daemon sleep 306 || fail "second restart of the daemon"
-    echo "pause, resume, kill, stop, restart"
+    old=$(cl_pid 1 daemon)
+    cl_restart 1 daemon || fail "cl_restart"
+    [ "$(cl_pid 1 daemon)" != "$old" ] && cl_alive 1 daemon || fail "cl_restart did not start a new daemon"
+    tr '\0' ' ' <"/proc/$(cl_pid 1 daemon)/cmdline" | grep -q '^sleep 306 $' || fail "cl_restart changed the command line"
+    old2=$(cl_pid 2 survivor)
+    cl_restart_all survivor || fail "cl_restart_all"
+    [ "$(cl_pid 2 survivor)" != "$old2" ] && cl_alive 2 survivor || fail "cl_restart_all did not restart host 2's survivor"
+    echo "pause, resume, kill, stop, restart, restart_all"
 
     tree_pids="$(cl_host_pids 1)"
     cl_host_crash 1
