@@ -185,8 +185,14 @@ static int setup_header(struct fakevm *vm)
 		return 0;
 	}
 	if (st == FV_REF_TORN) {
-		fprintf(stderr, "fakevm: %s: sector 0 is neither empty nor a fakevm header; refusing to write\n",
-			vm->volume);
+		/* A 512-byte header read through a 4096-byte sector fails the CRC:
+		 * name the geometry rather than calling the volume foreign. */
+		if (vm->sector == 4096 && fv_decode(vm->buf, 512, &h) == FV_REF_VALID && h.kind == FV_KIND_HEADER)
+			fprintf(stderr, "fakevm: %s holds a fakevm header with 512-byte sectors: pass --sector 512\n",
+				vm->volume);
+		else
+			fprintf(stderr, "fakevm: %s: sector 0 is neither empty nor a fakevm header; refusing to write\n",
+				vm->volume);
 		return -EINVAL;
 	}
 	struct fv_rec hdr = {.kind = FV_KIND_HEADER, .host = vm->host, .inc = vm->inc, .nonce = vm->nonce,
