@@ -14,7 +14,7 @@
 #include "common/rand.h"
 #include "raft/raft.h"
 
-#define RAFT_OUTBOX_MAX 4096u
+#define RAFT_OUTBOX_MAX 1024u
 #define RAFT_PERSIST_MAX 64u
 #define RAFT_INFLIGHT_MAX 64u
 #define RAFT_APPLY_BATCH 1024u

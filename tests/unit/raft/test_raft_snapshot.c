@@ -193,6 +193,26 @@ static void a_whole_cluster_restarts_from_snapshots(void **state)
 	fx_free(c);
 }
 
+static void an_installed_snapshot_brings_its_configuration(void **state)
+{
+	(void)state;
+	struct raft *r = fx_core_new(1, 3, 1, NULL, 0, true, true, T0);
+	struct raft_msg m = fx_msg(RAFT_MSG_SNAPSHOT, 2, 1, 2);
+	m.snapshot.index = 20;
+	m.snapshot.snap_term = 2;
+	m.snapshot.config.n = 4;
+	for (uint32_t i = 0; i < 4; i++)
+		m.snapshot.config.servers[i] = (struct raft_server){i + 1, RAFT_VOTER};
+	m.snapshot.config.servers[3].role = RAFT_LEARNER;
+	assert_int_equal(raft_step(r, T0 + 10, &m), 0);
+	uint64_t at = 0;
+	const struct raft_config *cfg = raft_configuration(r, &at);
+	assert_int_equal(cfg->n, 4);
+	assert_int_equal(at, 20);
+	assert_int_equal(raft_config_voters(cfg), 3);
+	raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +224,7 @@ int main(void)
 		cmocka_unit_test(a_follower_within_the_trailing_entries_needs_no_snapshot),
 		cmocka_unit_test(a_server_restarts_from_its_snapshot_and_log),
 		cmocka_unit_test(a_whole_cluster_restarts_from_snapshots),
+		cmocka_unit_test(an_installed_snapshot_brings_its_configuration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
