@@ -734,28 +734,55 @@ cl_can_send() {
 
 # ---- fencelockd configuration -------------------------------------------------
 
-# cl_write_config H [PORT]: writes $(cl_dir H)/fencelock.conf for host H, in
-# the format of plugin/config.h: device = the host's flstall disk, T = 1 s,
-# P = 5 s (CL_IO_TIMEOUT, CL_P override), every host of the run as a peer.
+# cl_write_config H [SECTION.KEY=VALUE...]: writes $(cl_dir H)/fencelock.conf
+# for host H in the format of plugin/config.h and prints its path: device =
+# the host's flstall disk, T = 1 s, P = 5 s (CL_IO_TIMEOUT, CL_P override),
+# port CL_PORT (7401), every host of the run as a peer. Extra keys, e.g.
+# host.recover_command=/path or cluster.partition_tolerance=3, are added to
+# (or replace the default of) their section.
 cl_write_config() {
-    local h=$1 port=${2:-7401} x f
+    local h=$1 port=${CL_PORT:-7401} x f kv sec key val
+    shift
+    local -A extra=()
+    local -a order=()
+    for kv in "$@"; do
+        [[ "$kv" =~ ^(cluster|host)\.([a-z_]+)=(.*)$ ]] || { _cl_say "cl_write_config: '$kv' is not SECTION.KEY=VALUE"; return 1; }
+        extra["${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"]=${BASH_REMATCH[3]}
+        order+=("${BASH_REMATCH[1]}.${BASH_REMATCH[2]}")
+    done
     f=$CL_RUN/h$h/fencelock.conf
+    if [ ${#CL_RUN} -gt 70 ]; then
+        _cl_say "warning: $CL_RUN/h$h/run/fencelockd.sock may exceed the 107-byte unix socket path limit"
+    fi
+    # _cl_cfg_line SECTION KEY DEFAULT: the default unless an extra key replaces it.
+    _cl_cfg_line() {
+        local k="$1.$2"
+        if [ -n "${extra[$k]+x}" ]; then echo "$2 = ${extra[$k]}"; unset "extra[$k]"; else echo "$2 = $3"; fi
+    }
     {
         echo "[cluster]"
-        echo "name = flcl-$CL_ID"
-        echo "device = $(cl_disk "$h")"
-        echo "io_timeout = ${CL_IO_TIMEOUT:-1}"
-        echo "partition_tolerance = ${CL_P:-5}"
+        _cl_cfg_line cluster name "flcl-$CL_ID"
+        _cl_cfg_line cluster device "$(cl_disk "$h")"
+        _cl_cfg_line cluster io_timeout "${CL_IO_TIMEOUT:-1}"
+        _cl_cfg_line cluster partition_tolerance "${CL_P:-5}"
+        for kv in "${order[@]}"; do
+            sec=${kv%%.*}; key=${kv#*.}
+            [ "$sec" = cluster ] && [ -n "${extra[$kv]+x}" ] && { echo "$key = ${extra[$kv]}"; unset "extra[$kv]"; }
+        done
         echo
         echo "[host]"
-        echo "id = $h"
-        echo "name = h$h"
-        echo "listen = $(cl_addr "$h"):$port"
-        echo "control_socket = $CL_RUN/h$h/run/fencelockd.sock"
-        echo "state_dir = $CL_RUN/h$h/state"
-        echo "run_dir = $CL_RUN/h$h/run"
-        echo "watchdog = off"
-        echo "log_level = debug"
+        _cl_cfg_line host id "$h"
+        _cl_cfg_line host name "h$h"
+        _cl_cfg_line host listen "$(cl_addr "$h"):$port"
+        _cl_cfg_line host control_socket "$CL_RUN/h$h/run/fencelockd.sock"
+        _cl_cfg_line host state_dir "$CL_RUN/h$h/state"
+        _cl_cfg_line host run_dir "$CL_RUN/h$h/run"
+        _cl_cfg_line host watchdog off
+        _cl_cfg_line host log_level debug
+        for kv in "${order[@]}"; do
+            sec=${kv%%.*}; key=${kv#*.}; val=${extra[$kv]-}
+            [ "$sec" = host ] && [ -n "${extra[$kv]+x}" ] && { echo "$key = $val"; unset "extra[$kv]"; }
+        done
         echo
         echo "[peers]"
         for x in $(cl_hosts); do echo "$x = $(cl_addr "$x"):$port"; done

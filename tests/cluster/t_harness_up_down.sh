@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# cl_up 3 gives three hosts that reach each other, each with its directories;
+# cl_up 3 gives three hosts that reach each other, each with its directories
+# and a fencelockd config;
 # cl_down removes every namespace, process, mount and cgroup and may run twice;
 # a run whose shell was SIGKILLed is cleaned by cl_cleanup_stale, a live run is
 # left alone, and SIGINT to a run's shell tears it down through the trap.
@@ -25,6 +26,12 @@ done
 ip netns list | grep -q "^$(cl_bridge_ns)\b" || fail "bridge namespace missing"
 { cl_can_talk 1 3 && cl_can_talk 3 2; } || fail "hosts cannot talk"
 ip link show | grep -qE ' (vh[0-9]+|br0)[:@]' && fail "a harness interface appeared in the root namespace"
+f=$(cl_write_config 2 host.recover_command=/bin/true cluster.partition_tolerance=3) || fail "cl_write_config"
+for want in "device = $(cl_disk 2)" "listen = 198.18.0.2:7401" "partition_tolerance = 3" \
+            "recover_command = /bin/true" "3 = 198.18.0.3:7401"; do
+    grep -qxF "$want" "$f" || fail "config lacks '$want': $(cat "$f")"
+done
+[ "$(grep -c partition_tolerance "$f")" -eq 1 ] || fail "partition_tolerance twice in $f"
 cl_down
 no_leftovers "$id" "after cl_down"
 cl_down || fail "a second cl_down failed"
