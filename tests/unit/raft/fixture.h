@@ -23,7 +23,12 @@
  *   - the commit rule (Figure 8): a leader advances its commit index only onto
  *     an entry of its own term;
  *   - the leader lease: while a leader holds a valid lease, no server leads a
- *     later term. */
+ *     later term.
+ *
+ * Replaying a failing seed: FX_TRACE_STATE=1 prints role changes,
+ * FX_TRACE_MSG=1 every delivered message, FX_TRACE=1 every log-store write,
+ * FX_TRACE_PROPOSE=1 proposals, FX_VERBOSE=1 keeps the core's log messages;
+ * fx_dump() prints every server's state. */
 #ifndef FL_RAFT_TEST_FIXTURE_H
 #define FL_RAFT_TEST_FIXTURE_H
 
