@@ -43,6 +43,7 @@ cl_disk() { echo "$CL_RUN/h$1/mnt/disk"; }
 # cl_check_env: returns 0 if this machine can run the harness, else 1 with the
 # reason in CL_SKIP_REASON (a scenario then exits 77).
 cl_check_env() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     CL_SKIP_REASON=""
     if [ "$(id -u)" -ne 0 ]; then CL_SKIP_REASON="needs root (network namespaces, nft, FUSE)"; return 1; fi
     local t
@@ -88,6 +89,7 @@ _cl_cgroup_root() {
 # cl_init: picks the run id, creates the run dir and registry entry, installs
 # the EXIT/INT/TERM/HUP traps. cl_up calls it; calling it twice is harmless.
 cl_init() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     [ "$_cl_initialized" -eq 1 ] && return 0
     if [ -z "$CL_ID" ] || [ "$_cl_down_done" -eq 1 ]; then
         CL_ID=$(printf '%x%04x%02x' "$(date +%s)" "$(( $$ & 0xffff ))" "$(( RANDOM & 0xff ))")
@@ -125,6 +127,7 @@ _cl_install_traps() {
 }
 
 _cl_on_exit() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local rc=$?
     cl_down
     local d
@@ -144,6 +147,7 @@ _cl_on_exit() {
 # cl_up N: N hosts (1..16) on one bridge, loopback up, nft table ready, per-host
 # directories, connectivity checked between every pair. Returns 1 on failure.
 cl_up() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local n=$1 i br
     if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt "$CL_MAX_HOSTS" ]; then
         _cl_say "cl_up: host count must be 1..$CL_MAX_HOSTS, got '$n'"; return 1
@@ -215,6 +219,7 @@ _cl_wait_mesh() {
 # host, unmounts the flstall mounts, deletes the namespaces and the cgroup.
 # Idempotent; runs from the EXIT trap.
 cl_down() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     [ "$_cl_initialized" -eq 1 ] || return 0
     trap '' INT TERM HUP
     local h
@@ -247,6 +252,7 @@ _cl_known_hosts() {
 # its cgroup and namespaces, flstall processes and mounts, namespaces, cgroup,
 # registry entry). Used by cl_down and cl_cleanup_stale.
 cl_cleanup_id() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local id=$1 ns p mnt cg root pids
     root=$(_cl_cgroup_root)
     cg=""; [ -n "$root" ] && [ -d "$root/flcl-$id" ] && cg=$root/flcl-$id
@@ -319,6 +325,7 @@ _cl_reap_children() {
 # cl_leftovers ID: prints one line per object of run ID still present
 # (namespace, mount, process, cgroup, registry entry); prints nothing when clean.
 cl_leftovers() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local id=$1 ns mnt p root
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^fl[bh][0-9]*-$id\$"); do
         echo "namespace $ns"
@@ -338,6 +345,7 @@ cl_leftovers() {
 # (namespaces, mounts, processes, cgroups, registry entries). Never touches a
 # run whose owner still lives (two runs side by side are fine).
 cl_cleanup_stale() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local ids id ns mnt
     ids=$(
         for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
@@ -350,6 +358,10 @@ cl_cleanup_stale() {
         root=$(_cl_cgroup_root)
         if [ -n "$root" ]; then for f in "$root"/flcl-*; do [ -d "$f" ] && echo "${f##*/flcl-}"; done; fi
     )
+    # A probe namespace of cl_check_env whose shell died between add and del.
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^flcl-probe-[0-9]+$'); do
+        _cl_pid_alive "${ns#flcl-probe-}" || ip netns del "$ns" 2>/dev/null
+    done
     for id in $(echo "$ids" | sort -u); do
         [ "$id" = "$CL_ID" ] && [ "$_cl_initialized" -eq 1 ] && continue
         _cl_owner_alive "$id" && continue
@@ -372,6 +384,7 @@ _cl_owner_alive() {
 # cl_exec H CMD...: runs CMD in host H's network namespace (same files, same
 # pid namespace), in the foreground; returns its status.
 cl_exec() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1; shift
     CL_HOST=$h CL_ADDR=$(cl_addr "$h") nsenter --net="/run/netns/$(cl_ns "$h")" -- "$@"
 }
@@ -380,6 +393,7 @@ cl_exec() {
 # in a new session (its own process group) and in the host's cgroup, output
 # appended to $(cl_dir H log)/NAME.log; its pid is in $(cl_pid H NAME).
 cl_spawn() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 name=$2 pf log cg i
     shift 2
     [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || { _cl_say "cl_spawn: bad name '$name'"; return 1; }
@@ -410,6 +424,7 @@ cl_spawn() {
 # cl_restart H NAME [SECS]: cl_stop, then the same command line again (as
 # cl_spawn recorded it); for a daemon restart.
 cl_restart() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local cmd
     cmd=$(cat "$CL_RUN/h$1/procs/$2.cmd" 2>/dev/null) || { _cl_say "cl_restart: $2 was never spawned on host $1"; return 1; }
     cl_stop "$1" "$2" "${3:-5}" || return 1
@@ -420,6 +435,7 @@ cl_restart() {
 # on every host (a whole-cluster restart). For a rolling restart, call
 # cl_restart host by host.
 cl_restart_all() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h cmd
     for h in $(cl_hosts); do [ -e "$CL_RUN/h$h/procs/$1.cmd" ] && { cl_stop "$h" "$1" "${2:-5}" || return 1; }; done
     for h in $(cl_hosts); do
@@ -440,6 +456,7 @@ cl_pause() { cl_kill "$1" "$2" STOP; }
 cl_resume() { cl_kill "$1" "$2" CONT; }
 # cl_wait_exit H NAME SECS: waits until the named process is gone; 1 on timeout.
 cl_wait_exit() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local p; p=$(cl_pid "$1" "$2")
     _cl_wait_gone "$3" "$p" || return 1
     wait "$p" 2>/dev/null
@@ -447,6 +464,7 @@ cl_wait_exit() {
 }
 # cl_stop H NAME [SECS]: SIGTERM, up to SECS (default 5) to exit, then SIGKILL of its process group.
 cl_stop() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local p; p=$(cl_pid "$1" "$2")
     [ -n "$p" ] || return 0
     kill -TERM "$p" 2>/dev/null
@@ -466,6 +484,7 @@ cl_stop() {
 # cl_host_pids H: every live pid of host H: its cgroup, its network namespace,
 # the spawned processes and all their descendants.
 cl_host_pids() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 f
     {
         if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.procs" ]; then cat "$CL_CGROUP/h$h/cgroup.procs"; fi
@@ -507,6 +526,7 @@ _cl_descendants() {
 # every process in the host's network namespace). A process blocked in frozen storage dies only once
 # that storage answers, as on a real SAN (D state). Storage stays mounted.
 cl_host_crash() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 f p pids
     if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.kill" ]; then echo 1 >"$CL_CGROUP/h$h/cgroup.kill"; fi
     for f in "$CL_RUN/h$h"/procs/*.pid; do [ -e "$f" ] && kill -STOP -- "-$(cat "$f")" 2>/dev/null; done
@@ -540,6 +560,7 @@ cl_host_crash() {
 # cl_storage_up H BACKING: mounts an flstall instance for host H serving
 # BACKING (the shared file) as $(cl_disk H). Returns 77 if FUSE cannot mount here.
 cl_storage_up() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 backing=$2 mnt fl pf log i
     fl=$CL_BUILD/tools/flstall
     [ -x "$fl" ] || { _cl_say "$fl not built (make BUILD=$CL_BUILD all)"; return 1; }
@@ -580,6 +601,7 @@ cl_storage_state() { timeout 3 cat "$CL_RUN/h$1/mnt/ctl"; }
 
 # cl_storage_down H: unmounts host H's flstall (lazily if busy) and stops it.
 cl_storage_down() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 pf=$CL_RUN/h$1/flstall.pid mnt=$CL_RUN/h$1/mnt p
     [ -e "$pf" ] || return 0
     p=$(cat "$pf")
@@ -602,6 +624,7 @@ cl_storage_down() {
 
 # cl_block S D / cl_unblock S D: one direction of one link.
 cl_block() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     if [ "$CL_DROP_SIDE" = sender ]; then
         ip netns exec "$(cl_ns "$1")" nft add element inet flcl blocked_to "{ $(cl_addr "$2") }"
     else
@@ -609,6 +632,7 @@ cl_block() {
     fi
 }
 cl_unblock() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     if [ "$CL_DROP_SIDE" = sender ]; then
         ip netns exec "$(cl_ns "$1")" nft delete element inet flcl blocked_to "{ $(cl_addr "$2") }" 2>/dev/null
     else
@@ -627,6 +651,7 @@ cl_cut() { cl_block "$1" "$2" && cl_block "$2" "$1"; }
 cl_uncut() { cl_unblock "$1" "$2"; cl_unblock "$2" "$1"; }
 # cl_split "1 2" "3 4" [...]: no traffic between hosts of different groups.
 cl_split() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local -a groups=("$@")
     local i j a b
     for i in "${!groups[@]}"; do
@@ -639,6 +664,7 @@ cl_split() {
 }
 # cl_heal: removes every network fault (stops flappers too).
 cl_heal() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h ns
     _cl_flap_stop_all
     for h in $(cl_hosts); do
@@ -655,6 +681,7 @@ cl_net_rules() { ip netns exec "$(cl_ns "$1")" nft list table inet flcl; }
 # DOWN_MS, heal it for UP_MS. Bounded: COUNT <= 1000, each phase <= 600000 ms.
 # cl_flap_wait waits for every flapper; cl_heal stops them.
 cl_flap() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local a=$1 b=$2 down=$3 up=$4 count=$5
     for v in "$down" "$up" "$count"; do [[ "$v" =~ ^[0-9]+$ ]] || { _cl_say "cl_flap: numbers only"; return 1; }; done
     if [ "$count" -gt 1000 ] || [ "$down" -gt 600000 ] || [ "$up" -gt 600000 ]; then
@@ -676,6 +703,7 @@ cl_flap() {
 }
 _cl_ms() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
 cl_flap_wait() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local p pids
     [ -e "$CL_RUN/flap.pids" ] || return 0
     mapfile -t pids <"$CL_RUN/flap.pids"
@@ -698,6 +726,7 @@ _cl_flap_stop_all() {
 # cl_can_talk A B [SECS]: true if a TCP handshake from A to B completes within
 # SECS (default 1): a refused connection counts, as it needs both directions.
 cl_can_talk() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local out rc
     # shellcheck disable=SC2016
     out=$(cl_exec "$1" timeout "${3:-1}" bash -c 'exec 3<>"/dev/tcp/$1/1"' _ "$(cl_addr "$2")" 2>&1); rc=$?
@@ -707,6 +736,7 @@ cl_can_talk() {
 # cl_can_send A B [SECS]: true if a UDP datagram from A reaches a listener on B
 # within SECS (default 1): one direction only.
 cl_can_send() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local a=$1 b=$2 secs=${3:-1} port token rc rx tx
     port=$(( 20000 + RANDOM % 20000 )); token=flcl$RANDOM$RANDOM
     # The listener gives up after SECS (in 50 ms select slices: perl-base has no HiRes alarm).
@@ -741,6 +771,7 @@ cl_can_send() {
 # host.recover_command=/path or cluster.partition_tolerance=3, are added to
 # (or replace the default of) their section.
 cl_write_config() {
+    local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 port=${CL_PORT:-7401} x f kv sec key val
     shift
     local -A extra=()

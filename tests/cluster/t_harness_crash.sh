@@ -8,6 +8,7 @@
 # process groups, the process tree and the host's network namespace).
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
+set -e  # the harness must work under set -euo pipefail too
 cl_check_env || skip "$CL_SKIP_REASON"
 
 state() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo gone; return; }; s=${s##*) }; echo "${s:0:1}"; }

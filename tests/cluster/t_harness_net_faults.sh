@@ -7,6 +7,7 @@
 # on the sender's side (CL_DROP_SIDE=sender).
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
+set -e  # the harness must work under set -euo pipefail too
 cl_check_env || skip "$CL_SKIP_REASON"
 
 NO=0.3  # seconds a probe that must fail waits
