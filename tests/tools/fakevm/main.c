@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/assert.h"
 #include "tests/tools/fakevm/fvrec.h"
 
 #define FAKEVM_MAX_INTERVAL_MS 60000u
@@ -265,6 +266,7 @@ static int open_log(struct fakevm *vm)
  * raises the (sticky) alarm on anything else. Returns true on alarm. */
 static bool check_tip(struct fakevm *vm, const struct fv_ref *seen)
 {
+	FL_ASSERT(vm->pred_set || !vm->have_own_tip); /* our first tip write follows our first read */
 	if (!vm->pred_set) {
 		vm->pred = *seen;
 		vm->pred_set = true;
@@ -345,6 +347,9 @@ static int iterate(struct fakevm *vm)
 	}
 	build_rec(vm, &r, FV_KIND_DATA, &seen);
 	fv_encode(&r, vm->buf, vm->sector);
+	struct fv_rec chk;  /* what we write must read back as this very record */
+	FL_ASSERT(fv_decode(vm->buf, vm->sector, &chk) == FV_REF_VALID && chk.seq == vm->seq && chk.slot == r.slot);
+	FL_ASSERT(r.slot < vm->nslots);
 	rv = write_sector(vm, FV_DATA_START + r.slot);
 	if (rv != 0) {
 		io_error(vm, "data write", rv);
