@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "common/assert.h"
 #include "tests/tools/fakevm/fvrec.h"
@@ -53,6 +54,7 @@ struct vc_proc {
 	char maxtip_src[96];
 	int64_t min_data, max_data; /* data record seqs seen on the volume, -1 if none */
 	uint64_t records, log_lines;
+	uint64_t rt_min_ns, rt_max_ns;   /* writer's CLOCK_REALTIME over its surviving records (reports only) */
 	bool alarm_known;
 	struct fv_ref alarm;
 	uint64_t alarm_seq;
@@ -200,6 +202,13 @@ static void absorb_record(const struct fv_rec *r, const char *src)
 	if (i < 0)
 		return;
 	g.procs[i].records++;
+	if (r->realtime_ns != 0) {
+		struct vc_proc *q = &g.procs[i];
+		if (q->rt_min_ns == 0 || r->realtime_ns < q->rt_min_ns)
+			q->rt_min_ns = r->realtime_ns;
+		if (r->realtime_ns > q->rt_max_ns)
+			q->rt_max_ns = r->realtime_ns;
+	}
 	if (r->kind == FV_KIND_TIP)
 		note_tip(i, r->seq, src);
 	else if ((r->flags & FV_FLAG_EXPECT_OWN) && r->seq > 0)
@@ -557,8 +566,9 @@ static void report_json(void)
 		fmt_ref(r, sizeof(r), &p->pred);
 		printf("%s{\"host\":%" PRIu32 ",\"incarnation\":%" PRIu64 ",\"nonce\":\"%016" PRIx64 "\",\"max_tip_seq\":%" PRId64
 		       ",\"data_seq_min\":%" PRId64 ",\"data_seq_max\":%" PRId64 ",\"records\":%" PRIu64 ",\"log_lines\":%" PRIu64
-		       ",\"started_from\":",
-		       i ? "," : "", p->host, p->inc, p->nonce, p->maxtip, p->min_data, p->max_data, p->records, p->log_lines);
+		       ",\"realtime_first_ns\":%" PRIu64 ",\"realtime_last_ns\":%" PRIu64 ",\"started_from\":",
+		       i ? "," : "", p->host, p->inc, p->nonce, p->maxtip, p->min_data, p->max_data, p->records, p->log_lines,
+		       p->rt_min_ns, p->rt_max_ns);
 		json_str(p->pred_known ? r : "unknown");
 		printf(",\"alarm\":%s}", p->alarm_known ? "true" : "false");
 	}
@@ -576,6 +586,24 @@ static void report_json(void)
 	printf("],\"corrupt_count\":%u}\n", g.n_corrupt);
 }
 
+/* A writer's CLOCK_REALTIME as UTC HH:MM:SS.mmm, for people reading a report:
+ * never used to decide anything (hosts' clocks are not compared). */
+static void fmt_time(char *out, size_t len, uint64_t ns)
+{
+	if (ns == 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	time_t sec = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	if (gmtime_r(&sec, &tm) == NULL) {
+		snprintf(out, len, "?");
+		return;
+	}
+	snprintf(out, len, "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ns % 1000000000ull / 1000000ull));
+}
+
 static void report_text(void)
 {
 	printf("volume %s: vm '%s', sector %" PRIu32 ", %" PRIu32 " slots, %" PRIu64 " data records, %" PRIu64
@@ -590,9 +618,12 @@ static void report_text(void)
 			snprintf(d, sizeof(d), "none");
 		else
 			snprintf(d, sizeof(d), "%" PRId64 "..%" PRId64, p->min_data, p->max_data);
-		printf("writer %s: tip writes up to seq %" PRId64 ", data seqs %s on the volume, %" PRIu64
+		char t0[32], t1[32];
+		fmt_time(t0, sizeof(t0), p->rt_min_ns);
+		fmt_time(t1, sizeof(t1), p->rt_max_ns);
+		printf("writer %s: tip writes up to seq %" PRId64 ", data seqs %s on the volume (its clock: %s..%s), %" PRIu64
 		       " log lines, started from %s\n",
-		       pname((int)i, n, sizeof(n)), p->maxtip, d, p->log_lines, p->pred_known ? r : "(unknown)");
+		       pname((int)i, n, sizeof(n)), p->maxtip, d, t0, t1, p->log_lines, p->pred_known ? r : "(unknown)");
 	}
 	for (unsigned i = 0; i < g.n_overlaps && i < VC_MAX_ITEMS; i++)
 		printf("OVERLAP %s: %s\n", g.overlaps[i].rule, g.overlaps[i].text);
