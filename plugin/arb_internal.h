@@ -32,6 +32,7 @@ struct arb_wmsg {
 #define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
+#define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
 
 /* Why a local VM is being stopped. */
 enum arb_stop_why {
@@ -102,6 +103,7 @@ struct arb {
 	struct fsm fsm;
 	struct plc_plan plan;
 	bool started, raft_started, ls_held;
+	uint64_t snap_index;          /* raft index of our last snapshot */
 	uint64_t generation;          /* of our delta lease */
 
 	/* transport multiplexing */
@@ -157,6 +159,8 @@ struct arb {
 
 	/* disk voter (arb_witness.c) */
 	struct raft_node *w_node;     /* non-NULL while we serve it */
+	struct fsm w_fsm;             /* its replica of the FSM, for its snapshots */
+	uint64_t w_snap_index;
 	struct raft_transport w_tx;
 	struct vl_op w_op;
 	bool w_op_busy, w_held;       /* witness lease operation; we hold the lease */
@@ -184,6 +188,9 @@ bool arb_lease_valid(const struct arb *a);
 uint64_t arb_cluster_time(const struct arb *a);
 int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
 bool arb_is_leader(const struct arb *a);
+/* Snapshots f into node n once ARB_SNAPSHOT_EVERY entries were applied
+ * since *last_index (log compaction). */
+void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct fsm *f, uint64_t *last_index);
 
 /* arb_vm.c */
 int arb_vms_init(struct arb *a);

@@ -169,24 +169,31 @@ static void w_started(void *arg, struct raft_node *n, int result)
 		fl_err("host %" PRIu64 ": disk voter failed to start: %s", a->cfg.host_id, fl_strerror(result));
 }
 
+/* The voter keeps an FSM replica only to snapshot it: its log lives in a
+ * bounded ring on the shared device and must be compacted like any other. */
 static void w_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
 {
-	(void)arg;
+	struct arb *a = arg;
 	(void)n;
-	(void)e;
+	if (e->type == RAFT_ENTRY_NORMAL && e->index > a->w_fsm.last_index)
+		fsm_apply(&a->w_fsm, e->index, e->term, e->data, e->len);
 }
 
 static void w_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)
 {
-	(void)arg;
+	struct arb *a = arg;
 	(void)n;
-	(void)s;
+	if (fsm_restore(&a->w_fsm, s->data, s->len) != 0)
+		fl_err("host %" PRIu64 ": disk voter: snapshot at %" PRIu64 " refused", a->cfg.host_id, s->index);
+	a->w_snap_index = s->index;
 }
 
 static void w_serve(struct arb *a)
 {
 	struct raft_logstore *store = NULL;
 	char err[256];
+	fsm_reset(&a->w_fsm);
+	a->w_snap_index = 0;
 	struct voter_store_opts vo = {.io_timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S};
 	int rv = voter_store_open(a->loop, a->cfg.bdev, a->cfg.layout.voter_offset, a->cfg.layout.voter_bytes, &vo,
 				  &store, err, sizeof(err));
@@ -282,6 +289,7 @@ static bool someone_serves(const struct arb *a, uint64_t now)
 
 void arb_witness_tick(struct arb *a, uint64_t now)
 {
+	arb_maybe_snapshot(a, a->w_node, &a->w_fsm, &a->w_snap_index);
 	bool valid = arb_lease_valid(a);
 	bool past_p = !a->quorate && a->quorum_lost_us != 0 && now - a->quorum_lost_us > a->cfg.p_us;
 	bool alive = others_alive(a);
@@ -326,7 +334,7 @@ int arb_witness_init(struct arb *a)
 {
 	a->w_tx.ops = &w_tx_ops;
 	fl_timer_init(&a->wq_timer, local_fire, a);
-	return 0;
+	return fsm_init(&a->w_fsm, &a->cfg.limits);
 }
 
 void arb_witness_free(struct arb *a)
@@ -337,6 +345,7 @@ void arb_witness_free(struct arb *a)
 	vl_op_free(&a->w_op);
 	raft_node_free(a->w_node);
 	a->w_node = NULL;
+	fsm_free(&a->w_fsm);
 	while (a->wq_len > 0) {
 		free(a->wq[a->wq_head].data);
 		a->wq_head = (a->wq_head + 1) % ARB_WQ_MAX;

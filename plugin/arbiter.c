@@ -248,6 +248,22 @@ int arb_submit(struct arb *a, const struct fsm_cmd *c)
 
 /* ---- Raft application callbacks ---- */
 
+void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct fsm *f, uint64_t *last_index)
+{
+	struct raft *r = n ? raft_node_core(n) : NULL;
+	if (r == NULL || raft_applied_index(r) < *last_index + a->cfg.snapshot_every)
+		return;
+	uint64_t index = raft_applied_index(r);
+	size_t cap = fsm_snapshot_size(f), len;
+	uint8_t *buf = malloc(cap);
+	if (buf == NULL)
+		return;
+	/* Every entry up to `index` was applied to f (apply is synchronous). */
+	if (fsm_snapshot(f, buf, cap, &len) == 0 && raft_node_snapshot(n, index, buf, len) == 0)
+		*last_index = index;
+	free(buf);
+}
+
 static void arb_raft_started(void *arg, struct raft_node *n, int result)
 {
 	struct arb *a = arg;
@@ -280,6 +296,7 @@ static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_s
 	struct arb *a = arg;
 	(void)n;
 	int rv = fsm_restore(&a->fsm, s->data, s->len);
+	a->snap_index = s->index;
 	if (rv != 0)
 		fl_err("host %" PRIu64 ": snapshot at %" PRIu64 " refused: %s", a->cfg.host_id, s->index,
 		       fl_strerror(rv));
@@ -381,6 +398,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	(void)t;
 	arb_lease_recover(a, now);
 	arb_update_quorum(a, now);
+	arb_maybe_snapshot(a, a->node, &a->fsm, &a->snap_index);
 	arb_vms_reconcile(a);
 	if (a->leader && a->quorate) {
 		if (arb_lease_valid(a))
@@ -435,6 +453,8 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	a->loop = cfg->loop;
 	if (a->cfg.tick_us == 0)
 		a->cfg.tick_us = cfg->layout.renew_us / 4;
+	if (a->cfg.snapshot_every == 0)
+		a->cfg.snapshot_every = ARB_SNAPSHOT_EVERY;
 	fl_rand_seed(&a->rand, cfg->seed);
 	struct ls_timing lt;
 	ls_timing_fencelock(cfg->layout.io_timeout_s, &lt);

@@ -81,6 +81,7 @@ struct arb_config {
 	struct plc_params plc;
 	struct arb_vm_ops vm;
 	uint64_t tick_us;                 /* 0: R / 4 */
+	uint64_t snapshot_every;          /* applied entries between snapshots; 0: 1024 */
 	/* Optional: sees every committed entry as it is applied (the
 	 * simulator's checks of Raft's state-machine safety). */
 	void (*applied)(void *ctx, uint64_t host_id, const struct raft_entry *e);

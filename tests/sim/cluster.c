@@ -229,6 +229,9 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	cfg.bootstrap = &c->boot;
 	cfg.vm = (struct arb_vm_ops){.start = simhost_vm_start, .kill = simhost_vm_kill,
 				     .guard = simhost_vm_guard, .ctx = h};
+	cfg.snapshot_every = c->p.snapshot_every;
+	if (c->p.snapshot_trailing)
+		cfg.raft.snapshot_trailing = c->p.snapshot_trailing;
 	cfg.applied = simcl_applied;
 	cfg.applied_ctx = c;
 	struct raft_logstore_mem_opts mo = {.latency_us = 200, .queue_max = 512};

@@ -31,6 +31,8 @@ struct simcl_params {
 	uint32_t io_timeout_s;
 	uint64_t p_us;
 	int32_t max_drift_ppm;
+	uint64_t snapshot_every;   /* 0: the arbiter's default */
+	uint64_t snapshot_trailing; /* 0: Raft's default */
 };
 
 struct simcl;

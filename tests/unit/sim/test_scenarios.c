@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "common/log.h"
 #include "plugin/arbiter.h"
+#include "raft/node.h"
 #include "tests/sim/cluster.h"
 
 #define S(x) ((uint64_t)(x) * 1000000ull)
@@ -349,6 +350,40 @@ static void a_2_2_split_keeps_the_side_with_the_disk_voter(void **state)
 	simcl_free(c);
 }
 
+static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void **state)
+{
+	(void)state;
+	struct simcl_params p = {.hosts = 3, .vms = 6, .seed = 30, .io_timeout_s = 1, .p_us = S(10),
+				 .max_drift_ppm = 200, .snapshot_every = 8, .snapshot_trailing = 1};
+	struct simcl *c = simcl_new(&p);
+	simcl_start_all(c);
+	assert_true(simcl_register_vms(c, S(30)));
+	assert_true(simcl_wait_all_running(c, S(30)));
+	uint32_t victim = simcl_vm_host(c, 0);
+	simcl_crash(c, victim);
+	until_moved_off(c, victim, 6, S(30));
+	/* Enough new entries that the leader's log no longer reaches back. */
+	for (uint32_t i = 0; i < 4; i++) {
+		uint32_t l = simcl_leader(c);
+		struct fsm_cmd cmd = {.type = FSM_CMD_VM_REGISTER, .restart = FSM_RESTART_NEVER, .nvol = 1};
+		snprintf(cmd.uid, sizeof(cmd.uid), "extra%u", i);
+		snprintf(cmd.vol[0].path, sizeof(cmd.vol[0].path), "/vol/%u", 100 + i);
+		assert_int_equal(arb_submit(simcl_arb(c, l), &cmd), 0);
+		simcl_run_for(c, S(3));
+	}
+	uint64_t before = raft_snapshot_index(raft_node_core(arb_raft(simcl_arb(c, simcl_leader(c)))));
+	simcl_restart(c, victim);
+	simcl_run_for(c, S(30));
+	/* It could not have caught up from the leader's log alone. */
+	assert_true(before > 8);
+	const struct fsm *f = arb_fsm(simcl_arb(c, victim));
+	assert_non_null(fsm_vm_find(f, "extra3", NULL));
+	assert_true(raft_snapshot_index(raft_node_core(arb_raft(simcl_arb(c, victim)))) > 0);
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
 int main(void)
 {
 	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
@@ -368,6 +403,7 @@ int main(void)
 		cmocka_unit_test(a_two_node_split_keeps_the_side_with_the_disk_voter),
 		cmocka_unit_test(either_node_of_a_two_node_cluster_can_crash),
 		cmocka_unit_test(a_2_2_split_keeps_the_side_with_the_disk_voter),
+		cmocka_unit_test(frequent_snapshots_compact_logs_and_catch_up_a_restarted_host),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
