@@ -384,6 +384,37 @@ static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void *
 	simcl_free(c);
 }
 
+static void a_host_fenced_three_times_in_an_hour_is_quarantined(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 31);
+	uint32_t victim = only_host(c, 0);
+	for (int i = 0; i < 3; i++) {
+		simnet_isolate(simcl_net(c), victim, true, true);
+		simcl_run_for(c, S(25)); /* > P: it fences itself, its VMs move */
+		simnet_heal(simcl_net(c));
+		simcl_run_for(c, S(30));
+	}
+	uint32_t l = simcl_leader(c);
+	const struct fsm *f = arb_fsm(simcl_arb(c, l));
+	const struct fsm_host *fh = fsm_host_find(f, victim);
+	assert_non_null(fh);
+	assert_true(fh->fence_total >= 3);
+	assert_true(fh->quarantine_until_us > fsm_clock_us(f));
+	/* Quarantined: when another host crashes, its VMs avoid the victim. */
+	uint32_t other = 0;
+	for (uint32_t h = 1; h <= 3 && other == 0; h++)
+		if (h != victim && vms_on(c, h, 6) > 0)
+			other = h;
+	assert_true(other != 0);
+	simcl_crash(c, other);
+	until_moved_off(c, other, 6, S(30));
+	assert_int_equal(vms_on(c, victim, 6), 0);
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
 int main(void)
 {
 	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
@@ -404,6 +435,7 @@ int main(void)
 		cmocka_unit_test(either_node_of_a_two_node_cluster_can_crash),
 		cmocka_unit_test(a_2_2_split_keeps_the_side_with_the_disk_voter),
 		cmocka_unit_test(frequent_snapshots_compact_logs_and_catch_up_a_restarted_host),
+		cmocka_unit_test(a_host_fenced_three_times_in_an_hour_is_quarantined),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
