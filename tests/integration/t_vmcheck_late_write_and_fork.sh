@@ -8,6 +8,8 @@
 source "$FL_ROOT/tests/lib/common.sh"
 FAKEVM=$FL_BUILD/tools/fakevm; VMCHECK=$FL_BUILD/tools/vmcheck
 { [ -x "$FAKEVM" ] && [ -x "$VMCHECK" ]; } || fail "fakevm/vmcheck not built (make BUILD=$FL_BUILD all)"
+probe=$("$FAKEVM" --volume "$T/probe" --vm probe --host 1 --incarnation 1 --count 1 --interval-ms 0 2>&1) ||
+    { [[ "$probe" == *"no O_DIRECT"* ]] && skip "the build dir's filesystem has no O_DIRECT"; fail "fakevm cannot run: $probe"; }
 
 SECTOR=4096; DATA_START=18
 # run VOL LOGDIR HOST INC COUNT: one fake VM, COUNT iterations, no pause.
