@@ -139,6 +139,7 @@ struct arb {
 	uint64_t *place_proposed_inc;  /* per VM: incarnation a pending VM_PLACE saw */
 	uint64_t *place_proposed_us;
 	uint64_t slot_proposed_us;
+	uint64_t member_us;           /* last membership change we proposed */
 	uint64_t hosts_proposed_us;
 
 	/* mailbox engine */

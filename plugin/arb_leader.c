@@ -268,10 +268,83 @@ static void leader_self_clear(struct arb *a)
 	}
 }
 
+int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr)
+{
+	if (!arb_is_leader(a))
+		return -FL_ENOTLEADER;
+	if (host_id == 0 || host_id > a->cfg.layout.max_hosts)
+		return -FL_EINVAL;
+	if (fsm_host_find(&a->fsm, host_id) == NULL) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = host_id, .role = FSM_ROLE_VOTER};
+		snprintf(cmd.name, sizeof(cmd.name), "%s", name && name[0] ? name : "host");
+		snprintf(cmd.addr, sizeof(cmd.addr), "%s", addr && addr[0] ? addr : "unknown");
+		int rv = arb_propose_cmd(a, &cmd);
+		if (rv != 0)
+			return rv;
+	}
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	if (raft_config_find(c, host_id) < 0) {
+		int rv = raft_node_add(a->node, host_id);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
+}
+
+int arb_host_remove(struct arb *a, uint32_t host_id)
+{
+	if (!arb_is_leader(a))
+		return -FL_ENOTLEADER;
+	if (host_id == 0 || host_id > a->cfg.layout.max_hosts || host_id == a->cfg.host_id)
+		return -FL_EINVAL;
+	if (vms_placed_on(a, host_id) > 0)
+		return -FL_EBUSY;
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	if (raft_config_find(c, host_id) >= 0) {
+		int rv = raft_node_remove(a->node, host_id);
+		if (rv != 0)
+			return rv;
+	}
+	struct fsm_cmd cmd = {.type = FSM_CMD_HOST_REMOVE, .host_id = host_id};
+	return arb_propose_cmd(a, &cmd);
+}
+
+/* Promotes learners the FSM records as voters (once caught up: raft_promote
+ * queues the change until then), and keeps the disk voter a voter
+ * exactly while the number of host voters is even. Raft takes one change at
+ * a time (it answers -FL_EBUSY meanwhile): each tick tries the next one. */
+static void leader_membership(struct arb *a)
+{
+	struct raft *r = raft_node_core(a->node);
+	const struct raft_config *c = raft_configuration(r, NULL);
+	uint32_t host_voters = 0;
+	int w = raft_config_find(c, ARB_WITNESS_ID);
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
+		if (fh != NULL && fh->role == FSM_ROLE_VOTER && c->servers[i].role == RAFT_LEARNER) {
+			if (due(a, &a->member_us))
+				raft_node_promote(a->node, id);
+			return;
+		}
+		host_voters += id != ARB_WITNESS_ID && c->servers[i].role == RAFT_VOTER;
+	}
+	bool want = host_voters % 2 == 0;
+	if (!due(a, &a->member_us))
+		return;
+	if (want && w < 0)
+		raft_node_add(a->node, ARB_WITNESS_ID);
+	else if (want && c->servers[w].role == RAFT_LEARNER)
+		raft_node_promote(a->node, ARB_WITNESS_ID);
+	else if (!want && w >= 0)
+		raft_node_remove(a->node, ARB_WITNESS_ID);
+}
+
 void arb_leader_tick(struct arb *a)
 {
 	uint64_t now = arb_now(a);
 	leader_self_clear(a);
+	leader_membership(a);
 	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
 	leader_hosts(a);
 	leader_slots(a);

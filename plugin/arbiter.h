@@ -111,6 +111,15 @@ void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
  * -FL_ENOTLEADER when no leader is known. */
 int arb_submit(struct arb *a, const struct fsm_cmd *c);
 
+/* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
+ * host in the FSM (name, address), then adds it to Raft as a learner and
+ * promotes it to voter once it has caught up (thesis §4.2.1). Removing is
+ * refused with -FL_EBUSY while VMs are placed on the host: move them first
+ * (a dead host's VMs move by themselves). The disk voter follows: the
+ * leader keeps it a voter exactly while the number of host voters is even. */
+int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
+int arb_host_remove(struct arb *a, uint32_t host_id);
+
 /* ---- status ---- */
 struct arb_host_view {
 	uint32_t host_id;

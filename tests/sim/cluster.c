@@ -48,6 +48,7 @@ struct applied_rec {
 
 struct simcl {
 	struct simcl_params p;
+	uint32_t initial;                  /* hosts in the bootstrap configuration */
 	struct fl_simclock checker_clock;  /* never paused: runs the checks */
 	struct fl_timer checker;
 	uint32_t *term_leader;             /* I2 election safety: leader seen per term */
@@ -226,7 +227,7 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	cfg.raft.election_timeout_us = T;
 	cfg.raft.heartbeat_us = T / 10;
 	cfg.transport = &h->tx;
-	cfg.bootstrap = &c->boot;
+	cfg.bootstrap = h->id <= c->initial ? &c->boot : NULL;
 	cfg.vm = (struct arb_vm_ops){.start = simhost_vm_start, .kill = simhost_vm_kill,
 				     .guard = simhost_vm_guard, .ctx = h};
 	cfg.snapshot_every = c->p.snapshot_every;
@@ -281,7 +282,8 @@ struct simcl *simcl_new(const struct simcl_params *p)
 	fl_timer_after(&c->checker_clock.base, &c->checker, 10 * FL_US_PER_MS);
 	simcl_format(c);
 	struct fl_simclock *clocks[SIMCL_MAX_HOSTS];
-	c->boot.n = p->hosts;
+	c->initial = p->initial_hosts ? p->initial_hosts : p->hosts;
+	c->boot.n = c->initial;
 	for (uint32_t i = 1; i <= p->hosts; i++) {
 		struct simhost *h = &c->hosts[i];
 		int32_t drift = p->max_drift_ppm
@@ -296,10 +298,11 @@ struct simcl *simcl_new(const struct simcl_params *p)
 		h->tx.ops = &simhost_tx_ops;
 		h->rdisk = raft_mem_disk_new();
 		clocks[i - 1] = &h->clock;
-		c->boot.servers[i - 1] = (struct raft_server){.id = i, .role = RAFT_VOTER};
+		if (i <= c->initial)
+			c->boot.servers[i - 1] = (struct raft_server){.id = i, .role = RAFT_VOTER};
 	}
 	/* The disk voter makes an even number of host voters odd. */
-	if (p->hosts % 2 == 0)
+	if (c->initial % 2 == 0)
 		c->boot.servers[c->boot.n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
 	c->net = simnet_new(&c->sim, p->hosts, clocks, fl_rand_next(&c->sim.rand), simcl_deliver, c);
 	c->vms = simvm_new(&c->sim, p->hosts, fl_rand_next(&c->sim.rand));
@@ -344,7 +347,7 @@ uint64_t simcl_now(const struct simcl *c) { return c->sim.now_us; }
 
 void simcl_start_all(struct simcl *c)
 {
-	for (uint32_t i = 1; i <= c->p.hosts; i++) {
+	for (uint32_t i = 1; i <= c->initial; i++) {
 		simhost_open_disk(c, &c->hosts[i]);
 		simhost_boot(c, &c->hosts[i]);
 	}
@@ -439,6 +442,25 @@ void simcl_restart(struct simcl *c, uint32_t h)
 }
 
 bool simcl_is_up(const struct simcl *c, uint32_t h) { return c->hosts[h].up; }
+
+bool simcl_join(struct simcl *c, uint32_t h)
+{
+	uint32_t l = simcl_leader(c);
+	char name[16];
+	if (l == 0)
+		return false;
+	snprintf(name, sizeof(name), "h%u", h);
+	if (arb_host_add(c->hosts[l].arb, h, name, "sim") != 0)
+		return false;
+	simcl_restart(c, h);
+	return true;
+}
+
+int simcl_remove(struct simcl *c, uint32_t h)
+{
+	uint32_t l = simcl_leader(c);
+	return l == 0 ? -FL_ENOTLEADER : arb_host_remove(c->hosts[l].arb, h);
+}
 
 void simcl_pause(struct simcl *c, uint32_t h)
 {

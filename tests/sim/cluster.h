@@ -33,6 +33,7 @@ struct simcl_params {
 	int32_t max_drift_ppm;
 	uint64_t snapshot_every;   /* 0: the arbiter's default */
 	uint64_t snapshot_trailing; /* 0: Raft's default */
+	uint32_t initial_hosts;    /* hosts of the bootstrap configuration; 0: all */
 };
 
 struct simcl;
@@ -55,6 +56,11 @@ void simcl_run_for(struct simcl *c, uint64_t us);
 /* Faults. Host ids are 1-based. */
 void simcl_crash(struct simcl *c, uint32_t h);
 void simcl_restart(struct simcl *c, uint32_t h);
+/* Starts host h (not in the bootstrap configuration) empty and has the
+ * leader add it: a host joining a running cluster. false without a leader. */
+bool simcl_join(struct simcl *c, uint32_t h);
+/* The leader removes host h from the cluster. */
+int simcl_remove(struct simcl *c, uint32_t h);
 bool simcl_is_up(const struct simcl *c, uint32_t h);
 void simcl_pause(struct simcl *c, uint32_t h);
 void simcl_resume(struct simcl *c, uint32_t h);

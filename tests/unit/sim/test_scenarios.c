@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 #include "common/log.h"
+#include "fencelock/error.h"
 #include "plugin/arbiter.h"
 #include "raft/node.h"
 #include "tests/sim/cluster.h"
@@ -415,6 +416,44 @@ static void a_host_fenced_three_times_in_an_hour_is_quarantined(void **state)
 	simcl_free(c);
 }
 
+static void a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity(void **state)
+{
+	(void)state;
+	struct simcl_params p = {.hosts = 4, .vms = 6, .seed = 32, .io_timeout_s = 1, .p_us = S(10),
+				 .max_drift_ppm = 200, .initial_hosts = 3};
+	struct simcl *c = simcl_new(&p);
+	simcl_start_all(c);
+	assert_true(simcl_register_vms(c, S(30)));
+	assert_true(simcl_wait_all_running(c, S(30)));
+	assert_true(simcl_join(c, 4));
+	simcl_run_for(c, S(30));
+	/* Four host voters: the disk voter joined as the fifth. */
+	const struct raft_config *cfg = raft_configuration(raft_node_core(arb_raft(simcl_arb(c, simcl_leader(c)))), NULL);
+	int w = raft_config_find(cfg, FL_WITNESS_RAFT_ID), h4 = raft_config_find(cfg, 4);
+	assert_true(h4 >= 0 && cfg->servers[h4].role == RAFT_VOTER);
+	assert_true(w >= 0 && cfg->servers[w].role == RAFT_VOTER);
+	assert_true(witness_holder(c, 4) != 0);
+	/* The new host takes VMs: crash one that has some. */
+	uint32_t victim = simcl_vm_host(c, 0);
+	simcl_crash(c, victim);
+	until_moved_off(c, victim, 6, S(30));
+	simcl_restart(c, victim);
+	simcl_run_for(c, S(20));
+	/* Removing host 4 (once it runs nothing) makes the voters odd again. */
+	uint32_t tries = 0;
+	while (simcl_remove(c, 4) == -FL_EBUSY && tries++ < 1) {
+		simcl_crash(c, 4); /* its VMs move away */
+		until_moved_off(c, 4, 6, S(30));
+	}
+	simcl_run_for(c, S(20));
+	cfg = raft_configuration(raft_node_core(arb_raft(simcl_arb(c, simcl_leader(c)))), NULL);
+	assert_true(raft_config_find(cfg, 4) < 0);
+	assert_true(raft_config_find(cfg, FL_WITNESS_RAFT_ID) < 0);
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
 int main(void)
 {
 	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
@@ -436,6 +475,7 @@ int main(void)
 		cmocka_unit_test(a_2_2_split_keeps_the_side_with_the_disk_voter),
 		cmocka_unit_test(frequent_snapshots_compact_logs_and_catch_up_a_restarted_host),
 		cmocka_unit_test(a_host_fenced_three_times_in_an_hour_is_quarantined),
+		cmocka_unit_test(a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
