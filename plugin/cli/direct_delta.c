@@ -572,8 +572,13 @@ static int dump_run(struct dctx *x, enum fl_out_format fmt, uint32_t want_sector
 	}
 	json_object_set_new(root, "hosts", hosts);
 	free(area);
-	if (fmt == FL_OUT_JSON)
+	if (fmt == FL_OUT_JSON) {
+		/* On a device laid out by `direct format`, the fencelock area too. */
+		json_t *fa = x->offset == 0 ? fl_cli_fencelock_area_json(x->path) : NULL;
+		if (fa != NULL)
+			json_object_set_new(root, "fencelock", fa);
 		return fl_out_json_print(root);
+	}
 	dump_text(x, root);
 	json_decref(root);
 	return 0;
