@@ -395,6 +395,33 @@ static void figure_8_in_a_cluster_the_old_entry_commits_only_with_the_new_term(v
 	}
 }
 
+static void a_proposal_to_a_follower_is_refused(void **state)
+{
+	(void)state;
+	struct raft *r = fx_core_new(1, 3, 1, NULL, 0, true, true, T0);
+	uint64_t idx = 0;
+	assert_int_equal(raft_propose(r, T0, "x", 1, &idx), -FL_ENOTLEADER);
+	assert_int_equal(raft_last_index(r), 0);
+	raft_free(r);
+}
+
+static void uncommitted_entries_are_bounded(void **state)
+{
+	(void)state;
+	struct raft *r = fx_core_new(1, 3, 0, NULL, 0, true, false, T0);
+	uint64_t now = fx_core_make_leader(r, T0, &ob);
+	uint32_t accepted = 0;
+	int rv = 0;
+	while ((rv = raft_propose(r, now, "p", 1, NULL)) == 0 && accepted < 100000) {
+		accepted++;
+		ob.n = 0;
+		fx_core_pump(r, &ob, true);
+	}
+	assert_int_equal(rv, -FL_ENOSPC); /* nobody acknowledges: no commit */
+	assert_true(accepted > 1000 && accepted < 100000);
+	raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +443,8 @@ int main(void)
 		cmocka_unit_test(a_leader_counts_its_own_entry_only_once_durable),
 		cmocka_unit_test(figure_8_an_old_term_entry_is_not_committed_by_counting),
 		cmocka_unit_test(figure_8_in_a_cluster_the_old_entry_commits_only_with_the_new_term),
+		cmocka_unit_test(a_proposal_to_a_follower_is_refused),
+		cmocka_unit_test(uncommitted_entries_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
