@@ -489,7 +489,7 @@ static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 	if (rv == -FL_ECHECKSUM && ls->area_hosts == 0 && ls->cfg.align_bytes != 0 &&
 	    ls_set_geometry(ls, ls->cfg.align_bytes) != 0)
 		rv = -FL_EINVAL;
-	if (rv == -FL_ECHECKSUM && ls->area_hosts != 0) {
+	if (rv == -FL_ECHECKSUM && ls->area_hosts != 0 && ls->cfg.repair_corrupt_own) {
 		ls_acquire_corrupt(ls, step);
 		return;
 	}

@@ -88,6 +88,10 @@ struct ls_config {
 	uint32_t io_timeout_s;       /* T */
 	uint32_t min_read_hosts;     /* renewal reads at least this many records */
 	uint32_t full_scan_every;    /* renewals between full reads; 0: default */
+	/* Acquire replaces our own record when it fails its checksum and stays
+	 * unchanged for sanlock's dead time (the daemon's choice); off, such a
+	 * record is an error for the operator (the CLI's). */
+	bool repair_corrupt_own;
 };
 
 struct ls_lockspace;

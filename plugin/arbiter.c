@@ -438,6 +438,7 @@ static int arb_init_lockspace(struct arb *a)
 	lc.align_bytes = a->cfg.layout.align_bytes;
 	lc.io_timeout_s = a->cfg.layout.io_timeout_s;
 	lc.min_read_hosts = a->cfg.layout.max_hosts;
+	lc.repair_corrupt_own = true;
 	return ls_new(a->loop, a->cfg.bdev, &lc, arb_ls_event, a, &a->ls);
 }
 

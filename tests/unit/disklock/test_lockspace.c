@@ -67,7 +67,7 @@ static struct world *world_new(uint32_t sector, uint64_t size_bytes)
 
 /* Host i with host_id (0: observer), name, T = 1 s; its clock starts at an
  * arbitrary, host-specific local time. */
-static struct host *add_host(struct world *w, uint64_t host_id, const char *name)
+static struct host *add_host_cfg(struct world *w, uint64_t host_id, const char *name, bool repair)
 {
 	unsigned i = w->n++;
 	struct host *h = &w->h[i];
@@ -75,11 +75,23 @@ static struct host *add_host(struct world *w, uint64_t host_id, const char *name
 	assert_int_equal(fl_simclock_init(&h->clock, &w->sim, S(1000 + 777 * i), 0), 0);
 	h->sb = fl_simbdev_new(&w->disk, &h->clock.base, name, 100 + i);
 	assert_non_null(h->sb);
-	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_s = 1};
+	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_s = 1,
+				.repair_corrupt_own = repair};
 	snprintf(cfg.host_name, sizeof(cfg.host_name), "%s", name);
 	assert_int_equal(ls_new(&h->clock.base, fl_simbdev_bdev(h->sb), &cfg, on_event, h, &h->ls), 0);
 	h->ts_increasing = true;
 	return h;
+}
+
+static struct host *add_host(struct world *w, uint64_t host_id, const char *name)
+{
+	return add_host_cfg(w, host_id, name, false);
+}
+
+/* A host that replaces its own corrupt record after watching it (the daemon's mode). */
+static struct host *add_host_repairing(struct world *w, uint64_t host_id, const char *name)
+{
+	return add_host_cfg(w, host_id, name, true);
 }
 
 /* A fresh instance for host h (after a crash), same clock and disk handle. */
@@ -318,7 +330,23 @@ static void a_corrupt_record_is_never_acquired_as_free(void **state)
 	uint8_t before[512];
 	memcpy(before, sector_of(w, 3), sizeof(before));
 	assert_int_equal(ls_acquire(a->ls), 0);
-	/* Watched for sanlock's dead time (68 s at N = 1) before anything is written. */
+	assert_true(run_until_event(w, a, LS_EV_ACQUIRED, 0, S(20)));
+	assert_int_equal(a->result[LS_EV_ACQUIRED], -FL_ECHECKSUM);
+	assert_memory_equal(before, sector_of(w, 3), sizeof(before));
+	world_free(w);
+}
+
+static void in_repair_mode_a_corrupt_own_record_is_watched_before_anything_is_written(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host_repairing(w, 3, "host-a");
+	format(w, a);
+	sector_of(w, 3)[60] ^= 0x01;
+	uint8_t before[512];
+	memcpy(before, sector_of(w, 3), sizeof(before));
+	assert_int_equal(ls_acquire(a->ls), 0);
+	/* Watched for sanlock's dead time (68 s at N = 1) first. */
 	assert_false(run_until_event(w, a, LS_EV_ACQUIRED, 0, S(60)));
 	assert_memory_equal(before, sector_of(w, 3), sizeof(before));
 	world_free(w);
@@ -328,7 +356,7 @@ static void a_corrupt_own_record_unchanged_for_the_dead_time_is_replaced_with_a_
 {
 	(void)state;
 	struct world *w = world_new(512, 1u << 20);
-	struct host *a = add_host(w, 3, "host-a");
+	struct host *a = add_host_repairing(w, 3, "host-a");
 	format(w, a);
 	put_record(w, 3, "host-a", 7, 100, true, 1);
 	sector_of(w, 3)[170] ^= 0x40; /* the checksum itself: a torn or rotten sector */
@@ -345,7 +373,7 @@ static void a_corrupt_record_that_changes_while_watched_is_busy(void **state)
 {
 	(void)state;
 	struct world *w = world_new(512, 1u << 20);
-	struct host *a = add_host(w, 3, "host-a");
+	struct host *a = add_host_repairing(w, 3, "host-a");
 	format(w, a);
 	sector_of(w, 3)[60] ^= 0x01;
 	assert_int_equal(ls_acquire(a->ls), 0);
@@ -717,6 +745,7 @@ int main(void)
 		cmocka_unit_test(fast_reacquire_of_our_own_record_skips_the_large_wait),
 		cmocka_unit_test(reacquire_after_release_bumps_the_generation),
 		cmocka_unit_test(a_corrupt_record_is_never_acquired_as_free),
+		cmocka_unit_test(in_repair_mode_a_corrupt_own_record_is_watched_before_anything_is_written),
 		cmocka_unit_test(a_corrupt_own_record_unchanged_for_the_dead_time_is_replaced_with_a_higher_generation),
 		cmocka_unit_test(a_corrupt_record_that_changes_while_watched_is_busy),
 		cmocka_unit_test(a_record_of_another_lockspace_is_foreign),
