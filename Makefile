@@ -47,9 +47,12 @@ have_src  = $(foreach m,$(1),$(if $(wildcard $(call mod_dir,$(m))/*.c),$(m)))
 dep_libs  = $(foreach m,$(call have_src,$($(1)_DEPS)),$(call lib_file,$(m)))
 
 # ---- programs --------------------------------------------------------------
-PROGRAMS       := fencelock
+PROGRAMS       := fencelock fencelockd
 fencelock_SRCS := $(wildcard plugin/cli/*.c)
 fencelock_LIBS := plugin disklock raft common
+# The daemon: main, the control backend, the VM runtime (plugin/daemon/daemon.h).
+fencelockd_SRCS := $(wildcard plugin/daemon/*.c)
+fencelockd_LIBS := plugin disklock raft common
 
 # The whole-cluster simulator (a development tool: built by `all`, not installed).
 DEV_PROGRAMS       := fencelock-sim

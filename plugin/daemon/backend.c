@@ -1,0 +1,342 @@
+/* fencelockd's control backend: the struct ctl_backend handlers on top of the
+ * arbiter (plugin/arbiter.h) and the VM runtime (vmrt.c).
+ *
+ * The cluster's registry lives in the replicated FSM, and arb_submit() is
+ * fire and forget: a mutating op proposes its FSM command and then waits
+ * (CTL_DEFERRED) until the local FSM shows the effect, polled every
+ * FLD_POLL_US, with a bound (FLD_COMMIT_TIMEOUT_US) after which the caller
+ * gets an error naming the likely cause. Preconditions the FSM would refuse
+ * silently (a read-write volume of another VM, a VM still running) are
+ * checked here first so that the caller gets a sentence rather than a
+ * timeout. Membership changes (host.add / host.remove) run on the leader:
+ * the FSM record first (it carries the address every host's transport needs),
+ * then the Raft configuration change (a new host joins as a learner and is
+ * promoted once it has caught up). */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/daemon/daemon.h"
+#include "raft/node.h"
+
+int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
+{
+	int rv = arb_submit(d->arb, c);
+	if (rv == -FL_ENOTLEADER) {
+		ctl_call_errorf(call, "host %u (%s) knows no Raft leader: it is not quorate; try again when "
+				"'fencelock status' says quorate", d->cfg.host_id, d->cfg.host_name);
+		return -FL_ENOTQUORATE;
+	}
+	if (rv != 0)
+		ctl_call_errorf(call, "proposing %s for %s failed: %s", fsm_cmd_type_name(c->type),
+				c->uid[0] ? c->uid : "the cluster", fl_strerror(rv));
+	return rv;
+}
+
+/* ---- waiting for a commit ---- */
+
+int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id)
+{
+	for (uint32_t i = 0; i < FLD_WAITERS_MAX; i++) {
+		struct fld_waiter *w = &d->waiters[i];
+		if (w->used)
+			continue;
+		*w = (struct fld_waiter){.used = true, .kind = (uint8_t)kind, .call = call, .host_id = host_id,
+					 .until_us = fl_now_us(d->loop) + FLD_COMMIT_TIMEOUT_US};
+		snprintf(w->uid, sizeof(w->uid), "%s", uid != NULL ? uid : "");
+		return CTL_DEFERRED;
+	}
+	ctl_call_errorf(call, "too many control requests waiting for a commit (%u); try again", FLD_WAITERS_MAX);
+	return -FL_ENOSPC;
+}
+
+static bool waiter_done(struct fld *d, const struct fld_waiter *w)
+{
+	const struct fsm *f = arb_fsm(d->arb);
+	const struct fsm_host *h;
+	switch (w->kind) {
+	case FLW_REGISTER: return fsm_vm_find(f, w->uid, NULL) != NULL;
+	case FLW_UNREGISTER: return fsm_vm_find(f, w->uid, NULL) == NULL;
+	case FLW_HOST_ADD: return (h = fsm_host_find(f, w->host_id)) != NULL && h->state == FSM_HOST_JOINED;
+	case FLW_HOST_REMOVE: return (h = fsm_host_find(f, w->host_id)) == NULL || h->state == FSM_HOST_LEFT;
+	default: FL_ASSERT(false && "unknown waiter kind"); return true;
+	}
+}
+
+static const char *waiter_hint(const struct fld_waiter *w)
+{
+	switch (w->kind) {
+	case FLW_REGISTER: return "no quorum, or the cluster refused it (a volume used by another VM, registry full)";
+	case FLW_UNREGISTER: return "no quorum, or the VM still runs somewhere";
+	case FLW_HOST_ADD: return "no quorum, or the id or name is taken";
+	default: return "no quorum, or VMs are still placed on that host";
+	}
+}
+
+void fld_waiters_poll(struct fld *d, uint64_t now)
+{
+	for (uint32_t i = 0; i < FLD_WAITERS_MAX; i++) {
+		struct fld_waiter *w = &d->waiters[i];
+		if (!w->used)
+			continue;
+		if (waiter_done(d, w)) {
+			w->used = false;
+			ctl_call_finish(w->call, 0);
+		} else if (now >= w->until_us) {
+			w->used = false;
+			ctl_call_errorf(w->call, "not committed within %u s: %s", (unsigned)(FLD_COMMIT_TIMEOUT_US / FL_US_PER_S),
+					waiter_hint(w));
+			ctl_call_finish(w->call, -FL_ETIMEDOUT);
+		}
+	}
+}
+
+void fld_waiters_drop(struct fld *d)
+{
+	memset(d->waiters, 0, sizeof(d->waiters));
+}
+
+/* ---- VM registry ---- */
+
+static bool same_volumes(const struct fsm_vm *vm, const struct ctl_req *req)
+{
+	if (vm->nvol != req->n_volumes)
+		return false;
+	for (uint32_t i = 0; i < req->n_volumes; i++) {
+		bool found = false;
+		for (uint32_t k = 0; k < vm->nvol && !found; k++)
+			found = strcmp(vm->vol[k].path, req->volumes[i].path) == 0 && vm->vol[k].ro == req->volumes[i].ro;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* A read-write volume belongs to one VM (the FSM's rule, checked here for a
+ * clear answer). */
+static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+{
+	const struct fsm *f = arb_fsm(d->arb);
+	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+		const struct fsm_vm *o = fsm_vm_at(f, i);
+		for (uint32_t k = 0; o != NULL && k < o->nvol; k++)
+			for (uint32_t j = 0; j < req->n_volumes; j++) {
+				if (strcmp(o->vol[k].path, req->volumes[j].path) != 0 || (o->vol[k].ro && req->volumes[j].ro))
+					continue;
+				char name[FSM_NAME_MAX + 1];
+				if (o->desired_host != 0)
+					ctl_call_errorf(call, "volume %s is held by VM %s on host %u (%s); stop that VM first",
+							o->vol[k].path, o->uid, o->desired_host,
+							fld_host_name(d, o->desired_host, name, sizeof(name)));
+				else
+					ctl_call_errorf(call, "volume %s belongs to VM %s (not running); unregister it first",
+							o->vol[k].path, o->uid);
+				return -FL_EBUSY;
+			}
+	}
+	return 0;
+}
+
+static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
+	if (vm != NULL) {
+		if (same_volumes(vm, req))
+			return 0; /* already registered (a re-run, a restart): the spec stays */
+		ctl_call_errorf(call, "VM %s is registered with other volumes; unregister it first "
+				"('fencelock vm unregister %s')", req->uid, req->uid);
+		return -FL_EBUSY;
+	}
+	int rv = volume_conflict(d, call, req);
+	if (rv != 0)
+		return rv;
+	size_t spec_len = strlen(req->spec);
+	if (spec_len > arb_fsm(d->arb)->lim.spec_max_bytes) {
+		ctl_call_errorf(call, "spec of VM %s is %zu bytes; at most %u", req->uid, spec_len,
+				arb_fsm(d->arb)->lim.spec_max_bytes);
+		return -FL_EINVAL;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_VM_REGISTER, .nvol = (uint8_t)req->n_volumes,
+			    .restart = req->restart == CTL_RESTART_NEVER ? FSM_RESTART_NEVER : FSM_RESTART_ALWAYS,
+			    .spec = (const uint8_t *)req->spec, .spec_len = (uint32_t)spec_len};
+	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
+	for (uint32_t i = 0; i < req->n_volumes; i++) {
+		snprintf(c.vol[i].path, sizeof(c.vol[i].path), "%s", req->volumes[i].path);
+		c.vol[i].ro = req->volumes[i].ro;
+	}
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
+	return fld_wait(d, FLW_REGISTER, call, req->uid, 0);
+}
+
+static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
+	const struct dvm *v = vmrt_find(d, req->uid);
+	if (vm == NULL) {
+		ctl_call_errorf(call, "VM %s is not registered", req->uid);
+		return -FL_ENOENT;
+	}
+	if ((v != NULL && v->state != DVM_NONE) || vm->run_state == FSM_RUN_RUNNING) {
+		ctl_call_errorf(call, "VM %s still runs (host %u); stop it first", req->uid,
+				vm->run_host ? vm->run_host : vm->desired_host);
+		return -FL_EBUSY;
+	}
+	int rv;
+	if (vm->desired_host != 0) {
+		struct fsm_cmd p = {.type = FSM_CMD_VM_PLACE, .host_id = 0, .incarnation = vm->incarnation};
+		snprintf(p.uid, sizeof(p.uid), "%s", req->uid);
+		if ((rv = fld_submit(d, call, &p)) != 0)
+			return rv;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_VM_UNREGISTER};
+	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
+	return fld_wait(d, FLW_UNREGISTER, call, req->uid, 0);
+}
+
+/* The hand-off state: where the VM is placed and its incarnation (the
+ * volume leases follow the placement; a changed incarnation means the VM
+ * was moved in between). */
+static int op_inquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
+	if (vm == NULL) {
+		ctl_call_errorf(call, "VM %s is not registered", req->uid);
+		return -FL_ENOENT;
+	}
+	char state[96];
+	snprintf(state, sizeof(state), "fsm1:%u:%" PRIu64 ":%s", vm->desired_host, vm->incarnation,
+		 vm->run_state == FSM_RUN_RUNNING ? "running" : "stopped");
+	json_object_set_new(ctl_call_reply(call), "state", json_string(state));
+	return 0;
+}
+
+static int op_acquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	return vmrt_acquire(ctx, call, req);
+}
+
+static int op_started(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	return vmrt_started(ctx, call, req);
+}
+
+static int op_exited(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	return vmrt_exited(ctx, call, req);
+}
+
+static int op_release(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	return vmrt_release(ctx, call, req);
+}
+
+/* ---- membership ---- */
+
+static int need_leader(struct fld *d, struct ctl_call *call, struct raft_node **node)
+{
+	*node = arb_raft(d->arb);
+	struct raft *r = *node != NULL ? raft_node_core(*node) : NULL;
+	if (r != NULL && raft_state(r) == RAFT_LEADER)
+		return 0;
+	struct arb_status st;
+	arb_status(d->arb, &st);
+	if (st.leader != 0)
+		ctl_call_errorf(call, "membership changes run on the leader: run this on host %" PRIu64, st.leader);
+	else
+		ctl_call_errorf(call, "no leader is known: the cluster has no quorum");
+	return -FL_ENOTLEADER;
+}
+
+static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	struct raft_node *node;
+	struct sockaddr_in sa;
+	int rv = need_leader(d, call, &node);
+	if (rv != 0)
+		return rv;
+	if (fsm_host_find(arb_fsm(d->arb), req->host_id) != NULL) {
+		ctl_call_errorf(call, "host id %u is already a member (or left: ids are never reused)", req->host_id);
+		return -FL_EBUSY;
+	}
+	if (!cfg_name_valid(req->host_name) || cfg_parse_ipv4_port(req->host_addr, &sa) != 0 ||
+	    req->host_id > d->layout.max_hosts) {
+		ctl_call_errorf(call, "host %u: name must be 1..47 of [A-Za-z0-9._-], address IPv4:PORT, id at most %u "
+				"(the device's max_hosts)", req->host_id, d->layout.max_hosts);
+		return -FL_EINVAL;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_HOST_ADD, .host_id = req->host_id, .role = FSM_ROLE_LEARNER};
+	snprintf(c.name, sizeof(c.name), "%s", req->host_name);
+	snprintf(c.addr, sizeof(c.addr), "%s", req->host_addr);
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	raft_tcp_add_peer(d->tcp, req->host_id, ip, ntohs(sa.sin_port));
+	rv = raft_node_add(node, req->host_id);
+	if (rv != 0) {
+		ctl_call_errorf(call, "Raft refused to add host %u: %s (a previous change not yet committed?)",
+				req->host_id, fl_strerror(rv));
+		return rv;
+	}
+	rv = raft_node_promote(node, req->host_id);
+	fl_notice("host %u (%s, %s) added as a learner; promotion %s", req->host_id, req->host_name, req->host_addr,
+		  rv == 0 ? "proposed" : rv == -FL_EAGAIN ? "once it has caught up" : fl_strerror(rv));
+	return fld_wait(d, FLW_HOST_ADD, call, NULL, req->host_id);
+}
+
+static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	struct raft_node *node;
+	int rv = need_leader(d, call, &node);
+	if (rv != 0)
+		return rv;
+	if (req->host_id == d->cfg.host_id) {
+		ctl_call_errorf(call, "the leader cannot remove itself; run this on another host once it leads");
+		return -FL_EINVAL;
+	}
+	const struct fsm_host *h = fsm_host_find(arb_fsm(d->arb), req->host_id);
+	if (h == NULL || h->state != FSM_HOST_JOINED) {
+		ctl_call_errorf(call, "host %u is not a member", req->host_id);
+		return -FL_ENOENT;
+	}
+	if (fsm_vms_on_host(arb_fsm(d->arb), req->host_id, NULL, 0) > 0) {
+		ctl_call_errorf(call, "VMs are still placed on host %u; stop or move them first", req->host_id);
+		return -FL_EBUSY;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_HOST_REMOVE, .host_id = req->host_id};
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
+	rv = raft_node_remove(node, req->host_id);
+	if (rv != 0)
+		fl_warn("Raft refused to remove host %u: %s", req->host_id, fl_strerror(rv));
+	return fld_wait(d, FLW_HOST_REMOVE, call, NULL, req->host_id);
+}
+
+void fld_backend(struct fld *d, struct ctl_backend *be)
+{
+	memset(be, 0, sizeof(*be));
+	be->ctx = d;
+	be->handlers[CTL_OP_STATUS] = fld_status;
+	be->handlers[CTL_OP_HOSTS] = be->handlers[CTL_OP_LEASES] = be->handlers[CTL_OP_VMS] = fld_list;
+	be->handlers[CTL_OP_METRICS] = fld_metrics_op;
+	be->handlers[CTL_OP_VM_REGISTER] = op_register;
+	be->handlers[CTL_OP_VM_UNREGISTER] = op_unregister;
+	be->handlers[CTL_OP_VM_ACQUIRE] = op_acquire;
+	be->handlers[CTL_OP_VM_RELEASE] = op_release;
+	be->handlers[CTL_OP_VM_INQUIRE] = op_inquire;
+	be->handlers[CTL_OP_VM_STARTED] = op_started;
+	be->handlers[CTL_OP_VM_EXITED] = op_exited;
+	be->handlers[CTL_OP_HOST_ADD] = op_host_add;
+	be->handlers[CTL_OP_HOST_REMOVE] = op_host_remove;
+}

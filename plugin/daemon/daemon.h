@@ -1,0 +1,152 @@
+/* fencelockd's internal interfaces: the daemon object shared by its parts.
+ *
+ *   main.c     command line, configuration, start-up (device, layout, log
+ *              store, TCP transport, arbiter, control socket), signals and
+ *              the clean shutdown;
+ *   vmrt.c     the VM runtime: the arbiter's struct arb_vm_ops on real
+ *              processes (guard files, recover_command or a re-run under
+ *              `fencelock exec`, SIGTERM / SIGKILL by the deadline, pidfds
+ *              to learn that a process is gone);
+ *   backend.c  the control socket's handlers (struct ctl_backend) on top of
+ *              the arbiter and the runtime;
+ *   status.c   the read-only views: status, hosts, leases, vms, metrics.
+ *
+ * Everything runs on one thread, the epoll loop's: no locks. Not a public
+ * header. */
+#ifndef FL_PLUGIN_DAEMON_DAEMON_H
+#define FL_PLUGIN_DAEMON_DAEMON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "common/loop.h"
+#include "disklock/layout.h"
+#include "plugin/arbiter.h"
+#include "plugin/config.h"
+#include "plugin/ctl_server.h"
+#include "plugin/guard.h"
+
+#define FLD_MAX_VMS 256u            /* = the FSM's default max_vms */
+#define FLD_WAITERS_MAX 64u         /* control calls waiting for a commit */
+#define FLD_POLL_US (20ull * FL_US_PER_MS)
+#define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
+#define FLD_ACQUIRE_TIMEOUT_US (15ull * FL_US_PER_S)
+#define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
+
+/* What the runtime knows of one VM (by FSM table index). */
+enum dvm_state {
+	DVM_NONE = 0,     /* nothing of ours runs */
+	DVM_SPAWNED,      /* we ran recover_command / a re-run; waiting for its vm.acquire */
+	DVM_RUNNING,      /* a wrapper holds the grant: pid known (or adopted after a restart) */
+	DVM_KILLING,      /* the arbiter asked us to kill it */
+};
+
+struct fld;
+
+struct dvm {
+	struct fld *d;
+	uint32_t idx;
+	uint8_t state;               /* enum dvm_state */
+	char uid[CTL_UID_MAX + 1];
+	bool arb_started;            /* the arbiter's start op ran for incarnation */
+	uint64_t incarnation;
+	bool adopted;                /* guard file found at start-up, process unknown */
+	bool have_guard;             /* our guard_table holds its file */
+	pid_t pid;                   /* the VM process (vm.acquire's pid) */
+	pid_t wrapper_pid;           /* the `fencelock exec` that asked (SO_PEERCRED) */
+	int wrapper_fd;              /* pidfd of wrapper_pid, or -1 */
+	pid_t spawn_pid;             /* our own child: recover_command or re-run */
+	int spawn_fd;                /* its pidfd, or -1 */
+	bool exited_reported;        /* the wrapper said vm.exited */
+	bool natural_exit;           /* it ended on its own: unplace it */
+	uint64_t cancelled_inc;      /* an incarnation whose acquire we gave up */
+	uint64_t kill_deadline_us;
+	uint64_t started_us;         /* loop time the grant was given */
+	struct fl_timer timer;       /* kill deadline, spawn timeout */
+	struct fl_timer report;      /* deferred arb_vm_exited */
+	struct ctl_call *acquire;    /* a vm.acquire waiting for the start op */
+	pid_t acquire_pid;
+	pid_t acquire_wrapper;
+	uint64_t acquire_until_us;
+};
+
+enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE };
+
+/* A control call waiting for the FSM to show its effect. */
+struct fld_waiter {
+	bool used;
+	uint8_t kind;                /* enum fld_wait_kind */
+	struct ctl_call *call;
+	char uid[CTL_UID_MAX + 1];
+	uint32_t host_id;
+	uint64_t until_us;
+};
+
+struct fld_metrics {
+	uint64_t vm_starts, vm_spawns, vm_kills, guard_kills, natural_exits;
+	uint64_t recovered;          /* starts of a VM whose previous incarnation ran elsewhere */
+};
+
+struct fld {
+	struct fl_config cfg;
+	const char *config_path;
+	struct fl_eloop *el;
+	struct fl_loop *loop;
+	struct fl_bdev *bdev;
+	struct lay_layout layout;
+	struct raft_tcp *tcp;
+	struct arb *arb;
+	struct ctl_server *ctl;
+	struct guard_table guards;
+	uint64_t guard_deadline_us;  /* last deadline the arbiter published */
+	uint64_t guard_grace_us;
+	char fencelock_bin[1024];
+	char peer_addr_buf[CFG_PEERS_MAX][32];
+	const char *peer_addrs[CFG_HOST_ID_MAX + 1];
+	struct dvm vms[FLD_MAX_VMS];
+	struct fld_waiter waiters[FLD_WAITERS_MAX];
+	struct fl_timer poll;
+	struct fl_timer housekeeping;
+	uint64_t started_us;
+	struct fld_metrics m;
+	volatile bool done;
+};
+
+/* ---- vmrt.c ---- */
+void vmrt_init(struct fld *d);
+/* Reopens the guard files a previous instance left (after guard_table_init). */
+int vmrt_adopt(struct fld *d);
+struct arb_vm_ops vmrt_ops(struct fld *d);
+/* The runtime record of uid, by the FSM's index, or NULL if unknown. */
+struct dvm *vmrt_find(struct fld *d, const char *uid);
+/* True while anything of ours runs (a VM, a spawned command). */
+bool vmrt_any_active(const struct fld *d);
+/* vm.acquire: answers at once (0 / -FL_E), or CTL_DEFERRED. */
+int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req);
+int vmrt_started(struct fld *d, struct ctl_call *call, const struct ctl_req *req);
+int vmrt_exited(struct fld *d, struct ctl_call *call, const struct ctl_req *req);
+int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req);
+/* Every tick: acquire timeouts. */
+void vmrt_poll(struct fld *d, uint64_t now);
+const char *vmrt_state_name(const struct dvm *v);
+void vmrt_shutdown(struct fld *d);
+
+/* ---- backend.c ---- */
+void fld_backend(struct fld *d, struct ctl_backend *be);
+/* Adds a waiter; -FL_ENOSPC when full. */
+int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id);
+void fld_waiters_poll(struct fld *d, uint64_t now);
+void fld_waiters_drop(struct fld *d);
+/* Submits an FSM command, mapping "no leader" to a clear sentence on call. */
+int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c);
+
+/* ---- status.c ---- */
+int fld_status(void *ctx, struct ctl_call *call, const struct ctl_req *req);
+int fld_list(void *ctx, struct ctl_call *call, const struct ctl_req *req);
+int fld_metrics_op(void *ctx, struct ctl_call *call, const struct ctl_req *req);
+/* Rewrites cfg.metrics_file if set. */
+void fld_write_metrics_file(struct fld *d);
+const char *fld_host_name(const struct fld *d, uint32_t id, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,497 @@
+/* fencelockd: the fencelock daemon, one per host (ARCHITECTURE.md).
+ *
+ *   fencelockd -c CONFIG [-f]
+ *
+ * Start-up, in an order where every refusal happens before anything is
+ * written to the shared device: the config (one-line error naming the key),
+ * the shared device (libaio + O_DIRECT), its layout (formatted, and for the
+ * cluster [cluster] name names), the Raft transport on [host] listen with the
+ * [peers], the file log store in state_dir, the arbiter (bootstrap: every
+ * [peers] id a voter, plus the disk voter when their number is even), the
+ * guard files a previous instance left (adopted, so their VMs are extended
+ * again after our first renewal), the control socket, and only then the
+ * arbiter's start: the delta lease and Raft.
+ *
+ * Shutdown on SIGTERM / SIGINT: the loop stops, the control socket goes, the
+ * arbiter stops without writing (as a crash would) and, if no VM runs here
+ * (nothing started by us, nothing granted), the delta lease is released with
+ * `fencelock direct release-id`, so the others see this host leave at once
+ * and a restart takes the host id again without waiting. With VMs running
+ * the delta lease is left alone on purpose: their volume leases are only
+ * valid while it is, and they keep running under their guards, which kill
+ * them F after the last renewal unless a restarted daemon extends them
+ * first. SIGHUP re-reads the config's log_level. Logs go to stderr with -f,
+ * else to syslog (facility daemon); the daemon does not fork itself. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/daemon/daemon.h"
+#include "raft/node.h"
+
+#define FLD_HOUSEKEEPING_US FL_US_PER_S
+#define FLD_RELEASE_TIMEOUT_S 10
+
+static struct fld D;
+
+/* ---- logging ---- */
+
+static char log_tag[64];
+static bool use_syslog;
+
+static void stderr_sink(void *ctx, int level, const char *msg)
+{
+	static const char *const names[] = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
+	struct timespec ts;
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		log_tag, names[level & 7], msg);
+}
+
+static void syslog_sink(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	syslog(level, "%s", msg);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fencelockd -c CONFIG [-f]\n"
+		"\n"
+		"The fencelock daemon: keeps this host's VMs safe on shared storage through\n"
+		"network partitions (Raft over TCP + leases on the shared device).\n"
+		"\n"
+		"  -c CONFIG   the INI configuration (see docs/operations.md, fencelockd(8))\n"
+		"  -f          foreground: log to stderr (default: syslog, facility daemon)\n"
+		"  -h          this help\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT clean shutdown (VMs keep running under their guards;\n"
+		"the delta lease is released only when no VM runs here), SIGHUP re-reads log_level.\n"
+		"Environment: FENCELOCK_BIN, the fencelock CLI used to re-run VMs (default: next\n"
+		"to fencelockd).\n"
+		"exit codes: 0 clean shutdown, 1 start-up failed (one line says why), 2 usage.\n");
+}
+
+/* ---- start-up steps: each prints one line naming what is wrong ---- */
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "fencelockd: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (use_syslog) {
+		va_start(ap, fmt);
+		fl_vlog(LOG_ERR, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[CFG_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void find_fencelock_bin(struct fld *d)
+{
+	const char *env = getenv("FENCELOCK_BIN");
+	char self[900];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (env != NULL && env[0] == '/') {
+		snprintf(d->fencelock_bin, sizeof(d->fencelock_bin), "%s", env);
+		return;
+	}
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(d->fencelock_bin, sizeof(d->fencelock_bin), "%s/fencelock", self);
+			if (access(d->fencelock_bin, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(d->fencelock_bin, sizeof(d->fencelock_bin), "/usr/local/bin/fencelock");
+}
+
+static int open_device(struct fld *d)
+{
+	char err[256];
+	struct fl_bdev_aio_opts o = {.timeout_us = 0};
+	int rv = fl_bdev_aio_open(d->el, d->cfg.device, &o, &d->bdev, err, sizeof(err));
+	if (rv != 0)
+		return die("%s: [cluster] device: %s", d->config_path, err);
+	rv = lay_read_sync(d->bdev, &d->layout);
+	if (rv == -FL_ENOENT)
+		return die("%s: [cluster] device: %s is not formatted; run 'fencelock direct format --device %s "
+			   "--cluster %s' once, from one host", d->config_path, d->cfg.device, d->cfg.device,
+			   d->cfg.cluster_name);
+	if (rv != 0)
+		return die("%s: [cluster] device: %s has no valid fencelock header (%s): wrong device, or "
+			   "formatted by another tool", d->config_path, d->cfg.device, fl_strerror(rv));
+	if (strcmp(d->layout.cluster, d->cfg.cluster_name) != 0)
+		return die("%s: [cluster] name: the device %s is formatted for cluster '%s', not '%s'; wrong "
+			   "device or wrong name", d->config_path, d->cfg.device, d->layout.cluster, d->cfg.cluster_name);
+	if (d->cfg.host_id > d->layout.max_hosts)
+		return die("%s: [host] id: %u is above the device's max_hosts (%u)", d->config_path, d->cfg.host_id,
+			   d->layout.max_hosts);
+	for (uint32_t i = 0; i < d->cfg.n_peers; i++)
+		if (d->cfg.peers[i].id > d->layout.max_hosts)
+			return die("%s:%u: [peers] %u: id above the device's max_hosts (%u)", d->config_path,
+				   d->cfg.peers[i].line, d->cfg.peers[i].id, d->layout.max_hosts);
+	if ((uint64_t)d->cfg.io_timeout_ms != (uint64_t)d->layout.io_timeout_s * 1000u)
+		fl_warn("[cluster] io_timeout is %u ms but the device says %u s: the device's value is used (every "
+			"host must use the same)", d->cfg.io_timeout_ms, d->layout.io_timeout_s);
+	d->bdev->default_timeout_us = (uint64_t)d->layout.io_timeout_s * FL_US_PER_S;
+	return 0;
+}
+
+static void on_deliver(void *arg, uint64_t from, const uint8_t *payload, uint32_t len)
+{
+	struct fld *d = arg;
+	if (d->arb != NULL)
+		arb_receive(d->arb, from, payload, len);
+}
+
+static int open_transport(struct fld *d)
+{
+	char ip[INET_ADDRSTRLEN], err[256];
+	inet_ntop(AF_INET, &d->cfg.listen.sin_addr, ip, sizeof(ip));
+	struct raft_tcp_config tc = {.self_id = d->cfg.host_id, .listen_addr = ip,
+				     .listen_port = ntohs(d->cfg.listen.sin_port), .deliver = on_deliver,
+				     .deliver_arg = d};
+	memcpy(tc.cluster_uuid, d->layout.uuid, sizeof(tc.cluster_uuid));
+	int rv = raft_tcp_new(d->el, &tc, &d->tcp, err, sizeof(err));
+	if (rv != 0)
+		return die("%s: [host] listen: %s", d->config_path, err);
+	for (uint32_t i = 0; i < d->cfg.n_peers; i++) {
+		const struct cfg_peer *p = &d->cfg.peers[i];
+		char pip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &p->addr.sin_addr, pip, sizeof(pip));
+		snprintf(d->peer_addr_buf[i], sizeof(d->peer_addr_buf[i]), "%s:%u", pip, ntohs(p->addr.sin_port));
+		d->peer_addrs[p->id] = d->peer_addr_buf[i];
+		if (p->id != d->cfg.host_id && (rv = raft_tcp_add_peer(d->tcp, p->id, pip, ntohs(p->addr.sin_port))) != 0)
+			return die("%s:%u: [peers] %u: %s", d->config_path, p->line, p->id, fl_strerror(rv));
+	}
+	return 0;
+}
+
+static int create_arbiter(struct fld *d, struct raft_config *boot)
+{
+	struct arb_config ac;
+	char err[256];
+	uint64_t T = (uint64_t)d->layout.io_timeout_s * FL_US_PER_S;
+	arb_config_defaults(&ac, d->cfg.host_id, (uint64_t)d->cfg.partition_tolerance_ms * FL_US_PER_MS);
+	snprintf(ac.host_name, sizeof(ac.host_name), "%s", d->cfg.host_name);
+	ac.loop = d->loop;
+	ac.bdev = d->bdev;
+	ac.layout = d->layout;
+	ac.seed = d->cfg.host_id ^ fl_monotonic_us();
+	ac.raft.seed = ac.seed;
+	ac.raft.election_timeout_us = T;
+	ac.raft.heartbeat_us = T / 10;
+	ac.transport = raft_tcp_transport(d->tcp);
+	ac.peer_addrs = d->peer_addrs;
+	ac.n_peer_addrs = FL_MIN(d->layout.max_hosts + 1u, CFG_HOST_ID_MAX + 1u);
+	ac.limits.max_hosts = d->layout.max_hosts;
+	ac.limits.max_slots = d->layout.volume_slots;
+	ac.limits.max_vms = FL_MIN(ac.limits.max_vms, FLD_MAX_VMS);
+	ac.plc.include_unplaced = false; /* a VM runs where its wrapper asked, or where recovery puts it */
+	ac.vm = vmrt_ops(d);
+	boot->n = 0;
+	for (uint32_t i = 0; i < d->cfg.n_peers && i < RAFT_MAX_SERVERS; i++)
+		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};
+	if (boot->n > 0 && boot->n % 2 == 0 && boot->n < RAFT_MAX_SERVERS)
+		boot->servers[boot->n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
+	ac.bootstrap = boot->n > 0 ? boot : NULL;
+	struct raft_logstore_file_opts so = {.queue_max = 2 * RAFT_NODE_STORE_QUEUE_MIN};
+	int rv = raft_logstore_file_open(d->el, d->cfg.state_dir, &so, &ac.store, err, sizeof(err));
+	if (rv != 0)
+		return die("%s: [host] state_dir: %s", d->config_path, err);
+	rv = arb_new(&ac, &d->arb);
+	if (rv != 0)
+		return die("cannot create the arbiter for host %u: %s", d->cfg.host_id, fl_strerror(rv));
+	return 0;
+}
+
+static int open_control(struct fld *d)
+{
+	struct ctl_backend be;
+	fld_backend(d, &be);
+	struct ctl_server_opts o = {.path = d->cfg.control_socket, .mode = 0660, .have_group = d->cfg.have_control_group,
+				    .gid = d->cfg.control_gid};
+	int rv = ctl_server_new(d->el, &o, &be, &d->ctl);
+	if (rv != 0)
+		return die("%s: [host] control_socket: cannot serve on %s: %s%s", d->config_path, d->cfg.control_socket,
+			   fl_strerror(rv), rv == -FL_EBUSY ? " (another fencelockd answers there)" : "");
+	return 0;
+}
+
+/* ---- periodic work ---- */
+
+static void poll_fn(struct fl_timer *t, void *arg)
+{
+	struct fld *d = arg;
+	uint64_t now = fl_now_us(d->loop);
+	fld_waiters_poll(d, now);
+	vmrt_poll(d, now);
+	fl_timer_after(d->loop, t, FLD_POLL_US);
+}
+
+/* Hosts added to the cluster after we started: their addresses come through
+ * the FSM, and our transport must know them to talk to them. */
+static void sync_peers(struct fld *d)
+{
+	static char known[FLD_MAX_VMS][FSM_ADDR_MAX + 1];
+	FL_ASSERT(FLD_MAX_VMS <= CFG_HOST_ID_MAX);
+	const struct fsm *f = arb_fsm(d->arb);
+	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
+		const struct fsm_host *h = fsm_host_at(f, i);
+		struct sockaddr_in sa;
+		if (h == NULL || h->host_id == d->cfg.host_id || h->host_id >= FLD_MAX_VMS ||
+		    h->state != FSM_HOST_JOINED || strcmp(known[h->host_id], h->addr) == 0 ||
+		    cfg_parse_ipv4_port(h->addr, &sa) != 0)
+			continue;
+		const char *cur = d->peer_addrs[h->host_id];
+		snprintf(known[h->host_id], sizeof(known[0]), "%s", h->addr);
+		if (cur != NULL && strcmp(cur, h->addr) == 0)
+			continue;
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		int rv = raft_tcp_add_peer(d->tcp, h->host_id, ip, ntohs(sa.sin_port));
+		fl_notice("peer %u (%s) at %s: %s", h->host_id, h->name, h->addr, rv ? fl_strerror(rv) : "added");
+	}
+}
+
+static void housekeeping_fn(struct fl_timer *t, void *arg)
+{
+	struct fld *d = arg;
+	sync_peers(d);
+	fld_write_metrics_file(d);
+	fl_timer_after(d->loop, t, FLD_HOUSEKEEPING_US);
+}
+
+/* ---- signals ---- */
+
+static int sig_fd = -1;
+
+static void reload_log_level(struct fld *d)
+{
+	struct fl_config *c = malloc(sizeof(*c));
+	char err[CFG_ERR_MAX];
+	if (c == NULL)
+		return;
+	if (cfg_load(d->config_path, c, err, sizeof(err)) == 0) {
+		fl_log_set_level(c->log_level);
+		fl_notice("SIGHUP: log level now %d", c->log_level);
+	} else {
+		fl_warn("SIGHUP: config not reloaded: %s", err);
+	}
+	free(c);
+}
+
+static void on_signal(void *arg, uint32_t ev)
+{
+	struct fld *d = arg;
+	struct signalfd_siginfo si;
+	(void)ev;
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload_log_level(d);
+			continue;
+		}
+		fl_notice("signal %u: shutting down", si.ssi_signo);
+		d->done = true;
+		fl_eloop_stop(d->el);
+	}
+}
+
+static int setup_signals(struct fld *d)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sig_fd < 0 || fl_eloop_add_fd(d->el, sig_fd, EPOLLIN, on_signal, d) != 0)
+		return die("cannot set up signal handling: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- shutdown ---- */
+
+/* Releases our delta lease with the CLI (after the arbiter stopped writing). */
+static void release_delta_lease(struct fld *d)
+{
+	char spec[CFG_PATH_MAX + 128];
+	snprintf(spec, sizeof(spec), "%s:%u:%s:%" PRIu64, d->layout.cluster, d->cfg.host_id, d->cfg.device,
+		 d->layout.lockspace_offset);
+	char *argv[] = {d->fencelock_bin, "direct", "release-id", "-s", spec, NULL};
+	pid_t p = fork();
+	if (p == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status = -1;
+	for (int i = 0; p > 0 && i < FLD_RELEASE_TIMEOUT_S * 20; i++) {
+		if (waitpid(p, &status, WNOHANG) == p)
+			break;
+		status = -1;
+		usleep(50000);
+	}
+	if (p > 0 && status == -1) {
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+	}
+	if (status == 0)
+		fl_notice("delta lease of host %u released: the others see it leave now", d->cfg.host_id);
+	else
+		fl_warn("releasing the delta lease of host %u failed (status %d): it expires on its own", d->cfg.host_id,
+			status);
+}
+
+static void shutdown_daemon(struct fld *d)
+{
+	struct arb_status st;
+	arb_status(d->arb, &st);
+	bool idle = st.vms_running == 0 && !vmrt_any_active(d);
+	ctl_server_free(d->ctl);
+	fld_waiters_drop(d);
+	vmrt_shutdown(d);
+	fl_timer_cancel(d->loop, &d->poll);
+	fl_timer_cancel(d->loop, &d->housekeeping);
+	arb_free(d->arb);
+	d->arb = NULL;
+	fl_bdev_close(d->bdev);
+	raft_tcp_free(d->tcp);
+	guard_table_free(&d->guards);
+	if (idle)
+		release_delta_lease(d);
+	else
+		fl_notice("VMs run here: the delta lease is left to its guards' deadline (restart within %u s "
+			  "keeps them)", (unsigned)(d->layout.fail_us / FL_US_PER_S));
+	fl_eloop_free(d->el);
+}
+
+/* ---- main ---- */
+
+static int parse_args(int argc, char **argv, bool *fg)
+{
+	int c;
+	while ((c = getopt(argc, argv, "c:fh")) != -1) {
+		switch (c) {
+		case 'c': D.config_path = optarg; break;
+		case 'f': *fg = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return D.config_path != NULL && optind == argc ? 0 : -1;
+}
+
+static int start(struct fld *d, struct raft_config *boot)
+{
+	if (mkdir_p(d->cfg.state_dir, 0700) != 0)
+		return die("%s: [host] state_dir: cannot create %s: %s", d->config_path, d->cfg.state_dir, strerror(errno));
+	if (mkdir_p(d->cfg.run_dir, 0755) != 0)
+		return die("%s: [host] run_dir: cannot create %s: %s", d->config_path, d->cfg.run_dir, strerror(errno));
+	if (open_device(d) != 0 || open_transport(d) != 0 || create_arbiter(d, boot) != 0)
+		return -1;
+	int rv = guard_table_init(&d->guards, d->cfg.run_dir, FLD_MAX_VMS);
+	if (rv == 0 && (rv = vmrt_adopt(d)) > 0)
+		rv = 0;
+	if (rv != 0)
+		return die("%s: [host] run_dir: guard files in %s/guard: %s", d->config_path, d->cfg.run_dir, fl_strerror(rv));
+	if (open_control(d) != 0 || setup_signals(d) != 0)
+		return -1;
+	if ((rv = arb_start(d->arb)) != 0)
+		return die("cannot start the arbiter of host %u: %s", d->cfg.host_id, fl_strerror(rv));
+	fl_timer_init(&d->poll, poll_fn, d);
+	fl_timer_init(&d->housekeeping, housekeeping_fn, d);
+	fl_timer_after(d->loop, &d->poll, FLD_POLL_US);
+	fl_timer_after(d->loop, &d->housekeeping, FLD_HOUSEKEEPING_US);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool fg = false;
+	char err[CFG_ERR_MAX];
+	static struct raft_config boot;
+	if (parse_args(argc, argv, &fg) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg_load(D.config_path, &D.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fencelockd: %s\n", err);
+		return 1;
+	}
+	snprintf(log_tag, sizeof(log_tag), "fencelockd[%s]", D.cfg.host_name);
+	if (fg) {
+		fl_log_set_sink(stderr_sink, NULL);
+	} else {
+		openlog("fencelockd", LOG_PID, LOG_DAEMON);
+		use_syslog = true;
+		fl_log_set_sink(syslog_sink, NULL);
+	}
+	fl_log_set_level(D.cfg.log_level);
+	find_fencelock_bin(&D);
+	vmrt_init(&D);
+	D.el = fl_eloop_new();
+	if (D.el == NULL)
+		return die("cannot create the event loop: %s", strerror(errno)) ? 1 : 1;
+	D.loop = fl_eloop_loop(D.el);
+	/* The guard files and the loop share CLOCK_MONOTONIC microseconds. */
+	FL_ASSERT(fl_now_us(D.loop) / FL_US_PER_S == fl_monotonic_us() / FL_US_PER_S ||
+		  fl_monotonic_us() - fl_now_us(D.loop) < FL_US_PER_S);
+	D.started_us = fl_now_us(D.loop);
+	if (start(&D, &boot) != 0)
+		return 1;
+	fl_notice("host %u (%s) of cluster %s: listening on %s, control socket %s, T = %u s, P = %u ms",
+		  D.cfg.host_id, D.cfg.host_name, D.cfg.cluster_name, D.peer_addrs[D.cfg.host_id] ? D.peer_addrs[D.cfg.host_id] : "?",
+		  D.cfg.control_socket, D.layout.io_timeout_s, D.cfg.partition_tolerance_ms);
+	fl_eloop_run(D.el, &D.done);
+	shutdown_daemon(&D);
+	fl_notice("stopped");
+	return 0;
+}

@@ -1,0 +1,660 @@
+/* fencelockd's VM runtime: the arbiter's struct arb_vm_ops on real processes.
+ *
+ * A VM runs on this host under `fencelock exec` (the wrapper and guard,
+ * plugin/cli/cmd_exec.c), which asks for a grant with vm.acquire on behalf of
+ * the VM's pid. The arbiter alone decides when a VM may run here: it places
+ * it, wins its volume leases on disk and only then calls start(). So a
+ * vm.acquire waits (CTL_DEFERRED) until start() runs for that VM, and start()
+ * answers it with the guard file; a VM the leader placed here after a
+ * failure has no wrapper waiting, and start() runs one: recover_command (uid
+ * as argument, spec on stdin, FENCELOCK_SOCKET set) or, without one, the
+ * registered command line again under `fencelock exec`, whose vm.acquire then
+ * finds the VM started and is granted at once.
+ *
+ * kill() SIGTERMs the wrapper (it forwards to the VM's process group), and
+ * SIGKILLs the VM's group and the wrapper at the deadline. A VM is reported
+ * dead to the arbiter (arb_vm_exited: its leases are then released) only
+ * after its volumes were flushed: by the wrapper, which says vm.release after
+ * its flush, or by us, when the wrapper vanished without a release (pidfd)
+ * and we flushed with guard_flush_volumes(). A VM that ends on its own (not
+ * killed by us, not by its guard) is unplaced, so it is not started again.
+ * guard() writes the arbiter's deadline into every guard file: the loop clock
+ * is CLOCK_MONOTONIC microseconds, the guard files' clock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "fencelock/fencelock.h"
+#include "plugin/daemon/daemon.h"
+#include "plugin/vmspec.h"
+
+#define ADOPTED_MAX FLD_MAX_VMS
+
+static char adopted[ADOPTED_MAX][CTL_UID_MAX + 1];
+static uint32_t n_adopted;
+
+static void dvm_timer_fn(struct fl_timer *t, void *arg);
+static void dvm_report_fn(struct fl_timer *t, void *arg);
+
+void vmrt_init(struct fld *d)
+{
+	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
+		struct dvm *v = &d->vms[i];
+		memset(v, 0, sizeof(*v));
+		v->d = d;
+		v->idx = i;
+		v->wrapper_fd = v->spawn_fd = -1;
+		fl_timer_init(&v->timer, dvm_timer_fn, v);
+		fl_timer_init(&v->report, dvm_report_fn, v);
+	}
+}
+
+static void adopt_cb(void *ctx, const char *uid)
+{
+	(void)ctx;
+	if (n_adopted < ADOPTED_MAX)
+		snprintf(adopted[n_adopted++], sizeof(adopted[0]), "%s", uid);
+	fl_notice("guard file of VM %s adopted: its wrapper may still run it", uid);
+}
+
+int vmrt_adopt(struct fld *d)
+{
+	n_adopted = 0;
+	return guard_table_adopt(&d->guards, adopt_cb, d);
+}
+
+static bool take_adopted(const char *uid)
+{
+	for (uint32_t i = 0; i < n_adopted; i++)
+		if (strcmp(adopted[i], uid) == 0) {
+			adopted[i][0] = '\0';
+			return true;
+		}
+	return false;
+}
+
+struct dvm *vmrt_find(struct fld *d, const char *uid)
+{
+	uint32_t idx;
+	if (fsm_vm_find(arb_fsm(d->arb), uid, &idx) == NULL || idx >= FLD_MAX_VMS)
+		return NULL;
+	return &d->vms[idx];
+}
+
+bool vmrt_any_active(const struct fld *d)
+{
+	for (uint32_t i = 0; i < FLD_MAX_VMS; i++)
+		if (d->vms[i].state != DVM_NONE)
+			return true;
+	return false;
+}
+
+const char *vmrt_state_name(const struct dvm *v)
+{
+	static const char *const names[] = {"STOPPED", "STARTING", "RUNNING", "STOPPING"};
+	FL_ASSERT(v->state < FL_ARRAY_SIZE(names));
+	return v->acquire != NULL ? "ACQUIRING" : names[v->state];
+}
+
+/* ---- FSM commands the runtime proposes ---- */
+
+static void report_run(struct fld *d, struct dvm *v, bool running)
+{
+	struct fsm_cmd c = {.type = FSM_CMD_VM_REPORT, .host_id = d->cfg.host_id, .incarnation = v->incarnation,
+			    .running = running ? 1 : 0};
+	snprintf(c.uid, sizeof(c.uid), "%s", v->uid);
+	int rv = arb_submit(d->arb, &c);
+	if (rv != 0)
+		fl_info("VM %s: run report not sent: %s", v->uid, fl_strerror(rv));
+}
+
+static void unplace(struct fld *d, const char *uid, uint64_t incarnation)
+{
+	struct fsm_cmd c = {.type = FSM_CMD_VM_PLACE, .host_id = 0, .incarnation = incarnation};
+	snprintf(c.uid, sizeof(c.uid), "%s", uid);
+	int rv = arb_submit(d->arb, &c);
+	fl_info("VM %s: unplacing (incarnation %" PRIu64 "): %s", uid, incarnation, rv ? fl_strerror(rv) : "proposed");
+}
+
+/* ---- processes ---- */
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void on_wrapper_fd(void *arg, uint32_t ev);
+static void on_spawn_fd(void *arg, uint32_t ev);
+
+static int watch_pid(struct fld *d, pid_t pid, fl_fd_fn fn, void *arg, int *fd_out)
+{
+	int fd = pidfd_open_(pid);
+	if (fd < 0)
+		return fl_from_errno(errno);
+	int rv = fl_eloop_add_fd(d->el, fd, EPOLLIN, fn, arg);
+	if (rv != 0) {
+		close(fd);
+		return rv;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void unwatch(struct fld *d, int *fd)
+{
+	if (*fd < 0)
+		return;
+	fl_eloop_del_fd(d->el, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+/* In the child, before exec: a clean slate (own session, default signals,
+ * nothing of the daemon's descriptors). Never returns. */
+static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, const char *sock)
+{
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	setsid();
+	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
+		_exit(126);
+	if (cwd == NULL || chdir(cwd) != 0)
+		(void)!chdir("/");
+	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+		for (int fd = 3; fd < 4096; fd++)
+			close(fd);
+	setenv(FL_SOCKET_ENV, sock, 1);
+	execv(argv[0], argv);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* A memfd holding the VM's spec, for recover_command's stdin. */
+static int spec_fd(const struct fsm_vm *vm)
+{
+	int fd = memfd_create("fencelock-spec", MFD_CLOEXEC);
+	if (fd < 0)
+		return fl_from_errno(errno);
+	size_t off = 0;
+	while (off < vm->spec_len) {
+		ssize_t n = write(fd, vm->spec + off, vm->spec_len - off);
+		if (n <= 0) {
+			close(fd);
+			return -FL_EIO;
+		}
+		off += (size_t)n;
+	}
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static pid_t spawn_argv(struct fld *d, char *const argv[], int stdin_fd, const char *cwd)
+{
+	fflush(NULL);
+	pid_t p = fork();
+	if (p == 0)
+		spawn_child(argv, stdin_fd, cwd, d->cfg.control_socket);
+	return p;
+}
+
+/* Starts the VM with nobody waiting for it: recover_command or a re-run. */
+static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
+{
+	pid_t p;
+	if (d->cfg.recover_command[0] != '\0') {
+		char *argv[] = {d->cfg.recover_command, v->uid, NULL};
+		int fd = spec_fd(vm);
+		if (fd < 0)
+			return fd;
+		p = spawn_argv(d, argv, fd, "/");
+		close(fd);
+	} else {
+		char *spec = malloc(vm->spec_len + 1u), err[256];
+		if (spec == NULL)
+			return -FL_ENOMEM;
+		memcpy(spec, vm->spec, vm->spec_len);
+		spec[vm->spec_len] = '\0';
+		struct vmspec_rerun r;
+		int rv = vmspec_rerun_build(spec, d->fencelock_bin, &r, err, sizeof(err));
+		free(spec);
+		if (rv != 0) {
+			fl_err("VM %s cannot be started here: %s; set [host] recover_command", v->uid, err);
+			return rv;
+		}
+		p = spawn_argv(d, r.argv, -1, r.cwd);
+		vmspec_rerun_free(&r);
+	}
+	if (p < 0)
+		return fl_from_errno(errno);
+	v->spawn_pid = p;
+	int rv = watch_pid(d, p, on_spawn_fd, v, &v->spawn_fd);
+	if (rv != 0)
+		fl_warn("VM %s: cannot watch its starter pid %d: %s", v->uid, (int)p, fl_strerror(rv));
+	d->m.vm_spawns++;
+	fl_notice("VM %s incarnation %" PRIu64 ": started %s (pid %d)", v->uid, v->incarnation,
+		  d->cfg.recover_command[0] ? "recover_command" : "its command line again under fencelock exec", (int)p);
+	return 0;
+}
+
+/* ---- grants ---- */
+
+/* Opens the guard file and fills the reply of a vm.acquire. */
+static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid, pid_t wrapper)
+{
+	char path[1024];
+	uint64_t grace = d->guard_grace_us;
+	int rv = guard_table_open(&d->guards, v->uid, d->guard_deadline_us, grace, path, sizeof(path));
+	if (rv != 0) {
+		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard: %s", v->uid,
+				d->cfg.run_dir, fl_strerror(rv));
+		return rv;
+	}
+	v->have_guard = true;
+	v->state = DVM_RUNNING;
+	v->pid = pid;
+	v->wrapper_pid = wrapper;
+	v->exited_reported = v->natural_exit = false;
+	v->started_us = fl_now_us(d->loop);
+	unwatch(d, &v->wrapper_fd);
+	if (wrapper > 0 && watch_pid(d, wrapper, on_wrapper_fd, v, &v->wrapper_fd) != 0)
+		fl_warn("VM %s: cannot watch its wrapper pid %d", v->uid, (int)wrapper);
+	fl_timer_cancel(d->loop, &v->timer);
+	d->m.vm_starts++;
+	json_object_update_new(ctl_call_reply(call),
+		json_pack("{s:s,s:I,s:I,s:I,s:s}", "guard_path", path,
+			  "renew_interval_ms", (json_int_t)(d->layout.renew_us / FL_US_PER_MS),
+			  "fence_after_ms", (json_int_t)(d->layout.fail_us / FL_US_PER_MS),
+			  "kill_grace_ms", (json_int_t)(grace / FL_US_PER_MS), "kill_path", d->cfg.kill_path));
+	fl_notice("VM %s incarnation %" PRIu64 ": granted to pid %d (wrapper %d)", v->uid, v->incarnation, (int)pid,
+		  (int)wrapper);
+	return 0;
+}
+
+/* ---- the end of a VM ---- */
+
+/* The VM is dead and flushed: release its guard file, tell the arbiter. */
+static void finish_exit(struct fld *d, struct dvm *v)
+{
+	bool natural = v->state == DVM_RUNNING && v->natural_exit;
+	fl_timer_cancel(d->loop, &v->timer);
+	unwatch(d, &v->wrapper_fd);
+	if (v->have_guard)
+		guard_table_close(&d->guards, v->uid);
+	v->have_guard = false;
+	if (natural) {
+		d->m.natural_exits++;
+		unplace(d, v->uid, v->incarnation);
+	}
+	v->state = DVM_NONE;
+	v->pid = v->wrapper_pid = 0;
+	v->adopted = false;
+	fl_info("VM %s incarnation %" PRIu64 ": %s", v->uid, v->incarnation,
+		natural ? "ended on its own; not restarted" : "dead; its leases are released");
+	if (v->arb_started) {
+		v->arb_started = false;
+		arb_vm_exited(d->arb, v->idx, v->incarnation);
+	}
+}
+
+/* A VM that ended while it was not being killed: on its own, or by its
+ * guard because our deadline passed (then the cluster restarts it). */
+static void note_exit(struct fld *d, struct dvm *v)
+{
+	uint64_t now = fl_now_us(d->loop);
+	if (v->state != DVM_RUNNING)
+		return;
+	if (d->guard_deadline_us != 0 && d->guard_deadline_us <= now) {
+		d->m.guard_kills++;
+		v->natural_exit = false;
+		fl_warn("VM %s was killed by its guard: the deadline passed", v->uid);
+	} else {
+		v->natural_exit = true;
+	}
+}
+
+/* The wrapper is gone without a release: kill what is left of the VM,
+ * flush its volumes ourselves, then report it dead. */
+static void on_wrapper_fd(void *arg, uint32_t ev)
+{
+	struct dvm *v = arg;
+	struct fld *d = v->d;
+	(void)ev;
+	unwatch(d, &v->wrapper_fd);
+	if (v->state != DVM_RUNNING && v->state != DVM_KILLING)
+		return;
+	if (!v->exited_reported)
+		note_exit(d, v);
+	if (v->pid > 0)
+		kill(-v->pid, SIGKILL);
+	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
+	const char *paths[FSM_VOLS_MAX];
+	uint32_t n = 0;
+	for (uint32_t i = 0; vm != NULL && i < vm->nvol; i++)
+		if (!vm->vol[i].ro)
+			paths[n++] = vm->vol[i].path;
+	int rv = guard_flush_volumes(paths, n, FL_MIN(d->layout.kill_us, FL_US_PER_S));
+	if (rv != 0) {
+		fl_err("VM %s: its wrapper died and flushing its volumes failed (%s): its leases stay held "
+		       "until this host's delta lease expires", v->uid, fl_strerror(rv));
+		return;
+	}
+	fl_notice("VM %s: wrapper pid %d gone without a release; volumes flushed", v->uid, (int)v->wrapper_pid);
+	finish_exit(d, v);
+}
+
+static void on_spawn_fd(void *arg, uint32_t ev)
+{
+	struct dvm *v = arg;
+	struct fld *d = v->d;
+	int status = 0;
+	(void)ev;
+	pid_t p = waitpid(v->spawn_pid, &status, WNOHANG);
+	if (p == 0)
+		return;
+	unwatch(d, &v->spawn_fd);
+	v->spawn_pid = 0;
+	bool ok = p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (v->state == DVM_SPAWNED && (!ok || d->cfg.recover_command[0] == '\0')) {
+		fl_warn("VM %s: its starter exited (status 0x%x) before the VM asked for its leases", v->uid, status);
+		v->state = DVM_RUNNING; /* finish_exit's bookkeeping; not a natural exit */
+		v->natural_exit = false;
+		finish_exit(d, v);
+	} else if (v->state == DVM_KILLING && v->wrapper_pid == 0) {
+		finish_exit(d, v);
+	}
+}
+
+static void dvm_timer_fn(struct fl_timer *t, void *arg)
+{
+	struct dvm *v = arg;
+	struct fld *d = v->d;
+	(void)t;
+	if (v->state == DVM_SPAWNED) {
+		fl_warn("VM %s: recover_command started nothing that asked for the leases within %" PRIu64 " s",
+			v->uid, (uint64_t)(FLD_RECOVER_TIMEOUT_US / FL_US_PER_S));
+		if (v->spawn_pid > 0)
+			kill(-v->spawn_pid, SIGKILL);
+		v->state = DVM_RUNNING;
+		v->natural_exit = false;
+		finish_exit(d, v);
+	} else if (v->state == DVM_KILLING) {
+		fl_warn("VM %s: kill deadline reached: SIGKILL", v->uid);
+		if (v->pid > 0)
+			kill(-v->pid, SIGKILL);
+		if (v->wrapper_pid > 0)
+			kill(v->wrapper_pid, SIGKILL);
+		if (v->spawn_pid > 0)
+			kill(-v->spawn_pid, SIGKILL);
+		if (v->wrapper_fd < 0 && v->spawn_fd < 0) /* nothing to wait for (adopted) */
+			finish_exit(d, v);
+	}
+}
+
+static void dvm_report_fn(struct fl_timer *t, void *arg)
+{
+	struct dvm *v = arg;
+	(void)t;
+	if (v->state == DVM_KILLING && v->wrapper_fd < 0 && v->spawn_fd < 0 && !v->adopted)
+		finish_exit(v->d, v);
+}
+
+/* ---- the arbiter's ops ---- */
+
+static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t incarnation)
+{
+	struct fld *d = ctx;
+	if (idx >= FLD_MAX_VMS)
+		return -FL_ENOSPC;
+	struct dvm *v = &d->vms[idx];
+	if (v->cancelled_inc == incarnation)
+		return -FL_ECANCELED;
+	if (v->state == DVM_KILLING)
+		return -FL_EBUSY;
+	bool was_elsewhere = vm->run_host != 0 && vm->run_host != d->cfg.host_id;
+	snprintf(v->uid, sizeof(v->uid), "%s", vm->uid);
+	v->incarnation = incarnation;
+	v->arb_started = true;
+	if (v->acquire != NULL) {
+		struct ctl_call *call = v->acquire;
+		v->acquire = NULL;
+		int rv = grant(d, v, call, v->acquire_pid, v->acquire_wrapper);
+		ctl_call_finish(call, rv);
+		if (rv != 0)
+			v->arb_started = false;
+		return rv;
+	}
+	if (v->state == DVM_RUNNING || v->state == DVM_SPAWNED)
+		return 0; /* already ours (re-placed here) */
+	if (take_adopted(vm->uid)) {
+		v->state = DVM_RUNNING;
+		v->adopted = v->have_guard = true;
+		fl_notice("VM %s: adopted from the previous daemon (its wrapper still guards it)", vm->uid);
+		return 0;
+	}
+	int rv = spawn_vm(d, v, vm);
+	if (rv != 0) {
+		v->arb_started = false;
+		return rv;
+	}
+	if (was_elsewhere)
+		d->m.recovered++;
+	v->state = DVM_SPAWNED;
+	fl_timer_after(d->loop, &v->timer, FLD_RECOVER_TIMEOUT_US);
+	return 0;
+}
+
+static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t deadline_us)
+{
+	struct fld *d = ctx;
+	if (idx >= FLD_MAX_VMS)
+		return;
+	struct dvm *v = &d->vms[idx];
+	uint64_t now = fl_now_us(d->loop);
+	d->m.vm_kills++;
+	v->incarnation = incarnation;
+	fl_notice("VM %s incarnation %" PRIu64 ": kill requested (dead within %" PRIu64 " ms)", v->uid, incarnation,
+		  (uint64_t)(deadline_us > now ? (deadline_us - now) / FL_US_PER_MS : 0));
+	if (v->acquire != NULL) {
+		ctl_call_errorf(v->acquire, "VM %s was stopped on this host before it started", v->uid);
+		ctl_call_finish(v->acquire, -FL_ECANCELED);
+		v->acquire = NULL;
+	}
+	if (v->state == DVM_NONE) {
+		v->state = DVM_KILLING;
+		v->arb_started = true;
+		fl_timer_after(d->loop, &v->report, 0);
+		return;
+	}
+	if (v->state == DVM_KILLING)
+		return;
+	v->state = DVM_KILLING;
+	v->kill_deadline_us = deadline_us;
+	uint64_t at = deadline_us;
+	if (v->have_guard) {
+		/* Its deadline moves to now and never again (the file leaves the
+		 * table, so no later renewal extends it); a guard asleep on an
+		 * older deadline acts by then at the latest. */
+		guard_table_set(&d->guards, v->uid, now, deadline_us > now ? deadline_us - now : 0);
+		guard_table_close(&d->guards, v->uid);
+		v->have_guard = false;
+		if (v->adopted)
+			at = FL_MAX(at, d->guard_deadline_us + d->guard_grace_us + 200 * FL_US_PER_MS);
+	}
+	if (v->wrapper_pid > 0)
+		kill(v->wrapper_pid, SIGTERM);
+	else if (v->spawn_pid > 0)
+		kill(-v->spawn_pid, SIGTERM);
+	fl_timer_arm(d->loop, &v->timer, at);
+}
+
+static void op_guard(void *ctx, uint64_t deadline_us, uint64_t grace_us)
+{
+	struct fld *d = ctx;
+	uint64_t grace = grace_us;
+	if (d->cfg.vm_kill_grace_ms != 0)
+		grace = FL_MIN(grace, (uint64_t)d->cfg.vm_kill_grace_ms * FL_US_PER_MS);
+	d->guard_deadline_us = deadline_us;
+	d->guard_grace_us = grace;
+	guard_table_extend_all(&d->guards, deadline_us, grace);
+}
+
+struct arb_vm_ops vmrt_ops(struct fld *d)
+{
+	return (struct arb_vm_ops){.start = op_start, .kill = op_kill, .guard = op_guard, .ctx = d};
+}
+
+/* ---- control ops from wrappers ---- */
+
+static int acquire_checks(struct fld *d, struct ctl_call *call, const struct ctl_req *req,
+			  const struct fsm_vm **vm_out, uint32_t *idx)
+{
+	struct arb_status st;
+	arb_status(d->arb, &st);
+	if (!st.quorate || !st.lease_valid || st.fenced) {
+		ctl_call_errorf(call, "host %u (%s) is not quorate%s; no new VM may start here", d->cfg.host_id,
+				d->cfg.host_name, !st.lease_valid ? " (its delta lease is not valid)"
+						  : st.fenced ? " (it is fenced)" : "");
+		return -FL_ENOTQUORATE;
+	}
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, idx);
+	if (vm == NULL) {
+		ctl_call_errorf(call, "VM %s is not registered; register it first", req->uid);
+		return -FL_ENOENT;
+	}
+	if (*idx >= FLD_MAX_VMS) {
+		ctl_call_errorf(call, "VM %s: this daemon tracks %u VMs at most", req->uid, FLD_MAX_VMS);
+		return -FL_ENOSPC;
+	}
+	if (vm->desired_host != 0 && vm->desired_host != d->cfg.host_id) {
+		char name[FSM_NAME_MAX + 1];
+		ctl_call_errorf(call, "VM %s is placed on host %u (%s)%s: its volume leases are held there; stop it "
+				"there first", req->uid, vm->desired_host, fld_host_name(d, vm->desired_host, name,
+				sizeof(name)), vm->run_state == FSM_RUN_RUNNING ? " and runs there" : "");
+		return -FL_EBUSY;
+	}
+	*vm_out = vm;
+	return 0;
+}
+
+int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+{
+	const struct fsm_vm *vm;
+	uint32_t idx;
+	int rv = acquire_checks(d, call, req, &vm, &idx);
+	if (rv != 0)
+		return rv;
+	struct dvm *v = &d->vms[idx];
+	pid_t wrapper = ctl_call_peer(call)->pid;
+	if (v->acquire != NULL) {
+		ctl_call_errorf(call, "another vm.acquire of VM %s is waiting on this host", req->uid);
+		return -FL_EBUSY;
+	}
+	if (v->state == DVM_SPAWNED)
+		return grant(d, v, call, req->pid, wrapper); /* the wrapper we started */
+	if (v->state == DVM_RUNNING) {
+		ctl_call_errorf(call, "VM %s already runs on this host (pid %d)", req->uid, (int)v->pid);
+		return -FL_EBUSY;
+	}
+	if (v->state == DVM_KILLING) {
+		ctl_call_errorf(call, "VM %s is being stopped on this host; try again in a few seconds", req->uid);
+		return -FL_EBUSY;
+	}
+	snprintf(v->uid, sizeof(v->uid), "%s", req->uid);
+	if (vm->desired_host != d->cfg.host_id || v->cancelled_inc == vm->incarnation) {
+		struct fsm_cmd c = {.type = FSM_CMD_VM_PLACE, .host_id = d->cfg.host_id, .incarnation = vm->incarnation};
+		snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
+		if ((rv = fld_submit(d, call, &c)) != 0)
+			return rv;
+	}
+	v->cancelled_inc = 0;
+	v->acquire = call;
+	v->acquire_pid = req->pid;
+	v->acquire_wrapper = wrapper;
+	v->acquire_until_us = fl_now_us(d->loop) + FLD_ACQUIRE_TIMEOUT_US;
+	return CTL_DEFERRED;
+}
+
+int vmrt_started(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct dvm *v = vmrt_find(d, req->uid);
+	if (v == NULL || (v->state != DVM_RUNNING && v->state != DVM_KILLING)) {
+		ctl_call_errorf(call, "VM %s holds no grant on this host", req->uid);
+		return -FL_ENOENT;
+	}
+	report_run(d, v, true);
+	return 0;
+}
+
+int vmrt_exited(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct dvm *v = vmrt_find(d, req->uid);
+	if (v == NULL || (v->state != DVM_RUNNING && v->state != DVM_KILLING))
+		return 0; /* nothing held here: nothing to do */
+	if (!v->exited_reported)
+		note_exit(d, v);
+	v->exited_reported = true;
+	report_run(d, v, false);
+	fl_info("VM %s (pid %d) exited: %s %d", v->uid, (int)req->pid, req->exit_signal ? "signal" : "code",
+		req->exit_signal ? (int)req->exit_signal : (int)req->exit_code);
+	return 0;
+}
+
+int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct dvm *v = vmrt_find(d, req->uid);
+	if (v == NULL || (v->state != DVM_RUNNING && v->state != DVM_KILLING))
+		return 0; /* already released */
+	if (req->pid != 0 && v->pid != 0 && req->pid != v->pid) {
+		ctl_call_errorf(call, "the leases of VM %s are held here for pid %d, not %d", req->uid, (int)v->pid,
+				(int)req->pid);
+		return -FL_EPERM;
+	}
+	if (!v->exited_reported)
+		note_exit(d, v);
+	finish_exit(d, v);
+	return 0;
+}
+
+void vmrt_poll(struct fld *d, uint64_t now)
+{
+	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
+		struct dvm *v = &d->vms[i];
+		if (v->acquire == NULL || now < v->acquire_until_us)
+			continue;
+		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
+		ctl_call_errorf(v->acquire, "the volume leases of VM %s were not acquired within %" PRIu64 " s: a volume "
+				"is held by another host (see 'fencelock leases'), or this host lost quorum", v->uid,
+				(uint64_t)(FLD_ACQUIRE_TIMEOUT_US / FL_US_PER_S));
+		ctl_call_finish(v->acquire, -FL_EBUSY);
+		v->acquire = NULL;
+		if (vm != NULL && vm->desired_host == d->cfg.host_id) {
+			v->cancelled_inc = vm->incarnation;
+			unplace(d, vm->uid, vm->incarnation);
+		}
+	}
+}
+
+void vmrt_shutdown(struct fld *d)
+{
+	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
+		struct dvm *v = &d->vms[i];
+		fl_timer_cancel(d->loop, &v->timer);
+		fl_timer_cancel(d->loop, &v->report);
+		unwatch(d, &v->wrapper_fd);
+		unwatch(d, &v->spawn_fd);
+		v->acquire = NULL; /* the control server drops unfinished calls */
+	}
+}

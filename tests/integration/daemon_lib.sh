@@ -1,0 +1,136 @@
+# Helpers for the fencelockd suites (t_daemon_*.sh) and the demo: source after
+# tests/lib/common.sh. A cluster of real daemons on this machine: loopback
+# ports, a file-backed shared device in $T (under the build dir: O_DIRECT
+# needs a real filesystem), one directory per host ($T/hN: config, state,
+# run dir, control socket, log), and a fake VM ($T/vm.sh) that appends one
+# line per 0.2 s to a log, naming the host it runs on (from FENCELOCK_SOCKET).
+# Everything started here is ended on exit: the daemons by pid, and every
+# process whose command line names $T (the wrappers and fake VMs the daemons
+# re-run live in sessions of their own) by pid from /proc.
+FLD=$FL_BUILD/fencelockd
+[ -x "$FLD" ] || fail "$FLD not built (make BUILD=$FL_BUILD all)"
+[ -x "$FL" ] || fail "$FL not built (make BUILD=$FL_BUILD all)"
+DL_IMG=$T/shared.img
+DL_BASE_PORT=${DL_BASE_PORT:-$((20000 + ($$ * 13) % 12000))}
+declare -a DPID=()
+DL_N=0
+
+# Pids of every process whose command line mentions $T (not ourselves).
+dl_pids_of_T() {
+    local p
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
+        { tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF "$T/" && echo "$p"; } 2>/dev/null
+    done
+    return 0
+}
+dl_cleanup() {
+    local i p
+    for i in "${!DPID[@]}"; do
+        [ -n "${DPID[$i]}" ] && { kill -CONT "${DPID[$i]}"; kill -9 "${DPID[$i]}"; } 2>/dev/null
+    done
+    for _ in 1 2 3; do
+        for p in $(dl_pids_of_T); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+        sleep 0.1
+    done
+    wait 2>/dev/null
+}
+on_exit dl_cleanup
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s; fails after SECONDS.
+wait_for() { local s=$1; shift; local n=$((s * 10))
+    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+
+# dl_format [NAME]: a formatted shared device for cluster NAME (default "t").
+dl_format() {
+    rm -f "$DL_IMG"; truncate -s 32M "$DL_IMG"
+    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" -o 1 --max-hosts 8 --volume-slots 16 \
+        > "$T/format.out" 2>&1 || fail "format failed: $(cat "$T/format.out")"
+}
+
+dl_port() { echo $((DL_BASE_PORT + $1)); }
+dl_sock() { echo "$T/h$1/ctl.sock"; }
+
+# dl_config N I [extra [host] lines]: writes $T/hI/fencelock.conf for host I of N.
+dl_config() {
+    local n=$1 i=$2; shift 2
+    mkdir -p "$T/h$i"
+    { echo "[cluster]"; echo "name = ${DL_CLUSTER:-t}"; echo "device = $DL_IMG"
+      echo "io_timeout = 1"; echo "partition_tolerance = ${DL_P:-5}"
+      echo "[host]"; echo "id = $i"; echo "name = h$i"; echo "listen = 127.0.0.1:$(dl_port "$i")"
+      echo "control_socket = $(dl_sock "$i")"; echo "state_dir = $T/h$i/state"; echo "run_dir = $T/h$i/run"
+      echo "log_level = ${DL_LOG_LEVEL:-info}"
+      for l in "$@"; do echo "$l"; done
+      echo "[peers]"
+      for j in $(seq "$n"); do echo "$j = 127.0.0.1:$(dl_port "$j")"; done
+    } > "$T/h$i/fencelock.conf"
+}
+
+# dl_setup N: format the device and write N configs.
+dl_setup() { DL_N=$1; dl_format; for i in $(seq "$1"); do dl_config "$1" "$i"; done; }
+
+# dl_start I: starts host I's daemon in the foreground (log in $T/hI/log).
+dl_start() {
+    local i=$1
+    "$FLD" -c "$T/h$i/fencelock.conf" -f >> "$T/h$i/log" 2>&1 &
+    DPID[$i]=$!
+    wait_for 10 test -S "$(dl_sock "$i")" || fail "fencelockd h$i did not start: $(tail -5 "$T/h$i/log")"
+}
+dl_start_all() { for i in $(seq "$DL_N"); do dl_start "$i"; done; }
+# dl_kill I [SIG]: signals host I's daemon (default SIGKILL) and, for SIGKILL/SIGTERM, waits for it.
+dl_kill() { local i=$1 sig=${2:-KILL}; kill "-$sig" "${DPID[$i]}" 2>/dev/null
+    case $sig in KILL|TERM|9|15) wait "${DPID[$i]}" 2>/dev/null; DPID[$i]=;; esac; }
+
+# dl_json I OP [-o json]: the daemon's answer to `fencelock OP -o json`.
+dl_json() { "$FL" -s "$(dl_sock "$1")" "$2" -o json -t 3000 2>/dev/null; }
+dl_leader() { dl_json "$1" status | jq -r '.leader // 0'; }
+# dl_wait_cluster SECONDS: every host quorate with the same leader, who sees all UP.
+dl_cluster_ok() {
+    local l i; l=$(dl_leader 1); [ "$l" != 0 ] && [ -n "$l" ] || return 1
+    for i in $(seq "$DL_N"); do
+        [ "$(dl_json "$i" status | jq -r '"\(.quorate) \(.leader)"')" = "true $l" ] || return 1
+    done
+    [ "$(dl_json "$l" status | jq '[.hosts[] | select(.state == "UP")] | length')" = "$DL_N" ]
+}
+dl_wait_cluster() { wait_for "${1:-20}" dl_cluster_ok || fail "cluster did not form within ${1:-20} s: $(dl_json 1 status)"; }
+
+# The fake VM: dl_vm_script writes $T/vm.sh; its log is $T/vm-UID.log.
+dl_vm_script() {
+    cat > "$T/vm.sh" <<'EOF'
+#!/bin/sh
+# Fake VM: "start|beat UID HOST_SOCKET EPOCH_MS" every 0.2 s into LOG.
+uid=$1 log=$2
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+echo "start $uid ${FENCELOCK_SOCKET:-?} $(ms)" >> "$log"
+while :; do sleep 0.2; echo "beat $uid ${FENCELOCK_SOCKET:-?} $(ms)" >> "$log"; done
+EOF
+    chmod +x "$T/vm.sh"
+}
+# dl_exec I UID [exec options...]: runs the fake VM UID under `fencelock exec` on host I
+# (background; its output in $T/exec-UID-hI.out; pid in $EXEC_PID).
+dl_exec() {
+    local i=$1 uid=$2; shift 2
+    [ -x "$T/vm.sh" ] || dl_vm_script
+    touch "$T/vol-$uid.img"
+    FENCELOCK_SOCKET=$(dl_sock "$i") "$FL" exec --vm "$uid" --volume "$T/vol-$uid.img" "$@" -- \
+        "$T/vm.sh" "$uid" "$T/vm-$uid.log" > "$T/exec-$uid-h$i.out" 2>&1 &
+    EXEC_PID=$!
+}
+# dl_vm_host UID: the host whose VM UID wrote the last line (from its socket path).
+dl_vm_host() { tail -1 "$T/vm-$1.log" 2>/dev/null | awk '{print $3}' | sed -n 's|.*/h\([0-9]*\)/ctl.sock|\1|p'; }
+# dl_vm_started_on UID I: VM UID has a "start" line from host I.
+dl_vm_started_on() { grep -q "^start $1 $(dl_sock "$2") " "$T/vm-$1.log" 2>/dev/null; }
+# dl_vm_alive_on UID I: a beat from host I within the last second.
+dl_vm_alive_on() { local last; last=$(grep " $(dl_sock "$2") " "$T/vm-$1.log" 2>/dev/null | tail -1 | awk '{print $4}')
+    [ -n "$last" ] && [ $(( $(now_ms) - last )) -lt 1000 ]; }
+# dl_kill_host_vms I: SIGKILL every wrapper and fake VM of host I (their command line or
+# environment names host I's socket).
+dl_kill_host_vms() {
+    local p s; s=$(dl_sock "$1")
+    for p in $(dl_pids_of_T); do
+        { tr '\0' '\n' < "/proc/$p/environ" | grep -qx "FENCELOCK_SOCKET=$s" && kill -9 "$p"; } 2>/dev/null
+    done
+    return 0
+}
