@@ -254,10 +254,16 @@ static int open_control(struct fld *d)
 	fld_backend(d, &be);
 	struct ctl_server_opts o = {.path = d->cfg.control_socket, .mode = 0660, .have_group = d->cfg.have_control_group,
 				    .gid = d->cfg.control_gid};
+	/* The server logs its own refusal; ours names the config key instead
+	 * (one line on a refusal). */
+	int level = fl_log_get_level();
+	fl_log_set_level(LOG_CRIT);
 	int rv = ctl_server_new(d->el, &o, &be, &d->ctl);
+	fl_log_set_level(level);
 	if (rv != 0)
-		return die("%s: [host] control_socket: cannot serve on %s: %s%s", d->config_path, d->cfg.control_socket,
-			   fl_strerror(rv), rv == -FL_EBUSY ? " (another fencelockd answers there)" : "");
+		return die("%s: [host] control_socket: cannot serve on %s: %s", d->config_path, d->cfg.control_socket,
+			   rv == -FL_EBUSY ? "another fencelockd answers there, or the path is not a socket"
+					   : fl_strerror(rv));
 	return 0;
 }
 
@@ -340,15 +346,28 @@ static void on_signal(void *arg, uint32_t ev)
 	}
 }
 
+static void signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* Before any thread exists (the log store's worker inherits the mask): a
+ * SIGTERM must reach the signalfd, not a thread with the default action. */
+static void block_signals(void)
+{
+	sigset_t set;
+	signal_set(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int setup_signals(struct fld *d)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signal_set(&set);
 	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sig_fd < 0 || fl_eloop_add_fd(d->el, sig_fd, EPOLLIN, on_signal, d) != 0)
 		return die("cannot set up signal handling: %s", strerror(errno));
@@ -476,6 +495,7 @@ int main(int argc, char **argv)
 	}
 	fl_log_set_level(D.cfg.log_level);
 	find_fencelock_bin(&D);
+	block_signals();
 	vmrt_init(&D);
 	D.el = fl_eloop_new();
 	if (D.el == NULL)
