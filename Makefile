@@ -72,6 +72,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 .PHONY: all test demo asan bench install clean deps check-tools lint sim sim-mutants \
         $(addprefix test-,$(MODULES)) test-interop
 .DEFAULT_GOAL := all
+# Keep intermediate objects (test fixtures built by chained rules): make
+# would delete them after linking, and scripts/sim-mutants.sh links them.
+.SECONDARY:
 
 all: $(PROG_BINS) $(DEV_BINS) $(TOOL_BINS) $(UNIT_BINS)
 
