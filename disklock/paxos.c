@@ -29,6 +29,7 @@ enum {
 	P_REL_DBLOCK,     /* our sector with RELEASED */
 	P_REL_LEADER,     /* leader with timestamp 0 */
 	P_CLEAR_MODE,     /* shared release */
+	P_RB_OURS,        /* rebuild: our torn sector rewritten before waiting */
 };
 
 enum scan_verdict { SCAN_OK = 0, SCAN_ABORT_MBAL, SCAN_ABORT_LVER, SCAN_CORRUPT };
@@ -36,7 +37,9 @@ enum scan_verdict { SCAN_OK = 0, SCAN_ABORT_MBAL, SCAN_ABORT_LVER, SCAN_CORRUPT 
 static void op_step_io(struct fl_io *io, int result);
 static void op_evaluate(struct vl_op *op);
 static void ballot_start(struct vl_op *op);
+static void ballot_start_at(struct vl_op *op, uint64_t lver);
 static void committed(struct vl_op *op);
+static void rebuild_evaluate(struct vl_op *op);
 
 bool vl_owner_takeable(enum vl_owner_state s)
 {
@@ -130,11 +133,60 @@ static int start_read_area(struct vl_op *op, uint32_t sectors)
 	return op_submit(op, P_READ_AREA, FL_IO_READ, 0, sectors, op->buf);
 }
 
-/* Checks that sector 0 is this lease; fills op->cur and op->num_hosts. */
+/* A leader that fails its checksum may be rebuilt by an acquire (see
+ * rebuild_evaluate) only if it still looks like this lease: every leader write
+ * (commit, release, shared hand-back) copies magic, version, flags, sector
+ * size, num_hosts, max_hosts and the names unchanged and rewrites only lver,
+ * owner, timestamp and writer, so a torn write (a prefix of the new record
+ * over the old one) leaves those fields intact. A sector that is garbage
+ * there, or a lease whose names the caller did not give, is not rebuilt: its
+ * num_hosts could not be trusted, and a ballot that reads too few dblocks is
+ * unsafe. fencelock and sanlock both write max_hosts 2000, the mbal modulus. */
+static bool leader_rebuildable(const struct vl_op *op)
+{
+	const struct fl_leader *l = &op->cur;
+	const struct vl_area *ar = &op->area;
+	char name[FL_NAME_LEN + 1];
+	if (op->kind == VL_INQUIRE || ar->space_name == NULL || ar->resource_name == NULL)
+		return false;
+	if (l->magic != FL_PAXOS_MAGIC ||
+	    (l->version & FL_VERSION_MAJOR_MASK) != (FL_PAXOS_VERSION & FL_VERSION_MAJOR_MASK) ||
+	    l->sector_size != ss_of(op) || l->max_hosts != VL_MAX_HOSTS || l->num_hosts == 0 ||
+	    l->num_hosts > VL_MAX_HOSTS)
+		return false;
+	if ((ar->bdev->size_bytes - ar->offset) / ss_of(op) < 2 + l->num_hosts)
+		return false;
+	fl_name_get(l->space_name, name);
+	if (strcmp(name, ar->space_name) != 0)
+		return false;
+	fl_name_get(l->resource_name, name);
+	return strcmp(name, ar->resource_name) == 0;
+}
+
+/* Keeps only the fields of a torn leader that leader_rebuildable() trusts. */
+static void leader_keep_static(struct fl_leader *l)
+{
+	struct fl_leader k = {.magic = l->magic, .version = l->version, .flags = l->flags,
+			      .sector_size = l->sector_size, .num_hosts = l->num_hosts, .max_hosts = l->max_hosts};
+	memcpy(k.space_name, l->space_name, FL_NAME_LEN);
+	memcpy(k.resource_name, l->resource_name, FL_NAME_LEN);
+	*l = k;
+}
+
+/* Checks that sector 0 is this lease; fills op->cur and op->num_hosts, and
+ * sets op->rebuild for a torn leader an acquire may rebuild (or a release may
+ * work around, see release_torn). */
 static int check_leader(struct vl_op *op)
 {
 	const char *dev = op->area.bdev->name;
 	int rv = fl_leader_decode(op->buf, FL_PAXOS_MAGIC, &op->cur);
+	op->rebuild = rv == -FL_ECHECKSUM && leader_rebuildable(op);
+	if (op->rebuild) {
+		fl_warn("%s at %" PRIu64 ": paxos lease leader fails its checksum (torn write?)%s", dev,
+			op->area.offset, op->kind == VL_ACQUIRE ? "; rebuilding it from the dblocks" : "");
+		leader_keep_static(&op->cur);
+		rv = 0;
+	}
 	op->res.leader = op->cur;
 	if (rv == -FL_EMAGIC && op->cur.magic == FL_DELTA_MAGIC) {
 		fl_err("%s at %" PRIu64 " is a lockspace (delta lease), not a resource lease; check the offset",
@@ -243,18 +295,30 @@ static bool owner_released(const struct vl_op *op, const struct fl_leader *l)
 	return d.lver > l->lver || ((d.flags & FL_DBLOCK_RELEASED) && d.lver == l->lver);
 }
 
+/* Loads our dblock and mode block from the area read; false if our sector
+ * was torn (it is then restarted from zero). */
+static bool load_ours(struct vl_op *op)
+{
+	uint64_t me = op->args.host_id;
+	if (me > op->num_hosts || read_host(op, me, &op->ours, &op->our_mode) != 0) {
+		/* Our own sector was torn (we are its only writer): start it afresh.
+		 * (A host_id above num_hosts is refused by ballot_start_at.) */
+		if (me <= op->num_hosts)
+			fl_warn("lease %s at %" PRIu64 ": our dblock (host %" PRIu64 ") is corrupt; rewriting it",
+				op->area.bdev->name, op->area.offset, me);
+		memset(&op->ours, 0, sizeof(op->ours));
+		memset(&op->our_mode, 0, sizeof(op->our_mode));
+		return false;
+	}
+	return true;
+}
+
 /* After reading the area: may we run a ballot? (sanlock's owner checks) */
 static void op_evaluate(struct vl_op *op)
 {
 	const struct fl_leader *l = &op->cur;
 	const struct vl_acquire_args *a = &op->args;
-	if (read_host(op, a->host_id, &op->ours, &op->our_mode) != 0) {
-		/* Our own sector was torn (we are its only writer): start it afresh. */
-		fl_warn("lease %s at %" PRIu64 ": our dblock (host %" PRIu64 ") is corrupt; rewriting it",
-			op->area.bdev->name, op->area.offset, a->host_id);
-		memset(&op->ours, 0, sizeof(op->ours));
-		memset(&op->our_mode, 0, sizeof(op->our_mode));
-	}
+	load_ours(op);
 	if (op->next_lver != 0 && l->lver == op->next_lver && l->owner_id == a->host_id &&
 	    l->owner_generation == a->generation && l->timestamp != 0) {
 		op->res.leader = *l; /* another host committed the value we proposed */
@@ -292,25 +356,34 @@ static void op_evaluate(struct vl_op *op)
 	owner_blocks(op, l->owner_id, st);
 }
 
-static void ballot_start(struct vl_op *op)
+static void ballot_start(struct vl_op *op) { ballot_start_at(op, op->cur.lver + 1); }
+
+/* Phase 1 of a ballot at lver: the next one (ballot_start), or, to rebuild a
+ * torn leader, the highest lver in the dblocks (rebuild_evaluate). */
+static void ballot_start_at(struct vl_op *op, uint64_t lver)
 {
 	const struct vl_acquire_args *a = &op->args;
+	FL_ASSERT(lver >= 1);
 	if (a->host_id > op->num_hosts) {
 		fl_err("lease %s at %" PRIu64 ": host_id %" PRIu64 " above the lease's num_hosts %" PRIu64,
 		       op->area.bdev->name, op->area.offset, a->host_id, op->num_hosts);
 		op_finish(op, -FL_EINVAL);
 		return;
 	}
-	op->next_lver = op->cur.lver + 1;
+	op->next_lver = lver;
 	uint64_t floor = FL_MAX(op->ours.mbal, op->max_mbal_seen);
 	op->mbal = floor == 0 ? a->host_id : next_mbal(a->host_id, op->cur.max_hosts, floor);
+	/* A rebuild keeps our RELEASED flag for its lver: the value it re-chooses
+	 * may be a hold of ours that we released, and acquirers must still see
+	 * that (see rebuild_committed). */
+	uint32_t keep = op->rebuild && op->ours.lver == lver ? op->ours.flags & FL_DBLOCK_RELEASED : 0;
 	if (op->ours.lver != op->next_lver) {
 		/* Values accepted for an older lver do not carry over. */
 		op->ours.bal = op->ours.inp = op->ours.inp2 = op->ours.inp3 = 0;
 	}
 	op->ours.mbal = op->mbal;
 	op->ours.lver = op->next_lver;
-	op->ours.flags = 0;
+	op->ours.flags = keep;
 	if (!a->shared)
 		memset(&op->our_mode, 0, sizeof(op->our_mode));
 	op->res.ballots++;
@@ -377,10 +450,12 @@ static void ballot_retry(struct vl_op *op, enum scan_verdict why)
 	uint32_t max = op->args.max_ballots;
 	if (op->restarts >= max) {
 		int rv = why == SCAN_CORRUPT ? -FL_ECHECKSUM : -FL_EAGAIN;
+		const char *what = why != SCAN_CORRUPT ? "contention"
+				   : op->rebuild ? "the leader fails its checksum and a live host's dblock stays "
+						   "corrupt: it cannot be rebuilt until that host rewrites its dblock"
+						 : "a dblock stays corrupt: a host's write was torn and not redone";
 		fl_warn("lease %s at %" PRIu64 ": gave up after %u ballots (%s)", op->area.bdev->name,
-			op->area.offset, op->restarts,
-			why == SCAN_CORRUPT ? "a dblock stays corrupt: a host's write was torn and not redone"
-					    : "contention");
+			op->area.offset, op->restarts, what);
 		op_finish(op, rv);
 		return;
 	}
@@ -509,7 +584,173 @@ static void write_free_leader(struct vl_op *op)
 	op_submit_or_fail(op, P_REL_LEADER, FL_IO_WRITE, 0, 1, op->sec);
 }
 
+/* ---- rebuilding a torn leader ------------------------------------------------
+ *
+ * A torn write (a crash or device fault mid-write) can leave the leader
+ * record failing its checksum; sanlock then refuses the lease until an
+ * operator runs init. In Disk Paxos the leader only caches the value decided
+ * at its lver: the consensus state is in the dblocks, each with its own
+ * checksum and a single writer. An acquire therefore rebuilds the leader from
+ * them with a real ballot (never by calling the lease free). Facts used:
+ *  (1) A dblock at lver L is written only by a ballot at L, which runs after a
+ *      leader at L - 1 was read and its owner found released or takeable (or,
+ *      for a rebuild, when a dblock at L already exists). So the highest lver
+ *      in the dblocks, top, is the lver of the last commit or the one after
+ *      it, never beyond.
+ *  (2) A value is chosen at L only by a completed phase 2: it is then in the
+ *      dblock (bal != 0) of its proposer and of every host that adopted it,
+ *      and a host rewrites its dblock at the same lver only keeping bal/inp
+ *      (a retried phase 1, RELEASED).
+ * A ballot at top reads every dblock like any ballot, so if a value was chosen
+ * at top it re-chooses that value (Paxos: a later ballot of the same instance
+ * proposes the highest-bal value it sees); a ballot at top + 1 could instead
+ * choose us over a live host's hold at top. If nothing was accepted at top, no
+ * leader at top was ever committed: the instance is open, and the host that
+ * opened it found the previous owner released or takeable, a verdict that
+ * does not go back (a dead generation stays dead, a free host_id returns with
+ * a newer generation, RELEASED is only replaced by a later lver); proposing
+ * ourselves is what that host's own ballot could do. The outcome is committed
+ * like any commit, at lver top, and the acquire goes on from it by the normal
+ * rules (rebuild_committed).
+ * The dblocks cannot tell, and the acquire fails with -FL_ECHECKSUM (never
+ * guessing) when no valid dblock has an lver (nothing to re-choose: the lease
+ * was not acquired since init, or every dblock is lost), or a dblock fails its
+ * checksum and its host is not DEAD or FREE (it may hold the only copy of a
+ * chosen value; retried as in a ballot, since its host rewrites it on its
+ * next ballot). A corrupt dblock of a dead or free host is skipped as in
+ * scan_dblocks: whatever it won is takeable anyway. Our own corrupt dblock is
+ * restarted as in op_evaluate, and rewritten before we wait for another's, so
+ * that two live hosts with torn dblocks do not wait for each other forever.
+ * Never rebuilt: a leader that is not recognisably this lease (see
+ * leader_rebuildable), and nothing but an acquire rebuilds (inquire keeps
+ * reporting the bad checksum; a release only sets our RELEASED, release_torn). */
+
+/* Highest lver among the dblocks (ours as loaded) and the highest mbal at it;
+ * SCAN_CORRUPT with *bad set for a corrupt dblock of a host that may be live. */
+static enum scan_verdict rebuild_scan(struct vl_op *op, uint64_t *top, uint64_t *top_mbal, uint64_t *bad)
+{
+	*top = op->ours.lver;
+	*top_mbal = op->ours.mbal;
+	for (uint64_t h = 1; h <= op->num_hosts; h++) {
+		struct fl_dblock d;
+		struct fl_mode_block m;
+		if (h == op->args.host_id)
+			continue;
+		if (read_host(op, h, &d, &m) != 0) {
+			if (corrupt_host_gone(op, h))
+				continue;
+			*bad = h;
+			return SCAN_CORRUPT;
+		}
+		if (d.lver > *top) {
+			*top = d.lver;
+			*top_mbal = 0;
+		}
+		if (d.lver == *top)
+			*top_mbal = FL_MAX(*top_mbal, d.mbal);
+	}
+	return SCAN_OK;
+}
+
+/* The area read found a torn leader (op->rebuild): ballot at the top lver. */
+static void rebuild_evaluate(struct vl_op *op)
+{
+	const struct vl_acquire_args *a = &op->args;
+	const char *dev = op->area.bdev->name;
+	uint64_t top = 0, top_mbal = 0, bad = 0;
+	bool ours_ok = load_ours(op);
+	if (op->res.rebuilds >= a->max_ballots) {
+		fl_warn("lease %s at %" PRIu64 ": leader torn again after %u rebuilds; giving up", dev,
+			op->area.offset, op->res.rebuilds);
+		op_finish(op, -FL_EAGAIN);
+		return;
+	}
+	if (rebuild_scan(op, &top, &top_mbal, &bad) != SCAN_OK) {
+		fl_warn("lease %s at %" PRIu64 ": leader fails its checksum and the dblock of host %" PRIu64
+			" (not dead) is corrupt too: waiting for it to be rewritten",
+			dev, op->area.offset, bad);
+		if (!ours_ok && a->host_id <= op->num_hosts) {
+			/* That host may be waiting for ours: rewrite it (zero, as
+			 * op_evaluate would restart it) so that it can go on. */
+			encode_our_sector(op);
+			op_submit_or_fail(op, P_RB_OURS, FL_IO_WRITE, a->host_id + 1, 1, op->sec);
+			return;
+		}
+		ballot_retry(op, SCAN_CORRUPT);
+		return;
+	}
+	FL_ASSERT(top >= op->ours.lver);
+	if (top == 0) {
+		fl_err("%s at %" PRIu64 ": no valid paxos lease leader (bad checksum) and no dblock records a "
+		       "ballot to rebuild it from; initialise it with 'fencelock direct init -r'",
+		       dev, op->area.offset);
+		op_finish(op, -FL_ECHECKSUM);
+		return;
+	}
+	if (a->acquire_lver != 0 && top != a->acquire_lver && top != a->acquire_lver + 1) {
+		fl_err("lease %s at %" PRIu64 ": leader torn and the dblocks are at lver %" PRIu64
+		       ", hand-off expected %" PRIu64 "; the lease moved",
+		       dev, op->area.offset, top, a->acquire_lver);
+		op_finish(op, -FL_ESTALE);
+		return;
+	}
+	op->res.rebuilds++;
+	op->max_mbal_seen = FL_MAX(op->max_mbal_seen, top_mbal);
+	fl_notice("lease %s at %" PRIu64 ": rebuilding the leader with a ballot at lver %" PRIu64
+		  " (the highest in the dblocks)",
+		  dev, op->area.offset, top);
+	ballot_start_at(op, top);
+}
+
+/* The rebuilt leader is on disk. If it names us and our dblock does not say
+ * we released it, our value was chosen at top (by this ballot or an earlier
+ * one of ours that failed before or during its commit): we won top like any
+ * ballot, and committed() does the rest (shared-holder check, shared
+ * hand-back). Otherwise read the area again and let op_evaluate judge the
+ * rebuilt leader as any other: a live owner -> -FL_EBUSY; released or
+ * takeable (or us with an older generation) -> a ballot at top + 1. next_lver
+ * is cleared so that op_evaluate's "our value was committed" shortcut does not
+ * skip its checks; the rebuild kept our RELEASED flag at top (ballot_start_at)
+ * so that a hold of ours we released is not revived. */
+static void rebuild_committed(struct vl_op *op)
+{
+	const struct fl_leader *l = &op->res.leader;
+	FL_ASSERT(op->rebuild && l->lver == op->next_lver);
+	op->rebuild = false;
+	fl_notice("lease %s at %" PRIu64 ": leader rebuilt at lver %" PRIu64 ": owner %" PRIu64 " generation %" PRIu64,
+		  op->area.bdev->name, op->area.offset, l->lver, l->owner_id, l->owner_generation);
+	if (l->owner_id == op->args.host_id && l->owner_generation == op->args.generation &&
+	    !(op->ours.flags & FL_DBLOCK_RELEASED)) {
+		committed(op);
+		return;
+	}
+	op->next_lver = 0;
+	int rv = start_read_area(op, (uint32_t)(2 + op->num_hosts));
+	if (rv != 0)
+		op_finish(op, rv);
+}
+
 /* ---- release and inquire --------------------------------------------------- */
+
+/* Exclusive release under a torn leader: our dblock alone says whether we
+ * hold it (our value accepted at its lver and not released). RELEASED is all
+ * a release needs (acquirers, the rebuild included, read it in the owner's
+ * dblock); the leader is left for the next acquire to rebuild. Setting it
+ * when the chosen value is not ours is harmless: only the owner's flag counts. */
+static void release_torn(struct vl_op *op)
+{
+	const struct vl_acquire_args *a = &op->args;
+	const struct fl_dblock *d = &op->ours;
+	if (d->bal == 0 || d->inp != a->host_id || d->inp2 != a->generation || (d->flags & FL_DBLOCK_RELEASED)) {
+		fl_err("lease %s at %" PRIu64 ": leader fails its checksum and our dblock (lver %" PRIu64
+		       ") shows no hold of host %" PRIu64 " generation %" PRIu64,
+		       op->area.bdev->name, op->area.offset, d->lver, a->host_id, a->generation);
+		op_finish(op, -FL_ENOENT);
+		return;
+	}
+	op->res.leader = op->cur; /* write_id 0: the leader is not rewritten */
+	release_exclusive(op, 0);
+}
 
 static void release_evaluate(struct vl_op *op)
 {
@@ -524,6 +765,10 @@ static void release_evaluate(struct vl_op *op)
 		memset(&op->our_mode, 0, sizeof(op->our_mode));
 		encode_our_sector(op);
 		op_submit_or_fail(op, P_CLEAR_MODE, FL_IO_WRITE, a->host_id + 1, 1, op->sec);
+		return;
+	}
+	if (op->rebuild) {
+		release_torn(op);
 		return;
 	}
 	const struct fl_leader *l = &op->cur;
@@ -581,7 +826,9 @@ static void area_read_done(struct vl_op *op)
 			op_finish(op, rv);
 		return;
 	}
-	if (op->kind == VL_ACQUIRE)
+	if (op->kind == VL_ACQUIRE && op->rebuild)
+		rebuild_evaluate(op);
+	else if (op->kind == VL_ACQUIRE)
 		op_evaluate(op);
 	else if (op->kind == VL_RELEASE)
 		release_evaluate(op);
@@ -612,7 +859,12 @@ static void op_step_io(struct fl_io *io, int result)
 		break;
 	case P_P1_READ: phase1_done(op); break;
 	case P_P2_READ: phase2_done(op); break;
-	case P_COMMIT: committed(op); break;
+	case P_COMMIT:
+		if (op->rebuild)
+			rebuild_committed(op);
+		else
+			committed(op);
+		break;
 	case P_SH_MODE:
 	case P_REL_DBLOCK:
 		if (op->res.leader.write_id == op->args.host_id)
@@ -622,6 +874,7 @@ static void op_step_io(struct fl_io *io, int result)
 		break;
 	case P_REL_LEADER:
 	case P_CLEAR_MODE: op_finish(op, op->final_rv); break;
+	case P_RB_OURS: ballot_retry(op, SCAN_CORRUPT); break;
 	default: FL_ASSERT(!"vl_op: I/O completion in a non-I/O phase");
 	}
 }

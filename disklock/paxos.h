@@ -87,6 +87,8 @@ struct vl_result {
 	bool held;                  /* inquire: leader names an owner who has not released it
 				       through its dblock (a leader with timestamp != 0 can be
 				       released that way, see vl_release_start) */
+	uint32_t rebuilds;          /* acquire: ballots run to rebuild a leader record that
+				       failed its checksum (see vl_acquire_start) */
 };
 
 struct vl_op;
@@ -117,6 +119,8 @@ struct vl_op {
 	uint64_t wait_deadline_us;
 	uint32_t restarts;
 	int final_rv;               /* result to report after a clean-up write */
+	bool rebuild;               /* acquire: the last area read found a torn leader, op->cur
+				       holds its trusted (static) fields only */
 	bool running;
 	struct vl_result res;
 };
@@ -126,16 +130,24 @@ struct vl_op {
  * (exclusive), or our mode block says SHARED (shared). Errors: -FL_EBUSY held
  * by a live owner or a live shared holder (res.busy_host_id), -FL_ESTALE lver
  * moved (acquire_lver), -FL_EAGAIN ballots exhausted, -FL_EMAGIC / -FL_EFOREIGN
- * / -FL_ECHECKSUM for a record that is not this lease, or an I/O error. A
- * failed acquire never leaves us as owner. Returns 0 (done will run) or an
- * immediate -FL_EINVAL / -FL_ENOMEM (done will not run). */
+ * for a record that is not this lease, or an I/O error. A leader record that
+ * fails its checksum but whose magic, version, sector size, geometry and names
+ * are intact (what a torn write leaves) is rebuilt, when the dblocks allow it,
+ * by a ballot at the highest lver in the dblocks (res.rebuilds); the acquire
+ * then goes on from the rebuilt leader. -FL_ECHECKSUM: the leader is corrupt
+ * and cannot be rebuilt (no dblock records a ballot, a live host's dblock stays
+ * corrupt, or the record is not recognisable). A failed acquire never leaves
+ * us as owner. Returns 0 (done will run) or an immediate -FL_EINVAL /
+ * -FL_ENOMEM (done will not run). */
 int vl_acquire_start(struct vl_op *op, const struct vl_area *area, const struct vl_acquire_args *args,
 		     vl_done_fn done, void *arg);
 
 /* Starts a release by host_id/generation of an exclusive or shared hold.
  * Exclusive: our dblock gets the RELEASED flag, then, if we wrote the current
  * leader, the leader gets timestamp 0 (as sanlock does). Shared: our mode
- * block is cleared. -FL_ENOENT if we hold it in neither way. */
+ * block is cleared. -FL_ENOENT if we hold it in neither way. A leader that
+ * fails its checksum (as vl_acquire_start would rebuild it) is not rewritten:
+ * our dblock alone then says whether we hold it, and gets RELEASED. */
 int vl_release_start(struct vl_op *op, const struct vl_area *area, uint64_t host_id, uint64_t generation,
 		     vl_done_fn done, void *arg);
 

@@ -695,6 +695,340 @@ static void mbal_stays_congruent_to_host_id_across_ballots(void **state)
 	world_free(&w);
 }
 
+/* ---- torn leader records: rebuilt from the dblocks ---------------------------- */
+
+/* What a torn write of new over old leaves in sector 0: new[0..n) + old[n..). */
+static void tear_leader(struct world *w, const uint8_t *old_sec, const uint8_t *new_sec, uint32_t n)
+{
+	memcpy(w->disk.data, new_sec, n);
+	memcpy(w->disk.data + n, old_sec + n, w->disk.sector_size - n);
+}
+
+static int leader_state(struct world *w)
+{
+	struct fl_leader l;
+	return fl_leader_decode(w->disk.data, FL_PAXOS_MAGIC, &l);
+}
+
+static int inquire_rv(struct world *w, int i)
+{
+	struct vl_op op;
+	struct vl_area a = area_of(&w->h[i]);
+	assert_int_equal(vl_inquire_start(&op, &a, NULL, NULL), 0);
+	int rv = vl_wait_sync(&op, fl_simbdev_bdev(w->h[i].dev));
+	vl_op_free(&op);
+	return rv;
+}
+
+/* Host 1 acquires; its commit then loses bytes n.. (an acknowledged write the
+ * device tore in a power cut): the leader is the init record's tail behind the
+ * commit's head. */
+static void acquire_then_tear(struct world *w, uint32_t n)
+{
+	uint8_t old_sec[4096], new_sec[4096];
+	memcpy(old_sec, w->disk.data, w->disk.sector_size);
+	assert_int_equal(acquire_one(w, 1), 0);
+	memcpy(new_sec, w->disk.data, w->disk.sector_size);
+	tear_leader(w, old_sec, new_sec, n);
+}
+
+static void a_torn_leader_is_rebuilt_and_a_live_owner_keeps_the_lease(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 30);
+	lease_init(&w);
+	acquire_then_tear(&w, 100);
+	assert_int_equal(leader_state(&w), -FL_ECHECKSUM);
+	assert_int_equal(inquire_rv(&w, 2), -FL_ECHECKSUM); /* read-leader reports it until repaired */
+	assert_int_equal(acquire_one(&w, 2), -FL_EBUSY);
+	assert_int_equal(w.h[2].op.res.busy_host_id, 1);
+	assert_int_equal(w.h[2].op.res.busy_state, VL_OWNER_LIVE);
+	assert_int_equal(w.h[2].op.res.rebuilds, 1);
+	struct vl_result r = inquire(&w, 3); /* rebuilt at the same lver, same owner */
+	assert_true(r.leader.lver == 1 && r.leader.owner_id == 1 && r.leader.owner_generation == 1 && r.held);
+	assert_int_equal(r.leader.write_id, 2);
+	assert_int_equal(acquire_one(&w, 1), 0); /* the owner still holds it */
+	assert_int_equal(inquire(&w, 3).leader.lver, 1);
+	assert_int_equal(acquire_one(&w, 3), -FL_EBUSY);
+	world_free(&w);
+}
+
+static void a_torn_leader_of_a_dead_owner_is_taken_over_with_the_next_lver(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 31);
+	lease_init(&w);
+	acquire_then_tear(&w, 44); /* mid-lver: owner new, lver half new */
+	w.state[1] = VL_OWNER_DEAD;
+	assert_int_equal(acquire_one(&w, 2), 0);
+	assert_int_equal(w.h[2].op.res.rebuilds, 1);
+	struct vl_result r = inquire(&w, 3);
+	assert_true(r.leader.lver == 2 && r.leader.owner_id == 2 && r.held);
+	assert_int_equal(acquire_one(&w, 3), -FL_EBUSY);
+	world_free(&w);
+}
+
+/* The owner's own acquire after its commit was torn finds its value chosen. */
+static void the_owner_whose_commit_was_torn_gets_its_lease(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 2, 32);
+	lease_init(&w);
+	acquire_then_tear(&w, 170); /* inside the checksum */
+	assert_int_equal(acquire_one(&w, 1), 0);
+	struct vl_result r = inquire(&w, 2);
+	assert_true(r.leader.lver == 1 && r.leader.owner_id == 1 && r.held);
+	world_free(&w);
+}
+
+/* A torn release (RELEASED written, the free leader torn) is not revived:
+ * the owner acquiring again gets a new lver, as does a hand-off. */
+static void a_torn_release_stays_released(void **state)
+{
+	(void)state;
+	quiet();
+	for (int who = 1; who <= 2; who++) {
+		struct world w;
+		world_init(&w, 2, 33);
+		lease_init(&w);
+		assert_int_equal(acquire_one(&w, 1), 0);
+		uint8_t old_sec[512], new_sec[512];
+		memcpy(old_sec, w.disk.data, 512);
+		assert_int_equal(release_one(&w, 1), 0);
+		memcpy(new_sec, w.disk.data, 512);
+		tear_leader(&w, old_sec, new_sec, 160); /* timestamp 0 landed, checksum did not */
+		assert_int_equal(leader_state(&w), -FL_ECHECKSUM);
+		w.h[who].acquire_lver = who == 2 ? 1 : 0; /* host 2: a migration hand-off from lver 1 */
+		assert_int_equal(acquire_one(&w, who), 0);
+		struct vl_result r = inquire(&w, 3 - who);
+		assert_true(r.leader.lver == 2 && r.leader.owner_id == (uint64_t)who && r.held);
+		world_free(&w);
+	}
+}
+
+/* The owner can release across a torn leader (its dblock gets RELEASED, the
+ * leader is left alone); the next acquirer then rebuilds and takes it. */
+static void an_owner_releases_across_a_torn_leader(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 37);
+	lease_init(&w);
+	acquire_then_tear(&w, 120);
+	uint8_t torn[512];
+	memcpy(torn, w.disk.data, sizeof(torn));
+	assert_int_equal(release_one(&w, 2), -FL_ENOENT);
+	assert_int_equal(release_one(&w, 1), 0);
+	assert_memory_equal(w.disk.data, torn, sizeof(torn));
+	assert_int_equal(release_one(&w, 1), -FL_ENOENT); /* already released */
+	assert_int_equal(acquire_one(&w, 3), 0);          /* host 1 is live but released it */
+	struct vl_result r = inquire(&w, 2);
+	assert_true(r.leader.lver == 2 && r.leader.owner_id == 3 && r.held);
+	world_free(&w);
+}
+
+static void a_hand_off_across_a_torn_leader_detects_a_moved_lease(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 34);
+	lease_init(&w);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(acquire_one(&w, 1), 0);
+		assert_int_equal(release_one(&w, 1), 0);
+	}
+	acquire_then_tear(&w, 60); /* lver 4 */
+	uint8_t torn[512];
+	memcpy(torn, w.disk.data, sizeof(torn));
+	w.h[2].acquire_lver = 1;
+	assert_int_equal(acquire_one(&w, 2), -FL_ESTALE);
+	assert_memory_equal(w.disk.data, torn, sizeof(torn)); /* refused before any write */
+	world_free(&w);
+}
+
+/* Nothing to rebuild from: a clear -FL_ECHECKSUM, never "free". */
+static void a_torn_leader_without_usable_dblocks_stays_a_checksum_error(void **state)
+{
+	(void)state;
+	quiet();
+	for (int variant = 0; variant < 4; variant++) {
+		struct world w;
+		world_init(&w, 2, 35u + (uint64_t)variant);
+		lease_init(&w);
+		if (variant == 3) {
+			struct fl_rand r;
+			fl_rand_seed(&r, 5);
+			for (uint32_t i = 0; i < 512; i++) /* an all-garbage sector */
+				w.disk.data[i] = (uint8_t)fl_rand_below(&r, 256);
+		} else {
+			acquire_then_tear(&w, 100);
+			w.disk.data[2 * 512 + 8] ^= 0x40; /* host 1's dblock fails its checksum too */
+			w.state[1] = variant == 0 ? VL_OWNER_DEAD : variant == 1 ? VL_OWNER_LIVE : VL_OWNER_UNKNOWN;
+		}
+		uint8_t before[512];
+		memcpy(before, w.disk.data, sizeof(before));
+		assert_int_equal(acquire_one(&w, 2), -FL_ECHECKSUM);
+		assert_int_equal(w.h[2].op.res.rebuilds, 0);
+		assert_memory_equal(w.disk.data, before, sizeof(before));
+		assert_int_equal(inquire_rv(&w, 2), -FL_ECHECKSUM);
+		world_free(&w);
+	}
+}
+
+/* Two live hosts with torn dblocks and a torn leader: neither can tell on its
+ * own, but each rewrites its own sector, so the second attempt goes through. */
+static void torn_dblocks_of_live_hosts_do_not_block_the_rebuild_forever(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 36);
+	lease_init(&w);
+	acquire_then_tear(&w, 100);
+	w.disk.data[3 * 512 + 50] ^= 1; /* host 2's sector */
+	w.disk.data[4 * 512 + 50] ^= 1; /* host 3's sector */
+	assert_int_equal(acquire_one(&w, 2), -FL_ECHECKSUM);
+	assert_int_equal(acquire_one(&w, 3), -FL_EBUSY); /* host 2's sector is readable again */
+	assert_int_equal(w.h[3].op.res.busy_host_id, 1);
+	assert_int_equal(acquire_one(&w, 2), -FL_EBUSY);
+	assert_int_equal(inquire(&w, 2).leader.owner_id, 1);
+	world_free(&w);
+}
+
+/* Every tear offset of the leader sector, after a commit or after a release
+ * by host 1, live or dead, three seeds each; then hosts 2..4 race from the
+ * torn leader with random latencies: never two owners, never a lost live hold,
+ * and the next owner gets the next lver. */
+static void torn_leaders_at_every_offset_never_make_two_owners(void **state)
+{
+	(void)state;
+	quiet();
+	struct fl_rand r;
+	fl_rand_seed(&r, 2718);
+	uint32_t rebuilt = 0;
+	for (uint32_t n = 0; n < 512; n++) {
+		for (int sc = 0; sc < 12; sc++) { /* 4 scenarios x 3 seeds */
+			bool release = sc & 1, dead = sc & 2;
+			struct world w;
+			world_init(&w, 4, 40000u + n * 12 + (uint64_t)sc);
+			lease_init(&w);
+			assert_int_equal(acquire_one(&w, 1), 0);
+			uint8_t old_sec[512], new_sec[512];
+			memcpy(old_sec, w.disk.data, 512);
+			if (release) {
+				assert_int_equal(release_one(&w, 1), 0);
+			} else { /* host 1's commit of lver 2 over host 2's released lver 1 */
+				assert_int_equal(release_one(&w, 1), 0);
+				assert_int_equal(acquire_one(&w, 2), 0);
+				assert_int_equal(release_one(&w, 2), 0);
+				memcpy(old_sec, w.disk.data, 512);
+				assert_int_equal(acquire_one(&w, 1), 0);
+			}
+			memcpy(new_sec, w.disk.data, 512);
+			uint64_t lver = release ? 1 : 3;
+			tear_leader(&w, old_sec, new_sec, n);
+			if (dead)
+				w.state[1] = VL_OWNER_DEAD;
+			for (int i = 2; i <= 4; i++) {
+				struct fl_simbdev_faults *f = fl_simbdev_faults(w.h[i].dev);
+				f->latency_min_us = fl_rand_range(&r, 1, 300);
+				f->latency_max_us = f->latency_min_us + fl_rand_range(&r, 0, 3000);
+				fl_timer_after(&w.h[i].clock.base, &w.h[i].start, fl_rand_below(&r, 4000));
+			}
+			run_all(&w);
+			int winner = 0;
+			for (int i = 2; i <= 4; i++) {
+				vl_op_free(&w.h[i].op);
+				rebuilt += w.h[i].op.res.rebuilds;
+				if (w.h[i].rv == 0) {
+					assert_int_equal(winner, 0);
+					winner = i;
+				} else {
+					assert_true(w.h[i].rv == -FL_EBUSY || w.h[i].rv == -FL_EAGAIN);
+				}
+			}
+			struct vl_result res = inquire(&w, 1);
+			if (!release && !dead) { /* host 1 holds lver 3 and keeps it */
+				assert_int_equal(winner, 0);
+				assert_true(res.leader.owner_id == 1 && res.leader.lver == lver && res.held);
+				assert_int_equal(acquire_one(&w, 1), 0);
+			} else {
+				assert_int_not_equal(winner, 0);
+				assert_true(res.leader.owner_id == (uint64_t)winner && res.leader.lver == lver + 1);
+				assert_true(res.held);
+				if (!dead)
+					assert_int_equal(acquire_one(&w, 1), -FL_EBUSY);
+			}
+			world_free(&w);
+		}
+	}
+	assert_true(rebuilt > 0);
+	printf("torn leader at every offset: 6144 races, %u rebuild ballots\n", rebuilt);
+}
+
+/* Racing hosts on a disk that tears writes (the leader commit among them);
+ * then, with the faults gone, every host acquires in turn (all live, nobody
+ * releases): at most one host ever holds the lease, and it is the race's
+ * winner if there was one; a torn leader is repaired, not fatal. */
+static void a_torn_leader_in_a_commit_race_is_repaired_with_one_owner(void **state)
+{
+	(void)state;
+	quiet();
+	struct fl_rand r;
+	fl_rand_seed(&r, 161);
+	uint32_t torn_after_race = 0;
+	for (int round = 0; round < 1500; round++) {
+		struct world w;
+		world_init(&w, 3, 60000u + (uint64_t)round);
+		lease_init(&w);
+		for (int i = 1; i <= 3; i++) {
+			struct fl_simbdev_faults *f = fl_simbdev_faults(w.h[i].dev);
+			f->torn_permille = 300;
+			f->latency_max_us = fl_rand_range(&r, 50, 2000);
+			fl_timer_after(&w.h[i].clock.base, &w.h[i].start, fl_rand_below(&r, 1500));
+		}
+		run_all(&w);
+		int holder = 0;
+		for (int i = 1; i <= 3; i++) {
+			vl_op_free(&w.h[i].op);
+			fl_simbdev_faults(w.h[i].dev)->torn_permille = 0;
+			if (w.h[i].rv == 0) {
+				assert_int_equal(holder, 0);
+				holder = i;
+			}
+		}
+		if (leader_state(&w) == -FL_ECHECKSUM)
+			torn_after_race++;
+		for (int pass = 0; pass < 3; pass++) {
+			for (int i = 1; i <= 3; i++) {
+				int rv = acquire_one(&w, i);
+				if (rv == 0) {
+					assert_true(holder == 0 || holder == i);
+					holder = i;
+				} else if (rv == -FL_EBUSY) {
+					assert_true(holder == 0 || w.h[i].op.res.busy_host_id == (uint64_t)holder);
+				} else {
+					assert_int_equal(rv, -FL_ECHECKSUM);
+				}
+			}
+		}
+		assert_int_not_equal(holder, 0);
+		struct vl_result res = inquire(&w, 1);
+		assert_true(res.leader.owner_id == (uint64_t)holder && res.held);
+		world_free(&w);
+	}
+	printf("commit race with torn writes: 1500 rounds, %u left a torn leader, all repaired\n", torn_after_race);
+	assert_true(torn_after_race > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +1043,16 @@ int main(void)
 		cmocka_unit_test(a_holder_crashing_mid_ballot_never_yields_two_owners),
 		cmocka_unit_test(torn_writes_fail_the_writer_and_never_make_two_owners),
 		cmocka_unit_test(a_torn_leader_is_a_checksum_error_never_free),
+		cmocka_unit_test(a_torn_leader_is_rebuilt_and_a_live_owner_keeps_the_lease),
+		cmocka_unit_test(a_torn_leader_of_a_dead_owner_is_taken_over_with_the_next_lver),
+		cmocka_unit_test(the_owner_whose_commit_was_torn_gets_its_lease),
+		cmocka_unit_test(a_torn_release_stays_released),
+		cmocka_unit_test(an_owner_releases_across_a_torn_leader),
+		cmocka_unit_test(a_hand_off_across_a_torn_leader_detects_a_moved_lease),
+		cmocka_unit_test(a_torn_leader_without_usable_dblocks_stays_a_checksum_error),
+		cmocka_unit_test(torn_dblocks_of_live_hosts_do_not_block_the_rebuild_forever),
+		cmocka_unit_test(torn_leaders_at_every_offset_never_make_two_owners),
+		cmocka_unit_test(a_torn_leader_in_a_commit_race_is_repaired_with_one_owner),
 		cmocka_unit_test(shared_holders_coexist_and_block_an_exclusive_acquire),
 		cmocka_unit_test(racing_shared_and_exclusive_acquires_never_overlap),
 		cmocka_unit_test(an_exclusive_owner_blocks_a_shared_acquire),
