@@ -131,6 +131,8 @@ int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 void vmrt_poll(struct fld *d, uint64_t now);
 const char *vmrt_state_name(const struct dvm *v);
 void vmrt_shutdown(struct fld *d);
+/* Drops adopted guard files no VM of ours claims (once quorate). */
+void vmrt_forget_unclaimed(struct fld *d);
 
 /* ---- backend.c ---- */
 void fld_backend(struct fld *d, struct ctl_backend *be);

@@ -306,7 +306,11 @@ static void sync_peers(struct fld *d)
 static void housekeeping_fn(struct fl_timer *t, void *arg)
 {
 	struct fld *d = arg;
+	struct arb_status st;
+	arb_status(d->arb, &st);
 	sync_peers(d);
+	if (st.quorate && fl_now_us(d->loop) - d->started_us > 2 * d->layout.fail_us)
+		vmrt_forget_unclaimed(d);
 	fld_write_metrics_file(d);
 	fl_timer_after(d->loop, t, FLD_HOUSEKEEPING_US);
 }

@@ -20,6 +20,7 @@
  * killed by us, not by its guard) is unplaced, so it is not started again.
  * guard() writes the arbiter's deadline into every guard file: the loop clock
  * is CLOCK_MONOTONIC microseconds, the guard files' clock. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -82,6 +83,61 @@ static bool take_adopted(const char *uid)
 			return true;
 		}
 	return false;
+}
+
+/* The process that maps uid's guard file (the `fencelock exec` guarding it),
+ * or 0: after a restart that is how a live wrapper is told from a file its
+ * dead wrapper left behind. Scans /proc once per adopted VM. */
+static pid_t guard_holder(const struct fld *d, const char *uid)
+{
+	char path[1024], line[1536];
+	if (guard_file_path(d->cfg.run_dir, uid, path, sizeof(path)) != 0)
+		return 0;
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (dir != NULL && found == 0 && (e = readdir(dir)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == getpid())
+			continue;
+		char maps[64];
+		snprintf(maps, sizeof(maps), "/proc/%ld/maps", pid);
+		FILE *f = fopen(maps, "re");
+		for (uint32_t n = 0; f != NULL && n < 100000 && fgets(line, sizeof(line), f) != NULL; n++) {
+			size_t l = strlen(line);
+			if (l > 0 && line[l - 1] == '\n')
+				line[--l] = '\0';
+			size_t pl = strlen(path);
+			if (l >= pl && strcmp(line + l - pl, path) == 0) {
+				found = (pid_t)pid;
+				break;
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return found;
+}
+
+/* Adopted guard files nobody claimed: once this host is quorate (its FSM
+ * caught up), a file whose VM is not placed here, or that no live wrapper
+ * maps, leaves the table, so no renewal of ours extends it any more. */
+void vmrt_forget_unclaimed(struct fld *d)
+{
+	for (uint32_t i = 0; i < n_adopted; i++) {
+		if (adopted[i][0] == '\0')
+			continue;
+		const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), adopted[i], NULL);
+		bool here = vm != NULL && vm->desired_host == d->cfg.host_id;
+		if (here && guard_holder(d, adopted[i]) != 0)
+			continue;
+		fl_notice("guard file of VM %s dropped: %s", adopted[i], here ? "no wrapper maps it" : "the VM is not placed here");
+		guard_table_close(&d->guards, adopted[i]);
+		adopted[i][0] = '\0';
+	}
 }
 
 struct dvm *vmrt_find(struct fld *d, const char *uid)
@@ -439,10 +495,20 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	if (v->state == DVM_RUNNING || v->state == DVM_SPAWNED)
 		return 0; /* already ours (re-placed here) */
 	if (take_adopted(vm->uid)) {
-		v->state = DVM_RUNNING;
-		v->adopted = v->have_guard = true;
-		fl_notice("VM %s: adopted from the previous daemon (its wrapper still guards it)", vm->uid);
-		return 0;
+		pid_t holder = guard_holder(d, vm->uid);
+		if (holder > 0) {
+			v->state = DVM_RUNNING;
+			v->adopted = v->have_guard = true;
+			v->pid = 0;
+			v->wrapper_pid = holder;
+			if (watch_pid(d, holder, on_wrapper_fd, v, &v->wrapper_fd) != 0)
+				fl_warn("VM %s: cannot watch its wrapper pid %d", vm->uid, (int)holder);
+			fl_notice("VM %s: adopted from the previous daemon (wrapper pid %d still guards it)", vm->uid,
+				  (int)holder);
+			return 0;
+		}
+		fl_notice("VM %s: the guard file left by the previous daemon has no wrapper: starting it", vm->uid);
+		guard_table_close(&d->guards, vm->uid);
 	}
 	int rv = spawn_vm(d, v, vm);
 	if (rv != 0) {
