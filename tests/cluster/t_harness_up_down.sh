@@ -2,8 +2,9 @@
 # cl_up 3 gives three hosts that reach each other, each with its directories
 # and a fencelockd config;
 # cl_down removes every namespace, process, mount and cgroup and may run twice;
-# a run whose shell was SIGKILLed is cleaned by cl_cleanup_stale, a live run is
-# left alone, and SIGINT to a run's shell tears it down through the trap.
+# a run whose shell was SIGKILLed (with its storage frozen and a fake VM stuck
+# in a write) is cleaned by cl_cleanup_stale, a live run is left alone, and
+# SIGINT to a run's shell tears it down through the trap.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 cl_check_env || skip "$CL_SKIP_REASON"
@@ -43,22 +44,34 @@ source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 cl_up "$1" || exit 1
 cl_spawn 1 sleeper sleep 300
+if [ "${3:-}" = frozen ]; then
+    # A fake VM stuck in a write that its frozen flstall holds (D state).
+    truncate -s 16M "$CL_RUN/shared.img"
+    if cl_storage_up 1 "$CL_RUN/shared.img"; then
+        cl_spawn 1 vm "$FL_BUILD/tools/fakevm" --volume "$(cl_disk 1)" --vm v --host 1 --incarnation 1 --interval-ms 1
+        sleep 0.2; cl_storage_freeze 1; sleep 0.2
+    fi
+fi
 echo "$CL_ID" >"$2.tmp"; mv "$2.tmp" "$2"
 sleep 300 & echo $! >"$2.sleep"; wait $!
 CHILD
-# start_child N IDFILE: runs child.sh with SIGINT at its default (a background
-# job of a script would ignore it), its id in IDFILE.
+# start_child N IDFILE [frozen]: runs child.sh with SIGINT at its default (a
+# background job of a script would ignore it), its id in IDFILE.
 start_child() {
-    perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' bash "$T/child.sh" "$1" "$2" >"$2.log" 2>&1 &
+    perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' bash "$T/child.sh" "$1" "$2" "${3:-}" >"$2.log" 2>&1 &
     child=$!
     on_exit "kill -9 $child; kill \$(cat '$2.sleep'); rm -rf '$CL_BUILD/cluster/run-'\$(cat '$2')"
     for _ in $(seq 100); do [ -s "$2" ] && [ -s "$2.sleep" ] && return 0; sleep 0.1; done
     fail "child cluster did not come up: $(cat "$2.log")"
 }
-start_child 2 "$T/killed.id"; killed=$child; killed_id=$(cat "$T/killed.id")
+start_child 2 "$T/killed.id" frozen; killed=$child; killed_id=$(cat "$T/killed.id")
 start_child 1 "$T/live.id"; live=$child; live_id=$(cat "$T/live.id")
 kill -KILL "$killed"; wait "$killed" 2>/dev/null
 [ -n "$(cl_leftovers "$killed_id")" ] || fail "the killed run left nothing to clean (test is void)"
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
+    cl_leftovers "$killed_id" | grep -q '^mount .*/h1/mnt$' || fail "the killed run has no frozen mount (test is void)"
+    grep -q 'mode=frozen' "$CL_BUILD/cluster/run-$killed_id/h1/mnt/ctl" || fail "the killed run's storage is not frozen"
+fi
 cl_cleanup_stale 2>/dev/null
 no_leftovers "$killed_id" "after cl_cleanup_stale"
 ip netns list | grep -q "^flh1-$live_id\b" || fail "cl_cleanup_stale removed the live run $live_id"
