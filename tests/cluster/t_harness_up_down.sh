@@ -60,7 +60,9 @@ CHILD
 start_child() {
     perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' bash "$T/child.sh" "$1" "$2" "${3:-}" >"$2.log" 2>&1 &
     child=$!
-    on_exit "kill -9 $child; kill \$(cat '$2.sleep'); rm -rf '$CL_BUILD/cluster/run-'\$(cat '$2')"
+    # Clean-up: the child's own sleep, its run's kernel objects, then (only then:
+    # a frozen mount inside would hang rm) its run dir.
+    on_exit "kill -9 $child; kill \$(cat '$2.sleep'); cl_cleanup_id \$(cat '$2'); rm -rf '$CL_BUILD/cluster/run-'\$(cat '$2')"
     for _ in $(seq 100); do [ -s "$2" ] && [ -s "$2.sleep" ] && return 0; sleep 0.1; done
     fail "child cluster did not come up: $(cat "$2.log")"
 }
@@ -69,7 +71,8 @@ start_child 1 "$T/live.id"; live=$child; live_id=$(cat "$T/live.id")
 kill -KILL "$killed"; wait "$killed" 2>/dev/null
 [ -n "$(cl_leftovers "$killed_id")" ] || fail "the killed run left nothing to clean (test is void)"
 if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
-    cl_leftovers "$killed_id" | grep -q '^mount .*/h1/mnt$' || fail "the killed run has no frozen mount (test is void)"
+    left=$(cl_leftovers "$killed_id")
+    grep -q '^mount .*/h1/mnt$' <<<"$left" || fail "the killed run has no frozen mount (test is void): $left"
     grep -q 'mode=frozen' "$CL_BUILD/cluster/run-$killed_id/h1/mnt/ctl" || fail "the killed run's storage is not frozen"
 fi
 cl_cleanup_stale 2>/dev/null
