@@ -173,6 +173,13 @@ struct arb {
 	uint32_t wq_head, wq_len;
 	struct fl_timer wq_timer;
 
+	/* start-up audit (arb_vm.c): volume leases that name us */
+	bool audit_done, audit_busy;
+	uint32_t audit_vm, audit_vol;
+	uint32_t unaccounted;
+	struct vl_op audit_op;
+	char audit_res[FL_NAME_LEN + 1];
+
 	struct fl_timer tick;
 	struct arb_status_counters {
 		uint64_t fences, takeovers, pills;
@@ -183,6 +190,9 @@ struct arb {
 uint64_t arb_now(const struct arb *a);
 /* Latest time host h was heard from, directly or through a peer's view. */
 uint64_t arb_heard_us(const struct arb *a, uint32_t h);
+/* Whether another host voter may be alive: its delta lease is neither DEAD
+ * nor FREE in our observation (UNKNOWN and ERROR count as alive). */
+bool arb_others_alive(const struct arb *a);
 /* The leader: Raft's if it knows one, else the one peers' views name. */
 uint64_t arb_leader_id(const struct arb *a);
 bool arb_lease_valid(const struct arb *a);
@@ -197,6 +207,9 @@ void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct f
 int arb_vms_init(struct arb *a);
 void arb_vms_free(struct arb *a);
 void arb_vms_reconcile(struct arb *a);
+/* Start-up audit: reads the volume leases of every registered VM once and
+ * reports those that name this host for a VM placed elsewhere. */
+void arb_vms_audit(struct arb *a);
 void arb_vms_kill_all(struct arb *a, enum arb_stop_why why);
 bool arb_vms_all_idle(const struct arb *a);
 uint32_t arb_vms_running(const struct arb *a);

@@ -196,11 +196,47 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	arb_propose_cmd(a, &cmd);
 }
 
+/* Flap damping must not leave VMs down: when the plan has VMs with no
+ * candidate while an UP candidate is only held back by its quarantine, the
+ * quarantine of the one fenced longest ago is lifted early. */
+static bool plan_lacks_candidates(const struct plc_plan *p)
+{
+	for (uint32_t i = 0; i < p->n_unplaced; i++)
+		if (p->unplaced[i].reason == PLC_NO_CANDIDATE)
+			return true;
+	return false;
+}
+
+static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc, uint64_t ct)
+{
+	uint32_t best = 0;
+	uint64_t best_stamp = UINT64_MAX;
+	if (!plan_lacks_candidates(&a->plan))
+		return;
+	for (uint32_t i = 0; i < nc; i++) {
+		const struct fsm_host *fh = fsm_host_find(&a->fsm, cand[i]);
+		if (fh == NULL || fh->quarantine_until_us <= ct || fh->fence.active)
+			continue;
+		uint64_t last = fh->fence_total ? fh->fence_stamps_us[(fh->fence_total - 1) % FSM_FENCE_HISTORY] : 0;
+		if (last < best_stamp) {
+			best_stamp = last;
+			best = cand[i];
+		}
+	}
+	if (best == 0 || !due(a, &a->proposed_us[best]))
+		return;
+	fl_notice("host %" PRIu64 ": no other host can run the VMs: lifting the quarantine of host %u",
+		  a->cfg.host_id, best);
+	struct fsm_cmd cmd = {.type = FSM_CMD_QUARANTINE_CLEAR, .host_id = best};
+	arb_propose_cmd(a, &cmd);
+}
+
 static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
 	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
 	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
 		return;
+	leader_unquarantine(a, cand, nc, ct);
 	for (uint32_t i = 0; i < a->plan.n_moves; i++) {
 		const struct plc_move *m = &a->plan.moves[i];
 		if (a->place_proposed_inc[m->vm_idx] == m->incarnation && now - a->place_proposed_us[m->vm_idx] <
@@ -256,8 +292,7 @@ static void leader_self_clear(struct arb *a)
 	uint32_t me = (uint32_t)a->cfg.host_id;
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, me);
 	bool record = fh != NULL && fh->fence.active;
-	if ((!a->fenced_status && !record) || a->pill || a->want_fenced_status || !arb_vms_all_idle(a) ||
-	    !due(a, &a->proposed_us[me]))
+	if ((!a->fenced_status && !record) || a->pill || !arb_vms_all_idle(a) || !due(a, &a->proposed_us[me]))
 		return;
 	fl_notice("host %u: leader and fenced: clearing our own fence", me);
 	if (a->fenced_status && !arb_mb_queued(a, MBJ_SEND, me))

@@ -59,6 +59,9 @@ int arb_vms_init(struct arb *a)
 
 void arb_vms_free(struct arb *a)
 {
+	if (a->audit_busy)
+		vl_op_cancel(&a->audit_op);
+	vl_op_free(&a->audit_op);
 	for (uint32_t i = 0; a->lvm && i < a->nlvm; i++) {
 		if (a->lvm[i].op_busy)
 			vl_op_cancel(&a->lvm[i].op);
@@ -301,7 +304,11 @@ static void arb_vms_safety(struct arb *a, uint64_t now)
 		arb_vms_kill_all(a, ARB_STOP_PILL);
 		return;
 	}
-	if (a->quorate)
+	/* Without quorum a host keeps its VMs for P, so that the quorate side can
+	 * take them over after that. When every other host voter is DEAD or FREE
+	 * on disk there is nobody to hand them to (they hold no lease, and ours
+	 * stay live): the last survivor keeps its VMs and takes the disk voter. */
+	if (a->quorate || !arb_others_alive(a))
 		return;
 	uint64_t out_us = now - a->quorum_lost_us;
 	for (uint32_t i = 0; i < a->nlvm; i++) {
@@ -322,12 +329,74 @@ static void arb_vms_safety(struct arb *a, uint64_t now)
 	}
 }
 
+/* ---- start-up audit ----
+ * After a restart a host may find volume leases that still name it (an old
+ * generation) for VMs the cluster has since placed elsewhere: their new
+ * holder had not taken them over yet. The host cannot account for them, so it
+ * reports them (log, status, metrics) and leaves them alone: it neither
+ * releases them (the new holder's takeover rule lets it through, our old
+ * generation being superseded) nor starts the VM. */
+static void audit_next(struct arb *a);
+
+static void audit_done_fn(struct vl_op *op, void *arg)
+{
+	struct arb *a = arg;
+	const struct fl_leader *l = &op->res.leader;
+	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
+	a->audit_busy = false;
+	if (op->res.rv == 0 && vm != NULL && vl_leader_held(l) && l->owner_id == a->cfg.host_id &&
+	    vm->desired_host != a->cfg.host_id) {
+		a->unaccounted++;
+		fl_warn("host %" PRIu64 ": the lease of VM %s volume %s names this host (generation %" PRIu64
+			") but the VM is placed on host %u: reported, left to its new holder", a->cfg.host_id,
+			vm->uid, vm->vol[a->audit_vol].path, l->owner_generation, vm->desired_host);
+	}
+	vl_op_free(op);
+	a->audit_vol++;
+	audit_next(a);
+}
+
+static void audit_next(struct arb *a)
+{
+	for (; a->audit_vm < a->nlvm; a->audit_vm++, a->audit_vol = 0) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
+		for (; vm != NULL && a->audit_vol < vm->nvol; a->audit_vol++) {
+			if (vm->vol[a->audit_vol].slot == FSM_SLOT_NONE)
+				continue;
+			struct vl_area area = {.bdev = a->cfg.bdev,
+					       .offset = lay_slot_offset(&a->cfg.layout, vm->vol[a->audit_vol].slot),
+					       .num_hosts_hint = a->cfg.layout.max_hosts,
+					       .space_name = a->cfg.layout.cluster,
+					       .resource_name = a->audit_res};
+			lay_slot_name(vm->vol[a->audit_vol].slot, a->audit_res);
+			a->audit_busy = true;
+			if (vl_inquire_start(&a->audit_op, &area, audit_done_fn, a) == 0)
+				return;
+			a->audit_busy = false;
+		}
+	}
+	a->audit_done = true;
+	if (a->unaccounted)
+		fl_warn("host %" PRIu64 ": %u volume lease(s) name this host for VMs placed elsewhere",
+			a->cfg.host_id, a->unaccounted);
+}
+
+void arb_vms_audit(struct arb *a)
+{
+	if (a->audit_done || a->audit_busy || !arb_lease_valid(a) || !arb_caught_up(a))
+		return;
+	a->audit_vm = a->audit_vol = 0;
+	audit_next(a);
+}
+
 void arb_vms_reconcile(struct arb *a)
 {
 	uint64_t now = arb_now(a);
 	arb_vms_safety(a, now);
+	/* Nothing starts before the start-up audit has looked at the leases. */
 	bool may_start = arb_lease_valid(a) && a->quorate && arb_caught_up(a) && !a->pill &&
-			 !a->fenced_status && !a->want_fenced_status;
+			 !a->fenced_status && !a->want_fenced_status && a->audit_done;
+	arb_vms_audit(a);
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		struct arb_lvm *l = &a->lvm[i];
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);

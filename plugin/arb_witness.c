@@ -261,23 +261,6 @@ static void w_op_done(struct vl_op *op, void *arg)
 		w_serve(a);
 }
 
-/* Whether another host voter may be alive: its delta lease is neither DEAD
- * nor FREE in our observation (UNKNOWN and ERROR count as alive). */
-static bool others_alive(const struct arb *a)
-{
-	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
-	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
-	for (uint32_t i = 0; c && i < c->n; i++) {
-		uint64_t h = c->servers[i].id;
-		if (h == a->cfg.host_id || h > ARB_MAX_HOSTS || c->servers[i].role != RAFT_VOTER)
-			continue;
-		enum ls_host_state s = ls_host_state(a->ls, h);
-		if (s != LS_HOST_DEAD && s != LS_HOST_FREE)
-			return true;
-	}
-	return false;
-}
-
 /* Whether a live host other than us says it serves the voter. */
 static bool someone_serves(const struct arb *a, uint64_t now)
 {
@@ -292,7 +275,7 @@ void arb_witness_tick(struct arb *a, uint64_t now)
 	arb_maybe_snapshot(a, a->w_node, &a->w_fsm, &a->w_snap_index);
 	bool valid = arb_lease_valid(a);
 	bool past_p = !a->quorate && a->quorum_lost_us != 0 && now - a->quorum_lost_us > a->cfg.p_us;
-	bool alive = others_alive(a);
+	bool alive = arb_others_alive(a);
 	if (a->w_node && (!valid || a->w_gen != a->generation || (past_p && alive)))
 		w_stop(a, !valid ? "our delta lease is not valid" : "not quorate for longer than P");
 	if (a->w_held && !a->w_node && !a->w_op_busy && arb_lease_valid(a) && a->w_gen == a->generation &&

@@ -351,6 +351,21 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 
 /* ---- quorum and the tick ---- */
 
+bool arb_others_alive(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		uint64_t h = c->servers[i].id;
+		if (h == a->cfg.host_id || h > ARB_MAX_HOSTS || c->servers[i].role != RAFT_VOTER)
+			continue;
+		enum ls_host_state s = ls_host_state(a->ls, h);
+		if (s != LS_HOST_DEAD && s != LS_HOST_FREE)
+			return true;
+	}
+	return c == NULL; /* no configuration yet: assume others */
+}
+
 /* Takes the delta lease (again). After an expiry only once every VM run
  * under the old generation is dead and F + K have passed since the lease
  * stopped being valid: the new generation makes the old volume leases free
@@ -543,6 +558,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->fences = a->ctr.fences;
 	out->takeovers = a->ctr.takeovers;
 	out->pills = a->ctr.pills;
+	out->unaccounted = a->unaccounted;
+	out->audited = a->audit_done;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

@@ -135,6 +135,8 @@ struct arb_status {
 	uint64_t valid_until_us;
 	uint32_t vms_running;
 	uint64_t fences, takeovers, pills;
+	uint32_t unaccounted;     /* volume leases naming us for VMs placed elsewhere (start-up audit) */
+	bool audited;             /* the start-up audit has run */
 };
 
 void arb_status(const struct arb *a, struct arb_status *out);

@@ -454,6 +454,38 @@ static void a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity(voi
 	simcl_free(c);
 }
 
+static void a_restarted_host_reports_leases_it_cannot_account_for(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster(3, 6, 33);
+	uint32_t victim = only_host(c, 0);
+	uint32_t target = victim % 3 + 1, leader = simcl_leader(c);
+	if (target == leader)
+		target = target % 3 + 1;
+	if (target == victim)
+		target = target % 3 + 1;
+	simcl_crash(c, victim);
+	/* vm0 is placed on a host that cannot take its lease yet (paused). */
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(simcl_arb(c, leader)), "vm0", NULL);
+	struct fsm_cmd cmd = {.type = FSM_CMD_VM_PLACE, .host_id = target, .incarnation = vm->incarnation};
+	snprintf(cmd.uid, sizeof(cmd.uid), "vm0");
+	assert_int_equal(arb_submit(simcl_arb(c, leader), &cmd), 0);
+	simcl_run_for(c, S(1) / 2);
+	simcl_pause(c, target);
+	simcl_restart(c, victim);
+	simcl_run_for(c, S(4));
+	struct arb_status st;
+	arb_status(simcl_arb(c, victim), &st);
+	assert_true(st.audited);
+	assert_true(st.unaccounted >= 1);
+	assert_false(simvm_running(simcl_vms(c), victim, 0)); /* reported, not started */
+	simcl_resume(c, target);
+	simcl_run_for(c, S(30));
+	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
 int main(void)
 {
 	fl_log_set_level(getenv("FL_SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
@@ -476,6 +508,7 @@ int main(void)
 		cmocka_unit_test(frequent_snapshots_compact_logs_and_catch_up_a_restarted_host),
 		cmocka_unit_test(a_host_fenced_three_times_in_an_hour_is_quarantined),
 		cmocka_unit_test(a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity),
+		cmocka_unit_test(a_restarted_host_reports_leases_it_cannot_account_for),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
