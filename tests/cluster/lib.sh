@@ -721,6 +721,38 @@ _cl_flap_stop_all() {
     return 0
 }
 
+# ---- waiting and timing ---------------------------------------------------------
+
+# cl_now_ms: milliseconds of CLOCK_BOOTTIME (from /proc/uptime, 10 ms
+# resolution): monotonic, for measuring detection and failover times.
+cl_now_ms() {
+    local up
+    read -r up _ </proc/uptime
+    echo $(( ${up%.*} * 1000 + 10#${up#*.} * 10 ))
+}
+
+# Seconds ("2", "0.25") to milliseconds.
+_cl_secs_to_ms() {
+    local int=${1%%.*} frac=000
+    [[ "$1" == *.* ]] && frac=${1#*.}000
+    echo $(( 10#${int:-0} * 1000 + 10#${frac:0:3} ))
+}
+
+# cl_wait_until SECS CMD...: runs CMD every 50 ms until it succeeds (0) or SECS
+# pass (1). CL_WAITED_MS holds the time waited, for a scenario's report.
+cl_wait_until() {
+    local -; set +e +u +o pipefail
+    local secs=$1 start deadline now
+    shift
+    start=$(cl_now_ms); deadline=$(( start + $(_cl_secs_to_ms "$secs") ))
+    while :; do
+        if "$@"; then CL_WAITED_MS=$(( $(cl_now_ms) - start )); return 0; fi
+        now=$(cl_now_ms)
+        if [ "$now" -ge "$deadline" ]; then CL_WAITED_MS=$(( now - start )); return 1; fi
+        sleep 0.05
+    done
+}
+
 # ---- probes ---------------------------------------------------------------------
 
 # cl_can_talk A B [SECS]: true if a TCP handshake from A to B completes within

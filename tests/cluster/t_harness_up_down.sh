@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cl_up 3 gives three hosts that reach each other, each with its directories
-# and a fencelockd config;
+# and a fencelockd config; cl_wait_until waits for a condition and times it;
 # cl_down removes every namespace, process, mount and cgroup and may run twice;
 # a run whose shell was SIGKILLed (with its storage frozen and a fake VM stuck
 # in a write) is cleaned by cl_cleanup_stale, a live run is left alone, and
@@ -25,6 +25,12 @@ for h in 1 2 3; do
     cl_alive $h sleeper || fail "sleeper on host $h not running"
 done
 ip netns list | grep -q "^$(cl_bridge_ns)\b" || fail "bridge namespace missing"
+cl_wait_until 3 test -e "$(cl_dir 1 log)/sleeper.log" || fail "cl_wait_until missed a true condition"
+marker=$T/marker; (sleep 0.3; touch "$marker") &
+cl_wait_until 3 test -e "$marker" || fail "cl_wait_until did not see the marker"
+[ "$CL_WAITED_MS" -ge 200 ] && [ "$CL_WAITED_MS" -lt 2000 ] || fail "cl_wait_until waited ${CL_WAITED_MS} ms for a 300 ms event"
+cl_wait_until 0.2 false && fail "cl_wait_until succeeded on false"
+[ "$CL_WAITED_MS" -ge 150 ] && [ "$CL_WAITED_MS" -lt 1500 ] || fail "cl_wait_until 0.2 false took ${CL_WAITED_MS} ms"
 { cl_can_talk 1 3 && cl_can_talk 3 2; } || fail "hosts cannot talk"
 ip link show | grep -qE ' (vh[0-9]+|br0)[:@]' && fail "a harness interface appeared in the root namespace"
 f=$(cl_write_config 2 host.recover_command=/bin/true cluster.partition_tolerance=3) || fail "cl_write_config"
