@@ -127,8 +127,8 @@ _cl_install_traps() {
 }
 
 _cl_on_exit() {
+    local rc=$?   # first: anything before it would replace the script's status
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
-    local rc=$?
     cl_down
     local d
     for d in "${_cl_past_runs[@]}"; do

@@ -2,6 +2,7 @@
 # cl_up 3 gives three hosts that reach each other, each with its directories
 # and a fencelockd config; cl_wait_until waits for a condition and times it;
 # cl_down removes every namespace, process, mount and cgroup and may run twice;
+# the EXIT trap keeps the script's status, and the logs of a failed run only;
 # a run whose shell was SIGKILLed (with its storage frozen and a fake VM stuck
 # in a write) is cleaned by cl_cleanup_stale, a live run is left alone, and
 # SIGINT to a run's shell tears it down through the trap.
@@ -43,6 +44,17 @@ cl_down
 no_leftovers "$id" "after cl_down"
 cl_down || fail "a second cl_down failed"
 echo "up 3 / down: nothing left"
+
+# The exit status survives the trap; a failed run keeps its logs, a good one does not.
+for want in 3 0; do
+    # shellcheck disable=SC2016
+    bash -c 'source "$FL_ROOT/tests/cluster/lib.sh"; cl_up 1 || exit 9; echo "$CL_RUN" >"$1"; exit "$2"' _ "$T/run.path" "$want" 2>/dev/null
+    rc=$?
+    [ "$rc" -eq "$want" ] || fail "a run that exits $want ended with status $rc"
+    run=$(cat "$T/run.path")
+    if [ "$want" -eq 0 ]; then [ ! -e "$run" ] || fail "a good run left its dir $run"
+    else [ -d "$run/h1/log" ] || fail "a failed run did not keep its logs in $run"; rm -rf "$run"; fi
+done
 
 # A run whose shell is SIGKILLed, and a live run next to it.
 cat >"$T/child.sh" <<'CHILD'
