@@ -144,8 +144,6 @@ asan:
 	    CFLAGS="-O1 -g" all
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-unit.sh build-asan all
 
-bench: all
-	@scripts/bench.sh $(BUILD)
 
 # ---- Raft benchmark: fencelock vs etcd (not in all, test or install) -------
 BENCH_RAFT_PROGRAMS := fl-raft-bench-server fl-raft-bench-client
@@ -157,6 +155,14 @@ $(foreach p,$(BENCH_RAFT_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 .PHONY: bench-raft
 bench-raft: $(addprefix $(BUILD)/,$(BENCH_RAFT_PROGRAMS))
 	@scripts/bench-raft.sh $(BUILD)
+
+# make bench: every benchmark side by side (scripts/bench.sh); not part of make test.
+BENCH_PROGRAMS := fl-bench-renewal
+fl-bench-renewal_SRCS := bench/renewal/main.c
+fl-bench-renewal_LIBS := disklock common
+$(foreach p,$(BENCH_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
+bench: all $(addprefix $(BUILD)/,$(BENCH_PROGRAMS) $(BENCH_RAFT_PROGRAMS))
+	@scripts/bench.sh $(BUILD)
 
 # The whole-cluster simulator: a longer seed sweep, and the mutation check.
 SEEDS ?= 1..2000

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench: every benchmark side by side with the system it is compared to,
+# printing numbers and ratios. Not part of `make test` (timings on a shared
+# machine are not assertions). Sections:
+#   1. delta-lease renewal I/O per renewal, fencelock vs sanlock's 1 MiB read;
+#   2. uncontended volume-lease acquire, fencelock vs `sanlock direct acquire`;
+#   3. failover and hand-over times of the whole-cluster simulator (T = 1 s, P = 10 s);
+#   4. Raft commit latency, throughput and re-election, fencelock vs etcd 3.4
+#      (skip with BENCH_SKIP_RAFT=1; about 75 s).
+set -uo pipefail
+build=${1:-build}
+B=$(cd "$build" && pwd)
+cd "$(dirname "$0")/.."
+echo "== 1. renewal I/O (one renewal, 512-byte sectors, 1 MiB align)"
+"$B/fl-bench-renewal"
+echo
+echo "== 2. uncontended volume-lease acquire on an O_DIRECT file"
+bash bench/paxos_acquire.sh "$build" 10 || echo "(skipped: needs sanlock and strace)"
+echo
+echo "== 3. simulator: failover after a crash, hand-over after a partition longer than P"
+for n in 2 3 5; do
+    printf 'hosts %s: ' "$n"
+    "$B/fencelock-sim" --seeds 1..300 --hosts "$n" -o json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+f, h = r["failover"], r["handover"]
+print("%d seeds, %d violations; failover p50 %.1f s p99 %.1f s max %.1f s (n=%d); hand-over p50 %.1f s p99 %.1f s (n=%d)"
+      % (r["seeds"], r["violations"], f["p50_s"], f["p99_s"], f["max_s"], f["count"], h["p50_s"], h["p99_s"], h["count"]))'
+done
+echo "(sanlock: a dead host's leases after 8N + 60 s: 68 s at N = 1 s, 140 s at its default N = 10 s)"
+echo
+if [ "${BENCH_SKIP_RAFT:-0}" != 1 ]; then
+    echo "== 4. Raft vs etcd 3.4"
+    scripts/bench-raft.sh "$build"
+fi
