@@ -398,8 +398,8 @@ cl_spawn() {
     shift 2
     [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || { _cl_say "cl_spawn: bad name '$name'"; return 1; }
     pf=$CL_RUN/h$h/procs/$name.pid
-    if [ -e "$pf" ] && _cl_pid_alive "$(cat "$pf")"; then
-        _cl_say "cl_spawn: $name already runs on host $h (pid $(cat "$pf"))"; return 1
+    if [ -n "$(_cl_pf "$pf")" ]; then
+        _cl_say "cl_spawn: $name already runs on host $h (pid $(_cl_pf "$pf"))"; return 1
     fi
     rm -f "$pf" "$pf.new"
     log=$CL_RUN/h$h/log/$name.log
@@ -416,7 +416,9 @@ cl_spawn() {
         sleep 0.02
     done
     [ -s "$pf.new" ] || { _cl_say "cl_spawn: $name on host $h did not start (see $log)"; return 1; }
-    mv "$pf.new" "$pf"
+    i=$(cat "$pf.new")
+    echo "$i $(_cl_starttime "$i")" >"$pf"
+    rm -f "$pf.new"
     printf '%q ' "$@" >"$CL_RUN/h$h/procs/$name.cmd"
     return 0
 }
@@ -445,8 +447,16 @@ cl_restart_all() {
     return 0
 }
 
+# _cl_pf FILE: the pid in a pid file ("PID STARTTIME"), only while that very
+# process lives: a recycled pid never gets a signal meant for a dead one.
+_cl_pf() {
+    local pid start
+    read -r pid start 2>/dev/null <"$1" || return 0
+    [ -n "$pid" ] && _cl_pid_alive "$pid" && [ "$(_cl_starttime "$pid")" = "$start" ] && echo "$pid"
+    return 0
+}
 # cl_pid H NAME: prints the pid of a spawned process (empty if unknown).
-cl_pid() { cat "$CL_RUN/h$1/procs/$2.pid" 2>/dev/null || true; }
+cl_pid() { _cl_pf "$CL_RUN/h$1/procs/$2.pid"; }
 # cl_alive H NAME: true if the named process runs (a stopped one counts, a zombie does not).
 cl_alive() { _cl_pid_alive "$(cl_pid "$1" "$2")"; }
 # cl_kill H NAME [SIG]: sends SIG (default TERM) to the named process only.
@@ -493,7 +503,7 @@ cl_host_pids() {
         # without a cgroup.
         ip netns pids "$(cl_ns "$h")" 2>/dev/null
         local roots=()
-        for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do [ -e "$f" ] && roots+=("$(cat "$f")"); done
+        for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do [ -e "$f" ] && roots+=("$(_cl_pf "$f")"); done
         [ ${#roots[@]} -gt 0 ] && _cl_descendants "${roots[@]}"
     } | sort -un | while read -r f; do _cl_pid_alive "$f" && echo "$f"; done
     return 0
@@ -529,11 +539,15 @@ cl_host_crash() {
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 f p pids
     if [ -n "$CL_CGROUP" ] && [ -e "$CL_CGROUP/h$h/cgroup.kill" ]; then echo 1 >"$CL_CGROUP/h$h/cgroup.kill"; fi
-    for f in "$CL_RUN/h$h"/procs/*.pid; do [ -e "$f" ] && kill -STOP -- "-$(cat "$f")" 2>/dev/null; done
-    pids=$(cl_host_pids "$h")
+    local -a roots=()
     for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do
-        [ -e "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null
+        [ -e "$f" ] || continue
+        p=$(_cl_pf "$f"); [ -n "$p" ] && roots+=("$p")
     done
+    # Stop the groups first so nothing forks between listing and killing.
+    for p in "${roots[@]}"; do kill -STOP -- "-$p" 2>/dev/null; done
+    pids=$(cl_host_pids "$h")
+    for p in "${roots[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
     # shellcheck disable=SC2086
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     # shellcheck disable=SC2086
@@ -544,11 +558,10 @@ cl_host_crash() {
     # that would hang the harness until the storage answers).
     for f in "$CL_RUN/h$h"/procs/*.pid "$CL_RUN/h$h"/procs/*.dying; do
         [ -e "$f" ] || continue
-        p=$(cat "$f")
-        if _cl_pid_alive "$p"; then
+        p=$(_cl_pf "$f")
+        if [ -n "$p" ]; then
             [ "${f%.pid}" != "$f" ] && mv "$f" "${f%.pid}.dying"
         else
-            wait "$p" 2>/dev/null
             rm -f "$f"
         fi
     done
@@ -569,11 +582,11 @@ cl_storage_up() {
     mnt=$CL_RUN/h$h/mnt; pf=$CL_RUN/h$h/flstall.pid; log=$CL_RUN/h$h/log/flstall.log
     mkdir -p "$mnt"
     setsid "$fl" "$mnt" --backing "$backing" --ctl "$CL_RUN/h$h/flstall.fifo" -f </dev/null >>"$log" 2>&1 &
-    echo $! >"$pf"
+    echo "$! $(_cl_starttime $!)" >"$pf"
     disown $!
     for i in $(seq 1 100); do
         [ -e "$mnt/disk" ] && return 0
-        _cl_pid_alive "$(cat "$pf")" || break
+        [ -n "$(_cl_pf "$pf")" ] || break
         sleep 0.05
     done
     if grep -qiE 'fuse: device not found|permission denied|not permitted' "$log"; then
@@ -604,14 +617,16 @@ cl_storage_down() {
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
     local h=$1 pf=$CL_RUN/h$1/flstall.pid mnt=$CL_RUN/h$1/mnt p
     [ -e "$pf" ] || return 0
-    p=$(cat "$pf")
+    p=$(_cl_pf "$pf")
     _cl_stall_word "$h" ok 2>/dev/null
     if grep -q " $mnt " /proc/mounts; then
         fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
     fi
-    kill -TERM "$p" 2>/dev/null
-    _cl_wait_gone 5 "$p" || kill -KILL "$p" 2>/dev/null
-    _cl_wait_gone 2 "$p" && wait "$p" 2>/dev/null
+    if [ -n "$p" ]; then
+        kill -TERM "$p" 2>/dev/null
+        _cl_wait_gone 5 "$p" || kill -KILL "$p" 2>/dev/null
+        _cl_wait_gone 2 "$p"
+    fi
     rm -f "$pf"
     return 0
 }
