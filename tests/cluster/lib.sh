@@ -38,7 +38,6 @@ cl_addr() { echo "$CL_NET.$1"; }
 cl_hosts() { seq 1 "$CL_N"; }
 # cl_dir H [state|run|log|mnt]: a host's directory (the host's root without a second argument).
 cl_dir() { if [ $# -ge 2 ]; then echo "$CL_RUN/h$1/$2"; else echo "$CL_RUN/h$1"; fi; }
-cl_disk() { echo "$CL_RUN/h$1/mnt/disk"; }
 
 # cl_check_env: returns 0 if this machine can run the harness, else 1 with the
 # reason in CL_SKIP_REASON (a scenario then exits 77).
@@ -224,9 +223,7 @@ cl_down() {
     trap '' INT TERM HUP
     local h
     _cl_flap_stop_all
-    for h in $(_cl_known_hosts); do
-        [ -e "$CL_RUN/h$h/flstall.pid" ] && _cl_stall_word "$h" ok 2>/dev/null
-    done
+    for h in $(_cl_known_hosts); do _cl_stall_word "$h" ok 2>/dev/null; done
     for h in $(_cl_known_hosts); do cl_host_crash "$h" >/dev/null 2>&1; done
     for h in $(_cl_known_hosts); do cl_storage_down "$h" 2>/dev/null; done
     cl_cleanup_id "$CL_ID" self
@@ -267,7 +264,7 @@ cl_cleanup_id() {
     done
     # flstall servers of this run: unmount, then stop.
     while read -r _ mnt _; do
-        case $mnt in */run-"$id"/h*/mnt) fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ;; esac
+        case $mnt in */run-"$id"/h*/mnt | */run-"$id"/h*/mnt-*) fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ;; esac
     done < <(grep -E '^flstall ' /proc/mounts)
     for p in $(_cl_pids_with_arg "/run-$id/"); do kill -TERM "$p" 2>/dev/null; done
     # shellcheck disable=SC2046 # pids
@@ -352,7 +349,7 @@ cl_cleanup_stale() {
             [[ "$ns" =~ ^fl[bh][0-9]*-([0-9a-f]+)$ ]] && echo "${BASH_REMATCH[1]}"
         done
         while read -r _ mnt _; do
-            [[ "$mnt" =~ /run-([0-9a-f]+)/h[0-9]+/mnt$ ]] && echo "${BASH_REMATCH[1]}"
+            [[ "$mnt" =~ /run-([0-9a-f]+)/h[0-9]+/mnt(-[A-Za-z0-9._]+)?$ ]] && echo "${BASH_REMATCH[1]}"
         done < <(grep -E '^flstall ' /proc/mounts)
         for f in "$CL_REGISTRY"/*; do [ -f "$f" ] && echo "${f##*/}"; done
         root=$(_cl_cgroup_root)
@@ -569,65 +566,107 @@ cl_host_crash() {
 }
 
 # ---- storage (flstall) -------------------------------------------------------
+# A host may have several flstall mounts (its "LUNs"): the default one (no
+# NAME: $(cl_dir H mnt), e.g. the shared lease device) and named ones
+# ($(cl_dir H mnt-NAME), e.g. a VM volume). A fault without NAME hits every
+# mount of the host, as a stalled SAN path does.
 
-# cl_storage_up H BACKING: mounts an flstall instance for host H serving
-# BACKING (the shared file) as $(cl_disk H). Returns 77 if FUSE cannot mount here.
+# Paths of host H's mount NAME ("" = default): sets _m (mount dir), _p (pid
+# file), _f (FIFO), _l (log).
+_cl_st_paths() {
+    local sfx=""
+    [ -n "${2:-}" ] && sfx=-$2
+    _m=$CL_RUN/h$1/mnt$sfx; _p=$CL_RUN/h$1/flstall$sfx.pid
+    _f=$CL_RUN/h$1/flstall$sfx.fifo; _l=$CL_RUN/h$1/log/flstall$sfx.log
+}
+
+# Names of host H's mounts, one a line ("" for the default one).
+_cl_st_names() {
+    local f n
+    for f in "$CL_RUN/h$1"/flstall*.pid; do
+        [ -e "$f" ] || continue
+        n=${f##*/flstall}; n=${n%.pid}; echo "${n#-}"
+    done
+}
+
+# cl_disk H [NAME]: the file host H opens for mount NAME (default: the shared device).
+cl_disk() { if [ -n "${2:-}" ]; then echo "$CL_RUN/h$1/mnt-$2/disk"; else echo "$CL_RUN/h$1/mnt/disk"; fi; }
+
+# cl_storage_up H BACKING [NAME]: mounts an flstall instance for host H
+# serving BACKING as $(cl_disk H [NAME]). Returns 77 if FUSE cannot mount here.
 cl_storage_up() {
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
-    local h=$1 backing=$2 mnt fl pf log i
+    local h=$1 backing=$2 name=${3:-} fl i _m _p _f _l
     fl=$CL_BUILD/tools/flstall
     [ -x "$fl" ] || { _cl_say "$fl not built (make BUILD=$CL_BUILD all)"; return 1; }
     [ -e /dev/fuse ] && command -v fusermount3 >/dev/null || return 77
     [ -f "$backing" ] || { _cl_say "cl_storage_up: backing file $backing missing (truncate -s 64M FILE)"; return 1; }
-    mnt=$CL_RUN/h$h/mnt; pf=$CL_RUN/h$h/flstall.pid; log=$CL_RUN/h$h/log/flstall.log
-    mkdir -p "$mnt"
-    setsid "$fl" "$mnt" --backing "$backing" --ctl "$CL_RUN/h$h/flstall.fifo" -f </dev/null >>"$log" 2>&1 &
-    echo "$! $(_cl_starttime $!)" >"$pf"
+    if [ -n "$name" ] && ! [[ "$name" =~ ^[A-Za-z0-9._]+$ ]]; then _cl_say "cl_storage_up: bad name '$name'"; return 1; fi
+    _cl_st_paths "$h" "$name"
+    [ -n "$(_cl_pf "$_p")" ] && { _cl_say "cl_storage_up: host $h already has mount '${name}'"; return 1; }
+    mkdir -p "$_m"
+    setsid "$fl" "$_m" --backing "$backing" --ctl "$_f" -f </dev/null >>"$_l" 2>&1 &
+    echo "$! $(_cl_starttime $!)" >"$_p"
     disown $!
     for i in $(seq 1 100); do
-        [ -e "$mnt/disk" ] && return 0
-        [ -n "$(_cl_pf "$pf")" ] || break
+        [ -e "$_m/disk" ] && return 0
+        [ -n "$(_cl_pf "$_p")" ] || break
         sleep 0.05
     done
-    if grep -qiE 'fuse: device not found|permission denied|not permitted' "$log"; then
-        rm -f "$pf"; return 77
+    if grep -qiE 'fuse: device not found|permission denied|not permitted' "$_l"; then
+        rm -f "$_p"; return 77
     fi
-    _cl_say "flstall for host $h did not mount: $(tail -3 "$log")"
+    _cl_say "flstall for host $h did not mount: $(tail -3 "$_l")"
     return 1
 }
 
-# Sends a control word to host H's flstall: the synchronous ctl file first,
-# the FIFO when the ctl file cannot be served (every server thread frozen).
+# Sends a control word to host H's mount NAME, or to all its mounts without
+# NAME: the synchronous ctl file first, the FIFO when the ctl file cannot be
+# served (every flstall thread held by frozen requests).
 _cl_stall_word() {
-    local h=$1 w=$2 mnt=$CL_RUN/h$1/mnt
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    timeout 3 bash -c 'echo "$1" >"$2/ctl"' _ "$w" "$mnt" 2>/dev/null && return 0
-    # shellcheck disable=SC2016
-    timeout 3 bash -c 'echo "$1" >"$2"' _ "$w" "$CL_RUN/h$h/flstall.fifo"
+    local -; set +e +u +o pipefail
+    local h=$1 w=$2 n rc=0 _m _p _f _l
+    local -a names
+    if [ $# -ge 3 ]; then names=("$3"); else mapfile -t names < <(_cl_st_names "$h"); fi
+    for n in "${names[@]}"; do
+        _cl_st_paths "$h" "$n"
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        timeout 3 bash -c 'echo "$1" >"$2/ctl"' _ "$w" "$_m" 2>/dev/null && continue
+        # shellcheck disable=SC2016
+        timeout 3 bash -c 'echo "$1" >"$2"' _ "$w" "$_f" || rc=1
+    done
+    return $rc
 }
-cl_storage_freeze() { _cl_stall_word "$1" freeze; }
-cl_storage_unfreeze() { _cl_stall_word "$1" unfreeze; }
-cl_storage_fail() { _cl_stall_word "$1" fail; }
-cl_storage_ok() { _cl_stall_word "$1" ok; }
-# cl_storage_state H: "mode=ok|frozen|fail blocked=N served=N".
-cl_storage_state() { timeout 3 cat "$CL_RUN/h$1/mnt/ctl"; }
+# cl_storage_freeze|unfreeze|fail|ok H [NAME]: one mount, or all of the host's.
+cl_storage_freeze() { _cl_stall_word "$1" freeze "${@:2}"; }
+cl_storage_unfreeze() { _cl_stall_word "$1" unfreeze "${@:2}"; }
+cl_storage_fail() { _cl_stall_word "$1" fail "${@:2}"; }
+cl_storage_ok() { _cl_stall_word "$1" ok "${@:2}"; }
+# cl_storage_state H [NAME]: "mode=ok|frozen|fail blocked=N served=N".
+cl_storage_state() { local _m _p _f _l; _cl_st_paths "$1" "${2:-}"; timeout 3 cat "$_m/ctl"; }
 
-# cl_storage_down H: unmounts host H's flstall (lazily if busy) and stops it.
+# cl_storage_down H [NAME]: unmounts (lazily if busy) and stops one mount of
+# host H, or all of them.
 cl_storage_down() {
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
-    local h=$1 pf=$CL_RUN/h$1/flstall.pid mnt=$CL_RUN/h$1/mnt p
-    [ -e "$pf" ] || return 0
-    p=$(_cl_pf "$pf")
-    _cl_stall_word "$h" ok 2>/dev/null
-    if grep -q " $mnt " /proc/mounts; then
-        fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
-    fi
-    if [ -n "$p" ]; then
-        kill -TERM "$p" 2>/dev/null
-        _cl_wait_gone 5 "$p" || kill -KILL "$p" 2>/dev/null
-        _cl_wait_gone 2 "$p"
-    fi
-    rm -f "$pf"
+    local h=$1 n p _m _p _f _l
+    local -a names
+    if [ $# -ge 2 ]; then names=("$2"); else mapfile -t names < <(_cl_st_names "$h"); fi
+    for n in "${names[@]}"; do
+        _cl_st_paths "$h" "$n"
+        [ -e "$_p" ] || continue
+        p=$(_cl_pf "$_p")
+        _cl_stall_word "$h" ok "$n" 2>/dev/null
+        if grep -q " $_m " /proc/mounts; then
+            fusermount3 -u "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
+        fi
+        if [ -n "$p" ]; then
+            kill -TERM "$p" 2>/dev/null
+            _cl_wait_gone 5 "$p" || kill -KILL "$p" 2>/dev/null
+            _cl_wait_gone 2 "$p"
+        fi
+        rm -f "$_p"
+    done
     return 0
 }
 

@@ -2,9 +2,10 @@
 # Each host reaches the shared file through its own flstall mount: what host 1
 # writes (O_DIRECT) host 2 reads; freezing host 1's storage blocks a read there
 # while host 2 goes on, unfreezing releases it; fail gives EIO, ok restores; a
-# fake VM writes through a mount and its volume checks clean; a host crashed
-# while its storage is frozen keeps its blocked process until the unfreeze (as
-# on a real SAN), and cl_down then leaves no mount behind.
+# VM volume is a second, named mount per host and a fake VM hand-over through
+# it checks clean; a named fault hits one mount, an unnamed one every mount of
+# the host; a host crashed while its storage is frozen keeps its blocked
+# process until the unfreeze (as on a real SAN); cl_down leaves no mount.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 cl_check_env || skip "$CL_SKIP_REASON"
@@ -46,14 +47,30 @@ cl_storage_ok 2
 cl_exec 2 dd if="$(cl_disk 2)" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read failed after ok"
 echo "fail gives EIO, ok restores"
 
+# A VM volume is a LUN of its own: a second, named mount on each host.
+vm1=$CL_RUN/vm1.img
+truncate -s 4M "$vm1"
+for h in 1 2; do cl_storage_up $h "$vm1" vm1 || fail "cl_storage_up $h vm1"; done
+[ "$(cl_disk 1 vm1)" = "$(cl_dir 1)/mnt-vm1/disk" ] || fail "cl_disk 1 vm1 is $(cl_disk 1 vm1)"
 # A fake VM on host 1 through its mount, then one on host 2 after it.
-vol1=$(cl_dir 1 mnt)/disk; vol2=$(cl_dir 2 mnt)/disk
-cl_spawn 1 vm "$FL_BUILD/tools/fakevm" --volume "$vol1" --vm v1 --host 1 --incarnation 1 --interval-ms 5 --log-dir "$(cl_dir 1 log)"
+cl_spawn 1 vm "$FL_BUILD/tools/fakevm" --volume "$(cl_disk 1 vm1)" --vm v1 --host 1 --incarnation 1 --interval-ms 5 --log-dir "$(cl_dir 1 log)"
 sleep 0.5; cl_stop 1 vm
-cl_spawn 2 vm "$FL_BUILD/tools/fakevm" --volume "$vol2" --vm v1 --host 2 --incarnation 2 --interval-ms 5 --log-dir "$(cl_dir 2 log)"
+cl_spawn 2 vm "$FL_BUILD/tools/fakevm" --volume "$(cl_disk 2 vm1)" --vm v1 --host 2 --incarnation 2 --interval-ms 5 --log-dir "$(cl_dir 2 log)"
 sleep 0.5
-expect_rc 0 "$FL_BUILD/tools/vmcheck" --volume "$shared" --logs "$(cl_dir 1 log)" "$(cl_dir 2 log)"
+expect_rc 0 "$FL_BUILD/tools/vmcheck" --volume "$vm1" --logs "$(cl_dir 1 log)" "$(cl_dir 2 log)"
 echo "$out" | grep -q 'host 2 inc 2 .*started from host 1 inc 1' || fail "hand-over not seen: $out"
+
+# A fault with a name hits that mount only; without, every mount of the host.
+cl_storage_freeze 2 vm1
+cl_storage_state 2 vm1 | grep -q mode=frozen || fail "vm1 on host 2 not frozen"
+cl_storage_state 2 | grep -q mode=ok || fail "host 2's device froze with its vm1 mount"
+cl_storage_unfreeze 2 vm1
+cl_storage_freeze 2
+cl_storage_state 2 | grep -q mode=frozen && cl_storage_state 2 vm1 | grep -q mode=frozen ||
+    fail "cl_storage_freeze 2 did not freeze every mount of host 2"
+cl_storage_unfreeze 2
+cl_storage_state 2 vm1 | grep -q mode=ok || fail "vm1 on host 2 still frozen"
+echo "named mounts: one or all"
 
 # Crash host 2 while its storage is frozen: its fake VM is stuck in a write.
 cl_storage_freeze 2
