@@ -58,7 +58,6 @@ done
 
 # A run whose shell is SIGKILLed, and a live run next to it.
 cat >"$T/child.sh" <<'CHILD'
-source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 cl_up "$1" || exit 1
 cl_spawn 1 sleeper sleep 300
