@@ -143,6 +143,8 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    CFLAGS="-O1 -g" all
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-unit.sh build-asan all
+	@for n in 2 3 4; do ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    build-asan/fencelock-sim --seeds 1..15 --hosts $$n || exit 1; done
 
 
 # ---- Raft benchmark: fencelock vs etcd (not in all, test or install) -------

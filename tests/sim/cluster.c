@@ -319,9 +319,10 @@ void simcl_free(struct simcl *c)
 	for (uint32_t i = 1; i <= c->p.hosts; i++) {
 		struct simhost *h = &c->hosts[i];
 		simhost_drop_deaths(h);
-		arb_free(h->arb);
+		/* The device first: it cancels I/O whose fl_io lives in the arbiter. */
 		if (h->bdev)
 			fl_bdev_close(fl_simbdev_bdev(h->bdev));
+		arb_free(h->arb);
 		raft_mem_disk_free(h->rdisk);
 	}
 	fl_timer_cancel(&c->checker_clock.base, &c->checker);
@@ -419,11 +420,13 @@ void simcl_crash(struct simcl *c, uint32_t h)
 		return;
 	s->up = false;
 	simhost_drop_deaths(s);
-	arb_free(s->arb);
-	s->arb = NULL;
+	/* The device first: its in-flight I/O (whose fl_io lives in the
+	 * arbiter) lands or not, and no callback runs; then the process goes. */
 	fl_simbdev_crash(s->bdev);
 	fl_bdev_close(fl_simbdev_bdev(s->bdev));
 	s->bdev = NULL;
+	arb_free(s->arb);
+	s->arb = NULL;
 	simnet_drop_host(c->net, h);
 	simvm_host_crash(c->vms, h);
 	if (s->paused) {

@@ -53,6 +53,8 @@ struct dist {
 
 static void dist_add(struct dist *d, const uint64_t *v, uint32_t n)
 {
+	if (n == 0)
+		return;
 	if (d->n + n > d->cap) {
 		d->cap = (d->n + n) * 2;
 		d->v = realloc(d->v, d->cap * sizeof(*d->v));
