@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/le.h"
 
 #define FL_DELTA_MAGIC 0x12212010u
 #define FL_PAXOS_MAGIC 0x06152010u
@@ -134,27 +135,5 @@ void fl_name_get(const char field[FL_NAME_LEN], char out[FL_NAME_LEN + 1]);
 /* fencelock's record mark (see FL_MARK_MAGIC). */
 uint64_t fl_mark_compute(const struct fl_leader *l);
 bool fl_mark_valid(const struct fl_leader *l);
-
-/* Little-endian field helpers, also used by fencelock's own formats. */
-static inline void fl_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void fl_put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void fl_put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t fl_get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t fl_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t fl_get_le64(const uint8_t *p)
-{
-	return (uint64_t)fl_get_le32(p) | (uint64_t)fl_get_le32(p + 4) << 32;
-}
 
 #endif

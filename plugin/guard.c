@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -36,38 +37,16 @@ _Static_assert(GUARD_UID_MAX == CTL_UID_MAX, "guard file names are VM uids");
  *  24 kill_grace_us u64 | 32..59 zero | 60 crc32c u32 over bytes 0..59 */
 #define SLOT_CRC_OFF 60u
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 void guard_rec_encode(const struct guard_rec *rec, uint8_t slot[GUARD_SLOT_BYTES])
 {
 	FL_ASSERT(rec->seq > 0);
 	memset(slot, 0, GUARD_SLOT_BYTES);
-	put_u32(slot, GUARD_MAGIC);
-	put_u32(slot + 4, GUARD_VERSION);
-	put_u64(slot + 8, rec->seq);
-	put_u64(slot + 16, rec->deadline_us);
-	put_u64(slot + 24, rec->kill_grace_us);
-	put_u32(slot + SLOT_CRC_OFF, fl_crc32c_std(slot, SLOT_CRC_OFF));
+	fl_put_le32(slot, GUARD_MAGIC);
+	fl_put_le32(slot + 4, GUARD_VERSION);
+	fl_put_le64(slot + 8, rec->seq);
+	fl_put_le64(slot + 16, rec->deadline_us);
+	fl_put_le64(slot + 24, rec->kill_grace_us);
+	fl_put_le32(slot + SLOT_CRC_OFF, fl_crc32c_std(slot, SLOT_CRC_OFF));
 }
 
 int guard_rec_decode(const uint8_t slot[GUARD_SLOT_BYTES], struct guard_rec *rec)
@@ -76,15 +55,15 @@ int guard_rec_decode(const uint8_t slot[GUARD_SLOT_BYTES], struct guard_rec *rec
 	/* One copy, then every check on the copy: the writer may be mid-write. */
 	memcpy(copy, slot, GUARD_SLOT_BYTES);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (get_u32(copy) != GUARD_MAGIC)
+	if (fl_get_le32(copy) != GUARD_MAGIC)
 		return -FL_EMAGIC;
-	if (fl_crc32c_std(copy, SLOT_CRC_OFF) != get_u32(copy + SLOT_CRC_OFF))
+	if (fl_crc32c_std(copy, SLOT_CRC_OFF) != fl_get_le32(copy + SLOT_CRC_OFF))
 		return -FL_ECHECKSUM;
-	if (get_u32(copy + 4) != GUARD_VERSION)
+	if (fl_get_le32(copy + 4) != GUARD_VERSION)
 		return -FL_EVERSION;
-	rec->seq = get_u64(copy + 8);
-	rec->deadline_us = get_u64(copy + 16);
-	rec->kill_grace_us = get_u64(copy + 24);
+	rec->seq = fl_get_le64(copy + 8);
+	rec->deadline_us = fl_get_le64(copy + 16);
+	rec->kill_grace_us = fl_get_le64(copy + 24);
 	return rec->seq > 0 ? 0 : -FL_ECORRUPT;
 }
 

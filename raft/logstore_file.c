@@ -49,6 +49,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -114,24 +115,6 @@ struct file_store {
 };
 
 /* ---- little-endian encoding ---- */
-
-static void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
 /* ---- worker-side helpers ---- */
 
@@ -238,21 +221,21 @@ static int file_unlink(struct file_store *f, const char *name)
 static void hard_encode(uint8_t *p, uint64_t seq, const struct raft_log_hard *h)
 {
 	memset(p, 0, HARD_REC_BYTES);
-	put_u32(p, HARD_MAGIC);
-	put_u16(p + 4, FILE_VERSION);
-	put_u64(p + 8, seq);
-	put_u64(p + 16, h->term);
-	put_u64(p + 24, h->vote);
-	put_u32(p + 32, fl_crc32c_std(p, 32));
+	fl_put_le32(p, HARD_MAGIC);
+	fl_put_le16(p + 4, FILE_VERSION);
+	fl_put_le64(p + 8, seq);
+	fl_put_le64(p + 16, h->term);
+	fl_put_le64(p + 24, h->vote);
+	fl_put_le32(p + 32, fl_crc32c_std(p, 32));
 }
 
 static bool hard_decode(const uint8_t *p, uint64_t *seq, struct raft_log_hard *h)
 {
-	if (get_u32(p) != HARD_MAGIC || get_u16(p + 4) != FILE_VERSION || get_u32(p + 32) != fl_crc32c_std(p, 32))
+	if (fl_get_le32(p) != HARD_MAGIC || fl_get_le16(p + 4) != FILE_VERSION || fl_get_le32(p + 32) != fl_crc32c_std(p, 32))
 		return false;
-	*seq = get_u64(p + 8);
-	h->term = get_u64(p + 16);
-	h->vote = get_u64(p + 24);
+	*seq = fl_get_le64(p + 8);
+	h->term = fl_get_le64(p + 16);
+	h->vote = fl_get_le64(p + 24);
 	return true;
 }
 
@@ -335,11 +318,11 @@ static int file_load_hard(struct file_store *f, struct raft_log_hard *out)
 static void seg_header_encode(uint8_t *p, uint64_t first)
 {
 	memset(p, 0, SEG_HDR_BYTES);
-	put_u32(p, SEG_MAGIC);
-	put_u16(p + 4, FILE_VERSION);
-	put_u16(p + 6, SEG_HDR_BYTES);
-	put_u64(p + 8, first);
-	put_u32(p + 24, fl_crc32c_std(p, 24));
+	fl_put_le32(p, SEG_MAGIC);
+	fl_put_le16(p + 4, FILE_VERSION);
+	fl_put_le16(p + 6, SEG_HDR_BYTES);
+	fl_put_le64(p + 8, first);
+	fl_put_le32(p + 24, fl_crc32c_std(p, 24));
 }
 
 static int seg_push(struct file_store *f, uint64_t first)
@@ -432,8 +415,8 @@ static int file_find_offset(struct file_store *f, uint64_t index, uint64_t *off)
 		if (pread(f->tail_fd, hdr, sizeof(hdr), (off_t)pos) != (ssize_t)sizeof(hdr))
 			return file_fail(f, -FL_EIO, "read of a record header in the tail segment of %s at offset %" PRIu64
 					 " failed", f->dir, pos);
-		FL_ASSERT(get_u64(hdr + 24) == i);
-		pos += REC_HDR_BYTES + get_u32(hdr + 8);
+		FL_ASSERT(fl_get_le64(hdr + 24) == i);
+		pos += REC_HDR_BYTES + fl_get_le32(hdr + 8);
 	}
 	*off = pos;
 	return 0;
@@ -482,16 +465,16 @@ static void file_mark_group(struct file_store *f, uint8_t *buf, uint32_t n, uint
 		return;
 	uint8_t *p = buf;
 	for (uint32_t i = 0; i < n; i++) {
-		put_u64(p + 32, f->group_first);
-		put_u32(p, fl_crc32c_std(p + 4, REC_HDR_BYTES - 4));
-		p += REC_HDR_BYTES + get_u32(p + 8);
+		fl_put_le64(p + 32, f->group_first);
+		fl_put_le32(p, fl_crc32c_std(p + 4, REC_HDR_BYTES - 4));
+		p += REC_HDR_BYTES + fl_get_le32(p + 8);
 	}
 }
 
 static int file_do_append(struct file_store *f, struct raft_log_req *req)
 {
 	uint8_t *buf = req->priv;
-	uint64_t first = get_u64(buf + 24);
+	uint64_t first = fl_get_le64(buf + 24);
 	uint64_t last = first + req->append.n - 1;
 	int rv;
 	FL_ASSERT(req->append.n > 0 && req->priv_len >= (size_t)req->append.n * REC_HDR_BYTES);
@@ -524,7 +507,7 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 static int file_do_snapshot(struct file_store *f, struct raft_log_req *req)
 {
 	const uint8_t *buf = req->priv;
-	uint64_t index = get_u64(buf + 8), term = get_u64(buf + 16);
+	uint64_t index = fl_get_le64(buf + 8), term = fl_get_le64(buf + 16);
 	uint64_t trailing = req->snapshot.trailing;
 	char name[96], old[96];
 	int rv;
@@ -575,10 +558,10 @@ static int acc_push(struct file_store *f, struct load_acc *a, const uint8_t *rec
 		a->cap = cap;
 	}
 	struct raft_entry *e = &o->entries[o->n_entries];
-	e->len = get_u32(rec + 8);
+	e->len = fl_get_le32(rec + 8);
 	e->type = rec[12];
-	e->term = get_u64(rec + 16);
-	e->index = get_u64(rec + 24);
+	e->term = fl_get_le64(rec + 16);
+	e->index = fl_get_le64(rec + 24);
 	e->data = NULL;
 	if (e->len > 0) {
 		e->data = malloc(e->len);
@@ -596,12 +579,12 @@ static bool rec_valid(const uint8_t *buf, uint64_t size, uint64_t pos)
 	if (size - pos < REC_HDR_BYTES)
 		return false;
 	const uint8_t *r = buf + pos;
-	if (get_u32(r) != fl_crc32c_std(r + 4, REC_HDR_BYTES - 4))
+	if (fl_get_le32(r) != fl_crc32c_std(r + 4, REC_HDR_BYTES - 4))
 		return false;
-	uint32_t len = get_u32(r + 8);
+	uint32_t len = fl_get_le32(r + 8);
 	if (size - pos - REC_HDR_BYTES < len)
 		return false;
-	return get_u32(r + 4) == fl_crc32c_std(r + REC_HDR_BYTES, len);
+	return fl_get_le32(r + 4) == fl_crc32c_std(r + REC_HDR_BYTES, len);
 }
 
 /* After a bad record at bad_pos (expected to hold index `expect`): is there
@@ -613,9 +596,9 @@ static uint64_t find_later_write(const uint8_t *buf, uint64_t size, uint64_t bad
 		if (!rec_valid(buf, size, pos))
 			continue;
 		const uint8_t *r = buf + pos;
-		if (get_u64(r + 32) > expect || get_u64(r + 24) < expect)
+		if (fl_get_le64(r + 32) > expect || fl_get_le64(r + 24) < expect)
 			return pos;
-		pos += REC_HDR_BYTES + get_u32(r + 8) - 1;
+		pos += REC_HDR_BYTES + fl_get_le32(r + 8) - 1;
 	}
 	return 0;
 }
@@ -671,15 +654,15 @@ static int file_load_segment(struct file_store *f, struct load_acc *a, uint32_t 
 	int rv = read_file(f, name, &buf, &size);
 	if (rv != 0)
 		return rv;
-	if (size < SEG_HDR_BYTES || get_u32(buf) != SEG_MAGIC || get_u32(buf + 24) != fl_crc32c_std(buf, 24) ||
-	    get_u64(buf + 8) != f->segs[i].first) {
+	if (size < SEG_HDR_BYTES || fl_get_le32(buf) != SEG_MAGIC || fl_get_le32(buf + 24) != fl_crc32c_std(buf, 24) ||
+	    fl_get_le64(buf + 8) != f->segs[i].first) {
 		rv = file_fail(f, -FL_ECORRUPT, "%s/%s has a bad header (magic, CRC or first index); refusing to start: "
 			       "restore the state directory from a healthy member", f->dir, name);
 		goto out;
 	}
-	if (get_u16(buf + 4) != FILE_VERSION) {
+	if (fl_get_le16(buf + 4) != FILE_VERSION) {
 		rv = file_fail(f, -FL_EVERSION, "%s/%s has format version %u, this build reads %u", f->dir, name,
-			       get_u16(buf + 4), FILE_VERSION);
+			       fl_get_le16(buf + 4), FILE_VERSION);
 		goto out;
 	}
 	if (*expect != 0 && f->segs[i].first != *expect) {
@@ -689,10 +672,10 @@ static int file_load_segment(struct file_store *f, struct load_acc *a, uint32_t 
 	}
 	*expect = f->segs[i].first;
 	/* Bounded: every valid record advances pos by at least its header. */
-	while (pos < size && rec_valid(buf, size, pos) && get_u64(buf + pos + 24) == *expect) {
+	while (pos < size && rec_valid(buf, size, pos) && fl_get_le64(buf + pos + 24) == *expect) {
 		if ((rv = acc_push(f, a, buf + pos)) != 0)
 			goto out;
-		pos += REC_HDR_BYTES + get_u32(buf + pos + 8);
+		pos += REC_HDR_BYTES + fl_get_le32(buf + pos + 8);
 		(*expect)++;
 	}
 	f->segs[i].last = *expect - 1;
@@ -793,16 +776,16 @@ static int file_load_snapshot(struct file_store *f, struct raft_log_loaded *out)
 	int rv = read_file(f, name, &buf, &size);
 	if (rv != 0)
 		return rv;
-	uint64_t clen = size >= SNAP_HDR_BYTES ? get_u32(buf + 24) : 0;
-	uint64_t dlen = size >= SNAP_HDR_BYTES ? get_u64(buf + 32) : 0;
-	if (size < SNAP_HDR_BYTES || get_u32(buf) != SNAP_MAGIC || SNAP_HDR_BYTES + clen + dlen != size ||
-	    get_u64(buf + 8) != f->snap_index || get_u64(buf + 16) != f->snap_term) {
+	uint64_t clen = size >= SNAP_HDR_BYTES ? fl_get_le32(buf + 24) : 0;
+	uint64_t dlen = size >= SNAP_HDR_BYTES ? fl_get_le64(buf + 32) : 0;
+	if (size < SNAP_HDR_BYTES || fl_get_le32(buf) != SNAP_MAGIC || SNAP_HDR_BYTES + clen + dlen != size ||
+	    fl_get_le64(buf + 8) != f->snap_index || fl_get_le64(buf + 16) != f->snap_term) {
 		rv = file_fail(f, -FL_ECORRUPT, "snapshot %s/%s has a bad header; refusing to start: restore the "
 			       "state directory from a healthy member", f->dir, name);
 		goto out;
 	}
-	uint32_t want = get_u32(buf + 40);
-	put_u32(buf + 40, 0);
+	uint32_t want = fl_get_le32(buf + 40);
+	fl_put_le32(buf + 40, 0);
 	if (fl_crc32c_std(buf, size) != want) {
 		rv = file_fail(f, -FL_ECHECKSUM, "snapshot %s/%s has a bad CRC; refusing to start: restore the state "
 			       "directory from a healthy member", f->dir, name);
@@ -1014,13 +997,13 @@ static uint8_t *file_encode_append(const struct raft_log_req *req, size_t *len)
 	for (uint32_t i = 0; i < req->append.n; i++) {
 		const struct raft_entry *e = &req->append.entries[i];
 		memset(p, 0, REC_HDR_BYTES);
-		put_u32(p + 4, fl_crc32c_std(e->data, e->len));
-		put_u32(p + 8, e->len);
+		fl_put_le32(p + 4, fl_crc32c_std(e->data, e->len));
+		fl_put_le32(p + 8, e->len);
 		p[12] = e->type;
-		put_u64(p + 16, e->term);
-		put_u64(p + 24, e->index);
-		put_u64(p + 32, batch_first);
-		put_u32(p, fl_crc32c_std(p + 4, REC_HDR_BYTES - 4));
+		fl_put_le64(p + 16, e->term);
+		fl_put_le64(p + 24, e->index);
+		fl_put_le64(p + 32, batch_first);
+		fl_put_le32(p, fl_crc32c_std(p + 4, REC_HDR_BYTES - 4));
 		if (e->len > 0)
 			memcpy(p + REC_HDR_BYTES, e->data, e->len);
 		p += REC_HDR_BYTES + e->len;
@@ -1037,18 +1020,18 @@ static uint8_t *file_encode_snapshot(const struct raft_log_snapshot *sn, size_t 
 	if (buf == NULL)
 		return NULL;
 	memset(buf, 0, SNAP_HDR_BYTES);
-	put_u32(buf, SNAP_MAGIC);
-	put_u16(buf + 4, FILE_VERSION);
-	put_u16(buf + 6, SNAP_HDR_BYTES);
-	put_u64(buf + 8, sn->index);
-	put_u64(buf + 16, sn->term);
-	put_u32(buf + 24, sn->config_len);
-	put_u64(buf + 32, sn->data_len);
+	fl_put_le32(buf, SNAP_MAGIC);
+	fl_put_le16(buf + 4, FILE_VERSION);
+	fl_put_le16(buf + 6, SNAP_HDR_BYTES);
+	fl_put_le64(buf + 8, sn->index);
+	fl_put_le64(buf + 16, sn->term);
+	fl_put_le32(buf + 24, sn->config_len);
+	fl_put_le64(buf + 32, sn->data_len);
 	if (sn->config_len)
 		memcpy(buf + SNAP_HDR_BYTES, sn->config, sn->config_len);
 	if (sn->data_len)
 		memcpy(buf + SNAP_HDR_BYTES + sn->config_len, sn->data, sn->data_len);
-	put_u32(buf + 40, fl_crc32c_std(buf, total));
+	fl_put_le32(buf + 40, fl_crc32c_std(buf, total));
 	*len = total;
 	return buf;
 }

@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -89,24 +90,6 @@ struct raft_tcp {
 	struct tcp_ratelimit rl_foreign, rl_unknown, rl_bad, rl_inbound;
 	struct raft_tcp_stats stats;
 };
-
-static void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
 __attribute__((format(printf, 3, 4))) static void tcp_ratelog(struct raft_tcp *t, struct tcp_ratelimit *rl,
 							      const char *fmt, ...)
@@ -323,9 +306,9 @@ static void tcp_in_event(void *arg, uint32_t events);
 static bool tcp_header_ok(struct tcp_conn *c)
 {
 	struct raft_tcp *t = c->t;
-	uint32_t len = get_u32(c->hdr + 40);
-	if (get_u32(c->hdr) != RAFT_TCP_MAGIC || get_u16(c->hdr + 4) != RAFT_TCP_VERSION ||
-	    get_u16(c->hdr + 6) != RAFT_TCP_FRAME_HEADER_BYTES) {
+	uint32_t len = fl_get_le32(c->hdr + 40);
+	if (fl_get_le32(c->hdr) != RAFT_TCP_MAGIC || fl_get_le16(c->hdr + 4) != RAFT_TCP_VERSION ||
+	    fl_get_le16(c->hdr + 6) != RAFT_TCP_FRAME_HEADER_BYTES) {
 		t->stats.dropped_bad_frame++;
 		tcp_ratelog(t, &t->rl_bad, "inbound connection sent a frame with a bad magic or version; "
 			    "dropping it (is a non-fencelock client connecting to the Raft port?)");
@@ -335,7 +318,7 @@ static bool tcp_header_ok(struct tcp_conn *c)
 		t->stats.dropped_oversize++;
 		tcp_ratelog(t, &t->rl_bad, "host %llu sent a %u-byte frame, above the maximum of %u; dropping "
 			    "the connection (check max_frame_bytes on both hosts)",
-			    (unsigned long long)get_u64(c->hdr + 24), len, t->cfg.max_frame_bytes);
+			    (unsigned long long)fl_get_le64(c->hdr + 24), len, t->cfg.max_frame_bytes);
 		return false;
 	}
 	if (len > c->buf_cap) {
@@ -368,10 +351,10 @@ static void tcp_replace_inbound(struct raft_tcp *t, const struct tcp_conn *keep,
 static bool tcp_frame_done(struct tcp_conn *c)
 {
 	struct raft_tcp *t = c->t;
-	uint64_t from = get_u64(c->hdr + 24), to = get_u64(c->hdr + 32);
+	uint64_t from = fl_get_le64(c->hdr + 24), to = fl_get_le64(c->hdr + 32);
 	uint32_t crc = fl_crc32c(~0u, c->hdr, 44);
 	crc = ~fl_crc32c(crc, c->buf, c->want);
-	if (crc != get_u32(c->hdr + 44) || (c->from_id != 0 && from != c->from_id)) {
+	if (crc != fl_get_le32(c->hdr + 44) || (c->from_id != 0 && from != c->from_id)) {
 		t->stats.dropped_bad_frame++;
 		tcp_ratelog(t, &t->rl_bad, "frame from host %llu has a bad CRC or changed sender; dropping the "
 			    "connection", (unsigned long long)from);
@@ -505,18 +488,18 @@ static struct tcp_frame *tcp_encode(const struct raft_tcp *t, uint64_t to, const
 		return NULL;
 	uint8_t *h = f->bytes;
 	f->len = RAFT_TCP_FRAME_HEADER_BYTES + len;
-	put_u32(h, RAFT_TCP_MAGIC);
-	put_u16(h + 4, RAFT_TCP_VERSION);
-	put_u16(h + 6, RAFT_TCP_FRAME_HEADER_BYTES);
+	fl_put_le32(h, RAFT_TCP_MAGIC);
+	fl_put_le16(h + 4, RAFT_TCP_VERSION);
+	fl_put_le16(h + 6, RAFT_TCP_FRAME_HEADER_BYTES);
 	memcpy(h + 8, t->cfg.cluster_uuid, 16);
-	put_u64(h + 24, t->cfg.self_id);
-	put_u64(h + 32, to);
-	put_u32(h + 40, len);
+	fl_put_le64(h + 24, t->cfg.self_id);
+	fl_put_le64(h + 32, to);
+	fl_put_le32(h + 40, len);
 	if (len > 0)
 		memcpy(h + RAFT_TCP_FRAME_HEADER_BYTES, payload, len);
 	uint32_t crc = fl_crc32c(~0u, h, 44);
 	crc = ~fl_crc32c(crc, h + RAFT_TCP_FRAME_HEADER_BYTES, len);
-	put_u32(h + 44, crc);
+	fl_put_le32(h + 44, crc);
 	return f;
 }
 
