@@ -1,74 +1,108 @@
 #!/usr/bin/env bash
-# The first fencelock demo (make demo): a file-backed lockspace, three hosts
-# renewing their delta leases as separate processes, fencelock's host-status and
-# sanlock's own dump side by side, then one host killed with SIGKILL and seen to
-# go LIVE -> FAIL -> DEAD (io_timeout T = 1 s: FAIL after 4T, DEAD after 6T).
-# Usage: scripts/demo.sh BUILD   (about 20 s; cleans up after itself)
+# make demo: fencelock's story on this machine, in about a minute.
+#
+# Three fencelockd hosts on loopback ports share one file-backed "SAN" disk
+# (under the build dir: O_DIRECT needs a real filesystem). Three fake VMs run
+# under `fencelock exec` (each a shell loop that writes a line every 0.2 s,
+# naming the host it runs on). Then host h1 crashes: its daemon and its VMs
+# are SIGKILLed, as in a power loss. The survivors see h1 go silent on the
+# network and its delta lease stop changing on the disk; after D (6 s at
+# io_timeout 1 s) the leader calls it DEAD and places its VMs on the other
+# hosts, which win the VMs' volume leases on disk and run them again under
+# `fencelock exec`. The status is shown before, during and after, with the
+# time from the crash to each VM running again. h1 then comes back and starts
+# nothing (its VMs run elsewhere), and everything stops cleanly.
+# Usage: scripts/demo.sh BUILD
 set -uo pipefail
 build=${1:-build}
-FL=$build/fencelock
-SL=/usr/sbin/sanlock
-[ -x "$FL" ] || { echo "demo: $FL is missing; run 'make' first" >&2; exit 1; }
-# O_DIRECT needs a real filesystem (not tmpfs): the scratch dir lives in the build dir.
-dir=$(mktemp -d "$(cd "$build" && pwd)/demo.XXXXXX") || exit 1
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+[ -x "$build/fencelockd" ] && [ -x "$build/fencelock" ] || { echo "demo: run 'make' first" >&2; exit 1; }
+command -v jq >/dev/null || { echo "demo: needs jq (apt-get install jq)" >&2; exit 1; }
+export FL_BUILD=$(cd "$build" && pwd) FL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$FL_ROOT/tests/lib/common.sh"            # $FL, scratch dir $T, cleanup on exit
+source "$FL_ROOT/tests/integration/daemon_lib.sh" # the cluster helpers the tests use
+DL_P=10
+# bash reports every SIGKILLed background job; the demo kills on purpose.
+exec 2> >(grep -v --line-buffered -E '(Killed|Terminated) +' >&2)
 say() { printf '\n==> %s\n' "$*"; }
-img=$dir/lockspace.img
-truncate -s 2M "$img"
+# The leader's view (followers only see their own links): one line per call.
+leader_of_live() { local i l; for i in "$@"; do l=$(dl_leader "$i"); [ -n "$l" ] && [ "$l" != 0 ] && { echo "$l"; return; }; done; echo 0; }
+brief() {
+    local l; l=$(leader_of_live "$@")
+    [ "$l" = 0 ] && { echo "no leader yet (election)"; return; }
+    dl_json "$l" status | jq -r --arg t "$1" '"leader h\(.leader) term \(.term) | " +
+        ([.hosts[] | "h\(.id) \(.state)"] | join(", "))'
+}
+where() { local u h s=""; for u in vm-web vm-db vm-cache; do h=$(dl_vm_host "$u"); s+="$u@h${h:-?} "; done; echo "$s"; }
 
-say "Formatting a lockspace 'demo' in $img (sanlock's format, io_timeout T = 1 s)"
-"$FL" direct init -s "demo:0:$img:0" -o 1 || exit 1
+say "A shared disk for cluster 'demo' (a file standing in for a SAN LUN), io_timeout T = 1 s"
+DL_CLUSTER=demo
+dl_format demo
+cat "$T/format.out"
+for i in 1 2 3; do dl_config 3 "$i"; done
+DL_N=3
+echo "config of h1 ($T/h1/fencelock.conf):"
+sed 's/^/    /' "$T/h1/fencelock.conf"
 
-say "Starting three hosts as separate processes; each acquires its host_id (about 2 s) and renews it every second"
-names=(node-a node-b node-c)
-for i in 0 1 2; do
-    "$FL" direct hold-id -s "demo:$((i + 1)):$img:0" -e "${names[$i]}" -o 1 >"$dir/hold-$i.log" 2>&1 &
-    pids+=($!)
+say "Starting fencelockd on h1, h2, h3 (loopback ports $(dl_port 1)-$(dl_port 3)); Raft elects a leader"
+dl_start_all
+dl_wait_cluster 20
+L=$(dl_leader 1)
+"$FL" -s "$(dl_sock "$L")" status
+
+say "Three fake VMs under 'fencelock exec': vm-web and vm-db on h1, vm-cache on h2"
+echo "  FENCELOCK_SOCKET=$T/h1/ctl.sock fencelock exec --vm vm-web --volume $T/vol-vm-web.img -- $T/vm.sh vm-web LOG"
+dl_exec 1 vm-web; dl_exec 1 vm-db; dl_exec 2 vm-cache
+for u in vm-web vm-db; do wait_for 10 dl_vm_started_on "$u" 1 || fail "$u did not start"; done
+wait_for 10 dl_vm_started_on vm-cache 2 || fail "vm-cache did not start"
+sleep 1
+"$FL" -s "$(dl_sock 2)" vms
+echo "The same volume on another host is refused (a volume lease is held by a live host):"
+FENCELOCK_SOCKET=$(dl_sock 3) "$FL" exec --vm vm-web --volume "$T/vol-vm-web.img" -- sleep 100
+echo "  -> exit code $?"
+
+say "CRASH: h1's fencelockd and its VMs killed with SIGKILL (a power loss)"
+t0=$(now_ms)
+dl_kill 1
+dl_kill_host_vms 1
+echo "h1 is gone. The others must tell 'dead' from 'cut off but alive': they wait until its"
+echo "delta lease on the disk has not changed for D = 6 s, then move its VMs."
+done_web= done_db=
+for s in $(seq 20); do
+    sleep 1
+    printf '  t+%2ss  %s | %s\n' "$(( ($(now_ms) - t0) / 1000 ))" "$(brief 2 3)" "$(where)"
+    for u in web db; do
+        var=done_$u
+        if [ -z "${!var}" ] && [ "$(grep -c '^start ' "$T/vm-vm-$u.log")" -gt 1 ]; then
+            t=$(grep '^start ' "$T/vm-vm-$u.log" | tail -1 | awk '{print $4}')
+            printf -v "$var" '%s' "$((t - t0))"
+        fi
+    done
+    [ -n "$done_web" ] && [ -n "$done_db" ] && break
 done
-for _ in $(seq 100); do
-    [ "$(cat "$dir"/hold-*.log | grep -c holding)" -eq 3 ] && break
-    sleep 0.1
+[ -n "$done_web" ] && [ -n "$done_db" ] || fail "the VMs of h1 did not come back within 20 s"
+
+say "Recovered: vm-web running again on h$(dl_vm_host vm-web) $done_web ms after the crash, vm-db on h$(dl_vm_host vm-db) after $done_db ms"
+echo "(sanlock at the same io_timeout would wait 68 s before another host could take the leases)"
+L=$(leader_of_live 2 3)
+"$FL" -s "$(dl_sock "$L")" status
+"$FL" -s "$(dl_sock "$L")" vms
+
+say "h1 comes back: it rejoins and starts nothing (its VMs run elsewhere now)"
+dl_start 1
+dl_wait_cluster 20
+sleep 1
+"$FL" -s "$(dl_sock "$(dl_leader 1)")" hosts
+echo "VM instances started on h1 since the crash: $(cat "$T"/vm-*.log | grep '^start' | awk -v t="$t0" '$4 > t' | grep -c "/h1/ctl.sock")"
+
+say "Clean shutdown: the VMs are stopped (their wrappers release the leases), then the daemons (SIGTERM)"
+for u in vm-web vm-db vm-cache; do
+    for p in $(dl_pids_of_T); do
+        { tr '\0' ' ' < "/proc/$p/cmdline" | grep -q "^$FL exec --vm $u " && kill -TERM "$p"; } 2>/dev/null
+    done
 done
-cat "$dir"/hold-*.log
-
-say "fencelock's view (host-status, watching 2 s) next to sanlock's (sanlock direct dump)"
-"$FL" direct host-status -s "demo:0:$img:0" -w 2 >"$dir/fl.txt" 2>&1
-if [ -x "$SL" ]; then
-    { echo "--- sanlock direct dump"
-      "$SL" direct dump "$img:0" 2>&1 | awk '{ printf "%-9s %-6s %-8s %10s %4s %4s\n", $1, $2, $3, $4, $5, $6 }'
-    } >"$dir/right.txt"
-    { echo "--- fencelock direct host-status"; cat "$dir/fl.txt"; } | awk '{ printf "%-90s| \n", $0 }' >"$dir/left.txt"
-    paste -d '' "$dir/left.txt" "$dir/right.txt"
-else
-    cat "$dir/fl.txt"; echo "(sanlock is not installed: no side-by-side view)"
-fi
-
-say "Killing node-b (host_id 2) with SIGKILL: it cannot release; its timestamp stops changing"
-"$FL" direct host-status -s "demo:0:$img:0" -w 9 >"$dir/watch.txt" 2>&1 &
-watch=$!
-sleep 1.5
-kill -9 "${pids[1]}"
-wait "${pids[1]}" 2>/dev/null
-echo "killed node-b at +1.5 s of the watch below; expect FAIL about 4 s and DEAD about 6 s after its last renewal"
-wait "$watch"
-cat "$dir/watch.txt"
-grep -q 'host_id 2 (node-b): LIVE -> FAIL' "$dir/watch.txt" && grep -q 'host_id 2 (node-b): FAIL -> DEAD' "$dir/watch.txt" ||
-    { echo "demo: node-b did not go LIVE -> FAIL -> DEAD" >&2; exit 1; }
-
-say "sanlock sees the same records: node-b's timestamp is stale, the others keep moving"
-[ -x "$SL" ] && "$SL" direct dump "$img:0"
-
-say "Stopping node-a and node-c with SIGTERM: they release their ids (timestamp 0)"
-kill "${pids[0]}" "${pids[2]}"
-wait "${pids[0]}" "${pids[2]}" 2>/dev/null
-grep -h released "$dir"/hold-0.log "$dir"/hold-2.log
-"$FL" direct dump "$img"
-
-say "Done. In sanlock's timing (8N + 60 s at N = 1) node-b would be dead only after 68 s."
+wait_for 10 eval '[ "$("$FL" -s "$(dl_sock 2)" vms -o json | jq "[.vms[] | select(.state != \"STOPPED\")] | length")" = 0 ]' ||
+    echo "(some VMs did not stop in time)"
+"$FL" -s "$(dl_sock 2)" vms
+for i in 1 2 3; do kill -TERM "${DPID[$i]}"; done
+for i in 1 2 3; do wait "${DPID[$i]}"; DPID[$i]=; grep -h "released\|stopped" "$T/h$i/log" | tail -2; done
+say "Done: crash to running again elsewhere in ${done_web} / ${done_db} ms (D = 6 s at T = 1 s)."
