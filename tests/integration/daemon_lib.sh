@@ -34,7 +34,7 @@ dl_cleanup() {
         for p in $(dl_pids_of_T); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
         sleep 0.1
     done
-    wait 2>/dev/null
+    return 0 # no bare 'wait': it would also wait for a caller's process substitution
 }
 on_exit dl_cleanup
 
