@@ -423,9 +423,12 @@ static void shutdown_daemon(struct fld *d)
 	vmrt_shutdown(d);
 	fl_timer_cancel(d->loop, &d->poll);
 	fl_timer_cancel(d->loop, &d->housekeeping);
+	/* The device first: it cancels I/O whose fl_io lives in the arbiter
+	 * (no callback runs after this), then the arbiter goes, writing nothing. */
+	fl_bdev_close(d->bdev);
+	d->bdev = NULL;
 	arb_free(d->arb);
 	d->arb = NULL;
-	fl_bdev_close(d->bdev);
 	raft_tcp_free(d->tcp);
 	guard_table_free(&d->guards);
 	if (idle)
