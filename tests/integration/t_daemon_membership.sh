@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Membership through the control socket (a Raft membership change, one server
+# at a time, on the leader): asked on a follower it is refused with the
+# leader's id; removing a host that still has a VM placed on it is refused;
+# removing an idle host marks it LEFT and the two others stay quorate and
+# can start VMs; a new host id is added as a learner (not yet a voter, until
+# its daemon catches up).
+source "$FL_ROOT/tests/lib/common.sh"
+source "$FL_ROOT/tests/integration/daemon_lib.sh"
+
+dl_setup 3
+dl_start_all
+dl_wait_cluster 20
+L=$(dl_leader 1)
+F=$(( L % 3 + 1 )); R=$(( F % 3 + 1 ))
+expect_rc 1 "$FL" -s "$(dl_sock "$F")" host remove "$R"
+grep -q "run this on host $L" <<<"$out" || fail "follower refusal: $out"
+
+dl_exec "$F" vm-m
+wait_for 10 dl_vm_started_on vm-m "$F" || fail "vm-m did not start on h$F"
+out=$("$FL" -s "$(dl_sock "$L")" host remove "$F" 2>&1) && fail "removed h$F with vm-m placed on it: $out"
+grep -q "VMs are still placed on host $F" <<<"$out" || fail "refusal message: $out"
+
+expect_rc 0 "$FL" -s "$(dl_sock "$L")" host remove "$R"
+dl_json "$L" hosts | jq -e --argjson r "$R" '.hosts[] | select(.id == $r and .state == "LEFT")' >/dev/null ||
+    fail "h$R not LEFT: $(dl_json "$L" hosts)"
+sleep 2
+dl_json "$L" status | jq -e '.quorate' >/dev/null || fail "h$L not quorate after the removal"
+dl_json "$F" status | jq -e '.quorate' >/dev/null || fail "h$F not quorate after the removal"
+dl_exec "$L" vm-n
+wait_for 10 dl_vm_started_on vm-n "$L" || fail "vm-n did not start on h$L after the removal"
+
+expect_rc 0 "$FL" -s "$(dl_sock "$L")" host add 4 h4 "127.0.0.1:$(dl_port 4)"
+dl_json "$L" hosts | jq -e '.hosts[] | select(.id == 4 and .name == "h4" and .voter == false)' >/dev/null ||
+    fail "h4 not listed as a learner: $(dl_json "$L" hosts)"
+expect_rc 3 "$FL" -s "$(dl_sock "$L")" host add 4 h4 "127.0.0.1:$(dl_port 4)"
+exit 0
