@@ -24,6 +24,7 @@
  * else to syslog (facility daemon); the daemon does not fork itself. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -392,6 +393,9 @@ static void release_delta_lease(struct fld *d)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -457,6 +461,12 @@ static int parse_args(int argc, char **argv, bool *fg)
 
 static int start(struct fld *d, struct raft_config *boot)
 {
+	if (d->cfg.watchdog == CFG_WATCHDOG_DEVICE && access(d->cfg.watchdog_device, W_OK) != 0)
+		return die("%s: [host] watchdog: %s: %s", d->config_path, d->cfg.watchdog_device, strerror(errno));
+	if (d->cfg.watchdog != CFG_WATCHDOG_OFF && access(d->cfg.watchdog_device[0] ? d->cfg.watchdog_device
+									 : "/dev/watchdog", F_OK) == 0)
+		fl_warn("[host] watchdog: this version does not arm the watchdog yet; the per-VM guards are the "
+			"last line");
 	if (mkdir_p(d->cfg.state_dir, 0700) != 0)
 		return die("%s: [host] state_dir: cannot create %s: %s", d->config_path, d->cfg.state_dir, strerror(errno));
 	if (mkdir_p(d->cfg.run_dir, 0755) != 0)

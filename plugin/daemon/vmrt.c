@@ -216,9 +216,28 @@ static void unwatch(struct fld *d, int *fd)
 	*fd = -1;
 }
 
+#define SPAWN_ENV_MAX 256u
+
+/* The daemon's environment with FENCELOCK_SOCKET set to our socket, built
+ * before fork (the child of a threaded process must not allocate). */
+static char **spawn_env(const char *sock, char *buf, size_t len)
+{
+	extern char **environ;
+	static char *envp[SPAWN_ENV_MAX + 2];
+	uint32_t n = 0;
+	snprintf(buf, len, "%s=%s", FL_SOCKET_ENV, sock);
+	for (char **e = environ; e != NULL && *e != NULL && n < SPAWN_ENV_MAX; e++)
+		if (strncmp(*e, FL_SOCKET_ENV "=", sizeof(FL_SOCKET_ENV)) != 0)
+			envp[n++] = *e;
+	envp[n++] = buf;
+	envp[n] = NULL;
+	return envp;
+}
+
 /* In the child, before exec: a clean slate (own session, default signals,
- * nothing of the daemon's descriptors). Never returns. */
-static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, const char *sock)
+ * nothing of the daemon's descriptors); async-signal-safe calls only.
+ * Never returns. */
+static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, char *const envp[])
 {
 	sigset_t all;
 	sigemptyset(&all);
@@ -233,8 +252,7 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *c
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
 		for (int fd = 3; fd < 4096; fd++)
 			close(fd);
-	setenv(FL_SOCKET_ENV, sock, 1);
-	execv(argv[0], argv);
+	execve(argv[0], argv, envp);
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
@@ -259,10 +277,12 @@ static int spec_fd(const struct fsm_vm *vm)
 
 static pid_t spawn_argv(struct fld *d, char *const argv[], int stdin_fd, const char *cwd)
 {
+	static char sock_env[CFG_PATH_MAX + 32];
+	char **envp = spawn_env(d->cfg.control_socket, sock_env, sizeof(sock_env));
 	fflush(NULL);
 	pid_t p = fork();
 	if (p == 0)
-		spawn_child(argv, stdin_fd, cwd, d->cfg.control_socket);
+		spawn_child(argv, stdin_fd, cwd, envp);
 	return p;
 }
 

@@ -38,6 +38,19 @@ dl_cleanup() {
 }
 on_exit dl_cleanup
 
+# On failure, the end of every daemon's log and of every exec's output (the
+# suite runner shows the last lines of a failing test).
+fail() {
+    local f
+    for f in "$T"/h*/log "$T"/exec-*.out; do
+        [ -s "$f" ] || continue
+        echo "--- ${f#$T/}" >&2
+        grep -v ' info: .*lease of \| debug: ' "$f" | tail -8 >&2
+    done
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; fails after SECONDS.
 wait_for() { local s=$1; shift; local n=$((s * 10))
