@@ -182,10 +182,15 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. common disklock raft plugin
 
-install: $(PROG_BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fencelock
+install: $(PROG_BINS) $(BUILD)/libfencelock.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fencelock $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 include/fencelock/*.h $(DESTDIR)$(PREFIX)/include/fencelock/
+	install -m 0644 $(BUILD)/libfencelock.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 dist/fencelock.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 dist/fencelockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 dist/fencelockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf $(BUILD) build-asan
