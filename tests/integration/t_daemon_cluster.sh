@@ -55,7 +55,7 @@ wait_for 5 eval "dl_json 2 vms | jq -e '.vms[] | select(.uid == \"vm-a\" and .ho
 sleep 2
 [ "$(grep -c '^start ' "$T/vm-vm-a.log")" -eq 1 ] || fail "vm-a was started again: $(cat "$T/vm-vm-a.log" | grep start)"
 expect_rc 0 "$FL" -s "$(dl_sock 2)" vm unregister vm-a
-dl_json 3 vms | jq -e '.vms == []' >/dev/null || fail "vm-a still registered: $(dl_json 3 vms)"
+wait_for 3 eval "dl_json 3 vms | jq -e '.vms == []' >/dev/null" || fail "vm-a still registered: $(dl_json 3 vms)"
 
 # A clean stop of a host without VMs: exit 0, delta lease released.
 N=3; [ "$L" = 3 ] && N=2
