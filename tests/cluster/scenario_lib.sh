@@ -1,0 +1,275 @@
+# shellcheck shell=bash
+# Shared helpers of the cluster scenarios (tests/cluster/t_scen_*.sh, issue 7):
+# source after tests/lib/common.sh and tests/cluster/lib.sh, then sc_begin.
+#
+#   sc_begin ID TITLE EXPECTED    result bookkeeping, EXIT trap, environment check
+#   sc_cluster N [KEY=VALUE...]   N hosts, one formatted shared device, a fencelockd
+#                                 on each (T = 1 s, P = 5 s, recover_command =
+#                                 scenario_vm.sh), waits until the cluster formed
+#   sc_vm_start UID H             a fake VM (fakevm under fencelock exec) on host H,
+#                                 its volume a LUN of its own mounted on every host
+#   sc_end                        heals every fault, stops every host, runs vmcheck
+#                                 on every volume (overlaps must be 0)
+#   sc_pass                       the scenario's checks all held: exit 0
+# Every scenario prints one line "SCENARIO-RESULT {json}" at exit, pass or
+# fail (and appends it to $SC_RESULT_FILE when set): scenario, title,
+# expected, observed, detection_ms, failover_ms, overlaps, vmcheck, result,
+# duration_s, leftovers, logs. run-scenarios.sh turns those lines into the table.
+#
+# Times are CLOCK_BOOTTIME milliseconds of this shell (cl_now_ms), taken by
+# polling every 100 ms: a measured time is at most ~150 ms late.
+
+SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_vm.sh
+SC_FLD=$FL_BUILD/fencelockd
+SC_ID=""; SC_TITLE=""; SC_EXPECTED=""; SC_OBSERVED=""; SC_WHY=""
+SC_DETECT_MS=""; SC_FAILOVER_MS=""; SC_OVERLAPS=""; SC_VMCHECK=""
+SC_VERDICT=""; SC_T0=0; SC_LOGS=""
+SC_VMS=()
+
+# ---- result bookkeeping ------------------------------------------------------
+
+# sc_note TEXT: one fact for the "observed" column (joined with "; ").
+sc_note() { SC_OBSERVED=${SC_OBSERVED:+$SC_OBSERVED; }$*; echo "observed: $*"; }
+
+fail() { SC_WHY=$*; echo "FAIL: $*" >&2; exit 1; }
+skip() { SC_VERDICT=skip; SC_WHY=$*; echo "skipped: $*"; exit 77; }
+sc_pass() { SC_VERDICT=pass; exit 0; }
+
+sc_begin() {
+    SC_ID=$1 SC_TITLE=$2 SC_EXPECTED=$3
+    SC_T0=$(cl_now_ms)
+    trap _sc_on_exit EXIT
+    echo "scenario $SC_ID: $SC_TITLE; expected: $SC_EXPECTED"
+    cl_check_env || skip "$CL_SKIP_REASON"
+    [ -x "$SC_FLD" ] || skip "fencelockd not built"
+    [ -x "$FL" ] && [ -x "$FL_BUILD/tools/fakevm" ] && [ -x "$FL_BUILD/tools/vmcheck" ] || fail "$FL_BUILD is not built"
+    command -v jq >/dev/null || skip "jq missing"
+}
+
+_sc_json_num() { if [[ "${1:-}" =~ ^[0-9]+$ ]]; then echo "$1"; else echo null; fi; }
+
+# Runs last: after lib.sh's trap took the cluster down (it calls us then), or
+# directly when no cluster was ever brought up.
+_sc_on_exit() {
+    local -; set +e +u +o pipefail
+    local verdict=${SC_VERDICT:-fail} left="" dur line
+    [ "$verdict" = pass ] || [ "$verdict" = skip ] || verdict=fail
+    if [ -n "$CL_ID" ]; then
+        cl_down >/dev/null 2>&1
+        left=$(cl_leftovers "$CL_ID")
+        if [ -n "$left" ]; then
+            echo "FAIL: run $CL_ID left behind: $left" >&2
+            verdict=fail; SC_WHY=${SC_WHY:+$SC_WHY; }"left behind: $(echo "$left" | head -3 | tr '\n' ',')"
+        fi
+        [ "$verdict" != pass ] && [ -d "$CL_RUN" ] && SC_LOGS=$CL_RUN
+    fi
+    dur=$(( ($(cl_now_ms) - SC_T0) / 1000 ))
+    line=$(jq -cn --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
+        --arg exp "$SC_EXPECTED" --arg obs "$SC_OBSERVED${SC_WHY:+ | ${verdict^^}: $SC_WHY}" \
+        --argjson det "$(_sc_json_num "$SC_DETECT_MS")" --argjson fo "$(_sc_json_num "$SC_FAILOVER_MS")" \
+        --argjson ov "$(_sc_json_num "$SC_OVERLAPS")" --arg vc "$SC_VMCHECK" --arg res "$verdict" \
+        --argjson dur "$dur" --argjson left "$( [ -n "$left" ] && echo "$left" | wc -l || echo 0)" --arg logs "$SC_LOGS" \
+        '{scenario: $id, name: $name, title: $title, expected: $exp, observed: $obs, detection_ms: $det,
+          failover_ms: $fo, overlaps: $ov, vmcheck: $vc, result: $res, duration_s: $dur, leftovers: $left,
+          logs: $logs}')
+    echo "SCENARIO-RESULT $line"
+    [ -n "${SC_RESULT_FILE:-}" ] && echo "$line" >>"$SC_RESULT_FILE"
+    _fl_cleanup
+    case $verdict in pass) exit 0 ;; skip) exit 77 ;; *) exit 1 ;; esac
+}
+
+# ---- the cluster -----------------------------------------------------------------
+
+sc_sock() { echo "$(cl_dir "$1" run)/fencelockd.sock"; }
+# sc_json H OP: host H's daemon's answer to `fencelock OP -o json` (empty if none).
+sc_json() { "$FL" -s "$(sc_sock "$1")" "$2" -o json -t 1500 2>/dev/null; }
+
+# sc_start_daemon H [KEY=VALUE...]: (re)writes host H's config and starts fencelockd.
+sc_start_daemon() {
+    local h=$1; shift
+    cl_spawn "$h" fencelockd "$SC_FLD" -c "$(cl_write_config "$h" "host.recover_command=$SC_VM_SCRIPT" "$@")" -f ||
+        fail "cannot start fencelockd on host $h"
+    cl_wait_until 10 test -S "$(sc_sock "$h")" ||
+        fail "fencelockd on host $h has no control socket: $(tail -5 "$(cl_dir "$h" log)/fencelockd.log")"
+}
+
+# sc_cluster N [KEY=VALUE...]: see the top of this file. Extra keys go to every config.
+sc_cluster() {
+    local n=$1 h rc; shift
+    SC_CFG_EXTRA=("$@")
+    cl_up "$n" || fail "cl_up $n"
+    truncate -s 64M "$CL_RUN/shared.img"
+    "$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" -o 1 --max-hosts 8 \
+        --volume-slots 16 >"$CL_RUN/format.out" 2>&1 || fail "format: $(cat "$CL_RUN/format.out")"
+    for h in $(cl_hosts); do
+        cl_storage_up "$h" "$CL_RUN/shared.img"; rc=$?
+        [ $rc -eq 77 ] && skip "cannot mount FUSE here"
+        [ $rc -eq 0 ] || fail "cl_storage_up $h"
+    done
+    for h in $(cl_hosts); do sc_start_daemon "$h" "$@"; done
+    sc_wait_formed 30 $(cl_hosts) || fail "the cluster did not form within 30 s: $(sc_json 1 status)"
+    echo "cluster of $n formed in ${CL_WAITED_MS} ms, leader h$(sc_leader $(cl_hosts))"
+}
+
+# sc_leader HOSTS...: the leader that the first quorate host of HOSTS follows (0: none).
+sc_leader() {
+    local h s
+    for h in "$@"; do
+        s=$(sc_json "$h" status | jq -r 'if .quorate then (.leader // 0) else 0 end' 2>/dev/null)
+        [ -n "$s" ] && [ "$s" != 0 ] && { echo "$s"; return 0; }
+    done
+    echo 0
+}
+
+# sc_formed HOSTS...: every host listed is quorate and follows one leader (one
+# of them), and that leader sees every one of them UP.
+sc_formed() {
+    local l h s
+    l=$(sc_json "$1" status | jq -r '.leader // 0' 2>/dev/null)
+    [ -n "$l" ] && [ "$l" != 0 ] || return 1
+    [[ " $* " == *" $l "* ]] || return 1
+    for h in "$@"; do
+        s=$(sc_json "$h" status | jq -r '"\(.quorate) \(.leader)"' 2>/dev/null)
+        [ "$s" = "true $l" ] || return 1
+    done
+    s=$(sc_json "$l" status) || return 1
+    for h in "$@"; do
+        [ "$(jq -r --argjson h "$h" '.hosts[] | select(.id == $h) | .state' <<<"$s")" = UP ] || return 1
+    done
+}
+sc_wait_formed() { local secs=$1; shift; cl_wait_until "$secs" sc_formed "$@"; }
+
+# sc_state OBSERVER H: host H's state as OBSERVER's daemon reports it.
+sc_state() {
+    sc_json "$1" status | jq -r --argjson h "$2" '.hosts[]? | select(.id == $h) | .state' 2>/dev/null
+}
+# sc_leader_sees H STATE HOSTS...: the leader (found through HOSTS) reports H in STATE.
+sc_leader_sees() {
+    local h=$1 want=$2 l; shift 2
+    l=$(sc_leader "$@"); [ "$l" != 0 ] || return 1
+    [ "$(sc_state "$l" "$h")" = "$want" ]
+}
+# sc_fenced H: host H's own daemon reports itself fenced.
+sc_fenced() { [ "$(sc_json "$1" status | jq -r '.fenced' 2>/dev/null)" = true ]; }
+sc_quorate() { [ "$(sc_json "$1" status | jq -r '.quorate' 2>/dev/null)" = true ]; }
+
+# ---- fake VMs ----------------------------------------------------------------------
+
+# sc_vm_start UID H: UID's volume ($CL_RUN/UID.img, 4 MiB) mounted on every
+# host as mount UID, then the VM started on host H; waits until it writes there.
+sc_vm_start() {
+    local uid=$1 h=$2 x rc
+    [[ "$uid" =~ ^[A-Za-z0-9]+$ ]] || fail "sc_vm_start: uid '$uid' must be alphanumeric (it names a mount)"
+    truncate -s 4M "$CL_RUN/$uid.img"
+    for x in $(cl_hosts); do
+        cl_storage_up "$x" "$CL_RUN/$uid.img" "$uid"; rc=$?
+        [ $rc -eq 0 ] || fail "cl_storage_up $x $uid ($rc)"
+    done
+    SC_VMS+=("$uid")
+    cl_spawn "$h" "vm-$uid" env "FENCELOCK_SOCKET=$(sc_sock "$h")" "$SC_VM_SCRIPT" "$uid" || fail "spawn $uid on $h"
+    cl_wait_until 15 sc_vm_writing "$uid" "$h" ||
+        fail "VM $uid did not start on host $h: $(tail -5 "$(cl_dir "$h" log)/vm-$uid.log")"
+}
+
+# Live fakevm processes of UID, one line each: "PID HOST" (a process stuck in
+# frozen I/O counts: it may still write).
+sc_vm_procs() {
+    local pid rest
+    pgrep -af -- "^$FL_BUILD/tools/fakevm --volume $CL_RUN/h[0-9]+/mnt-$1/disk " 2>/dev/null |
+        while read -r pid rest; do
+            [[ "$rest" =~ --host\ ([0-9]+) ]] && echo "$pid ${BASH_REMATCH[1]}"
+        done
+}
+# sc_vm_hosts UID: the hosts on which UID runs, space-separated, sorted (may repeat).
+sc_vm_hosts() { sc_vm_procs "$1" | awk '{print $2}' | sort -n | tr '\n' ' ' | sed 's/ $//'; }
+# sc_vm_on UID H: UID runs on H and nowhere else.
+sc_vm_on() { [ "$(sc_vm_hosts "$1")" = "$2" ]; }
+# sc_vm_writing UID H: UID runs on H only and has written a record there.
+sc_vm_writing() {
+    sc_vm_on "$1" "$2" || return 1
+    grep -qs '^it ' "$(cl_dir "$2")"/fakevm/fakevm-"$1"-h"$2"-*.log
+}
+# sc_vm_starts UID [H]: fakevm processes ever started for UID (on H).
+sc_vm_starts() {
+    local d n=0 f
+    for d in "$CL_RUN"/h*/fakevm; do
+        for f in "$d"/fakevm-"$1"-h${2:-[0-9]*}-*.log; do [ -e "$f" ] && n=$((n + 1)); done
+    done
+    echo "$n"
+}
+# sc_vm_moved UID FROM: UID runs exactly once, on a host other than FROM, and writes.
+sc_vm_moved() {
+    local h; h=$(sc_vm_hosts "$1")
+    [[ "$h" =~ ^[0-9]+$ ]] && [ "$h" != "$2" ] && sc_vm_writing "$1" "$h"
+}
+# sc_all_vms_once: every VM started so far runs exactly once (on any host).
+sc_all_vms_once() {
+    local u
+    for u in "${SC_VMS[@]}"; do [[ "$(sc_vm_hosts "$u")" =~ ^[0-9]+$ ]] || return 1; done
+}
+# sc_placement: "uid@host ..." for every VM (for notes and logs).
+sc_placement() { local u s=""; for u in "${SC_VMS[@]}"; do s+="$u@h$(sc_vm_hosts "$u" | tr ' ' ',') "; done; echo "${s% }"; }
+# sc_total_starts: fakevm processes ever started, over every VM.
+sc_total_starts() { local u n=0; for u in "${SC_VMS[@]}"; do n=$((n + $(sc_vm_starts "$u"))); done; echo "$n"; }
+
+# sc_no_second_writer: fails the scenario the moment any VM runs on two hosts.
+sc_no_second_writer() {
+    local u c
+    for u in "${SC_VMS[@]}"; do
+        c=$(sc_vm_procs "$u" | wc -l)
+        [ "$c" -le 1 ] || fail "VM $u runs $c times at once: on hosts $(sc_vm_hosts "$u")"
+    done
+}
+
+# sc_watch SECS CMD...: like cl_wait_until, but checks sc_no_second_writer at
+# every poll (100 ms); CL_WAITED_MS holds the time waited.
+sc_watch() {
+    local secs=$1 start deadline now
+    shift
+    start=$(cl_now_ms); deadline=$(( start + $(_cl_secs_to_ms "$secs") ))
+    while :; do
+        sc_no_second_writer
+        if "$@"; then CL_WAITED_MS=$(( $(cl_now_ms) - start )); return 0; fi
+        now=$(cl_now_ms)
+        if [ "$now" -ge "$deadline" ]; then CL_WAITED_MS=$(( now - start )); return 1; fi
+        sleep 0.1
+    done
+}
+# sc_hold SECS: SECS of watching (no VM may run twice meanwhile).
+sc_hold() { sc_watch "$1" false; return 0; }
+# sc_hold_until MS: watching until cl_now_ms reaches MS.
+sc_hold_until() {
+    local left=$(( $1 - $(cl_now_ms) ))
+    [ "$left" -gt 0 ] && sc_hold "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
+    return 0
+}
+
+# ---- the end -------------------------------------------------------------------------
+
+# sc_end: heals the network, unfreezes every mount (writes held in a frozen
+# path land now: vmcheck must see them), SIGKILLs every host, then vmcheck on
+# every VM volume with every host's fakevm logs. Sets SC_OVERLAPS and
+# SC_VMCHECK; fails the scenario on any overlap or corrupt sector.
+sc_end() {
+    local h u out v n total=0 bad=""
+    local -a logs=()
+    cl_heal
+    for h in $(cl_hosts); do cl_storage_ok "$h" 2>/dev/null; done
+    sleep 0.3
+    for h in $(cl_hosts); do cl_host_crash "$h" >/dev/null 2>&1; done
+    for h in $(cl_hosts); do [ -d "$(cl_dir "$h")/fakevm" ] && logs+=("$(cl_dir "$h")/fakevm"); done
+    SC_VMCHECK=""
+    for u in "${SC_VMS[@]}"; do
+        out=$("$FL_BUILD/tools/vmcheck" --volume "$CL_RUN/$u.img" --logs "${logs[@]}" -o json 2>"$CL_RUN/vmcheck-$u.err")
+        v=$(jq -r '.verdict' <<<"$out" 2>/dev/null); n=$(jq -r '.overlap_count' <<<"$out" 2>/dev/null)
+        [[ "$n" =~ ^[0-9]+$ ]] || { n=0; v=${v:-error}; }
+        total=$((total + n))
+        SC_VMCHECK+="$u:${v:-error}($(jq -r '.writers | length' <<<"$out" 2>/dev/null)w) "
+        echo "$out" >"$CL_RUN/vmcheck-$u.json"
+        [ "$v" = clean ] || bad+="$u: $v $(jq -c '[.overlaps[]?.evidence, .corrupt[]?] | .[0:2]' <<<"$out" 2>/dev/null) $(head -c 300 "$CL_RUN/vmcheck-$u.err") "
+    done
+    SC_VMCHECK=${SC_VMCHECK% }
+    SC_OVERLAPS=$total
+    echo "vmcheck: $SC_VMCHECK; overlaps $total"
+    [ -z "$bad" ] || fail "vmcheck: $bad"
+}
