@@ -245,6 +245,8 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *c
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	setsid();
+	if (stdin_fd < 0)
+		stdin_fd = open("/dev/null", O_RDONLY);
 	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
 		_exit(126);
 	if (cwd == NULL || chdir(cwd) != 0)
@@ -332,6 +334,12 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 {
 	char path[1024];
 	uint64_t grace = d->guard_grace_us;
+	FL_ASSERT(v->state == DVM_NONE || v->state == DVM_SPAWNED);
+	FL_ASSERT(pid > 0);
+	if (d->guard_deadline_us <= fl_now_us(d->loop)) {
+		ctl_call_errorf(call, "host %u has no valid delta lease: VM %s cannot be guarded", d->cfg.host_id, v->uid);
+		return -FL_ENOTQUORATE;
+	}
 	int rv = guard_table_open(&d->guards, v->uid, d->guard_deadline_us, grace, path, sizeof(path));
 	if (rv != 0) {
 		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard: %s", v->uid,
@@ -364,6 +372,7 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 /* The VM is dead and flushed: release its guard file, tell the arbiter. */
 static void finish_exit(struct fld *d, struct dvm *v)
 {
+	FL_ASSERT(v->state == DVM_RUNNING || v->state == DVM_KILLING);
 	bool natural = v->state == DVM_RUNNING && v->natural_exit;
 	fl_timer_cancel(d->loop, &v->timer);
 	unwatch(d, &v->wrapper_fd);
@@ -408,6 +417,7 @@ static void on_wrapper_fd(void *arg, uint32_t ev)
 	struct dvm *v = arg;
 	struct fld *d = v->d;
 	(void)ev;
+	FL_ASSERT(v->wrapper_fd >= 0);
 	unwatch(d, &v->wrapper_fd);
 	if (v->state != DVM_RUNNING && v->state != DVM_KILLING)
 		return;
@@ -495,6 +505,7 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	if (idx >= FLD_MAX_VMS)
 		return -FL_ENOSPC;
 	struct dvm *v = &d->vms[idx];
+	FL_ASSERT(incarnation > 0 && vm != NULL);
 	if (v->cancelled_inc == incarnation)
 		return -FL_ECANCELED;
 	if (v->state == DVM_KILLING)
