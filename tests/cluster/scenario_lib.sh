@@ -273,3 +273,35 @@ sc_end() {
     echo "vmcheck: $SC_VMCHECK; overlaps $total"
     [ -z "$bad" ] || fail "vmcheck: $bad"
 }
+
+# ---- the common shape: a victim host with two VMs, a bystander with one ----------
+
+# sc_victim_setup leader|follower: a cluster of 3, V = the leader or a
+# follower, O = another host; vm1 and vm2 on V, vm3 on O. Sets V, O, OTHERS
+# (every host but V), SC_STARTS0 (fakevm starts so far).
+sc_victim_setup() {
+    sc_cluster 3
+    local l; l=$(sc_leader 1 2 3)
+    if [ "$1" = leader ]; then V=$l; else V=$(( l % 3 + 1 )); fi
+    O=$(( V % 3 + 1 )); [ "$O" = "$l" ] && [ "$1" != leader ] && O=$(( O % 3 + 1 ))
+    sc_vm_start vm1 "$V"; sc_vm_start vm2 "$V"; sc_vm_start vm3 "$O"
+    sc_hold 1
+    OTHERS=$(for h in $(cl_hosts); do [ "$h" != "$V" ] && echo "$h"; done | tr '\n' ' ')
+    SC_STARTS0=$(sc_total_starts)
+}
+# sc_victim_vms_moved: vm1 and vm2 run once each, not on V.
+sc_victim_vms_moved() { sc_vm_moved vm1 "$V" && sc_vm_moved vm2 "$V"; }
+# sc_victim_rejoined SECS: after the fault ended, every host is UP and
+# quorate within SECS, V is not fenced, and over 4 more seconds V starts no
+# moved VM again, every VM runs once, vm3 stayed on O. Notes the time.
+sc_victim_rejoined() {
+    # shellcheck disable=SC2046
+    sc_watch "$1" sc_formed $(cl_hosts) || fail "h$V did not rejoin within $1 s: $(sc_json "$V" status | jq -c '{quorate,fenced,lease_valid,leader}')"
+    local back=$CL_WAITED_MS
+    sc_watch 10 eval '! sc_fenced "$V"' || fail "h$V still fenced 10 s after it rejoined"
+    sc_hold 4
+    [ "$(sc_vm_starts vm1 "$V")" -le 1 ] && [ "$(sc_vm_starts vm2 "$V")" -le 1 ] || fail "h$V started a moved VM again"
+    sc_all_vms_once || fail "not every VM runs exactly once: $(sc_placement)"
+    sc_vm_on vm3 "$O" || fail "vm3 moved from h$O: $(sc_placement)"
+    sc_note "h$V rejoined after $back ms, started nothing; $(sc_placement)"
+}
