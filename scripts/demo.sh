@@ -16,7 +16,6 @@
 set -uo pipefail
 build=${1:-build}
 [ -x "$build/fencelockd" ] && [ -x "$build/fencelock" ] || { echo "demo: run 'make' first" >&2; exit 1; }
-command -v jq >/dev/null || { echo "demo: needs jq (apt-get install jq)" >&2; exit 1; }
 export FL_BUILD=$(cd "$build" && pwd) FL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$FL_ROOT/tests/lib/common.sh"            # $FL, scratch dir $T, cleanup on exit
 source "$FL_ROOT/tests/integration/daemon_lib.sh" # the cluster helpers the tests use
@@ -29,8 +28,9 @@ leader_of_live() { local i l; for i in "$@"; do l=$(dl_leader "$i"); [ -n "$l" ]
 brief() {
     local l; l=$(leader_of_live "$@")
     [ "$l" = 0 ] && { echo "no leader yet (election)"; return; }
-    dl_json "$l" status | jq -r --arg t "$1" '"leader h\(.leader) term \(.term) | " +
-        ([.hosts[] | "h\(.id) \(.state)"] | join(", "))'
+    local out; out=$(dl_json "$l" status | dl_py '("leader h%s term %s | " % (d["leader"], d["term"]) +
+        ", ".join("h%s %s" % (h["id"], h["state"]) for h in d["hosts"]))')
+    echo "${out:-leader h$l does not answer: the others elect a new one}"
 }
 where() { local u h s=""; for u in vm-web vm-db vm-cache; do h=$(dl_vm_host "$u"); s+="$u@h${h:-?} "; done; echo "$s"; }
 
@@ -100,7 +100,7 @@ for u in vm-web vm-db vm-cache; do
         { tr '\0' ' ' < "/proc/$p/cmdline" | grep -q "^$FL exec --vm $u " && kill -TERM "$p"; } 2>/dev/null
     done
 done
-wait_for 10 eval '[ "$("$FL" -s "$(dl_sock 2)" vms -o json | jq "[.vms[] | select(.state != \"STOPPED\")] | length")" = 0 ]' ||
+wait_for 10 eval '[ "$(dl_json 2 vms | dl_py "len([v for v in d[\"vms\"] if v[\"state\"] != \"STOPPED\"])")" = 0 ]' ||
     echo "(some VMs did not stop in time)"
 "$FL" -s "$(dl_sock 2)" vms
 for i in 1 2 3; do kill -TERM "${DPID[$i]}"; done

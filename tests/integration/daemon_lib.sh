@@ -8,6 +8,7 @@
 # process whose command line names $T (the wrappers and fake VMs the daemons
 # re-run live in sessions of their own) by pid from /proc.
 FLD=$FL_BUILD/fencelockd
+command -v python3 >/dev/null || fail "python3 missing (make deps)"
 [ -x "$FLD" ] || fail "$FLD not built (make BUILD=$FL_BUILD all)"
 [ -x "$FL" ] || fail "$FL not built (make BUILD=$FL_BUILD all)"
 DL_IMG=$T/shared.img
@@ -98,14 +99,21 @@ dl_kill() { local i=$1 sig=${2:-KILL}; kill "-$sig" "${DPID[$i]}" 2>/dev/null
 
 # dl_json I OP [-o json]: the daemon's answer to `fencelock OP -o json`.
 dl_json() { "$FL" -s "$(dl_sock "$1")" "$2" -o json -t 3000 2>/dev/null; }
-dl_leader() { dl_json "$1" status | jq -r '.leader // 0'; }
+# dl_py EXPR: evaluates the Python expression EXPR on the JSON object read from
+# stdin (bound to d) and prints it (python3 is in scripts/deps.sh; the suites
+# also use jq, the demo only this).
+dl_py() { python3 -c 'import json,sys
+try: d = json.load(sys.stdin)
+except ValueError: d = {}
+print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+dl_leader() { dl_json "$1" status | dl_py 'd.get("leader") or 0'; }
 # dl_wait_cluster SECONDS: every host quorate with the same leader, who sees all UP.
 dl_cluster_ok() {
     local l i; l=$(dl_leader 1); [ "$l" != 0 ] && [ -n "$l" ] || return 1
     for i in $(seq "$DL_N"); do
-        [ "$(dl_json "$i" status | jq -r '"\(.quorate) \(.leader)"')" = "true $l" ] || return 1
+        [ "$(dl_json "$i" status | dl_py '"%s %s" % (d.get("quorate"), d.get("leader"))')" = "True $l" ] || return 1
     done
-    [ "$(dl_json "$l" status | jq '[.hosts[] | select(.state == "UP")] | length')" = "$DL_N" ]
+    [ "$(dl_json "$l" status | dl_py 'len([h for h in d.get("hosts", []) if h["state"] == "UP"])')" = "$DL_N" ]
 }
 dl_wait_cluster() { wait_for "${1:-20}" dl_cluster_ok || fail "cluster did not form within ${1:-20} s: $(dl_json 1 status)"; }
 

@@ -8,6 +8,7 @@
 # stops cleanly on SIGTERM and releases its delta lease.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
+command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
 
 dl_setup 3
 dl_start_all

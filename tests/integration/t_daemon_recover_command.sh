@@ -7,6 +7,7 @@
 # grants that wrapper's vm.acquire, and the VM runs on the new host, once.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
+command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
 
 dl_format
 dl_vm_script
