@@ -16,7 +16,8 @@
 set -uo pipefail
 build=${1:-build}
 [ -x "$build/fencelockd" ] && [ -x "$build/fencelock" ] || { echo "demo: run 'make' first" >&2; exit 1; }
-export FL_BUILD=$(cd "$build" && pwd) FL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FL_BUILD=$(cd "$build" && pwd); FL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export FL_BUILD FL_ROOT
 source "$FL_ROOT/tests/lib/common.sh"            # $FL, scratch dir $T, cleanup on exit
 source "$FL_ROOT/tests/integration/daemon_lib.sh" # the cluster helpers the tests use
 DL_P=10
@@ -66,7 +67,7 @@ dl_kill 1
 dl_kill_host_vms 1
 echo "h1 is gone. The others must tell 'dead' from 'cut off but alive': they wait until its"
 echo "delta lease on the disk has not changed for D = 6 s, then move its VMs."
-done_web= done_db=
+done_web='' done_db=''
 for s in $(seq 20); do
     sleep 1
     printf '  t+%2ss  %s | %s\n' "$(( ($(now_ms) - t0) / 1000 ))" "$(brief 2 3)" "$(where)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2120
 # Helpers for the fencelockd suites (t_daemon_*.sh) and the demo: source after
 # tests/lib/common.sh. A cluster of real daemons on this machine: loopback
 # ports, a file-backed shared device in $T (under the build dir: O_DIRECT

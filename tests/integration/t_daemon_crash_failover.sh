@@ -46,7 +46,7 @@ for t in $(seq "$trials"); do
     dl_wait_cluster 20
     sleep "$settle"
 done
-sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
 median=${sorted[$(( ${#sorted[@]} / 2 ))]}
 max=${sorted[$(( ${#sorted[@]} - 1 ))]}
 echo "crash-to-running (ms): ${times[*]}; median $median, max $max (io_timeout 1 s, D = 6 s)"

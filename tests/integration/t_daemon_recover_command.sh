@@ -33,7 +33,7 @@ dl_kill_host_vms 1
 wait_for 25 eval 'dl_vm_started_on vm-rc 2 || dl_vm_started_on vm-rc 3' || fail "vm-rc not recovered: $(cat "$T/recover.log" 2>&1)"
 Y=$(dl_vm_host vm-rc)
 [ "$(wc -l < "$T/recover.log")" -eq 1 ] || fail "recover_command ran more than once: $(cat "$T/recover.log")"
-read -r word uid sock spec < "$T/recover.log"
+read -r _ uid sock spec < "$T/recover.log"
 [ "$uid" = vm-rc ] || fail "recover_command got uid '$uid'"
 [ "$sock" = "$(dl_sock "$Y")" ] || fail "FENCELOCK_SOCKET was '$sock', expected $(dl_sock "$Y")"
 jq -e '.uid == "vm-rc" and .wrapper == "fencelock exec" and (.argv | length) == 3' <<<"$spec" >/dev/null ||
