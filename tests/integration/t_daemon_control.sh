@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The real daemon's control socket: mode 0660 (root and the control group);
+# garbage, malformed JSON and an oversized request get error replies (the
+# oversized one also a closed connection) and the daemon keeps serving, its
+# cluster unharmed; a uid outside the group cannot even connect: status is
+# UNKNOWN (3), exec is refused (120) and its command never runs.
+source "$FL_ROOT/tests/lib/common.sh"
+source "$FL_ROOT/tests/integration/daemon_lib.sh"
+
+dl_setup 1
+dl_start 1
+wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]' || fail "h1 not quorate alone"
+[ "$(stat -c %a "$(dl_sock 1)")" = 660 ] || fail "socket mode $(stat -c %a "$(dl_sock 1)"), expected 660"
+python3 - "$(dl_sock 1)" <<'PY' || fail "garbage exchange failed"
+import json, os, socket, struct, sys
+def frame(b): return struct.pack('<I', len(b)) + b
+def reply(s):
+    hdr = b''
+    while len(hdr) < 4:
+        c = s.recv(4 - len(hdr))
+        if not c: return None
+        hdr += c
+    n = struct.unpack('<I', hdr)[0]; body = b''
+    while len(body) < n:
+        c = s.recv(n - len(body))
+        if not c: return None
+        body += c
+    return json.loads(body)
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+for bad in [b'{"v":1,"op"', b'\xff\x00\x13garbage', b'[]', b'{"v":1,"op":"vm.acquire","uid":"../x","pid":1}',
+            b'{"v":7,"op":"status"}', os.urandom(300)]:
+    s.sendall(frame(bad)); r = reply(s)
+    assert r is not None and r["ok"] is False and r["code"] > 0 and r["error"], r
+s.sendall(frame(b'{"v":1,"op":"status"}')); assert reply(s)["ok"] is True
+big = socket.socket(socket.AF_UNIX); big.connect(sys.argv[1])
+big.sendall(struct.pack('<I', 100 * 1024 * 1024) + b'x' * 1024)
+r = reply(big); assert r is not None and r["ok"] is False, r
+assert reply(big) is None  # connection closed after the refusal
+s.sendall(frame(b'{"v":1,"op":"status"}')); assert reply(s)["ok"] is True
+PY
+kill -0 "${DPID[1]}" || fail "the daemon died"
+expect_rc 0 "$FL" -s "$(dl_sock 1)" status
+
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    chmod 0755 "$T"
+    if as_nobody test -x "$FL"; then
+        touch "$T/disk.img"
+        expect_rc 3 as_nobody "$FL" -s "$(dl_sock 1)" status
+        expect_rc 120 as_nobody "$FL" -s "$(dl_sock 1)" exec --vm vm-p --volume "$T/disk.img" -- touch "$T/ran"
+        [ ! -e "$T/ran" ] || fail "CMD ran for an unauthorized uid"
+    fi
+fi
+expect_rc 0 "$FL" -s "$(dl_sock 1)" status
+exit 0
