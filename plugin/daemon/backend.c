@@ -38,7 +38,8 @@ int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
 
 /* ---- waiting for a commit ---- */
 
-int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id)
+int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
+	     const struct fsm_cmd *resubmit)
 {
 	for (uint32_t i = 0; i < FLD_WAITERS_MAX; i++) {
 		struct fld_waiter *w = &d->waiters[i];
@@ -47,6 +48,11 @@ int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, cons
 		*w = (struct fld_waiter){.used = true, .kind = (uint8_t)kind, .call = call, .host_id = host_id,
 					 .until_us = fl_now_us(d->loop) + FLD_COMMIT_TIMEOUT_US};
 		snprintf(w->uid, sizeof(w->uid), "%s", uid != NULL ? uid : "");
+		if (resubmit != NULL) {
+			w->have_cmd = true;
+			w->cmd = *resubmit;
+			w->resubmit_us = fl_now_us(d->loop) + FLD_RESUBMIT_US;
+		}
 		return CTL_DEFERRED;
 	}
 	ctl_call_errorf(call, "too many control requests waiting for a commit (%u); try again", FLD_WAITERS_MAX);
@@ -85,6 +91,10 @@ void fld_waiters_poll(struct fld *d, uint64_t now)
 		if (waiter_done(d, w)) {
 			w->used = false;
 			ctl_call_finish(w->call, 0);
+		} else if (w->have_cmd && now >= w->resubmit_us && now < w->until_us) {
+			w->resubmit_us = now + FLD_RESUBMIT_US;
+			int rv = arb_submit(d->arb, &w->cmd); /* the FSM refuses a duplicate */
+			fl_debug("re-proposing %s: %s", fsm_cmd_type_name(w->cmd.type), rv ? fl_strerror(rv) : "sent");
 		} else if (now >= w->until_us) {
 			w->used = false;
 			ctl_call_errorf(w->call, "not committed within %u s: %s", (unsigned)(FLD_COMMIT_TIMEOUT_US / FL_US_PER_S),
@@ -170,7 +180,7 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	}
 	if ((rv = fld_submit(d, call, &c)) != 0)
 		return rv;
-	return fld_wait(d, FLW_REGISTER, call, req->uid, 0);
+	return fld_wait(d, FLW_REGISTER, call, req->uid, 0, &c);
 }
 
 static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req *req)
@@ -198,7 +208,7 @@ static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req 
 	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
 	if ((rv = fld_submit(d, call, &c)) != 0)
 		return rv;
-	return fld_wait(d, FLW_UNREGISTER, call, req->uid, 0);
+	return fld_wait(d, FLW_UNREGISTER, call, req->uid, 0, &c);
 }
 
 /* The hand-off state: where the VM is placed and its incarnation (the
@@ -291,7 +301,7 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	rv = raft_node_promote(node, req->host_id);
 	fl_notice("host %u (%s, %s) added as a learner; promotion %s", req->host_id, req->host_name, req->host_addr,
 		  rv == 0 ? "proposed" : rv == -FL_EAGAIN ? "once it has caught up" : fl_strerror(rv));
-	return fld_wait(d, FLW_HOST_ADD, call, NULL, req->host_id);
+	return fld_wait(d, FLW_HOST_ADD, call, NULL, req->host_id, &c);
 }
 
 static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req *req)
@@ -320,7 +330,7 @@ static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req
 	rv = raft_node_remove(node, req->host_id);
 	if (rv != 0)
 		fl_warn("Raft refused to remove host %u: %s", req->host_id, fl_strerror(rv));
-	return fld_wait(d, FLW_HOST_REMOVE, call, NULL, req->host_id);
+	return fld_wait(d, FLW_HOST_REMOVE, call, NULL, req->host_id, &c);
 }
 
 void fld_backend(struct fld *d, struct ctl_backend *be)

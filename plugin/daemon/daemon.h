@@ -32,6 +32,7 @@
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
 #define FLD_ACQUIRE_TIMEOUT_US (15ull * FL_US_PER_S)
+#define FLD_RESUBMIT_US FL_US_PER_S
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
 
 /* What the runtime knows of one VM (by FSM table index). */
@@ -69,6 +70,9 @@ struct dvm {
 	pid_t acquire_pid;
 	pid_t acquire_wrapper;
 	uint64_t acquire_until_us;
+	bool acquire_placed;         /* we proposed its placement here (re-proposed until applied) */
+	uint64_t acquire_place_inc;  /* the incarnation that proposal expects */
+	uint64_t acquire_resubmit_us;
 };
 
 enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE };
@@ -81,6 +85,11 @@ struct fld_waiter {
 	char uid[CTL_UID_MAX + 1];
 	uint32_t host_id;
 	uint64_t until_us;
+	/* Re-proposed every FLD_RESUBMIT_US until applied: a command forwarded
+	 * to a leader that is handing over (or just lost) is dropped there. */
+	bool have_cmd;
+	struct fsm_cmd cmd;
+	uint64_t resubmit_us;
 };
 
 struct fld_metrics {
@@ -137,7 +146,8 @@ void vmrt_forget_unclaimed(struct fld *d);
 /* ---- backend.c ---- */
 void fld_backend(struct fld *d, struct ctl_backend *be);
 /* Adds a waiter; -FL_ENOSPC when full. */
-int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id);
+int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
+	     const struct fsm_cmd *resubmit);
 void fld_waiters_poll(struct fld *d, uint64_t now);
 void fld_waiters_drop(struct fld *d);
 /* Submits an FSM command, mapping "no leader" to a clear sentence on call. */

@@ -676,6 +676,9 @@ int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 		if ((rv = fld_submit(d, call, &c)) != 0)
 			return rv;
 	}
+	v->acquire_placed = vm->desired_host != d->cfg.host_id || v->cancelled_inc == vm->incarnation;
+	v->acquire_place_inc = vm->incarnation;
+	v->acquire_resubmit_us = fl_now_us(d->loop) + FLD_RESUBMIT_US;
 	v->cancelled_inc = 0;
 	v->acquire = call;
 	v->acquire_pid = req->pid;
@@ -725,13 +728,30 @@ int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 	return 0;
 }
 
+/* Our placement proposal, again, while the FSM still shows the incarnation
+ * it expects (a duplicate is refused by the FSM's compare-and-set). */
+static void acquire_resubmit(struct fld *d, struct dvm *v, const struct fsm_vm *vm, uint64_t now)
+{
+	if (!v->acquire_placed || vm == NULL || vm->incarnation != v->acquire_place_inc || now < v->acquire_resubmit_us)
+		return;
+	v->acquire_resubmit_us = now + FLD_RESUBMIT_US;
+	struct fsm_cmd c = {.type = FSM_CMD_VM_PLACE, .host_id = d->cfg.host_id, .incarnation = vm->incarnation};
+	snprintf(c.uid, sizeof(c.uid), "%s", vm->uid);
+	int rv = arb_submit(d->arb, &c);
+	fl_debug("VM %s: placement here proposed again: %s", vm->uid, rv ? fl_strerror(rv) : "sent");
+}
+
 void vmrt_poll(struct fld *d, uint64_t now)
 {
 	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
 		struct dvm *v = &d->vms[i];
-		if (v->acquire == NULL || now < v->acquire_until_us)
+		if (v->acquire == NULL)
 			continue;
 		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
+		if (now < v->acquire_until_us) {
+			acquire_resubmit(d, v, vm, now);
+			continue;
+		}
 		ctl_call_errorf(v->acquire, "the volume leases of VM %s were not acquired within %" PRIu64 " s: a volume "
 				"is held by another host (see 'fencelock leases'), or this host lost quorum", v->uid,
 				(uint64_t)(FLD_ACQUIRE_TIMEOUT_US / FL_US_PER_S));

@@ -108,11 +108,13 @@ try: d = json.load(sys.stdin)
 except ValueError: d = {}
 print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
 dl_leader() { dl_json "$1" status | dl_py 'd.get("leader") or 0'; }
-# dl_wait_cluster SECONDS: every host quorate with the same leader, who sees all UP.
+# dl_wait_cluster SECONDS: every host quorate with the same leader and a valid delta
+# lease, and the leader sees all UP.
 dl_cluster_ok() {
     local l i; l=$(dl_leader 1); [ "$l" != 0 ] && [ -n "$l" ] || return 1
     for i in $(seq "$DL_N"); do
-        [ "$(dl_json "$i" status | dl_py '"%s %s" % (d.get("quorate"), d.get("leader"))')" = "True $l" ] || return 1
+        [ "$(dl_json "$i" status | dl_py '"%s %s %s" % (d.get("quorate"), d.get("leader"), d.get("lease_valid"))')" = "True $l True" ] ||
+            return 1
     done
     [ "$(dl_json "$l" status | dl_py 'len([h for h in d.get("hosts", []) if h["state"] == "UP"])')" = "$DL_N" ]
 }
