@@ -353,8 +353,13 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 	v->exited_reported = v->natural_exit = false;
 	v->started_us = fl_now_us(d->loop);
 	unwatch(d, &v->wrapper_fd);
-	if (wrapper > 0 && watch_pid(d, wrapper, on_wrapper_fd, v, &v->wrapper_fd) != 0)
-		fl_warn("VM %s: cannot watch its wrapper pid %d", v->uid, (int)wrapper);
+	if (wrapper > 0 && watch_pid(d, wrapper, on_wrapper_fd, v, &v->wrapper_fd) != 0) {
+		/* Gone while it waited for us (killed, or gave up): nothing will
+		 * run this grant; its VM ended before it began. */
+		fl_warn("VM %s: its wrapper pid %d is gone; the grant is withdrawn", v->uid, (int)wrapper);
+		v->natural_exit = true;
+		fl_timer_after(d->loop, &v->report, 0);
+	}
 	fl_timer_cancel(d->loop, &v->timer);
 	d->m.vm_starts++;
 	json_object_update_new(ctl_call_reply(call),
@@ -494,6 +499,8 @@ static void dvm_report_fn(struct fl_timer *t, void *arg)
 	struct dvm *v = arg;
 	(void)t;
 	if (v->state == DVM_KILLING && v->wrapper_fd < 0 && v->spawn_fd < 0 && !v->adopted)
+		finish_exit(v->d, v);
+	else if (v->state == DVM_RUNNING && v->wrapper_fd < 0 && !v->adopted && v->natural_exit)
 		finish_exit(v->d, v);
 }
 
