@@ -10,7 +10,8 @@
  * connection to it, PARTITIONED otherwise; the reply's "view" field says
  * which ("leader" or "local"), and `fencelock status` on the leader gives
  * the cluster's judgement. This host's own state comes from its delta lease
- * and fence status. */
+ * and fence status. A host's "voter" flag is its role in the Raft configuration
+ * this host uses (a learner added by host.add turns voter once promoted). */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -82,6 +83,19 @@ static json_t *host_json(const struct fld *d, const struct arb_status *st, uint3
 			 "voter", voter);
 }
 
+/* Whether id votes in the Raft configuration this host uses (the FSM's
+ * role is what `host add` recorded: a learner until promoted). */
+static bool raft_voter(const struct fld *d, uint32_t id, bool fallback)
+{
+	struct raft_node *n = arb_raft(d->arb);
+	struct raft *r = n != NULL ? raft_node_core(n) : NULL;
+	const struct raft_config *c = r != NULL ? raft_configuration(r, NULL) : NULL;
+	for (uint32_t i = 0; c != NULL && i < c->n; i++)
+		if (c->servers[i].id == id)
+			return c->servers[i].role == RAFT_VOTER;
+	return c != NULL ? false : fallback;
+}
+
 /* Every member: the FSM's table, or the configured peers before the first commit. */
 static json_t *hosts_json(const struct fld *d, const struct arb_status *st)
 {
@@ -90,7 +104,8 @@ static json_t *hosts_json(const struct fld *d, const struct arb_status *st)
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		const struct fsm_host *h = fsm_host_at(f, i);
 		if (h != NULL)
-			json_array_append_new(a, host_json(d, st, h->host_id, h->name, h->addr, h->role == FSM_ROLE_VOTER));
+			json_array_append_new(a, host_json(d, st, h->host_id, h->name, h->addr,
+							   raft_voter(d, h->host_id, h->role == FSM_ROLE_VOTER)));
 	}
 	for (uint32_t i = 0; json_array_size(a) == 0 && i < d->cfg.n_peers; i++) {
 		uint32_t id = d->cfg.peers[i].id;
