@@ -81,8 +81,10 @@ _sc_on_exit() {
 # ---- the cluster -----------------------------------------------------------------
 
 sc_sock() { echo "$(cl_dir "$1" run)/fencelockd.sock"; }
-# sc_json H OP: host H's daemon's answer to `fencelock OP -o json` (empty if none).
-sc_json() { "$FL" -s "$(sc_sock "$1")" "$2" -o json -t 1500 2>/dev/null; }
+# sc_json H OP: host H's daemon's answer to `fencelock OP -o json`; returns 1
+# only when there is none (the CLI's Nagios-style exit code says WARNING or
+# CRITICAL when a host is not UP: an answer all the same).
+sc_json() { local out; out=$("$FL" -s "$(sc_sock "$1")" "$2" -o json -t 1500 2>/dev/null); [ -n "$out" ] && echo "$out"; }
 
 # sc_start_daemon H [KEY=VALUE...]: (re)writes host H's config and starts fencelockd.
 sc_start_daemon() {
@@ -304,4 +306,13 @@ sc_victim_rejoined() {
     sc_all_vms_once || fail "not every VM runs exactly once: $(sc_placement)"
     sc_vm_on vm3 "$O" || fail "vm3 moved from h$O: $(sc_placement)"
     sc_note "h$V rejoined after $back ms, started nothing; $(sc_placement)"
+}
+
+# sc_witness: the host holding the witness lease (the disk voter's server),
+# read from the shared device with `fencelock direct dump` (0: none).
+sc_witness() {
+    local w
+    w=$("$FL" direct dump "$CL_RUN/shared.img" -o json 2>/dev/null |
+        jq -r '[.fencelock.leases_in_use[]? | select(.name == "__witness" and .held) | .owner_id][0] // 0' 2>/dev/null)
+    echo "${w:-0}"
 }
