@@ -49,6 +49,7 @@
 #define FLD_RELEASE_TIMEOUT_S 10
 
 static struct fld D;
+static bool join_mode;
 
 /* ---- logging ---- */
 
@@ -76,13 +77,15 @@ static void syslog_sink(void *ctx, int level, const char *msg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fencelockd -c CONFIG [-f]\n"
+		"usage: fencelockd -c CONFIG [-f] [-j]\n"
 		"\n"
 		"The fencelock daemon: keeps this host's VMs safe on shared storage through\n"
 		"network partitions (Raft over TCP + leases on the shared device).\n"
 		"\n"
 		"  -c CONFIG   the INI configuration (see docs/operations.md, fencelockd(8))\n"
 		"  -f          foreground: log to stderr (default: syslog, facility daemon)\n"
+		"  -j          join a running cluster (added first with 'fencelock host add' on the\n"
+		"              leader): [peers] only gives the members' addresses, nothing is founded\n"
 		"  -h          this help\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT clean shutdown (VMs keep running under their guards;\n"
@@ -238,7 +241,9 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};
 	if (boot->n > 0 && boot->n % 2 == 0 && boot->n < RAFT_MAX_SERVERS)
 		boot->servers[boot->n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
-	ac.bootstrap = boot->n > 0 ? boot : NULL;
+	/* A joiner founds nothing: it learns the configuration from the leader
+	 * that added it; [peers] only tells its transport where the members are. */
+	ac.bootstrap = boot->n > 0 && !join_mode ? boot : NULL;
 	struct raft_logstore_file_opts so = {.queue_max = 2 * RAFT_NODE_STORE_QUEUE_MIN};
 	int rv = raft_logstore_file_open(d->el, d->cfg.state_dir, &so, &ac.store, err, sizeof(err));
 	if (rv != 0)
@@ -448,10 +453,11 @@ static void shutdown_daemon(struct fld *d)
 static int parse_args(int argc, char **argv, bool *fg)
 {
 	int c;
-	while ((c = getopt(argc, argv, "c:fh")) != -1) {
+	while ((c = getopt(argc, argv, "c:fjh")) != -1) {
 		switch (c) {
 		case 'c': D.config_path = optarg; break;
 		case 'f': *fg = true; break;
+		case 'j': join_mode = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}

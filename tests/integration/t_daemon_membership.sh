@@ -3,8 +3,9 @@
 # at a time, on the leader): asked on a follower it is refused with the
 # leader's id; removing a host that still has a VM placed on it is refused;
 # removing an idle host marks it LEFT and the two others stay quorate and
-# can start VMs; a new host id is added as a learner (not yet a voter, until
-# its daemon catches up).
+# can start VMs; a new host id is added as a learner (not yet a voter), and
+# its daemon, started with -j (join: [peers] only gives addresses), catches
+# up, is promoted to voter and becomes UP and quorate with a valid lease.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
 command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
@@ -35,4 +36,11 @@ expect_rc 0 "$FL" -s "$(dl_sock "$L")" host add 4 h4 "127.0.0.1:$(dl_port 4)"
 dl_json "$L" hosts | jq -e '.hosts[] | select(.id == 4 and .name == "h4" and .voter == false)' >/dev/null ||
     fail "h4 not listed as a learner: $(dl_json "$L" hosts)"
 expect_rc 3 "$FL" -s "$(dl_sock "$L")" host add 4 h4 "127.0.0.1:$(dl_port 4)"
+dl_config 4 4
+"$FLD" -c "$T/h4/fencelock.conf" -f -j >> "$T/h4/log" 2>&1 &
+DPID[4]=$!
+wait_for 20 eval "dl_json $L hosts | jq -e '.hosts[] | select(.id == 4 and .state == \"UP\" and .voter == true)' >/dev/null" ||
+    fail "h4 did not join as a voter: $(dl_json "$L" hosts)"
+wait_for 10 eval "dl_json 4 status | jq -e '.quorate and .lease_valid and .leader == $L' >/dev/null" ||
+    fail "h4 not quorate under leader $L: $(dl_json 4 status)"
 exit 0
