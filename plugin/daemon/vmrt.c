@@ -729,6 +729,13 @@ int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 				(int)req->pid);
 		return -FL_EPERM;
 	}
+	/* Only its wrapper releases a VM it still guards: leases released under
+	 * a running VMM would let another host start a second writer. */
+	if (v->wrapper_fd >= 0 && ctl_call_peer(call)->pid != v->wrapper_pid) {
+		ctl_call_errorf(call, "VM %s still runs here under its wrapper (pid %d); stop the VM, its wrapper "
+				"releases the leases", req->uid, (int)v->wrapper_pid);
+		return -FL_EBUSY;
+	}
 	if (!v->exited_reported)
 		note_exit(d, v);
 	finish_exit(d, v);

@@ -2,7 +2,8 @@
 # Three fencelockd on loopback with a file-backed shared device: the cluster
 # forms (a leader, every host quorate, three UP); a VM started with
 # `fencelock exec` runs and every host lists it; the same VM, or another VM
-# on its volume, is refused on a second host (exit 121); the status tools
+# on its volume, is refused on a second host (exit 121), and an operator's
+# `vm release` of it while its wrapper runs it is refused; the status tools
 # answer (JSON shapes, Nagios exit code, metrics); a VM whose command ends
 # is not restarted anywhere and can be unregistered; a daemon with no VM
 # stops cleanly on SIGTERM and releases its delta lease.
@@ -41,6 +42,8 @@ expect_rc 121 env FENCELOCK_SOCKET="$(dl_sock 3)" "$FL" exec --vm vm-b --volume 
 grep -q "held by VM vm-a on host 1" <<<"$out" || fail "refusal message: $out"
 expect_rc 121 env FENCELOCK_SOCKET="$(dl_sock 1)" "$FL" exec --vm vm-a --volume "$T/vol-vm-a.img" -- sleep 100
 grep -q "already runs on this host" <<<"$out" || fail "refusal message: $out"
+expect_rc 3 "$FL" -s "$(dl_sock 1)" vm release vm-a
+grep -q "still runs here under its wrapper" <<<"$out" || fail "release of a running VM: $out"
 dl_vm_alive_on vm-a 1 || fail "vm-a harmed by the refusals"
 
 metrics=$("$FL" -s "$(dl_sock 1)" metrics)
