@@ -183,6 +183,8 @@ struct arb {
 	struct fl_timer tick;
 	struct arb_status_counters {
 		uint64_t fences, takeovers, pills;
+		uint64_t renewals, renewal_failures, renew_latency_us, renew_latency_max_us;
+		uint64_t fences_quorum, fences_pill, fences_storage;
 	} ctr;
 };
 
@@ -217,6 +219,7 @@ enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t genera
 
 /* arb_leader.c */
 void arb_leader_tick(struct arb *a);
+void arb_classify_all(struct arb *a);
 void arb_leader_became(struct arb *a);
 /* A leader whose own delta lease is not valid hands leadership to an UP voter. */
 void arb_leader_hand_off(struct arb *a);

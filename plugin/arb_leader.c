@@ -375,6 +375,17 @@ static void leader_membership(struct arb *a)
 		raft_node_remove(a->node, ARB_WITNESS_ID);
 }
 
+/* Every host classifies every other host, for its status; only the leader
+ * acts on it. A follower's view of the network is its own plus what peers'
+ * views relay, so it may lag the leader's by a tick. */
+void arb_classify_all(struct arb *a)
+{
+	uint64_t now = arb_now(a);
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++)
+		if (h != a->cfg.host_id && fsm_host_find(&a->fsm, h) != NULL)
+			leader_classify(a, h, now);
+}
+
 void arb_leader_tick(struct arb *a)
 {
 	uint64_t now = arb_now(a);

@@ -299,6 +299,7 @@ static void arb_vms_safety(struct arb *a, uint64_t now)
 		if (!a->want_fenced_status) {
 			fl_notice("host %" PRIu64 ": fence request in our mailbox: stopping every VM", a->cfg.host_id);
 			a->ctr.fences++;
+			a->ctr.fences_pill++;
 		}
 		a->want_fenced_status = true;
 		arb_vms_kill_all(a, ARB_STOP_PILL);
@@ -322,6 +323,7 @@ static void arb_vms_safety(struct arb *a, uint64_t now)
 				fl_notice("host %" PRIu64 ": not quorate for %" PRIu64 " ms: fencing ourselves",
 					  a->cfg.host_id, out_us / 1000);
 				a->ctr.fences++;
+				a->ctr.fences_quorum++;
 			}
 			a->want_fenced_status = true;
 			lvm_stop(l, ARB_STOP_QUORUM, now + a->tim.k_us);

@@ -329,18 +329,26 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 		a->ls_held = true;
 		a->generation = ls_own_record(ls)->owner_generation;
 		__attribute__((fallthrough)); /* an acquire is a good renewal */
-	case LS_EV_RENEW_OK:
+	case LS_EV_RENEW_OK: {
+		uint64_t lat = arb_now(a) - ls_last_good_renewal_us(ls);
+		a->ctr.renewals++;
+		a->ctr.renew_latency_us = lat;
+		a->ctr.renew_latency_max_us = FL_MAX(a->ctr.renew_latency_max_us, lat);
 		if (!FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF) && !FL_MUTANT_IS(FL_MUT_GUARD_OFF))
 			a->cfg.vm.guard(a->cfg.vm.ctx, ls_valid_until_us(ls), a->tim.k_us);
 		arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
 		break;
+	}
 	case LS_EV_RENEW_FAILED:
+		a->ctr.renewal_failures++;
 		break;
 	case LS_EV_EXPIRED:
 	case LS_EV_LEASE_LOST:
 		fl_warn("host %" PRIu64 ": delta lease %s: stopping every VM", a->cfg.host_id,
 			ev == LS_EV_EXPIRED ? "expired" : "lost");
 		a->ls_held = false;
+		if (arb_vms_running(a) > 0)
+			a->ctr.fences_storage++;
 		arb_vms_kill_all(a, ARB_STOP_STORAGE);
 		break;
 	case LS_EV_RELEASED:
@@ -420,6 +428,8 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 			arb_leader_tick(a);
 		else
 			arb_leader_hand_off(a);
+	} else {
+		arb_classify_all(a);
 	}
 	if (!FL_MUTANT_IS(FL_MUT_WITNESS_IGNORED))
 		arb_witness_tick(a, now);
@@ -559,6 +569,13 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->takeovers = a->ctr.takeovers;
 	out->pills = a->ctr.pills;
 	out->unaccounted = a->unaccounted;
+	out->renewals = a->ctr.renewals;
+	out->renewal_failures = a->ctr.renewal_failures;
+	out->renew_latency_us = a->ctr.renew_latency_us;
+	out->renew_latency_max_us = a->ctr.renew_latency_max_us;
+	out->fences_quorum = a->ctr.fences_quorum;
+	out->fences_pill = a->ctr.fences_pill;
+	out->fences_storage = a->ctr.fences_storage;
 	out->audited = a->audit_done;
 }
 

@@ -136,6 +136,10 @@ struct arb_status {
 	uint32_t vms_running;
 	uint64_t fences, takeovers, pills;
 	uint32_t unaccounted;     /* volume leases naming us for VMs placed elsewhere (start-up audit) */
+	uint64_t renewals, renewal_failures;
+	uint64_t renew_latency_us;      /* the last good renewal, start to completion */
+	uint64_t renew_latency_max_us;
+	uint64_t fences_quorum, fences_pill, fences_storage; /* self-fences by reason */
 	bool audited;             /* the start-up audit has run */
 };
 

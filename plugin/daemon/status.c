@@ -2,14 +2,14 @@
  * ops (docs/control-protocol.md gives their JSON shapes), and the metrics
  * file for node_exporter's textfile collector.
  *
- * Host states: the leader classifies every host from both channels, and its
- * view is the authoritative one (arb_host_view). A follower's arbiter does
- * not classify (the arbiter keeps no per-host record there), so on a
- * follower the daemon shows what it can see itself: the leader UP while this
- * host is quorate, another host UP while the Raft transport has a live
- * connection to it, PARTITIONED otherwise; the reply's "view" field says
- * which ("leader" or "local"), and `fencelock status` on the leader gives
- * the cluster's judgement. This host's own state comes from its delta lease
+ * Host states: every arbiter classifies every host from both channels
+ * (arb_host_view); the leader's view is the one it acts on, a follower's is
+ * its own observation plus what peers' views relay, and may lag by a tick.
+ * Until a host has been classified (just after start) the daemon shows what
+ * it can see itself: the leader UP while this host is quorate, another host
+ * UP while the Raft transport has a live connection to it, PARTITIONED
+ * otherwise. The reply's "view" field says whose view it is ("leader" or
+ * "follower"). This host's own state comes from its delta lease
  * and fence status. A host's "voter" flag is its role in the Raft configuration
  * this host uses (a learner added by host.add turns voter once promoted). */
 #include <arpa/inet.h>
@@ -54,7 +54,7 @@ static enum cls_state host_state(const struct fld *d, const struct arb_status *s
 		s = CLS_LEFT;
 	else if (id == d->cfg.host_id)
 		s = st->fenced ? CLS_FENCED : st->lease_valid ? CLS_UP : CLS_STORAGE_LOST;
-	else if (is_leader(d) && arb_host_view(d->arb, id, &hv)) {
+	else if (arb_host_view(d->arb, id, &hv)) {
 		*since = hv.since_us;
 		return (enum cls_state)hv.state;
 	} else if (id == st->leader)
@@ -199,7 +199,7 @@ int fld_status(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 		"commit", (json_int_t)st.commit, "lease_valid", st.lease_valid, "fenced", st.fenced,
 		"io_timeout_s", (int)d->layout.io_timeout_s,
 		"partition_tolerance_s", (int)(d->cfg.partition_tolerance_ms / 1000),
-		"view", is_leader(d) ? "leader" : "local"));
+		"view", is_leader(d) ? "leader" : "follower"));
 	json_object_set_new(r, "hosts", hosts_json(d, &st));
 	json_object_set_new(r, "vms", vms_json(d, true));
 	return 0;
@@ -280,6 +280,20 @@ static size_t metrics_text(struct fld *d, char *buf, size_t cap)
 	metrics_hosts(d, &b, &st);
 	metric(&b, "fencelock_vms_running", "gauge", "VMs running on this host.", st.vms_running);
 	metric(&b, "fencelock_fences_total", "counter", "Self-fences of this host (quorum lost, renewal failed, poison pill).", st.fences);
+	mput(&b, "# HELP fencelock_self_fences_total Self-fences of this host by reason.\n"
+		 "# TYPE fencelock_self_fences_total counter\n"
+		 "fencelock_self_fences_total{reason=\"quorum\"} %" PRIu64 "\n"
+		 "fencelock_self_fences_total{reason=\"poison_pill\"} %" PRIu64 "\n"
+		 "fencelock_self_fences_total{reason=\"storage\"} %" PRIu64 "\n",
+	     st.fences_quorum, st.fences_pill, st.fences_storage);
+	mput(&b, "# HELP fencelock_renewal_latency_seconds Delta-lease renewal, start to completion: the last and the largest.\n"
+		 "# TYPE fencelock_renewal_latency_seconds gauge\n"
+		 "fencelock_renewal_latency_seconds{which=\"last\"} %.6f\n"
+		 "fencelock_renewal_latency_seconds{which=\"max\"} %.6f\n",
+	     (double)st.renew_latency_us / 1e6, (double)st.renew_latency_max_us / 1e6);
+	metric(&b, "fencelock_renewals_total", "counter", "Good delta-lease renewals.", st.renewals);
+	metric(&b, "fencelock_renewal_failures_total", "counter", "Failed delta-lease renewals (I/O error or timeout).",
+	       st.renewal_failures);
 	metric(&b, "fencelock_takeovers_total", "counter", "VM moves this host decided as leader.", st.takeovers);
 	metric(&b, "fencelock_poison_pills_total", "counter", "Fence requests this host wrote as leader.", st.pills);
 	metric(&b, "fencelock_failovers_total", "counter", "VMs recovered on this host from a failed host.", d->m.recovered);

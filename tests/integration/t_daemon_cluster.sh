@@ -50,6 +50,15 @@ metrics=$("$FL" -s "$(dl_sock 1)" metrics)
 for m in "fencelock_vms_running 1" "fencelock_quorate 1" "fencelock_lease_valid 1" "fencelock_raft_leader $L"; do
     grep -qx "$m" <<<"$metrics" || fail "metrics lack '$m': $metrics"
 done
+# Renewals are counted and timed (a renewal takes far less than T = 1 s here).
+python3 - "$metrics" <<'PY' || fail "renewal metrics: $metrics"
+import re, sys
+m = sys.argv[1]
+renewals = int(re.search(r"^fencelock_renewals_total (\d+)$", m, re.M).group(1))
+last = float(re.search(r'^fencelock_renewal_latency_seconds\{which="last"\} ([0-9.]+)$', m, re.M).group(1))
+assert renewals > 0 and 0 < last < 1.0, (renewals, last)
+assert re.search(r'^fencelock_self_fences_total\{reason="quorum"\} 0$', m, re.M)
+PY
 
 # The VM ends on its own (its wrapper is told to stop): nobody restarts it.
 kill -TERM "$A"; wait "$A"; rc=$?
