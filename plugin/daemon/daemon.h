@@ -118,9 +118,19 @@ struct fld {
 	struct fl_timer poll;
 	struct fl_timer housekeeping;
 	uint64_t started_us;
+	int wd_fd;                   /* the watchdog, -1 when not used */
 	struct fld_metrics m;
 	volatile bool done;
 };
+
+/* ---- watchdog.c ---- */
+/* Opens and arms the watchdog when configured (timeout F); 0, or -1 with a
+ * one-line reason in err (it cannot be opened, or is not a watchdog). */
+int fld_watchdog_open(struct fld *d, char *err, size_t errlen);
+/* After a good renewal. */
+void fld_watchdog_pet(struct fld *d);
+/* Clean stop: disarms it (magic close). */
+void fld_watchdog_close(struct fld *d);
 
 /* ---- vmrt.c ---- */
 void vmrt_init(struct fld *d);

@@ -440,6 +440,7 @@ static void shutdown_daemon(struct fld *d)
 	d->arb = NULL;
 	raft_tcp_free(d->tcp);
 	guard_table_free(&d->guards);
+	fld_watchdog_close(d);
 	if (idle)
 		release_delta_lease(d);
 	else
@@ -467,17 +468,19 @@ static int parse_args(int argc, char **argv, bool *fg)
 
 static int start(struct fld *d, struct raft_config *boot)
 {
-	if (d->cfg.watchdog == CFG_WATCHDOG_DEVICE && access(d->cfg.watchdog_device, W_OK) != 0)
-		return die("%s: [host] watchdog: %s: %s", d->config_path, d->cfg.watchdog_device, strerror(errno));
-	if (d->cfg.watchdog != CFG_WATCHDOG_OFF && access(d->cfg.watchdog_device[0] ? d->cfg.watchdog_device
-									 : "/dev/watchdog", F_OK) == 0)
-		fl_warn("[host] watchdog: this version does not arm the watchdog yet; the per-VM guards are the "
-			"last line");
+	d->wd_fd = -1;
 	if (mkdir_p(d->cfg.state_dir, 0700) != 0)
 		return die("%s: [host] state_dir: cannot create %s: %s", d->config_path, d->cfg.state_dir, strerror(errno));
 	if (mkdir_p(d->cfg.run_dir, 0755) != 0)
 		return die("%s: [host] run_dir: cannot create %s: %s", d->config_path, d->cfg.run_dir, strerror(errno));
-	if (open_device(d) != 0 || open_transport(d) != 0 || create_arbiter(d, boot) != 0)
+	/* The watchdog after the device (its timeout is F from the layout) and
+	 * before the arbiter (which pets it from its first renewal). */
+	char err[CFG_PATH_MAX + 256];
+	if (open_device(d) != 0)
+		return -1;
+	if (fld_watchdog_open(d, err, sizeof(err)) != 0)
+		return die("%s", err);
+	if (open_transport(d) != 0 || create_arbiter(d, boot) != 0)
 		return -1;
 	int rv = guard_table_init(&d->guards, d->cfg.run_dir, FLD_MAX_VMS);
 	if (rv == 0 && (rv = vmrt_adopt(d)) > 0)

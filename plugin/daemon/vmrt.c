@@ -613,6 +613,7 @@ static void op_guard(void *ctx, uint64_t deadline_us, uint64_t grace_us)
 	d->guard_deadline_us = deadline_us;
 	d->guard_grace_us = grace;
 	guard_table_extend_all(&d->guards, deadline_us, grace);
+	fld_watchdog_pet(d); /* called only after a good renewal */
 }
 
 struct arb_vm_ops vmrt_ops(struct fld *d)

@@ -2,7 +2,8 @@
 # fencelockd refuses to start, with exit code 1 and one line naming the file
 # and the key, on: an unknown key, a bad value, a missing device, a device
 # that is not formatted, a device formatted for another cluster, a host id
-# beyond the device's max_hosts, a listen port already taken. No usage: 2.
+# beyond the device's max_hosts, a listen port already taken, a watchdog
+# device that is not a watchdog. No usage: 2.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
 
@@ -33,6 +34,9 @@ cp "$DL_IMG" "$T/other.img"
 refuses "$(variant foreign "s|^device = .*|device = $T/other.img|")" "[cluster] name" "'other'" "not 't'"
 refuses "$(variant toobig 's/^id = 1$/id = 9/; s/^1 = /9 = /')" "[host] id" "max_hosts"
 refuses "$T/does-not-exist.conf" "does-not-exist.conf"
+# An explicit watchdog that is not one: refused before anything is armed.
+sed '/^\[host\]/a watchdog = /dev/null' "$conf" > "$T/wd.conf"
+refuses "$T/wd.conf" "[host] watchdog" "/dev/null" "not a watchdog device"
 
 # A port in use: the first daemon runs, a second one on its port is refused.
 dl_start 1
