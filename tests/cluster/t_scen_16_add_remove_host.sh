@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Scenario 16 (issue 7): a host added and another removed while VMs run.
 # Three hosts run VMs; a fourth is added (`fencelock host add` on the leader,
-# its daemon started with an empty [peers]: it joins as a learner and is
-# promoted; four host voters bring the disk voter in). Then a host R is
+# its daemon started with -j: it joins as a learner and is promoted; four
+# host voters bring the disk voter in). Then a host R is
 # removed: its VM is handed over to the new host (stopped on R, started on
 # h4), `fencelock host remove R` on the leader, R's daemon stopped. No VM
 # but the handed-over one ever stops, each runs once, R ends LEFT (or gone)
@@ -32,27 +32,27 @@ R=$(( L % 3 + 1 ))     # removed later: not the leader
 pids_keep=$(for u in vm1 vm2 vm3; do [ "$(sc_vm_hosts $u)" != "$R" ] && sc_vm_procs $u; done)
 vmR=$(for u in vm1 vm2 vm3; do [ "$(sc_vm_hosts $u)" = "$R" ] && echo $u; done)
 
-# Add host 4. Its config lists hosts 1-4 as peers (SC_JOIN_EMPTY_PEERS=1: an
-# empty [peers], as plugin/config.h describes a joiner; fencelockd then drops
-# the leader's frames as "not a configured peer").
+# Add host 4: `host add` on the leader, then its daemon with -j (join: its
+# [peers] only gives addresses, it founds nothing).
 cfg=$(cl_write_config 4 "host.recover_command=$SC_VM_SCRIPT")
-if [ "${SC_JOIN_EMPTY_PEERS:-0}" = 1 ]; then sed -i '/^\[peers\]/,$d' "$cfg"; echo "[peers]" >>"$cfg"; fi
 t0=$(cl_now_ms)
 out=$("$FL" -s "$(sc_sock "$L")" host add 4 h4 "$(cl_addr 4):${CL_PORT:-7401}" 2>&1) || fail "host add 4 on leader h$L: $out"
-cl_spawn 4 fencelockd "$SC_FLD" -c "$cfg" -f || fail "spawn fencelockd on h4"
-# h4 a Raft voter shows as the disk voter joining (four host voters: the
-# witness lease gets a holder). The status' "voter" flag is the registry's
-# role, which `host add` records as learner and nothing updates (reported).
-voter4() { [ "$(sc_witness)" != 0 ] && [ "$(sc_json 4 status | jq -r .lease_valid)" = true ]; }
+cl_spawn 4 fencelockd "$SC_FLD" -c "$cfg" -f -j || fail "spawn fencelockd on h4"
+# h4 a voter (the status' voter flag, from the Raft configuration) and the
+# disk voter joined (four host voters: the witness lease gets a holder).
+voter4() { [ "$(sc_witness)" != 0 ] && [ "$(sc_json 4 status | jq -r .lease_valid)" = true ] &&
+    [ "$(sc_json "$(sc_leader 1 2 3 4)" status | jq -r '.hosts[] | select(.id == 4) | .voter')" = true ]; }
 sc_watch 30 eval 'sc_formed 1 2 3 4 && voter4' || fail "h4 did not join as a voter within 30 s: $(sc_json "$L" status | jq -c .hosts) / h4: $(sc_json 4 status | jq -c '{quorate,leader}'); witness holder '$(sc_witness)'"
 SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
-flag=$(sc_json "$(sc_leader 1 2 3 4)" status | jq -r '.hosts[] | select(.id == 4) | .voter')
-sc_note "h4 added: UP, quorate, its delta lease valid, a Raft voter (the disk voter joined, served by h$(sc_witness)) after $SC_DETECT_MS ms; status voter flag of h4: $flag"
+sc_note "h4 added and joined (-j): UP, quorate, a voter, its delta lease valid, the disk voter joined (served by h$(sc_witness)) after $SC_DETECT_MS ms"
 
 # Hand R's VM over to h4, then remove R.
 t1=$(cl_now_ms)
 cl_stop "$R" "vm-$vmR" 10 || fail "stop $vmR on h$R"
 cl_wait_until 10 eval '[ -z "$(sc_vm_procs $vmR)" ]' || fail "$vmR still runs on h$R"
+# As an operator would: start it on h4 once h4 sees it stopped (unplaced).
+unplaced() { [ "$(sc_json 4 vms | jq -r --arg u "$vmR" '.vms[] | select(.uid == $u) | .host')" = null ]; }
+cl_wait_until 10 unplaced || fail "$vmR still placed after it stopped: $(sc_json 4 vms | jq -c .vms)"
 cl_spawn 4 "vm-$vmR" env "FENCELOCK_SOCKET=$(sc_sock 4)" "$SC_VM_SCRIPT" "$vmR" || fail "spawn $vmR on h4"
 sc_watch 20 sc_vm_writing "$vmR" 4 || fail "$vmR not running on h4: $(tail -5 "$(cl_dir 4 log)/vm-$vmR.log")"
 SC_FAILOVER_MS=$(( $(cl_now_ms) - t1 ))
