@@ -22,15 +22,17 @@ struct fx {
 	struct fl_bdev *bdev;
 };
 
-static void fx_init(struct fx *f, uint64_t size)
+static void fx_init_ss(struct fx *f, uint64_t size, uint32_t sector_size)
 {
 	fl_log_set_level(LOG_CRIT);
 	assert_int_equal(fl_sim_init(&f->sim, 1), 0);
 	assert_int_equal(fl_simclock_init(&f->clock, &f->sim, 0, 0), 0);
-	assert_int_equal(fl_simdisk_init(&f->disk, &f->sim, size, 512), 0);
+	assert_int_equal(fl_simdisk_init(&f->disk, &f->sim, size, sector_size), 0);
 	f->dev = fl_simbdev_new(&f->disk, &f->clock.base, "sim", 1);
 	f->bdev = fl_simbdev_bdev(f->dev);
 }
+
+static void fx_init(struct fx *f, uint64_t size) { fx_init_ss(f, size, 512); }
 
 static void fx_free(struct fx *f)
 {
@@ -123,6 +125,29 @@ static void format_writes_a_readable_header_and_free_leases(void **state)
 	fx_free(&f);
 }
 
+static void format_with_4k_sectors_writes_a_sane_voter_header(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct lay_params p;
+	struct lay_layout l;
+	struct lay_voter_header v;
+	char err[160];
+	params(&p, "c4k", 8, 2);
+	p.sector_size = 4096;
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	fx_init_ss(&f, l.total_bytes, 4096);
+	assert_int_equal(lay_format_sync(f.bdev, &l, false, err, sizeof(err)), 0);
+	assert_int_equal(lay_voter_decode(f.disk.data + l.voter_offset, &v), 0);
+	/* Every region inside the area, whatever the align size (8 MiB here). */
+	assert_true(l.align_bytes == 8u << 20);
+	/* Each field on its own: a sum could wrap around. */
+	assert_true(v.ring_offset < v.snap_offset && v.ring_bytes > 0 && v.ring_bytes < l.voter_bytes);
+	assert_true(v.ring_offset + v.ring_bytes <= v.snap_offset);
+	assert_true(v.snap_offset + v.snap_bytes <= l.voter_bytes);
+	fx_free(&f);
+}
+
 static void format_refuses_another_clusters_device_unless_forced(void **state)
 {
 	(void)state;
@@ -177,6 +202,7 @@ int main(void)
 		cmocka_unit_test(header_round_trips_and_a_flipped_bit_is_a_checksum_error),
 		cmocka_unit_test(bad_parameters_are_refused_with_a_reason),
 		cmocka_unit_test(format_writes_a_readable_header_and_free_leases),
+		cmocka_unit_test(format_with_4k_sectors_writes_a_sane_voter_header),
 		cmocka_unit_test(format_refuses_another_clusters_device_unless_forced),
 		cmocka_unit_test(format_of_a_too_small_device_names_the_needed_size),
 		cmocka_unit_test(voter_header_round_trips),
