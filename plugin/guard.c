@@ -102,6 +102,13 @@ int guard_writer_open(struct guard_writer *w, const char *path)
 	void *m = mmap(NULL, GUARD_FILE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
 	if (m == MAP_FAILED)
 		goto err;
+	/* A child the daemon forks (recover_command) must not carry the mapping
+	 * into its life before exec: a restarted daemon finds a VM's live
+	 * guard by who maps its file, and would take that child for it. */
+	if (madvise(m, GUARD_FILE_BYTES, MADV_DONTFORK) != 0) {
+		munmap(m, GUARD_FILE_BYTES);
+		goto err;
+	}
 	w->map = m;
 	struct guard_rec cur;
 	if (guard_rec_pick(w->map, &cur) == 0)
@@ -150,8 +157,10 @@ int guard_reader_open(struct guard_reader *r, const char *path)
 		return -FL_ETOOSMALL;
 	}
 	void *m = mmap(NULL, GUARD_FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
+	if (m == MAP_FAILED || madvise(m, GUARD_FILE_BYTES, MADV_DONTFORK) != 0) {
 		int rv = fl_from_errno(errno);
+		if (m != MAP_FAILED)
+			munmap(m, GUARD_FILE_BYTES);
 		close(fd);
 		return rv;
 	}

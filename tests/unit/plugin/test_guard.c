@@ -92,6 +92,41 @@ static void a_restarted_writer_continues_the_sequence_the_reader_sees(void **sta
 	unlink(path);
 }
 
+/* True if /proc/self/maps of the calling process names path. */
+static int maps_name(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int found = 0;
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, path) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+static void a_child_forked_by_the_daemon_does_not_map_a_guard_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/fl-guard-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct guard_writer w;
+	struct guard_reader r;
+	assert_int_equal(guard_writer_open(&w, path), 0);
+	assert_int_equal(guard_reader_open(&r, path), 0);
+	assert_true(maps_name(path)); /* the parent maps it */
+	pid_t p = fork();
+	if (p == 0)
+		_exit(maps_name(path) ? 1 : 0); /* a restarted daemon must not take it for a guard */
+	int st = -1;
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	guard_writer_close(&w);
+	guard_reader_close(&r);
+	unlink(path);
+}
+
 static struct guard_state start(uint64_t deadline_us, uint64_t k_us)
 {
 	struct guard_rec first = {.seq = 1, .deadline_us = deadline_us, .kill_grace_us = k_us};
@@ -442,6 +477,7 @@ int main(void)
 		cmocka_unit_test(a_flipped_byte_is_a_checksum_error_and_zeroes_are_unwritten),
 		cmocka_unit_test(the_newest_valid_slot_wins_and_a_torn_newest_falls_back),
 		cmocka_unit_test(a_restarted_writer_continues_the_sequence_the_reader_sees),
+		cmocka_unit_test(a_child_forked_by_the_daemon_does_not_map_a_guard_file),
 		cmocka_unit_test(the_table_extends_every_vm_and_unlinks_on_close),
 		cmocka_unit_test(a_restarted_daemon_adopts_the_guard_files_and_continues),
 		cmocka_unit_test(a_full_table_or_a_bad_uid_is_refused),
