@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every t_*.sh script of one suite directory with BUILD as its argument.
+# Runs every t_*.sh script of one suite directory with BUILD as its argument
+# (FL_SUITE_GLOB narrows it, e.g. t_harness_*.sh).
 # A script exits 0 to pass, 77 to skip (with a reason on stdout), anything else to fail.
 # Each script runs with a timeout; the suite ends with "N passed, N failed, N skipped".
 set -uo pipefail
@@ -7,7 +8,7 @@ dir=$1; build=${2:-build}
 build=$(cd "$build" && pwd)
 export FL_BUILD=$build FL_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 pass=0; fail=0; skip=0; failed=()
-for t in "$dir"/t_*.sh; do
+for t in "$dir"/${FL_SUITE_GLOB:-t_*.sh}; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)
     start=$(date +%s.%N)
