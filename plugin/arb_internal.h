@@ -102,7 +102,7 @@ struct arb {
 	struct raft_node *node;
 	struct fsm fsm;
 	struct plc_plan plan;
-	bool started, raft_started, ls_held;
+	bool started, ls_held;
 	uint64_t snap_index;          /* raft index of our last snapshot */
 	uint64_t generation;          /* of our delta lease */
 
@@ -125,7 +125,6 @@ struct arb {
 	bool pill;                    /* a fence request is pending in our mailbox */
 	bool fenced_status;           /* our mailbox status says FENCED */
 	bool want_fenced_status;
-	uint64_t fence_started_us;
 
 	/* local VMs, by FSM index */
 	struct arb_lvm *lvm;
@@ -156,7 +155,6 @@ struct arb {
 	struct mb_record mb_wrec[ARB_MB_MAX_WRITES]; /* and record */
 	uint32_t mb_wn, mb_wi;        /* planned, done */
 	struct arb_mb_seen mb_seen[ARB_MAX_HOSTS + 1];
-	uint64_t mb_own_read_us;
 
 	/* disk voter (arb_witness.c) */
 	struct raft_node *w_node;     /* non-NULL while we serve it */

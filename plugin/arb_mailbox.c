@@ -186,7 +186,6 @@ static bool mb_after_read(struct arb *a)
 		return false;
 	}
 	if (a->mb_cur.kind == MBJ_OWN) {
-		a->mb_own_read_us = arb_now(a);
 		mb_own_plan(a, b);
 	} else {
 		mb_seen_update(a, b);

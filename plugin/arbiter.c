@@ -268,11 +268,8 @@ static void arb_raft_started(void *arg, struct raft_node *n, int result)
 {
 	struct arb *a = arg;
 	(void)n;
-	if (result != 0) {
+	if (result != 0)
 		fl_err("host %" PRIu64 ": Raft node failed to start: %s", a->cfg.host_id, fl_strerror(result));
-		return;
-	}
-	a->raft_started = true;
 }
 
 static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
