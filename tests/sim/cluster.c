@@ -396,6 +396,33 @@ uint32_t simcl_vm_host(const struct simcl *c, uint32_t vm)
 	return 0;
 }
 
+uint32_t simcl_vms_on(const struct simcl *c, uint32_t h, uint8_t *mask)
+{
+	uint32_t n = 0;
+	for (uint32_t v = 0; v < c->p.vms; v++) {
+		bool on = simvm_running(c->vms, h, v);
+		if (mask)
+			mask[v] = on;
+		n += on;
+	}
+	return n;
+}
+
+uint64_t simcl_until_moved_off(struct simcl *c, uint32_t h, const uint8_t *mask, uint64_t within_us)
+{
+	uint64_t t0 = c->sim.now_us;
+	while (c->sim.now_us - t0 < within_us) {
+		bool done = true;
+		for (uint32_t v = 0; v < c->p.vms && done; v++)
+			if (mask == NULL || mask[v])
+				done = simvm_instances(c->vms, v) == 1 && !simvm_running(c->vms, h, v);
+		if (done)
+			return FL_MAX(c->sim.now_us - t0, 1);
+		simcl_run_for(c, 100 * FL_US_PER_MS);
+	}
+	return 0;
+}
+
 bool simcl_wait_all_running(struct simcl *c, uint64_t within_us)
 {
 	uint64_t end = c->sim.now_us + within_us;

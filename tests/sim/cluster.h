@@ -75,6 +75,12 @@ struct arb *simcl_arb(struct simcl *c, uint32_t h);   /* NULL when down */
 const struct simcl_params *simcl_params(const struct simcl *c);
 uint32_t simcl_leader(const struct simcl *c);          /* 0 if none */
 uint32_t simcl_vm_host(const struct simcl *c, uint32_t vm); /* host running vm, 0 if none */
+/* VMs running on host h; mask (may be NULL) gets which ones. */
+uint32_t simcl_vms_on(const struct simcl *c, uint32_t h, uint8_t *mask);
+/* Runs until no VM of mask (NULL: every VM) runs on h and each of them runs
+ * exactly once; returns the simulated time it took (at least 1 us), or 0 if
+ * that did not happen within within_us. */
+uint64_t simcl_until_moved_off(struct simcl *c, uint32_t h, const uint8_t *mask, uint64_t within_us);
 bool simcl_host_fenced(const struct simcl *c, uint32_t h);
 uint32_t simcl_violations(const struct simcl *c, const struct simvm_violation **out);
 uint64_t simcl_now(const struct simcl *c);

@@ -10,7 +10,6 @@
 #include "tests/sim/run.h"
 
 #define S(x) ((uint64_t)(x) * FL_US_PER_S)
-#define POLL_US (100 * FL_US_PER_MS)
 
 struct run {
 	const struct simrun_params *p;
@@ -68,35 +67,6 @@ static uint32_t pick_up_host(struct run *w)
 	return 0;
 }
 
-static uint32_t vms_on(struct run *w, uint32_t h, uint8_t *mask)
-{
-	uint32_t n = 0;
-	for (uint32_t v = 0; v < w->vms; v++) {
-		bool on = simvm_running(simcl_vms(w->c), h, v);
-		if (mask)
-			mask[v] = on;
-		n += on;
-	}
-	return n;
-}
-
-/* Runs for up to within_us; returns the time until every VM of mask runs
- * exactly once on a host other than h, or 0 if that did not happen. */
-static uint64_t until_elsewhere(struct run *w, uint32_t h, const uint8_t *mask, uint64_t within_us)
-{
-	uint64_t t0 = simcl_now(w->c);
-	while (simcl_now(w->c) - t0 < within_us) {
-		bool done = true;
-		for (uint32_t v = 0; v < w->vms && done; v++)
-			if (mask[v])
-				done = simvm_instances(simcl_vms(w->c), v) == 1 && !simvm_running(simcl_vms(w->c), h, v);
-		if (done)
-			return FL_MAX(simcl_now(w->c) - t0, 1);
-		simcl_run_for(w->c, POLL_US);
-	}
-	return 0;
-}
-
 static void sample(uint64_t *arr, uint32_t *n, uint64_t v)
 {
 	if (*n < SIMRUN_MAX_SAMPLES)
@@ -138,7 +108,7 @@ static void fault_partition(struct run *w, uint32_t kind)
 	bool short_one = (w->p->nemesis & NEM_BLIP) || rnd(w, 0, 1) == 0;
 	uint64_t dur = short_one ? rnd(w, S(1), w->P - S(2)) : rnd(w, w->P + S(5), w->P + S(30));
 	uint64_t starts = steady(w) ? simvm_stats(simcl_vms(w->c))->starts : UINT64_MAX;
-	uint32_t had = vms_on(w, h, mask);
+	uint32_t had = simcl_vms_on(w->c, h, mask);
 	struct simnet *net = simcl_net(w->c);
 	uint64_t t0 = simcl_now(w->c);
 	if (kind == NEM_ASYM) {
@@ -154,7 +124,7 @@ static void fault_partition(struct run *w, uint32_t kind)
 		simnet_isolate(net, h, true, true);
 	}
 	if (!short_one && kind == NEM_PARTITION && had > 0) {
-		uint64_t t = until_elsewhere(w, h, mask, dur);
+		uint64_t t = simcl_until_moved_off(w->c, h, mask, dur);
 		if (t != 0)
 			sample(w->r->handover_us, &w->r->n_handover, t);
 	}
@@ -206,10 +176,10 @@ static void fault_crash(struct run *w)
 	uint8_t mask[SIMCL_MAX_VMS];
 	if (h == 0)
 		return;
-	uint32_t had = vms_on(w, h, mask);
+	uint32_t had = simcl_vms_on(w->c, h, mask);
 	simcl_crash(w->c, h);
 	if (had > 0) {
-		uint64_t t = until_elsewhere(w, h, mask, S(60));
+		uint64_t t = simcl_until_moved_off(w->c, h, mask, S(60));
 		if (t != 0) {
 			sample(w->r->failover_us, &w->r->n_failover, t);
 		} else {

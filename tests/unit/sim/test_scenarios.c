@@ -45,12 +45,11 @@ static uint32_t only_host(struct simcl *c, uint32_t vm)
 	return simcl_vm_host(c, vm);
 }
 
+/* VMs running on host h (the cluster has nvms). */
 static uint32_t vms_on(struct simcl *c, uint32_t h, uint32_t nvms)
 {
-	uint32_t n = 0;
-	for (uint32_t v = 0; v < nvms; v++)
-		n += simvm_running(simcl_vms(c), h, v);
-	return n;
+	assert_int_equal(simcl_params(c)->vms, nvms);
+	return simcl_vms_on(c, h, NULL);
 }
 
 static void every_vm_runs_once(struct simcl *c, uint32_t nvms)
@@ -63,17 +62,11 @@ static void every_vm_runs_once(struct simcl *c, uint32_t nvms)
  * the time it took, or fails the test after within_us. */
 static uint64_t until_moved_off(struct simcl *c, uint32_t h, uint32_t nvms, uint64_t within_us)
 {
-	uint64_t t0 = simcl_now(c);
-	while (simcl_now(c) - t0 < within_us) {
-		bool done = vms_on(c, h, nvms) == 0;
-		for (uint32_t v = 0; done && v < nvms; v++)
-			done = simvm_instances(simcl_vms(c), v) == 1;
-		if (done)
-			return simcl_now(c) - t0;
-		simcl_run_for(c, 100000);
-	}
-	fail_msg("VMs of host %u not moved within %llu s", h, (unsigned long long)(within_us / 1000000));
-	return 0;
+	assert_int_equal(simcl_params(c)->vms, nvms);
+	uint64_t t = simcl_until_moved_off(c, h, NULL, within_us);
+	if (t == 0)
+		fail_msg("VMs of host %u not moved within %llu s", h, (unsigned long long)(within_us / 1000000));
+	return t;
 }
 
 static void a_cluster_forms_and_runs_every_vm_once(void **state)
