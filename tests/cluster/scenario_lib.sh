@@ -316,3 +316,34 @@ sc_witness() {
         jq -r '[.fencelock.leases_in_use[]? | select(.name == "__witness" and .held) | .owner_id][0] // 0' 2>/dev/null)
     echo "${w:-0}"
 }
+
+# Scenarios 4 and 5: a host cut off in one direction (ISOLATE is cl_isolate_in
+# or cl_isolate_out) for longer than P. Never two writers: it is fenced (by
+# itself on losing quorum, or by the leader's poison pill) and FENCED in the
+# leader's view, its VMs run on the others once, the rest keeps its leader;
+# after the heal it rejoins and starts none of them again.
+# sc_one_way_cut NUM TITLE ISOLATE
+sc_one_way_cut() {
+	sc_begin "$1" "$2" "fenced after P (FENCED seen by the leader), its VMs move once, no second writer; rejoins, restarts nothing"
+
+	sc_victim_setup follower
+	L0=$(sc_leader 1 2 3)
+	not_up() { local s; s=$(sc_state "$(sc_leader $OTHERS)" "$V"); [ -n "$s" ] && [ "$s" != UP ]; }
+	t0=$(cl_now_ms)
+	"$3" "$V"
+	sc_watch 10 not_up || fail "the leader still sees h$V UP 10 s into the fault"
+	SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
+	seen=$(sc_state "$(sc_leader $OTHERS)" "$V")
+	# shellcheck disable=SC2086
+	sc_watch 25 sc_leader_sees "$V" FENCED $OTHERS || fail "h$V not FENCED in the leader's view: $(sc_json "$(sc_leader $OTHERS)" status | jq -c .hosts)"
+	fenced_ms=$(( $(cl_now_ms) - t0 ))
+	sc_watch 25 sc_victim_vms_moved || fail "VMs of h$V not running elsewhere: $(sc_placement)"
+	SC_FAILOVER_MS=$(( $(cl_now_ms) - t0 ))
+	L1=$(sc_leader $OTHERS)
+	sc_note "leader saw h$V $seen after $SC_DETECT_MS ms, FENCED after $fenced_ms ms; vm1, vm2 writing on h$(sc_vm_hosts vm1)/h$(sc_vm_hosts vm2) after $SC_FAILOVER_MS ms; leader h$L0 -> h$L1"
+	[ "$SC_FAILOVER_MS" -ge 5000 ] || fail "VMs moved after $SC_FAILOVER_MS ms: sooner than P"
+	cl_heal
+	sc_victim_rejoined 30
+	sc_end
+	sc_pass
+}
