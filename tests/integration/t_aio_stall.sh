@@ -6,34 +6,9 @@
 # Runs with FUSE async direct I/O on (the default) and off.
 source "$FL_ROOT/tests/lib/common.sh"
 
-[ -e /dev/fuse ] || skip "no /dev/fuse: FUSE is unavailable here"
-command -v fusermount3 >/dev/null || skip "fusermount3 missing (apt-get install fuse3)"
-FLSTALL=$FL_BUILD/tools/flstall; PROBE=$FL_BUILD/tools/aioprobe
-[ -x "$FLSTALL" ] && [ -x "$PROBE" ] || fail "flstall/aioprobe not built (make BUILD=$FL_BUILD all)"
-
-MNT=$T/mnt; BACK=$T/backing.img
-mkdir -p "$MNT"; truncate -s 8M "$BACK"
-flstall_stop() {
-    echo ok > "$MNT/ctl" 2>/dev/null
-    fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-    if [ -n "${FLSTALL_PID:-}" ]; then
-        kill "$FLSTALL_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$FLSTALL_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$FLSTALL_PID" 2>/dev/null
-    fi
-}
-on_exit flstall_stop
-# mount_flstall [ARGS...]: (re)mounts flstall on $MNT; skips if FUSE cannot mount here.
-mount_flstall() {
-    "$FLSTALL" "$MNT" --backing "$BACK" -f "$@" >"$T/flstall.log" 2>&1 &
-    FLSTALL_PID=$!
-    for _ in $(seq 50); do [ -e "$MNT/disk" ] && break; kill -0 $FLSTALL_PID 2>/dev/null || break; sleep 0.1; done
-    if [ ! -e "$MNT/disk" ]; then
-        grep -qiE 'fuse: device not found|permission denied|not permitted' "$T/flstall.log" &&
-            skip "cannot mount FUSE here: $(head -1 "$T/flstall.log")"
-        fail "flstall did not mount: $(cat "$T/flstall.log")"
-    fi
-}
+source "$FL_ROOT/tests/lib/flstall.sh"
+PROBE=$FL_BUILD/tools/aioprobe
+[ -x "$PROBE" ] || fail "aioprobe not built (make BUILD=$FL_BUILD all)"
 
 # Both ways FUSE serves O_DIRECT aio: async (default: io_submit blocks once
 # 12 requests are out) and sync (--sync-dio: io_submit blocks at once).

@@ -4,31 +4,9 @@
 # even with a request frozen inside it.
 source "$FL_ROOT/tests/lib/common.sh"
 
-[ -e /dev/fuse ] || skip "no /dev/fuse: FUSE is unavailable here"
-command -v fusermount3 >/dev/null || skip "fusermount3 missing (apt-get install fuse3)"
-FLSTALL=$FL_BUILD/tools/flstall
-[ -x "$FLSTALL" ] || fail "$FLSTALL not built (make BUILD=$FL_BUILD all)"
-
-MNT=$T/mnt; FIFO=$T/ctl.fifo; BACK=$T/backing.img
-mkdir -p "$MNT"; truncate -s 8M "$BACK"
-flstall_stop() {
-    echo ok > "$MNT/ctl" 2>/dev/null
-    fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-    if [ -n "${FLSTALL_PID:-}" ]; then
-        kill "$FLSTALL_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$FLSTALL_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$FLSTALL_PID" 2>/dev/null
-    fi
-}
-on_exit flstall_stop
-"$FLSTALL" "$MNT" --backing "$BACK" --ctl "$FIFO" -f >"$T/flstall.log" 2>&1 &
-FLSTALL_PID=$!
-for _ in $(seq 50); do [ -e "$MNT/disk" ] && break; kill -0 $FLSTALL_PID 2>/dev/null || break; sleep 0.1; done
-if [ ! -e "$MNT/disk" ]; then
-    grep -qiE 'fuse: device not found|permission denied|not permitted' "$T/flstall.log" &&
-        skip "cannot mount FUSE here: $(head -1 "$T/flstall.log")"
-    fail "flstall did not mount: $(cat "$T/flstall.log")"
-fi
+source "$FL_ROOT/tests/lib/flstall.sh"
+FIFO=$T/ctl.fifo
+mount_flstall --ctl "$FIFO"
 
 # Pass-through with O_DIRECT, in both directions.
 head -c 65536 /dev/urandom > "$T/pattern"
