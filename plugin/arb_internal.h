@@ -103,6 +103,7 @@ struct arb {
 	struct fsm fsm;
 	struct plc_plan plan;
 	bool started, ls_held;
+	bool released;                /* arb_release() completed */
 	uint64_t snap_index;          /* raft index of our last snapshot */
 	uint64_t generation;          /* of our delta lease */
 

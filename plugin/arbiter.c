@@ -349,6 +349,12 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 		arb_vms_kill_all(a, ARB_STOP_STORAGE);
 		break;
 	case LS_EV_RELEASED:
+		a->ls_held = false;
+		a->released = result == 0;
+		if (result != 0)
+			fl_warn("host %" PRIu64 ": releasing the delta lease failed: %s; it expires on its own",
+				a->cfg.host_id, fl_strerror(result));
+		break;
 	case LS_EV_FORMATTED:
 		break;
 	}
@@ -547,6 +553,19 @@ void arb_free(struct arb *a)
 	free(a->txbuf);
 	free(a);
 }
+
+int arb_release(struct arb *a)
+{
+	if (!arb_vms_all_idle(a))
+		return -FL_EBUSY;
+	fl_timer_cancel(a->loop, &a->tick);
+	enum ls_state st = ls_state(a->ls);
+	if (st != LS_HELD && st != LS_EXPIRED)
+		return -FL_ENOENT;
+	return ls_release(a->ls);
+}
+
+bool arb_released(const struct arb *a) { return a->released; }
 
 /* ---- status ---- */
 

@@ -120,6 +120,14 @@ int arb_submit(struct arb *a, const struct fsm_cmd *c);
 int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
 int arb_host_remove(struct arb *a, uint32_t host_id);
 
+/* Clean stop, when no VM runs here: stops the tick (nothing is started or
+ * re-acquired any more) and releases the delta lease (timestamp 0: the
+ * others see this host leave at once). The caller drives the loop until
+ * arb_released() or its own deadline, then frees the arbiter. -FL_EBUSY while
+ * a VM runs or is being started or stopped, -FL_ENOENT if no lease is held. */
+int arb_release(struct arb *a);
+bool arb_released(const struct arb *a);
+
 /* ---- status ---- */
 struct arb_host_view {
 	uint32_t host_id;

@@ -386,40 +386,19 @@ static int setup_signals(struct fld *d)
 
 /* ---- shutdown ---- */
 
-/* Releases our delta lease with the CLI (after the arbiter stopped writing). */
+/* Releases our delta lease through the arbiter, driving the loop for at most
+ * FLD_RELEASE_TIMEOUT_S (an I/O deadline is T, far less). */
 static void release_delta_lease(struct fld *d)
 {
-	char spec[CFG_PATH_MAX + 128];
-	snprintf(spec, sizeof(spec), "%s:%u:%s:%" PRIu64, d->layout.cluster, d->cfg.host_id, d->cfg.device,
-		 d->layout.lockspace_offset);
-	char *argv[] = {d->fencelock_bin, "direct", "release-id", "-s", spec, NULL};
-	pid_t p = fork();
-	if (p == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0)
-			dup2(null, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int status = -1;
-	for (int i = 0; p > 0 && i < FLD_RELEASE_TIMEOUT_S * 20; i++) {
-		if (waitpid(p, &status, WNOHANG) == p)
-			break;
-		status = -1;
-		usleep(50000);
-	}
-	if (p > 0 && status == -1) {
-		kill(p, SIGKILL);
-		waitpid(p, NULL, 0);
-	}
-	if (status == 0)
+	int rv = arb_release(d->arb);
+	uint64_t end = fl_now_us(d->loop) + FLD_RELEASE_TIMEOUT_S * FL_US_PER_S;
+	while (rv == 0 && !arb_released(d->arb) && fl_now_us(d->loop) < end)
+		fl_eloop_run_once(d->el, 100 * FL_US_PER_MS);
+	if (rv == 0 && arb_released(d->arb))
 		fl_notice("delta lease of host %u released: the others see it leave now", d->cfg.host_id);
 	else
-		fl_warn("releasing the delta lease of host %u failed (status %d): it expires on its own", d->cfg.host_id,
-			status);
+		fl_warn("releasing the delta lease of host %u failed (%s): it expires on its own", d->cfg.host_id,
+			rv != 0 ? fl_strerror(rv) : "no answer in time");
 }
 
 static void shutdown_daemon(struct fld *d)
@@ -427,6 +406,10 @@ static void shutdown_daemon(struct fld *d)
 	struct arb_status st;
 	arb_status(d->arb, &st);
 	bool idle = st.vms_running == 0 && !vmrt_any_active(d);
+	/* First, while the device and the arbiter still run: a host with no VM
+	 * leaves at once; one with VMs leaves them to their guards. */
+	if (idle)
+		release_delta_lease(d);
 	ctl_server_free(d->ctl);
 	fld_waiters_drop(d);
 	vmrt_shutdown(d);
@@ -441,9 +424,7 @@ static void shutdown_daemon(struct fld *d)
 	raft_tcp_free(d->tcp);
 	guard_table_free(&d->guards);
 	fld_watchdog_close(d);
-	if (idle)
-		release_delta_lease(d);
-	else
+	if (!idle)
 		fl_notice("VMs run here: the delta lease is left to its guards' deadline (restart within %u s "
 			  "keeps them)", (unsigned)(d->layout.fail_us / FL_US_PER_S));
 	fl_eloop_free(d->el);

@@ -75,5 +75,8 @@ N=3; [ "$L" = 3 ] && N=2
 kill -TERM "${DPID[$N]}"; wait "${DPID[$N]}"; rc=$?; DPID[$N]=
 [ "$rc" -eq 0 ] || fail "h$N exited $rc on SIGTERM: $(tail -5 "$T/h$N/log")"
 grep -q "delta lease of host $N released" "$T/h$N/log" || fail "h$N did not release its delta lease: $(tail -5 "$T/h$N/log")"
+# ... on disk: its record is free (timestamp 0), so the others see it leave at once.
+ts=$("$FL" direct read-leader -s "t:$N:$DL_IMG:0" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["timestamp"])')
+[ "$ts" = 0 ] || fail "h$N's delta lease record still has timestamp $ts after a clean stop"
 [ -S "$(dl_sock "$N")" ] && fail "h$N left its control socket behind"
 exit 0
