@@ -12,11 +12,11 @@
  * again after our first renewal), the control socket, and only then the
  * arbiter's start: the delta lease and Raft.
  *
- * Shutdown on SIGTERM / SIGINT: the loop stops, the control socket goes, the
- * arbiter stops without writing (as a crash would) and, if no VM runs here
- * (nothing started by us, nothing granted), the delta lease is released with
- * `fencelock direct release-id`, so the others see this host leave at once
- * and a restart takes the host id again without waiting. With VMs running
+ * Shutdown on SIGTERM / SIGINT: the loop stops; if no VM runs here (nothing
+ * started by us, nothing granted) the arbiter releases the delta lease first
+ * (arb_release, the loop driven until it is written), so the others see this
+ * host leave at once; then the control socket goes, the device is closed and
+ * the arbiter freed without writing anything more, and a restart takes the host id again without waiting. With VMs running
  * the delta lease is left alone on purpose: their volume leases are only
  * valid while it is, and they keep running under their guards, which kill
  * them F after the last renewal unless a restarted daemon extends them
