@@ -1,13 +1,15 @@
 # fencelock — plain Makefile, out-of-tree objects under $(BUILD).
 #
 # Layout conventions (so that adding a file never needs a Makefile edit):
-#   common/*.c, disklock/*.c, raft/*.c, plugin/*.c  -> one static library each
+#   common/*.c, disklock/*.c, raft/*.c, plugin/{model,arbiter,host}/*.c
+#                                                    -> one static library each
 #   tests/unit/<module>/test_*.c                     -> one cmocka binary each,
 #       linked with that module and everything below it
 #   programs: a line in PROGRAMS plus <name>_SRCS below
 #
 # Targets: all (default), test, test-cluster, demo, asan, bench, install, clean, and the
-# per-module test targets test-common, test-disklock, test-raft, test-plugin.
+# per-module test targets test-common, test-disklock, test-raft, test-model,
+# test-arbiter, test-host, test-sim.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -17,25 +19,40 @@ SAN      ?=
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 
-PKGS      := liburcu jansson inih
+# Only the host layer (plugin/host: control protocol, config, VM specs) links
+# jansson and inih; the decision engine and the simulator link neither, so a
+# call into them from plugin/model or plugin/arbiter fails to link.
+PKGS      := jansson inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HOST_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP $(SAN)
 LDFLAGS  += $(SAN)
-LDLIBS   := $(PKG_LIBS) -laio -lpthread -lm
+LDLIBS   := -laio -lpthread -lm
 
-MODULES  := common disklock raft plugin sim
+# The rooms of plugin/ (what each may use: docs/design.md, "Code layout"):
+#   model    pure functions of the replicated state      -> common, disklock encodings
+#   arbiter  the decision engine the simulator drives    -> model, disklock, raft, common
+#   host     faces the OS and the wire (ctl, config, guard, VM specs) -> common (+ jansson, inih)
+#   daemon, cli  programs that put the rooms together
+MODULES  := common disklock raft model arbiter host sim
 # A module's tests link against the module and those it builds on.
 common_DEPS   := common
 disklock_DEPS := disklock common
 raft_DEPS     := raft common
-plugin_DEPS   := plugin disklock raft common
-sim_DEPS      := sim plugin disklock raft common
+model_DEPS    := model disklock common
+arbiter_DEPS  := arbiter model disklock raft common
+host_DEPS     := host disklock common
+sim_DEPS      := sim arbiter model disklock raft common
+# Extra libraries a module's tests link.
+host_LDLIBS   := $(HOST_LIBS)
 # Where a module's sources live (default: the folder of its name).
+model_DIR     := plugin/model
+arbiter_DIR   := plugin/arbiter
+host_DIR      := plugin/host
 sim_DIR       := tests/sim
 mod_dir   = $(or $($(1)_DIR),$(1))
 
@@ -49,15 +66,19 @@ dep_libs  = $(foreach m,$(call have_src,$($(1)_DEPS)),$(call lib_file,$(m)))
 # ---- programs --------------------------------------------------------------
 PROGRAMS       := fencelock fencelockd
 fencelock_SRCS := $(wildcard plugin/cli/*.c)
-fencelock_LIBS := plugin disklock raft common
+fencelock_LIBS := host arbiter model disklock raft common
+fencelock_EXTRA_LIBS := $(HOST_LIBS)
 # The daemon: main, the control backend, the VM runtime (plugin/daemon/daemon.h).
 fencelockd_SRCS := $(wildcard plugin/daemon/*.c)
-fencelockd_LIBS := plugin disklock raft common
+fencelockd_LIBS := host arbiter model disklock raft common
+fencelockd_EXTRA_LIBS := $(HOST_LIBS)
 
 # The whole-cluster simulator (a development tool: built by `all`, not installed).
 DEV_PROGRAMS       := fencelock-sim
 fencelock-sim_SRCS := $(wildcard tests/sim/cli/*.c)
-fencelock-sim_LIBS := sim plugin disklock raft common
+fencelock-sim_LIBS := sim arbiter model disklock raft common
+# Only the command line writes its JSON report with jansson; the simulated cluster does not.
+fencelock-sim_EXTRA_LIBS := $(shell pkg-config --libs jansson 2>/dev/null)
 
 # Test-only helper programs (tests/tools/<name>/*.c), not installed.
 TOOLS          := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/tools/*/main.c))))
@@ -90,7 +111,7 @@ $(call lib_file,$(1)): $(call lib_objs,$(1))
 # Non-test_*.c files in tests/unit/<module>/ (fixtures) are linked into every test of the module.
 $(BUILD)/tests/$(1)/%: tests/unit/$(1)/%.c $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/unit/$(1)/test_%,$(wildcard tests/unit/$(1)/*.c))) $(call dep_libs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(CFLAGS) -Itests/unit -o $$@ $$< $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/unit/$(1)/test_%,$(wildcard tests/unit/$(1)/*.c))) $(call dep_libs,$(1)) $$(LDFLAGS) $$(LDLIBS) -lcmocka
+	$$(Q)$$(CC) $$(CFLAGS) -Itests/unit -o $$@ $$< $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/unit/$(1)/test_%,$(wildcard tests/unit/$(1)/*.c))) $(call dep_libs,$(1)) $$(LDFLAGS) $$(LDLIBS) $$($(1)_LDLIBS) -lcmocka
 test-$(1): $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS)) $(PROG_BINS) $(TOOL_BINS)
 	@scripts/run-unit.sh $(BUILD) $(1)
 endef
@@ -105,7 +126,7 @@ $(foreach p,$(PROGRAMS) $(DEV_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 
 # libfencelock: the control-socket client library for VM managers
 # (include/fencelock/fencelock.h); link with: pkg-config --libs jansson inih.
-LIBFENCELOCK_SRCS := plugin/client.c plugin/ctl_proto.c plugin/config.c common/error.c \
+LIBFENCELOCK_SRCS := plugin/host/client.c plugin/host/ctl_proto.c plugin/host/config.c common/error.c \
                      common/assert.c common/log.c common/loop_epoll.c common/timerheap.c
 $(BUILD)/libfencelock.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(LIBFENCELOCK_SRCS))
 	@mkdir -p $(dir $@)
@@ -114,11 +135,11 @@ $(BUILD)/libfencelock.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(LIBFENCELOCK_SRCS))
 all: $(BUILD)/libfencelock.a
 
 # Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
-# Tools link the plugin layer too (ctlstub plays fencelockd's control socket and guard side).
+# Tools link the host layer too (ctlstub plays fencelockd's control socket and guard side).
 define TOOL_RULES
-$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,plugin) $(call lib_file,disklock) $(call lib_file,common)
+$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,host) $(call lib_file,disklock) $(call lib_file,common)
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(HOST_LIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULES,$(t))))
 $(BUILD)/obj/tests/tools/%.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)

@@ -225,14 +225,14 @@ static int format_areas(struct fl_bdev *d, const struct lay_layout *l, uint8_t *
 		rv = vl_init_sync(d, l->witness_offset, l->align_bytes, l->cluster, LAY_WITNESS_NAME, l->max_hosts,
 				  fl_align_flag_from_bytes(l->align_bytes));
 	/* Marks an empty voter; the voter store's own metadata supersedes it
-	 * (plugin/voter_store.h). Sized by sectors, so it is sane for every
+	 * (plugin/arbiter/voter_store.h). Sized by sectors, so it is sane for every
 	 * align size (8 MiB of align would not fit in half the area). */
 	FL_ASSERT(l->voter_bytes >= 8ull * ss);
 	struct lay_voter_header v = {.ring_offset = 2ull * ss, .ring_bytes = l->voter_bytes / 2 - 2ull * ss,
 				     .snap_offset = l->voter_bytes / 2, .snap_bytes = l->voter_bytes / 2};
 	lay_voter_encode(&v, buf, ss);
 	/* Sector 1 blank too: the disk voter store's second metadata slot, so
-	 * that no state of an earlier format survives (plugin/voter_store.h). */
+	 * that no state of an earlier format survives (plugin/arbiter/voter_store.h). */
 	if (rv == 0)
 		rv = fl_bdev_write_sync(d, l->voter_offset, buf, 2 * ss);
 	for (uint32_t i = 0; rv == 0 && i < l->volume_slots; i++) {

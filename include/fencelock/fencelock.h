@@ -77,7 +77,7 @@ int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume 
 int fl_vm_unregister(struct fl_client *c, const char *uid);
 
 /* What the daemon grants with the leases: where the VM's guard deadline
- * lives and how the deadline moves (see plugin/guard.h). */
+ * lives and how the deadline moves (see plugin/host/guard.h). */
 struct fl_lease_grant {
 	char guard_path[FL_GUARD_PATH_MAX];
 	uint32_t renew_interval_ms;  /* R: the deadline moves about this often */

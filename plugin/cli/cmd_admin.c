@@ -8,7 +8,7 @@
 #include "common/assert.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/cmd_ops.h"
-#include "plugin/client.h"
+#include "plugin/host/client.h"
 
 static void admin_usage(FILE *f)
 {

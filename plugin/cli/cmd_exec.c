@@ -35,9 +35,9 @@
 #include "common/loop.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/cmd_ops.h"
-#include "plugin/client.h"
-#include "plugin/guard.h"
-#include "plugin/vmspec.h"
+#include "plugin/host/client.h"
+#include "plugin/host/guard.h"
+#include "plugin/host/vmspec.h"
 
 #define EXEC_EXIT_TIMEOUT_MS 5000u   /* reports at exit: the daemon may be paused */
 

@@ -15,7 +15,7 @@
 #include "common/assert.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/cmd_ops.h"
-#include "plugin/client.h"
+#include "plugin/host/client.h"
 
 #define TABLE_COLS_MAX 8
 #define TABLE_ROWS_MAX 4096

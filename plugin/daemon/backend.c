@@ -1,5 +1,5 @@
 /* fencelockd's control backend: the struct ctl_backend handlers on top of the
- * arbiter (plugin/arbiter.h) and the VM runtime (vmrt.c).
+ * arbiter (plugin/arbiter/arbiter.h) and the VM runtime (vmrt.c).
  *
  * The cluster's registry lives in the replicated FSM, and arb_submit() is
  * fire and forget: a mutating op proposes its FSM command and then waits

@@ -22,10 +22,10 @@
 #include <sys/types.h>
 #include "common/loop.h"
 #include "disklock/layout.h"
-#include "plugin/arbiter.h"
-#include "plugin/config.h"
-#include "plugin/ctl_server.h"
-#include "plugin/guard.h"
+#include "plugin/arbiter/arbiter.h"
+#include "plugin/host/config.h"
+#include "plugin/host/ctl_server.h"
+#include "plugin/host/guard.h"
 
 #define FLD_MAX_VMS 256u            /* = the FSM's default max_vms */
 #define FLD_WAITERS_MAX 64u         /* control calls waiting for a commit */

@@ -38,7 +38,7 @@
 #include "fencelock/error.h"
 #include "fencelock/fencelock.h"
 #include "plugin/daemon/daemon.h"
-#include "plugin/vmspec.h"
+#include "plugin/host/vmspec.h"
 
 #define ADOPTED_MAX FLD_MAX_VMS
 

@@ -851,7 +851,7 @@ cl_can_send() {
 # ---- fencelockd configuration -------------------------------------------------
 
 # cl_write_config H [SECTION.KEY=VALUE...]: writes $(cl_dir H)/fencelock.conf
-# for host H in the format of plugin/config.h and prints its path: device =
+# for host H in the format of plugin/host/config.h and prints its path: device =
 # the host's flstall disk, T = 1 s, P = 5 s (CL_IO_TIMEOUT, CL_P override),
 # port CL_PORT (7401), every host of the run as a peer. Extra keys, e.g.
 # host.recover_command=/path or cluster.partition_tolerance=3, are added to

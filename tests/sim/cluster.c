@@ -7,7 +7,7 @@
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "fencelock/error.h"
-#include "plugin/arbiter.h"
+#include "plugin/arbiter/arbiter.h"
 #include "raft/node.h"
 #include "tests/sim/cluster.h"
 

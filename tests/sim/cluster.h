@@ -4,7 +4,7 @@
  * "kernel" clock with the same drift for its VM guards), its own handle on
  * one simulated shared disk formatted with the fencelock layout, its own
  * in-memory Raft log disk that survives crashes, and the real arbiter
- * (plugin/arbiter.h) driving the real lockspace, volume leases, mailboxes
+ * (plugin/arbiter/arbiter.h) driving the real lockspace, volume leases, mailboxes
  * and Raft node. Messages travel over the simulated network (simnet.h); VMs
  * are writers in the VM model (simvm.h), which checks I1 at every start.
  * The cluster also records every applied Raft entry to check state-machine

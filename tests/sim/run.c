@@ -6,7 +6,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
-#include "plugin/arbiter.h"
+#include "plugin/arbiter/arbiter.h"
 #include "tests/sim/run.h"
 
 #define S(x) ((uint64_t)(x) * FL_US_PER_S)

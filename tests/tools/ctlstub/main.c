@@ -31,8 +31,8 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "fencelock/error.h"
-#include "plugin/ctl_server.h"
-#include "plugin/guard.h"
+#include "plugin/host/ctl_server.h"
+#include "plugin/host/guard.h"
 
 #define STUB_VMS_MAX 16
 #define STUB_BUSY_MAX 8

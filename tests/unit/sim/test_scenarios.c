@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include "common/log.h"
 #include "fencelock/error.h"
-#include "plugin/arbiter.h"
+#include "plugin/arbiter/arbiter.h"
 #include "raft/node.h"
 #include "tests/sim/cluster.h"
 

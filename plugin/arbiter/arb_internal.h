@@ -1,0 +1,240 @@
+/* One message between our own node and the disk voter, both in-process. */
+struct arb_wmsg {
+	uint64_t from, to;
+	uint32_t len;
+	uint8_t *data;
+};
+
+/* Internal state of the arbiter, shared by arbiter.c (core, quorum, Raft and
+ * transport plumbing), arb_vm.c (the local VMs: leases, start, stop,
+ * self-fence), arb_leader.c (classification and the leader's decisions) and
+ * arb_mailbox.c (asynchronous mailbox work). Not a public header. */
+#ifndef FL_PLUGIN_ARB_INTERNAL_H
+#define FL_PLUGIN_ARB_INTERNAL_H
+
+#include "common/rand.h"
+#include "disklock/lockspace.h"
+#include "disklock/mailbox.h"
+#include "disklock/paxos.h"
+#include "plugin/arbiter/arbiter.h"
+#include "raft/node.h"
+
+#define ARB_MAX_HOSTS 64u         /* hosts a cluster can have (layout max_hosts <= this) */
+#define ARB_MB_QUEUE 64u          /* pending mailbox jobs */
+#define ARB_MB_MAX_WRITES (1u + ARB_MAX_HOSTS) /* status + one ack per sender */
+#define ARB_FWD_MAGIC 'A'         /* payload prefix: arbiter message */
+#define ARB_RAFT_MAGIC 'R'        /* payload prefix: Raft message */
+#define ARB_VIEW_MAGIC 'V'        /* payload prefix: a host's view (relayed liveness) */
+#define ARB_VIEW_QUORATE 0x1u
+#define ARB_VIEW_FENCED 0x2u
+#define ARB_VIEW_LEASE 0x4u
+#define ARB_VIEW_WITNESS 0x8u     /* the sender serves the disk voter */
+#define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
+#define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
+#define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
+#define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
+
+/* Why a local VM is being stopped. */
+enum arb_stop_why {
+	ARB_STOP_NONE = 0,
+	ARB_STOP_MOVED,      /* placed elsewhere or unregistered */
+	ARB_STOP_QUORUM,     /* not quorate for longer than its P */
+	ARB_STOP_PILL,       /* a fence request in our mailbox */
+	ARB_STOP_STORAGE,    /* our delta lease is no longer valid */
+	ARB_STOP_EXITED,     /* it exited on its own */
+	ARB_STOP_START_FAILED,
+};
+
+enum arb_lvm_state {
+	LVM_IDLE = 0,
+	LVM_ACQUIRING,       /* acquiring volume leases one by one */
+	LVM_RUNNING,
+	LVM_KILLING,         /* kill requested, waiting for arb_vm_exited */
+	LVM_RELEASING,       /* releasing the leases we hold */
+	LVM_ABORTING,        /* acquire failed: releasing what we got */
+};
+
+/* One VM as this host runs it, by FSM table index. */
+struct arb_lvm {
+	struct arb *a;
+	uint32_t idx;
+	uint8_t state;            /* enum arb_lvm_state */
+	uint8_t why;              /* enum arb_stop_why of the current stop */
+	uint64_t incarnation;     /* being run (valid unless IDLE) */
+	uint64_t never_again;     /* an incarnation moved away or fenced: not restarted */
+	uint32_t vol_next;
+	uint32_t held_mask;       /* bit v: we hold volume v's lease */
+	uint64_t retry_at_us;     /* no new attempt before this */
+	uint64_t since_us;
+	struct vl_op op;
+	bool op_busy;
+	char res_name[FL_NAME_LEN + 1]; /* the lease op's resource name (it keeps a pointer) */
+	uint64_t fenced_inc;      /* mutation testing only: incarnation stopped by a fence */
+};
+
+enum arb_mb_job_kind { MBJ_OWN = 1, MBJ_SEND, MBJ_READ };
+
+struct arb_mb_job {
+	uint8_t kind;
+	uint8_t req;              /* MBJ_SEND: enum mb_kind */
+	uint64_t host;            /* MBJ_SEND / MBJ_READ: the mailbox's owner */
+};
+
+/* What this host last read in another host's mailbox. */
+struct arb_mb_seen {
+	bool valid;
+	uint32_t status;          /* enum mb_kind of its status sector */
+	uint64_t status_seq;
+	uint64_t cleared_seq;     /* status seq when we cleared its fence: older FENCED is stale */
+	uint64_t our_req_seq;     /* our request sector's sequence there */
+	uint32_t our_req_kind;
+	uint64_t ack_seq;         /* its ack to us */
+	uint32_t ack_kind;
+	uint64_t read_us;
+};
+
+struct arb {
+	struct arb_config cfg;
+	struct fl_loop *loop;
+	struct fl_rand rand;
+	struct cls_timings tim;
+	struct ls_lockspace *ls;
+	struct raft_node *node;
+	struct fsm fsm;
+	struct plc_plan plan;
+	bool started, ls_held;
+	bool released;                /* arb_release() completed */
+	uint64_t snap_index;          /* raft index of our last snapshot */
+	uint64_t generation;          /* of our delta lease */
+
+	/* transport multiplexing */
+	struct raft_transport raft_tx; /* what the node sends through */
+	uint8_t *txbuf;
+	uint32_t txbuf_len;
+	uint64_t last_heard_us[ARB_MAX_HOSTS + 1];  /* any message from the host itself */
+	uint64_t relay_heard_us[ARB_MAX_HOSTS + 1]; /* a peer's view said it heard the host then */
+	uint64_t leader_ok_us;        /* last sign that our leader holds a valid lease */
+	uint64_t view_leader;         /* the leader as peers' views name it (we may know none) */
+	uint64_t view_term;
+	uint32_t view_flags[ARB_MAX_HOSTS + 1];     /* ARB_VIEW_* from each host's last view */
+	uint64_t view_us[ARB_MAX_HOSTS + 1];        /* when that view arrived */
+	uint64_t transfer_us;         /* last leadership hand-off attempt */
+
+	/* quorum and fencing of this host */
+	bool quorate;
+	uint64_t quorum_lost_us;
+	bool pill;                    /* a fence request is pending in our mailbox */
+	bool fenced_status;           /* our mailbox status says FENCED */
+	bool want_fenced_status;
+
+	/* local VMs, by FSM index */
+	struct arb_lvm *lvm;
+	uint32_t nlvm;
+
+	/* leader state */
+	bool leader;
+	uint64_t ct_base_us, ct_local_us; /* cluster time origin of our leadership */
+	struct cls_record cls[ARB_MAX_HOSTS + 1];
+	uint64_t proposed_us[ARB_MAX_HOSTS + 1]; /* fence proposals in flight, per host */
+	uint64_t *place_proposed_inc;  /* per VM: incarnation a pending VM_PLACE saw */
+	uint64_t *place_proposed_us;
+	uint64_t slot_proposed_us;
+	uint64_t member_us;           /* last membership change we proposed */
+	uint64_t hosts_proposed_us;
+
+	/* mailbox engine */
+	struct mb_geom mb;
+	struct arb_mb_job mbq[ARB_MB_QUEUE];
+	uint32_t mbq_head, mbq_len;
+	bool mb_busy;
+	struct arb_mb_job mb_cur;
+	struct fl_io mb_io;
+	uint8_t *mb_buf;              /* one whole mailbox */
+	uint8_t *mb_sec;              /* one sector to write */
+	struct mb_box *mb_box;
+	uint32_t mb_wsec[ARB_MB_MAX_WRITES]; /* the current job's planned writes: sector */
+	struct mb_record mb_wrec[ARB_MB_MAX_WRITES]; /* and record */
+	uint32_t mb_wn, mb_wi;        /* planned, done */
+	struct arb_mb_seen mb_seen[ARB_MAX_HOSTS + 1];
+
+	/* disk voter (arb_witness.c) */
+	struct raft_node *w_node;     /* non-NULL while we serve it */
+	struct fsm w_fsm;             /* its replica of the FSM, for its snapshots */
+	uint64_t w_snap_index;
+	struct raft_transport w_tx;
+	struct vl_op w_op;
+	bool w_op_busy, w_held;       /* witness lease operation; we hold the lease */
+	uint64_t w_gen;               /* our delta generation when we took it */
+	uint64_t w_try_us;
+	uint32_t w_holder;            /* who serves it, as last heard */
+	uint64_t w_holder_us;
+	struct arb_wmsg wq[ARB_WQ_MAX];
+	uint32_t wq_head, wq_len;
+	struct fl_timer wq_timer;
+
+	/* start-up audit (arb_vm.c): volume leases that name us */
+	bool audit_done, audit_busy;
+	uint32_t audit_vm, audit_vol;
+	uint32_t unaccounted;
+	struct vl_op audit_op;
+	char audit_res[FL_NAME_LEN + 1];
+
+	struct fl_timer tick;
+	struct arb_status_counters {
+		uint64_t fences, takeovers, pills;
+		uint64_t renewals, renewal_failures, renew_latency_us, renew_latency_max_us;
+		uint64_t fences_quorum, fences_pill, fences_storage;
+	} ctr;
+};
+
+/* arbiter.c */
+uint64_t arb_now(const struct arb *a);
+/* Latest time host h was heard from, directly or through a peer's view. */
+uint64_t arb_heard_us(const struct arb *a, uint32_t h);
+/* Whether another host voter may be alive: its delta lease is neither DEAD
+ * nor FREE in our observation (UNKNOWN and ERROR count as alive). */
+bool arb_others_alive(const struct arb *a);
+/* The leader: Raft's if it knows one, else the one peers' views name. */
+uint64_t arb_leader_id(const struct arb *a);
+bool arb_lease_valid(const struct arb *a);
+uint64_t arb_cluster_time(const struct arb *a);
+int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
+bool arb_is_leader(const struct arb *a);
+/* Snapshots f into node n once ARB_SNAPSHOT_EVERY entries were applied
+ * since *last_index (log compaction). */
+void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct fsm *f, uint64_t *last_index);
+
+/* arb_vm.c */
+int arb_vms_init(struct arb *a);
+void arb_vms_free(struct arb *a);
+void arb_vms_reconcile(struct arb *a);
+/* Start-up audit: reads the volume leases of every registered VM once and
+ * reports those that name this host for a VM placed elsewhere. */
+void arb_vms_audit(struct arb *a);
+void arb_vms_kill_all(struct arb *a, enum arb_stop_why why);
+bool arb_vms_all_idle(const struct arb *a);
+uint32_t arb_vms_running(const struct arb *a);
+enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t generation);
+
+/* arb_leader.c */
+void arb_leader_tick(struct arb *a);
+void arb_classify_all(struct arb *a);
+void arb_leader_became(struct arb *a);
+/* A leader whose own delta lease is not valid hands leadership to an UP voter. */
+void arb_leader_hand_off(struct arb *a);
+
+/* arb_witness.c */
+int arb_witness_init(struct arb *a);
+void arb_witness_free(struct arb *a);
+void arb_witness_tick(struct arb *a, uint64_t now);
+bool arb_witness_in_config(const struct arb *a);
+int arb_witness_route(struct arb *a, const void *payload, uint32_t len);
+void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t len);
+
+/* arb_mailbox.c */
+int arb_mb_init(struct arb *a);
+void arb_mb_free(struct arb *a);
+void arb_mb_enqueue(struct arb *a, uint8_t kind, uint64_t host, uint8_t req);
+bool arb_mb_queued(const struct arb *a, uint8_t kind, uint64_t host);
+
+#endif

@@ -1,0 +1,420 @@
+/* The leader's duties, run on every tick while this host leads with a valid
+ * leader lease (a deposed or minority leader decides nothing):
+ *   - membership: every server of the Raft configuration is a host in the FSM;
+ *   - volume-lease slots for registered volumes that have none;
+ *   - classification of every other host from both channels (classify.h);
+ *   - fencing: a host PARTITIONED for longer than P gets a fence request (an
+ *     FSM record, then a poison pill in its mailbox); its FENCED answer is
+ *     recorded; a fenced host that is back and has nothing left to take over
+ *     is cleared; a host that flaps is quarantined (placement.h);
+ *   - recovery: the VMs of hosts that may be taken over (DEAD, FENCED,
+ *     STORAGE_LOST past D) and unplaced VMs are placed on UP hosts. The new
+ *     holder still has to win the volume leases on disk, where a live holder
+ *     is never bypassed: a wrong classification costs time, never safety.
+ * Proposals are rate-limited per subject: the FSM's compare-and-set rules make
+ * a repeated proposal harmless, the limit only saves log entries. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/arbiter/arb_internal.h"
+
+/* A proposal is repeated at most once per this many election timeouts. */
+#define ARB_RETRY_ELECTIONS 1
+
+static uint64_t retry_us(const struct arb *a) { return ARB_RETRY_ELECTIONS * a->cfg.raft.election_timeout_us; }
+
+static bool due(const struct arb *a, uint64_t *last_us)
+{
+	uint64_t now = arb_now(a);
+	if (*last_us != 0 && now - *last_us < retry_us(a))
+		return false;
+	*last_us = now;
+	return true;
+}
+
+void arb_leader_became(struct arb *a)
+{
+	a->ct_base_us = fsm_clock_us(&a->fsm);
+	a->ct_local_us = arb_now(a);
+	memset(a->cls, 0, sizeof(a->cls));
+	memset(a->proposed_us, 0, sizeof(a->proposed_us));
+	memset(a->place_proposed_us, 0, a->nlvm * sizeof(uint64_t));
+	a->slot_proposed_us = a->hosts_proposed_us = 0;
+	fl_info("host %" PRIu64 ": leader", a->cfg.host_id);
+}
+
+static void leader_hosts(struct arb *a)
+{
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	bool missing = false;
+	for (uint32_t i = 0; c && i < c->n; i++)
+		missing |= c->servers[i].id <= ARB_MAX_HOSTS && fsm_host_find(&a->fsm, (uint32_t)c->servers[i].id) == NULL;
+	if (!missing || !due(a, &a->hosts_proposed_us))
+		return;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint32_t id = (uint32_t)c->servers[i].id;
+		if (fsm_host_find(&a->fsm, id) != NULL || id > ARB_MAX_HOSTS)
+			continue;
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = id,
+				      .role = c->servers[i].role == RAFT_VOTER ? FSM_ROLE_VOTER : FSM_ROLE_LEARNER};
+		const struct ls_host_obs *o = ls_host(a->ls, id);
+		if (id == a->cfg.host_id)
+			snprintf(cmd.name, sizeof(cmd.name), "%s", a->cfg.host_name);
+		else if (o != NULL && o->seen && o->name[0])
+			snprintf(cmd.name, sizeof(cmd.name), "%s", o->name);
+		else
+			snprintf(cmd.name, sizeof(cmd.name), "host%u", id);
+		const char *addr = id < a->cfg.n_peer_addrs ? a->cfg.peer_addrs[id] : NULL;
+		snprintf(cmd.addr, sizeof(cmd.addr), "%s", addr && addr[0] ? addr : "unknown");
+		arb_propose_cmd(a, &cmd);
+	}
+}
+
+static void leader_slots(struct arb *a)
+{
+	bool needed = false;
+	for (uint32_t i = 0; i < a->nlvm && !needed; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		for (uint32_t v = 0; vm && v < vm->nvol; v++)
+			needed |= vm->vol[v].slot == FSM_SLOT_NONE;
+	}
+	if (!needed || !due(a, &a->slot_proposed_us))
+		return;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		for (uint32_t v = 0; vm && v < vm->nvol; v++) {
+			if (vm->vol[v].slot != FSM_SLOT_NONE)
+				continue;
+			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
+			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
+			snprintf(cmd.path, sizeof(cmd.path), "%s", vm->vol[v].path);
+			arb_propose_cmd(a, &cmd);
+		}
+	}
+}
+
+/* The host's mailbox says FENCED, and not the status we already cleared. */
+static bool seen_fenced(const struct arb *a, uint32_t h)
+{
+	const struct arb_mb_seen *s = &a->mb_seen[h];
+	return s->valid && s->status == MB_FENCED && s->status_seq > s->cleared_seq;
+}
+
+static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
+{
+	struct cls_obs o;
+	memset(&o, 0, sizeof(o));
+	const struct ls_host_obs *lo = ls_host(a->ls, h);
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	uint64_t heard = arb_heard_us(a, h);
+	o.net_age_us = heard ? now - heard : CLS_NEVER;
+	o.disk = cls_disk_from_ls(ls_host_state(a->ls, h));
+	o.disk_change_us = lo == NULL ? now : lo->change_seen ? lo->changed_us : lo->first_seen_us;
+	o.generation = lo ? lo->generation : 0;
+	/* FENCED is believed from the disk only: a view saying so just makes
+	 * us read the host's mailbox soon (arb_leader_tick). */
+	o.fenced = seen_fenced(a, h);
+	o.left = fh != NULL && fh->state == FSM_HOST_LEFT;
+	return cls_update(&a->cls[h], &o, &a->tim, now);
+}
+
+static uint32_t vms_placed_on(const struct arb *a, uint32_t h)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		n += vm != NULL && vm->desired_host == h && vm->restart == FSM_RESTART_ALWAYS;
+	}
+	return n;
+}
+
+/* Hosts other than h that could take VMs now: UP (or us), not quarantined
+ * and no fence pending; the same filter placement applies. */
+static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
+{
+	uint32_t n = 0;
+	uint64_t ct = arb_cluster_time(a);
+	for (uint32_t id = 1; id <= a->cfg.layout.max_hosts; id++) {
+		const struct fsm_host *fh = fsm_host_find(&a->fsm, id);
+		if (id == h || fh == NULL || fh->fence.active || fh->quarantine_until_us > ct)
+			continue;
+		if (id == a->cfg.host_id || (a->cls[id].valid && a->cls[id].state == CLS_UP))
+			n++;
+	}
+	return n;
+}
+
+/* One host's fence life cycle (see the file comment). */
+static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
+{
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	struct arb_mb_seen *seen = &a->mb_seen[h];
+	bool is_fenced = seen_fenced(a, h);
+	if (fh == NULL || fh->state != FSM_HOST_JOINED)
+		return;
+	if (!fh->fence.active) {
+		bool pill = cls_should_poison_pill(s, a->cls[h].since_us, a->cfg.p_us, now);
+		if ((pill || is_fenced) && due(a, &a->proposed_us[h])) {
+			fl_notice("host %" PRIu64 ": fencing host %u (%s)", a->cfg.host_id, h,
+				  is_fenced ? "it says FENCED" : "partitioned longer than P");
+			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
+					      .reason = FSM_FENCE_PARTITIONED};
+			arb_propose_cmd(a, &cmd);
+		}
+		return;
+	}
+	if (!fh->fence.acked) {
+		bool asked = seen->valid && seen->our_req_kind == MB_FENCE && seen->our_req_seq > seen->ack_seq;
+		bool answered = is_fenced || (seen->valid && seen->our_req_kind == MB_FENCE &&
+						seen->ack_kind == MB_FENCED && seen->ack_seq == seen->our_req_seq);
+		if (answered && due(a, &a->proposed_us[h])) {
+			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
+					      .fence_index = fh->fence.req_index};
+			arb_propose_cmd(a, &cmd);
+		} else if (!asked && !answered && !arb_mb_queued(a, MBJ_SEND, h)) {
+			arb_mb_enqueue(a, MBJ_SEND, h, MB_FENCE);
+		}
+		if (!arb_mb_queued(a, MBJ_READ, h))
+			arb_mb_enqueue(a, MBJ_READ, h, 0);
+		return;
+	}
+	/* Acked: clear once it is back and nothing of it is left to move. */
+	bool back = arb_heard_us(a, h) != 0 && now - arb_heard_us(a, h) < a->tim.h_us &&
+		    ls_host_state(a->ls, h) == LS_HOST_LIVE && (a->view_flags[h] & ARB_VIEW_QUORATE);
+	if (!back || (vms_placed_on(a, h) > 0 && up_hosts_other_than(a, h) > 0))
+		return;
+	if (!due(a, &a->proposed_us[h]))
+		return;
+	fl_notice("host %" PRIu64 ": host %u is back: clearing its fence", a->cfg.host_id, h);
+	seen->cleared_seq = seen->status_seq;
+	if (!arb_mb_queued(a, MBJ_SEND, h))
+		arb_mb_enqueue(a, MBJ_SEND, h, MB_CLEAR);
+	struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = h};
+	arb_propose_cmd(a, &cmd);
+}
+
+/* Flap damping must not leave VMs down: when the plan has VMs with no
+ * candidate while an UP candidate is only held back by its quarantine, the
+ * quarantine of the one fenced longest ago is lifted early. */
+static bool plan_lacks_candidates(const struct plc_plan *p)
+{
+	for (uint32_t i = 0; i < p->n_unplaced; i++)
+		if (p->unplaced[i].reason == PLC_NO_CANDIDATE)
+			return true;
+	return false;
+}
+
+static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc, uint64_t ct)
+{
+	uint32_t best = 0;
+	uint64_t best_stamp = UINT64_MAX;
+	if (!plan_lacks_candidates(&a->plan))
+		return;
+	for (uint32_t i = 0; i < nc; i++) {
+		const struct fsm_host *fh = fsm_host_find(&a->fsm, cand[i]);
+		if (fh == NULL || fh->quarantine_until_us <= ct || fh->fence.active)
+			continue;
+		uint64_t last = fh->fence_total ? fh->fence_stamps_us[(fh->fence_total - 1) % FSM_FENCE_HISTORY] : 0;
+		if (last < best_stamp) {
+			best_stamp = last;
+			best = cand[i];
+		}
+	}
+	if (best == 0 || !due(a, &a->proposed_us[best]))
+		return;
+	fl_notice("host %" PRIu64 ": no other host can run the VMs: lifting the quarantine of host %u",
+		  a->cfg.host_id, best);
+	struct fsm_cmd cmd = {.type = FSM_CMD_QUARANTINE_CLEAR, .host_id = best};
+	arb_propose_cmd(a, &cmd);
+}
+
+static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
+{
+	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
+	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
+		return;
+	leader_unquarantine(a, cand, nc, ct);
+	for (uint32_t i = 0; i < a->plan.n_moves; i++) {
+		const struct plc_move *m = &a->plan.moves[i];
+		if (a->place_proposed_inc[m->vm_idx] == m->incarnation && now - a->place_proposed_us[m->vm_idx] <
+									     retry_us(a))
+			continue;
+		struct fsm_cmd cmd;
+		plc_move_cmd(&a->fsm, m, ct, &cmd);
+		if (arb_propose_cmd(a, &cmd) != 0)
+			continue;
+		a->place_proposed_inc[m->vm_idx] = m->incarnation;
+		a->place_proposed_us[m->vm_idx] = now;
+		if (m->from_host != 0) {
+			a->ctr.takeovers++;
+			fl_notice("host %" PRIu64 ": VM %u moves from host %u to host %u", a->cfg.host_id, m->vm_idx,
+				  m->from_host, m->to_host);
+		}
+	}
+}
+
+void arb_leader_hand_off(struct arb *a)
+{
+	uint64_t now = arb_now(a), best_age = UINT64_MAX;
+	uint32_t best = 0;
+	if (!due(a, &a->transfer_us))
+		return;
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		uint32_t h = (uint32_t)c->servers[i].id;
+		if (h == a->cfg.host_id || h > ARB_MAX_HOSTS || c->servers[i].role != RAFT_VOTER)
+			continue;
+		if (!(a->view_flags[h] & ARB_VIEW_LEASE) || a->last_heard_us[h] == 0)
+			continue;
+		if (now - a->last_heard_us[h] < best_age) {
+			best_age = now - a->last_heard_us[h];
+			best = h;
+		}
+	}
+	if (best == 0)
+		return;
+	fl_notice("host %" PRIu64 ": our delta lease is not valid: handing leadership to host %u", a->cfg.host_id,
+		  best);
+	raft_node_transfer(a->node, best);
+}
+
+/* A quorate leader with a valid lease that is itself fenced clears its own
+ * fence: its mailbox status (it fenced itself while cut off, then became
+ * leader, e.g. as the survivor of a two-node cluster) and its FSM fence record
+ * (a clear proposed by an earlier leader may have been lost in the change of
+ * leader; a fence-pending host is no candidate for placement). Its VMs are
+ * down, and it is the authority that would clear anyone else's fence. */
+static void leader_self_clear(struct arb *a)
+{
+	uint32_t me = (uint32_t)a->cfg.host_id;
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, me);
+	bool record = fh != NULL && fh->fence.active;
+	if ((!a->fenced_status && !record) || a->pill || !arb_vms_all_idle(a) || !due(a, &a->proposed_us[me]))
+		return;
+	fl_notice("host %u: leader and fenced: clearing our own fence", me);
+	if (a->fenced_status && !arb_mb_queued(a, MBJ_SEND, me))
+		arb_mb_enqueue(a, MBJ_SEND, me, MB_CLEAR);
+	if (record) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = me};
+		arb_propose_cmd(a, &cmd);
+	}
+}
+
+int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr)
+{
+	if (!arb_is_leader(a))
+		return -FL_ENOTLEADER;
+	if (host_id == 0 || host_id > a->cfg.layout.max_hosts)
+		return -FL_EINVAL;
+	if (fsm_host_find(&a->fsm, host_id) == NULL) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = host_id, .role = FSM_ROLE_VOTER};
+		snprintf(cmd.name, sizeof(cmd.name), "%s", name && name[0] ? name : "host");
+		snprintf(cmd.addr, sizeof(cmd.addr), "%s", addr && addr[0] ? addr : "unknown");
+		int rv = arb_propose_cmd(a, &cmd);
+		if (rv != 0)
+			return rv;
+	}
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	if (raft_config_find(c, host_id) < 0) {
+		int rv = raft_node_add(a->node, host_id);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
+}
+
+int arb_host_remove(struct arb *a, uint32_t host_id)
+{
+	if (!arb_is_leader(a))
+		return -FL_ENOTLEADER;
+	if (host_id == 0 || host_id > a->cfg.layout.max_hosts || host_id == a->cfg.host_id)
+		return -FL_EINVAL;
+	if (vms_placed_on(a, host_id) > 0)
+		return -FL_EBUSY;
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	if (raft_config_find(c, host_id) >= 0) {
+		int rv = raft_node_remove(a->node, host_id);
+		if (rv != 0)
+			return rv;
+	}
+	struct fsm_cmd cmd = {.type = FSM_CMD_HOST_REMOVE, .host_id = host_id};
+	return arb_propose_cmd(a, &cmd);
+}
+
+/* Promotes learners the FSM records as voters (once caught up: raft_promote
+ * queues the change until then), and keeps the disk voter a voter
+ * exactly while the number of host voters is even. Raft takes one change at
+ * a time (it answers -FL_EBUSY meanwhile): each tick tries the next one. */
+static void leader_membership(struct arb *a)
+{
+	struct raft *r = raft_node_core(a->node);
+	const struct raft_config *c = raft_configuration(r, NULL);
+	uint32_t host_voters = 0;
+	int w = raft_config_find(c, ARB_WITNESS_ID);
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
+		if (fh != NULL && fh->role == FSM_ROLE_VOTER && c->servers[i].role == RAFT_LEARNER) {
+			if (due(a, &a->member_us))
+				raft_node_promote(a->node, id);
+			return;
+		}
+		host_voters += id != ARB_WITNESS_ID && c->servers[i].role == RAFT_VOTER;
+	}
+	bool want = host_voters % 2 == 0;
+	if (!due(a, &a->member_us))
+		return;
+	if (want && w < 0)
+		raft_node_add(a->node, ARB_WITNESS_ID);
+	else if (want && c->servers[w].role == RAFT_LEARNER)
+		raft_node_promote(a->node, ARB_WITNESS_ID);
+	else if (!want && w >= 0)
+		raft_node_remove(a->node, ARB_WITNESS_ID);
+}
+
+/* Every host classifies every other host, for its status; only the leader
+ * acts on it. A follower's view of the network is its own plus what peers'
+ * views relay, so it may lag the leader's by a tick. */
+void arb_classify_all(struct arb *a)
+{
+	uint64_t now = arb_now(a);
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++)
+		if (h != a->cfg.host_id && fsm_host_find(&a->fsm, h) != NULL)
+			leader_classify(a, h, now);
+}
+
+void arb_leader_tick(struct arb *a)
+{
+	uint64_t now = arb_now(a);
+	leader_self_clear(a);
+	leader_membership(a);
+	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
+	leader_hosts(a);
+	leader_slots(a);
+	cand[nc++] = (uint32_t)a->cfg.host_id;
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
+		if (h == a->cfg.host_id || fsm_host_find(&a->fsm, h) == NULL)
+			continue;
+		enum cls_state s = leader_classify(a, h, now);
+		bool says_fenced = (a->view_flags[h] & ARB_VIEW_FENCED) != 0;
+		if ((s != CLS_UP || says_fenced) && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
+		    now - a->mb_seen[h].read_us >= a->tim.r_us)
+			arb_mb_enqueue(a, MBJ_READ, h, 0);
+		leader_fence_host(a, h, s, now);
+		/* A candidate must be UP, say it is quorate with a valid lease, and
+		 * not be fenced: a host that cannot hear us cannot start a VM. */
+		uint32_t need = ARB_VIEW_QUORATE | ARB_VIEW_LEASE;
+		if (s == CLS_UP && (a->view_flags[h] & need) == need && !says_fenced &&
+		    now - a->view_us[h] < a->tim.h_us)
+			cand[nc++] = h;
+		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
+			failed[nf++] = h;
+		struct fsm_cmd q;
+		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->proposed_us[h]))
+			arb_propose_cmd(a, &q);
+	}
+	leader_place(a, failed, nf, cand, nc);
+}

@@ -1,0 +1,431 @@
+/* The arbiter's local VMs: acquiring their volume leases, starting them,
+ * stopping them (moved away, self-fence, poison pill, lost storage) and
+ * releasing their leases once they are dead.
+ *
+ * A VM runs here only while this host holds the lease of every one of its
+ * volumes, and its leases are released only after it is dead (the runtime
+ * reports death after flushing the VM's volumes). Each VM goes
+ * IDLE -> ACQUIRING -> RUNNING -> KILLING -> RELEASING -> IDLE; a failed
+ * acquire goes ABORTING (release what was acquired) -> IDLE and is retried
+ * after one renewal interval. Start conditions (all required): our delta lease
+ * is valid, we are quorate and caught up with the leader's commit index, no
+ * fence is pending or in force in our mailbox, and the FSM places the VM here
+ * with an incarnation we did not give up. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "common/mutant.h"
+#include "plugin/arbiter/arb_internal.h"
+
+static void lvm_step(struct arb_lvm *l);
+
+enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t generation)
+{
+	struct arb *a = ctx;
+	if (host_id == a->cfg.host_id)
+		return generation < a->generation ? VL_OWNER_NEWER_GEN : VL_OWNER_LIVE;
+	const struct ls_host_obs *o = ls_host(a->ls, host_id);
+	if (o == NULL)
+		return VL_OWNER_UNKNOWN;
+	if (o->seen && o->error == 0 && o->generation > generation)
+		return VL_OWNER_NEWER_GEN;
+	switch (ls_host_state(a->ls, host_id)) {
+	case LS_HOST_FREE: return VL_OWNER_FREE;
+	case LS_HOST_LIVE: return VL_OWNER_LIVE;
+	case LS_HOST_FAIL: return VL_OWNER_FAIL;
+	case LS_HOST_DEAD: return VL_OWNER_DEAD;
+	default: return VL_OWNER_UNKNOWN;
+	}
+}
+
+int arb_vms_init(struct arb *a)
+{
+	a->nlvm = a->cfg.limits.max_vms;
+	a->lvm = calloc(a->nlvm, sizeof(*a->lvm));
+	a->place_proposed_inc = calloc(a->nlvm, sizeof(uint64_t));
+	a->place_proposed_us = calloc(a->nlvm, sizeof(uint64_t));
+	if (a->lvm == NULL || a->place_proposed_inc == NULL || a->place_proposed_us == NULL)
+		return -FL_ENOMEM;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		a->lvm[i].a = a;
+		a->lvm[i].idx = i;
+	}
+	return 0;
+}
+
+void arb_vms_free(struct arb *a)
+{
+	if (a->audit_busy)
+		vl_op_cancel(&a->audit_op);
+	vl_op_free(&a->audit_op);
+	for (uint32_t i = 0; a->lvm && i < a->nlvm; i++) {
+		if (a->lvm[i].op_busy)
+			vl_op_cancel(&a->lvm[i].op);
+		vl_op_free(&a->lvm[i].op);
+	}
+	free(a->lvm);
+	free(a->place_proposed_inc);
+	free(a->place_proposed_us);
+}
+
+static void lvm_set(struct arb_lvm *l, enum arb_lvm_state s)
+{
+	l->state = (uint8_t)s;
+	l->since_us = arb_now(l->a);
+}
+
+/* Fills area for volume v; the resource name lives in l (the op keeps it). */
+static void lvm_area(struct arb_lvm *l, const struct fsm_vm *vm, uint32_t v, struct vl_area *area)
+{
+	const struct arb *a = l->a;
+	lay_slot_name(vm->vol[v].slot, l->res_name);
+	area->bdev = a->cfg.bdev;
+	area->offset = lay_slot_offset(&a->cfg.layout, vm->vol[v].slot);
+	area->num_hosts_hint = a->cfg.layout.max_hosts;
+	area->space_name = a->cfg.layout.cluster;
+	area->resource_name = l->res_name;
+}
+
+static void lvm_op_done(struct vl_op *op, void *arg)
+{
+	struct arb_lvm *l = arg;
+	struct arb *a = l->a;
+	int rv = op->res.rv;
+	l->op_busy = false;
+	if (l->state == LVM_ACQUIRING) {
+		if (rv == 0) {
+			l->held_mask |= 1u << l->vol_next;
+			l->vol_next++;
+		} else {
+			fl_info("host %" PRIu64 ": lease of VM %u volume %u: %s (holder %" PRIu64 ")", a->cfg.host_id,
+				l->idx, l->vol_next, fl_strerror(rv), op->res.busy_host_id);
+			l->retry_at_us = arb_now(a) + a->tim.r_us + fl_rand_below(&a->rand, a->tim.r_us);
+			lvm_set(l, LVM_ABORTING);
+			l->vol_next = 0;
+		}
+	} else {
+		FL_ASSERT(l->state == LVM_RELEASING || l->state == LVM_ABORTING);
+		/* A failed release leaves the lease to expire with our delta
+		 * lease; the VM is dead either way, so we go on. */
+		if (rv != 0 && rv != -FL_ENOENT)
+			fl_warn("host %" PRIu64 ": release of VM %u volume %u: %s", a->cfg.host_id, l->idx,
+				l->vol_next, fl_strerror(rv));
+		l->held_mask &= ~(1u << l->vol_next);
+		l->vol_next++;
+	}
+	vl_op_free(op);
+	lvm_step(l);
+}
+
+static void lvm_acquire_next(struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	struct arb *a = l->a;
+	struct vl_area area;
+	lvm_area(l, vm, l->vol_next, &area);
+	struct vl_acquire_args args = {.host_id = a->cfg.host_id, .generation = a->generation,
+				       .shared = vm->vol[l->vol_next].ro, .owner_state = arb_owner_state,
+				       .owner_ctx = a, .rand = &a->rand};
+	l->op_busy = true;
+	int rv = vl_acquire_start(&l->op, &area, &args, lvm_op_done, l);
+	if (rv != 0) {
+		l->op_busy = false;
+		l->retry_at_us = arb_now(a) + a->tim.r_us;
+		lvm_set(l, LVM_ABORTING);
+		l->vol_next = 0;
+		lvm_step(l);
+	}
+}
+
+static void lvm_release_next(struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	struct arb *a = l->a;
+	struct vl_area area;
+	lvm_area(l, vm, l->vol_next, &area);
+	l->op_busy = true;
+	int rv = vl_release_start(&l->op, &area, a->cfg.host_id, a->generation, lvm_op_done, l);
+	if (rv != 0) {
+		l->op_busy = false;
+		l->held_mask &= ~(1u << l->vol_next);
+		l->vol_next++;
+		lvm_step(l);
+	}
+}
+
+static void lvm_started(struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	struct arb *a = l->a;
+	int rv = a->cfg.vm.start(a->cfg.vm.ctx, l->idx, vm, l->incarnation);
+	if (rv != 0) {
+		fl_warn("host %" PRIu64 ": start of VM %s failed: %s", a->cfg.host_id, vm->uid, fl_strerror(rv));
+		l->retry_at_us = arb_now(a) + a->tim.r_us;
+		l->why = ARB_STOP_START_FAILED;
+		lvm_set(l, LVM_RELEASING);
+		l->vol_next = 0;
+		lvm_step(l);
+		return;
+	}
+	fl_info("host %" PRIu64 ": VM %s incarnation %" PRIu64 " running", a->cfg.host_id, vm->uid, l->incarnation);
+	lvm_set(l, LVM_RUNNING);
+}
+
+/* Advances l after an operation finished (or to start the next one). */
+static void lvm_step(struct arb_lvm *l)
+{
+	struct arb *a = l->a;
+	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, l->idx);
+	if (l->op_busy)
+		return;
+	if (l->state == LVM_ACQUIRING) {
+		if (vm == NULL || vm->desired_host != a->cfg.host_id || !arb_lease_valid(a) ||
+		    l->why != ARB_STOP_NONE) {
+			lvm_set(l, LVM_ABORTING);
+			l->vol_next = 0;
+		} else if (l->vol_next < vm->nvol) {
+			lvm_acquire_next(l, vm);
+			return;
+		} else {
+			lvm_started(l, vm);
+			return;
+		}
+	}
+	if (l->state == LVM_RELEASING || l->state == LVM_ABORTING) {
+		while (l->vol_next < FSM_VOLS_MAX && !(l->held_mask & (1u << l->vol_next)))
+			l->vol_next++;
+		if (l->held_mask != 0 && vm != NULL && l->vol_next < vm->nvol) {
+			lvm_release_next(l, vm);
+			return;
+		}
+		/* Leases whose VM vanished from the FSM die with our delta lease. */
+		l->held_mask = 0;
+		lvm_set(l, LVM_IDLE);
+		if (a->want_fenced_status && arb_vms_all_idle(a))
+			arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
+	}
+}
+
+static void lvm_stop(struct arb_lvm *l, enum arb_stop_why why, uint64_t deadline_us)
+{
+	struct arb *a = l->a;
+	if (l->state == LVM_RUNNING) {
+		l->why = (uint8_t)why;
+		lvm_set(l, LVM_KILLING);
+		a->cfg.vm.kill(a->cfg.vm.ctx, l->idx, l->incarnation, deadline_us);
+	} else if (l->state == LVM_ACQUIRING) {
+		l->why = (uint8_t)why; /* lvm_step aborts it when the op finishes */
+		if (!l->op_busy) {
+			lvm_set(l, LVM_ABORTING);
+			l->vol_next = 0;
+			lvm_step(l);
+		}
+	}
+	if (why == ARB_STOP_MOVED)
+		l->never_again = l->incarnation;
+	if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && (why == ARB_STOP_QUORUM || why == ARB_STOP_PILL))
+		l->fenced_inc = l->incarnation;
+}
+
+void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
+{
+	if (vm_idx >= a->nlvm)
+		return;
+	struct arb_lvm *l = &a->lvm[vm_idx];
+	if ((l->state != LVM_RUNNING && l->state != LVM_KILLING) || l->incarnation != incarnation)
+		return;
+	if (l->state == LVM_RUNNING) {
+		l->why = ARB_STOP_EXITED;
+		l->retry_at_us = arb_now(a) + a->tim.r_us;
+	}
+	lvm_set(l, LVM_RELEASING);
+	l->vol_next = 0;
+	lvm_step(l);
+}
+
+void arb_vms_kill_all(struct arb *a, enum arb_stop_why why)
+{
+	uint64_t deadline = arb_now(a) + a->tim.k_us;
+	for (uint32_t i = 0; i < a->nlvm; i++)
+		lvm_stop(&a->lvm[i], why, deadline);
+}
+
+bool arb_vms_all_idle(const struct arb *a)
+{
+	for (uint32_t i = 0; i < a->nlvm; i++)
+		if (a->lvm[i].state != LVM_IDLE)
+			return false;
+	return true;
+}
+
+uint32_t arb_vms_running(const struct arb *a)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->nlvm; i++)
+		n += a->lvm[i].state == LVM_RUNNING;
+	return n;
+}
+
+bool arb_vm_running(const struct arb *a, uint32_t vm_idx)
+{
+	return vm_idx < a->nlvm && a->lvm[vm_idx].state == LVM_RUNNING;
+}
+
+static bool arb_caught_up(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	return r != NULL && raft_applied_index(r) >= raft_commit_index(r) && a->fsm.last_index > 0;
+}
+
+static bool vm_has_slots(const struct fsm_vm *vm)
+{
+	for (uint32_t v = 0; v < vm->nvol; v++)
+		if (vm->vol[v].slot == FSM_SLOT_NONE)
+			return false;
+	return vm->nvol > 0;
+}
+
+/* The local safety rules: they run first, whatever the FSM says. */
+static void arb_vms_safety(struct arb *a, uint64_t now)
+{
+	if (FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF))
+		return;
+	if (!arb_lease_valid(a)) {
+		arb_vms_kill_all(a, ARB_STOP_STORAGE);
+		return;
+	}
+	if (a->pill) {
+		if (!a->want_fenced_status) {
+			fl_notice("host %" PRIu64 ": fence request in our mailbox: stopping every VM", a->cfg.host_id);
+			a->ctr.fences++;
+			a->ctr.fences_pill++;
+		}
+		a->want_fenced_status = true;
+		arb_vms_kill_all(a, ARB_STOP_PILL);
+		return;
+	}
+	/* Without quorum a host keeps its VMs for P, so that the quorate side can
+	 * take them over after that. When every other host voter is DEAD or FREE
+	 * on disk there is nobody to hand them to (they hold no lease, and ours
+	 * stay live): the last survivor keeps its VMs and takes the disk voter. */
+	if (a->quorate || !arb_others_alive(a))
+		return;
+	uint64_t out_us = now - a->quorum_lost_us;
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		struct arb_lvm *l = &a->lvm[i];
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		if (l->state != LVM_RUNNING && l->state != LVM_ACQUIRING)
+			continue;
+		uint64_t p = vm && vm->ptol_us ? vm->ptol_us : a->cfg.p_us;
+		if (out_us > p) {
+			if (!a->want_fenced_status) {
+				fl_notice("host %" PRIu64 ": not quorate for %" PRIu64 " ms: fencing ourselves",
+					  a->cfg.host_id, out_us / 1000);
+				a->ctr.fences++;
+				a->ctr.fences_quorum++;
+			}
+			a->want_fenced_status = true;
+			lvm_stop(l, ARB_STOP_QUORUM, now + a->tim.k_us);
+		}
+	}
+}
+
+/* ---- start-up audit ----
+ * After a restart a host may find volume leases that still name it (an old
+ * generation) for VMs the cluster has since placed elsewhere: their new
+ * holder had not taken them over yet. The host cannot account for them, so it
+ * reports them (log, status, metrics) and leaves them alone: it neither
+ * releases them (the new holder's takeover rule lets it through, our old
+ * generation being superseded) nor starts the VM. */
+static void audit_next(struct arb *a);
+
+static void audit_done_fn(struct vl_op *op, void *arg)
+{
+	struct arb *a = arg;
+	const struct fl_leader *l = &op->res.leader;
+	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
+	a->audit_busy = false;
+	if (op->res.rv == 0 && vm != NULL && vl_leader_held(l) && l->owner_id == a->cfg.host_id &&
+	    vm->desired_host != a->cfg.host_id) {
+		a->unaccounted++;
+		fl_warn("host %" PRIu64 ": the lease of VM %s volume %s names this host (generation %" PRIu64
+			") but the VM is placed on host %u: reported, left to its new holder", a->cfg.host_id,
+			vm->uid, vm->vol[a->audit_vol].path, l->owner_generation, vm->desired_host);
+	}
+	vl_op_free(op);
+	a->audit_vol++;
+	audit_next(a);
+}
+
+static void audit_next(struct arb *a)
+{
+	for (; a->audit_vm < a->nlvm; a->audit_vm++, a->audit_vol = 0) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
+		for (; vm != NULL && a->audit_vol < vm->nvol; a->audit_vol++) {
+			if (vm->vol[a->audit_vol].slot == FSM_SLOT_NONE)
+				continue;
+			struct vl_area area = {.bdev = a->cfg.bdev,
+					       .offset = lay_slot_offset(&a->cfg.layout, vm->vol[a->audit_vol].slot),
+					       .num_hosts_hint = a->cfg.layout.max_hosts,
+					       .space_name = a->cfg.layout.cluster,
+					       .resource_name = a->audit_res};
+			lay_slot_name(vm->vol[a->audit_vol].slot, a->audit_res);
+			a->audit_busy = true;
+			if (vl_inquire_start(&a->audit_op, &area, audit_done_fn, a) == 0)
+				return;
+			a->audit_busy = false;
+		}
+	}
+	a->audit_done = true;
+	if (a->unaccounted)
+		fl_warn("host %" PRIu64 ": %u volume lease(s) name this host for VMs placed elsewhere",
+			a->cfg.host_id, a->unaccounted);
+}
+
+void arb_vms_audit(struct arb *a)
+{
+	if (a->audit_done || a->audit_busy || !arb_lease_valid(a) || !arb_caught_up(a))
+		return;
+	a->audit_vm = a->audit_vol = 0;
+	audit_next(a);
+}
+
+void arb_vms_reconcile(struct arb *a)
+{
+	uint64_t now = arb_now(a);
+	arb_vms_safety(a, now);
+	/* Nothing starts before the start-up audit has looked at the leases. */
+	bool may_start = arb_lease_valid(a) && a->quorate && arb_caught_up(a) && !a->pill &&
+			 !a->fenced_status && !a->want_fenced_status && a->audit_done;
+	arb_vms_audit(a);
+	for (uint32_t i = 0; i < a->nlvm; i++) {
+		struct arb_lvm *l = &a->lvm[i];
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		bool ours = vm != NULL && vm->desired_host == a->cfg.host_id;
+		if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && l->state == LVM_IDLE && l->fenced_inc && vm && may_start) {
+			/* The bug: "we still hold its leases", restart it as it was. */
+			l->incarnation = l->fenced_inc;
+			l->fenced_inc = 0;
+			if (a->cfg.vm.start(a->cfg.vm.ctx, i, vm, l->incarnation) == 0)
+				lvm_set(l, LVM_RUNNING);
+			continue;
+		}
+		if ((l->state == LVM_RUNNING || l->state == LVM_ACQUIRING) && !ours && arb_caught_up(a)) {
+			lvm_stop(l, ARB_STOP_MOVED, now + a->tim.k_us);
+			continue;
+		}
+		if (l->state == LVM_RUNNING && ours && vm->incarnation != l->incarnation)
+			l->incarnation = vm->incarnation; /* re-placed here: same run */
+		if (l->state != LVM_IDLE || !ours || !may_start || now < l->retry_at_us)
+			continue;
+		if (vm->incarnation == l->never_again || !vm_has_slots(vm))
+			continue;
+		l->incarnation = vm->incarnation;
+		l->why = ARB_STOP_NONE;
+		l->vol_next = 0;
+		l->held_mask = 0;
+		lvm_set(l, LVM_ACQUIRING);
+		lvm_step(l);
+	}
+}

@@ -1,0 +1,610 @@
+/* The arbiter's core: construction, the delta lease's events, the Raft node
+ * and its application callbacks, the transport multiplexer, quorum, and the
+ * periodic tick that runs the local safety rules, the reconciliation of VMs
+ * and, on the leader, the cluster decisions (see arbiter.h). */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/assert.h"
+#include "common/log.h"
+#include "disklock/ondisk.h"
+#include "fencelock/error.h"
+#include "common/mutant.h"
+#include "plugin/arbiter/arb_internal.h"
+
+uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
+
+bool arb_lease_valid(const struct arb *a)
+{
+	return a->ls_held && ls_state(a->ls) == LS_HELD && arb_now(a) < ls_valid_until_us(a->ls);
+}
+
+bool arb_is_leader(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	return r != NULL && raft_state(r) == RAFT_LEADER;
+}
+
+uint64_t arb_cluster_time(const struct arb *a)
+{
+	return a->ct_base_us + (arb_now(a) - a->ct_local_us);
+}
+
+void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
+{
+	memset(c, 0, sizeof(*c));
+	c->host_id = host_id;
+	c->p_us = p_us;
+	c->seed = host_id;
+	raft_options_default(&c->raft, host_id, host_id);
+	fsm_limits_default(&c->limits);
+	plc_params_default(&c->plc);
+	c->plc.include_unplaced = true;
+}
+
+/* ---- transport multiplexing ---- */
+
+static int arb_raft_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
+{
+	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, raft_tx));
+	if (to == ARB_WITNESS_ID)
+		return arb_witness_route(a, payload, len);
+	if (len + 1 > a->txbuf_len) {
+		uint8_t *n = realloc(a->txbuf, len + 1);
+		if (n == NULL)
+			return -FL_ENOMEM;
+		a->txbuf = n;
+		a->txbuf_len = len + 1;
+	}
+	a->txbuf[0] = ARB_RAFT_MAGIC;
+	memcpy(a->txbuf + 1, payload, len);
+	return raft_transport_send(a->cfg.transport, to, a->txbuf, len + 1);
+}
+
+static const struct raft_transport_ops arb_raft_tx_ops = {.send = arb_raft_send};
+
+static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t len)
+{
+	uint8_t *m = malloc(len + 1);
+	if (m == NULL)
+		return -FL_ENOMEM;
+	m[0] = ARB_FWD_MAGIC;
+	memcpy(m + 1, buf, len);
+	int rv = raft_transport_send(a->cfg.transport, to, m, (uint32_t)len + 1);
+	free(m);
+	return rv;
+}
+
+/* ---- views: relayed liveness ----
+ * Every tick each host sends every peer a view: its term and leader, how long
+ * ago it last had a sign that the leader holds a valid lease (0 on the leader
+ * itself), its own flags (quorate, fenced, lease valid) and whom it heard and
+ * how long ago. A host that lost its link to the leader but still reaches a
+ * peer that hears the leader stays quorate, and the leader still counts it
+ * UP: a partial partition moves nothing. A relayed age is only as fresh as the
+ * view's transit (milliseconds); quorum is a liveness matter, never safety. */
+#define VIEW_HDR_BYTES 32u
+#define VIEW_ENTRY_BYTES 12u
+
+uint64_t arb_heard_us(const struct arb *a, uint32_t h)
+{
+	return FL_MAX(a->last_heard_us[h], a->relay_heard_us[h]);
+}
+
+static void arb_view_receive(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len)
+{
+	uint64_t now = arb_now(a);
+	if (len < VIEW_HDR_BYTES)
+		return;
+	uint64_t term = fl_get_le64(b), leader = fl_get_le64(b + 8), ok_age = fl_get_le64(b + 16);
+	uint32_t flags = fl_get_le32(b + 24), n = fl_get_le32(b + 28);
+	if (n > ARB_MAX_HOSTS || len != VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES)
+		return; /* malformed: dropped */
+	a->view_flags[from] = flags;
+	a->view_us[from] = now;
+	if (flags & ARB_VIEW_WITNESS) {
+		a->w_holder = (uint32_t)from;
+		a->w_holder_us = now;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = b + VIEW_HDR_BYTES + i * VIEW_ENTRY_BYTES;
+		uint32_t h = fl_get_le32(e);
+		uint64_t age = fl_get_le64(e + 4);
+		if (h == 0 || h > ARB_MAX_HOSTS || h == a->cfg.host_id || age > now)
+			continue;
+		a->relay_heard_us[h] = FL_MAX(a->relay_heard_us[h], now - age);
+	}
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL || leader == 0 || ok_age > now || term < raft_term(r))
+		return;
+	/* A pre-candidate has forgotten the leader (§9.6): a peer that hears
+	 * it with a valid lease still tells us who it is. */
+	if (raft_leader(r) != 0 && (leader != raft_leader(r) || term != raft_term(r)))
+		return;
+	if (leader != a->view_leader || term != a->view_term) {
+		a->view_leader = leader;
+		a->view_term = term;
+		a->leader_ok_us = 0;
+	}
+	a->leader_ok_us = FL_MAX(a->leader_ok_us, now - ok_age);
+}
+
+uint64_t arb_leader_id(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL)
+		return 0;
+	if (raft_leader(r) != 0)
+		return raft_leader(r);
+	return a->view_term >= raft_term(r) ? a->view_leader : 0;
+}
+
+static void arb_view_send(struct arb *a, uint64_t now)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
+	uint8_t buf[1 + VIEW_HDR_BYTES + ARB_MAX_HOSTS * VIEW_ENTRY_BYTES];
+	uint32_t n = 0;
+	if (c == NULL)
+		return;
+	uint64_t ok_age = UINT64_MAX;
+	if (arb_is_leader(a) && raft_leader_lease_valid(r, now))
+		ok_age = 0;
+	else if (arb_leader_id(a) != 0 && a->leader_ok_us != 0)
+		ok_age = now - a->leader_ok_us;
+	uint32_t flags = (a->quorate ? ARB_VIEW_QUORATE : 0) | (arb_lease_valid(a) ? ARB_VIEW_LEASE : 0) |
+			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0) |
+			 (a->w_node ? ARB_VIEW_WITNESS : 0);
+	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
+		if (h == a->cfg.host_id || a->last_heard_us[h] == 0)
+			continue;
+		uint8_t *e = buf + 1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES;
+		fl_put_le32(e, h);
+		fl_put_le64(e + 4, now - a->last_heard_us[h]);
+		n++;
+	}
+	buf[0] = ARB_VIEW_MAGIC;
+	fl_put_le64(buf + 1, raft_term(r));
+	fl_put_le64(buf + 9, arb_leader_id(a));
+	fl_put_le64(buf + 17, ok_age);
+	fl_put_le32(buf + 25, flags);
+	fl_put_le32(buf + 29, n);
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->servers[i].id != a->cfg.host_id && c->servers[i].id <= ARB_MAX_HOSTS)
+			raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
+					    1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES);
+}
+
+void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len)
+{
+	if (len < 1 || from == 0 || from > ARB_MAX_HOSTS || !a->started)
+		return;
+	a->last_heard_us[from] = arb_now(a);
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r != NULL && raft_leader(r) == from && payload[0] == ARB_RAFT_MAGIC) {
+		a->leader_ok_us = arb_now(a);
+		a->view_leader = from;
+		a->view_term = raft_term(r);
+	}
+	if (payload[0] == ARB_VIEW_MAGIC) {
+		arb_view_receive(a, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] == ARB_WITNESS_MAGIC) {
+		arb_witness_receive(a, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] == ARB_RAFT_MAGIC) {
+		if (a->node)
+			raft_node_receive(a->node, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] != ARB_FWD_MAGIC)
+		return; /* unknown kind: dropped */
+	struct fsm_cmd c;
+	if (fsm_cmd_decode(payload + 1, len - 1, &c) != 0) {
+		fl_warn("host %" PRIu64 ": malformed forwarded command from host %" PRIu64 " dropped",
+			a->cfg.host_id, from);
+		return;
+	}
+	if (arb_is_leader(a))
+		arb_propose_cmd(a, &c);
+}
+
+/* ---- proposals ---- */
+
+int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
+{
+	uint8_t *buf = malloc(FSM_CMD_MAX_BYTES);
+	size_t len;
+	uint64_t index;
+	if (buf == NULL)
+		return -FL_ENOMEM;
+	if (arb_is_leader(a))
+		c->stamp_us = arb_cluster_time(a);
+	int rv = fsm_cmd_encode(c, buf, FSM_CMD_MAX_BYTES, &len);
+	if (rv == 0) {
+		if (arb_is_leader(a)) {
+			rv = raft_node_propose(a->node, buf, (uint32_t)len, &index);
+		} else {
+			uint64_t leader = arb_leader_id(a);
+			rv = leader ? arb_send_arb(a, leader, buf, len) : -FL_ENOTLEADER;
+		}
+	}
+	free(buf);
+	if (rv != 0)
+		fl_debug("host %" PRIu64 ": proposal of command %u failed: %s", a->cfg.host_id, c->type,
+			 fl_strerror(rv));
+	return rv;
+}
+
+int arb_submit(struct arb *a, const struct fsm_cmd *c)
+{
+	struct fsm_cmd copy = *c;
+	return arb_propose_cmd(a, &copy);
+}
+
+/* ---- Raft application callbacks ---- */
+
+void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct fsm *f, uint64_t *last_index)
+{
+	struct raft *r = n ? raft_node_core(n) : NULL;
+	if (r == NULL || raft_applied_index(r) < *last_index + a->cfg.snapshot_every)
+		return;
+	uint64_t index = raft_applied_index(r);
+	size_t cap = fsm_snapshot_size(f), len;
+	uint8_t *buf = malloc(cap);
+	if (buf == NULL)
+		return;
+	/* Every entry up to `index` was applied to f (apply is synchronous). */
+	if (fsm_snapshot(f, buf, cap, &len) == 0 && raft_node_snapshot(n, index, buf, len) == 0)
+		*last_index = index;
+	free(buf);
+}
+
+static void arb_raft_started(void *arg, struct raft_node *n, int result)
+{
+	struct arb *a = arg;
+	(void)n;
+	if (result != 0)
+		fl_err("host %" PRIu64 ": Raft node failed to start: %s", a->cfg.host_id, fl_strerror(result));
+}
+
+static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
+{
+	struct arb *a = arg;
+	(void)n;
+	if (a->cfg.applied)
+		a->cfg.applied(a->cfg.applied_ctx, a->cfg.host_id, e);
+	if (e->type != RAFT_ENTRY_NORMAL)
+		return;
+	if (e->index <= a->fsm.last_index)
+		return; /* replayed below our snapshot */
+	int rv = fsm_apply(&a->fsm, e->index, e->term, e->data, e->len);
+	if (rv != 0)
+		fl_debug("host %" PRIu64 ": entry %" PRIu64 " rejected: %s", a->cfg.host_id, e->index,
+			 fl_strerror(rv));
+}
+
+static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)
+{
+	struct arb *a = arg;
+	(void)n;
+	int rv = fsm_restore(&a->fsm, s->data, s->len);
+	a->snap_index = s->index;
+	if (rv != 0)
+		fl_err("host %" PRIu64 ": snapshot at %" PRIu64 " refused: %s", a->cfg.host_id, s->index,
+		       fl_strerror(rv));
+}
+
+static void arb_raft_state(void *arg, struct raft_node *n, uint8_t state, uint64_t term, uint64_t leader)
+{
+	struct arb *a = arg;
+	(void)n;
+	(void)term;
+	(void)leader;
+	bool was = a->leader;
+	a->leader = state == RAFT_LEADER;
+	if (a->leader && !was)
+		arb_leader_became(a);
+}
+
+/* ---- the delta lease ---- */
+
+static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, void *arg)
+{
+	struct arb *a = arg;
+	switch (ev) {
+	case LS_EV_ACQUIRED:
+		if (result != 0) {
+			fl_warn("host %" PRIu64 ": acquiring host_id failed: %s; retrying", a->cfg.host_id,
+				fl_strerror(result));
+			return;
+		}
+		a->ls_held = true;
+		a->generation = ls_own_record(ls)->owner_generation;
+		__attribute__((fallthrough)); /* an acquire is a good renewal */
+	case LS_EV_RENEW_OK: {
+		uint64_t lat = arb_now(a) - ls_last_good_renewal_us(ls);
+		a->ctr.renewals++;
+		a->ctr.renew_latency_us = lat;
+		a->ctr.renew_latency_max_us = FL_MAX(a->ctr.renew_latency_max_us, lat);
+		if (!FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF) && !FL_MUTANT_IS(FL_MUT_GUARD_OFF))
+			a->cfg.vm.guard(a->cfg.vm.ctx, ls_valid_until_us(ls), a->tim.k_us);
+		arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
+		break;
+	}
+	case LS_EV_RENEW_FAILED:
+		a->ctr.renewal_failures++;
+		break;
+	case LS_EV_EXPIRED:
+	case LS_EV_LEASE_LOST:
+		fl_warn("host %" PRIu64 ": delta lease %s: stopping every VM", a->cfg.host_id,
+			ev == LS_EV_EXPIRED ? "expired" : "lost");
+		a->ls_held = false;
+		if (arb_vms_running(a) > 0)
+			a->ctr.fences_storage++;
+		arb_vms_kill_all(a, ARB_STOP_STORAGE);
+		break;
+	case LS_EV_RELEASED:
+		a->ls_held = false;
+		a->released = result == 0;
+		if (result != 0)
+			fl_warn("host %" PRIu64 ": releasing the delta lease failed: %s; it expires on its own",
+				a->cfg.host_id, fl_strerror(result));
+		break;
+	case LS_EV_FORMATTED:
+		break;
+	}
+}
+
+/* ---- quorum and the tick ---- */
+
+bool arb_others_alive(const struct arb *a)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		uint64_t h = c->servers[i].id;
+		if (h == a->cfg.host_id || h > ARB_MAX_HOSTS || c->servers[i].role != RAFT_VOTER)
+			continue;
+		enum ls_host_state s = ls_host_state(a->ls, h);
+		if (s != LS_HOST_DEAD && s != LS_HOST_FREE)
+			return true;
+	}
+	return c == NULL; /* no configuration yet: assume others */
+}
+
+/* Takes the delta lease (again). After an expiry only once every VM run
+ * under the old generation is dead and F + K have passed since the lease
+ * stopped being valid: the new generation makes the old volume leases free
+ * for others at once. A LOST lease (another host wrote our id) is a
+ * misconfiguration: it stays down and says so. */
+static void arb_lease_recover(struct arb *a, uint64_t now)
+{
+	enum ls_state st = ls_state(a->ls);
+	if (st == LS_EXPIRED && arb_vms_all_idle(a) && now >= ls_valid_until_us(a->ls) + a->tim.k_us) {
+		fl_notice("host %" PRIu64 ": every VM is down; taking our host_id again", a->cfg.host_id);
+		ls_reset(a->ls);
+		st = LS_IDLE;
+	}
+	if (!a->ls_held && st == LS_IDLE)
+		ls_acquire(a->ls);
+}
+
+static bool arb_compute_quorate(struct arb *a, uint64_t now)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	if (r == NULL)
+		return false;
+	if (raft_state(r) == RAFT_LEADER)
+		return raft_leader_lease_valid(r, now);
+	uint64_t l = arb_leader_id(a);
+	if (l == 0 || l > ARB_MAX_HOSTS || a->leader_ok_us == 0)
+		return false;
+	return now - a->leader_ok_us < a->cfg.raft.election_timeout_us;
+}
+
+static void arb_update_quorum(struct arb *a, uint64_t now)
+{
+	bool q = arb_compute_quorate(a, now);
+	if (a->quorate && !q)
+		a->quorum_lost_us = now;
+	if (!a->quorate && !q && a->quorum_lost_us == 0)
+		a->quorum_lost_us = now;
+	a->quorate = q;
+}
+
+static void arb_tick_fn(struct fl_timer *t, void *arg)
+{
+	struct arb *a = arg;
+	uint64_t now = arb_now(a);
+	(void)t;
+	arb_lease_recover(a, now);
+	arb_update_quorum(a, now);
+	arb_maybe_snapshot(a, a->node, &a->fsm, &a->snap_index);
+	arb_vms_reconcile(a);
+	if (a->leader && a->quorate) {
+		if (arb_lease_valid(a))
+			arb_leader_tick(a);
+		else
+			arb_leader_hand_off(a);
+	} else {
+		arb_classify_all(a);
+	}
+	if (!FL_MUTANT_IS(FL_MUT_WITNESS_IGNORED))
+		arb_witness_tick(a, now);
+	arb_view_send(a, now);
+	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
+}
+
+/* ---- life cycle ---- */
+
+static int arb_check_config(const struct arb_config *c)
+{
+	if (c->loop == NULL || c->bdev == NULL || c->store == NULL || c->transport == NULL)
+		return -FL_EINVAL;
+	if (c->vm.start == NULL || c->vm.kill == NULL || c->vm.guard == NULL)
+		return -FL_EINVAL;
+	if (c->host_id == 0 || c->host_id > c->layout.max_hosts || c->layout.max_hosts > ARB_MAX_HOSTS)
+		return -FL_EINVAL;
+	if (c->raft.id != c->host_id || c->p_us == 0)
+		return -FL_EINVAL;
+	return 0;
+}
+
+static int arb_init_lockspace(struct arb *a)
+{
+	struct ls_config lc;
+	memset(&lc, 0, sizeof(lc));
+	snprintf(lc.space_name, sizeof(lc.space_name), "%s", a->cfg.layout.cluster);
+	snprintf(lc.host_name, sizeof(lc.host_name), "%s", a->cfg.host_name);
+	lc.host_id = a->cfg.host_id;
+	lc.offset = a->cfg.layout.lockspace_offset;
+	lc.align_bytes = a->cfg.layout.align_bytes;
+	lc.io_timeout_s = a->cfg.layout.io_timeout_s;
+	lc.min_read_hosts = a->cfg.layout.max_hosts;
+	lc.repair_corrupt_own = true;
+	return ls_new(a->loop, a->cfg.bdev, &lc, arb_ls_event, a, &a->ls);
+}
+
+int arb_new(const struct arb_config *cfg, struct arb **out)
+{
+	int rv = arb_check_config(cfg);
+	if (rv != 0)
+		return rv;
+	struct arb *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -FL_ENOMEM;
+	a->cfg = *cfg;
+	a->loop = cfg->loop;
+	if (a->cfg.tick_us == 0)
+		a->cfg.tick_us = cfg->layout.renew_us / 4;
+	if (a->cfg.snapshot_every == 0)
+		a->cfg.snapshot_every = ARB_SNAPSHOT_EVERY;
+	fl_rand_seed(&a->rand, cfg->seed);
+	struct ls_timing lt;
+	ls_timing_fencelock(cfg->layout.io_timeout_s, &lt);
+	cls_timings_from_ls(&a->tim, &lt, cfg->p_us, 2 * lt.renew_us);
+	a->raft_tx.ops = &arb_raft_tx_ops;
+	fl_timer_init(&a->tick, arb_tick_fn, a);
+	rv = fsm_init(&a->fsm, &cfg->limits);
+	if (rv == 0)
+		rv = plc_plan_init(&a->plan, &cfg->limits);
+	if (rv == 0)
+		rv = arb_init_lockspace(a);
+	if (rv == 0)
+		rv = arb_vms_init(a);
+	if (rv == 0)
+		rv = arb_mb_init(a);
+	if (rv == 0)
+		rv = arb_witness_init(a);
+	if (rv != 0) {
+		raft_logstore_close(cfg->store);
+		a->cfg.store = NULL;
+		arb_free(a);
+		return rv;
+	}
+	*out = a;
+	return 0;
+}
+
+int arb_start(struct arb *a)
+{
+	FL_ASSERT(!a->started);
+	struct raft_node_config nc;
+	memset(&nc, 0, sizeof(nc));
+	nc.opt = a->cfg.raft;
+	nc.loop = a->loop;
+	nc.store = a->cfg.store;
+	nc.transport = &a->raft_tx;
+	nc.bootstrap = a->cfg.bootstrap;
+	nc.app = (struct raft_node_app){.started = arb_raft_started, .apply = arb_raft_apply,
+				       .restore = arb_raft_restore, .state = arb_raft_state, .arg = a};
+	a->cfg.store = NULL; /* the node owns it from now on, even on error */
+	int rv = raft_node_new(&nc, &a->node);
+	if (rv != 0)
+		return rv;
+	a->started = true;
+	rv = ls_acquire(a->ls);
+	if (rv != 0)
+		return rv;
+	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
+	return 0;
+}
+
+void arb_free(struct arb *a)
+{
+	if (a == NULL)
+		return;
+	fl_timer_cancel(a->loop, &a->tick);
+	arb_witness_free(a);
+	arb_mb_free(a);
+	arb_vms_free(a);
+	raft_node_free(a->node);
+	if (a->cfg.store)
+		raft_logstore_close(a->cfg.store);
+	if (a->ls)
+		ls_free(a->ls);
+	plc_plan_free(&a->plan);
+	fsm_free(&a->fsm);
+	free(a->txbuf);
+	free(a);
+}
+
+int arb_release(struct arb *a)
+{
+	if (!arb_vms_all_idle(a))
+		return -FL_EBUSY;
+	fl_timer_cancel(a->loop, &a->tick);
+	enum ls_state st = ls_state(a->ls);
+	if (st != LS_HELD && st != LS_EXPIRED)
+		return -FL_ENOENT;
+	return ls_release(a->ls);
+}
+
+bool arb_released(const struct arb *a) { return a->released; }
+
+/* ---- status ---- */
+
+void arb_status(const struct arb *a, struct arb_status *out)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	memset(out, 0, sizeof(*out));
+	out->quorate = a->quorate;
+	out->lease_valid = arb_lease_valid(a);
+	out->fenced = a->fenced_status || a->want_fenced_status || a->pill;
+	out->leader = arb_leader_id(a);
+	out->term = r ? raft_term(r) : 0;
+	out->commit = r ? raft_commit_index(r) : 0;
+	out->valid_until_us = a->ls ? ls_valid_until_us(a->ls) : 0;
+	out->vms_running = arb_vms_running(a);
+	out->fences = a->ctr.fences;
+	out->takeovers = a->ctr.takeovers;
+	out->pills = a->ctr.pills;
+	out->unaccounted = a->unaccounted;
+	out->renewals = a->ctr.renewals;
+	out->renewal_failures = a->ctr.renewal_failures;
+	out->renew_latency_us = a->ctr.renew_latency_us;
+	out->renew_latency_max_us = a->ctr.renew_latency_max_us;
+	out->fences_quorum = a->ctr.fences_quorum;
+	out->fences_pill = a->ctr.fences_pill;
+	out->fences_storage = a->ctr.fences_storage;
+	out->audited = a->audit_done;
+}
+
+bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)
+{
+	if (host_id == 0 || host_id > ARB_MAX_HOSTS || !a->cls[host_id].valid)
+		return false;
+	out->host_id = host_id;
+	out->state = a->cls[host_id].state;
+	out->since_us = a->cls[host_id].since_us;
+	return true;
+}
+
+const struct fsm *arb_fsm(const struct arb *a) { return &a->fsm; }
+struct raft_node *arb_raft(const struct arb *a) { return a->node; }
+struct raft_node *arb_witness_raft(const struct arb *a) { return a->w_node; }

@@ -1,0 +1,167 @@
+/* The arbiter: one per host, it fuses the network channel (Raft) and the disk
+ * channel (delta lease, volume leases, mailboxes) and decides.
+ *
+ * It is a state machine on the host's fl_loop, driving that host's lockspace
+ * (disklock/lockspace.h), its Raft node (raft/node.h) carrying the replicated
+ * state (plugin/model/fsm.h), its volume leases (disklock/paxos.h) and its mailbox
+ * (disklock/mailbox.h). The same code runs in the deterministic simulator
+ * (tests/sim) and in fencelockd; everything host-specific comes in through
+ * struct arb_config: the loop, the shared device, the Raft log store, a
+ * transport, and the VM runtime (struct arb_vm_ops).
+ *
+ * What it does (docs/design.md, "The arbiter", has the decision table):
+ *   - renews the host's delta lease; after every good renewal it moves the
+ *     guard deadline of the host's VMs to (start of that renewal) + F, so a
+ *     hung, paused or dead daemon cannot keep a VM running past F + K;
+ *   - quorum: quorate while it is the leader with a valid leader lease, or a
+ *     follower that heard from the leader within the election timeout; a
+ *     non-quorate host acquires no lease and starts no VM;
+ *   - self-fence: not quorate for longer than P (per VM: its own P) -> kill
+ *     those VMs, release their leases, write FENCED in its mailbox; lease not
+ *     renewed by F -> kill every VM at once, whatever Raft says;
+ *   - obeys fence requests found in its mailbox on every renewal, and writes
+ *     the FENCED acknowledgement only once its VMs are dead and their leases
+ *     released (an early ack would let the leader take over a live writer);
+ *   - reconciles: starts the VMs placed on it (after acquiring their volume
+ *     leases; a lease held by a live host is never bypassed), stops those
+ *     placed elsewhere, never restarts a VM moved away;
+ *   - as leader, classifies every host, poison-pills hosts PARTITIONED past P,
+ *     commits new placements for the VMs of DEAD / FENCED / STORAGE_LOST-past-D
+ *     hosts, clears fences of hosts that came back, and quarantines hosts that
+ *     flap. */
+#ifndef FL_PLUGIN_ARBITER_H
+#define FL_PLUGIN_ARBITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/loop.h"
+#include "disklock/bdev.h"
+#include "disklock/layout.h"
+#include "plugin/model/classify.h"
+#include "plugin/model/fsm.h"
+#include "plugin/model/placement.h"
+#include "raft/logstore.h"
+#include "raft/raft.h"
+#include "raft/transport.h"
+
+struct arb;
+
+/* How the arbiter runs VMs on its host. The simulator models these; the
+ * daemon runs `fencelock exec` guards. Calls never block. */
+struct arb_vm_ops {
+	/* Start VM vm_idx (its volume leases are held). 0, or a -FL_E code
+	 * (the arbiter releases the leases and retries later). */
+	int (*start)(void *ctx, uint32_t vm_idx, const struct fsm_vm *vm, uint64_t incarnation);
+	/* Kill it: must be dead by deadline_us (loop clock); report with
+	 * arb_vm_exited() once it is, after flushing its volumes. */
+	void (*kill)(void *ctx, uint32_t vm_idx, uint64_t incarnation, uint64_t deadline_us);
+	/* Every VM of this host must die by deadline_us + grace_us on its own,
+	 * unless the deadline is moved again (the per-VM guard). */
+	void (*guard)(void *ctx, uint64_t deadline_us, uint64_t grace_us);
+	void *ctx;
+};
+
+struct arb_config {
+	uint64_t host_id;                 /* 1..layout.max_hosts */
+	char host_name[FL_NAME_LEN + 1];
+	struct fl_loop *loop;
+	struct fl_bdev *bdev;             /* the shared device (its loop is `loop`) */
+	struct lay_layout layout;         /* read from the device */
+	uint64_t p_us;                    /* partition tolerance P */
+	uint64_t seed;
+	struct raft_options raft;         /* timings; id must equal host_id */
+	struct raft_logstore *store;      /* opened, not loaded; owned from now on */
+	struct raft_transport *transport; /* raw: the arbiter multiplexes it */
+	const struct raft_config *bootstrap; /* NULL to join an existing cluster */
+	/* Optional: peer_addrs[id] is host id's network address ("IP:port"),
+	 * recorded in the FSM's membership; NULL entries are "unknown". */
+	const char *const *peer_addrs;
+	uint32_t n_peer_addrs;            /* entries in peer_addrs (ids 0..n-1) */
+	struct fsm_limits limits;
+	struct plc_params plc;
+	struct arb_vm_ops vm;
+	uint64_t tick_us;                 /* 0: R / 4 */
+	uint64_t snapshot_every;          /* applied entries between snapshots; 0: 1024 */
+	/* Optional: sees every committed entry as it is applied (the
+	 * simulator's checks of Raft's state-machine safety). */
+	void (*applied)(void *ctx, uint64_t host_id, const struct raft_entry *e);
+	void *applied_ctx;
+};
+
+/* Fills defaults for everything but the host- and device-specific fields:
+ * Raft timings from T (election timeout T, heartbeat T / 10), FSM limits,
+ * placement parameters. */
+void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us);
+
+/* Creates the arbiter (nothing runs until arb_start). -FL_EINVAL for an
+ * inconsistent configuration, -FL_ENOMEM. The store is owned from now on. */
+int arb_new(const struct arb_config *cfg, struct arb **out);
+/* Starts: acquires the delta lease and starts the Raft node. */
+int arb_start(struct arb *a);
+/* Stops everything at once, as a crash would: nothing is written. */
+void arb_free(struct arb *a);
+
+/* A payload that arrived from host `from` on the transport. */
+void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len);
+/* The VM runtime reports that VM vm_idx (incarnation) is dead. */
+void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
+
+/* Submits an FSM command: proposed here if leader, else forwarded to the
+ * leader (fire and forget: the outcome shows in the FSM once applied).
+ * -FL_ENOTLEADER when no leader is known. */
+int arb_submit(struct arb *a, const struct fsm_cmd *c);
+
+/* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
+ * host in the FSM (name, address), then adds it to Raft as a learner and
+ * promotes it to voter once it has caught up (thesis §4.2.1). Removing is
+ * refused with -FL_EBUSY while VMs are placed on the host: move them first
+ * (a dead host's VMs move by themselves). The disk voter follows: the
+ * leader keeps it a voter exactly while the number of host voters is even. */
+int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
+int arb_host_remove(struct arb *a, uint32_t host_id);
+
+/* Clean stop, when no VM runs here: stops the tick (nothing is started or
+ * re-acquired any more) and releases the delta lease (timestamp 0: the
+ * others see this host leave at once). The caller drives the loop until
+ * arb_released() or its own deadline, then frees the arbiter. -FL_EBUSY while
+ * a VM runs or is being started or stopped, -FL_ENOENT if no lease is held. */
+int arb_release(struct arb *a);
+bool arb_released(const struct arb *a);
+
+/* ---- status ---- */
+struct arb_host_view {
+	uint32_t host_id;
+	uint8_t state;        /* enum cls_state */
+	uint64_t since_us;
+};
+
+struct arb_status {
+	bool quorate;
+	bool lease_valid;
+	bool fenced;              /* self-fenced or obeying a fence request */
+	uint64_t leader, term, commit;
+	uint64_t valid_until_us;
+	uint32_t vms_running;
+	uint64_t fences, takeovers, pills;
+	uint32_t unaccounted;     /* volume leases naming us for VMs placed elsewhere (start-up audit) */
+	uint64_t renewals, renewal_failures;
+	uint64_t renew_latency_us;      /* the last good renewal, start to completion */
+	uint64_t renew_latency_max_us;
+	uint64_t fences_quorum, fences_pill, fences_storage; /* self-fences by reason */
+	bool audited;             /* the start-up audit has run */
+};
+
+void arb_status(const struct arb *a, struct arb_status *out);
+/* Classification of host_id as this arbiter last saw it (leader's view is
+ * authoritative; followers keep their own). */
+bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out);
+const struct fsm *arb_fsm(const struct arb *a);
+/* The disk voter's Raft node while this host serves it, else NULL. */
+struct raft_node *arb_witness_raft(const struct arb *a);
+/* The disk voter's Raft id, for bootstrap configurations (a voter iff the
+ * number of host voters is even). */
+#define FL_WITNESS_RAFT_ID 2000u
+struct raft_node *arb_raft(const struct arb *a);
+bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
+
+#endif
