@@ -9,7 +9,7 @@ build=${1:-build}
 max_seeds=${FL_MUTANT_SEEDS:-200}
 cflags=$(make -s --no-print-directory print-CFLAGS BUILD="$build")
 ldlibs="$(make -s --no-print-directory print-LDLIBS BUILD="$build") $(make -s --no-print-directory print-fencelock-sim_EXTRA_LIBS BUILD="$build")"
-mutated="plugin/arbiter/arbiter.c plugin/arbiter/arb_vm.c plugin/arbiter/arb_mailbox.c plugin/arbiter/arb_witness.c disklock/timeouts.c disklock/paxos.c raft/core_repl.c"
+mutated="plugin/arbiter/arbiter.c plugin/arbiter/arb_mutant.c plugin/arbiter/arb_vm.c plugin/arbiter/arb_mailbox.c plugin/arbiter/arb_witness.c disklock/timeouts.c disklock/paxos.c raft/core_repl.c"
 libs="$build/lib/libfl_sim.a $build/lib/libfl_arbiter.a $build/lib/libfl_model.a $build/lib/libfl_disklock.a $build/lib/libfl_raft.a $build/lib/libfl_common.a"
 main_obj=$build/obj/tests/sim/cli/main.o
 [ -f "$main_obj" ] || { echo "sim-mutants: build first (make)"; exit 2; }

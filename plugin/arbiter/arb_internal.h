@@ -69,7 +69,6 @@ struct arb_lvm {
 	struct vl_op op;
 	bool op_busy;
 	char res_name[FL_NAME_LEN + 1]; /* the lease op's resource name (it keeps a pointer) */
-	uint64_t fenced_inc;      /* mutation testing only: incarnation stopped by a fence */
 };
 
 enum arb_mb_job_kind { MBJ_OWN = 1, MBJ_SEND, MBJ_READ };
@@ -93,6 +92,65 @@ struct arb_mb_seen {
 	uint64_t read_us;
 };
 
+/* State only the leader's duties read (arb_leader.c), like the per-role
+ * union of a Raft server: it means something only while this host leads, and
+ * arb_leader_became() resets all of it when this host becomes leader, so a
+ * past term's rate limits and clock origin never leak into the next one. */
+struct arb_leader_state {
+	uint64_t ct_base_us, ct_local_us; /* cluster time origin of our leadership */
+	uint64_t proposed_us[ARB_MAX_HOSTS + 1]; /* fence proposals in flight, per host */
+	uint64_t *place_proposed_inc;  /* per VM: incarnation a pending VM_PLACE saw */
+	uint64_t *place_proposed_us;   /* per VM: when we proposed it */
+	uint64_t slot_proposed_us;
+	uint64_t member_us;           /* last membership change we proposed */
+	uint64_t hosts_proposed_us;
+	uint64_t transfer_us;         /* last leadership hand-off attempt */
+};
+
+/* The mailbox engine (arb_mailbox.c): one job at a time, read then write. */
+struct arb_mb_engine {
+	struct mb_geom geom;
+	struct arb_mb_job q[ARB_MB_QUEUE];
+	uint32_t q_head, q_len;
+	bool busy;
+	struct arb_mb_job cur;
+	struct fl_io io;
+	uint8_t *buf;                 /* one whole mailbox */
+	uint8_t *sec;                 /* one sector to write */
+	struct mb_box *box;
+	uint32_t wsec[ARB_MB_MAX_WRITES]; /* the current job's planned writes: sector */
+	struct mb_record wrec[ARB_MB_MAX_WRITES]; /* and record */
+	uint32_t wn, wi;              /* planned, done */
+	struct arb_mb_seen seen[ARB_MAX_HOSTS + 1]; /* what we last read in each host's box */
+};
+
+/* The disk voter (arb_witness.c): the witness lease and, while we serve
+ * it, its Raft node and the in-process queue between it and our node. */
+struct arb_witness_state {
+	struct raft_node *node;       /* non-NULL while we serve it */
+	struct fsm fsm;               /* its replica of the FSM, for its snapshots */
+	uint64_t snap_index;
+	struct raft_transport tx;
+	struct vl_op op;
+	bool op_busy, held;           /* witness lease operation; we hold the lease */
+	uint64_t gen;                 /* our delta generation when we took it */
+	uint64_t try_us;
+	uint32_t holder;              /* who serves it, as last heard */
+	uint64_t holder_us;
+	struct arb_wmsg q[ARB_WQ_MAX];
+	uint32_t q_head, q_len;
+	struct fl_timer q_timer;
+};
+
+/* The start-up audit (arb_vm.c): volume leases that name us. */
+struct arb_audit {
+	bool done, busy;
+	uint32_t vm, vol;
+	uint32_t unaccounted;
+	struct vl_op op;
+	char res[FL_NAME_LEN + 1];
+};
+
 struct arb {
 	struct arb_config cfg;
 	struct fl_loop *loop;
@@ -107,7 +165,7 @@ struct arb {
 	uint64_t snap_index;          /* raft index of our last snapshot */
 	uint64_t generation;          /* of our delta lease */
 
-	/* transport multiplexing */
+	/* transport multiplexing and what peers' views tell us */
 	struct raft_transport raft_tx; /* what the node sends through */
 	uint8_t *txbuf;
 	uint32_t txbuf_len;
@@ -118,7 +176,9 @@ struct arb {
 	uint64_t view_term;
 	uint32_t view_flags[ARB_MAX_HOSTS + 1];     /* ARB_VIEW_* from each host's last view */
 	uint64_t view_us[ARB_MAX_HOSTS + 1];        /* when that view arrived */
-	uint64_t transfer_us;         /* last leadership hand-off attempt */
+	/* Every host classifies every other host for its status (arb_host_view);
+	 * only the leader acts on it, and it starts afresh on becoming leader. */
+	struct cls_record cls[ARB_MAX_HOSTS + 1];
 
 	/* quorum and fencing of this host */
 	bool quorate;
@@ -131,53 +191,11 @@ struct arb {
 	struct arb_lvm *lvm;
 	uint32_t nlvm;
 
-	/* leader state */
-	bool leader;
-	uint64_t ct_base_us, ct_local_us; /* cluster time origin of our leadership */
-	struct cls_record cls[ARB_MAX_HOSTS + 1];
-	uint64_t proposed_us[ARB_MAX_HOSTS + 1]; /* fence proposals in flight, per host */
-	uint64_t *place_proposed_inc;  /* per VM: incarnation a pending VM_PLACE saw */
-	uint64_t *place_proposed_us;
-	uint64_t slot_proposed_us;
-	uint64_t member_us;           /* last membership change we proposed */
-	uint64_t hosts_proposed_us;
-
-	/* mailbox engine */
-	struct mb_geom mb;
-	struct arb_mb_job mbq[ARB_MB_QUEUE];
-	uint32_t mbq_head, mbq_len;
-	bool mb_busy;
-	struct arb_mb_job mb_cur;
-	struct fl_io mb_io;
-	uint8_t *mb_buf;              /* one whole mailbox */
-	uint8_t *mb_sec;              /* one sector to write */
-	struct mb_box *mb_box;
-	uint32_t mb_wsec[ARB_MB_MAX_WRITES]; /* the current job's planned writes: sector */
-	struct mb_record mb_wrec[ARB_MB_MAX_WRITES]; /* and record */
-	uint32_t mb_wn, mb_wi;        /* planned, done */
-	struct arb_mb_seen mb_seen[ARB_MAX_HOSTS + 1];
-
-	/* disk voter (arb_witness.c) */
-	struct raft_node *w_node;     /* non-NULL while we serve it */
-	struct fsm w_fsm;             /* its replica of the FSM, for its snapshots */
-	uint64_t w_snap_index;
-	struct raft_transport w_tx;
-	struct vl_op w_op;
-	bool w_op_busy, w_held;       /* witness lease operation; we hold the lease */
-	uint64_t w_gen;               /* our delta generation when we took it */
-	uint64_t w_try_us;
-	uint32_t w_holder;            /* who serves it, as last heard */
-	uint64_t w_holder_us;
-	struct arb_wmsg wq[ARB_WQ_MAX];
-	uint32_t wq_head, wq_len;
-	struct fl_timer wq_timer;
-
-	/* start-up audit (arb_vm.c): volume leases that name us */
-	bool audit_done, audit_busy;
-	uint32_t audit_vm, audit_vol;
-	uint32_t unaccounted;
-	struct vl_op audit_op;
-	char audit_res[FL_NAME_LEN + 1];
+	bool leader;                  /* our Raft node leads (its state callback) */
+	struct arb_leader_state ldr;  /* meaningful only while leader */
+	struct arb_mb_engine mb;
+	struct arb_witness_state w;
+	struct arb_audit audit;
 
 	struct fl_timer tick;
 	struct arb_status_counters {
@@ -217,6 +235,9 @@ uint32_t arb_vms_running(const struct arb *a);
 enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t generation);
 
 /* arb_leader.c */
+/* Allocates the leader's per-VM state (a->nlvm entries); -FL_ENOMEM. */
+int arb_leader_init(struct arb *a);
+void arb_leader_free(struct arb *a);
 void arb_leader_tick(struct arb *a);
 void arb_classify_all(struct arb *a);
 void arb_leader_became(struct arb *a);
@@ -228,6 +249,9 @@ int arb_witness_init(struct arb *a);
 void arb_witness_free(struct arb *a);
 void arb_witness_tick(struct arb *a, uint64_t now);
 bool arb_witness_in_config(const struct arb *a);
+/* Starts the disk voter's Raft node on the voter store; the caller holds
+ * the witness lease under our current delta generation. */
+void arb_witness_serve(struct arb *a);
 int arb_witness_route(struct arb *a, const void *payload, uint32_t len);
 void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t len);
 

@@ -15,6 +15,7 @@
  * a repeated proposal harmless, the limit only saves log entries. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
@@ -35,14 +36,36 @@ static bool due(const struct arb *a, uint64_t *last_us)
 	return true;
 }
 
+int arb_leader_init(struct arb *a)
+{
+	a->ldr.place_proposed_inc = calloc(a->nlvm, sizeof(uint64_t));
+	a->ldr.place_proposed_us = calloc(a->nlvm, sizeof(uint64_t));
+	if (a->ldr.place_proposed_inc == NULL || a->ldr.place_proposed_us == NULL)
+		return -FL_ENOMEM;
+	return 0;
+}
+
+void arb_leader_free(struct arb *a)
+{
+	free(a->ldr.place_proposed_inc);
+	free(a->ldr.place_proposed_us);
+	a->ldr.place_proposed_inc = a->ldr.place_proposed_us = NULL;
+}
+
+/* Everything in a->ldr starts afresh with each leadership; the per-VM arrays
+ * keep their allocation. Classification starts afresh too: the new leader
+ * judges every host from its own observations. */
 void arb_leader_became(struct arb *a)
 {
-	a->ct_base_us = fsm_clock_us(&a->fsm);
-	a->ct_local_us = arb_now(a);
+	uint64_t *inc = a->ldr.place_proposed_inc, *us = a->ldr.place_proposed_us;
+	memset(&a->ldr, 0, sizeof(a->ldr));
+	memset(inc, 0, a->nlvm * sizeof(uint64_t));
+	memset(us, 0, a->nlvm * sizeof(uint64_t));
+	a->ldr.place_proposed_inc = inc;
+	a->ldr.place_proposed_us = us;
+	a->ldr.ct_base_us = fsm_clock_us(&a->fsm);
+	a->ldr.ct_local_us = arb_now(a);
 	memset(a->cls, 0, sizeof(a->cls));
-	memset(a->proposed_us, 0, sizeof(a->proposed_us));
-	memset(a->place_proposed_us, 0, a->nlvm * sizeof(uint64_t));
-	a->slot_proposed_us = a->hosts_proposed_us = 0;
 	fl_info("host %" PRIu64 ": leader", a->cfg.host_id);
 }
 
@@ -52,7 +75,7 @@ static void leader_hosts(struct arb *a)
 	bool missing = false;
 	for (uint32_t i = 0; c && i < c->n; i++)
 		missing |= c->servers[i].id <= ARB_MAX_HOSTS && fsm_host_find(&a->fsm, (uint32_t)c->servers[i].id) == NULL;
-	if (!missing || !due(a, &a->hosts_proposed_us))
+	if (!missing || !due(a, &a->ldr.hosts_proposed_us))
 		return;
 	for (uint32_t i = 0; i < c->n; i++) {
 		uint32_t id = (uint32_t)c->servers[i].id;
@@ -81,7 +104,7 @@ static void leader_slots(struct arb *a)
 		for (uint32_t v = 0; vm && v < vm->nvol; v++)
 			needed |= vm->vol[v].slot == FSM_SLOT_NONE;
 	}
-	if (!needed || !due(a, &a->slot_proposed_us))
+	if (!needed || !due(a, &a->ldr.slot_proposed_us))
 		return;
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
@@ -99,7 +122,7 @@ static void leader_slots(struct arb *a)
 /* The host's mailbox says FENCED, and not the status we already cleared. */
 static bool seen_fenced(const struct arb *a, uint32_t h)
 {
-	const struct arb_mb_seen *s = &a->mb_seen[h];
+	const struct arb_mb_seen *s = &a->mb.seen[h];
 	return s->valid && s->status == MB_FENCED && s->status_seq > s->cleared_seq;
 }
 
@@ -151,13 +174,13 @@ static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
 static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
 {
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
-	struct arb_mb_seen *seen = &a->mb_seen[h];
+	struct arb_mb_seen *seen = &a->mb.seen[h];
 	bool is_fenced = seen_fenced(a, h);
 	if (fh == NULL || fh->state != FSM_HOST_JOINED)
 		return;
 	if (!fh->fence.active) {
 		bool pill = cls_should_poison_pill(s, a->cls[h].since_us, a->cfg.p_us, now);
-		if ((pill || is_fenced) && due(a, &a->proposed_us[h])) {
+		if ((pill || is_fenced) && due(a, &a->ldr.proposed_us[h])) {
 			fl_notice("host %" PRIu64 ": fencing host %u (%s)", a->cfg.host_id, h,
 				  is_fenced ? "it says FENCED" : "partitioned longer than P");
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
@@ -170,7 +193,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 		bool asked = seen->valid && seen->our_req_kind == MB_FENCE && seen->our_req_seq > seen->ack_seq;
 		bool answered = is_fenced || (seen->valid && seen->our_req_kind == MB_FENCE &&
 						seen->ack_kind == MB_FENCED && seen->ack_seq == seen->our_req_seq);
-		if (answered && due(a, &a->proposed_us[h])) {
+		if (answered && due(a, &a->ldr.proposed_us[h])) {
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
 					      .fence_index = fh->fence.req_index};
 			arb_propose_cmd(a, &cmd);
@@ -186,7 +209,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 		    ls_host_state(a->ls, h) == LS_HOST_LIVE && (a->view_flags[h] & ARB_VIEW_QUORATE);
 	if (!back || (vms_placed_on(a, h) > 0 && up_hosts_other_than(a, h) > 0))
 		return;
-	if (!due(a, &a->proposed_us[h]))
+	if (!due(a, &a->ldr.proposed_us[h]))
 		return;
 	fl_notice("host %" PRIu64 ": host %u is back: clearing its fence", a->cfg.host_id, h);
 	seen->cleared_seq = seen->status_seq;
@@ -223,7 +246,7 @@ static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc
 			best = cand[i];
 		}
 	}
-	if (best == 0 || !due(a, &a->proposed_us[best]))
+	if (best == 0 || !due(a, &a->ldr.proposed_us[best]))
 		return;
 	fl_notice("host %" PRIu64 ": no other host can run the VMs: lifting the quarantine of host %u",
 		  a->cfg.host_id, best);
@@ -239,15 +262,15 @@ static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, con
 	leader_unquarantine(a, cand, nc, ct);
 	for (uint32_t i = 0; i < a->plan.n_moves; i++) {
 		const struct plc_move *m = &a->plan.moves[i];
-		if (a->place_proposed_inc[m->vm_idx] == m->incarnation && now - a->place_proposed_us[m->vm_idx] <
+		if (a->ldr.place_proposed_inc[m->vm_idx] == m->incarnation && now - a->ldr.place_proposed_us[m->vm_idx] <
 									     retry_us(a))
 			continue;
 		struct fsm_cmd cmd;
 		plc_move_cmd(&a->fsm, m, ct, &cmd);
 		if (arb_propose_cmd(a, &cmd) != 0)
 			continue;
-		a->place_proposed_inc[m->vm_idx] = m->incarnation;
-		a->place_proposed_us[m->vm_idx] = now;
+		a->ldr.place_proposed_inc[m->vm_idx] = m->incarnation;
+		a->ldr.place_proposed_us[m->vm_idx] = now;
 		if (m->from_host != 0) {
 			a->ctr.takeovers++;
 			fl_notice("host %" PRIu64 ": VM %u moves from host %u to host %u", a->cfg.host_id, m->vm_idx,
@@ -260,7 +283,7 @@ void arb_leader_hand_off(struct arb *a)
 {
 	uint64_t now = arb_now(a), best_age = UINT64_MAX;
 	uint32_t best = 0;
-	if (!due(a, &a->transfer_us))
+	if (!due(a, &a->ldr.transfer_us))
 		return;
 	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
 	for (uint32_t i = 0; c && i < c->n; i++) {
@@ -292,7 +315,7 @@ static void leader_self_clear(struct arb *a)
 	uint32_t me = (uint32_t)a->cfg.host_id;
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, me);
 	bool record = fh != NULL && fh->fence.active;
-	if ((!a->fenced_status && !record) || a->pill || !arb_vms_all_idle(a) || !due(a, &a->proposed_us[me]))
+	if ((!a->fenced_status && !record) || a->pill || !arb_vms_all_idle(a) || !due(a, &a->ldr.proposed_us[me]))
 		return;
 	fl_notice("host %u: leader and fenced: clearing our own fence", me);
 	if (a->fenced_status && !arb_mb_queued(a, MBJ_SEND, me))
@@ -358,14 +381,14 @@ static void leader_membership(struct arb *a)
 		uint64_t id = c->servers[i].id;
 		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
 		if (fh != NULL && fh->role == FSM_ROLE_VOTER && c->servers[i].role == RAFT_LEARNER) {
-			if (due(a, &a->member_us))
+			if (due(a, &a->ldr.member_us))
 				raft_node_promote(a->node, id);
 			return;
 		}
 		host_voters += id != ARB_WITNESS_ID && c->servers[i].role == RAFT_VOTER;
 	}
 	bool want = host_voters % 2 == 0;
-	if (!due(a, &a->member_us))
+	if (!due(a, &a->ldr.member_us))
 		return;
 	if (want && w < 0)
 		raft_node_add(a->node, ARB_WITNESS_ID);
@@ -401,7 +424,7 @@ void arb_leader_tick(struct arb *a)
 		enum cls_state s = leader_classify(a, h, now);
 		bool says_fenced = (a->view_flags[h] & ARB_VIEW_FENCED) != 0;
 		if ((s != CLS_UP || says_fenced) && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
-		    now - a->mb_seen[h].read_us >= a->tim.r_us)
+		    now - a->mb.seen[h].read_us >= a->tim.r_us)
 			arb_mb_enqueue(a, MBJ_READ, h, 0);
 		leader_fence_host(a, h, s, now);
 		/* A candidate must be UP, say it is quorate with a valid lease, and
@@ -413,7 +436,7 @@ void arb_leader_tick(struct arb *a)
 		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
 			failed[nf++] = h;
 		struct fsm_cmd q;
-		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->proposed_us[h]))
+		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->ldr.proposed_us[h]))
 			arb_propose_cmd(a, &q);
 	}
 	leader_place(a, failed, nf, cand, nc);

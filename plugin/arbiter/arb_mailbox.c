@@ -16,39 +16,39 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
-#include "common/mutant.h"
 #include "plugin/arbiter/arb_internal.h"
+#include "plugin/arbiter/arb_mutant.h"
 
 static void mb_next_job(struct arb *a);
 
 int arb_mb_init(struct arb *a)
 {
-	a->mb.bdev = a->cfg.bdev;
-	a->mb.offset = a->cfg.layout.mailbox_offset;
-	a->mb.box_bytes = a->cfg.layout.mailbox_bytes;
-	a->mb.max_hosts = a->cfg.layout.max_hosts;
+	a->mb.geom.bdev = a->cfg.bdev;
+	a->mb.geom.offset = a->cfg.layout.mailbox_offset;
+	a->mb.geom.box_bytes = a->cfg.layout.mailbox_bytes;
+	a->mb.geom.max_hosts = a->cfg.layout.max_hosts;
 	uint32_t ss = a->cfg.bdev->sector_size;
-	a->mb_buf = calloc(mb_box_sectors(&a->mb), ss);
-	a->mb_sec = calloc(1, ss);
-	a->mb_box = calloc(1, sizeof(*a->mb_box));
-	if (a->mb_buf == NULL || a->mb_sec == NULL || a->mb_box == NULL)
+	a->mb.buf = calloc(mb_box_sectors(&a->mb.geom), ss);
+	a->mb.sec = calloc(1, ss);
+	a->mb.box = calloc(1, sizeof(*a->mb.box));
+	if (a->mb.buf == NULL || a->mb.sec == NULL || a->mb.box == NULL)
 		return -FL_ENOMEM;
 	return 0;
 }
 
 void arb_mb_free(struct arb *a)
 {
-	free(a->mb_buf);
-	free(a->mb_sec);
-	free(a->mb_box);
+	free(a->mb.buf);
+	free(a->mb.sec);
+	free(a->mb.box);
 }
 
 bool arb_mb_queued(const struct arb *a, uint8_t kind, uint64_t host)
 {
-	if (a->mb_busy && a->mb_cur.kind == kind && a->mb_cur.host == host)
+	if (a->mb.busy && a->mb.cur.kind == kind && a->mb.cur.host == host)
 		return true;
-	for (uint32_t i = 0; i < a->mbq_len; i++) {
-		const struct arb_mb_job *j = &a->mbq[(a->mbq_head + i) % ARB_MB_QUEUE];
+	for (uint32_t i = 0; i < a->mb.q_len; i++) {
+		const struct arb_mb_job *j = &a->mb.q[(a->mb.q_head + i) % ARB_MB_QUEUE];
 		if (j->kind == kind && j->host == host)
 			return true;
 	}
@@ -57,21 +57,21 @@ bool arb_mb_queued(const struct arb *a, uint8_t kind, uint64_t host)
 
 void arb_mb_enqueue(struct arb *a, uint8_t kind, uint64_t host, uint8_t req)
 {
-	FL_ASSERT(host >= 1 && host <= a->mb.max_hosts);
+	FL_ASSERT(host >= 1 && host <= a->mb.geom.max_hosts);
 	/* A job already waiting covers this one (jobs read before they write);
 	 * a job already running does not: it may have read too early. */
-	for (uint32_t i = 0; i < a->mbq_len; i++) {
-		const struct arb_mb_job *j = &a->mbq[(a->mbq_head + i) % ARB_MB_QUEUE];
+	for (uint32_t i = 0; i < a->mb.q_len; i++) {
+		const struct arb_mb_job *j = &a->mb.q[(a->mb.q_head + i) % ARB_MB_QUEUE];
 		if (j->kind == kind && j->host == host && j->req == req)
 			return;
 	}
-	if (a->mbq_len == ARB_MB_QUEUE) {
+	if (a->mb.q_len == ARB_MB_QUEUE) {
 		fl_warn("host %" PRIu64 ": mailbox queue full, job dropped", a->cfg.host_id);
 		return;
 	}
-	a->mbq[(a->mbq_head + a->mbq_len) % ARB_MB_QUEUE] = (struct arb_mb_job){.kind = kind, .req = req, .host = host};
-	a->mbq_len++;
-	if (!a->mb_busy)
+	a->mb.q[(a->mb.q_head + a->mb.q_len) % ARB_MB_QUEUE] = (struct arb_mb_job){.kind = kind, .req = req, .host = host};
+	a->mb.q_len++;
+	if (!a->mb.busy)
 		mb_next_job(a);
 }
 
@@ -79,37 +79,37 @@ static void mb_io_done(struct fl_io *io, int result);
 
 static void mb_submit(struct arb *a, enum fl_io_op op, uint64_t offset, void *buf, uint32_t len)
 {
-	a->mb_io = (struct fl_io){.op = op, .offset = offset, .len = len, .buf = buf,
+	a->mb.io = (struct fl_io){.op = op, .offset = offset, .len = len, .buf = buf,
 				  .timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S, .cb = mb_io_done, .arg = a};
-	int rv = fl_bdev_submit(a->cfg.bdev, &a->mb_io);
+	int rv = fl_bdev_submit(a->cfg.bdev, &a->mb.io);
 	if (rv != 0) {
 		fl_warn("host %" PRIu64 ": mailbox I/O on %s: %s", a->cfg.host_id, a->cfg.bdev->name, fl_strerror(rv));
-		a->mb_busy = false;
+		a->mb.busy = false;
 		mb_next_job(a);
 	}
 }
 
 static void mb_next_job(struct arb *a)
 {
-	if (a->mbq_len == 0) {
-		a->mb_busy = false;
+	if (a->mb.q_len == 0) {
+		a->mb.busy = false;
 		return;
 	}
-	a->mb_cur = a->mbq[a->mbq_head];
-	a->mbq_head = (a->mbq_head + 1) % ARB_MB_QUEUE;
-	a->mbq_len--;
-	a->mb_busy = true;
-	a->mb_wn = a->mb_wi = 0;
+	a->mb.cur = a->mb.q[a->mb.q_head];
+	a->mb.q_head = (a->mb.q_head + 1) % ARB_MB_QUEUE;
+	a->mb.q_len--;
+	a->mb.busy = true;
+	a->mb.wn = a->mb.wi = 0;
 	uint32_t ss = a->cfg.bdev->sector_size;
-	mb_submit(a, FL_IO_READ, mb_box_offset(&a->mb, a->mb_cur.host), a->mb_buf, mb_box_sectors(&a->mb) * ss);
+	mb_submit(a, FL_IO_READ, mb_box_offset(&a->mb.geom, a->mb.cur.host), a->mb.buf, mb_box_sectors(&a->mb.geom) * ss);
 }
 
 static void mb_plan(struct arb *a, uint32_t sector, const struct mb_record *r)
 {
-	FL_ASSERT(a->mb_wn < ARB_MB_MAX_WRITES);
-	a->mb_wsec[a->mb_wn] = sector;
-	a->mb_wrec[a->mb_wn] = *r;
-	a->mb_wn++;
+	FL_ASSERT(a->mb.wn < ARB_MB_MAX_WRITES);
+	a->mb.wsec[a->mb.wn] = sector;
+	a->mb.wrec[a->mb.wn] = *r;
+	a->mb.wn++;
 }
 
 /* Decides what our own mailbox says we must do, and what to write back. */
@@ -117,13 +117,13 @@ static void mb_own_plan(struct arb *a, const struct mb_box *b)
 {
 	uint64_t me = a->cfg.host_id, now_s = arb_now(a) / FL_US_PER_S;
 	bool fence_req = false, clear_req = false;
-	for (uint32_t s = 1; s <= a->mb.max_hosts; s++) {
+	for (uint32_t s = 1; s <= a->mb.geom.max_hosts; s++) {
 		fence_req |= mb_pending(b, s) && b->req[s].kind == MB_FENCE;
 		clear_req |= mb_pending(b, s) && b->req[s].kind == MB_CLEAR;
 	}
 	a->pill = fence_req;
 	a->fenced_status = b->status.kind == MB_FENCED;
-	bool stopped = arb_vms_all_idle(a) || FL_MUTANT_IS(FL_MUT_EARLY_FENCED);
+	bool stopped = arb_vms_all_idle(a) || arb_mut_early_fenced();
 	bool fenced = a->fenced_status || (stopped && (a->want_fenced_status || fence_req));
 	bool cleared = !fence_req && clear_req;
 	if (cleared)
@@ -134,7 +134,7 @@ static void mb_own_plan(struct arb *a, const struct mb_box *b)
 				       .seq = b->status.seq + 1, .time_s = now_s};
 		mb_plan(a, 0, &st);
 	}
-	for (uint32_t s = 1; s <= a->mb.max_hosts; s++) {
+	for (uint32_t s = 1; s <= a->mb.geom.max_hosts; s++) {
 		if (!mb_pending(b, s))
 			continue;
 		uint32_t k = b->req[s].kind;
@@ -142,7 +142,7 @@ static void mb_own_plan(struct arb *a, const struct mb_box *b)
 			continue; /* acknowledged once it is true */
 		struct mb_record ack = {.magic = MB_ACK_MAGIC, .kind = mb_ack_for(k), .from = me, .to = s,
 					.seq = b->req[s].seq, .time_s = now_s};
-		mb_plan(a, a->mb.max_hosts + s, &ack);
+		mb_plan(a, a->mb.geom.max_hosts + s, &ack);
 	}
 }
 
@@ -162,7 +162,7 @@ static void mb_own_status_written(struct arb *a, const struct mb_record *r)
 
 static void mb_seen_update(struct arb *a, const struct mb_box *b)
 {
-	struct arb_mb_seen *s = &a->mb_seen[b->owner];
+	struct arb_mb_seen *s = &a->mb.seen[b->owner];
 	uint64_t me = a->cfg.host_id;
 	s->valid = true;
 	s->status = b->status.kind;
@@ -178,21 +178,21 @@ static void mb_seen_update(struct arb *a, const struct mb_box *b)
  * mailbox could not be decoded (nothing is written then). */
 static bool mb_after_read(struct arb *a)
 {
-	struct mb_box *b = a->mb_box;
-	int rv = mb_box_decode(&a->mb, a->mb_buf, a->mb_cur.host, b);
+	struct mb_box *b = a->mb.box;
+	int rv = mb_box_decode(&a->mb.geom, a->mb.buf, a->mb.cur.host, b);
 	if (rv != 0) {
 		fl_err("host %" PRIu64 ": mailbox of host %" PRIu64 " unreadable: %s", a->cfg.host_id,
-		       a->mb_cur.host, fl_strerror(rv));
+		       a->mb.cur.host, fl_strerror(rv));
 		return false;
 	}
-	if (a->mb_cur.kind == MBJ_OWN) {
+	if (a->mb.cur.kind == MBJ_OWN) {
 		mb_own_plan(a, b);
 	} else {
 		mb_seen_update(a, b);
-		if (a->mb_cur.kind == MBJ_SEND) {
+		if (a->mb.cur.kind == MBJ_SEND) {
 			uint64_t me = a->cfg.host_id;
-			struct mb_record r = {.magic = MB_REQ_MAGIC, .kind = a->mb_cur.req, .from = me,
-					      .to = a->mb_cur.host,
+			struct mb_record r = {.magic = MB_REQ_MAGIC, .kind = a->mb.cur.req, .from = me,
+					      .to = a->mb.cur.host,
 					      .seq = FL_MAX(b->req[me].seq, b->ack[me].seq) + 1,
 					      .time_s = arb_now(a) / FL_US_PER_S};
 			mb_plan(a, (uint32_t)me, &r);
@@ -203,14 +203,14 @@ static bool mb_after_read(struct arb *a)
 
 static void mb_write_next(struct arb *a)
 {
-	if (a->mb_wi == a->mb_wn) {
+	if (a->mb.wi == a->mb.wn) {
 		mb_next_job(a);
 		return;
 	}
 	uint32_t ss = a->cfg.bdev->sector_size;
-	mb_record_encode(&a->mb_wrec[a->mb_wi], a->mb_sec, ss);
-	mb_submit(a, FL_IO_WRITE, mb_box_offset(&a->mb, a->mb_cur.host) + (uint64_t)a->mb_wsec[a->mb_wi] * ss,
-		  a->mb_sec, ss);
+	mb_record_encode(&a->mb.wrec[a->mb.wi], a->mb.sec, ss);
+	mb_submit(a, FL_IO_WRITE, mb_box_offset(&a->mb.geom, a->mb.cur.host) + (uint64_t)a->mb.wsec[a->mb.wi] * ss,
+		  a->mb.sec, ss);
 }
 
 static void mb_io_done(struct fl_io *io, int result)
@@ -218,25 +218,25 @@ static void mb_io_done(struct fl_io *io, int result)
 	struct arb *a = io->arg;
 	if (result != 0) {
 		fl_warn("host %" PRIu64 ": mailbox %s of host %" PRIu64 ": %s", a->cfg.host_id,
-			io->op == FL_IO_READ ? "read" : "write", a->mb_cur.host, fl_strerror(result));
+			io->op == FL_IO_READ ? "read" : "write", a->mb.cur.host, fl_strerror(result));
 		mb_next_job(a);
 		return;
 	}
 	if (io->op == FL_IO_READ) {
 		if (!mb_after_read(a))
-			a->mb_wn = 0;
+			a->mb.wn = 0;
 		mb_write_next(a);
 		return;
 	}
-	const struct mb_record *w = &a->mb_wrec[a->mb_wi];
-	if (a->mb_cur.kind == MBJ_OWN && a->mb_wsec[a->mb_wi] == 0)
+	const struct mb_record *w = &a->mb.wrec[a->mb.wi];
+	if (a->mb.cur.kind == MBJ_OWN && a->mb.wsec[a->mb.wi] == 0)
 		mb_own_status_written(a, w);
-	if (a->mb_cur.kind == MBJ_SEND) {
-		a->mb_seen[a->mb_cur.host].our_req_seq = w->seq;
-		a->mb_seen[a->mb_cur.host].our_req_kind = w->kind;
+	if (a->mb.cur.kind == MBJ_SEND) {
+		a->mb.seen[a->mb.cur.host].our_req_seq = w->seq;
+		a->mb.seen[a->mb.cur.host].our_req_kind = w->kind;
 		if (w->kind == MB_FENCE)
 			a->ctr.pills++;
 	}
-	a->mb_wi++;
+	a->mb.wi++;
 	mb_write_next(a);
 }

@@ -18,8 +18,8 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
-#include "common/mutant.h"
 #include "plugin/arbiter/arb_internal.h"
+#include "plugin/arbiter/arb_mutant.h"
 
 static void lvm_step(struct arb_lvm *l);
 
@@ -46,9 +46,7 @@ int arb_vms_init(struct arb *a)
 {
 	a->nlvm = a->cfg.limits.max_vms;
 	a->lvm = calloc(a->nlvm, sizeof(*a->lvm));
-	a->place_proposed_inc = calloc(a->nlvm, sizeof(uint64_t));
-	a->place_proposed_us = calloc(a->nlvm, sizeof(uint64_t));
-	if (a->lvm == NULL || a->place_proposed_inc == NULL || a->place_proposed_us == NULL)
+	if (a->lvm == NULL)
 		return -FL_ENOMEM;
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		a->lvm[i].a = a;
@@ -59,17 +57,15 @@ int arb_vms_init(struct arb *a)
 
 void arb_vms_free(struct arb *a)
 {
-	if (a->audit_busy)
-		vl_op_cancel(&a->audit_op);
-	vl_op_free(&a->audit_op);
+	if (a->audit.busy)
+		vl_op_cancel(&a->audit.op);
+	vl_op_free(&a->audit.op);
 	for (uint32_t i = 0; a->lvm && i < a->nlvm; i++) {
 		if (a->lvm[i].op_busy)
 			vl_op_cancel(&a->lvm[i].op);
 		vl_op_free(&a->lvm[i].op);
 	}
 	free(a->lvm);
-	free(a->place_proposed_inc);
-	free(a->place_proposed_us);
 }
 
 static void lvm_set(struct arb_lvm *l, enum arb_lvm_state s)
@@ -224,8 +220,7 @@ static void lvm_stop(struct arb_lvm *l, enum arb_stop_why why, uint64_t deadline
 	}
 	if (why == ARB_STOP_MOVED)
 		l->never_again = l->incarnation;
-	if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && (why == ARB_STOP_QUORUM || why == ARB_STOP_PILL))
-		l->fenced_inc = l->incarnation;
+	arb_mut_vm_stopping(l, why);
 }
 
 void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
@@ -289,7 +284,7 @@ static bool vm_has_slots(const struct fsm_vm *vm)
 /* The local safety rules: they run first, whatever the FSM says. */
 static void arb_vms_safety(struct arb *a, uint64_t now)
 {
-	if (FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF))
+	if (arb_mut_no_self_fence())
 		return;
 	if (!arb_lease_valid(a)) {
 		arb_vms_kill_all(a, ARB_STOP_STORAGE);
@@ -344,50 +339,50 @@ static void audit_done_fn(struct vl_op *op, void *arg)
 {
 	struct arb *a = arg;
 	const struct fl_leader *l = &op->res.leader;
-	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
-	a->audit_busy = false;
+	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit.vm);
+	a->audit.busy = false;
 	if (op->res.rv == 0 && vm != NULL && vl_leader_held(l) && l->owner_id == a->cfg.host_id &&
 	    vm->desired_host != a->cfg.host_id) {
-		a->unaccounted++;
+		a->audit.unaccounted++;
 		fl_warn("host %" PRIu64 ": the lease of VM %s volume %s names this host (generation %" PRIu64
 			") but the VM is placed on host %u: reported, left to its new holder", a->cfg.host_id,
-			vm->uid, vm->vol[a->audit_vol].path, l->owner_generation, vm->desired_host);
+			vm->uid, vm->vol[a->audit.vol].path, l->owner_generation, vm->desired_host);
 	}
 	vl_op_free(op);
-	a->audit_vol++;
+	a->audit.vol++;
 	audit_next(a);
 }
 
 static void audit_next(struct arb *a)
 {
-	for (; a->audit_vm < a->nlvm; a->audit_vm++, a->audit_vol = 0) {
-		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit_vm);
-		for (; vm != NULL && a->audit_vol < vm->nvol; a->audit_vol++) {
-			if (vm->vol[a->audit_vol].slot == FSM_SLOT_NONE)
+	for (; a->audit.vm < a->nlvm; a->audit.vm++, a->audit.vol = 0) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, a->audit.vm);
+		for (; vm != NULL && a->audit.vol < vm->nvol; a->audit.vol++) {
+			if (vm->vol[a->audit.vol].slot == FSM_SLOT_NONE)
 				continue;
 			struct vl_area area = {.bdev = a->cfg.bdev,
-					       .offset = lay_slot_offset(&a->cfg.layout, vm->vol[a->audit_vol].slot),
+					       .offset = lay_slot_offset(&a->cfg.layout, vm->vol[a->audit.vol].slot),
 					       .num_hosts_hint = a->cfg.layout.max_hosts,
 					       .space_name = a->cfg.layout.cluster,
-					       .resource_name = a->audit_res};
-			lay_slot_name(vm->vol[a->audit_vol].slot, a->audit_res);
-			a->audit_busy = true;
-			if (vl_inquire_start(&a->audit_op, &area, audit_done_fn, a) == 0)
+					       .resource_name = a->audit.res};
+			lay_slot_name(vm->vol[a->audit.vol].slot, a->audit.res);
+			a->audit.busy = true;
+			if (vl_inquire_start(&a->audit.op, &area, audit_done_fn, a) == 0)
 				return;
-			a->audit_busy = false;
+			a->audit.busy = false;
 		}
 	}
-	a->audit_done = true;
-	if (a->unaccounted)
+	a->audit.done = true;
+	if (a->audit.unaccounted)
 		fl_warn("host %" PRIu64 ": %u volume lease(s) name this host for VMs placed elsewhere",
-			a->cfg.host_id, a->unaccounted);
+			a->cfg.host_id, a->audit.unaccounted);
 }
 
 void arb_vms_audit(struct arb *a)
 {
-	if (a->audit_done || a->audit_busy || !arb_lease_valid(a) || !arb_caught_up(a))
+	if (a->audit.done || a->audit.busy || !arb_lease_valid(a) || !arb_caught_up(a))
 		return;
-	a->audit_vm = a->audit_vol = 0;
+	a->audit.vm = a->audit.vol = 0;
 	audit_next(a);
 }
 
@@ -397,20 +392,14 @@ void arb_vms_reconcile(struct arb *a)
 	arb_vms_safety(a, now);
 	/* Nothing starts before the start-up audit has looked at the leases. */
 	bool may_start = arb_lease_valid(a) && a->quorate && arb_caught_up(a) && !a->pill &&
-			 !a->fenced_status && !a->want_fenced_status && a->audit_done;
+			 !a->fenced_status && !a->want_fenced_status && a->audit.done;
 	arb_vms_audit(a);
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		struct arb_lvm *l = &a->lvm[i];
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
 		bool ours = vm != NULL && vm->desired_host == a->cfg.host_id;
-		if (FL_MUTANT_IS(FL_MUT_REJOIN_RESTARTS) && l->state == LVM_IDLE && l->fenced_inc && vm && may_start) {
-			/* The bug: "we still hold its leases", restart it as it was. */
-			l->incarnation = l->fenced_inc;
-			l->fenced_inc = 0;
-			if (a->cfg.vm.start(a->cfg.vm.ctx, i, vm, l->incarnation) == 0)
-				lvm_set(l, LVM_RUNNING);
+		if (arb_mut_vm_restart(a, l, vm, may_start))
 			continue;
-		}
 		if ((l->state == LVM_RUNNING || l->state == LVM_ACQUIRING) && !ours && arb_caught_up(a)) {
 			lvm_stop(l, ARB_STOP_MOVED, now + a->tim.k_us);
 			continue;

@@ -24,10 +24,10 @@
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
-#include "common/mutant.h"
 #include "disklock/ondisk.h"
 #include "fencelock/error.h"
 #include "plugin/arbiter/arb_internal.h"
+#include "plugin/arbiter/arb_mutant.h"
 #include "plugin/arbiter/voter_store.h"
 
 #define W_HDR_BYTES 17u /* 'W', from u64, to u64 */
@@ -45,17 +45,17 @@ static void local_fire(struct fl_timer *t, void *arg);
 
 static void local_push(struct arb *a, uint64_t from, uint64_t to, const void *p, uint32_t len)
 {
-	if (a->wq_len == ARB_WQ_MAX)
+	if (a->w.q_len == ARB_WQ_MAX)
 		return; /* dropped: Raft tolerates loss */
-	struct arb_wmsg *m = &a->wq[(a->wq_head + a->wq_len) % ARB_WQ_MAX];
+	struct arb_wmsg *m = &a->w.q[(a->w.q_head + a->w.q_len) % ARB_WQ_MAX];
 	uint8_t *copy = malloc(len ? len : 1);
 	if (copy == NULL)
 		return;
 	memcpy(copy, p, len);
 	*m = (struct arb_wmsg){.from = from, .to = to, .len = len, .data = copy};
-	a->wq_len++;
-	if (!fl_timer_armed(&a->wq_timer))
-		fl_timer_after(a->loop, &a->wq_timer, 0);
+	a->w.q_len++;
+	if (!fl_timer_armed(&a->w.q_timer))
+		fl_timer_after(a->loop, &a->w.q_timer, 0);
 }
 
 static void local_fire(struct fl_timer *t, void *arg)
@@ -63,18 +63,18 @@ static void local_fire(struct fl_timer *t, void *arg)
 	struct arb *a = arg;
 	(void)t;
 	/* Bounded: what these deliveries queue waits for the next round. */
-	for (uint32_t n = a->wq_len; n > 0; n--) {
-		struct arb_wmsg m = a->wq[a->wq_head];
-		a->wq_head = (a->wq_head + 1) % ARB_WQ_MAX;
-		a->wq_len--;
-		if (m.to == ARB_WITNESS_ID && a->w_node)
-			raft_node_receive(a->w_node, m.from, m.data, m.len);
+	for (uint32_t n = a->w.q_len; n > 0; n--) {
+		struct arb_wmsg m = a->w.q[a->w.q_head];
+		a->w.q_head = (a->w.q_head + 1) % ARB_WQ_MAX;
+		a->w.q_len--;
+		if (m.to == ARB_WITNESS_ID && a->w.node)
+			raft_node_receive(a->w.node, m.from, m.data, m.len);
 		else if (m.to == a->cfg.host_id && a->node)
 			raft_node_receive(a->node, m.from, m.data, m.len);
 		free(m.data);
 	}
-	if (a->wq_len > 0)
-		fl_timer_after(a->loop, &a->wq_timer, 0);
+	if (a->w.q_len > 0)
+		fl_timer_after(a->loop, &a->w.q_timer, 0);
 }
 
 static int w_envelope_send(struct arb *a, uint64_t via, uint64_t from, uint64_t to, const void *p, uint32_t len)
@@ -94,20 +94,20 @@ static int w_envelope_send(struct arb *a, uint64_t via, uint64_t from, uint64_t 
 /* Our host node sends to the disk voter: to whoever serves it. */
 int arb_witness_route(struct arb *a, const void *payload, uint32_t len)
 {
-	if (a->w_node) {
+	if (a->w.node) {
 		local_push(a, a->cfg.host_id, ARB_WITNESS_ID, payload, len);
 		return 0;
 	}
 	uint64_t now = arb_now(a);
-	if (a->w_holder == 0 || now - a->w_holder_us > a->tim.h_us)
+	if (a->w.holder == 0 || now - a->w.holder_us > a->tim.h_us)
 		return 0; /* nobody serves it that we know of: dropped */
-	return w_envelope_send(a, a->w_holder, a->cfg.host_id, ARB_WITNESS_ID, payload, len);
+	return w_envelope_send(a, a->w.holder, a->cfg.host_id, ARB_WITNESS_ID, payload, len);
 }
 
 /* The disk voter sends to a host. */
 static int w_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
 {
-	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, w_tx));
+	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, w.tx));
 	if (to == a->cfg.host_id) {
 		local_push(a, ARB_WITNESS_ID, to, payload, len);
 		return 0;
@@ -124,13 +124,13 @@ void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t
 	uint64_t from = fl_get_le64(b), to = fl_get_le64(b + 8);
 	const uint8_t *p = b + 16;
 	uint32_t n = len - 16;
-	if (to == ARB_WITNESS_ID && from == via && a->w_node)
-		raft_node_receive(a->w_node, from, p, n);
+	if (to == ARB_WITNESS_ID && from == via && a->w.node)
+		raft_node_receive(a->w.node, from, p, n);
 	else if (to == a->cfg.host_id && from == ARB_WITNESS_ID && a->node)
 		raft_node_receive(a->node, ARB_WITNESS_ID, p, n);
 	if (from == ARB_WITNESS_ID) {
-		a->w_holder = (uint32_t)via;
-		a->w_holder_us = arb_now(a);
+		a->w.holder = (uint32_t)via;
+		a->w.holder_us = arb_now(a);
 	}
 }
 
@@ -175,25 +175,25 @@ static void w_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
 {
 	struct arb *a = arg;
 	(void)n;
-	if (e->type == RAFT_ENTRY_NORMAL && e->index > a->w_fsm.last_index)
-		fsm_apply(&a->w_fsm, e->index, e->term, e->data, e->len);
+	if (e->type == RAFT_ENTRY_NORMAL && e->index > a->w.fsm.last_index)
+		fsm_apply(&a->w.fsm, e->index, e->term, e->data, e->len);
 }
 
 static void w_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)
 {
 	struct arb *a = arg;
 	(void)n;
-	if (fsm_restore(&a->w_fsm, s->data, s->len) != 0)
+	if (fsm_restore(&a->w.fsm, s->data, s->len) != 0)
 		fl_err("host %" PRIu64 ": disk voter: snapshot at %" PRIu64 " refused", a->cfg.host_id, s->index);
-	a->w_snap_index = s->index;
+	a->w.snap_index = s->index;
 }
 
-static void w_serve(struct arb *a)
+void arb_witness_serve(struct arb *a)
 {
 	struct raft_logstore *store = NULL;
 	char err[256];
-	fsm_reset(&a->w_fsm);
-	a->w_snap_index = 0;
+	fsm_reset(&a->w.fsm);
+	a->w.snap_index = 0;
 	struct voter_store_opts vo = {.io_timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S};
 	int rv = voter_store_open(a->loop, a->cfg.bdev, a->cfg.layout.voter_offset, a->cfg.layout.voter_bytes, &vo,
 				  &store, err, sizeof(err));
@@ -209,14 +209,14 @@ static void w_serve(struct arb *a)
 	nc.opt.election_timeout_us = 3 * a->cfg.raft.election_timeout_us; /* hosts usually win */
 	nc.loop = a->loop;
 	nc.store = store;
-	nc.transport = &a->w_tx;
+	nc.transport = &a->w.tx;
 	nc.bootstrap = a->cfg.bootstrap;
 	nc.app = (struct raft_node_app){.started = w_started, .apply = w_apply, .restore = w_restore,
 				       .state = w_state, .arg = a};
-	rv = raft_node_new(&nc, &a->w_node);
+	rv = raft_node_new(&nc, &a->w.node);
 	if (rv != 0) {
 		fl_err("host %" PRIu64 ": disk voter: %s", a->cfg.host_id, fl_strerror(rv));
-		a->w_node = NULL;
+		a->w.node = NULL;
 		return;
 	}
 	fl_notice("host %" PRIu64 ": serving the disk voter", a->cfg.host_id);
@@ -224,11 +224,11 @@ static void w_serve(struct arb *a)
 
 static void w_stop(struct arb *a, const char *why)
 {
-	if (a->w_node == NULL)
+	if (a->w.node == NULL)
 		return;
 	fl_notice("host %" PRIu64 ": no longer serving the disk voter: %s", a->cfg.host_id, why);
-	raft_node_free(a->w_node);
-	a->w_node = NULL;
+	raft_node_free(a->w.node);
+	a->w.node = NULL;
 }
 
 static void w_area(struct arb *a, struct vl_area *area)
@@ -245,20 +245,20 @@ static void w_op_done(struct vl_op *op, void *arg)
 	struct arb *a = arg;
 	int rv = op->res.rv;
 	bool acquiring = op->kind == VL_ACQUIRE;
-	a->w_op_busy = false;
+	a->w.op_busy = false;
 	vl_op_free(op);
 	if (!acquiring) {
-		a->w_held = false;
+		a->w.held = false;
 		return;
 	}
 	if (rv != 0) {
-		a->w_try_us = arb_now(a) + a->tim.r_us + fl_rand_below(&a->rand, a->tim.r_us);
+		a->w.try_us = arb_now(a) + a->tim.r_us + fl_rand_below(&a->rand, a->tim.r_us);
 		return;
 	}
-	a->w_held = true;
-	a->w_gen = a->generation;
+	a->w.held = true;
+	a->w.gen = a->generation;
 	if (arb_lease_valid(a))
-		w_serve(a);
+		arb_witness_serve(a);
 }
 
 /* Whether a live host other than us says it serves the voter. */
@@ -272,66 +272,61 @@ static bool someone_serves(const struct arb *a, uint64_t now)
 
 void arb_witness_tick(struct arb *a, uint64_t now)
 {
-	arb_maybe_snapshot(a, a->w_node, &a->w_fsm, &a->w_snap_index);
+	arb_maybe_snapshot(a, a->w.node, &a->w.fsm, &a->w.snap_index);
 	bool valid = arb_lease_valid(a);
 	bool past_p = !a->quorate && a->quorum_lost_us != 0 && now - a->quorum_lost_us > a->cfg.p_us;
 	bool alive = arb_others_alive(a);
-	if (a->w_node && (!valid || a->w_gen != a->generation || (past_p && alive)))
+	if (a->w.node && (!valid || a->w.gen != a->generation || (past_p && alive)))
 		w_stop(a, !valid ? "our delta lease is not valid" : "not quorate for longer than P");
-	if (a->w_held && !a->w_node && !a->w_op_busy && arb_lease_valid(a) && a->w_gen == a->generation &&
-	    !FL_MUTANT_IS(FL_MUT_WITNESS_TWICE)) {
+	if (a->w.held && !a->w.node && !a->w.op_busy && arb_lease_valid(a) && a->w.gen == a->generation &&
+	    !arb_mut_witness_twice()) {
 		/* Release it so the quorate side need not wait D for it. */
 		struct vl_area area;
 		w_area(a, &area);
-		a->w_op_busy = true;
-		if (vl_release_start(&a->w_op, &area, a->cfg.host_id, a->generation, w_op_done, a) != 0)
-			a->w_op_busy = a->w_held = false;
+		a->w.op_busy = true;
+		if (vl_release_start(&a->w.op, &area, a->cfg.host_id, a->generation, w_op_done, a) != 0)
+			a->w.op_busy = a->w.held = false;
 		return;
 	}
-	if (a->w_gen != a->generation)
-		a->w_held = false; /* a lease of a past generation is not ours any more */
+	if (a->w.gen != a->generation)
+		a->w.held = false; /* a lease of a past generation is not ours any more */
 	bool may_take = valid && (a->quorate || !alive);
-	if (!arb_witness_in_config(a) || a->w_held || a->w_op_busy || !may_take || now < a->w_try_us)
+	if (!arb_witness_in_config(a) || a->w.held || a->w.op_busy || !may_take || now < a->w.try_us)
 		return;
-	if (someone_serves(a, now) && !FL_MUTANT_IS(FL_MUT_WITNESS_TWICE))
+	if (someone_serves(a, now)) {
+		(void)arb_mut_witness_serve(a, now); /* mutant 8 serves it all the same */
 		return;
+	}
 	struct vl_area area;
 	w_area(a, &area);
 	struct vl_acquire_args args = {.host_id = a->cfg.host_id, .generation = a->generation,
 				       .owner_state = arb_owner_state, .owner_ctx = a, .rand = &a->rand};
-	if (FL_MUTANT_IS(FL_MUT_WITNESS_TWICE) && someone_serves(a, now)) {
-		/* The bug: serve it without the lease because "the holder looks slow". */
-		a->w_held = true;
-		a->w_gen = a->generation;
-		w_serve(a);
-		return;
-	}
-	a->w_op_busy = true;
-	if (vl_acquire_start(&a->w_op, &area, &args, w_op_done, a) != 0) {
-		a->w_op_busy = false;
-		a->w_try_us = now + a->tim.r_us;
+	a->w.op_busy = true;
+	if (vl_acquire_start(&a->w.op, &area, &args, w_op_done, a) != 0) {
+		a->w.op_busy = false;
+		a->w.try_us = now + a->tim.r_us;
 	}
 }
 
 int arb_witness_init(struct arb *a)
 {
-	a->w_tx.ops = &w_tx_ops;
-	fl_timer_init(&a->wq_timer, local_fire, a);
-	return fsm_init(&a->w_fsm, &a->cfg.limits);
+	a->w.tx.ops = &w_tx_ops;
+	fl_timer_init(&a->w.q_timer, local_fire, a);
+	return fsm_init(&a->w.fsm, &a->cfg.limits);
 }
 
 void arb_witness_free(struct arb *a)
 {
-	fl_timer_cancel(a->loop, &a->wq_timer);
-	if (a->w_op_busy)
-		vl_op_cancel(&a->w_op);
-	vl_op_free(&a->w_op);
-	raft_node_free(a->w_node);
-	a->w_node = NULL;
-	fsm_free(&a->w_fsm);
-	while (a->wq_len > 0) {
-		free(a->wq[a->wq_head].data);
-		a->wq_head = (a->wq_head + 1) % ARB_WQ_MAX;
-		a->wq_len--;
+	fl_timer_cancel(a->loop, &a->w.q_timer);
+	if (a->w.op_busy)
+		vl_op_cancel(&a->w.op);
+	vl_op_free(&a->w.op);
+	raft_node_free(a->w.node);
+	a->w.node = NULL;
+	fsm_free(&a->w.fsm);
+	while (a->w.q_len > 0) {
+		free(a->w.q[a->w.q_head].data);
+		a->w.q_head = (a->w.q_head + 1) % ARB_WQ_MAX;
+		a->w.q_len--;
 	}
 }

@@ -11,8 +11,8 @@
 #include "common/log.h"
 #include "disklock/ondisk.h"
 #include "fencelock/error.h"
-#include "common/mutant.h"
 #include "plugin/arbiter/arb_internal.h"
+#include "plugin/arbiter/arb_mutant.h"
 
 uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
 
@@ -29,7 +29,7 @@ bool arb_is_leader(const struct arb *a)
 
 uint64_t arb_cluster_time(const struct arb *a)
 {
-	return a->ct_base_us + (arb_now(a) - a->ct_local_us);
+	return a->ldr.ct_base_us + (arb_now(a) - a->ldr.ct_local_us);
 }
 
 void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
@@ -105,8 +105,8 @@ static void arb_view_receive(struct arb *a, uint64_t from, const uint8_t *b, uin
 	a->view_flags[from] = flags;
 	a->view_us[from] = now;
 	if (flags & ARB_VIEW_WITNESS) {
-		a->w_holder = (uint32_t)from;
-		a->w_holder_us = now;
+		a->w.holder = (uint32_t)from;
+		a->w.holder_us = now;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = b + VIEW_HDR_BYTES + i * VIEW_ENTRY_BYTES;
@@ -156,7 +156,7 @@ static void arb_view_send(struct arb *a, uint64_t now)
 		ok_age = now - a->leader_ok_us;
 	uint32_t flags = (a->quorate ? ARB_VIEW_QUORATE : 0) | (arb_lease_valid(a) ? ARB_VIEW_LEASE : 0) |
 			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0) |
-			 (a->w_node ? ARB_VIEW_WITNESS : 0);
+			 (a->w.node ? ARB_VIEW_WITNESS : 0);
 	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
 		if (h == a->cfg.host_id || a->last_heard_us[h] == 0)
 			continue;
@@ -331,7 +331,7 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 		a->ctr.renewals++;
 		a->ctr.renew_latency_us = lat;
 		a->ctr.renew_latency_max_us = FL_MAX(a->ctr.renew_latency_max_us, lat);
-		if (!FL_MUTANT_IS(FL_MUT_SELF_FENCE_OFF) && !FL_MUTANT_IS(FL_MUT_GUARD_OFF))
+		if (!arb_mut_no_guard())
 			a->cfg.vm.guard(a->cfg.vm.ctx, ls_valid_until_us(ls), a->tim.k_us);
 		arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
 		break;
@@ -434,7 +434,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	} else {
 		arb_classify_all(a);
 	}
-	if (!FL_MUTANT_IS(FL_MUT_WITNESS_IGNORED))
+	if (!arb_mut_witness_ignored())
 		arb_witness_tick(a, now);
 	arb_view_send(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
@@ -498,6 +498,8 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	if (rv == 0)
 		rv = arb_vms_init(a);
 	if (rv == 0)
+		rv = arb_leader_init(a);
+	if (rv == 0)
 		rv = arb_mb_init(a);
 	if (rv == 0)
 		rv = arb_witness_init(a);
@@ -543,6 +545,8 @@ void arb_free(struct arb *a)
 	arb_witness_free(a);
 	arb_mb_free(a);
 	arb_vms_free(a);
+	arb_leader_free(a);
+	arb_mut_forget(a);
 	raft_node_free(a->node);
 	if (a->cfg.store)
 		raft_logstore_close(a->cfg.store);
@@ -584,7 +588,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->fences = a->ctr.fences;
 	out->takeovers = a->ctr.takeovers;
 	out->pills = a->ctr.pills;
-	out->unaccounted = a->unaccounted;
+	out->unaccounted = a->audit.unaccounted;
 	out->renewals = a->ctr.renewals;
 	out->renewal_failures = a->ctr.renewal_failures;
 	out->renew_latency_us = a->ctr.renew_latency_us;
@@ -592,7 +596,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->fences_quorum = a->ctr.fences_quorum;
 	out->fences_pill = a->ctr.fences_pill;
 	out->fences_storage = a->ctr.fences_storage;
-	out->audited = a->audit_done;
+	out->audited = a->audit.done;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)
@@ -607,4 +611,4 @@ bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *
 
 const struct fsm *arb_fsm(const struct arb *a) { return &a->fsm; }
 struct raft_node *arb_raft(const struct arb *a) { return a->node; }
-struct raft_node *arb_witness_raft(const struct arb *a) { return a->w_node; }
+struct raft_node *arb_witness_raft(const struct arb *a) { return a->w.node; }
