@@ -96,7 +96,8 @@ void fl_theap_remove(struct fl_timer_heap *h, struct fl_timer *t)
 	uint32_t i = t->heap_index;
 	if (i == UINT32_MAX)
 		return;
-	FL_ASSERT(i < h->len && h->items[i] == t);
+	FL_ASSERT(i < h->len);
+	FL_ASSERT(h->items[i] == t);
 	t->heap_index = UINT32_MAX;
 	h->len--;
 	if (i == h->len)

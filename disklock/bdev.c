@@ -7,7 +7,9 @@
 
 int fl_bdev_submit(struct fl_bdev *d, struct fl_io *io)
 {
-	FL_ASSERT(d != NULL && io != NULL && io->cb != NULL);
+	FL_ASSERT(d != NULL);
+	FL_ASSERT(io != NULL);
+	FL_ASSERT(io->cb != NULL);
 	FL_ASSERT(!io->inflight);
 	if (io->len == 0 || io->buf == NULL)
 		return -FL_EINVAL;

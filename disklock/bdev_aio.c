@@ -132,7 +132,8 @@ static struct aio_req *req_alloc_locked(struct aio_dev *dev)
 	struct aio_req *r = dev->free_head;
 	if (r == NULL)
 		return NULL;
-	FL_ASSERT(r->state == REQ_FREE && dev->used < AIO_MAX_DEPTH);
+	FL_ASSERT(r->state == REQ_FREE);
+	FL_ASSERT(dev->used < AIO_MAX_DEPTH);
 	dev->free_head = r->next;
 	r->next = NULL;
 	dev->used++;
@@ -141,7 +142,8 @@ static struct aio_req *req_alloc_locked(struct aio_dev *dev)
 
 static void req_free_locked(struct aio_dev *dev, struct aio_req *r)
 {
-	FL_ASSERT(r->state != REQ_FREE && dev->used > 0);
+	FL_ASSERT(r->state != REQ_FREE);
+	FL_ASSERT(dev->used > 0);
 	free(r->buf);
 	r->buf = NULL;
 	r->io = NULL;
@@ -187,7 +189,8 @@ static void close_now(struct aio_dev *dev);
  * device: the caller must then touch nothing of dev but finish the close. */
 static bool dispatch(struct aio_dev *dev, struct fl_io *io, int result)
 {
-	FL_ASSERT(!dev->in_callback && io->inflight);
+	FL_ASSERT(!dev->in_callback);
+	FL_ASSERT(io->inflight);
 	io->inflight = false;
 	io->priv = NULL;
 	dev->in_callback = true;
@@ -256,9 +259,11 @@ static bool reap_completions(struct aio_dev *dev)
 		bool open = true;
 		for (int i = 0; i < n; i++) {
 			struct aio_req *r = evs[i].data;
-			FL_ASSERT(r != NULL && r->dev == dev);
+			FL_ASSERT(r != NULL);
+			FL_ASSERT(r->dev == dev);
 			pthread_mutex_lock(&dev->mu);
-			FL_ASSERT(r->state == REQ_SUBMITTED && dev->in_kernel > 0);
+			FL_ASSERT(r->state == REQ_SUBMITTED);
+			FL_ASSERT(dev->in_kernel > 0);
 			dev->in_kernel--;
 			if (!open)
 				req_free_locked(dev, r);
@@ -334,7 +339,8 @@ static void thread_submit_one(struct aio_dev *dev, struct aio_req *r)
 	if (rv == 1)
 		return;
 	pthread_mutex_lock(&dev->mu);
-	FL_ASSERT(r->state == REQ_SUBMITTED && dev->in_kernel > 0);
+	FL_ASSERT(r->state == REQ_SUBMITTED);
+	FL_ASSERT(dev->in_kernel > 0);
 	dev->in_kernel--;
 	r->state = REQ_FAILED;
 	r->submit_err = rv < 0 ? fl_from_errno(-rv) : -FL_EIO;
@@ -417,7 +423,8 @@ static void *submit_thread_main(void *arg)
 static int aio_submit(struct fl_bdev *d, struct fl_io *io)
 {
 	struct aio_dev *dev = (struct aio_dev *)d;
-	FL_ASSERT(io->inflight && io->timeout_us > 0);
+	FL_ASSERT(io->inflight);
+	FL_ASSERT(io->timeout_us > 0);
 	if (io->op == FL_IO_WRITE && dev->read_only)
 		return -FL_EPERM;
 	void *buf = NULL;
@@ -464,7 +471,8 @@ static int aio_poll(struct fl_bdev *d, uint64_t max_wait_us)
 /* Frees everything; the thread has finished and nothing is in the kernel. */
 static void dev_release(struct aio_dev *dev)
 {
-	FL_ASSERT(dev->thread_done && dev->in_kernel == 0);
+	FL_ASSERT(dev->thread_done);
+	FL_ASSERT(dev->in_kernel == 0);
 	io_destroy(dev->ctx);
 	close(dev->efd);
 	close(dev->fd);
@@ -725,7 +733,9 @@ int fl_bdev_aio_open(struct fl_eloop *el, const char *path, const struct fl_bdev
 {
 	static const struct fl_bdev_aio_opts defaults;
 	const struct fl_bdev_aio_opts *o = opts != NULL ? opts : &defaults;
-	FL_ASSERT(el != NULL && path != NULL && out != NULL);
+	FL_ASSERT(el != NULL);
+	FL_ASSERT(path != NULL);
+	FL_ASSERT(out != NULL);
 	*out = NULL;
 	int fd = -1;
 	int rv = open_path(path, o, &fd, err, errlen);

@@ -131,7 +131,8 @@ static void simio_perform(struct simio *s)
 {
 	struct fl_simbdev *b = s->dev;
 	const struct fl_simbdev_faults *f = &b->faults;
-	FL_ASSERT(!s->performed && b->inflight > 0);
+	FL_ASSERT(!s->performed);
+	FL_ASSERT(b->inflight > 0);
 	s->performed = true;
 	b->inflight--;
 	if (f->offline || fl_rand_chance(&b->rand, f->error_permille, 1000)) {

@@ -16,7 +16,8 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 int lay_compute(const struct lay_params *p, struct lay_layout *l, char *err, size_t errlen)
 {
-	FL_ASSERT(p != NULL && l != NULL);
+	FL_ASSERT(p != NULL);
+	FL_ASSERT(l != NULL);
 	memset(l, 0, sizeof(*l));
 	if (p->cluster == NULL || strlen(p->cluster) == 0 || strlen(p->cluster) >= FL_NAME_LEN) {
 		snprintf(err, errlen, "cluster name must be 1..%d bytes", FL_NAME_LEN - 1);
@@ -54,7 +55,8 @@ int lay_compute(const struct lay_params *p, struct lay_layout *l, char *err, siz
 	l->slot_bytes = a;
 	l->total_bytes = l->slots_offset + (uint64_t)p->volume_slots * l->slot_bytes;
 	FL_ASSERT((2 + (uint64_t)p->max_hosts) * ss <= l->slot_bytes);
-	FL_ASSERT(l->total_bytes % a == 0 && l->witness_offset % a == 0);
+	FL_ASSERT(l->total_bytes % a == 0);
+	FL_ASSERT(l->witness_offset % a == 0);
 	return 0;
 }
 
@@ -142,7 +144,8 @@ int lay_voter_decode(const uint8_t *s, struct lay_voter_header *v)
 
 uint64_t lay_mailbox_offset(const struct lay_layout *l, uint64_t host_id)
 {
-	FL_ASSERT(host_id >= 1 && host_id <= l->max_hosts);
+	FL_ASSERT(host_id >= 1);
+	FL_ASSERT(host_id <= l->max_hosts);
 	return l->mailbox_offset + (host_id - 1) * l->mailbox_bytes;
 }
 
@@ -246,7 +249,9 @@ static int format_areas(struct fl_bdev *d, const struct lay_layout *l, uint8_t *
 
 int lay_format_sync(struct fl_bdev *d, const struct lay_layout *l, bool force, char *err, size_t errlen)
 {
-	FL_ASSERT(d != NULL && l != NULL && l->total_bytes > 0);
+	FL_ASSERT(d != NULL);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(l->total_bytes > 0);
 	if (d->sector_size != l->sector_size) {
 		snprintf(err, errlen, "%s has %u-byte sectors, layout wants %u", d->name, d->sector_size, l->sector_size);
 		return -FL_ESECTOR;

@@ -70,7 +70,9 @@ static void ls_expiry_fired(struct ls_lockspace *ls);
 int ls_record_check(const uint8_t *sector, const char *space, uint32_t sector_size, struct fl_leader *l)
 {
 	char name[FL_NAME_LEN + 1];
-	FL_ASSERT(sector != NULL && space != NULL && l != NULL);
+	FL_ASSERT(sector != NULL);
+	FL_ASSERT(space != NULL);
+	FL_ASSERT(l != NULL);
 	int rv = fl_leader_decode(sector, FL_DELTA_MAGIC, l);
 	if (rv != 0)
 		return rv;
@@ -104,7 +106,8 @@ const char *ls_host_state_name(enum ls_host_state s)
 void ls_record_init(struct fl_leader *l, const char *space, uint32_t sector_size, uint64_t align_bytes,
 		    uint32_t io_timeout_s)
 {
-	FL_ASSERT(l != NULL && fl_align_flag_from_bytes(align_bytes) != 0);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(fl_align_flag_from_bytes(align_bytes) != 0);
 	FL_ASSERT(ls_io_timeout_valid(io_timeout_s));
 	memset(l, 0, sizeof(*l));
 	l->magic = FL_DELTA_MAGIC;
@@ -118,7 +121,8 @@ void ls_record_init(struct fl_leader *l, const char *space, uint32_t sector_size
 
 void ls_record_encode_sector(struct fl_leader *l, uint8_t *sector, uint32_t sector_size)
 {
-	FL_ASSERT(l != NULL && sector != NULL);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(sector != NULL);
 	FL_ASSERT(sector_size >= FL_LEADER_SIZE);
 	memset(sector, 0, sector_size);
 	l->unused1 = l->timestamp != 0 ? fl_mark_compute(l) : 0;
@@ -142,7 +146,8 @@ void ls_obs_update(struct ls_host_obs *o, const uint8_t *sector, const char *spa
 		   uint64_t now_us)
 {
 	struct fl_leader l;
-	FL_ASSERT(o != NULL && sector != NULL);
+	FL_ASSERT(o != NULL);
+	FL_ASSERT(sector != NULL);
 	int rv = ls_record_check(sector, space, sector_size, &l);
 	if (rv != 0) {
 		/* Never free: the next valid record starts a new observation. */
@@ -164,7 +169,8 @@ void ls_obs_update(struct ls_host_obs *o, const uint8_t *sector, const char *spa
 	}
 	o->io_timeout = l.io_timeout;
 	o->marked = fl_mark_valid(&l);
-	FL_ASSERT(o->seen && o->changed_us <= now_us);
+	FL_ASSERT(o->seen);
+	FL_ASSERT(o->changed_us <= now_us);
 }
 
 enum ls_host_state ls_obs_state(const struct ls_host_obs *o, uint64_t now_us, uint32_t fallback_io_timeout_s)
@@ -197,7 +203,10 @@ static void ls_timer_fn(struct fl_timer *t, void *arg);
 int ls_new(struct fl_loop *loop, struct fl_bdev *dev, const struct ls_config *cfg, ls_event_fn fn, void *arg,
 	   struct ls_lockspace **out)
 {
-	FL_ASSERT(loop != NULL && dev != NULL && cfg != NULL && out != NULL);
+	FL_ASSERT(loop != NULL);
+	FL_ASSERT(dev != NULL);
+	FL_ASSERT(cfg != NULL);
+	FL_ASSERT(out != NULL);
 	FL_ASSERT(dev->loop == loop);
 	size_t sl = strnlen(cfg->space_name, sizeof(cfg->space_name));
 	if (sl == 0 || sl >= FL_NAME_LEN || !ls_io_timeout_valid(cfg->io_timeout_s))
@@ -255,7 +264,8 @@ static int ls_set_geometry(struct ls_lockspace *ls, uint64_t align_bytes)
 	if (ls->cfg.offset % align_bytes != 0)
 		return -FL_EALIGN;
 	uint32_t hosts = fl_max_hosts(ls->sector, align_bytes);
-	FL_ASSERT(hosts > 0 && hosts <= LS_MAX_HOSTS);
+	FL_ASSERT(hosts > 0);
+	FL_ASSERT(hosts <= LS_MAX_HOSTS);
 	if (ls->cfg.host_id > hosts)
 		return -FL_EINVAL;
 	if (ls->cfg.offset + (uint64_t)hosts * ls->sector > ls->dev->size_bytes)
@@ -277,7 +287,8 @@ static int ls_submit(struct ls_lockspace *ls, enum fl_io_op op, uint32_t first_r
 		     enum ls_step step)
 {
 	FL_ASSERT(!ls->io_busy);
-	FL_ASSERT(len > 0 && len % ls->sector == 0);
+	FL_ASSERT(len > 0);
+	FL_ASSERT(len % ls->sector == 0);
 	ls->io = (struct fl_io){
 		.op = op,
 		.offset = ls->cfg.offset + (uint64_t)first_record * ls->sector,
@@ -366,7 +377,8 @@ static void ls_format_step(struct ls_lockspace *ls, enum ls_step step, int resul
 
 static uint8_t *ls_sector_of(struct ls_lockspace *ls, uint64_t host_id)
 {
-	FL_ASSERT(host_id >= 1 && host_id <= ls->area_hosts);
+	FL_ASSERT(host_id >= 1);
+	FL_ASSERT(host_id <= ls->area_hosts);
 	return ls->rbuf + (size_t)(host_id - 1) * ls->sector;
 }
 
@@ -408,7 +420,8 @@ int ls_acquire(struct ls_lockspace *ls)
  * fresh timestamp. Waits for the next second if our last write used this one. */
 static void ls_acquire_write(struct ls_lockspace *ls)
 {
-	FL_ASSERT(ls->state == LS_ACQUIRING && !ls->io_busy);
+	FL_ASSERT(ls->state == LS_ACQUIRING);
+	FL_ASSERT(!ls->io_busy);
 	uint64_t now = fl_now_us(ls->loop);
 	uint64_t ts = now / FL_US_PER_S;
 	if (ts <= ls->last_written_ts || ts == 0) {
@@ -592,7 +605,8 @@ static void ls_wait_fired(struct ls_lockspace *ls)
 
 int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own)
 {
-	FL_ASSERT(ls != NULL && own != NULL);
+	FL_ASSERT(ls != NULL);
+	FL_ASSERT(own != NULL);
 	FL_ASSERT(ls->cfg.host_id >= 1);
 	if (ls->state != LS_IDLE || ls->io_busy)
 		return -FL_EAGAIN;
@@ -624,7 +638,8 @@ uint32_t ls_renew_read_hosts(const struct ls_lockspace *ls)
 	uint64_t bytes = n * ls->sector;
 	bytes = (bytes + LS_READ_ROUND_BYTES - 1) / LS_READ_ROUND_BYTES * LS_READ_ROUND_BYTES;
 	n = FL_MIN(bytes / ls->sector, (uint64_t)ls->area_hosts);
-	FL_ASSERT(n >= 1 && n <= ls->area_hosts);
+	FL_ASSERT(n >= 1);
+	FL_ASSERT(n <= ls->area_hosts);
 	return (uint32_t)n;
 }
 
@@ -656,7 +671,8 @@ static void ls_schedule_renewal(struct ls_lockspace *ls, bool failed)
 
 static void ls_renew_start(struct ls_lockspace *ls)
 {
-	FL_ASSERT(ls->state == LS_HELD && !ls->io_busy);
+	FL_ASSERT(ls->state == LS_HELD);
+	FL_ASSERT(!ls->io_busy);
 	bool full = ls->renewals_since_full + 1 >= ls->cfg.full_scan_every;
 	ls->read_hosts = full ? ls->area_hosts : ls_renew_read_hosts(ls);
 	ls->renew_start_us = fl_now_us(ls->loop);
@@ -682,7 +698,8 @@ static void ls_renew_read_done(struct ls_lockspace *ls)
 {
 	struct fl_leader l;
 	/* The read range always holds our own record. */
-	FL_ASSERT(ls->read_hosts >= ls->cfg.host_id && ls->read_hosts <= ls->area_hosts);
+	FL_ASSERT(ls->read_hosts >= ls->cfg.host_id);
+	FL_ASSERT(ls->read_hosts <= ls->area_hosts);
 	const uint8_t *mine = ls_sector_of(ls, ls->cfg.host_id);
 	int rv = ls_record_check(mine, ls->cfg.space_name, ls->sector, &l);
 	if (rv == -FL_ECHECKSUM && ls->last_write_failed) {
@@ -775,7 +792,8 @@ static void ls_expiry_fired(struct ls_lockspace *ls)
 
 static int ls_release_start(struct ls_lockspace *ls)
 {
-	FL_ASSERT(ls->have_own && !ls->io_busy);
+	FL_ASSERT(ls->have_own);
+	FL_ASSERT(!ls->io_busy);
 	FL_ASSERT(ls->state == LS_HELD || ls->state == LS_EXPIRED);
 	struct fl_leader l = ls->own;
 	l.timestamp = 0;

@@ -75,13 +75,15 @@ int mb_record_decode(const uint8_t *s, uint32_t expected_magic, struct mb_record
 
 bool mb_pending(const struct mb_box *b, uint64_t sender)
 {
-	FL_ASSERT(sender >= 1 && sender <= MB_MAX_HOSTS);
+	FL_ASSERT(sender >= 1);
+	FL_ASSERT(sender <= MB_MAX_HOSTS);
 	return b->req[sender].seq > b->ack[sender].seq;
 }
 
 static int check_geom(const struct mb_geom *g, uint64_t host)
 {
-	FL_ASSERT(g != NULL && g->bdev != NULL);
+	FL_ASSERT(g != NULL);
+	FL_ASSERT(g->bdev != NULL);
 	if (host < 1 || host > g->max_hosts || g->max_hosts > MB_MAX_HOSTS)
 		return -FL_EINVAL;
 	if (g->box_bytes < (2ull * g->max_hosts + 1) * g->bdev->sector_size)

@@ -78,7 +78,8 @@ static void op_finish(struct vl_op *op, int rv)
 /* Submits one I/O of nsect sectors at sector `sector` of the lease area. */
 static int op_submit(struct vl_op *op, int phase, enum fl_io_op kind, uint64_t sector, uint32_t nsect, uint8_t *buf)
 {
-	FL_ASSERT(nsect > 0 && buf != NULL);
+	FL_ASSERT(nsect > 0);
+	FL_ASSERT(buf != NULL);
 	memset(&op->io, 0, sizeof(op->io));
 	op->io.op = kind;
 	op->io.offset = op->area.offset + sector * ss_of(op);
@@ -233,7 +234,8 @@ static int check_leader(struct vl_op *op)
 /* Decodes host h's dblock and mode block from the read buffer. */
 static int read_host(const struct vl_op *op, uint64_t h, struct fl_dblock *d, struct fl_mode_block *m)
 {
-	FL_ASSERT(h >= 1 && h <= op->num_hosts);
+	FL_ASSERT(h >= 1);
+	FL_ASSERT(h <= op->num_hosts);
 	const uint8_t *p = sector_ptr(op, h + 1);
 	fl_mode_decode(p + FL_MODE_OFFSET, m);
 	return fl_dblock_decode(p, d);
@@ -251,11 +253,13 @@ static void encode_our_sector(struct vl_op *op)
 /* Smallest mbal above floor that is ours: mbal = host_id (mod max_hosts). */
 static uint64_t next_mbal(uint64_t host_id, uint64_t modulus, uint64_t floor)
 {
-	FL_ASSERT(host_id >= 1 && host_id <= modulus);
+	FL_ASSERT(host_id >= 1);
+	FL_ASSERT(host_id <= modulus);
 	uint64_t m = floor - floor % modulus + host_id % modulus;
 	while (m <= floor)
 		m += modulus;
-	FL_ASSERT(m % modulus == host_id % modulus && m > floor);
+	FL_ASSERT(m % modulus == host_id % modulus);
+	FL_ASSERT(m > floor);
 	return m;
 }
 
@@ -715,7 +719,8 @@ static void rebuild_evaluate(struct vl_op *op)
 static void rebuild_committed(struct vl_op *op)
 {
 	const struct fl_leader *l = &op->res.leader;
-	FL_ASSERT(op->rebuild && l->lver == op->next_lver);
+	FL_ASSERT(op->rebuild);
+	FL_ASSERT(l->lver == op->next_lver);
 	op->rebuild = false;
 	fl_notice("lease %s at %" PRIu64 ": leader rebuilt at lver %" PRIu64 ": owner %" PRIu64 " generation %" PRIu64,
 		  op->area.bdev->name, op->area.offset, l->lver, l->owner_id, l->owner_generation);
@@ -883,7 +888,8 @@ static void wait_owner_fn(struct fl_timer *t, void *arg)
 {
 	struct vl_op *op = arg;
 	(void)t;
-	FL_ASSERT(op->running && op->phase == P_WAIT_OWNER);
+	FL_ASSERT(op->running);
+	FL_ASSERT(op->phase == P_WAIT_OWNER);
 	int rv = start_read_area(op, (uint32_t)(2 + op->num_hosts));
 	if (rv != 0)
 		op_finish(op, rv);
@@ -900,7 +906,9 @@ static void timer_fn(struct fl_timer *t, void *arg)
 
 static int op_init(struct vl_op *op, enum vl_kind kind, const struct vl_area *area, vl_done_fn done, void *arg)
 {
-	FL_ASSERT(op != NULL && area != NULL && area->bdev != NULL);
+	FL_ASSERT(op != NULL);
+	FL_ASSERT(area != NULL);
+	FL_ASSERT(area->bdev != NULL);
 	struct fl_bdev *d = area->bdev;
 	if (area->offset % d->sector_size != 0)
 		return -FL_EALIGN;
@@ -931,7 +939,9 @@ static int op_begin(struct vl_op *op)
 int vl_acquire_start(struct vl_op *op, const struct vl_area *area, const struct vl_acquire_args *args,
 		     vl_done_fn done, void *arg)
 {
-	FL_ASSERT(args != NULL && args->owner_state != NULL && args->rand != NULL);
+	FL_ASSERT(args != NULL);
+	FL_ASSERT(args->owner_state != NULL);
+	FL_ASSERT(args->rand != NULL);
 	if (args->host_id == 0 || args->host_id > VL_MAX_HOSTS || args->generation == 0)
 		return -FL_EINVAL;
 	int rv = op_init(op, VL_ACQUIRE, area, done, arg);
@@ -1006,7 +1016,8 @@ int vl_init_sync(struct fl_bdev *bdev, uint64_t offset, uint64_t area_bytes, con
 		 const char *resource_name, uint32_t num_hosts, uint32_t align_flag)
 {
 	uint32_t ss = bdev->sector_size;
-	FL_ASSERT(num_hosts >= 1 && num_hosts <= VL_MAX_HOSTS);
+	FL_ASSERT(num_hosts >= 1);
+	FL_ASSERT(num_hosts <= VL_MAX_HOSTS);
 	if (area_bytes < (2ull + num_hosts) * ss || area_bytes % ss != 0 || offset % ss != 0)
 		return -FL_EINVAL;
 	if (offset > bdev->size_bytes || bdev->size_bytes - offset < area_bytes)

@@ -27,7 +27,8 @@ __attribute__((format(printf, 3, 4))) static int spec_err(char *err, size_t errl
 static int unescape(const char *text, size_t start, size_t end, char *out, size_t cap)
 {
 	size_t n = 0;
-	FL_ASSERT(start <= end && cap > 0);
+	FL_ASSERT(start <= end);
+	FL_ASSERT(cap > 0);
 	for (size_t i = start; i < end; i++) {
 		char c = text[i];
 		if (c == '\\' && i + 1 < end && (text[i + 1] == ':' || text[i + 1] == '\\'))
@@ -113,7 +114,8 @@ static int parse_offset(const char *text, size_t s, size_t e, uint64_t *offset, 
 int fl_spec_parse(const char *text, enum fl_spec_kind kind, struct fl_spec *out, char *err, size_t errlen)
 {
 	size_t st[SPEC_FIELDS], en[SPEC_FIELDS];
-	FL_ASSERT(text != NULL && out != NULL);
+	FL_ASSERT(text != NULL);
+	FL_ASSERT(out != NULL);
 	FL_ASSERT(kind == FL_SPEC_LOCKSPACE || kind == FL_SPEC_RESOURCE);
 	const char *form = kind == FL_SPEC_LOCKSPACE ? "LOCKSPACE:HOST_ID:PATH:OFFSET" : "LOCKSPACE:RESOURCE:PATH:OFFSET";
 	size_t len = strnlen(text, SPEC_TEXT_MAX + 1);
@@ -145,7 +147,9 @@ int fl_spec_parse(const char *text, enum fl_spec_kind kind, struct fl_spec *out,
 int fl_spec_parse_path_offset(const char *text, char *path, size_t path_len, uint64_t *offset, char *err,
 			      size_t errlen)
 {
-	FL_ASSERT(text != NULL && path != NULL && offset != NULL);
+	FL_ASSERT(text != NULL);
+	FL_ASSERT(path != NULL);
+	FL_ASSERT(offset != NULL);
 	FL_ASSERT(path_len > 1);
 	size_t len = strnlen(text, SPEC_TEXT_MAX + 1);
 	if (len > SPEC_TEXT_MAX)
@@ -183,7 +187,8 @@ int fl_spec_format(const struct fl_spec *spec, char *buf, size_t len)
 {
 	char path[2 * FL_SPEC_PATH_MAX + 1];
 	char space[2 * FL_NAME_LEN + 1], res[2 * FL_NAME_LEN + 1];
-	FL_ASSERT(spec != NULL && buf != NULL);
+	FL_ASSERT(spec != NULL);
+	FL_ASSERT(buf != NULL);
 	escape(spec->path, path, sizeof(path));
 	escape(spec->space, space, sizeof(space));
 	if (spec->kind == FL_SPEC_RESOURCE) {

@@ -45,7 +45,8 @@ void ls_timing_sanlock(uint32_t io_timeout_s, struct ls_timing *t)
 
 void ls_timing_for_record(const struct fl_leader *l, uint32_t fallback_io_timeout_s, struct ls_timing *t)
 {
-	FL_ASSERT(l != NULL && t != NULL);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(t != NULL);
 	FL_ASSERT(ls_io_timeout_valid(fallback_io_timeout_s));
 	uint32_t n = l->io_timeout;
 	if (!ls_io_timeout_valid(n))

@@ -13,7 +13,8 @@
 
 void raft_options_default(struct raft_options *o, uint64_t id, uint64_t seed)
 {
-	FL_ASSERT(o != NULL && id != 0);
+	FL_ASSERT(o != NULL);
+	FL_ASSERT(id != 0);
 	memset(o, 0, sizeof(*o));
 	o->id = id;
 	o->seed = seed;
@@ -36,10 +37,14 @@ void raft_options_default(struct raft_options *o, uint64_t id, uint64_t seed)
 void raft__check(const struct raft *r)
 {
 	uint64_t last = raft__last_index(r);
-	FL_ASSERT(r->applied <= r->commit && r->commit <= last);
-	FL_ASSERT(r->persisted_index <= last && r->unissued_from <= last + 1);
-	FL_ASSERT(r->log_first <= r->snap.index + 1 && r->snap.index <= r->commit);
-	FL_ASSERT(r->fifo_n <= RAFT_PERSIST_MAX && r->outbox_n <= RAFT_OUTBOX_MAX);
+	FL_ASSERT(r->applied <= r->commit);
+	FL_ASSERT(r->commit <= last);
+	FL_ASSERT(r->persisted_index <= last);
+	FL_ASSERT(r->unissued_from <= last + 1);
+	FL_ASSERT(r->log_first <= r->snap.index + 1);
+	FL_ASSERT(r->snap.index <= r->commit);
+	FL_ASSERT(r->fifo_n <= RAFT_PERSIST_MAX);
+	FL_ASSERT(r->outbox_n <= RAFT_OUTBOX_MAX);
 	FL_ASSERT(r->acked_seq + r->fifo_n == r->issued_seq);
 	FL_ASSERT(r->state != RAFT_LEADER || r->leader == r->opt.id);
 	FL_ASSERT(r->state != RAFT_CANDIDATE || r->vote == r->opt.id);
@@ -103,7 +108,8 @@ static int log_reserve(struct raft *r, uint64_t n)
 int raft__append_entry(struct raft *r, const struct raft_entry *e)
 {
 	FL_ASSERT(e->index == raft__last_index(r) + 1);
-	FL_ASSERT(e->term >= raft__last_term(r) && e->term <= r->term);
+	FL_ASSERT(e->term >= raft__last_term(r));
+	FL_ASSERT(e->term <= r->term);
 	if (log_reserve(r, 1) != 0)
 		return -FL_ENOMEM;
 	struct raft_entry *dst = &r->log[r->log_n];
@@ -136,7 +142,8 @@ int raft__append(struct raft *r, uint64_t term, uint8_t type, const void *data, 
 void raft__truncate(struct raft *r, uint64_t from_index)
 {
 	FL_ASSERT(from_index > r->commit);
-	FL_ASSERT(from_index >= r->log_first && from_index <= raft__last_index(r));
+	FL_ASSERT(from_index >= r->log_first);
+	FL_ASSERT(from_index <= raft__last_index(r));
 	bool had_config = r->cfg_index >= from_index;
 	while (r->log_n > 0 && r->log_first + r->log_n - 1 >= from_index) {
 		free(r->log[r->log_n - 1].data);
@@ -246,7 +253,8 @@ uint64_t raft__need_hs(const struct raft *r)
 
 struct raft_msg *raft__send(struct raft *r, uint8_t type, uint64_t to, uint64_t need_seq)
 {
-	FL_ASSERT(to != 0 && to != r->opt.id);
+	FL_ASSERT(to != 0);
+	FL_ASSERT(to != r->opt.id);
 	if (r->outbox_n >= RAFT_OUTBOX_MAX) {
 		r->outbox_dropped++;
 		if (r->outbox_dropped % 1024 == 1)
@@ -309,7 +317,9 @@ static int boot_load(struct raft *r, const struct raft_boot *b)
 int raft_new(const struct raft_options *opt, const struct raft_boot *boot,
 	     uint64_t now_us, struct raft **out)
 {
-	FL_ASSERT(opt != NULL && boot != NULL && out != NULL);
+	FL_ASSERT(opt != NULL);
+	FL_ASSERT(boot != NULL);
+	FL_ASSERT(out != NULL);
 	uint8_t cbuf[1 + 4 + RAFT_MAX_SERVERS * 9];
 	if (options_check(opt) != 0 ||
 	    raft_config_encode(&boot->snapshot.config, cbuf, sizeof(cbuf)) < 0)
@@ -435,7 +445,8 @@ static void ready_msgs(struct raft *r, struct raft_update *u)
 
 void raft_ready(struct raft *r, struct raft_update *u)
 {
-	FL_ASSERT(r != NULL && u != NULL);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(u != NULL);
 	memset(u, 0, sizeof(*u));
 	ready_persist(r, u);
 	ready_msgs(r, u);

@@ -247,7 +247,8 @@ static bool msg_valid(const struct raft *r, const struct raft_msg *m)
 
 int raft_step(struct raft *r, uint64_t now_us, const struct raft_msg *m)
 {
-	FL_ASSERT(r != NULL && m != NULL);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(m != NULL);
 	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
 	if (!msg_valid(r, m))

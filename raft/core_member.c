@@ -42,7 +42,8 @@ static int propose_config(struct raft *r, const struct raft_config *c)
 
 int raft_add(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL && now_us >= r->now_us);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
 	int rv = change_allowed(r);
 	if (rv != 0)
@@ -58,7 +59,8 @@ int raft_add(struct raft *r, uint64_t now_us, uint64_t id)
 
 int raft_remove(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL && now_us >= r->now_us);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
 	int rv = change_allowed(r);
 	if (rv != 0)
@@ -91,7 +93,8 @@ static int promote_now(struct raft *r, uint64_t id)
 
 int raft_promote(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL && now_us >= r->now_us);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
 	if (r->state != RAFT_LEADER)
 		return -FL_ENOTLEADER;
@@ -116,7 +119,8 @@ static void send_timeout_now(struct raft *r)
 
 int raft_transfer(struct raft *r, uint64_t now_us, uint64_t target)
 {
-	FL_ASSERT(r != NULL && now_us >= r->now_us);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
 	r->now_us = now_us;
 	if (r->state != RAFT_LEADER)
 		return -FL_ENOTLEADER;
@@ -212,7 +216,8 @@ uint64_t raft_snapshot_index(const struct raft *r) { return r->snap.index; }
 
 int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term_out)
 {
-	FL_ASSERT(r != NULL && term_out != NULL);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(term_out != NULL);
 	return raft__term_known(r, index, term_out) ? 0 : -FL_ENOENT;
 }
 

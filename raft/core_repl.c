@@ -201,7 +201,8 @@ void raft__maybe_commit(struct raft *r)
 int raft_propose(struct raft *r, uint64_t now_us, const void *data, uint32_t len,
 		 uint64_t *index_out)
 {
-	FL_ASSERT(r != NULL && now_us >= r->now_us);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
 	FL_ASSERT(data != NULL || len == 0);
 	r->now_us = now_us;
 	if (r->state != RAFT_LEADER)

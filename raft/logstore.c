@@ -26,7 +26,9 @@ void raft_log_loaded_free(struct raft_log_loaded *l)
 void raft_logstore_init_base(struct raft_logstore *s, const struct raft_logstore_ops *ops,
 			     struct fl_loop *loop, const char *name, uint32_t queue_max)
 {
-	FL_ASSERT(ops != NULL && ops->submit != NULL && ops->close != NULL);
+	FL_ASSERT(ops != NULL);
+	FL_ASSERT(ops->submit != NULL);
+	FL_ASSERT(ops->close != NULL);
 	FL_ASSERT(queue_max > 0);
 	memset(s, 0, sizeof(*s));
 	s->ops = ops;
@@ -77,7 +79,8 @@ static int logstore_check(const struct raft_log_req *req)
 
 int raft_logstore_submit(struct raft_logstore *s, struct raft_log_req *req)
 {
-	FL_ASSERT(s != NULL && req != NULL);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(req != NULL);
 	int rv = logstore_check(req);
 	if (rv != 0)
 		return rv;

@@ -410,7 +410,8 @@ static int file_find_offset(struct file_store *f, uint64_t index, uint64_t *off)
 	const struct file_seg *s = &f->segs[f->n_segs - 1];
 	uint64_t pos = SEG_HDR_BYTES;
 	uint8_t hdr[REC_HDR_BYTES];
-	FL_ASSERT(index >= s->first && index <= s->last);
+	FL_ASSERT(index >= s->first);
+	FL_ASSERT(index <= s->last);
 	for (uint64_t i = s->first; i < index; i++) {
 		if (pread(f->tail_fd, hdr, sizeof(hdr), (off_t)pos) != (ssize_t)sizeof(hdr))
 			return file_fail(f, -FL_EIO, "read of a record header in the tail segment of %s at offset %" PRIu64
@@ -477,7 +478,8 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 	uint64_t first = fl_get_le64(buf + 24);
 	uint64_t last = first + req->append.n - 1;
 	int rv;
-	FL_ASSERT(req->append.n > 0 && req->priv_len >= (size_t)req->append.n * REC_HDR_BYTES);
+	FL_ASSERT(req->append.n > 0);
+	FL_ASSERT(req->priv_len >= (size_t)req->append.n * REC_HDR_BYTES);
 	if ((rv = file_do_truncate(f, first)) != 0)
 		return rv;
 	if (f->defer_sync)
@@ -498,7 +500,8 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 		return rv;
 	f->tail_bytes += req->priv_len;
 	f->segs[f->n_segs - 1].last = last;
-	FL_ASSERT(file_last_index(f) == last && f->tail_bytes > SEG_HDR_BYTES);
+	FL_ASSERT(file_last_index(f) == last);
+	FL_ASSERT(f->tail_bytes > SEG_HDR_BYTES);
 	return 0;
 }
 
@@ -1131,7 +1134,9 @@ int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct r
 			    struct raft_logstore **out, char *err, size_t errlen)
 {
 	char scratch[8];
-	FL_ASSERT(el != NULL && dir != NULL && out != NULL);
+	FL_ASSERT(el != NULL);
+	FL_ASSERT(dir != NULL);
+	FL_ASSERT(out != NULL);
 	if (err == NULL) {
 		err = scratch;
 		errlen = sizeof(scratch);

@@ -277,7 +277,9 @@ static const struct raft_logstore_ops mem_ops = {
 int raft_logstore_mem_open(struct fl_loop *loop, struct raft_mem_disk *d,
 			   const struct raft_logstore_mem_opts *opts, struct raft_logstore **out)
 {
-	FL_ASSERT(loop != NULL && d != NULL && out != NULL);
+	FL_ASSERT(loop != NULL);
+	FL_ASSERT(d != NULL);
+	FL_ASSERT(out != NULL);
 	struct mem_store *m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -FL_ENOMEM;

@@ -94,7 +94,8 @@ static uint64_t get_u64(struct rbuf *r)
 
 int raft_config_find(const struct raft_config *c, uint64_t id)
 {
-	FL_ASSERT(c != NULL && c->n <= RAFT_MAX_SERVERS);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(c->n <= RAFT_MAX_SERVERS);
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->servers[i].id == id)
 			return (int)i;
@@ -103,7 +104,8 @@ int raft_config_find(const struct raft_config *c, uint64_t id)
 
 uint32_t raft_config_voters(const struct raft_config *c)
 {
-	FL_ASSERT(c != NULL && c->n <= RAFT_MAX_SERVERS);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(c->n <= RAFT_MAX_SERVERS);
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		n += c->servers[i].role == RAFT_VOTER;
@@ -160,7 +162,8 @@ static void config_get(struct rbuf *r, struct raft_config *c)
 
 int raft_config_encode(const struct raft_config *c, uint8_t *buf, size_t cap)
 {
-	FL_ASSERT(c != NULL && buf != NULL);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(buf != NULL);
 	if (!config_valid(c))
 		return -FL_EINVAL;
 	struct wbuf w = {.p = buf, .cap = cap};
@@ -267,7 +270,8 @@ static void body_put(struct wbuf *w, const struct raft_msg *m)
 
 int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 {
-	FL_ASSERT(m != NULL && buf != NULL);
+	FL_ASSERT(m != NULL);
+	FL_ASSERT(buf != NULL);
 	size_t need = raft_msg_encoded_size(m);
 	if (need == 0 || need > cap || need > INT32_MAX)
 		return -FL_EINVAL;
@@ -281,7 +285,8 @@ int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 	put_u64(&w, m->to);
 	put_u64(&w, m->term);
 	body_put(&w, m);
-	FL_ASSERT(!w.err && w.off == need);
+	FL_ASSERT(!w.err);
+	FL_ASSERT(w.off == need);
 	return (int)w.off;
 }
 

@@ -306,7 +306,8 @@ static void node_loaded(struct raft_log_req *req, int result)
 
 int raft_node_new(const struct raft_node_config *cfg, struct raft_node **out)
 {
-	FL_ASSERT(cfg != NULL && out != NULL);
+	FL_ASSERT(cfg != NULL);
+	FL_ASSERT(out != NULL);
 	if (cfg->loop == NULL || cfg->store == NULL || cfg->transport == NULL || cfg->opt.id == 0 ||
 	    cfg->store->queue_max < RAFT_NODE_STORE_QUEUE_MIN) {
 		raft_logstore_close(cfg->store);

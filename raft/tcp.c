@@ -183,7 +183,8 @@ static void tcp_flush(struct tcp_peer *p)
 {
 	struct tcp_conn *c = p->conn;
 	struct raft_tcp *t = p->t;
-	FL_ASSERT(c != NULL && !c->connecting);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(!c->connecting);
 	uint32_t bound = p->len;
 	for (uint32_t i = 0; i < bound && p->len > 0; i++) {
 		struct tcp_frame *f = p->ring[p->head];
@@ -530,7 +531,8 @@ static bool tcp_make_room(struct tcp_peer *p)
 
 int raft_tcp_send(struct raft_tcp *t, uint64_t to, const void *payload, uint32_t len)
 {
-	FL_ASSERT(t != NULL && (payload != NULL || len == 0));
+	FL_ASSERT(t != NULL);
+	FL_ASSERT(payload != NULL || len == 0);
 	struct tcp_peer *p = tcp_peer_find(t, to);
 	if (p == NULL)
 		return -FL_ENOENT;
@@ -602,7 +604,9 @@ int raft_tcp_new(struct fl_eloop *el, const struct raft_tcp_config *cfg, struct 
 		 char *err, size_t errlen)
 {
 	char scratch[8];
-	FL_ASSERT(el != NULL && cfg != NULL && out != NULL);
+	FL_ASSERT(el != NULL);
+	FL_ASSERT(cfg != NULL);
+	FL_ASSERT(out != NULL);
 	if (err == NULL) {
 		err = scratch;
 		errlen = sizeof(scratch);

@@ -57,7 +57,8 @@ bool arb_mb_queued(const struct arb *a, uint8_t kind, uint64_t host)
 
 void arb_mb_enqueue(struct arb *a, uint8_t kind, uint64_t host, uint8_t req)
 {
-	FL_ASSERT(host >= 1 && host <= a->mb.geom.max_hosts);
+	FL_ASSERT(host >= 1);
+	FL_ASSERT(host <= a->mb.geom.max_hosts);
 	/* A job already waiting covers this one (jobs read before they write);
 	 * a job already running does not: it may have read too early. */
 	for (uint32_t i = 0; i < a->mb.q_len; i++) {

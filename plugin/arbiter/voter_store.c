@@ -153,7 +153,8 @@ int voter_store_geometry(uint64_t area_bytes, uint32_t sector_size, struct voter
 	g->snap_offset[1] = area_bytes - g->snap_bytes;
 	g->ring_offset = 2ull * sector_size;
 	g->ring_bytes = g->snap_offset[0] - g->ring_offset;
-	FL_ASSERT(g->ring_bytes >= 8ull * sector_size && g->snap_bytes >= 8ull * sector_size);
+	FL_ASSERT(g->ring_bytes >= 8ull * sector_size);
+	FL_ASSERT(g->snap_bytes >= 8ull * sector_size);
 	FL_ASSERT(g->snap_offset[1] + g->snap_bytes == area_bytes);
 	return 0;
 }
@@ -163,7 +164,8 @@ int voter_store_geometry(uint64_t area_bytes, uint32_t sector_size, struct voter
 static void meta_encode(const struct voter_store_geometry *g, const struct vs_state *st, uint8_t *p)
 {
 	uint32_t flags = (st->have_snap ? VS_FLAG_HAVE_SNAP : 0) | (st->snap_region ? VS_FLAG_SNAP_REGION1 : 0);
-	FL_ASSERT(st->first <= st->last && (st->first == 0) == (st->last == 0));
+	FL_ASSERT(st->first <= st->last);
+	FL_ASSERT((st->first == 0) == (st->last == 0));
 	memset(p, 0, g->sector_size);
 	fl_put_le32(p + 0, VS_META_MAGIC);
 	fl_put_le32(p + 4, VS_VERSION);
@@ -298,7 +300,8 @@ static uint32_t rec_crc(const uint8_t *hdr, const uint8_t *data, uint32_t len)
 
 static void rec_encode(uint8_t *p, const struct raft_entry *e, uint64_t prev_off)
 {
-	FL_ASSERT(e->index > 0 && (e->len == 0 || e->data != NULL));
+	FL_ASSERT(e->index > 0);
+	FL_ASSERT(e->len == 0 || e->data != NULL);
 	memset(p, 0, rec_bytes(e->len));
 	fl_put_le32(p + 0, VS_REC_MAGIC);
 	fl_put_le64(p + 8, e->index);
@@ -309,7 +312,8 @@ static void rec_encode(uint8_t *p, const struct raft_entry *e, uint64_t prev_off
 	if (e->len > 0)
 		memcpy(p + VS_REC_HDR_BYTES, e->data, e->len);
 	fl_put_le32(p + 4, rec_crc(p, p + VS_REC_HDR_BYTES, e->len));
-	FL_ASSERT(fl_get_le64(p + 8) == e->index && fl_get_le32(p + 32) == e->len);
+	FL_ASSERT(fl_get_le64(p + 8) == e->index);
+	FL_ASSERT(fl_get_le32(p + 32) == e->len);
 }
 
 /* The record for `index` at ring offset off, fully checked. */
@@ -350,7 +354,8 @@ static uint32_t snap_crc(const uint8_t *rec, uint64_t total)
 static uint8_t *snap_encode(const struct raft_log_snapshot *sn, uint32_t ss, uint64_t *len, uint32_t *crc)
 {
 	uint64_t total = VS_SNAP_HDR_BYTES + (uint64_t)sn->config_len + sn->data_len;
-	FL_ASSERT(ss >= 512 && sn->index > 0);
+	FL_ASSERT(ss >= 512);
+	FL_ASSERT(sn->index > 0);
 	*len = round_up(total, ss);
 	uint8_t *p = calloc(1, *len);
 	if (p == NULL)
@@ -378,8 +383,10 @@ static uint8_t *snap_encode(const struct raft_log_snapshot *sn, uint32_t ss, uin
 static int ring_alloc(const struct voter_store *vs, const struct vs_state *st, uint64_t b, uint64_t *at)
 {
 	uint64_t rb = vs->g.ring_bytes, h = st->head;
-	FL_ASSERT(h <= rb && h % vs->g.sector_size == 0);
-	FL_ASSERT(b > 0 && b % vs->g.sector_size == 0);
+	FL_ASSERT(h <= rb);
+	FL_ASSERT(h % vs->g.sector_size == 0);
+	FL_ASSERT(b > 0);
+	FL_ASSERT(b % vs->g.sector_size == 0);
 	if (st->first == 0) {
 		*at = h + b <= rb ? h : 0;
 		return b <= rb ? 0 : -FL_ENOSPC;
@@ -393,7 +400,8 @@ static int ring_alloc(const struct voter_store *vs, const struct vs_state *st, u
 		*at = h;
 	else
 		return -FL_ENOSPC; /* h == tail with a non-empty log: full */
-	FL_ASSERT(*at % vs->g.sector_size == 0 && *at + b <= rb);
+	FL_ASSERT(*at % vs->g.sector_size == 0);
+	FL_ASSERT(*at + b <= rb);
 	return 0;
 }
 
@@ -424,7 +432,8 @@ static void plan_fill(const struct voter_store *vs, struct vs_plan *p, uint8_t *
 		      uint64_t data_abs, uint64_t data_len, uint8_t *meta)
 {
 	uint32_t ss = vs->g.sector_size;
-	FL_ASSERT(p->n == 0 && meta != NULL);
+	FL_ASSERT(p->n == 0);
+	FL_ASSERT(meta != NULL);
 	p->data = data;
 	p->meta[0] = pre;
 	p->meta[1] = meta;
@@ -463,14 +472,17 @@ static uint8_t *meta_next(const struct voter_store *vs, struct vs_state *st)
 	meta_encode(&vs->g, st, m);
 	/* Pair the encoding with its read-back. */
 	FL_ASSERT(slot_decode(m, vs->g.sector_size, (int)(st->seq & 1), &back) == SLOT_META);
-	FL_ASSERT(back.seq == st->seq && back.last == st->last && back.last_off == st->last_off);
+	FL_ASSERT(back.seq == st->seq);
+	FL_ASSERT(back.last == st->last);
+	FL_ASSERT(back.last_off == st->last_off);
 	return m;
 }
 
 /* Drops entries up to and including upto (all of them if upto >= last). */
 static void state_drop_prefix(const struct voter_store *vs, struct vs_state *st, uint64_t upto)
 {
-	FL_ASSERT(st->first <= st->last && (st->first == 0) == (st->last == 0));
+	FL_ASSERT(st->first <= st->last);
+	FL_ASSERT((st->first == 0) == (st->last == 0));
 	if (st->first == 0 || upto < st->first)
 		return;
 	if (upto >= st->last) {
@@ -479,13 +491,15 @@ static void state_drop_prefix(const struct voter_store *vs, struct vs_state *st,
 	}
 	st->first = upto + 1;
 	st->first_off = vs->offs[st->first % vs->offs_cap];
-	FL_ASSERT(st->first <= st->last && st->first_off < vs->g.ring_bytes);
+	FL_ASSERT(st->first <= st->last);
+	FL_ASSERT(st->first_off < vs->g.ring_bytes);
 }
 
 static int plan_hard(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_state nst = vs->st;
-	FL_ASSERT(req->op == RAFT_LOG_SET_HARD && vs->loaded);
+	FL_ASSERT(req->op == RAFT_LOG_SET_HARD);
+	FL_ASSERT(vs->loaded);
 	if (req->hard.term == nst.term && req->hard.vote == nst.vote)
 		return 0; /* already durable: no I/O */
 	nst.term = req->hard.term;
@@ -503,7 +517,8 @@ static int plan_truncate(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_state nst = vs->st;
 	uint64_t from = req->truncate.from_index;
-	FL_ASSERT(req->op == RAFT_LOG_TRUNCATE && from > 0);
+	FL_ASSERT(req->op == RAFT_LOG_TRUNCATE);
+	FL_ASSERT(from > 0);
 	if (nst.first == 0 || from > nst.last)
 		return 0; /* nothing to remove: no I/O */
 	if (from <= nst.first) {
@@ -515,7 +530,8 @@ static int plan_truncate(struct voter_store *vs, struct raft_log_req *req)
 		nst.last_off = vs->offs[nst.last % vs->offs_cap];
 		nst.head = round_up(cut, vs->g.sector_size);
 	}
-	FL_ASSERT(nst.last < from && nst.head <= vs->g.ring_bytes);
+	FL_ASSERT(nst.last < from);
+	FL_ASSERT(nst.head <= vs->g.ring_bytes);
 	uint8_t *m = meta_next(vs, &nst);
 	struct vs_plan *p = plan_build(vs, NULL, 0, 0, m);
 	if (p == NULL)
@@ -609,7 +625,8 @@ static int plan_snapshot(struct voter_store *vs, struct raft_log_req *req)
 	const struct raft_log_snapshot *sn = req->snapshot.snap;
 	uint64_t total = VS_SNAP_HDR_BYTES + (uint64_t)sn->config_len + sn->data_len, len = 0;
 	uint32_t crc = 0;
-	FL_ASSERT(req->op == RAFT_LOG_SNAPSHOT && sn->index > 0);
+	FL_ASSERT(req->op == RAFT_LOG_SNAPSHOT);
+	FL_ASSERT(sn->index > 0);
 	if (total > vs->g.snap_bytes)
 		return vs_error(vs, -FL_ENOSPC, "%s: snapshot %" PRIu64 " needs %" PRIu64 " bytes, a disk voter "
 				"snapshot region holds %" PRIu64 "; the layout needs a larger voter area",
@@ -649,7 +666,8 @@ static void vs_load_step(struct voter_store *vs, struct raft_log_req *req);
 static void vs_complete(struct voter_store *vs, struct raft_log_req *req, int result)
 {
 	struct vs_plan *p = req->op != RAFT_LOG_LOAD ? req->priv : NULL;
-	FL_ASSERT(vs->base.pending_head == req && !vs->io_busy);
+	FL_ASSERT(vs->base.pending_head == req);
+	FL_ASSERT(!vs->io_busy);
 	if (result == 0 && p != NULL && req->op == RAFT_LOG_APPEND) {
 		vs->stats.appends++;
 		vs->base.stats.entries_appended += req->append.n;
@@ -672,8 +690,11 @@ static int vs_issue(struct voter_store *vs, enum fl_io_op op, uint64_t abs_off, 
 		    uint8_t *dst)
 {
 	struct vs_io *x = vs->io;
-	FL_ASSERT(!vs->io_busy && len > 0 && len <= VOTER_STORE_IO_MAX_BYTES);
-	FL_ASSERT(abs_off >= vs->area_off && abs_off + len <= vs->area_off + vs->g.area_bytes);
+	FL_ASSERT(!vs->io_busy);
+	FL_ASSERT(len > 0);
+	FL_ASSERT(len <= VOTER_STORE_IO_MAX_BYTES);
+	FL_ASSERT(abs_off >= vs->area_off);
+	FL_ASSERT(abs_off + len <= vs->area_off + vs->g.area_bytes);
 	x->io = (struct fl_io){.op = op, .offset = abs_off, .len = len, .buf = x->buf,
 			       .timeout_us = vs->io_timeout_us, .cb = vs_io_done, .arg = x};
 	x->read_dst = dst;
@@ -706,7 +727,8 @@ static void vs_io_done(struct fl_io *io, int result)
 		free(x);
 		return;
 	}
-	FL_ASSERT(vs->io_busy && vs->base.pending_head != NULL);
+	FL_ASSERT(vs->io_busy);
+	FL_ASSERT(vs->base.pending_head != NULL);
 	vs->io_busy = false;
 	struct raft_log_req *req = vs->base.pending_head;
 	if (result != 0) {
@@ -727,7 +749,8 @@ static void vs_io_done(struct fl_io *io, int result)
 /* Moves the oldest request on by one step: an I/O or its completion. */
 static void vs_step(struct voter_store *vs, struct raft_log_req *req)
 {
-	FL_ASSERT(req == vs->base.pending_head && !vs->io_busy);
+	FL_ASSERT(req == vs->base.pending_head);
+	FL_ASSERT(!vs->io_busy);
 	if (vs->base.failed != 0) {
 		vs_complete(vs, req, vs->base.failed);
 		return;
@@ -810,7 +833,8 @@ static int load_entries(struct voter_store *vs, struct raft_log_loaded *out)
 	struct vs_state *st = &vs->st;
 	const uint8_t *ring = vs->load.ring;
 	uint64_t n = st->last - st->first + 1, off = st->last_off;
-	FL_ASSERT(st->first != 0 && n < vs->offs_cap);
+	FL_ASSERT(st->first != 0);
+	FL_ASSERT(n < vs->offs_cap);
 	out->entries = calloc(n, sizeof(*out->entries));
 	if (out->entries == NULL)
 		return -FL_ENOMEM;
@@ -864,7 +888,8 @@ static int load_next_phase(struct voter_store *vs)
 {
 	struct vs_load *L = &vs->load;
 	const struct vs_state *st = &vs->st;
-	FL_ASSERT(L->done == L->len && L->phase < 3);
+	FL_ASSERT(L->done == L->len);
+	FL_ASSERT(L->phase < 3);
 	if (L->phase == 0 && st->have_snap) {
 		L->len = round_up(VS_SNAP_HDR_BYTES + (uint64_t)st->snap_config_len + st->snap_data_len,
 				  vs->g.sector_size);
@@ -888,7 +913,8 @@ static void vs_load_step(struct voter_store *vs, struct raft_log_req *req)
 {
 	struct vs_load *L = &vs->load;
 	int rv = 0;
-	FL_ASSERT(req->op == RAFT_LOG_LOAD && !vs->loaded);
+	FL_ASSERT(req->op == RAFT_LOG_LOAD);
+	FL_ASSERT(!vs->loaded);
 	if (L->done < L->len) {
 		uint32_t len = (uint32_t)FL_MIN(L->len - L->done, (uint64_t)VOTER_STORE_IO_MAX_BYTES);
 		rv = vs_issue(vs, FL_IO_READ, L->abs_off + L->done, len, NULL, L->dst + L->done);
@@ -919,7 +945,8 @@ static int vs_submit(struct raft_logstore *s, struct raft_log_req *req)
 {
 	struct voter_store *vs = (struct voter_store *)s;
 	int rv;
-	FL_ASSERT(s->ops == &vs_ops && req->priv == NULL);
+	FL_ASSERT(s->ops == &vs_ops);
+	FL_ASSERT(req->priv == NULL);
 	if (req->op == RAFT_LOG_LOAD) {
 		if (vs->load_submitted)
 			return vs_error(vs, -FL_EINVAL, "%s: a second load request (driver bug)", s->name);
@@ -973,7 +1000,8 @@ static void vs_free(struct voter_store *vs)
 static void vs_close(struct raft_logstore *s)
 {
 	struct voter_store *vs = (struct voter_store *)s;
-	FL_ASSERT(s->ops == &vs_ops && !vs->kicking);
+	FL_ASSERT(s->ops == &vs_ops);
+	FL_ASSERT(!vs->kicking);
 	fl_timer_cancel(s->loop, &vs->kick_timer);
 	vs_free(vs);
 }
@@ -1003,7 +1031,9 @@ int voter_store_open(struct fl_loop *loop, struct fl_bdev *bdev, uint64_t area_o
 		     const struct voter_store_opts *opts, struct raft_logstore **out, char *err, size_t errlen)
 {
 	char scratch[8], name[256];
-	FL_ASSERT(loop != NULL && bdev != NULL && out != NULL);
+	FL_ASSERT(loop != NULL);
+	FL_ASSERT(bdev != NULL);
+	FL_ASSERT(out != NULL);
 	if (err == NULL) {
 		err = scratch;
 		errlen = sizeof(scratch);
@@ -1066,12 +1096,14 @@ int voter_store_format_sync(struct fl_bdev *bdev, uint64_t area_offset, uint64_t
 
 void voter_store_get_stats(const struct raft_logstore *s, struct voter_store_stats *out)
 {
-	FL_ASSERT(s != NULL && s->ops == &vs_ops);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(s->ops == &vs_ops);
 	*out = ((const struct voter_store *)s)->stats;
 }
 
 const char *voter_store_last_error(const struct raft_logstore *s)
 {
-	FL_ASSERT(s != NULL && s->ops == &vs_ops);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(s->ops == &vs_ops);
 	return ((const struct voter_store *)s)->last_error;
 }

@@ -227,7 +227,8 @@ static void status_text(json_t *r, int code, const char *summary)
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 	char perf[160];
 	status_perfdata(r, perf, sizeof(perf));
-	FL_ASSERT(code >= FL_NAGIOS_OK && code <= FL_NAGIOS_UNKNOWN);
+	FL_ASSERT(code >= FL_NAGIOS_OK);
+	FL_ASSERT(code <= FL_NAGIOS_UNKNOWN);
 	printf("FENCELOCK %s - %s | %s\n\n", names[code], summary, perf);
 	print_kv("Cluster:", r, "cluster", "");
 	print_kv("This host id:", r, "host_id", "");

@@ -33,7 +33,8 @@ static void direct_usage(FILE *f)
 
 int fl_cli_direct(int argc, char **argv)
 {
-	FL_ASSERT(argc >= 1 && argv != NULL);
+	FL_ASSERT(argc >= 1);
+	FL_ASSERT(argv != NULL);
 	if (argc < 2) {
 		direct_usage(stderr);
 		return FL_EXIT_USAGE;

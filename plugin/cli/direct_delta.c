@@ -217,7 +217,8 @@ static int check_offset(struct dctx *x, uint64_t align)
  * geometry and x->rec0_rv set. Prints its errors. */
 static int ctx_probe(struct dctx *x, uint32_t want_sector, const char *space, bool read_only, bool tolerate_bad_rec0)
 {
-	FL_ASSERT(x->el != NULL && x->path != NULL);
+	FL_ASSERT(x->el != NULL);
+	FL_ASSERT(x->path != NULL);
 	int rv = ctx_open(x, want_sector, read_only);
 	if (rv != 0)
 		return rv;
@@ -299,7 +300,8 @@ static void on_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, v
 /* Drives the loop until the state machine reports (or limit_us passes). */
 static int ctx_wait(struct dctx *x, uint64_t limit_us)
 {
-	FL_ASSERT(x->el != NULL && x->dev != NULL);
+	FL_ASSERT(x->el != NULL);
+	FL_ASSERT(x->dev != NULL);
 	struct fl_loop *loop = fl_eloop_loop(x->el);
 	uint64_t end = fl_now_us(loop) + limit_us;
 	x->done = false;
@@ -373,7 +375,8 @@ static int init_check_existing(struct dctx *x, const char *space, uint64_t align
 {
 	struct fl_leader l;
 	uint32_t dsec = x->dev->sector_size;
-	FL_ASSERT(fl_align_flag_from_bytes(align) != 0 && x->offset % align == 0);
+	FL_ASSERT(fl_align_flag_from_bytes(align) != 0);
+	FL_ASSERT(x->offset % align == 0);
 	uint8_t *buf = malloc(align);
 	if (buf == NULL)
 		return -FL_ENOMEM;
@@ -492,7 +495,8 @@ static const struct dcmd cmd_dump = {
 static json_t *dump_entry(uint32_t host_id, const uint8_t *sec, const char *space, uint32_t sector, bool *list)
 {
 	struct fl_leader l;
-	FL_ASSERT(host_id >= 1 && host_id <= LS_MAX_HOSTS);
+	FL_ASSERT(host_id >= 1);
+	FL_ASSERT(host_id <= LS_MAX_HOSTS);
 	int rv = ls_record_check(sec, space, sector, &l);
 	*list = rv != 0 || l.owner_generation != 0 || l.owner_id != 0 || l.timestamp != 0;
 	if (!*list)
@@ -913,7 +917,8 @@ struct hs {
 static void hs_observe(struct dctx *x, struct hs *h, const uint8_t *area, const char *space, enum fl_out_format fmt,
 		       bool first)
 {
-	FL_ASSERT(x->hosts <= LS_MAX_HOSTS && area != NULL);
+	FL_ASSERT(x->hosts <= LS_MAX_HOSTS);
+	FL_ASSERT(area != NULL);
 	uint64_t now = fl_now_us(fl_eloop_loop(x->el));
 	uint32_t t = ls_io_timeout_valid(x->rec0.io_timeout) ? x->rec0.io_timeout : LS_IO_TIMEOUT_DEFAULT_S;
 	for (uint32_t i = 0; i < x->hosts; i++) {

@@ -8,7 +8,8 @@
 
 int fl_out_parse_format(const char *s, enum fl_out_format *out)
 {
-	FL_ASSERT(s != NULL && out != NULL);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(out != NULL);
 	if (strcmp(s, "text") == 0)
 		*out = FL_OUT_TEXT;
 	else if (strcmp(s, "json") == 0)
@@ -69,7 +70,8 @@ json_t *fl_out_leader_json(const struct fl_leader *l)
 void fl_out_leader_text(FILE *f, const struct fl_leader *l)
 {
 	char space[FL_NAME_LEN + 1], name[FL_NAME_LEN + 1];
-	FL_ASSERT(f != NULL && l != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(l != NULL);
 	fl_name_get(l->space_name, space);
 	fl_name_get(l->resource_name, name);
 	fprintf(f,
@@ -84,7 +86,8 @@ void fl_out_leader_text(FILE *f, const struct fl_leader *l)
 
 int fl_out_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	FL_ASSERT(s != NULL && out != NULL);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(out != NULL);
 	uint64_t v = 0;
 	if (*s == '\0' || strlen(s) > 20)
 		return -FL_EINVAL;
@@ -107,7 +110,8 @@ int fl_out_parse_align(const char *s, uint64_t *align_bytes)
 	static const struct { const char *name; uint64_t bytes; } sizes[] = {
 		{"1M", 1ull << 20}, {"2M", 2ull << 20}, {"4M", 4ull << 20}, {"8M", 8ull << 20},
 	};
-	FL_ASSERT(s != NULL && align_bytes != NULL);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(align_bytes != NULL);
 	for (size_t i = 0; i < FL_ARRAY_SIZE(sizes); i++) {
 		uint64_t v;
 		if (strcmp(s, sizes[i].name) == 0 ||

@@ -512,7 +512,8 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	if (idx >= FLD_MAX_VMS)
 		return -FL_ENOSPC;
 	struct dvm *v = &d->vms[idx];
-	FL_ASSERT(incarnation > 0 && vm != NULL);
+	FL_ASSERT(incarnation > 0);
+	FL_ASSERT(vm != NULL);
 	if (v->cancelled_inc == incarnation)
 		return -FL_ECANCELED;
 	if (v->state == DVM_KILLING)

@@ -200,7 +200,9 @@ static int cli_roundtrip(struct fl_client *c, const json_t *req, json_t **reply)
 
 int fl_client_call(struct fl_client *c, const struct ctl_req *req, json_t **reply)
 {
-	FL_ASSERT(c != NULL && req != NULL && reply != NULL);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(req != NULL);
+	FL_ASSERT(reply != NULL);
 	*reply = NULL;
 	json_t *o;
 	char err[CTL_ERR_MAX];
@@ -214,7 +216,9 @@ int fl_client_call(struct fl_client *c, const struct ctl_req *req, json_t **repl
 
 int fl_request(struct fl_client *c, const char *request_json, char **reply)
 {
-	FL_ASSERT(c != NULL && request_json != NULL && reply != NULL);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(request_json != NULL);
+	FL_ASSERT(reply != NULL);
 	*reply = NULL;
 	json_error_t jerr;
 	json_t *o = json_loads(request_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -297,7 +301,8 @@ int fl_vm_release(struct fl_client *c, const char *uid, pid_t pid)
 
 int fl_vm_inquire(struct fl_client *c, const char *uid, char *state, size_t len)
 {
-	FL_ASSERT(state != NULL && len > 0);
+	FL_ASSERT(state != NULL);
+	FL_ASSERT(len > 0);
 	state[0] = '\0';
 	json_t *r;
 	int rv = fl_client_call(c, &(struct ctl_req){.op = CTL_OP_VM_INQUIRE, .uid = uid}, &r);

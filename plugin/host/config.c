@@ -478,7 +478,10 @@ static const char *cfg_basename(const char *path)
 
 int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen)
 {
-	FL_ASSERT(path != NULL && cfg != NULL && err != NULL && errlen > 0);
+	FL_ASSERT(path != NULL);
+	FL_ASSERT(cfg != NULL);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	err[0] = '\0';
 	struct cfg_parse *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -501,7 +504,11 @@ int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen)
 
 int cfg_load_string(const char *name, const char *text, struct fl_config *cfg, char *err, size_t errlen)
 {
-	FL_ASSERT(name != NULL && text != NULL && cfg != NULL && err != NULL && errlen > 0);
+	FL_ASSERT(name != NULL);
+	FL_ASSERT(text != NULL);
+	FL_ASSERT(cfg != NULL);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	err[0] = '\0';
 	struct cfg_parse *p = calloc(1, sizeof(*p));
 	if (p == NULL)

@@ -245,7 +245,9 @@ static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t 
 
 int ctl_req_decode(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
 {
-	FL_ASSERT(req != NULL && err != NULL && errlen > 0);
+	FL_ASSERT(req != NULL);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	memset(req, 0, sizeof(*req));
 	req->exit_code = -1;
 	err[0] = '\0';
@@ -310,7 +312,10 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 
 int ctl_req_encode(const struct ctl_req *req, json_t **out, char *err, size_t errlen)
 {
-	FL_ASSERT(req != NULL && out != NULL && err != NULL && errlen > 0);
+	FL_ASSERT(req != NULL);
+	FL_ASSERT(out != NULL);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	*out = NULL;
 	if (req->op >= CTL_OP_COUNT)
 		return ctl_bad(err, errlen, "unknown op %d", (int)req->op);
@@ -345,7 +350,8 @@ json_t *ctl_resp_error(int code, const char *msg)
 
 int ctl_resp_check(const json_t *resp, char *err, size_t errlen)
 {
-	FL_ASSERT(err != NULL && errlen > 0);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	err[0] = '\0';
 	json_t *v = json_object_get(resp, "v");
 	json_t *ok = json_object_get(resp, "ok");
@@ -369,7 +375,9 @@ int ctl_resp_check(const json_t *resp, char *err, size_t errlen)
 
 int ctl_frame_pack(const json_t *msg, size_t max_bytes, uint8_t **buf, size_t *len)
 {
-	FL_ASSERT(msg != NULL && buf != NULL && len != NULL);
+	FL_ASSERT(msg != NULL);
+	FL_ASSERT(buf != NULL);
+	FL_ASSERT(len != NULL);
 	*buf = NULL;
 	*len = 0;
 	size_t body = json_dumpb(msg, NULL, 0, JSON_COMPACT);
@@ -395,7 +403,10 @@ int ctl_frame_pack(const json_t *msg, size_t max_bytes, uint8_t **buf, size_t *l
 int ctl_frame_parse(const uint8_t *buf, size_t len, size_t max_bytes, size_t *consumed, json_t **msg,
 		    char *err, size_t errlen)
 {
-	FL_ASSERT(consumed != NULL && msg != NULL && err != NULL && errlen > 0);
+	FL_ASSERT(consumed != NULL);
+	FL_ASSERT(msg != NULL);
+	FL_ASSERT(err != NULL);
+	FL_ASSERT(errlen > 0);
 	*consumed = 0;
 	*msg = NULL;
 	if (len < CTL_HDR_BYTES)

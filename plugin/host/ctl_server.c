@@ -71,7 +71,8 @@ static void client_on_event(void *arg, uint32_t events);
 
 static void client_release_slot(struct ctl_client *c)
 {
-	FL_ASSERT(c->fd < 0 && !c->pending);
+	FL_ASSERT(c->fd < 0);
+	FL_ASSERT(!c->pending);
 	free(c->rbuf);
 	free(c->wbuf);
 	c->rbuf = c->wbuf = NULL;
@@ -81,7 +82,8 @@ static void client_release_slot(struct ctl_client *c)
 
 static void client_close(struct ctl_client *c)
 {
-	FL_ASSERT(c->used && c->fd >= 0);
+	FL_ASSERT(c->used);
+	FL_ASSERT(c->fd >= 0);
 	fl_eloop_del_fd(c->srv->el, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -162,7 +164,8 @@ static void client_dispatch(struct ctl_client *c, json_t *msg)
 {
 	struct ctl_call *call = &c->call;
 	struct ctl_server *s = c->srv;
-	FL_ASSERT(call->msg == NULL && !c->pending);
+	FL_ASSERT(call->msg == NULL);
+	FL_ASSERT(!c->pending);
 	call->msg = msg;
 	int rv = ctl_req_decode(msg, &call->req, call->err, sizeof(call->err));
 	if (rv == 0 && ctl_op_mutates(call->req.op) && !c->peer.may_mutate) {
@@ -278,7 +281,8 @@ static void client_read(struct ctl_client *c)
 static void client_on_event(void *arg, uint32_t events)
 {
 	struct ctl_client *c = arg;
-	FL_ASSERT(c->used && c->fd >= 0);
+	FL_ASSERT(c->used);
+	FL_ASSERT(c->fd >= 0);
 	if ((events & EPOLLIN) != 0 && !c->pending && !c->closing)
 		client_read(c);
 	else if ((events & (EPOLLHUP | EPOLLERR)) != 0 && (events & EPOLLOUT) == 0) {
@@ -439,7 +443,11 @@ static int server_listen(struct ctl_server *s)
 int ctl_server_new(struct fl_eloop *el, const struct ctl_server_opts *opts,
 		   const struct ctl_backend *backend, struct ctl_server **out)
 {
-	FL_ASSERT(el != NULL && opts != NULL && opts->path != NULL && backend != NULL && out != NULL);
+	FL_ASSERT(el != NULL);
+	FL_ASSERT(opts != NULL);
+	FL_ASSERT(opts->path != NULL);
+	FL_ASSERT(backend != NULL);
+	FL_ASSERT(out != NULL);
 	*out = NULL;
 	if (opts->max_clients > CTL_CLIENTS_MAX)
 		return -FL_EINVAL;
@@ -526,7 +534,9 @@ void ctl_call_errorf(struct ctl_call *call, const char *fmt, ...)
 void ctl_call_finish(struct ctl_call *call, int rv)
 {
 	struct ctl_client *c = call->client;
-	FL_ASSERT(c->used && c->pending && rv <= 0);
+	FL_ASSERT(c->used);
+	FL_ASSERT(c->pending);
+	FL_ASSERT(rv <= 0);
 	c->pending = false;
 	call_complete(call, rv);
 	if (c->fd < 0) {

@@ -83,15 +83,20 @@ int guard_rec_pick(const uint8_t *base, struct guard_rec *rec)
 
 int guard_file_path(const char *run_dir, const char *uid, char *buf, size_t len)
 {
-	FL_ASSERT(run_dir != NULL && uid != NULL && buf != NULL);
-	FL_ASSERT(uid[0] != '\0' && uid[0] != '.' && strchr(uid, '/') == NULL);
+	FL_ASSERT(run_dir != NULL);
+	FL_ASSERT(uid != NULL);
+	FL_ASSERT(buf != NULL);
+	FL_ASSERT(uid[0] != '\0');
+	FL_ASSERT(uid[0] != '.');
+	FL_ASSERT(strchr(uid, '/') == NULL);
 	int n = snprintf(buf, len, "%s/guard/%s", run_dir, uid);
 	return n > 0 && (size_t)n < len ? 0 : -FL_EINVAL;
 }
 
 int guard_writer_open(struct guard_writer *w, const char *path)
 {
-	FL_ASSERT(w != NULL && path != NULL);
+	FL_ASSERT(w != NULL);
+	FL_ASSERT(path != NULL);
 	*w = (struct guard_writer){.fd = -1};
 	w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (w->fd < 0)
@@ -146,7 +151,8 @@ void guard_writer_close(struct guard_writer *w)
 
 int guard_reader_open(struct guard_reader *r, const char *path)
 {
-	FL_ASSERT(r != NULL && path != NULL);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(path != NULL);
 	*r = (struct guard_reader){.fd = -1};
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -235,7 +241,10 @@ enum guard_action guard_step(struct guard_state *st, uint64_t now_us, const stru
 
 int guard_table_init(struct guard_table *t, const char *run_dir, uint32_t cap)
 {
-	FL_ASSERT(t != NULL && run_dir != NULL && cap >= 1 && cap <= GUARD_TABLE_MAX);
+	FL_ASSERT(t != NULL);
+	FL_ASSERT(run_dir != NULL);
+	FL_ASSERT(cap >= 1);
+	FL_ASSERT(cap <= GUARD_TABLE_MAX);
 	memset(t, 0, sizeof(*t));
 	int n = snprintf(t->dir, sizeof(t->dir), "%s/guard", run_dir);
 	if (n < 0 || (size_t)n >= sizeof(t->dir) - GUARD_UID_MAX - 2)
@@ -501,7 +510,10 @@ static int guard_setup(struct guard_proc *g)
 
 int guard_run(const struct guard_run_opts *opts, struct guard_result *res)
 {
-	FL_ASSERT(opts != NULL && opts->child > 0 && opts->reader != NULL && res != NULL);
+	FL_ASSERT(opts != NULL);
+	FL_ASSERT(opts->child > 0);
+	FL_ASSERT(opts->reader != NULL);
+	FL_ASSERT(res != NULL);
 	memset(res, 0, sizeof(*res));
 	struct guard_proc g = {.o = opts, .tfd = -1, .sfd = -1, .res = res};
 	int rv = guard_setup(&g);

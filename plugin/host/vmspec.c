@@ -23,7 +23,8 @@ static int vs_bad(char *err, size_t errlen, int rv, const char *fmt, ...)
 
 int vmspec_add_volume(struct vmspec *s, const char *path, bool ro, char *err, size_t errlen)
 {
-	FL_ASSERT(s != NULL && path != NULL);
+	FL_ASSERT(s != NULL);
+	FL_ASSERT(path != NULL);
 	char abs[CTL_PATH_MAX + 2];
 	if (path[0] == '\0')
 		return vs_bad(err, errlen, -FL_EINVAL, "empty volume path");
@@ -310,7 +311,9 @@ static int rerun_fill(json_t *spec, const char *bin, struct vmspec_rerun *r, cha
 int vmspec_rerun_build(const char *spec, const char *fencelock_bin, struct vmspec_rerun *out,
 		       char *err, size_t errlen)
 {
-	FL_ASSERT(spec != NULL && fencelock_bin != NULL && out != NULL);
+	FL_ASSERT(spec != NULL);
+	FL_ASSERT(fencelock_bin != NULL);
+	FL_ASSERT(out != NULL);
 	memset(out, 0, sizeof(*out));
 	json_error_t jerr;
 	json_t *root = json_loads(spec, 0, &jerr);

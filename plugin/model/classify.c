@@ -14,7 +14,8 @@
 void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t p_us)
 {
 	FL_ASSERT(t != NULL);
-	FL_ASSERT(io_timeout_us > 0 && p_us > 0);
+	FL_ASSERT(io_timeout_us > 0);
+	FL_ASSERT(p_us > 0);
 	t->r_us = io_timeout_us;
 	t->f_us = 4 * io_timeout_us;
 	t->k_us = io_timeout_us;
@@ -26,8 +27,10 @@ void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t
 
 void cls_timings_from_ls(struct cls_timings *t, const struct ls_timing *lt, uint64_t p_us, uint64_t h_us)
 {
-	FL_ASSERT(t != NULL && lt != NULL);
-	FL_ASSERT(p_us > 0 && h_us > 0);
+	FL_ASSERT(t != NULL);
+	FL_ASSERT(lt != NULL);
+	FL_ASSERT(p_us > 0);
+	FL_ASSERT(h_us > 0);
 	t->r_us = lt->renew_us;
 	t->f_us = lt->fail_us;
 	t->k_us = lt->kill_us;
@@ -76,7 +79,9 @@ static uint64_t last_heard_us(const struct cls_obs *o, uint64_t now_us)
 enum cls_state cls_classify(const struct cls_obs *o, const struct cls_timings *t, uint64_t now_us,
 			    uint64_t *evidence_us)
 {
-	FL_ASSERT(o != NULL && t != NULL && evidence_us != NULL);
+	FL_ASSERT(o != NULL);
+	FL_ASSERT(t != NULL);
+	FL_ASSERT(evidence_us != NULL);
 	FL_ASSERT(o->disk < CLS_DISK_END);
 	*evidence_us = CLS_NEVER;
 	bool silent = o->net_age_us > t->h_us;
@@ -114,7 +119,8 @@ enum cls_state cls_classify(const struct cls_obs *o, const struct cls_timings *t
 enum cls_state cls_update(struct cls_record *r, const struct cls_obs *o, const struct cls_timings *t,
 			  uint64_t now_us)
 {
-	FL_ASSERT(r != NULL && o != NULL);
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(o != NULL);
 	uint64_t ev;
 	enum cls_state s = cls_classify(o, t, now_us, &ev);
 	if (ev != CLS_NEVER && ev > now_us)
@@ -127,14 +133,16 @@ enum cls_state cls_update(struct cls_record *r, const struct cls_obs *o, const s
 	} else if (ev != CLS_NEVER && ev > r->since_us) {
 		r->since_us = ev;
 	}
-	FL_ASSERT(r->since_us <= now_us && r->state == s);
+	FL_ASSERT(r->since_us <= now_us);
+	FL_ASSERT(r->state == s);
 	return s;
 }
 
 bool cls_may_take_over(enum cls_state s, uint64_t since_us, const struct cls_timings *t, uint64_t now_us)
 {
 	FL_ASSERT(t != NULL);
-	FL_ASSERT(s >= CLS_UP && s < CLS_STATE_END);
+	FL_ASSERT(s >= CLS_UP);
+	FL_ASSERT(s < CLS_STATE_END);
 	switch (s) {
 	case CLS_DEAD:
 	case CLS_FENCED:
@@ -149,7 +157,8 @@ bool cls_may_take_over(enum cls_state s, uint64_t since_us, const struct cls_tim
 
 bool cls_should_poison_pill(enum cls_state s, uint64_t since_us, uint64_t p_us, uint64_t now_us)
 {
-	FL_ASSERT(s >= CLS_UP && s < CLS_STATE_END);
+	FL_ASSERT(s >= CLS_UP);
+	FL_ASSERT(s < CLS_STATE_END);
 	FL_ASSERT(p_us > 0);
 	return s == CLS_PARTITIONED && elapsed_us(since_us, now_us) > p_us;
 }
@@ -157,8 +166,10 @@ bool cls_should_poison_pill(enum cls_state s, uint64_t since_us, uint64_t p_us, 
 enum cls_self_fence cls_should_self_fence(const struct cls_local *l, const struct cls_timings *t,
 					  uint64_t p_us, uint64_t now_us)
 {
-	FL_ASSERT(l != NULL && t != NULL);
-	FL_ASSERT(p_us > 0 && t->f_us > 0);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(t != NULL);
+	FL_ASSERT(p_us > 0);
+	FL_ASSERT(t->f_us > 0);
 	if (!l->lease_held)
 		return CLS_FENCE_NO_LEASE;
 	if (elapsed_us(l->renewal_start_us, now_us) >= t->f_us)
@@ -170,7 +181,8 @@ enum cls_self_fence cls_should_self_fence(const struct cls_local *l, const struc
 
 bool cls_may_acquire(const struct cls_local *l, const struct cls_timings *t, uint64_t now_us)
 {
-	FL_ASSERT(l != NULL && t != NULL);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(t != NULL);
 	FL_ASSERT(t->f_us > 0);
 	return l->quorate && l->lease_held && elapsed_us(l->renewal_start_us, now_us) < t->f_us;
 }

@@ -241,7 +241,9 @@ static uint32_t cmd_crc(const uint8_t *buf, size_t len)
 
 int fsm_cmd_encode(const struct fsm_cmd *c, uint8_t *buf, size_t cap, size_t *len)
 {
-	FL_ASSERT(c != NULL && buf != NULL && len != NULL);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(buf != NULL);
+	FL_ASSERT(len != NULL);
 	if (cap < FSM_CMD_HDR_BYTES)
 		return -FL_ENOSPC;
 	struct fsm_cmd tmp = *c;   /* the codec takes a mutable record; writing never changes it */
@@ -280,7 +282,8 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c)
 	cmd_body(&x, c);
 	if (x.bad || x.off != x.cap)
 		return -FL_EINVAL;
-	FL_ASSERT(c->nvol <= FSM_VOLS_MAX && c->spec_len <= FSM_SPEC_MAX);
+	FL_ASSERT(c->nvol <= FSM_VOLS_MAX);
+	FL_ASSERT(c->spec_len <= FSM_SPEC_MAX);
 	return 0;
 }
 
@@ -305,7 +308,8 @@ static bool limits_ok(const struct fsm_limits *l)
 
 int fsm_init(struct fsm *f, const struct fsm_limits *l)
 {
-	FL_ASSERT(f != NULL && l != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(l != NULL);
 	memset(f, 0, sizeof(*f));
 	if (!limits_ok(l))
 		return -FL_EINVAL;
@@ -334,7 +338,8 @@ void fsm_free(struct fsm *f)
 
 void fsm_reset(struct fsm *f)
 {
-	FL_ASSERT(f != NULL && f->hosts != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->hosts != NULL);
 	memset(f->hosts, 0, f->lim.max_hosts * sizeof(*f->hosts));
 	memset(f->slots, 0, f->lim.max_slots * sizeof(*f->slots));
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
@@ -656,7 +661,8 @@ static int ap_slot_free(struct fsm *f, const struct fsm_cmd *c)
 	if (s->vm_plus1 == 0)
 		return -FL_ENOENT;
 	struct fsm_vm *vm = &f->vms[s->vm_plus1 - 1];
-	FL_ASSERT(vm->used && vm->vol[s->vol].slot == c->slot);
+	FL_ASSERT(vm->used);
+	FL_ASSERT(vm->vol[s->vol].slot == c->slot);
 	if (vm->run_state == FSM_RUN_RUNNING)
 		return -FL_EBUSY;
 	vm->vol[s->vol].slot = FSM_SLOT_NONE;
@@ -679,8 +685,10 @@ static bool cmd_bounded(const struct fsm_cmd *c)
 
 int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c)
 {
-	FL_ASSERT(f != NULL && c != NULL);
-	FL_ASSERT(index > f->last_index && term >= f->last_term);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(index > f->last_index);
+	FL_ASSERT(term >= f->last_term);
 	FL_ASSERT(cmd_bounded(c));
 	f->last_index = index;
 	f->last_term = term;
@@ -713,7 +721,8 @@ int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm
 int fsm_apply(struct fsm *f, uint64_t index, uint64_t term, const uint8_t *buf, size_t len)
 {
 	FL_ASSERT(f != NULL);
-	FL_ASSERT(index > f->last_index && term >= f->last_term);
+	FL_ASSERT(index > f->last_index);
+	FL_ASSERT(term >= f->last_term);
 	struct fsm_cmd c;
 	int rv = fsm_cmd_decode(buf, len, &c);
 	if (rv != 0) {
@@ -819,7 +828,8 @@ static void snap_write(const struct fsm *f, struct cx *x)
 
 size_t fsm_snapshot_size(const struct fsm *f)
 {
-	FL_ASSERT(f != NULL && f->hosts != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->hosts != NULL);
 	struct cx x = {.mode = CX_MEASURE};
 	snap_write(f, &x);
 	FL_ASSERT(!x.bad);
@@ -828,7 +838,9 @@ size_t fsm_snapshot_size(const struct fsm *f)
 
 int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len)
 {
-	FL_ASSERT(f != NULL && buf != NULL && len != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(buf != NULL);
+	FL_ASSERT(len != NULL);
 	if (cap < FSM_SNAP_HDR_BYTES)
 		return -FL_ENOSPC;
 	struct cx x = {.mode = CX_WRITE, .w = buf + FSM_SNAP_HDR_BYTES, .cap = cap - FSM_SNAP_HDR_BYTES};
@@ -901,7 +913,8 @@ static bool snap_rebuild_slots(struct fsm *f)
 
 int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len)
 {
-	FL_ASSERT(f != NULL && f->hosts != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->hosts != NULL);
 	if (buf == NULL || len < FSM_SNAP_HDR_BYTES)
 		return -FL_EINVAL;
 	if (fl_get_le32(buf) != FSM_SNAP_MAGIC)
@@ -971,7 +984,8 @@ static bool vm_ok(const struct fsm *f, uint32_t i)
 
 int fsm_check(const struct fsm *f)
 {
-	FL_ASSERT(f != NULL && f->hosts != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->hosts != NULL);
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++)
 		if (!host_ok(f, i))
 			return -FL_ECORRUPT;
@@ -994,20 +1008,23 @@ int fsm_check(const struct fsm *f)
 
 const struct fsm_host *fsm_host_find(const struct fsm *f, uint32_t host_id)
 {
-	FL_ASSERT(f != NULL && f->hosts != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->hosts != NULL);
 	int i = host_index(f, host_id);
 	return i < 0 ? NULL : &f->hosts[i];
 }
 
 const struct fsm_host *fsm_host_at(const struct fsm *f, uint32_t i)
 {
-	FL_ASSERT(f != NULL && i < f->lim.max_hosts);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(i < f->lim.max_hosts);
 	return f->hosts[i].host_id == 0 ? NULL : &f->hosts[i];
 }
 
 uint32_t fsm_hosts_joined(const struct fsm *f, uint32_t *ids, uint32_t cap)
 {
-	FL_ASSERT(f != NULL && (ids != NULL || cap == 0));
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(ids != NULL || cap == 0);
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		if (f->hosts[i].host_id == 0 || f->hosts[i].state != FSM_HOST_JOINED)
@@ -1021,7 +1038,8 @@ uint32_t fsm_hosts_joined(const struct fsm *f, uint32_t *ids, uint32_t cap)
 
 const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t *idx)
 {
-	FL_ASSERT(f != NULL && uid != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(uid != NULL);
 	int i = vm_index(f, uid);
 	if (i < 0)
 		return NULL;
@@ -1032,13 +1050,15 @@ const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t 
 
 const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i)
 {
-	FL_ASSERT(f != NULL && i < f->lim.max_vms);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(i < f->lim.max_vms);
 	return f->vms[i].used ? &f->vms[i] : NULL;
 }
 
 uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap)
 {
-	FL_ASSERT(f != NULL && (idx != NULL || cap == 0));
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(idx != NULL || cap == 0);
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
 		if (!f->vms[i].used || host_id == 0 || f->vms[i].desired_host != host_id)
@@ -1052,7 +1072,10 @@ uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, u
 
 int fsm_volume_slot(const struct fsm *f, const char *uid, const char *path, uint32_t *slot)
 {
-	FL_ASSERT(f != NULL && uid != NULL && path != NULL && slot != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(uid != NULL);
+	FL_ASSERT(path != NULL);
+	FL_ASSERT(slot != NULL);
 	int i = vm_index(f, uid);
 	int v = i < 0 ? -1 : vm_volume(&f->vms[i], path);
 	if (v < 0 || f->vms[i].vol[v].slot == FSM_SLOT_NONE)

@@ -32,8 +32,10 @@ int plc_params_check(const struct plc_params *p)
 
 int plc_plan_init(struct plc_plan *p, const struct fsm_limits *l)
 {
-	FL_ASSERT(p != NULL && l != NULL);
-	FL_ASSERT(l->max_vms > 0 && l->max_hosts > 0);
+	FL_ASSERT(p != NULL);
+	FL_ASSERT(l != NULL);
+	FL_ASSERT(l->max_vms > 0);
+	FL_ASSERT(l->max_hosts > 0);
 	memset(p, 0, sizeof(*p));
 	p->max_vms = l->max_vms;
 	p->max_hosts = l->max_hosts;
@@ -104,8 +106,11 @@ static int candidate_pick(const struct plc_plan *p, uint32_t max_per_host)
 int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
 		const uint32_t *candidates, uint32_t n_cand, const struct plc_params *pp, uint64_t now_us)
 {
-	FL_ASSERT(p != NULL && f != NULL && pp != NULL);
-	FL_ASSERT(p->max_vms == f->lim.max_vms && p->max_hosts == f->lim.max_hosts);
+	FL_ASSERT(p != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(pp != NULL);
+	FL_ASSERT(p->max_vms == f->lim.max_vms);
+	FL_ASSERT(p->max_hosts == f->lim.max_hosts);
 	p->n_moves = 0;
 	p->n_unplaced = 0;
 	p->n_cand = 0;
@@ -138,9 +143,12 @@ int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed,
 
 void plc_move_cmd(const struct fsm *f, const struct plc_move *m, uint64_t stamp_us, struct fsm_cmd *out)
 {
-	FL_ASSERT(f != NULL && m != NULL && out != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(m != NULL);
+	FL_ASSERT(out != NULL);
 	const struct fsm_vm *vm = fsm_vm_at(f, m->vm_idx);
-	FL_ASSERT(vm != NULL && m->to_host != 0);
+	FL_ASSERT(vm != NULL);
+	FL_ASSERT(m->to_host != 0);
 	memset(out, 0, sizeof(*out));
 	out->type = FSM_CMD_VM_PLACE;
 	out->stamp_us = stamp_us;
@@ -152,7 +160,9 @@ void plc_move_cmd(const struct fsm *f, const struct plc_move *m, uint64_t stamp_
 bool plc_flap_check(const struct fsm *f, uint32_t host_id, const struct plc_params *pp, uint64_t now_us,
 		    struct fsm_cmd *out)
 {
-	FL_ASSERT(f != NULL && pp != NULL && out != NULL);
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(pp != NULL);
+	FL_ASSERT(out != NULL);
 	FL_ASSERT(plc_params_check(pp) == 0);
 	if (fsm_host_find(f, host_id) == NULL || fsm_host_quarantined(f, host_id, now_us))
 		return false;

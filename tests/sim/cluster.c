@@ -269,13 +269,16 @@ static void simcl_format(struct simcl *c)
 
 struct simcl *simcl_new(const struct simcl_params *p)
 {
-	FL_ASSERT(p->hosts >= 1 && p->hosts <= SIMCL_MAX_HOSTS && p->vms <= SIMCL_MAX_VMS);
+	FL_ASSERT(p->hosts >= 1);
+	FL_ASSERT(p->hosts <= SIMCL_MAX_HOSTS);
+	FL_ASSERT(p->vms <= SIMCL_MAX_VMS);
 	struct simcl *c = calloc(1, sizeof(*c));
 	FL_ASSERT(c != NULL);
 	c->p = *p;
 	c->applied = calloc(SIMCL_MAX_APPLIED, sizeof(*c->applied));
 	c->term_leader = calloc(SIMCL_MAX_TERMS, sizeof(*c->term_leader));
-	FL_ASSERT(c->applied != NULL && c->term_leader != NULL);
+	FL_ASSERT(c->applied != NULL);
+	FL_ASSERT(c->term_leader != NULL);
 	FL_ASSERT(fl_sim_init(&c->sim, p->seed) == 0);
 	fl_simclock_init(&c->checker_clock, &c->sim, 0, 0);
 	fl_timer_init(&c->checker, simcl_check_fn, c);

@@ -31,7 +31,8 @@ struct simnet {
 struct simnet *simnet_new(struct fl_sim *sim, uint32_t n, struct fl_simclock *const *clocks, uint64_t seed,
 			  simnet_deliver_fn deliver, void *ctx)
 {
-	FL_ASSERT(n >= 1 && n <= SIMNET_MAX_HOSTS);
+	FL_ASSERT(n >= 1);
+	FL_ASSERT(n <= SIMNET_MAX_HOSTS);
 	struct simnet *net = calloc(1, sizeof(*net));
 	if (net == NULL)
 		return NULL;
@@ -128,7 +129,10 @@ static void simnet_enqueue(struct simnet *net, uint32_t from, uint32_t to, const
 
 void simnet_send(struct simnet *net, uint32_t from, uint32_t to, const uint8_t *buf, uint32_t len)
 {
-	FL_ASSERT(from >= 1 && from <= net->n && to >= 1 && to <= net->n);
+	FL_ASSERT(from >= 1);
+	FL_ASSERT(from <= net->n);
+	FL_ASSERT(to >= 1);
+	FL_ASSERT(to <= net->n);
 	FL_ASSERT(len <= SIMNET_MAX_MSG_BYTES);
 	net->stats.sent++;
 	if (!net->up[from - 1][to - 1]) {
@@ -148,7 +152,10 @@ void simnet_send(struct simnet *net, uint32_t from, uint32_t to, const uint8_t *
 
 void simnet_set_link(struct simnet *net, uint32_t from, uint32_t to, bool up)
 {
-	FL_ASSERT(from >= 1 && from <= net->n && to >= 1 && to <= net->n);
+	FL_ASSERT(from >= 1);
+	FL_ASSERT(from <= net->n);
+	FL_ASSERT(to >= 1);
+	FL_ASSERT(to <= net->n);
 	net->up[from - 1][to - 1] = up;
 }
 

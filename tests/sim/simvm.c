@@ -77,7 +77,8 @@ static void guard_fire_fn(struct fl_timer *t, void *arg)
 
 struct simvm_world *simvm_new(struct fl_sim *sim, uint32_t hosts, uint64_t seed)
 {
-	FL_ASSERT(hosts >= 1 && hosts <= SIMVM_MAX_HOSTS);
+	FL_ASSERT(hosts >= 1);
+	FL_ASSERT(hosts <= SIMVM_MAX_HOSTS);
 	struct simvm_world *w = calloc(1, sizeof(*w));
 	FL_ASSERT(w != NULL);
 	w->sim = sim;
@@ -116,7 +117,9 @@ void simvm_free(struct simvm_world *w)
 
 void simvm_define(struct simvm_world *w, uint32_t vm, const uint32_t *volumes, uint32_t nvolumes)
 {
-	FL_ASSERT(vm < SIMVM_MAX_VMS && nvolumes >= 1 && nvolumes <= SIMVM_MAX_VOLS_PER_VM);
+	FL_ASSERT(vm < SIMVM_MAX_VMS);
+	FL_ASSERT(nvolumes >= 1);
+	FL_ASSERT(nvolumes <= SIMVM_MAX_VOLS_PER_VM);
 	struct simvm_def *d = &w->defs[vm];
 	d->defined = true;
 	d->nvolumes = nvolumes;
@@ -125,7 +128,8 @@ void simvm_define(struct simvm_world *w, uint32_t vm, const uint32_t *volumes, u
 
 void simvm_set_kernel_clock(struct simvm_world *w, uint32_t host, struct fl_simclock *kclock)
 {
-	FL_ASSERT(host >= 1 && host <= w->hosts);
+	FL_ASSERT(host >= 1);
+	FL_ASSERT(host <= w->hosts);
 	w->guards[host].kclock = kclock;
 }
 
@@ -175,7 +179,10 @@ static void check_i1(struct simvm_world *w, uint32_t host, uint32_t vm)
 
 bool simvm_start(struct simvm_world *w, uint32_t host, uint32_t vm, uint64_t incarnation)
 {
-	FL_ASSERT(host >= 1 && host <= w->hosts && vm < SIMVM_MAX_VMS && w->defs[vm].defined);
+	FL_ASSERT(host >= 1);
+	FL_ASSERT(host <= w->hosts);
+	FL_ASSERT(vm < SIMVM_MAX_VMS);
+	FL_ASSERT(w->defs[vm].defined);
 	struct simvm_inst *in = &w->inst[host][vm];
 	if (in->running)
 		return false;

@@ -348,7 +348,9 @@ static int iterate(struct fakevm *vm)
 	build_rec(vm, &r, FV_KIND_DATA, &seen);
 	fv_encode(&r, vm->buf, vm->sector);
 	struct fv_rec chk;  /* what we write must read back as this very record */
-	FL_ASSERT(fv_decode(vm->buf, vm->sector, &chk) == FV_REF_VALID && chk.seq == vm->seq && chk.slot == r.slot);
+	FL_ASSERT(fv_decode(vm->buf, vm->sector, &chk) == FV_REF_VALID);
+	FL_ASSERT(chk.seq == vm->seq);
+	FL_ASSERT(chk.slot == r.slot);
 	FL_ASSERT(r.slot < vm->nslots);
 	rv = write_sector(vm, FV_DATA_START + r.slot);
 	if (rv != 0) {

@@ -485,7 +485,9 @@ static void rule_fork(void)
 /* True if anc is a strict ancestor of p through the pred chain (bounded). */
 static bool is_ancestor(int anc, int p)
 {
-	FL_ASSERT(p >= 0 && p < (int)g.nprocs && anc < (int)g.nprocs);
+	FL_ASSERT(p >= 0);
+	FL_ASSERT(p < (int)g.nprocs);
+	FL_ASSERT(anc < (int)g.nprocs);
 	int cur = p;
 	for (unsigned step = 0; step < g.nprocs; step++) {
 		const struct vc_proc *c = &g.procs[cur];
@@ -505,7 +507,8 @@ static bool is_ancestor(int anc, int p)
 static void late_write_on(int last, const char *where, uint64_t seq, int64_t slot)
 {
 	char n1[96], n2[96];
-	FL_ASSERT(slot >= 0 && slot < (int64_t)g.nslots);
+	FL_ASSERT(slot >= 0);
+	FL_ASSERT(slot < (int64_t)g.nslots);
 	FL_ASSERT(last < (int)g.nprocs);
 	for (unsigned i = 0; last >= 0 && i < g.nprocs; i++) {
 		/* A process that advanced past seq q wrote data slot q % nslots and the
