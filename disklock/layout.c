@@ -88,6 +88,32 @@ void lay_header_encode(const struct lay_layout *l, uint8_t *s, uint32_t sector_s
 	fl_put_le32(s + LAY_HEADER_CSUM_LEN, fl_crc32c_std(s, LAY_HEADER_CSUM_LEN));
 }
 
+/* True when every offset and timeout of a decoded header is what
+ * lay_compute() gives for the parameters the header records. A header that
+ * passes its CRC but says anything else (written by a broken or hostile
+ * tool) would send every host's I/O to places no format ever wrote: it is
+ * corrupt, however valid its checksum. */
+static bool header_consistent(const struct lay_layout *l)
+{
+	struct lay_params p = {.cluster = l->cluster, .io_timeout_s = l->io_timeout_s, .max_hosts = l->max_hosts,
+			       .volume_slots = l->volume_slots, .sector_size = l->sector_size};
+	memcpy(p.uuid, l->uuid, LAY_UUID_LEN);
+	struct lay_layout want;
+	char err[160];
+	if (lay_compute(&p, &want, err, sizeof(err)) != 0)
+		return false;
+	const uint64_t got_v[] = {l->align_bytes, l->renew_us, l->fail_us, l->kill_us, l->margin_us, l->dead_us,
+				  l->lockspace_offset, l->header_offset, l->mailbox_offset, l->mailbox_bytes,
+				  l->witness_offset, l->voter_offset, l->voter_bytes, l->slots_offset,
+				  l->slot_bytes, l->total_bytes};
+	const uint64_t want_v[] = {want.align_bytes, want.renew_us, want.fail_us, want.kill_us, want.margin_us,
+				   want.dead_us, want.lockspace_offset, want.header_offset, want.mailbox_offset,
+				   want.mailbox_bytes, want.witness_offset, want.voter_offset, want.voter_bytes,
+				   want.slots_offset, want.slot_bytes, want.total_bytes};
+	_Static_assert(sizeof(got_v) == sizeof(want_v), "same fields on both sides");
+	return memcmp(got_v, want_v, sizeof(got_v)) == 0;
+}
+
 int lay_header_decode(const uint8_t *s, struct lay_layout *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -113,9 +139,7 @@ int lay_header_decode(const uint8_t *s, struct lay_layout *l)
 			 &l->total_bytes};
 	for (size_t i = 0; i < FL_ARRAY_SIZE(f); i++)
 		*f[i] = fl_get_le64(s + 96 + 8 * i);
-	if (l->max_hosts == 0 || l->max_hosts > MB_MAX_HOSTS || l->align_bytes == 0)
-		return -FL_ECORRUPT;
-	return 0;
+	return header_consistent(l) ? 0 : -FL_ECORRUPT;
 }
 
 void lay_voter_encode(const struct lay_voter_header *v, uint8_t *s, uint32_t sector_size)

@@ -73,7 +73,9 @@ int lay_compute(const struct lay_params *p, struct lay_layout *out, char *err, s
 
 /* Header sector <-> layout. decode: -FL_EMAGIC (not a fencelock header),
  * -FL_EVERSION (unknown major), -FL_ECHECKSUM; an all-zero sector is
- * -FL_ENOENT (never formatted). */
+ * -FL_ENOENT (never formatted); -FL_ECORRUPT for a header whose CRC checks
+ * but whose parameters lay_compute() refuses or whose offsets and timeouts
+ * are not the ones lay_compute() gives for them. */
 void lay_header_encode(const struct lay_layout *l, uint8_t *sector, uint32_t sector_size);
 int lay_header_decode(const uint8_t *sector, struct lay_layout *out);
 void lay_voter_encode(const struct lay_voter_header *v, uint8_t *sector, uint32_t sector_size);

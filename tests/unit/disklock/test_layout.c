@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/crc32c.h"
+#include "common/le.h"
 #include "common/log.h"
 #include "common/simloop.h"
 #include "disklock/bdev_sim.h"
@@ -183,6 +185,45 @@ static void format_of_a_too_small_device_names_the_needed_size(void **state)
 	fx_free(&f);
 }
 
+/* Re-encodes the header in sector s with its CRC made valid again. */
+static void rewrite_crc(uint8_t *s)
+{
+	fl_put_le32(s + LAY_HEADER_CSUM_LEN, fl_crc32c_std(s, LAY_HEADER_CSUM_LEN));
+}
+
+/* Found by the layout fuzz target: a header whose CRC checks but whose
+ * offsets, timeouts or parameters are not a layout lay_compute() gives was
+ * accepted, and would have sent every host's I/O where no format wrote. */
+static void a_header_with_a_valid_crc_but_foreign_offsets_is_corrupt(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l, out;
+	char err[128];
+	params(&p, "c1", 4, 8);
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	uint8_t s[512];
+	/* The mailbox offset moved into the lockspace (bytes 96 + 8 * 7). */
+	lay_header_encode(&l, s, sizeof(s));
+	fl_put_le64(s + 96 + 8 * 7, 0);
+	rewrite_crc(s);
+	assert_int_equal(lay_header_decode(s, &out), -FL_ECORRUPT);
+	/* An I/O timeout of 0 s (bytes 12..15), with the derived timeouts left alone. */
+	lay_header_encode(&l, s, sizeof(s));
+	fl_put_le32(s + 12, 0);
+	rewrite_crc(s);
+	assert_int_equal(lay_header_decode(s, &out), -FL_ECORRUPT);
+	/* An empty cluster name. */
+	lay_header_encode(&l, s, sizeof(s));
+	memset(s + 32, 0, FL_NAME_LEN);
+	rewrite_crc(s);
+	assert_int_equal(lay_header_decode(s, &out), -FL_ECORRUPT);
+	/* The untouched header still decodes. */
+	lay_header_encode(&l, s, sizeof(s));
+	assert_int_equal(lay_header_decode(s, &out), 0);
+	assert_int_equal(out.mailbox_offset, l.mailbox_offset);
+}
+
 static void voter_header_round_trips(void **state)
 {
 	(void)state;
@@ -205,6 +246,7 @@ int main(void)
 		cmocka_unit_test(format_with_4k_sectors_writes_a_sane_voter_header),
 		cmocka_unit_test(format_refuses_another_clusters_device_unless_forced),
 		cmocka_unit_test(format_of_a_too_small_device_names_the_needed_size),
+		cmocka_unit_test(a_header_with_a_valid_crc_but_foreign_offsets_is_corrupt),
 		cmocka_unit_test(voter_header_round_trips),
 	};
 	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
