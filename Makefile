@@ -7,7 +7,7 @@
 #       linked with that module and everything below it
 #   programs: a line in PROGRAMS plus <name>_SRCS below
 #
-# Targets: all (default), test, test-cluster, demo, asan, bench, install, clean, and the
+# Targets: all (default), test, test-cluster, demo, asan, fuzz, bench, install, clean, and the
 # per-module test targets test-common, test-disklock, test-raft, test-model,
 # test-arbiter, test-host, test-sim.
 
@@ -194,6 +194,32 @@ $(foreach p,$(BENCH_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 bench: all $(addprefix $(BUILD)/,$(BENCH_PROGRAMS) $(BENCH_RAFT_PROGRAMS))
 	@scripts/bench.sh $(BUILD)
 
+# ---- fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c; docs/fuzzing.md) ----
+# `make fuzz` builds every target with clang, libFuzzer, ASan and UBSan into
+# build-fuzz/ and runs each for FUZZ_SECONDS from its committed seed corpus
+# (tests/fuzz/corpus/<target>/); a crash fails it and keeps the input in
+# build-fuzz/fuzz-out/<target>/. `make test` runs each briefly (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIBS := host arbiter model disklock raft common
+FUZZ_SAN  := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l)))
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l))) \
+	    $(LDFLAGS) $(LDLIBS) $(HOST_LIBS)
+.PHONY: fuzz fuzz-build fuzz-bins
+# The seed generator (tests/fuzz/gen_seeds.c) writes real encoded records with
+# the real encoders; its output is committed under tests/fuzz/corpus/.
+$(BUILD)/fuzz/gen-seeds: tests/fuzz/gen_seeds.c tests/fuzz/fuzz.h $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l)))
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l))) $(LDFLAGS) $(LDLIBS) $(HOST_LIBS)
+fuzz-bins: $(FUZZ_BINS) $(BUILD)/fuzz/gen-seeds
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN="$(FUZZ_SAN)" CFLAGS="-O1 -g" fuzz-bins
+fuzz: fuzz-build
+	@tests/fuzz/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
 # The whole-cluster simulator: a longer seed sweep, and the mutation check.
 SEEDS ?= 1..2000
 sim: all
@@ -221,6 +247,6 @@ install: $(PROG_BINS) $(BUILD)/libfencelock.a
 	install -m 0644 dist/fencelockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -2,9 +2,11 @@
 # Installs the Debian 12 packages fencelock needs to build, test and demo,
 # and only those that are missing. Safe to run repeatedly; needs root to install.
 set -euo pipefail
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for `make fuzz` and
+# `make asan` (clang only recommends it, and we install without recommends).
 PKGS=(build-essential clang pkg-config libaio-dev liburcu-dev libcmocka-dev libjansson-dev
       libinih-dev libfuse3-dev fuse3 sanlock iproute2 nftables etcd-server etcd-client
-      procps psmisc util-linux python3 bc jq strace)
+      procps psmisc util-linux python3 bc jq strace libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

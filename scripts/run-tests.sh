@@ -15,7 +15,7 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 echo "== unit tests"
 scripts/run-unit.sh "$build" all | tee "$log"; rc=${PIPESTATUS[0]}
 count "$log"; [ $rc -ne 0 ] && [ $total_fail -eq 0 ] && total_fail=1
-for suite in tests/interop tests/integration tests/sim tests/cluster; do
+for suite in tests/interop tests/integration tests/sim tests/cluster tests/fuzz; do
     [ -x "$suite/run.sh" ] || continue
     echo "== $suite"
     "$suite/run.sh" "$build" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
