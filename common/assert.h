@@ -23,6 +23,10 @@ noreturn void fl_assert_fail(const char *expr, const char *file, int line, const
 #define NEVER(x) ((x) ? (fl_assert_fail(#x, __FILE__, __LINE__, __func__), 1) : 0)
 #endif
 
+/* Marks a branch no input can reach (a switch default over a closed set):
+ * ends the process like a failed FL_ASSERT, naming why. */
+#define FL_UNREACHABLE(why) fl_assert_fail("unreachable: " why, __FILE__, __LINE__, __func__)
+
 #define FL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FL_MAX(a, b) ((a) > (b) ? (a) : (b))

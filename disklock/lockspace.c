@@ -855,7 +855,7 @@ static void ls_io_done(struct fl_io *io, int result)
 		break;
 	case STEP_RENEW_READ: case STEP_RENEW_WRITE: ls_renew_step(ls, step, result); break;
 	case STEP_RELEASE_WRITE: ls_release_step(ls, result); break;
-	default: FL_ASSERT(!"completion without a step");
+	default: FL_UNREACHABLE("completion without a step");
 	}
 	if (ls->release_pending && !ls->io_busy && (ls->state == LS_HELD || ls->state == LS_EXPIRED)) {
 		int rv = ls_release_start(ls);

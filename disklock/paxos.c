@@ -880,7 +880,7 @@ static void op_step_io(struct fl_io *io, int result)
 	case P_REL_LEADER:
 	case P_CLEAR_MODE: op_finish(op, op->final_rv); break;
 	case P_RB_OURS: ballot_retry(op, SCAN_CORRUPT); break;
-	default: FL_ASSERT(!"vl_op: I/O completion in a non-I/O phase");
+	default: FL_UNREACHABLE("vl_op: I/O completion in a non-I/O phase");
 	}
 }
 

@@ -299,7 +299,7 @@ static int file_load_hard(struct file_store *f, struct raft_log_hard *out)
 	struct raft_log_hard h[2] = {{0, 0}, {0, 0}};
 	uint64_t seq[2] = {0, 0};
 	bool ok[2];
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < 2; i++)
 		ok[i] = hard_decode(buf + i * HARD_SLOT_BYTES, &seq[i], &h[i]);
 	if (!ok[0] && !ok[1])
 		return file_fail(f, -FL_ECORRUPT,

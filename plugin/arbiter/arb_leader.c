@@ -134,7 +134,7 @@ static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
 	uint64_t heard = arb_heard_us(a, h);
 	o.net_age_us = heard ? now - heard : CLS_NEVER;
-	o.disk = cls_disk_from_ls(ls_host_state(a->ls, h));
+	o.disk = cls_disk_from_ls((int)ls_host_state(a->ls, h));
 	o.disk_change_us = lo == NULL ? now : lo->change_seen ? lo->changed_us : lo->first_seen_us;
 	o.generation = lo ? lo->generation : 0;
 	/* FENCED is believed from the disk only: a view saying so just makes

@@ -220,7 +220,7 @@ static void lvm_stop(struct arb_lvm *l, enum arb_stop_why why, uint64_t deadline
 	}
 	if (why == ARB_STOP_MOVED)
 		l->never_again = l->incarnation;
-	arb_mut_vm_stopping(l, why);
+	arb_mut_vm_stopping(l, (int)why);
 }
 
 void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)

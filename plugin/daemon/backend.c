@@ -68,7 +68,7 @@ static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 	case FLW_UNREGISTER: return fsm_vm_find(f, w->uid, NULL) == NULL;
 	case FLW_HOST_ADD: return (h = fsm_host_find(f, w->host_id)) != NULL && h->state == FSM_HOST_JOINED;
 	case FLW_HOST_REMOVE: return (h = fsm_host_find(f, w->host_id)) == NULL || h->state == FSM_HOST_LEFT;
-	default: FL_ASSERT(!"unknown waiter kind"); return true;
+	default: FL_UNREACHABLE("unknown waiter kind"); return true;
 	}
 }
 

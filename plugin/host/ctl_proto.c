@@ -239,7 +239,7 @@ static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t 
 	case CTL_OP_COUNT:
 		break;
 	}
-	FL_ASSERT(!"unreachable op");
+	FL_UNREACHABLE("an op without a decoder");
 	return -FL_EINVAL;
 }
 

@@ -40,6 +40,10 @@
 
 static int failures;
 
+/* Microseconds as seconds or milliseconds, for messages only (exact below 2^53 us). */
+static double us_s(uint64_t us) { return (double)us / 1e6; }
+static double us_ms(uint64_t us) { return (double)us / 1e3; }
+
 #define CHECK(cond, ...)                                            \
 	do {                                                        \
 		if (cond) {                                         \
@@ -177,11 +181,11 @@ static void stall_phase_freeze(struct probe *p, struct probe_io *ios)
 	      timeouts, STALL_IOS, STALL_EXTRA_READS);
 	CHECK(earliest_us + 5 * FL_US_PER_MS >= p->timeout_us && worst_late_us <= p->timeout_us + p->margin_us,
 	      "frozen: timeouts reported between %.3f and %.3f s (deadline %.3f s, margin %.3f s)",
-	      earliest_us / 1e6, worst_late_us / 1e6, p->timeout_us / 1e6, p->margin_us / 1e6);
+	      us_s(earliest_us), us_s(worst_late_us), us_s(p->timeout_us), us_s(p->margin_us));
 	CHECK(worst_submit_us <= SUBMIT_MAX_US, "frozen: slowest fl_bdev_submit took %.3f ms",
-	      worst_submit_us / 1e3);
+	      us_ms(worst_submit_us));
 	CHECK(p->max_gap_us <= HEARTBEAT_MAX_GAP_US, "frozen: loop stayed responsive, largest gap between 10 ms "
-	      "timer firings %.1f ms", p->max_gap_us / 1e3);
+	      "timer firings %.1f ms", us_ms(p->max_gap_us));
 	printf("measure: timeout_latency_max_us=%llu submit_max_us=%llu heartbeat_max_gap_us=%llu\n",
 	       (unsigned long long)worst_late_us, (unsigned long long)worst_submit_us,
 	       (unsigned long long)p->max_gap_us);
@@ -250,7 +254,7 @@ static void stall_phase_close(struct probe *p)
 	fl_bdev_close(p->dev);
 	uint64_t took = fl_monotonic_us() - t0;
 	p->dev = NULL;
-	CHECK(took <= CLOSE_MAX_US, "frozen: close with 4 I/Os held returned in %.3f s", took / 1e6);
+	CHECK(took <= CLOSE_MAX_US, "frozen: close with 4 I/Os held returned in %.3f s", us_s(took));
 	ctl_write(p->ctl, "unfreeze");
 	run_for(p, 1000 * FL_US_PER_MS);
 	int answered = 0;
@@ -302,7 +306,7 @@ static void *raw_watchdog(void *arg)
 			since = fl_monotonic_us();
 		} else if (fl_monotonic_us() - since > FL_US_PER_S) {
 			printf("io_submit blocked at #%d for %.1f s with the FUSE server frozen; unfreezing\n",
-			       last, (fl_monotonic_us() - since) / 1e6);
+			       last, us_s(fl_monotonic_us() - since));
 			fflush(stdout);
 			ctl_write(raw_ctl, "unfreeze");
 			return (void *)1;

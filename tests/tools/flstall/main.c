@@ -147,7 +147,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 0;
 	if (g.sync_dio)
-		conn->want &= ~FUSE_CAP_ASYNC_DIO; /* the kernel then serves O_DIRECT aio synchronously */
+		conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO; /* the kernel then serves O_DIRECT aio synchronously */
 	/* Threads started before fuse_main daemonizes would not survive the fork. */
 	if (g.ctl_path != NULL) {
 		sigset_t all, old;
