@@ -13,6 +13,8 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR  ?=
 CC       ?= cc
 SAN      ?=
@@ -90,7 +92,7 @@ TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all test demo asan bench install clean deps check-tools lint sim sim-mutants \
+.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants \
         $(addprefix test-,$(MODULES)) test-interop test-cluster
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test fixtures built by chained rules): make
@@ -124,15 +126,34 @@ $(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS)) $(foreach l,$(call 
 endef
 $(foreach p,$(PROGRAMS) $(DEV_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 
-# libfencelock: the control-socket client library for VM managers
-# (include/fencelock/fencelock.h); link with: pkg-config --libs jansson inih.
-LIBFENCELOCK_SRCS := plugin/host/client.c plugin/host/ctl_proto.c plugin/host/config.c common/error.c \
-                     common/assert.c common/log.c common/loop_epoll.c common/timerheap.c
-$(BUILD)/libfencelock.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(LIBFENCELOCK_SRCS))
+# ---- libfencelock ------------------------------------------------------------
+# The control-socket client library for VM managers (include/fencelock/fencelock.h),
+# shipped as a shared library: libfencelock.so.MAJOR.MINOR.PATCH (the version
+# of the header) with soname libfencelock.so.MAJOR. Its objects are compiled
+# apart, -fPIC -fvisibility=hidden, so only the calls marked FL_PUBLIC are
+# exported (tests/integration/t_lib_exports.sh lists them). It links what the
+# client needs and nothing more: the client, the protocol codec, the value
+# syntax, error codes, assertions and the monotonic clock, plus jansson (the
+# codec's); no inih, no event loop.
+fl_version_part = $(shell sed -n 's/^\#define FENCELOCK_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/fencelock/fencelock.h)
+LIB_MAJOR   := $(call fl_version_part,MAJOR)
+LIB_VERSION := $(LIB_MAJOR).$(call fl_version_part,MINOR).$(call fl_version_part,PATCH)
+LIB_SONAME  := libfencelock.so.$(LIB_MAJOR)
+LIB_SO      := $(BUILD)/libfencelock.so.$(LIB_VERSION)
+LIB_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null)
+LIBFENCELOCK_SRCS := plugin/host/client.c plugin/host/ctl_proto.c plugin/host/cfg_syntax.c \
+                     common/error.c common/assert.c common/monotonic.c
+$(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	@rm -f $@
-	$(Q)$(AR) rcs $@ $^
-all: $(BUILD)/libfencelock.a
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+# -z defs: an undefined symbol fails the link here, not in a VM manager's
+# process (not with sanitizers, whose runtime the executable provides).
+$(LIB_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(LIBFENCELOCK_SRCS))
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) $(if $(SAN),,-Wl,-z,defs) -o $@ $^ $(LIB_LIBS)
+	@ln -sf $(notdir $@) $(BUILD)/$(LIB_SONAME)
+	@ln -sf $(LIB_SONAME) $(BUILD)/libfencelock.so
+all: $(LIB_SO)
 
 # Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
 # Tools link the host layer too (ctlstub plays fencelockd's control socket and guard side).
@@ -236,12 +257,24 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. common disklock raft plugin
 
-install: $(PROG_BINS) $(BUILD)/libfencelock.a
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fencelock $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
+# install-lib: the library, its symlinks, the public headers and fencelock.pc,
+# written here from dist/fencelock.pc.in so that its paths are those of this
+# PREFIX (tests/integration/t_ctl_libfencelock.sh installs into a scratch root).
+install-lib: $(LIB_SO)
+	install -d $(DESTDIR)$(INCLUDEDIR)/fencelock $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libfencelock.so
+	install -m 0644 include/fencelock/*.h $(DESTDIR)$(INCLUDEDIR)/fencelock/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(LIB_VERSION)|' dist/fencelock.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/fencelock.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/fencelock.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+install: $(PROG_BINS) install-lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 include/fencelock/*.h $(DESTDIR)$(PREFIX)/include/fencelock/
-	install -m 0644 $(BUILD)/libfencelock.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 dist/fencelock.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 dist/fencelockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 dist/fencelockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
@@ -249,4 +282,4 @@ install: $(PROG_BINS) $(BUILD)/libfencelock.a
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

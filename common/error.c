@@ -1,7 +1,7 @@
 /* Error code table and errno translation (see include/fencelock/error.h). */
 #include <errno.h>
 #include <stddef.h>
-#include "fencelock/error.h"
+#include "common/errmap.h"
 
 static const char *const fl_error_text[FL_ERRNO_MAX] = {
 	[FL_OK] = "success",

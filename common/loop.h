@@ -98,7 +98,7 @@ int fl_eloop_run_once(struct fl_eloop *el, uint64_t max_wait_us);
 int fl_eloop_run(struct fl_eloop *el, const volatile bool *done);
 void fl_eloop_stop(struct fl_eloop *el);
 
-/* CLOCK_MONOTONIC in microseconds. */
+/* CLOCK_MONOTONIC in microseconds (monotonic.c: usable without the loop). */
 uint64_t fl_monotonic_us(void);
 
 #endif

@@ -2,9 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/loop.h"
 #include "fencelock/error.h"
 
@@ -24,13 +24,6 @@ struct fl_eloop {
 	struct fl_timer_heap heap;
 	struct eloop_watch *watches; /* indexed by fd, ELOOP_MAX_FDS entries */
 };
-
-uint64_t fl_monotonic_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * FL_US_PER_S + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t eloop_now(struct fl_loop *l)
 {

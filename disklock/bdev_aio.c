@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/log.h"
 #include "disklock/bdev.h"
 #include "fencelock/error.h"

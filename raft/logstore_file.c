@@ -49,6 +49,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/errmap.h"
 #include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"

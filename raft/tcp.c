@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "common/errmap.h"
 #include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"

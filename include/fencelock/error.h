@@ -7,6 +7,20 @@
 #ifndef FENCELOCK_ERROR_H
 #define FENCELOCK_ERROR_H
 
+/* Marks the functions libfencelock exports: the library is built with
+ * -fvisibility=hidden, so everything else in it stays internal. */
+#ifndef FL_PUBLIC
+#if defined(__GNUC__) || defined(__clang__)
+#define FL_PUBLIC __attribute__((visibility("default")))
+#else
+#define FL_PUBLIC
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum fl_error {
 	FL_OK = 0,
 	FL_EINVAL = 1,      /* invalid argument or malformed input */
@@ -34,10 +48,12 @@ enum fl_error {
 	FL_ERRNO_MAX
 };
 
-/* Returns a static, human-readable phrase for a code; accepts both signs. */
-const char *fl_strerror(int code);
+/* Returns a static, human-readable phrase for a code; accepts both signs
+ * (an unknown code gives "unknown error"). */
+FL_PUBLIC const char *fl_strerror(int code);
 
-/* Maps an errno value (positive) to a -FL_E code. */
-int fl_from_errno(int err);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,17 @@
 extern "C" {
 #endif
 
+/* The version of this header; fl_version() gives the library's. The soname
+ * is libfencelock.so.MAJOR: MAJOR changes when a call or structure here
+ * changes incompatibly, MINOR when calls are added. */
+#define FENCELOCK_VERSION_MAJOR 1
+#define FENCELOCK_VERSION_MINOR 0
+#define FENCELOCK_VERSION_PATCH 0
+#define FENCELOCK_STR_(x) #x
+#define FENCELOCK_XSTR_(x) FENCELOCK_STR_(x)
+#define FENCELOCK_VERSION FENCELOCK_XSTR_(FENCELOCK_VERSION_MAJOR) "." FENCELOCK_XSTR_(FENCELOCK_VERSION_MINOR) "." \
+	FENCELOCK_XSTR_(FENCELOCK_VERSION_PATCH)
+
 #define FL_DEFAULT_SOCKET "/run/fencelock/fencelockd.sock"
 #define FL_SOCKET_ENV "FENCELOCK_SOCKET"
 #define FL_CLIENT_TIMEOUT_DEFAULT_MS 30000u
@@ -33,51 +44,59 @@ extern "C" {
 
 struct fl_client;
 
+/* The version of the library actually loaded, "MAJOR.MINOR.PATCH" (static
+ * string); compare with FENCELOCK_VERSION to detect a header/library skew. */
+FL_PUBLIC const char *fl_version(void);
+
 /* Connects to the daemon at socket_path; NULL means $FENCELOCK_SOCKET, or
  * FL_DEFAULT_SOCKET when unset. Returns 0 and *out, -FL_ENOENT if nobody
  * listens there, -FL_EPERM if the socket may not be opened, or another code.
  * On failure *out is NULL and nothing needs freeing. */
-int fl_connect(const char *socket_path, struct fl_client **out);
+FL_PUBLIC int fl_connect(const char *socket_path, struct fl_client **out);
 
 /* Closes the connection and frees the client (NULL is fine). */
-void fl_disconnect(struct fl_client *c);
+FL_PUBLIC void fl_disconnect(struct fl_client *c);
 
 /* The socket path this client connected to. */
-const char *fl_client_socket(const struct fl_client *c);
+FL_PUBLIC const char *fl_client_socket(const struct fl_client *c);
 
 /* Sets the per-request timeout (milliseconds, > 0). */
-void fl_client_set_timeout_ms(struct fl_client *c, uint32_t timeout_ms);
+FL_PUBLIC void fl_client_set_timeout_ms(struct fl_client *c, uint32_t timeout_ms);
 
 /* The sentence describing the last failure ("" after a success). */
-const char *fl_client_error(const struct fl_client *c);
+FL_PUBLIC const char *fl_client_error(const struct fl_client *c);
 
 /* Sends one request given as JSON text (an object with "v" and "op") and
  * returns the reply's JSON text in *reply (malloc'd, caller frees), also when
  * the daemon answered an error. Returns 0 if the reply says ok, else the
  * reply's -FL_E code, or a transport error (then *reply is NULL). */
-int fl_request(struct fl_client *c, const char *request_json, char **reply);
+FL_PUBLIC int fl_request(struct fl_client *c, const char *request_json, char **reply);
 
 struct fl_volume {
 	const char *path;        /* absolute path of the block device or image */
 	int read_only;           /* nonzero: shared read-only lease */
 };
 
+/* A VM's restart policy: the one spelling of it in fencelock. The control
+ * protocol writes it "always" / "never"; the replicated state stores it in
+ * its own encoding (plugin/model/fsm.h, enum fsm_restart), mapped from this
+ * one by the daemon. The values are part of the ABI. */
 enum fl_restart {
 	FL_RESTART_ALWAYS = 0,   /* recover the VM on another host when this one fails */
-	FL_RESTART_NEVER = 1,
+	FL_RESTART_NEVER = 1,    /* leave it stopped when its host fails */
 };
 
 /* Registers (or updates) a VM: its uid, volumes (1..8), an opaque spec given
  * back to the recover command when the VM is placed elsewhere (may be NULL),
  * and its restart policy. */
-int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume *volumes,
+FL_PUBLIC int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume *volumes,
 		   size_t n_volumes, const char *spec, enum fl_restart restart);
 
 /* Removes a VM from the registry (its leases must be released). */
-int fl_vm_unregister(struct fl_client *c, const char *uid);
+FL_PUBLIC int fl_vm_unregister(struct fl_client *c, const char *uid);
 
 /* What the daemon grants with the leases: where the VM's guard deadline
- * lives and how the deadline moves (see plugin/host/guard.h). */
+ * lives and how the deadline moves (docs/control-protocol.md, vm.acquire). */
 struct fl_lease_grant {
 	char guard_path[FL_GUARD_PATH_MAX];
 	uint32_t renew_interval_ms;  /* R: the deadline moves about this often */
@@ -91,23 +110,23 @@ struct fl_lease_grant {
  * fl_vm_inquire() on the source host of a migration. On success *grant says
  * how the VM must be guarded. Refused with -FL_EBUSY if another host holds a
  * lease, -FL_ENOTQUORATE if this host is not quorate. */
-int fl_vm_acquire(struct fl_client *c, const char *uid, pid_t pid, const char *state,
+FL_PUBLIC int fl_vm_acquire(struct fl_client *c, const char *uid, pid_t pid, const char *state,
 		  struct fl_lease_grant *grant);
 
 /* Releases the VM's leases (pid 0: whoever holds them on this host). */
-int fl_vm_release(struct fl_client *c, const char *uid, pid_t pid);
+FL_PUBLIC int fl_vm_release(struct fl_client *c, const char *uid, pid_t pid);
 
 /* Copies the opaque lease state of the VM into state (len bytes, NUL-terminated). */
-int fl_vm_inquire(struct fl_client *c, const char *uid, char *state, size_t len);
+FL_PUBLIC int fl_vm_inquire(struct fl_client *c, const char *uid, char *state, size_t len);
 
 /* Reports that the VMM runs as pid, or has exited with wait_status (as from
  * waitpid()). */
-int fl_vm_started(struct fl_client *c, const char *uid, pid_t pid);
-int fl_vm_exited(struct fl_client *c, const char *uid, pid_t pid, int wait_status);
+FL_PUBLIC int fl_vm_started(struct fl_client *c, const char *uid, pid_t pid);
+FL_PUBLIC int fl_vm_exited(struct fl_client *c, const char *uid, pid_t pid, int wait_status);
 
 /* Returns this host's status as JSON text in *json (malloc'd): quorate,
  * leader, term, hosts, vms... (docs/control-protocol.md, op "status"). */
-int fl_status(struct fl_client *c, char **json);
+FL_PUBLIC int fl_status(struct fl_client *c, char **json);
 
 #ifdef __cplusplus
 }

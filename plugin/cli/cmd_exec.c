@@ -31,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "plugin/cli/cli.h"
@@ -47,7 +48,7 @@ struct exec_args {
 	enum exec_mode mode;
 	const char *socket;
 	const char *spec_file;
-	enum ctl_restart restart;
+	enum fl_restart restart;
 	struct vmspec vm;
 	int cmd_argc;
 	char **cmd_argv;
@@ -97,11 +98,9 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		case 'v': rv = vmspec_set_uid(&a->vm, optarg, err, sizeof(err)); break;
 		case 'V': rv = vmspec_add_volume_arg(&a->vm, optarg, err, sizeof(err)); break;
 		case 'r':
-			if (strcmp(optarg, "always") != 0 && strcmp(optarg, "never") != 0) {
+			rv = ctl_restart_parse(optarg, &a->restart);
+			if (rv != 0)
 				snprintf(err, sizeof(err), "--restart must be always or never, got '%s'", optarg);
-				rv = -FL_EINVAL;
-			}
-			a->restart = strcmp(optarg, "never") == 0 ? CTL_RESTART_NEVER : CTL_RESTART_ALWAYS;
 			break;
 		case 'p': a->spec_file = optarg; break;
 		case 'F': a->mode = EXEC_FIRECRACKER; break;
@@ -211,8 +210,7 @@ static int exec_register(struct fl_client *c, const struct exec_args *a)
 	struct fl_volume vols[CTL_VOLUMES_MAX];
 	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
 		vols[i] = (struct fl_volume){.path = a->vm.volumes[i].path, .read_only = a->vm.volumes[i].ro};
-	int rv = fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec,
-				a->restart == CTL_RESTART_NEVER ? FL_RESTART_NEVER : FL_RESTART_ALWAYS);
+	int rv = fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec, a->restart);
 	free(spec);
 	if (rv != 0)
 		fprintf(stderr, "fencelock exec: registering VM %s failed: %s\n", a->vm.uid, fl_client_error(c));

@@ -171,7 +171,7 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		return -FL_EINVAL;
 	}
 	struct fsm_cmd c = {.type = FSM_CMD_VM_REGISTER, .nvol = (uint8_t)req->n_volumes,
-			    .restart = req->restart == CTL_RESTART_NEVER ? FSM_RESTART_NEVER : FSM_RESTART_ALWAYS,
+			    .restart = fld_restart_to_fsm(req->restart),
 			    .spec = (const uint8_t *)req->spec, .spec_len = (uint32_t)spec_len};
 	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
 	for (uint32_t i = 0; i < req->n_volumes; i++) {

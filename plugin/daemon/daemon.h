@@ -35,6 +35,21 @@
 #define FLD_RESUBMIT_US FL_US_PER_S
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
 
+/* A restart policy from the public enum (as a control request carries it)
+ * to the replicated state's encoding, where 0 means "none" so that a zeroed
+ * record is caught on decode. The two encodings never mix: only these
+ * two functions translate between them. */
+static inline uint8_t fld_restart_to_fsm(enum fl_restart r)
+{
+	return r == FL_RESTART_NEVER ? (uint8_t)FSM_RESTART_NEVER : (uint8_t)FSM_RESTART_ALWAYS;
+}
+
+/* The public restart policy of a replicated VM record. */
+static inline enum fl_restart fld_restart_of_fsm(uint8_t r)
+{
+	return r == FSM_RESTART_NEVER ? FL_RESTART_NEVER : FL_RESTART_ALWAYS;
+}
+
 /* What the runtime knows of one VM (by FSM table index). */
 enum dvm_state {
 	DVM_NONE = 0,     /* nothing of ours runs */

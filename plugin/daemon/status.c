@@ -145,7 +145,7 @@ static json_t *vms_json(const struct fld *d, bool only_here)
 				json_array_append_new(vols, json_string(vm->vol[k].path));
 			pid_t pid = i < FLD_MAX_VMS && vm->desired_host == d->cfg.host_id ? d->vms[i].pid : 0;
 			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:I}", "pid", pid > 0 ? json_integer(pid) : json_null(),
-				"restart", vm->restart == FSM_RESTART_NEVER ? "never" : "always", "volumes", vols,
+				"restart", ctl_restart_name(fld_restart_of_fsm(vm->restart)), "volumes", vols,
 				"incarnation", (json_int_t)vm->incarnation));
 		}
 		json_array_append_new(a, o);

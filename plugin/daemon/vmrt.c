@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "fencelock/fencelock.h"

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/loop.h"
 #include "plugin/host/client.h"
 
@@ -80,6 +81,8 @@ void fl_disconnect(struct fl_client *c)
 	close(c->fd);
 	free(c);
 }
+
+const char *fl_version(void) { return FENCELOCK_VERSION; }
 
 const char *fl_client_socket(const struct fl_client *c) { return c->path; }
 
@@ -248,8 +251,7 @@ static int cli_simple(struct fl_client *c, const struct ctl_req *req)
 int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume *volumes,
 		   size_t n_volumes, const char *spec, enum fl_restart restart)
 {
-	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = uid, .spec = spec,
-			      .restart = restart == FL_RESTART_NEVER ? CTL_RESTART_NEVER : CTL_RESTART_ALWAYS};
+	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = uid, .spec = spec, .restart = restart};
 	if (n_volumes == 0 || n_volumes > CTL_VOLUMES_MAX)
 		return cli_fail(c, -FL_EINVAL, "a VM needs 1..%u volumes, got %zu", CTL_VOLUMES_MAX, n_volumes);
 	req.n_volumes = (uint32_t)n_volumes;

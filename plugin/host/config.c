@@ -7,7 +7,6 @@
  * INI_HANDLER_LINENO); it also spots section headers, so an unknown section
  * is refused even when it holds no keys. Only the first error is reported:
  * an operator fixes one line at a time, and later errors may be consequences. */
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -17,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <arpa/inet.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "fencelock/error.h"
 #include "plugin/host/config.h"
 
@@ -106,77 +105,6 @@ static void cfg_fail(struct cfg_parse *p, uint32_t line, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool cfg_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > CFG_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-			return false;
-	}
-	return true;
-}
-
-static int parse_u32(const char *s, uint32_t *out)
-{
-	if (*s < '0' || *s > '9')
-		return -FL_EINVAL;
-	errno = 0;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
-		return -FL_EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-int cfg_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out_ms)
-{
-	char num[24];
-	size_t digits = strspn(s, "0123456789");
-	if (digits == 0 || digits >= sizeof(num))
-		return -FL_EINVAL;
-	memcpy(num, s, digits);
-	num[digits] = '\0';
-	uint32_t v;
-	if (parse_u32(num, &v) != 0)
-		return -FL_EINVAL;
-	const char *unit = s + digits;
-	uint64_t ms;
-	if (*unit == '\0' || strcmp(unit, "s") == 0)
-		ms = (uint64_t)v * 1000u;
-	else if (strcmp(unit, "ms") == 0)
-		ms = v;
-	else
-		return -FL_EINVAL;
-	if (ms > max_ms)
-		return -FL_EINVAL;
-	*out_ms = (uint32_t)ms;
-	return 0;
-}
-
-int cfg_parse_ipv4_port(const char *s, struct sockaddr_in *out)
-{
-	const char *colon = strrchr(s, ':');
-	if (colon == NULL || colon == s || (size_t)(colon - s) >= INET_ADDRSTRLEN)
-		return -FL_EINVAL;
-	char ip[INET_ADDRSTRLEN];
-	memcpy(ip, s, (size_t)(colon - s));
-	ip[colon - s] = '\0';
-	uint32_t port;
-	struct in_addr a;
-	if (inet_pton(AF_INET, ip, &a) != 1 || parse_u32(colon + 1, &port) != 0 ||
-	    port == 0 || port > 65535)
-		return -FL_EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	out->sin_addr = a;
-	out->sin_port = htons((uint16_t)port);
-	return 0;
-}
-
 static int parse_log_level(const char *v)
 {
 	static const struct { const char *name; int level; } levels[] = {
@@ -216,7 +144,7 @@ static void cfg_expect(const struct cfg_key *k, char *buf, size_t len)
 static bool cfg_set_group(struct cfg_parse *p, const char *v)
 {
 	uint32_t gid;
-	if (parse_u32(v, &gid) == 0) {
+	if (cfg_parse_u32(v, &gid) == 0) {
 		p->cfg->control_gid = (gid_t)gid;
 	} else {
 		struct group gr, *res = NULL;
@@ -256,7 +184,7 @@ static bool cfg_set(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 	}
 	case KIND_HOST_ID: {
 		uint32_t id;
-		if (parse_u32(v, &id) != 0 || id < k->min || id > k->max)
+		if (cfg_parse_u32(v, &id) != 0 || id < k->min || id > k->max)
 			goto bad;
 		p->cfg->host_id = id;
 		return true;
@@ -296,7 +224,7 @@ bad:;
 static bool cfg_peer(struct cfg_parse *p, const char *name, const char *value)
 {
 	uint32_t id;
-	if (parse_u32(name, &id) != 0 || id < 1 || id > CFG_HOST_ID_MAX) {
+	if (cfg_parse_u32(name, &id) != 0 || id < 1 || id > CFG_HOST_ID_MAX) {
 		cfg_fail(p, p->line, "[peers] %s: peer key must be a host id 1..2000", name);
 		return false;
 	}

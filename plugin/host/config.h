@@ -18,9 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <netinet/in.h>
+#include "plugin/host/cfg_syntax.h"
 
-#define CFG_HOST_ID_MAX 2000u
-#define CFG_NAME_MAX 47u       /* sanlock lockspace names are 48 bytes with NUL */
 #define CFG_PATH_MAX 1024u
 #define CFG_PEERS_MAX 64u
 #define CFG_ERR_MAX 512u
@@ -73,17 +72,6 @@ int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen);
 /* Same as cfg_load() on an in-memory text; name is used in messages only. */
 int cfg_load_string(const char *name, const char *text, struct fl_config *cfg,
 		    char *err, size_t errlen);
-
-/* Parses "A.B.C.D:PORT" (port 1..65535) into *out. Returns 0 or -FL_EINVAL. */
-int cfg_parse_ipv4_port(const char *s, struct sockaddr_in *out);
-
-/* Parses a duration "N", "Ns" or "Nms" (N decimal, no sign) into
- * milliseconds. Returns 0, or -FL_EINVAL if malformed or above max_ms. */
-int cfg_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out_ms);
-
-/* True if s is a valid host or cluster name: 1..CFG_NAME_MAX of [A-Za-z0-9._-],
- * not starting with '.' or '-'. */
-bool cfg_name_valid(const char *s);
 
 /* Returns the peer with that id, or NULL. */
 const struct cfg_peer *cfg_find_peer(const struct fl_config *cfg, uint32_t id);

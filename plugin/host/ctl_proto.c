@@ -12,7 +12,7 @@
 #include <string.h>
 #include "common/assert.h"
 #include "fencelock/error.h"
-#include "plugin/host/config.h"
+#include "plugin/host/cfg_syntax.h"
 #include "plugin/host/ctl_proto.h"
 
 static const struct {
@@ -58,6 +58,26 @@ bool ctl_uid_valid(const char *uid)
 			return false;
 	}
 	return true;
+}
+
+const char *ctl_restart_name(enum fl_restart r)
+{
+	switch (r) {
+	case FL_RESTART_ALWAYS: return "always";
+	case FL_RESTART_NEVER: return "never";
+	}
+	return NULL;
+}
+
+int ctl_restart_parse(const char *s, enum fl_restart *out)
+{
+	if (strcmp(s, "always") == 0)
+		*out = FL_RESTART_ALWAYS;
+	else if (strcmp(s, "never") == 0)
+		*out = FL_RESTART_NEVER;
+	else
+		return -FL_EINVAL;
+	return 0;
 }
 
 static int ctl_bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -162,11 +182,8 @@ static int decode_register(json_t *msg, struct ctl_req *req, char *err, size_t e
 	rv = get_str(msg, "restart", false, 16, &restart, err, errlen);
 	if (rv != 0)
 		return rv;
-	if (restart == NULL || strcmp(restart, "always") == 0)
-		req->restart = CTL_RESTART_ALWAYS;
-	else if (strcmp(restart, "never") == 0)
-		req->restart = CTL_RESTART_NEVER;
-	else
+	req->restart = FL_RESTART_ALWAYS;
+	if (restart != NULL && ctl_restart_parse(restart, &req->restart) != 0)
 		return ctl_bad(err, errlen, "field 'restart' must be \"always\" or \"never\", got '%s'", restart);
 	return 0;
 }
@@ -292,7 +309,7 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 		}
 		rv |= json_object_set_new(o, "volumes", vols);
 		rv |= set_str(o, "spec", req->spec);
-		rv |= set_str(o, "restart", req->restart == CTL_RESTART_NEVER ? "never" : "always");
+		rv |= set_str(o, "restart", ctl_restart_name(req->restart));
 	}
 	if (req->op == CTL_OP_VM_ACQUIRE)
 		rv |= set_str(o, "state", req->state);
@@ -319,6 +336,9 @@ int ctl_req_encode(const struct ctl_req *req, json_t **out, char *err, size_t er
 	*out = NULL;
 	if (req->op >= CTL_OP_COUNT)
 		return ctl_bad(err, errlen, "unknown op %d", (int)req->op);
+	if (req->op == CTL_OP_VM_REGISTER && ctl_restart_name(req->restart) == NULL)
+		return ctl_bad(err, errlen, "restart policy %d is neither FL_RESTART_ALWAYS nor FL_RESTART_NEVER",
+			       (int)req->restart);
 	json_t *o = json_pack("{s:i, s:s}", "v", CTL_PROTO_VERSION, "op", ctl_op_name(req->op));
 	if (o == NULL || encode_fields(req, o) != 0) {
 		json_decref(o);

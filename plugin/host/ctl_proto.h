@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fencelock/fencelock.h"
 
 #define CTL_PROTO_VERSION 1
 #define CTL_HDR_BYTES 4u
@@ -53,11 +54,6 @@ enum ctl_op {
 	CTL_OP_COUNT
 };
 
-enum ctl_restart {
-	CTL_RESTART_ALWAYS = 0, /* recover the VM elsewhere when its host fails */
-	CTL_RESTART_NEVER,
-};
-
 struct ctl_volume {
 	const char *path;       /* absolute */
 	bool ro;
@@ -71,7 +67,7 @@ struct ctl_req {
 	uint32_t n_volumes;           /* vm.register: 1..CTL_VOLUMES_MAX */
 	struct ctl_volume volumes[CTL_VOLUMES_MAX];
 	const char *spec;             /* vm.register: opaque, "" when absent */
-	enum ctl_restart restart;     /* vm.register */
+	enum fl_restart restart;      /* vm.register */
 	const char *state;            /* vm.acquire: hand-off state from vm.inquire, or NULL */
 	int32_t exit_code;            /* vm.exited: 0..255, or -1 when killed by a signal */
 	int32_t exit_signal;          /* vm.exited: 0, or the signal that ended it */
@@ -89,6 +85,14 @@ bool ctl_op_mutates(enum ctl_op op);
 
 /* True if uid is a valid VM uid (it also names the VM's guard file). */
 bool ctl_uid_valid(const char *uid);
+
+/* The protocol's word for a restart policy: "always" or "never" (NULL for a
+ * value outside enum fl_restart). */
+const char *ctl_restart_name(enum fl_restart r);
+
+/* Parses "always" or "never" into *out. Returns 0, or -FL_EINVAL for any
+ * other text (*out untouched). */
+int ctl_restart_parse(const char *s, enum fl_restart *out);
 
 /* Validates msg as a request of this protocol version and fills *req with
  * pointers into msg. Returns 0, or -FL_EINVAL / -FL_EVERSION with a sentence

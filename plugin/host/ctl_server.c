@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/host/ctl_server.h"

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include "common/errmap.h"
 #include "common/le.h"
 #include "common/assert.h"
 #include "common/crc32c.h"

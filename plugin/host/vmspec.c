@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "common/assert.h"
+#include "common/errmap.h"
 #include "fencelock/error.h"
 #include "plugin/host/vmspec.h"
 

@@ -71,6 +71,8 @@ enum fsm_cmd_type {
 
 enum fsm_role { FSM_ROLE_VOTER = 1, FSM_ROLE_LEARNER = 2 };
 enum fsm_host_state { FSM_HOST_FREE = 0, FSM_HOST_JOINED = 1, FSM_HOST_LEFT = 2 };
+/* The replicated encoding of the public enum fl_restart (fencelock.h); 0 is
+ * no policy. Only the daemon maps one to the other (plugin/daemon/daemon.h). */
 enum fsm_restart { FSM_RESTART_ALWAYS = 1, FSM_RESTART_NEVER = 2 };
 enum fsm_run { FSM_RUN_STOPPED = 0, FSM_RUN_RUNNING = 1 };
 enum fsm_fence_reason {

@@ -112,7 +112,7 @@ static void ctl_seeds(void)
 		{.op = CTL_OP_VMS},
 		{.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 2,
 		 .volumes = {{"/dev/mapper/vm1-root", false}, {"/var/lib/vm1/seed.img", true}},
-		 .spec = "{\"uid\":\"vm-1\"}", .restart = CTL_RESTART_NEVER},
+		 .spec = "{\"uid\":\"vm-1\"}", .restart = FL_RESTART_NEVER},
 		{.op = CTL_OP_VM_UNREGISTER, .uid = "vm-1"},
 		{.op = CTL_OP_VM_ACQUIRE, .uid = "vm-1", .pid = 4242, .state = "fl1:7:2:3:demo:slot-0"},
 		{.op = CTL_OP_VM_RELEASE, .uid = "vm-1"},

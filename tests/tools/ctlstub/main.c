@@ -184,7 +184,7 @@ static int stub_register(void *ctx, struct ctl_call *call, const struct ctl_req 
 		vm->ro[i] = req->volumes[i].ro;
 	}
 	stub_event("register %s volumes=%u restart=%s", req->uid, req->n_volumes,
-		   req->restart == CTL_RESTART_NEVER ? "never" : "always");
+		   ctl_restart_name(req->restart));
 	if (strchr(req->spec, '\n') == NULL)
 		stub_event("spec %s %s", req->uid, req->spec);
 	return 0;

@@ -33,7 +33,7 @@ static void a_register_request_round_trips_through_a_frame(void **state)
 	(void)state;
 	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 2,
 			      .volumes = {{"/dev/sdb", false}, {"/srv/img/base.img", true}},
-			      .spec = "{\"argv\":[\"x\"]}", .restart = CTL_RESTART_NEVER};
+			      .spec = "{\"argv\":[\"x\"]}", .restart = FL_RESTART_NEVER};
 	json_t *o;
 	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), 0);
 	uint8_t *buf;
@@ -53,8 +53,35 @@ static void a_register_request_round_trips_through_a_frame(void **state)
 	assert_true(got.volumes[1].ro);
 	assert_false(got.volumes[0].ro);
 	assert_string_equal(got.spec, "{\"argv\":[\"x\"]}");
-	assert_int_equal(got.restart, CTL_RESTART_NEVER);
+	assert_int_equal(got.restart, FL_RESTART_NEVER);
 	json_decref(m);
+}
+
+static void a_restart_policy_is_written_always_or_never(void **state)
+{
+	(void)state;
+	enum fl_restart r = FL_RESTART_NEVER;
+	assert_string_equal(ctl_restart_name(FL_RESTART_ALWAYS), "always");
+	assert_string_equal(ctl_restart_name(FL_RESTART_NEVER), "never");
+	assert_null(ctl_restart_name((enum fl_restart)7));
+	assert_int_equal(ctl_restart_parse("always", &r), 0);
+	assert_int_equal(r, FL_RESTART_ALWAYS);
+	assert_int_equal(ctl_restart_parse("never", &r), 0);
+	assert_int_equal(r, FL_RESTART_NEVER);
+	assert_int_equal(ctl_restart_parse("Never", &r), -FL_EINVAL);
+	assert_int_equal(ctl_restart_parse("", &r), -FL_EINVAL);
+	assert_int_equal(r, FL_RESTART_NEVER);
+}
+
+static void a_register_request_with_a_restart_policy_outside_the_enum_is_not_encoded(void **state)
+{
+	(void)state;
+	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 1,
+			      .volumes = {{"/dev/sdb", false}}, .restart = (enum fl_restart)2};
+	json_t *o = (json_t *)&req;
+	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), -FL_EINVAL);
+	assert_null(o);
+	assert_non_null(strstr(err, "restart policy 2"));
 }
 
 static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
@@ -360,6 +387,8 @@ int main(void)
 		cmocka_unit_test(packing_refuses_a_message_over_the_limit),
 		cmocka_unit_test(replies_may_be_larger_than_requests),
 		cmocka_unit_test(fuzzed_frames_are_errors_never_crashes),
+		cmocka_unit_test(a_restart_policy_is_written_always_or_never),
+		cmocka_unit_test(a_register_request_with_a_restart_policy_outside_the_enum_is_not_encoded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
