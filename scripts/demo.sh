@@ -12,7 +12,10 @@
 # `fencelock exec`. The status is shown before, during and after, with the
 # time from the crash to each VM running again. h1 then comes back and starts
 # nothing (its VMs run elsewhere), and everything stops cleanly.
-# Usage: scripts/demo.sh BUILD
+# With VMM=qemu (`make demo VMM=qemu`) the VMs are real: QEMU guests (TCG)
+# built by tests/microvm/build-guest.sh that write their virtio-blk volume;
+# "running again" then means the guest's first write on its new host.
+# Usage: [VMM=qemu] scripts/demo.sh BUILD
 set -uo pipefail
 build=${1:-build}
 [ -x "$build/fencelockd" ] && [ -x "$build/fencelock" ] || { echo "demo: run 'make' first" >&2; exit 1; }
@@ -21,6 +24,12 @@ export FL_BUILD FL_ROOT
 source "$FL_ROOT/tests/lib/common.sh"            # $FL, scratch dir $T, cleanup on exit
 source "$FL_ROOT/tests/integration/daemon_lib.sh" # the cluster helpers the tests use
 DL_P=10
+case ${VMM:-} in
+    ''|fake) DL_VMM=; kind="fake VMs (shell loops)";;
+    qemu) DL_VMM=qemu; kind="real VMs (QEMU guests writing their volume)"
+          "$FL_ROOT/tests/microvm/build-guest.sh" "$FL_BUILD" >/dev/null || { echo "demo: cannot build the test guest" >&2; exit 1; };;
+    *) echo "demo: VMM is fake or qemu" >&2; exit 2;;
+esac
 # bash reports every SIGKILLed background job; the demo kills on purpose.
 exec 2> >(grep -v --line-buffered -E '(Killed|Terminated) +' >&2)
 say() { printf '\n==> %s\n' "$*"; }
@@ -50,11 +59,12 @@ dl_wait_cluster 20
 L=$(dl_leader 1)
 "$FL" -s "$(dl_sock "$L")" status
 
-say "Three fake VMs under 'fencelock exec': vm-web and vm-db on h1, vm-cache on h2"
+say "Three $kind under 'fencelock exec': vm-web and vm-db on h1, vm-cache on h2"
 echo "  FENCELOCK_SOCKET=$T/h1/ctl.sock fencelock exec --vm vm-web --volume $T/vol-vm-web.img -- $T/vm.sh vm-web LOG"
 dl_exec 1 vm-web; dl_exec 1 vm-db; dl_exec 2 vm-cache
-for u in vm-web vm-db; do wait_for 10 dl_vm_started_on "$u" 1 || fail "$u did not start"; done
-wait_for 10 dl_vm_started_on vm-cache 2 || fail "vm-cache did not start"
+boot=10; [ -n "$DL_VMM" ] && boot=60
+for u in vm-web vm-db; do wait_for $boot dl_vm_started_on "$u" 1 || fail "$u did not start"; done
+wait_for $boot dl_vm_started_on vm-cache 2 || fail "vm-cache did not start"
 sleep 1
 "$FL" -s "$(dl_sock 2)" vms
 echo "The same volume on another host is refused (a volume lease is held by a live host):"
@@ -68,7 +78,7 @@ dl_kill_host_vms 1
 echo "h1 is gone. The others must tell 'dead' from 'cut off but alive': they wait until its"
 echo "delta lease on the disk has not changed for D = 6 s, then move its VMs."
 done_web='' done_db=''
-for s in $(seq 20); do
+for s in $(seq $((boot + 10))); do
     sleep 1
     printf '  t+%2ss  %s | %s\n' "$(( ($(now_ms) - t0) / 1000 ))" "$(brief 2 3)" "$(where)"
     for u in web db; do
@@ -80,7 +90,7 @@ for s in $(seq 20); do
     done
     [ -n "$done_web" ] && [ -n "$done_db" ] && break
 done
-[ -n "$done_web" ] && [ -n "$done_db" ] || fail "the VMs of h1 did not come back within 20 s"
+[ -n "$done_web" ] && [ -n "$done_db" ] || fail "the VMs of h1 did not come back within $((boot + 10)) s"
 
 say "Recovered: vm-web running again on h$(dl_vm_host vm-web) $done_web ms after the crash, vm-db on h$(dl_vm_host vm-db) after $done_db ms"
 echo "(sanlock at the same io_timeout would wait 68 s before another host could take the leases)"

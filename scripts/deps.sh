@@ -6,7 +6,8 @@ set -euo pipefail
 # `make asan` (clang only recommends it, and we install without recommends).
 PKGS=(build-essential clang pkg-config libaio-dev liburcu-dev libcmocka-dev libjansson-dev
       libinih-dev libfuse3-dev fuse3 sanlock iproute2 nftables etcd-server etcd-client
-      procps psmisc util-linux python3 bc jq strace libclang-rt-14-dev)
+      procps psmisc util-linux python3 bc jq strace libclang-rt-14-dev
+      qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -19,7 +19,14 @@
 # Times are CLOCK_BOOTTIME milliseconds of this shell (cl_now_ms), taken by
 # polling every 100 ms: a measured time is at most ~150 ms late.
 
-SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_vm.sh
+# SC_VMM=qemu runs every VM as a real one (QEMU, TCG, the test guest of
+# tests/microvm) instead of fakevm as a process: same records, same checks.
+SC_VMM=${SC_VMM:-fakevm}
+case $SC_VMM in
+    fakevm) SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_vm.sh; SC_VM_BOOT_S=15 ;;
+    qemu) SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_guest.sh; SC_VM_BOOT_S=60 ;;
+    *) echo "SC_VMM is fakevm or qemu, not '$SC_VMM'" >&2; exit 2 ;;
+esac
 SC_FLD=$FL_BUILD/fencelockd
 SC_ID=""; SC_TITLE=""; SC_EXPECTED=""; SC_OBSERVED=""; SC_WHY=""
 SC_DETECT_MS=""; SC_FAILOVER_MS=""; SC_OVERLAPS=""; SC_VMCHECK=""
@@ -44,6 +51,10 @@ sc_begin() {
     [ -x "$SC_FLD" ] || skip "fencelockd not built"
     [ -x "$FL" ] && [ -x "$FL_BUILD/tools/fakevm" ] && [ -x "$FL_BUILD/tools/vmcheck" ] || fail "$FL_BUILD is not built"
     command -v jq >/dev/null || skip "jq missing"
+    if [ "$SC_VMM" = qemu ]; then
+        local why; why=$("$FL_ROOT/tests/microvm/build-guest.sh" "$FL_BUILD" 2>&1) || skip "no test guest: $why"
+        SC_TITLE+=" (real VMs)"
+    fi
 }
 
 _sc_json_num() { if [[ "${1:-}" =~ ^[0-9]+$ ]]; then echo "$1"; else echo null; fi; }
@@ -169,17 +180,19 @@ sc_vm_start() {
     done
     SC_VMS+=("$uid")
     cl_spawn "$h" "vm-$uid" env "FENCELOCK_SOCKET=$(sc_sock "$h")" "$SC_VM_SCRIPT" "$uid" || fail "spawn $uid on $h"
-    cl_wait_until 15 sc_vm_writing "$uid" "$h" ||
+    cl_wait_until "$SC_VM_BOOT_S" sc_vm_writing "$uid" "$h" ||
         fail "VM $uid did not start on host $h: $(tail -5 "$(cl_dir "$h" log)/vm-$uid.log")"
 }
 
-# Live fakevm processes of UID, one line each: "PID HOST" (a process stuck in
-# frozen I/O counts: it may still write).
+# Live writers of UID, one line each: "PID HOST": fakevm processes, or QEMU
+# processes whose disk is UID's volume on host H (a process stuck in frozen
+# I/O counts: it may still write).
 sc_vm_procs() {
     local pid rest
-    pgrep -af -- "^$FL_BUILD/tools/fakevm --volume $CL_RUN/h[0-9]+/mnt-$1/disk " 2>/dev/null |
+    pgrep -af -- "^$FL_BUILD/tools/fakevm --volume $CL_RUN/h[0-9]+/mnt-$1/disk |^qemu-system-x86_64 .*file=$CL_RUN/h[0-9]+/mnt-$1/disk," 2>/dev/null |
         while read -r pid rest; do
-            [[ "$rest" =~ --host\ ([0-9]+) ]] && echo "$pid ${BASH_REMATCH[1]}"
+            if [[ "$rest" =~ --host\ ([0-9]+) ]]; then echo "$pid ${BASH_REMATCH[1]}"
+            elif [[ "$rest" =~ file=$CL_RUN/h([0-9]+)/mnt- ]]; then echo "$pid ${BASH_REMATCH[1]}"; fi
         done
 }
 # sc_vm_hosts UID: the hosts on which UID runs, space-separated, sorted (may repeat).

@@ -121,8 +121,33 @@ dl_cluster_ok() {
 dl_wait_cluster() { wait_for "${1:-20}" dl_cluster_ok || fail "cluster did not form within ${1:-20} s: $(dl_json 1 status)"; }
 
 # The fake VM: dl_vm_script writes $T/vm.sh; its log is $T/vm-UID.log.
+# DL_VMM=qemu makes it a real VM: QEMU (TCG) with the test guest of
+# tests/microvm writing its volume through virtio-blk; the lines then mark the
+# guest's own writes ("start" at its first), read from its serial log.
 dl_vm_script() {
-    cat > "$T/vm.sh" <<'EOF'
+    if [ "${DL_VMM:-}" = qemu ]; then
+        "$FL_ROOT/tests/microvm/build-guest.sh" "$FL_BUILD" >/dev/null || return 1
+        cat > "$T/vm.sh" <<EOF
+#!/bin/bash
+# Real VM: "start|beat UID HOST_SOCKET EPOCH_MS" into LOG as the guest writes.
+uid=\$1 log=\$2
+ms() { echo \$(( \$(date +%s%N) / 1000000 )); }
+h=\$(echo "\${FENCELOCK_SOCKET:-}" | sed -n 's|.*/h\([0-9]*\)/ctl.sock|\1|p')
+glog=$T/guest-\$uid-\$\$.log
+"$FL_ROOT/tests/microvm/qemu_guest.sh" --guest "$FL_BUILD/microvm" --vm "\$uid" --host "\${h:-0}" \\
+    --disk "$T/vol-\$uid.img" --log "\$glog" --console "$T/console-\$uid-\$\$.log" &
+q=\$!
+trap 'kill -TERM \$q 2>/dev/null; wait \$q; exit 0' TERM INT
+n=0 what=start
+while kill -0 \$q 2>/dev/null; do
+    m=\$(grep -c '^it ' "\$glog" 2>/dev/null); m=\${m:-0}
+    if [ "\$m" -gt "\$n" ]; then echo "\$what \$uid \${FENCELOCK_SOCKET:-?} \$(ms)" >> "\$log"; what=beat; n=\$m; fi
+    sleep 0.2
+done
+wait \$q
+EOF
+    else
+        cat > "$T/vm.sh" <<'EOF'
 #!/bin/sh
 # Fake VM: "start|beat UID HOST_SOCKET EPOCH_MS" every 0.2 s into LOG.
 uid=$1 log=$2
@@ -130,6 +155,7 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 echo "start $uid ${FENCELOCK_SOCKET:-?} $(ms)" >> "$log"
 while :; do sleep 0.2; echo "beat $uid ${FENCELOCK_SOCKET:-?} $(ms)" >> "$log"; done
 EOF
+    fi
     chmod +x "$T/vm.sh"
 }
 # dl_exec I UID [exec options...]: runs the fake VM UID under `fencelock exec` on host I
@@ -137,7 +163,7 @@ EOF
 dl_exec() {
     local i=$1 uid=$2; shift 2
     [ -x "$T/vm.sh" ] || dl_vm_script
-    touch "$T/vol-$uid.img"
+    truncate -s 4M "$T/vol-$uid.img"   # room for a guest's records (DL_VMM=qemu)
     FENCELOCK_SOCKET=$(dl_sock "$i") "$FL" exec --vm "$uid" --volume "$T/vol-$uid.img" "$@" -- \
         "$T/vm.sh" "$uid" "$T/vm-$uid.log" > "$T/exec-$uid-h$i.out" 2>&1 &
     EXEC_PID=$!

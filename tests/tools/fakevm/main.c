@@ -42,7 +42,7 @@
 #define FAKEVM_ERR_REPORT_EVERY 50u  /* repeated I/O errors or alarms: one line in N */
 
 struct fakevm {
-	const char *volume, *log_dir;
+	const char *volume, *log_dir, *log_file;
 	char uid[FV_UID_MAX];
 	uint32_t host, interval_ms, sector, nslots;
 	uint64_t inc, nonce, count;
@@ -75,7 +75,8 @@ static uint64_t now_ns(clockid_t c)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fakevm --volume PATH --vm UID --host ID --incarnation N\n"
-		   "              [--interval-ms 20] [--sector 4096] [--slots 256] [--log-dir DIR] [--count N]\n"
+		   "              [--interval-ms 20] [--sector 4096] [--slots 256] [--log-dir DIR | --log-file PATH]\n"
+		   "              [--count N]\n"
 		   "Writes tagged records to PATH (O_DIRECT|O_DSYNC) until SIGTERM (or N iterations).\n"
 		   "Layout and detection: see the top of tests/tools/fakevm/main.c; check with vmcheck.\n"
 		   "Exit: 0 stopped cleanly, 2 bad arguments or the volume cannot be used.\n");
@@ -111,6 +112,8 @@ static int parse_args(struct fakevm *vm, int argc, char **argv)
 			vm->volume = val;
 		else if (strcmp(a, "--log-dir") == 0)
 			vm->log_dir = val;
+		else if (strcmp(a, "--log-file") == 0)
+			vm->log_file = val;
 		else if (strcmp(a, "--vm") == 0) {
 			if (strlen(val) == 0 || strlen(val) >= FV_UID_MAX) {
 				fprintf(stderr, "fakevm: --vm must be 1..%u bytes\n", FV_UID_MAX - 1);
@@ -237,20 +240,33 @@ static void fmt_ref(char *out, size_t len, const struct fv_ref *r)
 		 r->inc, r->nonce, r->seq);
 }
 
-static int open_log(struct fakevm *vm)
+/* The log's path: --log-file as given (a guest's serial port, named by the
+ * host), or a file of its own in --log-dir named after the process. */
+static int log_path(const struct fakevm *vm, char *path, size_t len)
 {
-	if (vm->log_dir == NULL)
-		return 0;
-	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/fakevm-%s-h%" PRIu32 "-i%" PRIu64 "-%016" PRIx64 ".log",
-			 vm->log_dir, vm->uid, vm->host, vm->inc, vm->nonce);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		fprintf(stderr, "fakevm: --log-dir path too long\n");
-		return -ENAMETOOLONG;
+	if (vm->log_file != NULL) {
+		int n = snprintf(path, len, "%s", vm->log_file);
+		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 	}
+	int n = snprintf(path, len, "%s/fakevm-%s-h%" PRIu32 "-i%" PRIu64 "-%016" PRIx64 ".log",
+			 vm->log_dir, vm->uid, vm->host, vm->inc, vm->nonce);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
 	for (char *p = path + strlen(vm->log_dir) + 1; *p; p++)
 		if (*p == '/')
 			*p = '_';
+	return 0;
+}
+
+static int open_log(struct fakevm *vm)
+{
+	if (vm->log_dir == NULL && vm->log_file == NULL)
+		return 0;
+	char path[4096];
+	if (log_path(vm, path, sizeof(path)) != 0) {
+		fprintf(stderr, "fakevm: log path too long\n");
+		return -ENAMETOOLONG;
+	}
 	vm->log = fopen(path, "a");
 	if (vm->log == NULL) {
 		fprintf(stderr, "fakevm: open log %s: %s\n", path, strerror(errno));
