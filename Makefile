@@ -293,3 +293,15 @@ clean:
 	rm -rf $(BUILD) build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
+
+# The Mermaid diagrams of docs/ parsed by the Mermaid library itself (npm:
+# mermaid, jsdom; installed under $(BUILD)/docs-check on first use). Not in
+# make test: it needs node and the npm registry; the state names in the
+# diagrams are checked against the code in make test
+# (tests/integration/t_docs_diagrams_match_code.sh).
+.PHONY: check-diagrams
+check-diagrams:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "check-diagrams: needs node and npm (apt-get install npm)"; exit 2; }
+	@mkdir -p $(BUILD)/docs-check && cp tests/docs/package.json tests/docs/mermaid-check.mjs $(BUILD)/docs-check/
+	@[ -d $(BUILD)/docs-check/node_modules/mermaid ] || npm install --prefix $(BUILD)/docs-check --no-audit --no-fund --silent
+	@for f in docs/*.md; do grep -q '```mermaid' $$f || continue; echo "$$f:"; node $(BUILD)/docs-check/mermaid-check.mjs $$f || exit 1; done
