@@ -92,12 +92,13 @@ static inline size_t fuzz_fill(struct fuzz_in *in, void *dst, size_t n)
 }
 
 /* Keeps the library's log lines (every refused record logs one) out of the
- * fuzzer's output; they cost time and hide libFuzzer's own reports. */
+ * fuzzer's output; they cost time and hide libFuzzer's own reports.
+ * FUZZ_DEBUG=1 in the environment keeps them all (to replay one input). */
 static inline void fuzz_quiet(void)
 {
 	static bool done;
 	if (!done) {
-		fl_log_set_level(-1);
+		fl_log_set_level(getenv("FUZZ_DEBUG") != NULL ? LOG_DEBUG : -1);
 		done = true;
 	}
 }

@@ -7,10 +7,10 @@
  *   build-fuzz/fuzz/gen-seeds tests/fuzz/corpus
  *
  * Seeds make the fuzzer start from valid inputs, past the magic numbers,
- * lengths and checksums a mutation rarely gets right. The semantic targets
- * (paxos, lockspace) and the voter store and transport targets build their
- * valid state themselves and need only a few input bytes; their seeds are
- * written here too, as plain byte strings. */
+ * lengths and checksums a mutation rarely gets right. The scenario targets
+ * (paxos, lockspace, voter_store) build their valid state themselves through
+ * the real code and read the input as a script; their seeds are short
+ * scripts written here as byte strings. */
 #include <errno.h>
 #include <jansson.h>
 #include <sys/stat.h>
@@ -25,6 +25,7 @@
 #include "plugin/model/fsm.h"
 #include "raft/msg.h"
 #include "raft/raft.h"
+#include "raft/transport.h"
 #include "tests/fuzz/fuzz.h"
 
 static const char *g_root;
@@ -376,6 +377,77 @@ static void vmspec_seeds(void)
 		  "\"volumes\":[{\"path\":\"/dev/mapper/vm42-root\",\"ro\":false},{\"path\":\"/srv/ci.img\",\"ro\":true}]}");
 }
 
+
+/* ---- the Raft TCP transport: frames as transport.h describes them ---- */
+
+static size_t tcp_frame(uint8_t *out, uint64_t from, uint64_t to, const uint8_t *payload, uint32_t len)
+{
+	static const uint8_t uuid[16] = {0xfe, 0x1c, 0x10, 0xc4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	fl_put_le32(out, RAFT_TCP_MAGIC);
+	fl_put_le16(out + 4, RAFT_TCP_VERSION);
+	fl_put_le16(out + 6, RAFT_TCP_FRAME_HEADER_BYTES);
+	memcpy(out + 8, uuid, sizeof(uuid));
+	fl_put_le64(out + 24, from);
+	fl_put_le64(out + 32, to);
+	fl_put_le32(out + 40, len);
+	memcpy(out + RAFT_TCP_FRAME_HEADER_BYTES, payload, len);
+	fl_put_le32(out + 44, ~fl_crc32c(fl_crc32c(~0u, out, 44), payload, len));
+	return RAFT_TCP_FRAME_HEADER_BYTES + len;
+}
+
+static void tcp_seeds(void)
+{
+	static uint8_t stream[8192];
+	struct raft_msg m = {.type = RAFT_MSG_VOTE, .from = 2, .to = 1, .term = 4};
+	m.vote = (struct raft_msg_vote){.pre = 1, .last_index = 9, .last_term = 3};
+	uint8_t p[256];
+	int n = raft_msg_encode(&m, p, sizeof(p));
+	FUZZ_CHECK(n > 0, "encode failed");
+	size_t off = tcp_frame(stream, 2, 1, p, (uint32_t)n);
+	m = (struct raft_msg){.type = RAFT_MSG_APPEND, .from = 2, .to = 1, .term = 4};
+	n = raft_msg_encode(&m, p, sizeof(p));
+	off += tcp_frame(stream + off, 2, 1, p, (uint32_t)n);
+	seed("raft_tcp", "two-frames", 0, stream, off);
+	off = tcp_frame(stream, 3, 1, p, (uint32_t)n);
+	off += tcp_frame(stream + off, 2, 1, p, (uint32_t)n); /* sender changes: dropped */
+	seed("raft_tcp", "sender-changes", 0, stream, off);
+	/* Mode 1 descriptors: flags, u16 length, payload. */
+	static const uint8_t d[] = {0x00, 8, 0, 'F', 'L', 'R', 'M', 1, 6, 2, 0, 0x20, 4, 0, 1, 2, 3, 4, 0x01, 0, 0};
+	seed("raft_tcp", "descriptors", 1, d, sizeof(d));
+}
+
+/* ---- scenario targets: byte scripts (see each target's header) ---- */
+
+static void scenario_seeds(void)
+{
+	/* voter_store: steps, then (op, args...) per step, then damage. */
+	static const uint8_t vs1[] = {12, 0, 3, 1, 0, 40, 1, 2, 0, 1, 10, 1, 4, 0, 0, 8, 0, 0, 16, 3,
+				      2, 30, 1, 3, 9, 2, 1, 0, 0, 2, 1, 3, 0, 5, 0, 2, 1, 0, 0, 50, 0, 0};
+	seed("voter_store", "workload-no-damage", -1, vs1, sizeof(vs1));
+	static const uint8_t vs2[] = {6, 0, 2, 0, 0, 10, 1, 20, 0, 30, 2, 1, 1, 3, 1, 0, 12, 2,
+				      2, 0, 0, 120, 0, 4, 1, 7, 0, 24, 0, 2, 1, 1, 1, 1};
+	seed("voter_store", "workload-meta-damage", -1, vs2, sizeof(vs2));
+	static const uint8_t vs3[] = {30, 0, 3, 0, 0, 90, 1, 90, 0, 90, 0, 3, 0, 0, 90, 1, 90, 0, 90, 3,
+				      3, 0, 0, 90, 1, 90, 0, 90, 3, 1, 3, 0, 0, 90, 1, 90, 0, 90, 1, 1};
+	seed("voter_store", "ring-wraps", -1, vs3, sizeof(vs3));
+	/* paxos: hosts, seed, holder, history..., holder shared, gen, damage..., A. */
+	static const uint8_t px1[] = {2, 1, 1, 2, 0, 0, 1, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0};
+	seed("paxos", "two-hosts", -1, px1, sizeof(px1));
+	static const uint8_t px2[] = {5, 7, 3, 4, 1, 0, 1, 2, 0, 0, 4, 1, 0, 1, 1, 1, 2, 9, 40, 0, 5, 10,
+				      3, 2, 9, 1, 0, 2, 1, 2, 6, 1, 13, 0, 2, 0, 1, 0, 1, 5};
+	seed("paxos", "torn-leader-plausible-dblocks", -1, px2, sizeof(px2));
+	static const uint8_t px3[] = {6, 3, 5, 3, 2, 1, 1, 3, 1, 0, 1, 0, 1, 1, 12, 3, 0, 1, 2, 1, 4,
+				      9, 0, 0, 2, 1, 6, 1, 0, 0, 3, 3, 0, 0, 5, 0, 1, 1, 2, 3};
+	seed("paxos", "shared-holder", -1, px3, sizeof(px3));
+	/* lockspace: seed, X, T(H), T(A), options, others..., faults, time, flip. */
+	static const uint8_t ls1[] = {1, 2, 0, 0, 1, 0, 0, 5, 0};
+	seed("lockspace", "contender-waits", -1, ls1, sizeof(ls1));
+	static const uint8_t ls2[] = {3, 4, 1, 2, 15, 3, 2, 0, 1, 2, 5, 9, 1, 1, 0, 3, 7, 4, 0, 9, 2, 1, 20, 3, 4, 8};
+	seed("lockspace", "stale-owner-repair-flip", -1, ls2, sizeof(ls2));
+	static const uint8_t ls3[] = {9, 0, 2, 0, 3, 4, 1, 1, 0, 1, 3, 6, 0, 2, 2, 0, 1, 0, 1, 30};
+	seed("lockspace", "holder-io-errors", -1, ls3, sizeof(ls3));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -395,5 +467,7 @@ int main(int argc, char **argv)
 	layout_seeds();
 	config_seeds();
 	vmspec_seeds();
+	tcp_seeds();
+	scenario_seeds();
 	return 0;
 }
