@@ -58,6 +58,8 @@ struct ls_lockspace {
 	uint32_t read_hosts;          /* records in the read in progress */
 	uint32_t highest_in_use;
 	struct fl_timer renew_timer, expiry_timer, wait_timer;
+	uint64_t renew_due_us;        /* when the scheduled renewal is due; 0: none scheduled */
+	struct fl_lat lateness;       /* renewal start - renew_due_us */
 	struct ls_host_obs hosts[LS_MAX_HOSTS];
 };
 
@@ -399,6 +401,7 @@ static void ls_acquire_done(struct ls_lockspace *ls, int result)
 	/* The first renewal is due R after the acquiring write began. */
 	uint64_t at = FL_MAX(ls->last_good_us + ls->timing.renew_us, (ls->last_written_ts + 1) * FL_US_PER_S);
 	fl_timer_arm(ls->loop, &ls->renew_timer, at);
+	ls->renew_due_us = FL_MAX(at, fl_now_us(ls->loop)); /* a due time already past is due now */
 	ls_emit(ls, LS_EV_ACQUIRED, 0);
 }
 
@@ -667,6 +670,7 @@ static void ls_schedule_renewal(struct ls_lockspace *ls, bool failed)
 	uint64_t at = failed ? now + ls->timing.renew_us / 4 : ls->renew_start_us + ls->timing.renew_us;
 	at = FL_MAX(at, (ls->last_written_ts + 1) * FL_US_PER_S);
 	fl_timer_arm(ls->loop, &ls->renew_timer, at);
+	ls->renew_due_us = FL_MAX(at, fl_now_us(ls->loop)); /* a due time already past is due now */
 }
 
 static void ls_renew_start(struct ls_lockspace *ls)
@@ -873,8 +877,13 @@ static void ls_timer_fn(struct fl_timer *t, void *arg)
 		ls_expiry_fired(ls);
 	} else {
 		FL_ASSERT(t == &ls->renew_timer);
-		if (ls->state == LS_HELD && !ls->io_busy)
+		if (ls->state == LS_HELD && !ls->io_busy) {
+			uint64_t now = fl_now_us(ls->loop);
+			if (ls->renew_due_us != 0)
+				fl_lat_add(&ls->lateness, now > ls->renew_due_us ? now - ls->renew_due_us : 0);
+			ls->renew_due_us = 0;
 			ls_renew_start(ls);
+		}
 		else if (ls->state == LS_HELD)
 			fl_timer_after(ls->loop, t, ls->timing.renew_us / 4);
 	}
@@ -887,6 +896,7 @@ uint64_t ls_valid_until_us(const struct ls_lockspace *ls) { return ls->valid_unt
 uint64_t ls_last_good_renewal_us(const struct ls_lockspace *ls) { return ls->last_good_us; }
 const struct fl_leader *ls_own_record(const struct ls_lockspace *ls) { return ls->have_own ? &ls->own : NULL; }
 uint32_t ls_area_hosts(const struct ls_lockspace *ls) { return ls->area_hosts; }
+const struct fl_lat *ls_renew_lateness(const struct ls_lockspace *ls) { return &ls->lateness; }
 
 const struct ls_host_obs *ls_host(const struct ls_lockspace *ls, uint64_t host_id)
 {

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/latency.h"
 #include "common/loop.h"
 #include "disklock/bdev.h"
 #include "disklock/ondisk.h"
@@ -141,6 +142,9 @@ uint64_t ls_last_good_renewal_us(const struct ls_lockspace *ls);
 const struct fl_leader *ls_own_record(const struct ls_lockspace *ls);
 /* Records the next renewal reads (sectors from the start of the area). */
 uint32_t ls_renew_read_hosts(const struct ls_lockspace *ls);
+/* Lateness of the scheduled renewals: how long after its due time each
+ * started (a late start is a stalled loop or a paused process). */
+const struct fl_lat *ls_renew_lateness(const struct ls_lockspace *ls);
 /* Records the area holds for this geometry (after acquire/format). */
 uint32_t ls_area_hosts(const struct ls_lockspace *ls);
 /* Observation of host_id (1..ls_area_hosts) and its state judged now. */

@@ -573,6 +573,11 @@ bool arb_released(const struct arb *a) { return a->released; }
 
 /* ---- status ---- */
 
+const struct fl_lat *arb_renew_lateness(const struct arb *a)
+{
+	return a->ls != NULL ? ls_renew_lateness(a->ls) : NULL;
+}
+
 void arb_status(const struct arb *a, struct arb_status *out)
 {
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;

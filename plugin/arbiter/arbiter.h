@@ -163,5 +163,8 @@ struct raft_node *arb_witness_raft(const struct arb *a);
 #define FL_WITNESS_RAFT_ID 2000u
 struct raft_node *arb_raft(const struct arb *a);
 bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
+/* Lateness of this host's delta-lease renewals (see common/latency.h), or
+ * NULL before the lockspace exists. */
+const struct fl_lat *arb_renew_lateness(const struct arb *a);
 
 #endif

@@ -11,8 +11,11 @@
  *              the arbiter and the runtime;
  *   status.c   the read-only views: status, hosts, leases, vms, metrics.
  *
- * Everything runs on one thread, the epoll loop's: no locks. Not a public
- * header. */
+ * Everything runs on one thread, the epoll loop's, which renews the delta
+ * lease and so must never block: what can (flushes, file writes, config
+ * reloads) goes to the worker thread (plugin/host/worker.h) and comes back
+ * as a completion on the loop; logging goes through a ring drained by its
+ * own thread. Not a public header. */
 #ifndef FL_PLUGIN_DAEMON_DAEMON_H
 #define FL_PLUGIN_DAEMON_DAEMON_H
 
@@ -26,6 +29,7 @@
 #include "plugin/host/config.h"
 #include "plugin/host/ctl_server.h"
 #include "plugin/host/guard.h"
+#include "plugin/host/worker.h"
 
 #define FLD_MAX_VMS 256u            /* = the FSM's default max_vms */
 #define FLD_WAITERS_MAX 64u         /* control calls waiting for a commit */
@@ -34,6 +38,8 @@
 #define FLD_ACQUIRE_TIMEOUT_US (15ull * FL_US_PER_S)
 #define FLD_RESUBMIT_US FL_US_PER_S
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
+#define FLD_FLUSH_RETRY_US (5ull * FL_US_PER_S)   /* after a failed flush, the next attempt */
+#define FLD_WORKER_QUEUE 1024u      /* jobs waiting for the worker thread */
 
 /* A restart policy from the public enum (as a control request carries it)
  * to the replicated state's encoding, where 0 means "none" so that a zeroed
@@ -88,6 +94,18 @@ struct dvm {
 	bool acquire_placed;         /* we proposed its placement here (re-proposed until applied) */
 	uint64_t acquire_place_inc;  /* the incarnation that proposal expects */
 	uint64_t acquire_resubmit_us;
+	/* The flush of its volumes after its wrapper died without a release:
+	 * its leases stay held until a flush succeeds (docs/design.md). */
+	bool flush_needed;
+	bool flush_timed_out;        /* the child passed its bound: SIGKILLed */
+	struct fl_work flush_work;   /* forks the flush child on the worker */
+	int flush_rv;                /* set by the worker: guard_flush_start()'s result */
+	pid_t flush_pid;             /* the flush child, 0 when none */
+	int flush_fd;                /* its pidfd, or -1 */
+	uint32_t flush_attempts;
+	uint32_t flush_n;
+	char flush_paths[FSM_VOLS_MAX][FSM_PATH_MAX + 1];
+	struct fl_timer flush_timer; /* the running flush's bound, or the next attempt */
 };
 
 enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE };
@@ -110,6 +128,7 @@ struct fld_waiter {
 struct fld_metrics {
 	uint64_t vm_starts, vm_spawns, vm_kills, guard_kills, natural_exits;
 	uint64_t recovered;          /* starts of a VM whose previous incarnation ran elsewhere */
+	uint64_t flushes, flush_failures, flush_timeouts; /* our flushes after a wrapper died */
 };
 
 struct fld {
@@ -122,6 +141,7 @@ struct fld {
 	struct raft_tcp *tcp;
 	struct arb *arb;
 	struct ctl_server *ctl;
+	struct fl_worker *worker;    /* the blocking steps, off the loop */
 	struct guard_table guards;
 	uint64_t guard_deadline_us;  /* last deadline the arbiter published */
 	uint64_t guard_grace_us;
@@ -182,8 +202,11 @@ int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c);
 int fld_status(void *ctx, struct ctl_call *call, const struct ctl_req *req);
 int fld_list(void *ctx, struct ctl_call *call, const struct ctl_req *req);
 int fld_metrics_op(void *ctx, struct ctl_call *call, const struct ctl_req *req);
-/* Rewrites cfg.metrics_file if set. */
+/* Rewrites cfg.metrics_file if set: renders the text here and hands the
+ * write to the worker (skipped while the previous write still runs). */
 void fld_write_metrics_file(struct fld *d);
+/* Rounds of the metrics file skipped so far. */
+uint64_t fld_metrics_skipped(void);
 const char *fld_host_name(const struct fld *d, uint32_t id, char *buf, size_t len);
 
 #endif

@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
+#include "plugin/host/asynclog.h"
 #include "raft/node.h"
 
 #define FLD_HOUSEKEEPING_US FL_US_PER_S
@@ -56,22 +57,28 @@ static bool join_mode;
 static char log_tag[64];
 static bool use_syslog;
 
-static void stderr_sink(void *ctx, int level, const char *msg)
+/* The outputs behind the non-blocking sink (plugin/host/asynclog.h): they
+ * run on the log thread, where a stalled journal or syslog may block. */
+static void stderr_out(void *ctx, int level, const struct timespec *ts, const char *msg)
 {
 	static const char *const names[] = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
-	struct timespec ts;
 	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	gmtime_r(&ts->tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000,
 		log_tag, names[level & 7], msg);
 }
 
-static void syslog_sink(void *ctx, int level, const char *msg)
+static void syslog_out(void *ctx, int level, const struct timespec *ts, const char *msg)
 {
 	(void)ctx;
+	(void)ts;
 	syslog(level, "%s", msg);
+}
+
+static void log_stop_atexit(void)
+{
+	fl_alog_stop(1000);
 }
 
 static void usage(FILE *f)
@@ -325,19 +332,43 @@ static void housekeeping_fn(struct fl_timer *t, void *arg)
 
 static int sig_fd = -1;
 
+/* SIGHUP: the config is re-read on the worker thread (the control group's
+ * name is resolved through NSS, which may wait on the network), and only the
+ * new log level is applied, on the loop. */
+static struct reload_job {
+	struct fl_work w;
+	const char *path;
+	struct fl_config cfg;
+	char err[CFG_ERR_MAX];
+	int rv;
+} reload;
+
+static void reload_run(struct fl_work *w)
+{
+	struct reload_job *j = (struct reload_job *)w;
+	j->rv = cfg_load(j->path, &j->cfg, j->err, sizeof(j->err));
+}
+
+static void reload_done(struct fl_work *w)
+{
+	struct reload_job *j = (struct reload_job *)w;
+	if (j->rv == 0) {
+		fl_log_set_level(j->cfg.log_level);
+		fl_notice("SIGHUP: log level now %d", j->cfg.log_level);
+	} else {
+		fl_warn("SIGHUP: config not reloaded: %s", j->err);
+	}
+}
+
 static void reload_log_level(struct fld *d)
 {
-	struct fl_config *c = malloc(sizeof(*c));
-	char err[CFG_ERR_MAX];
-	if (c == NULL)
-		return;
-	if (cfg_load(d->config_path, c, err, sizeof(err)) == 0) {
-		fl_log_set_level(c->log_level);
-		fl_notice("SIGHUP: log level now %d", c->log_level);
-	} else {
-		fl_warn("SIGHUP: config not reloaded: %s", err);
-	}
-	free(c);
+	if (reload.w.queued)
+		return; /* the reload under way reads the file as it is now */
+	reload.path = d->config_path;
+	reload.w.run = reload_run;
+	reload.w.done = reload_done;
+	if (fl_worker_submit(d->worker, &reload.w) != 0)
+		fl_warn("SIGHUP: the worker queue is full; send SIGHUP again later");
 }
 
 static void on_signal(void *arg, uint32_t ev)
@@ -422,6 +453,8 @@ static void shutdown_daemon(struct fld *d)
 	arb_free(d->arb);
 	d->arb = NULL;
 	raft_tcp_free(d->tcp);
+	fl_worker_free(d->worker, FL_US_PER_S);
+	d->worker = NULL;
 	guard_table_free(&d->guards);
 	fld_watchdog_close(d);
 	if (!idle)
@@ -463,7 +496,10 @@ static int start(struct fld *d, struct raft_config *boot)
 		return die("%s", err);
 	if (open_transport(d) != 0 || create_arbiter(d, boot) != 0)
 		return -1;
-	int rv = guard_table_init(&d->guards, d->cfg.run_dir, FLD_MAX_VMS);
+	int rv = fl_worker_new(d->el, FLD_WORKER_QUEUE, &d->worker);
+	if (rv != 0)
+		return die("cannot start the worker thread: %s", fl_strerror(rv));
+	rv = guard_table_init(&d->guards, d->cfg.run_dir, FLD_MAX_VMS);
 	if (rv == 0 && (rv = vmrt_adopt(d)) > 0)
 		rv = 0;
 	if (rv != 0)
@@ -493,16 +529,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(log_tag, sizeof(log_tag), "fencelockd[%s]", D.cfg.host_name);
-	if (fg) {
-		fl_log_set_sink(stderr_sink, NULL);
-	} else {
-		openlog("fencelockd", LOG_PID, LOG_DAEMON);
+	block_signals(); /* before the log thread: it inherits the mask */
+	if (!fg) {
+		openlog("fencelockd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		use_syslog = true;
-		fl_log_set_sink(syslog_sink, NULL);
 	}
+	if (fl_alog_start(fg ? stderr_out : syslog_out, NULL) != 0) {
+		fprintf(stderr, "fencelockd: cannot start the log thread: %s\n", strerror(errno));
+		return 1;
+	}
+	atexit(log_stop_atexit);
+	fl_log_set_sink(fl_alog_sink, NULL);
 	fl_log_set_level(D.cfg.log_level);
 	find_fencelock_bin(&D);
-	block_signals();
 	vmrt_init(&D);
 	D.el = fl_eloop_new();
 	if (D.el == NULL)

@@ -20,6 +20,8 @@
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
+#include "common/latency.h"
+#include "plugin/host/safefile.h"
 #include "raft/node.h"
 #include "raft/transport.h"
 
@@ -244,6 +246,34 @@ static void metric(struct mbuf *b, const char *name, const char *type, const cha
 	mput(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
+/* Renewal lateness: a histogram over the daemon's life and exact quantiles
+ * over the last FL_LAT_WINDOW renewals. */
+static void lateness_metrics(struct mbuf *b, const struct fl_lat *l)
+{
+	if (l == NULL)
+		return;
+	mput(b, "# HELP fencelock_renewal_lateness_seconds How long after its scheduled time each delta-lease "
+		"renewal started (a stalled loop).\n# TYPE fencelock_renewal_lateness_seconds histogram\n");
+	uint64_t cum = 0;
+	for (uint32_t i = 0; i + 1 < FL_LAT_BUCKETS; i++) {
+		cum += l->bucket[i];
+		mput(b, "fencelock_renewal_lateness_seconds_bucket{le=\"%.4f\"} %" PRIu64 "\n",
+		     (double)fl_lat_bounds_us[i] / 1e6, cum);
+	}
+	mput(b, "fencelock_renewal_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		"fencelock_renewal_lateness_seconds_sum %.6f\nfencelock_renewal_lateness_seconds_count %" PRIu64 "\n",
+	     l->count, (double)l->sum_us / 1e6, l->count);
+	mput(b, "# HELP fencelock_renewal_lateness_recent_seconds Renewal lateness over the last %u renewals "
+		"(quantile 1 is their maximum).\n# TYPE fencelock_renewal_lateness_recent_seconds gauge\n", FL_LAT_WINDOW);
+	static const double qs[] = {0.5, 0.99, 1.0};
+	for (size_t i = 0; i < FL_ARRAY_SIZE(qs); i++)
+		mput(b, "fencelock_renewal_lateness_recent_seconds{quantile=\"%g\"} %.6f\n", qs[i],
+		     (double)fl_lat_quantile(l, qs[i]) / 1e6);
+	mput(b, "# HELP fencelock_renewal_lateness_max_seconds The latest start of a renewal since the daemon "
+		"started.\n# TYPE fencelock_renewal_lateness_max_seconds gauge\n"
+		"fencelock_renewal_lateness_max_seconds %.6f\n", (double)l->max_us / 1e6);
+}
+
 static void metrics_hosts(struct fld *d, struct mbuf *b, const struct arb_status *st)
 {
 	uint32_t count[CLS_STATE_END] = {0};
@@ -291,6 +321,7 @@ static size_t metrics_text(struct fld *d, char *buf, size_t cap)
 		 "fencelock_renewal_latency_seconds{which=\"last\"} %.6f\n"
 		 "fencelock_renewal_latency_seconds{which=\"max\"} %.6f\n",
 	     (double)st.renew_latency_us / 1e6, (double)st.renew_latency_max_us / 1e6);
+	lateness_metrics(&b, arb_renew_lateness(d->arb));
 	metric(&b, "fencelock_renewals_total", "counter", "Good delta-lease renewals.", st.renewals);
 	metric(&b, "fencelock_renewal_failures_total", "counter", "Failed delta-lease renewals (I/O error or timeout).",
 	       st.renewal_failures);
@@ -300,6 +331,22 @@ static size_t metrics_text(struct fld *d, char *buf, size_t cap)
 	metric(&b, "fencelock_guard_kills_total", "counter", "VMs killed by their guard (deadline passed).", d->m.guard_kills);
 	metric(&b, "fencelock_vm_starts_total", "counter", "VM grants given on this host.", d->m.vm_starts);
 	metric(&b, "fencelock_vm_kills_total", "counter", "VM kills the arbiter asked for on this host.", d->m.vm_kills);
+	metric(&b, "fencelock_volume_flushes_total", "counter", "Flushes of a VM's volumes after its wrapper died.",
+	       d->m.flushes);
+	metric(&b, "fencelock_volume_flush_failures_total", "counter", "Such flushes that failed (leases kept held).",
+	       d->m.flush_failures);
+	metric(&b, "fencelock_volume_flush_timeouts_total", "counter", "Such flushes past their bound (leases kept held).",
+	       d->m.flush_timeouts);
+	if (d->worker != NULL) {
+		struct fl_worker_stats ws;
+		fl_worker_stats(d->worker, &ws);
+		metric(&b, "fencelock_worker_queued", "gauge", "Blocking jobs waiting for or running on the worker thread.",
+		       ws.queued);
+		metric(&b, "fencelock_worker_refused_total", "counter", "Jobs refused because the worker queue was full.",
+		       ws.refused);
+	}
+	metric(&b, "fencelock_metrics_file_skipped_total", "counter", "Metrics file rounds skipped (previous write still running).",
+	       fld_metrics_skipped());
 	metric(&b, "fencelock_control_requests_total", "counter", "Control requests served.", cs.requests);
 	metric(&b, "fencelock_control_errors_total", "counter", "Control error replies.", cs.errors);
 	const struct raft_tcp_stats *ts = raft_tcp_get_stats(d->tcp);
@@ -320,19 +367,52 @@ int fld_metrics_op(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 	return 0;
 }
 
+/* The metrics file is written by the worker thread (a file system may
+ * block a write for seconds); the loop only renders the text into the job's
+ * buffer. One write in flight at a time: while one is, later rounds are
+ * skipped (counted), never queued behind it. */
+static struct metrics_job {
+	struct fl_work w;
+	char path[CFG_PATH_MAX];
+	char buf[FLD_METRICS_MAX];
+	size_t n;
+	int rv, last_rv;
+	uint64_t skipped;
+} mjob;
+
+static void metrics_job_run(struct fl_work *w)
+{
+	struct metrics_job *j = (struct metrics_job *)w;
+	j->rv = fl_file_replace(j->path, j->buf, j->n, 0644);
+}
+
+static void metrics_job_done(struct fl_work *w)
+{
+	struct metrics_job *j = (struct metrics_job *)w;
+	/* Said once per change, not every second. */
+	if (j->rv != 0 && j->rv != j->last_rv)
+		fl_warn("cannot write the metrics file %s: %s (a link planted at %s.tmp is removed, never followed)",
+			j->path, fl_strerror(j->rv), j->path);
+	j->last_rv = j->rv;
+}
+
+uint64_t fld_metrics_skipped(void)
+{
+	return mjob.skipped;
+}
+
 void fld_write_metrics_file(struct fld *d)
 {
-	static char buf[FLD_METRICS_MAX];
-	char tmp[CFG_PATH_MAX + 8];
-	if (d->cfg.metrics_file[0] == '\0')
+	if (d->cfg.metrics_file[0] == '\0' || d->worker == NULL)
 		return;
-	size_t n = metrics_text(d, buf, sizeof(buf));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.metrics_file);
-	FILE *f = fopen(tmp, "we");
-	if (f == NULL)
+	if (mjob.w.queued) {
+		mjob.skipped++;
 		return;
-	bool ok = fwrite(buf, 1, n, f) == n;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, d->cfg.metrics_file) != 0)
-		fl_warn("cannot write the metrics file %s", d->cfg.metrics_file);
+	}
+	snprintf(mjob.path, sizeof(mjob.path), "%s", d->cfg.metrics_file);
+	mjob.n = metrics_text(d, mjob.buf, sizeof(mjob.buf));
+	mjob.w.run = metrics_job_run;
+	mjob.w.done = metrics_job_done;
+	if (fl_worker_submit(d->worker, &mjob.w) != 0)
+		mjob.skipped++;
 }

@@ -16,14 +16,17 @@
  * dead to the arbiter (arb_vm_exited: its leases are then released) only
  * after its volumes were flushed: by the wrapper, which says vm.release after
  * its flush, or by us, when the wrapper vanished without a release (pidfd)
- * and we flushed with guard_flush_volumes(). A VM that ends on its own (not
+ * and a flush child we started (off the loop, see "the flush after a wrapper
+ * died") succeeded. A VM that ends on its own (not
  * killed by us, not by its guard) is unplaced, so it is not started again.
  * guard() writes the arbiter's deadline into every guard file: the loop clock
  * is CLOCK_MONOTONIC microseconds, the guard files' clock. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +46,25 @@
 
 #define ADOPTED_MAX FLD_MAX_VMS
 
-static char adopted[ADOPTED_MAX][CTL_UID_MAX + 1];
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Guard files a previous daemon left, and the live wrapper that maps each
+ * (found by one /proc scan at start-up, pinned by a pidfd so a reused pid is
+ * never taken for it): holder 0 / fd -1 when none maps it. */
+struct adopted_vm {
+	char uid[CTL_UID_MAX + 1];   /* "" once taken or dropped */
+	pid_t holder;
+	int fd;
+};
+static struct adopted_vm adopted[ADOPTED_MAX];
 static uint32_t n_adopted;
 
 static void dvm_timer_fn(struct fl_timer *t, void *arg);
 static void dvm_report_fn(struct fl_timer *t, void *arg);
+static void dvm_flush_timer_fn(struct fl_timer *t, void *arg);
 
 void vmrt_init(struct fld *d)
 {
@@ -56,48 +73,51 @@ void vmrt_init(struct fld *d)
 		memset(v, 0, sizeof(*v));
 		v->d = d;
 		v->idx = i;
-		v->wrapper_fd = v->spawn_fd = -1;
+		v->wrapper_fd = v->spawn_fd = v->flush_fd = -1;
 		fl_timer_init(&v->timer, dvm_timer_fn, v);
 		fl_timer_init(&v->report, dvm_report_fn, v);
+		fl_timer_init(&v->flush_timer, dvm_flush_timer_fn, v);
 	}
 }
 
 static void adopt_cb(void *ctx, const char *uid)
 {
 	(void)ctx;
-	if (n_adopted < ADOPTED_MAX)
-		snprintf(adopted[n_adopted++], sizeof(adopted[0]), "%s", uid);
+	if (n_adopted < ADOPTED_MAX) {
+		struct adopted_vm *a = &adopted[n_adopted++];
+		snprintf(a->uid, sizeof(a->uid), "%s", uid);
+		a->holder = 0;
+		a->fd = -1;
+	}
 	fl_notice("guard file of VM %s adopted: its wrapper may still run it", uid);
 }
 
-int vmrt_adopt(struct fld *d)
+/* The adopted VM whose guard file path ends a line of a maps file, or NULL. */
+static struct adopted_vm *maps_line_match(const char *line, size_t l, const char *dir, size_t dl)
 {
-	n_adopted = 0;
-	return guard_table_adopt(&d->guards, adopt_cb, d);
-}
-
-static bool take_adopted(const char *uid)
-{
+	const char *slash = memrchr(line, '/', l);
+	if (slash == NULL || (size_t)(slash - line) < dl || memcmp(slash - dl, dir, dl) != 0)
+		return NULL;
 	for (uint32_t i = 0; i < n_adopted; i++)
-		if (strcmp(adopted[i], uid) == 0) {
-			adopted[i][0] = '\0';
-			return true;
-		}
-	return false;
+		if (adopted[i].holder == 0 && strcmp(slash + 1, adopted[i].uid) == 0)
+			return &adopted[i];
+	return NULL;
 }
 
-/* The process that maps uid's guard file (the `fencelock exec` guarding it),
- * or 0: after a restart that is how a live wrapper is told from a file its
- * dead wrapper left behind. Scans /proc once per adopted VM. */
-static pid_t guard_holder(const struct fld *d, const char *uid)
+/* One pass over /proc: every process that maps an adopted guard file is
+ * that VM's wrapper (after a restart, how a live wrapper is told from a file
+ * its dead wrapper left). Run once at start-up, before the arbiter takes the
+ * delta lease, never from the loop: a /proc scan costs milliseconds per
+ * thousand processes. Each holder found is pinned with a pidfd. */
+static void scan_holders(const struct fld *d)
 {
-	char path[1024], line[1536];
-	if (guard_file_path(d->cfg.run_dir, uid, path, sizeof(path)) != 0)
-		return 0;
-	DIR *dir = opendir("/proc");
+	char line[1536];
+	const char *dir = d->guards.dir;
+	size_t dl = strlen(dir);
+	DIR *pd = n_adopted > 0 ? opendir("/proc") : NULL;
 	struct dirent *e;
-	pid_t found = 0;
-	while (dir != NULL && found == 0 && (e = readdir(dir)) != NULL) {
+	/* Bounded by the number of processes; each maps file by 100000 lines. */
+	while (pd != NULL && (e = readdir(pd)) != NULL) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end != '\0' || pid <= 0 || pid == getpid())
@@ -109,35 +129,72 @@ static pid_t guard_holder(const struct fld *d, const char *uid)
 			size_t l = strlen(line);
 			if (l > 0 && line[l - 1] == '\n')
 				line[--l] = '\0';
-			size_t pl = strlen(path);
-			if (l >= pl && strcmp(line + l - pl, path) == 0) {
-				found = (pid_t)pid;
-				break;
+			struct adopted_vm *a = maps_line_match(line, l, dir, dl);
+			if (a == NULL)
+				continue;
+			int fd = pidfd_open_((pid_t)pid);
+			if (fd >= 0) {
+				a->holder = (pid_t)pid;
+				a->fd = fd;
 			}
 		}
 		if (f != NULL)
 			fclose(f);
 	}
-	if (dir != NULL)
-		closedir(dir);
-	return found;
+	if (pd != NULL)
+		closedir(pd);
+}
+
+int vmrt_adopt(struct fld *d)
+{
+	n_adopted = 0;
+	int rv = guard_table_adopt(&d->guards, adopt_cb, d);
+	if (rv > 0)
+		scan_holders(d);
+	return rv;
+}
+
+/* True while the process behind pidfd fd runs (a pidfd turns readable when
+ * its process exits). Never blocks. */
+static bool pidfd_alive(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+static void adopted_drop(struct adopted_vm *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	a->holder = 0;
+	a->uid[0] = '\0';
+}
+
+static struct adopted_vm *take_adopted(const char *uid)
+{
+	for (uint32_t i = 0; i < n_adopted; i++)
+		if (adopted[i].uid[0] != '\0' && strcmp(adopted[i].uid, uid) == 0)
+			return &adopted[i];
+	return NULL;
 }
 
 /* Adopted guard files nobody claimed: once this host is quorate (its FSM
- * caught up), a file whose VM is not placed here, or that no live wrapper
- * maps, leaves the table, so no renewal of ours extends it any more. */
+ * caught up), a file whose VM is not placed here, or whose wrapper is gone,
+ * leaves the table, so no renewal of ours extends it any more. */
 void vmrt_forget_unclaimed(struct fld *d)
 {
 	for (uint32_t i = 0; i < n_adopted; i++) {
-		if (adopted[i][0] == '\0')
+		struct adopted_vm *a = &adopted[i];
+		if (a->uid[0] == '\0')
 			continue;
-		const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), adopted[i], NULL);
+		const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), a->uid, NULL);
 		bool here = vm != NULL && vm->desired_host == d->cfg.host_id;
-		if (here && guard_holder(d, adopted[i]) != 0)
+		if (here && pidfd_alive(a->fd))
 			continue;
-		fl_notice("guard file of VM %s dropped: %s", adopted[i], here ? "no wrapper maps it" : "the VM is not placed here");
-		guard_table_close(&d->guards, adopted[i]);
-		adopted[i][0] = '\0';
+		fl_notice("guard file of VM %s dropped: %s", a->uid, here ? "no wrapper maps it" : "the VM is not placed here");
+		guard_table_close(&d->guards, a->uid);
+		adopted_drop(a);
 	}
 }
 
@@ -185,11 +242,6 @@ static void unplace(struct fld *d, const char *uid, uint64_t incarnation)
 }
 
 /* ---- processes ---- */
-
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 static void on_wrapper_fd(void *arg, uint32_t ev);
 static void on_spawn_fd(void *arg, uint32_t ev);
@@ -379,6 +431,11 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 static void finish_exit(struct fld *d, struct dvm *v)
 {
 	FL_ASSERT(v->state == DVM_RUNNING || v->state == DVM_KILLING);
+	if (v->flush_needed) {
+		/* Never before the flush: on_flush_fd() comes back here. */
+		fl_debug("VM %s: release waits for the flush of its volumes", v->uid);
+		return;
+	}
 	bool natural = v->state == DVM_RUNNING && v->natural_exit;
 	fl_timer_cancel(d->loop, &v->timer);
 	unwatch(d, &v->wrapper_fd);
@@ -416,8 +473,119 @@ static void note_exit(struct fld *d, struct dvm *v)
 	}
 }
 
-/* The wrapper is gone without a release: kill what is left of the VM,
- * flush its volumes ourselves, then report it dead. */
+/* ---- the flush after a wrapper died ----
+ * The wrapper flushes a VM's volumes itself before it says vm.release; one
+ * that died without a release cannot, so we do: in a child process (a hung
+ * device holds it, never us) that the worker thread forks, watched here with
+ * a pidfd and bounded by min(K, 1 s). The leases stay held until a flush
+ * succeeds: a killed VMM may leave dirty pages that the kernel writes later,
+ * and once the lease is released another host may write the volume. A flush
+ * that fails or passes its bound is tried again FLD_FLUSH_RETRY_US after its
+ * child is gone (one child per VM at a time: a child stuck in D state is not
+ * joined by more). */
+
+static void flush_run(struct fl_work *w)
+{
+	struct dvm *v = (struct dvm *)((char *)w - offsetof(struct dvm, flush_work));
+	const char *paths[FSM_VOLS_MAX];
+	for (uint32_t i = 0; i < v->flush_n; i++)
+		paths[i] = v->flush_paths[i];
+	v->flush_rv = guard_flush_start(paths, v->flush_n, &v->flush_pid, &v->flush_fd);
+}
+
+static void on_flush_fd(void *arg, uint32_t ev);
+
+static void flush_retry_later(struct fld *d, struct dvm *v)
+{
+	fl_timer_after(d->loop, &v->flush_timer, FLD_FLUSH_RETRY_US);
+}
+
+static void flush_started(struct fl_work *w)
+{
+	struct dvm *v = (struct dvm *)((char *)w - offsetof(struct dvm, flush_work));
+	struct fld *d = v->d;
+	if (v->flush_rv != 0) {
+		d->m.flush_failures++;
+		fl_err("VM %s: cannot start the flush of its volumes (%s): its leases stay held; trying again in %llu s",
+		       v->uid, fl_strerror(v->flush_rv), (unsigned long long)(FLD_FLUSH_RETRY_US / FL_US_PER_S));
+		v->flush_pid = 0;
+		v->flush_fd = -1;
+		flush_retry_later(d, v);
+		return;
+	}
+	int rv = fl_eloop_add_fd(d->el, v->flush_fd, EPOLLIN, on_flush_fd, v);
+	FL_ASSERT(rv == 0); /* a fresh pidfd: only ENOMEM could refuse it */
+	v->flush_timed_out = false;
+	fl_timer_after(d->loop, &v->flush_timer, FL_MIN(d->layout.kill_us, FL_US_PER_S));
+}
+
+/* Hands the flush of v's writable volumes to the worker. */
+static void flush_begin(struct fld *d, struct dvm *v)
+{
+	if (v->flush_pid > 0 || v->flush_work.queued)
+		return; /* one at a time */
+	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
+	v->flush_n = 0;
+	for (uint32_t i = 0; vm != NULL && i < vm->nvol && i < FSM_VOLS_MAX; i++)
+		if (!vm->vol[i].ro)
+			snprintf(v->flush_paths[v->flush_n++], sizeof(v->flush_paths[0]), "%s", vm->vol[i].path);
+	v->flush_attempts++;
+	v->flush_work.run = flush_run;
+	v->flush_work.done = flush_started;
+	if (fl_worker_submit(d->worker, &v->flush_work) != 0) {
+		fl_warn("VM %s: the worker queue is full; the flush of its volumes waits (its leases stay held)", v->uid);
+		flush_retry_later(d, v);
+	}
+}
+
+static void on_flush_fd(void *arg, uint32_t ev)
+{
+	struct dvm *v = arg;
+	struct fld *d = v->d;
+	(void)ev;
+	int rv = guard_flush_reap(v->flush_pid);
+	if (rv == -FL_EAGAIN)
+		return;
+	unwatch(d, &v->flush_fd);
+	v->flush_pid = 0;
+	fl_timer_cancel(d->loop, &v->flush_timer);
+	if (rv == 0 && !v->flush_timed_out && v->flush_needed) {
+		d->m.flushes++;
+		v->flush_needed = false;
+		fl_notice("VM %s: volumes flushed after its wrapper died (attempt %u)", v->uid, v->flush_attempts);
+		if (v->state == DVM_RUNNING || v->state == DVM_KILLING)
+			finish_exit(d, v);
+		return;
+	}
+	if (!v->flush_timed_out) {
+		d->m.flush_failures++;
+		fl_err("VM %s: flushing its volumes failed: its leases stay held; trying again in %llu s", v->uid,
+		       (unsigned long long)(FLD_FLUSH_RETRY_US / FL_US_PER_S));
+	}
+	flush_retry_later(d, v);
+}
+
+static void dvm_flush_timer_fn(struct fl_timer *t, void *arg)
+{
+	struct dvm *v = arg;
+	struct fld *d = v->d;
+	(void)t;
+	if (!v->flush_needed)
+		return;
+	if (v->flush_pid == 0) {
+		flush_begin(d, v); /* the next attempt */
+		return;
+	}
+	d->m.flush_timeouts++;
+	v->flush_timed_out = true;
+	fl_err("VM %s: flushing its volumes did not finish within %llu ms (a hung device?): its leases stay held; "
+	       "trying again once the flush process is gone", v->uid,
+	       (unsigned long long)(FL_MIN(d->layout.kill_us, FL_US_PER_S) / FL_US_PER_MS));
+	kill(v->flush_pid, SIGKILL); /* in D state it dies when its I/O ends; on_flush_fd reaps it */
+}
+
+/* The wrapper is gone without a release: kill what is left of the VM, then
+ * flush its volumes (above); finish_exit() follows the flush. */
 static void on_wrapper_fd(void *arg, uint32_t ev)
 {
 	struct dvm *v = arg;
@@ -431,20 +599,12 @@ static void on_wrapper_fd(void *arg, uint32_t ev)
 		note_exit(d, v);
 	if (v->pid > 0)
 		kill(-v->pid, SIGKILL);
-	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
-	const char *paths[FSM_VOLS_MAX];
-	uint32_t n = 0;
-	for (uint32_t i = 0; vm != NULL && i < vm->nvol; i++)
-		if (!vm->vol[i].ro)
-			paths[n++] = vm->vol[i].path;
-	int rv = guard_flush_volumes(paths, n, FL_MIN(d->layout.kill_us, FL_US_PER_S));
-	if (rv != 0) {
-		fl_err("VM %s: its wrapper died and flushing its volumes failed (%s): its leases stay held "
-		       "until this host's delta lease expires", v->uid, fl_strerror(rv));
-		return;
-	}
-	fl_notice("VM %s: wrapper pid %d gone without a release; volumes flushed", v->uid, (int)v->wrapper_pid);
-	finish_exit(d, v);
+	fl_notice("VM %s: wrapper pid %d gone without a release; flushing its volumes before releasing its leases",
+		  v->uid, (int)v->wrapper_pid);
+	v->wrapper_pid = 0; /* gone: its pid may be reused, never signal it again */
+	v->flush_needed = true;
+	v->flush_attempts = 0;
+	flush_begin(d, v);
 }
 
 static void on_spawn_fd(void *arg, uint32_t ev)
@@ -534,21 +694,23 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	}
 	if (v->state == DVM_RUNNING || v->state == DVM_SPAWNED)
 		return 0; /* already ours (re-placed here) */
-	if (take_adopted(vm->uid)) {
-		pid_t holder = guard_holder(d, vm->uid);
-		if (holder > 0) {
+	struct adopted_vm *a = take_adopted(vm->uid);
+	if (a != NULL) {
+		if (pidfd_alive(a->fd) && fl_eloop_add_fd(d->el, a->fd, EPOLLIN, on_wrapper_fd, v) == 0) {
 			v->state = DVM_RUNNING;
 			v->adopted = v->have_guard = true;
 			v->pid = 0;
-			v->wrapper_pid = holder;
-			if (watch_pid(d, holder, on_wrapper_fd, v, &v->wrapper_fd) != 0)
-				fl_warn("VM %s: cannot watch its wrapper pid %d", vm->uid, (int)holder);
+			v->wrapper_pid = a->holder;
+			v->wrapper_fd = a->fd; /* the pidfd moves to the runtime */
+			a->fd = -1;
 			fl_notice("VM %s: adopted from the previous daemon (wrapper pid %d still guards it)", vm->uid,
-				  (int)holder);
+				  (int)a->holder);
+			adopted_drop(a);
 			return 0;
 		}
 		fl_notice("VM %s: the guard file left by the previous daemon has no wrapper: starting it", vm->uid);
 		guard_table_close(&d->guards, vm->uid);
+		adopted_drop(a);
 	}
 	int rv = spawn_vm(d, v, vm);
 	if (rv != 0) {
@@ -739,6 +901,11 @@ int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 				"releases the leases", req->uid, (int)v->wrapper_pid);
 		return -FL_EBUSY;
 	}
+	if (v->flush_needed) {
+		ctl_call_errorf(call, "VM %s: its wrapper died and its volumes are being flushed; its leases are "
+				"released once a flush succeeds", req->uid);
+		return -FL_EBUSY;
+	}
 	if (!v->exited_reported)
 		note_exit(d, v);
 	finish_exit(d, v);
@@ -789,6 +956,8 @@ void vmrt_shutdown(struct fld *d)
 		fl_timer_cancel(d->loop, &v->report);
 		unwatch(d, &v->wrapper_fd);
 		unwatch(d, &v->spawn_fd);
+		unwatch(d, &v->flush_fd); /* a flush child left running ends on its own */
+		fl_timer_cancel(d->loop, &v->flush_timer);
 		v->acquire = NULL; /* the control server drops unfinished calls */
 	}
 }

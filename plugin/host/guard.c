@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include "common/errmap.h"
@@ -560,9 +561,11 @@ static int flush_one(const char *path)
 	return rv;
 }
 
-int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us)
+int guard_flush_start(const char *const *paths, size_t n, pid_t *pid, int *pidfd)
 {
 	FL_ASSERT(n <= GUARD_VOLUMES_MAX);
+	FL_ASSERT(pid != NULL);
+	FL_ASSERT(pidfd != NULL);
 	pid_t p = fork();
 	if (p < 0)
 		return fl_from_errno(errno);
@@ -572,19 +575,57 @@ int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us)
 			failed |= flush_one(paths[i]) != 0;
 		_exit(failed ? 1 : 0);
 	}
-	uint64_t until = fl_monotonic_us() + timeout_us;
-	/* Bounded by timeout_us: one round per 5 ms. */
-	for (;;) {
-		int status;
-		pid_t w = waitpid(p, &status, WNOHANG);
-		if (w == p)
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -FL_EIO;
-		if (w < 0 && errno != EINTR)
-			return fl_from_errno(errno);
-		if (fl_monotonic_us() >= until)
-			break;
-		usleep(5000);
+	/* Our unreaped child cannot go away before this: its pid stays ours. */
+	int fd = (int)syscall(SYS_pidfd_open, p, 0);
+	if (fd < 0) {
+		int rv = fl_from_errno(errno);
+		kill(p, SIGKILL);
+		return rv;
 	}
-	kill(p, SIGKILL); /* may sit in D state on a dead device: do not wait */
-	return -FL_ETIMEDOUT;
+	*pid = p;
+	*pidfd = fd;
+	return 0;
+}
+
+int guard_flush_reap(pid_t pid)
+{
+	int status;
+	pid_t w;
+	do
+		w = waitpid(pid, &status, WNOHANG);
+	while (w < 0 && errno == EINTR);
+	if (w == 0)
+		return -FL_EAGAIN;
+	if (w != pid)
+		return -FL_EIO; /* not ours to judge: count it as not flushed */
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -FL_EIO;
+}
+
+int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us)
+{
+	pid_t p;
+	int fd;
+	int rv = guard_flush_start(paths, n, &p, &fd);
+	if (rv != 0)
+		return rv;
+	uint64_t until = fl_monotonic_us() + timeout_us;
+	/* Bounded by timeout_us: poll() sleeps until the child exits or the
+	 * time left runs out. */
+	for (;;) {
+		uint64_t now = fl_monotonic_us();
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int ms = now >= until ? 0 : (int)FL_MIN((until - now + 999) / 1000, (uint64_t)INT32_MAX);
+		int r = poll(&pf, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		rv = guard_flush_reap(p);
+		if (rv != -FL_EAGAIN || now >= until)
+			break;
+	}
+	close(fd);
+	if (rv == -FL_EAGAIN) {
+		kill(p, SIGKILL); /* may sit in D state on a dead device: do not wait */
+		return -FL_ETIMEDOUT;
+	}
+	return rv;
 }

@@ -215,4 +215,16 @@ int guard_run(const struct guard_run_opts *opts, struct guard_result *res);
  * must then NOT release the leases, and let them expire instead). */
 int guard_flush_volumes(const char *const *paths, size_t n, uint64_t timeout_us);
 
+/* The same flush, started and not waited for: forks the child that flushes
+ * paths (n <= GUARD_VOLUMES_MAX) and returns at once with its pid in *pid and
+ * a pidfd in *pidfd (readable once the child exits), so a loop can watch it
+ * and bound it with a timer of its own. Callable from any thread (the child
+ * uses async-signal-safe calls only). Returns 0 or a -FL_E code (nothing
+ * started). */
+int guard_flush_start(const char *const *paths, size_t n, pid_t *pid, int *pidfd);
+
+/* Reaps a flush child without waiting: 0 when it flushed every volume,
+ * -FL_EIO when one failed, -FL_EAGAIN while it still runs. */
+int guard_flush_reap(pid_t pid);
+
 #endif

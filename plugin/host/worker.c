@@ -1,0 +1,188 @@
+/* The daemon's worker thread (see worker.h): a FIFO of jobs guarded by one
+ * mutex, a condition variable that wakes the thread, and an eventfd that
+ * wakes the loop when jobs are done. The mutex is only ever held around list
+ * operations, on either side, so the loop waits for it at most for a few
+ * pointer moves of the worker; run() is always called without it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include "common/assert.h"
+#include "common/errmap.h"
+#include "common/log.h"
+#include "fencelock/error.h"
+#include "plugin/host/worker.h"
+
+struct fl_worker {
+	struct fl_eloop *el;
+	int efd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	struct fl_work *head, *tail;     /* waiting */
+	struct fl_work *done_head, *done_tail;
+	uint32_t n;                      /* waiting + running + done not yet handed back */
+	bool stop;
+	/* loop thread only */
+	uint32_t queue_max;
+	struct fl_worker_stats st;
+};
+
+static void list_push(struct fl_work **head, struct fl_work **tail, struct fl_work *w)
+{
+	w->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = w;
+	else
+		*head = w;
+	*tail = w;
+}
+
+static void *worker_main(void *arg)
+{
+	struct fl_worker *wk = arg;
+	pthread_mutex_lock(&wk->mu);
+	for (;;) {
+		while (wk->head == NULL && !wk->stop)
+			pthread_cond_wait(&wk->cv, &wk->mu);
+		if (wk->stop)
+			break;
+		struct fl_work *w = wk->head;
+		wk->head = w->next;
+		if (wk->head == NULL)
+			wk->tail = NULL;
+		pthread_mutex_unlock(&wk->mu);
+		w->run(w); /* may block: nothing of the loop's waits for it */
+		pthread_mutex_lock(&wk->mu);
+		list_push(&wk->done_head, &wk->done_tail, w);
+		uint64_t one = 1;
+		/* An eventfd counter cannot overflow from this: it saturates
+		 * only after 2^64 - 2 writes without a read. */
+		(void)!write(wk->efd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&wk->mu);
+	return NULL;
+}
+
+static void on_event(void *arg, uint32_t ev)
+{
+	struct fl_worker *wk = arg;
+	uint64_t cnt;
+	(void)ev;
+	(void)!read(wk->efd, &cnt, sizeof(cnt));
+	pthread_mutex_lock(&wk->mu);
+	struct fl_work *w = wk->done_head;
+	wk->done_head = wk->done_tail = NULL;
+	pthread_mutex_unlock(&wk->mu);
+	/* Bounded by queue_max: each job was queued once. */
+	while (w != NULL) {
+		struct fl_work *next = w->next;
+		pthread_mutex_lock(&wk->mu);
+		FL_ASSERT(wk->n > 0);
+		wk->n--;
+		pthread_mutex_unlock(&wk->mu);
+		w->queued = false;
+		wk->st.completed++;
+		w->done(w); /* may resubmit w */
+		w = next;
+	}
+}
+
+int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, struct fl_worker **out)
+{
+	FL_ASSERT(el != NULL);
+	FL_ASSERT(out != NULL);
+	if (queue_max == 0 || queue_max > FL_WORKER_QUEUE_MAX)
+		return -FL_EINVAL;
+	struct fl_worker *wk = calloc(1, sizeof(*wk));
+	if (wk == NULL)
+		return -FL_ENOMEM;
+	wk->el = el;
+	wk->queue_max = queue_max;
+	wk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wk->efd < 0) {
+		int rv = fl_from_errno(errno);
+		free(wk);
+		return rv;
+	}
+	pthread_mutex_init(&wk->mu, NULL);
+	pthread_cond_init(&wk->cv, NULL);
+	int rv = fl_eloop_add_fd(el, wk->efd, EPOLLIN, on_event, wk);
+	if (rv == 0 && (rv = pthread_create(&wk->thread, NULL, worker_main, wk)) != 0) {
+		fl_eloop_del_fd(el, wk->efd);
+		rv = fl_from_errno(rv);
+	}
+	if (rv != 0) {
+		close(wk->efd);
+		pthread_mutex_destroy(&wk->mu);
+		pthread_cond_destroy(&wk->cv);
+		free(wk);
+		return rv;
+	}
+	*out = wk;
+	return 0;
+}
+
+int fl_worker_submit(struct fl_worker *wk, struct fl_work *w)
+{
+	FL_ASSERT(w->run != NULL);
+	FL_ASSERT(w->done != NULL);
+	FL_ASSERT(!w->queued);
+	pthread_mutex_lock(&wk->mu);
+	if (wk->n >= wk->queue_max) {
+		pthread_mutex_unlock(&wk->mu);
+		wk->st.refused++;
+		return -FL_ENOSPC;
+	}
+	wk->n++;
+	uint32_t n = wk->n;
+	w->queued = true;
+	list_push(&wk->head, &wk->tail, w);
+	pthread_cond_signal(&wk->cv);
+	pthread_mutex_unlock(&wk->mu);
+	wk->st.submitted++;
+	wk->st.queued_max = n > wk->st.queued_max ? n : wk->st.queued_max;
+	return 0;
+}
+
+int fl_worker_free(struct fl_worker *wk, uint64_t wait_us)
+{
+	if (wk == NULL)
+		return 0;
+	fl_eloop_del_fd(wk->el, wk->efd);
+	pthread_mutex_lock(&wk->mu);
+	wk->stop = true;
+	pthread_cond_signal(&wk->cv);
+	pthread_mutex_unlock(&wk->mu);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(wait_us / FL_US_PER_S);
+	until.tv_nsec += (long)(wait_us % FL_US_PER_S) * 1000;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(wk->thread, NULL, &until) != 0) {
+		/* Still inside a run(): it owns wk's lock and lists; leave them. */
+		fl_warn("worker thread: a job still runs after %llu ms (blocked in the kernel); leaving it",
+			(unsigned long long)(wait_us / FL_US_PER_MS));
+		return -FL_ETIMEDOUT;
+	}
+	close(wk->efd);
+	pthread_mutex_destroy(&wk->mu);
+	pthread_cond_destroy(&wk->cv);
+	free(wk);
+	return 0;
+}
+
+void fl_worker_stats(struct fl_worker *wk, struct fl_worker_stats *out)
+{
+	*out = wk->st;
+	pthread_mutex_lock(&wk->mu);
+	out->queued = wk->n;
+	pthread_mutex_unlock(&wk->mu);
+}
