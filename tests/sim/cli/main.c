@@ -97,13 +97,55 @@ static int parse_seeds(const char *s, uint64_t *a, uint64_t *b)
 	return (end == rest || *end != '\0' || *b < *a) ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+/* The command line: the run parameters, the seed range and the report format. */
+struct sim_args {
+	struct simrun_params p;
+	uint64_t s0, s1;
+	uint32_t vms;      /* 0: two per host */
+	bool json;
+};
+
+/* Parses one option into a. Returns 0, or 2 (usage error, said on stderr). */
+static int parse_opt(struct sim_args *a, int o)
 {
-	struct simrun_params p = {.cl = {.hosts = 3, .io_timeout_s = 1, .p_us = 10000000, .max_drift_ppm = 200},
-				  .duration_us = 300000000, .nemesis = NEM_ALL};
-	uint64_t s0 = 1, s1 = 1;
-	bool json = false;
-	uint32_t vms = 0;
+	switch (o) {
+	case 's': case 'S':
+		if (parse_seeds(optarg, &a->s0, &a->s1) != 0) {
+			fprintf(stderr, "fencelock-sim: bad seed '%s' (want N or A..B)\n", optarg);
+			return 2;
+		}
+		return 0;
+	case 'n': a->p.cl.hosts = (uint32_t)atoi(optarg); return 0;
+	case 'v': a->vms = (uint32_t)atoi(optarg); return 0;
+	case 'd': a->p.duration_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
+	case 'N':
+		if (simrun_nemesis_parse(optarg, &a->p.nemesis) != 0) {
+			fprintf(stderr, "fencelock-sim: unknown nemesis in '%s'\n", optarg);
+			return 2;
+		}
+		return 0;
+	case 'T': a->p.cl.io_timeout_s = (uint32_t)atoi(optarg); return 0;
+	case 'P': a->p.cl.p_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
+	case 'D': a->p.cl.max_drift_ppm = atoi(optarg); return 0;
+	case 't': a->p.trace = true; return 0;
+	case 'o':
+		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+			fprintf(stderr, "fencelock-sim: -o takes text or json\n");
+			return 2;
+		}
+		a->json = strcmp(optarg, "json") == 0;
+		return 0;
+	default: usage(stderr); return 2;
+	}
+}
+
+/* Parses the command line into a (defaults first). Returns -1 to go on, or
+ * the exit status: 0 after --help, 2 for a usage error. */
+static int parse_args(int argc, char **argv, struct sim_args *a)
+{
+	*a = (struct sim_args){.p = {.cl = {.hosts = 3, .io_timeout_s = 1, .p_us = 10000000, .max_drift_ppm = 200},
+				     .duration_us = 300000000, .nemesis = NEM_ALL},
+			       .s0 = 1, .s1 = 1};
 	static const struct option opts[] = {
 		{"seed", required_argument, 0, 's'},	{"seeds", required_argument, 0, 'S'},
 		{"hosts", required_argument, 0, 'n'},	{"vms", required_argument, 0, 'v'},
@@ -114,100 +156,101 @@ int main(int argc, char **argv)
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 's': case 'S':
-			if (parse_seeds(optarg, &s0, &s1) != 0) {
-				fprintf(stderr, "fencelock-sim: bad seed '%s' (want N or A..B)\n", optarg);
-				return 2;
-			}
-			break;
-		case 'n': p.cl.hosts = (uint32_t)atoi(optarg); break;
-		case 'v': vms = (uint32_t)atoi(optarg); break;
-		case 'd': p.duration_us = strtoull(optarg, NULL, 10) * 1000000ull; break;
-		case 'N':
-			if (simrun_nemesis_parse(optarg, &p.nemesis) != 0) {
-				fprintf(stderr, "fencelock-sim: unknown nemesis in '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'T': p.cl.io_timeout_s = (uint32_t)atoi(optarg); break;
-		case 'P': p.cl.p_us = strtoull(optarg, NULL, 10) * 1000000ull; break;
-		case 'D': p.cl.max_drift_ppm = atoi(optarg); break;
-		case 't': p.trace = true; break;
-		case 'o':
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-				fprintf(stderr, "fencelock-sim: -o takes text or json\n");
-				return 2;
-			}
-			json = strcmp(optarg, "json") == 0;
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		if (o == 'h') {
+			usage(stdout);
+			return 0;
 		}
+		if (parse_opt(a, o) != 0)
+			return 2;
 	}
-	if (optind != argc || p.cl.hosts < 2 || p.cl.hosts > SIMCL_MAX_HOSTS || p.cl.io_timeout_s < 1 ||
-	    p.cl.p_us == 0) {
+	if (optind != argc || a->p.cl.hosts < 2 || a->p.cl.hosts > SIMCL_MAX_HOSTS || a->p.cl.io_timeout_s < 1 ||
+	    a->p.cl.p_us == 0) {
 		fprintf(stderr, "fencelock-sim: bad arguments (hosts 2..%d, io-timeout >= 1, P > 0)\n",
 			SIMCL_MAX_HOSTS);
 		return 2;
 	}
-	p.cl.vms = vms ? vms : 2 * p.cl.hosts;
-	if (p.cl.vms > SIMCL_MAX_VMS) {
+	a->p.cl.vms = a->vms ? a->vms : 2 * a->p.cl.hosts;
+	if (a->p.cl.vms > SIMCL_MAX_VMS) {
 		fprintf(stderr, "fencelock-sim: at most %d VMs\n", SIMCL_MAX_VMS);
 		return 2;
 	}
-	if (!p.trace)
-		fl_log_set_level(LOG_CRIT);
+	return -1;
+}
 
-	struct dist fo = {0}, ho = {0};
-	uint64_t runs = 0, bad = 0, faults = 0, false_fo = 0, split = 0;
-	json_t *jruns = json_array();
-	for (uint64_t seed = s0; seed <= s1; seed++) {
-		struct simrun_result r;
-		p.cl.seed = seed;
-		int rv = simrun_one(&p, &r);
-		runs++;
-		faults += r.faults;
-		false_fo += r.false_failovers;
-		split += r.split_brain;
-		dist_add(&fo, r.failover_us, r.n_failover);
-		dist_add(&ho, r.handover_us, r.n_handover);
-		if (rv != 0) {
-			bad++;
-			fprintf(stderr, "fencelock-sim: seed %" PRIu64 ": %u violation(s), first at %.3f s: %s\n"
-					"  replay: %s --seed %" PRIu64 " --hosts %u --vms %u --duration %" PRIu64
-					" --trace\n",
-				seed, r.violations, (double)r.first_violation_us / 1e6, r.first_violation, argv[0], seed,
-				p.cl.hosts, p.cl.vms, p.duration_us / 1000000);
-		}
-		json_array_append_new(jruns, json_pack("{s:I,s:i,s:s,s:i,s:i,s:i,s:I}", "seed", (json_int_t)seed,
-						       "violations", (int)r.violations, "first_violation",
-						       r.first_violation, "faults", (int)r.faults,
-						       "false_failovers", (int)r.false_failovers, "split_brain",
-						       (int)r.split_brain, "starts", (json_int_t)r.starts));
+/* What a sweep of seeds found, summed over its runs. */
+struct sweep {
+	struct dist fo, ho;   /* failover and hand-over times */
+	uint64_t runs, bad, faults, false_fo, split;
+	json_t *jruns;        /* one object per run, for -o json */
+};
+
+/* Runs one seed, adds it to s and prints how to replay it if it broke an invariant. */
+static void sweep_one(struct sweep *s, struct simrun_params *p, uint64_t seed, const char *argv0)
+{
+	struct simrun_result r;
+	p->cl.seed = seed;
+	int rv = simrun_one(p, &r);
+	s->runs++;
+	s->faults += r.faults;
+	s->false_fo += r.false_failovers;
+	s->split += r.split_brain;
+	dist_add(&s->fo, r.failover_us, r.n_failover);
+	dist_add(&s->ho, r.handover_us, r.n_handover);
+	if (rv != 0) {
+		s->bad++;
+		fprintf(stderr, "fencelock-sim: seed %" PRIu64 ": %u violation(s), first at %.3f s: %s\n"
+				"  replay: %s --seed %" PRIu64 " --hosts %u --vms %u --duration %" PRIu64
+				" --trace\n",
+			seed, r.violations, (double)r.first_violation_us / 1e6, r.first_violation, argv0, seed,
+			p->cl.hosts, p->cl.vms, p->duration_us / 1000000);
 	}
-	if (json) {
+	json_array_append_new(s->jruns, json_pack("{s:I,s:i,s:s,s:i,s:i,s:i,s:I}", "seed", (json_int_t)seed,
+						  "violations", (int)r.violations, "first_violation",
+						  r.first_violation, "faults", (int)r.faults,
+						  "false_failovers", (int)r.false_failovers, "split_brain",
+						  (int)r.split_brain, "starts", (json_int_t)r.starts));
+}
+
+/* Prints the sweep's report (JSON or text); takes over s->jruns. */
+static void sweep_report(struct sweep *s, const struct sim_args *a)
+{
+	if (a->json) {
 		json_t *rep = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:i,s:i,s:f,s:f}}", "seeds",
-					(json_int_t)runs, "violations", (json_int_t)bad, "faults", (json_int_t)faults,
-					"false_failovers", (json_int_t)false_fo, "split_brain", (json_int_t)split,
-					"failover", dist_json(&fo), "handover", dist_json(&ho), "runs", jruns, "params",
-					"hosts", (int)p.cl.hosts, "vms", (int)p.cl.vms, "io_timeout_s",
-					(double)p.cl.io_timeout_s, "partition_tolerance_s", (double)p.cl.p_us / 1e6);
+					(json_int_t)s->runs, "violations", (json_int_t)s->bad, "faults",
+					(json_int_t)s->faults, "false_failovers", (json_int_t)s->false_fo, "split_brain",
+					(json_int_t)s->split, "failover", dist_json(&s->fo), "handover",
+					dist_json(&s->ho), "runs", s->jruns, "params", "hosts", (int)a->p.cl.hosts, "vms",
+					(int)a->p.cl.vms, "io_timeout_s", (double)a->p.cl.io_timeout_s,
+					"partition_tolerance_s", (double)a->p.cl.p_us / 1e6);
 		char *txt = json_dumps(rep, JSON_INDENT(2));
 		puts(txt);
 		free(txt);
 		json_decref(rep);
-	} else {
-		json_decref(jruns);
-		printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " with violations, %" PRIu64
-		       " faults, %" PRIu64 " false failovers, %" PRIu64 " split-brain\n",
-		       s0, s1, runs, bad, faults, false_fo, split);
-		printf("failover after a crash:    n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", fo.n, pct(&fo, .5),
-		       pct(&fo, .99), pct(&fo, 1));
-		printf("hand-over after partition: n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", ho.n, pct(&ho, .5),
-		       pct(&ho, .99), pct(&ho, 1));
+		return;
 	}
-	free(fo.v);
-	free(ho.v);
-	return bad ? 1 : 0;
+	json_decref(s->jruns);
+	printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " with violations, %" PRIu64
+	       " faults, %" PRIu64 " false failovers, %" PRIu64 " split-brain\n",
+	       a->s0, a->s1, s->runs, s->bad, s->faults, s->false_fo, s->split);
+	printf("failover after a crash:    n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", s->fo.n, pct(&s->fo, .5),
+	       pct(&s->fo, .99), pct(&s->fo, 1));
+	printf("hand-over after partition: n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", s->ho.n, pct(&s->ho, .5),
+	       pct(&s->ho, .99), pct(&s->ho, 1));
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (!a.p.trace)
+		fl_log_set_level(LOG_CRIT);
+	struct sweep s = {.jruns = json_array()};
+	for (uint64_t seed = a.s0; seed <= a.s1; seed++)
+		sweep_one(&s, &a.p, seed, argv[0]);
+	sweep_report(&s, &a);
+	free(s.fo.v);
+	free(s.ho.v);
+	return s.bad ? 1 : 0;
 }
