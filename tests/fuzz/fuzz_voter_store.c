@@ -158,43 +158,81 @@ static void model_append(struct model *m, uint64_t at, uint32_t n, const struct 
 	m->last = at + n - 1;
 }
 
+/* Workload step: appends 1..4 entries at an index in [low, next] (overwriting
+ * a suffix, as a follower does); false when the index runs out of range. */
+static bool step_append(struct world *w, struct model *m, struct fuzz_in *in, uint64_t low, uint64_t next)
+{
+	struct waiter wt;
+	memset(&wt, 0, sizeof(wt));
+	uint32_t n = 1 + fuzz_u8(in) % 4u;
+	uint64_t at = next - (fuzz_u8(in) % (next - low + 1));
+	if (at + n >= MAX_IDX)
+		return false;
+	static uint8_t bytes[4][MAX_DATA];
+	struct raft_entry e[4];
+	uint64_t t = at > 1 && at - 1 >= m->first && at - 1 <= m->last ? m->eterm[at - 1] : m->snap_term;
+	for (uint32_t k = 0; k < n; k++) {
+		t += fuzz_u8(in) % 2u;
+		e[k] = (struct raft_entry){.term = t ? t : 1, .index = at + k, .type = RAFT_ENTRY_NORMAL,
+					   .len = fuzz_u8(in) % MAX_DATA, .data = bytes[k]};
+		memset(bytes[k], (int)(at + k), e[k].len);
+	}
+	wt.req.op = RAFT_LOG_APPEND;
+	wt.req.append.entries = e;
+	wt.req.append.n = n;
+	int rv = run_req(w, &wt);
+	FUZZ_CHECK(rv == 0 || rv == -FL_ENOSPC, "append of %u at %llu failed: %d", n, (unsigned long long)at, rv);
+	if (rv == 0)
+		model_append(m, at, n, e);
+	return true;
+}
+
+/* Workload step: snapshots at an index the log holds, keeping 0..3 trailing entries. */
+static void step_snapshot(struct world *w, struct model *m, struct fuzz_in *in)
+{
+	if (m->last < m->first)
+		return;
+	uint64_t idx = m->last - fuzz_u8(in) % (m->last - m->first + 1);
+	if (m->snap && idx <= m->snap_index)
+		return;
+	struct waiter wt;
+	memset(&wt, 0, sizeof(wt));
+	struct raft_log_snapshot s = {.index = idx, .term = m->eterm[idx], .data_len = fuzz_u8(in) % 64u};
+	uint8_t sd[64];
+	memset(sd, 0x5a, sizeof(sd));
+	s.data = sd;
+	wt.req.op = RAFT_LOG_SNAPSHOT;
+	wt.req.snapshot.snap = &s;
+	wt.req.snapshot.trailing = fuzz_u8(in) % 4u;
+	int rv = run_req(w, &wt);
+	FUZZ_CHECK(rv == 0 || rv == -FL_ENOSPC, "snapshot at %llu failed: %d", (unsigned long long)idx, rv);
+	if (rv != 0)
+		return;
+	m->snap = true;
+	m->snap_index = idx;
+	m->snap_term = s.term;
+	m->snap_len = (uint32_t)s.data_len;
+	memcpy(m->snap_data, sd, s.data_len);
+	/* The store may drop entries the snapshot covers; the model keeps
+	 * them, so a loaded entry is checked against what was written. */
+}
+
 /* One workload step from the input; returns false when the input ran out. */
 static bool workload_step(struct world *w, struct model *m, struct fuzz_in *in)
 {
 	if (in->n == 0)
 		return false;
 	uint8_t op = fuzz_u8(in);
-	struct waiter wt;
-	memset(&wt, 0, sizeof(wt));
 	uint64_t low = m->snap ? m->snap_index + 1 : 1, next = m->last >= m->first ? m->last + 1 : low;
 	if (m->last >= m->first && m->first > low)
 		low = m->first;
 	switch (op % 4) {
 	case 0:
-	case 1: {
-		uint32_t n = 1 + fuzz_u8(in) % 4u;
-		uint64_t at = next - (fuzz_u8(in) % (next - low + 1));
-		if (at + n >= MAX_IDX)
-			return false;
-		static uint8_t bytes[4][MAX_DATA];
-		struct raft_entry e[4];
-		uint64_t t = at > 1 && at - 1 >= m->first && at - 1 <= m->last ? m->eterm[at - 1] : m->snap_term;
-		for (uint32_t k = 0; k < n; k++) {
-			t += fuzz_u8(in) % 2u;
-			e[k] = (struct raft_entry){.term = t ? t : 1, .index = at + k, .type = RAFT_ENTRY_NORMAL,
-						   .len = fuzz_u8(in) % MAX_DATA, .data = bytes[k]};
-			memset(bytes[k], (int)(at + k), e[k].len);
-		}
-		wt.req.op = RAFT_LOG_APPEND;
-		wt.req.append.entries = e;
-		wt.req.append.n = n;
-		int rv = run_req(w, &wt);
-		FUZZ_CHECK(rv == 0 || rv == -FL_ENOSPC, "append of %u at %llu failed: %d", n, (unsigned long long)at, rv);
-		if (rv == 0)
-			model_append(m, at, n, e);
-		return true;
-	}
-	case 2:
+	case 1:
+		return step_append(w, m, in, low, next);
+	case 2: {
+		struct waiter wt;
+		memset(&wt, 0, sizeof(wt));
 		wt.req.op = RAFT_LOG_SET_HARD;
 		wt.req.hard.term = m->term + fuzz_u8(in) % 3u;
 		wt.req.hard.vote = fuzz_u8(in) % 4u;
@@ -202,32 +240,10 @@ static bool workload_step(struct world *w, struct model *m, struct fuzz_in *in)
 		m->term = wt.req.hard.term;
 		m->vote = wt.req.hard.vote;
 		return true;
-	default: {
-		if (m->last < m->first)
-			return true;
-		uint64_t idx = m->last - fuzz_u8(in) % (m->last - m->first + 1);
-		if (m->snap && idx <= m->snap_index)
-			return true;
-		struct raft_log_snapshot s = {.index = idx, .term = m->eterm[idx], .data_len = fuzz_u8(in) % 64u};
-		uint8_t sd[64];
-		memset(sd, 0x5a, sizeof(sd));
-		s.data = sd;
-		wt.req.op = RAFT_LOG_SNAPSHOT;
-		wt.req.snapshot.snap = &s;
-		wt.req.snapshot.trailing = fuzz_u8(in) % 4u;
-		int rv = run_req(w, &wt);
-		FUZZ_CHECK(rv == 0 || rv == -FL_ENOSPC, "snapshot at %llu failed: %d", (unsigned long long)idx, rv);
-		if (rv != 0)
-			return true;
-		m->snap = true;
-		m->snap_index = idx;
-		m->snap_term = s.term;
-		m->snap_len = (uint32_t)s.data_len;
-		memcpy(m->snap_data, sd, s.data_len);
-		/* The store may drop entries the snapshot covers; the model keeps
-		 * them, so a loaded entry is checked against what was written. */
-		return true;
 	}
+	default:
+		step_snapshot(w, m, in);
+		return true;
 	}
 }
 
