@@ -171,6 +171,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@scripts/lint.sh
 	@scripts/run-tests.sh $(BUILD)
 
 test-interop: all
@@ -263,9 +264,11 @@ sim-mutants: all
 print-%:
 	@echo $($*)
 
+# make lint: cppcheck, the 70-line function limit, shellcheck, the .clang-format
+# check and dead file references (scripts/lint.sh says which files each covers).
+# make test runs it first.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. common disklock raft plugin
+	@scripts/lint.sh
 
 # install-lib: the library, its symlinks, the public headers and fencelock.pc,
 # written here from dist/fencelock.pc.in so that its paths are those of this

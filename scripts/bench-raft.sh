@@ -105,7 +105,7 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 measure() {
     local name=$1 backend=$2 start=$3 ports=$4 pidvar=$5 out t k ms
     local -n pids=$pidvar
-    local client=("$CLIENT" --backend "$backend" --ports "$ports" --value-bytes $VALUE_BYTES)
+    local client=("$CLIENT" --backend "$backend" --ports "$ports" --value-bytes "$VALUE_BYTES")
     echo "== $name: starting 3 members"
     for k in 0 1 2; do $start $k; done
     "${client[@]}" wait-healthy || { echo "bench-raft: $name never became healthy" >&2; tail -n 5 "$W"/*.log >&2; exit 1; }

@@ -10,7 +10,7 @@
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 echo "== 1. renewal I/O (one renewal, 512-byte sectors, 1 MiB align)"
 "$B/fl-bench-renewal"
 echo

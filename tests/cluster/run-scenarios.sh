@@ -18,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=build
 if [ $# -gt 0 ] && [ -d "$1" ]; then build=$1; shift; fi
 build=$(cd "$build" && pwd)
-export FL_BUILD=$build FL_ROOT=$(cd "$here/../.." && pwd)
+FL_ROOT=$(cd "$here/../.." && pwd)
+export FL_BUILD=$build FL_ROOT
 json=$build/cluster/scenarios.json repeat=1
 list=()
 while [ $# -gt 0 ]; do

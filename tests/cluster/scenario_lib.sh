@@ -120,7 +120,9 @@ sc_cluster() {
         [ $rc -eq 0 ] || fail "cl_storage_up $h"
     done
     for h in $(cl_hosts); do sc_start_daemon "$h" "$@"; done
+    # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
     sc_wait_formed 30 $(cl_hosts) || fail "the cluster did not form within 30 s: $(sc_json 1 status)"
+    # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
     echo "cluster of $n formed in ${CL_WAITED_MS} ms, leader h$(sc_leader $(cl_hosts))"
 }
 
@@ -311,6 +313,7 @@ sc_victim_vms_moved() { sc_vm_moved vm1 "$V" && sc_vm_moved vm2 "$V"; }
 # moved VM again, every VM runs once, vm3 stayed on O. Notes the time.
 sc_victim_rejoined() {
     # shellcheck disable=SC2046
+    # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
     sc_watch "$1" sc_formed $(cl_hosts) || fail "h$V did not rejoin within $1 s: $(sc_json "$V" status | jq -c '{quorate,fenced,lease_valid,leader}')"
     local back=$CL_WAITED_MS
     sc_watch 10 eval '! sc_fenced "$V"' || fail "h$V still fenced 10 s after it rejoined"

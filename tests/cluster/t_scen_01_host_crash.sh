@@ -36,6 +36,7 @@ sc_vm_on vm3 "$O" || fail "vm3 moved from h$O: $(sc_placement)"
 
 # The crashed host comes back: it rejoins, and starts nothing.
 cl_restart "$V" fencelockd || fail "restart of fencelockd on h$V"
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_wait_formed 30 $(cl_hosts) || fail "h$V did not rejoin within 30 s"
 rejoin=$CL_WAITED_MS
 sc_hold 3

@@ -25,6 +25,7 @@ SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
 sc_hold_until $((t0 + 3000))
 cl_heal
 healed=$(( $(cl_now_ms) - t0 ))
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 15 sc_formed $(cl_hosts) || fail "h$V not back UP 15 s after the heal"
 back=$CL_WAITED_MS
 sc_note "h$V isolated $healed ms; leader saw PARTITIONED after $SC_DETECT_MS ms; UP again $back ms after the heal"

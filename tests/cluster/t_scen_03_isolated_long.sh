@@ -33,6 +33,7 @@ sc_note "leader saw h$V PARTITIONED after $SC_DETECT_MS ms, FENCED after $fenced
 sc_vm_on vm3 "$O" || fail "vm3 moved: $(sc_placement)"
 
 cl_heal
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 30 sc_formed $(cl_hosts) || fail "h$V did not rejoin within 30 s of the heal: $(sc_json "$V" status | jq -c '{quorate,fenced,leader}')"
 back=$CL_WAITED_MS
 sc_watch 10 eval '! sc_fenced "$V"' || fail "h$V still fenced 10 s after it rejoined"

@@ -27,6 +27,7 @@ sc_note "leader h$V cut off; h$NL leads after $SC_DETECT_MS ms; h$V FENCED after
 sc_fenced "$V" || fail "h$V does not report itself fenced"
 cl_heal
 sc_victim_rejoined 30
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 [ "$(sc_leader $(cl_hosts))" != "$V" ] || sc_note "(h$V leads again after the heal)"
 sc_end
 sc_pass

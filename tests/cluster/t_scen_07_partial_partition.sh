@@ -16,7 +16,9 @@ pids0=$(for u in vm1 vm2 vm3; do sc_vm_procs $u; done)
 leaders=" $L0"
 fenced=""
 watch_cut() {
-    local l h; l=$(sc_leader $(cl_hosts))
+    local l h
+    # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
+    l=$(sc_leader $(cl_hosts))
     [ "$l" != 0 ] && [[ "$leaders" != *" $l" ]] && leaders+=" $l"
     for h in $(cl_hosts); do sc_fenced "$h" && [[ " $fenced " != *" $h "* ]] && fenced+=" $h"; done
     return 1
@@ -25,6 +27,7 @@ t0=$(cl_now_ms)
 cl_cut "$L0" "$V"
 sc_watch 20 watch_cut
 cl_heal
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 20 sc_formed $(cl_hosts) || fail "the cluster is not whole 20 s after the heal"
 back=$CL_WAITED_MS
 sc_hold 3

@@ -27,6 +27,7 @@ for x in $OTHERS; do cl_flap "$V" "$x" 2500 2500 6 || fail "cl_flap"; done
 sc_watch 31 watch_fence
 cl_flap_wait
 cl_heal
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 20 sc_formed $(cl_hosts) || fail "A: the cluster is not whole after the flapping"
 sc_hold 8
 pids1=$(for u in "${SC_VMS[@]}"; do sc_vm_procs "$u"; done)
@@ -43,6 +44,7 @@ for round in 1 2 3; do
     sc_watch 25 sc_leader_sees "$V" FENCED $OTHERS || fail "B$round: h$V not FENCED 25 s into its isolation"
     sc_watch 25 sc_victim_vms_moved || fail "B$round: VMs not moved off h$V: $(sc_placement)"
     cl_heal
+    # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
     sc_watch 30 sc_formed $(cl_hosts) || fail "B$round: h$V did not rejoin"
     sc_watch 10 eval '! sc_fenced "$V"' || fail "B$round: h$V still fenced after rejoining"
     echo "round $round: isolated until fenced, healed, rejoined: $(( $(cl_now_ms) - t0 )) ms"

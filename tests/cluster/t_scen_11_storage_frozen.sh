@@ -41,6 +41,7 @@ pids1=$(for u in vm1 vm2 vm3; do sc_vm_procs $u; done)
 [ "$pids1" = "$pids0" ] || fail "A: VM processes changed after a $frozen ms freeze: before [$(echo $pids0)] after [$(echo $pids1)]"
 [ "$(sc_total_starts)" -eq "$starts0" ] || fail "A: VMs restarted after a freeze shorter than F"
 sc_fenced "$V" && fail "A: h$V fenced after a freeze shorter than F"
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_formed $(cl_hosts) || fail "A: the cluster is not whole 12 s after the freeze"
 sc_note "A: h$V frozen $frozen ms (< F): leader saw h$V as${seen}; same VM processes, 0 restarts"
 
@@ -62,6 +63,7 @@ sc_note "B: h$V's lease device frozen: its VMs gone after $killed_ms ms; leader 
 sc_hold 2
 cl_storage_unfreeze "$V" "" || fail "unfreeze h$V's lease device"
 t1=$(cl_now_ms)
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 30 sc_formed $(cl_hosts) || fail "B: h$V not back UP 30 s after its storage came back: $(sc_json "$V" status | jq -c '{quorate,fenced,lease_valid}')"
 back=$CL_WAITED_MS
 sc_hold 4

@@ -30,6 +30,7 @@ for h in $(cl_hosts); do cl_storage_ok "$h" || fail "storage ok on h$h"; done
 all_back() { local u; for u in "${SC_VMS[@]}"; do [ "$(sc_vm_starts "$u")" -ge 2 ] && [[ "$(sc_vm_hosts "$u")" =~ ^[0-9]+$ ]] || return 1; done; }
 sc_watch 40 all_back || fail "not every VM back 40 s after the storage came back: $(sc_placement)"
 SC_FAILOVER_MS=$(( $(cl_now_ms) - t1 ))
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 20 sc_formed $(cl_hosts) || fail "the cluster is not whole after the storage came back"
 sc_hold 5
 sc_all_vms_once || fail "not every VM runs exactly once: $(sc_placement)"

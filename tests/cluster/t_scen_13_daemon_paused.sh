@@ -34,6 +34,7 @@ n=$(grep -l "killed by its guard" "$(cl_dir "$V" log)"/vm-vm[12].log 2>/dev/null
 [ "$n" -eq 2 ] || fail "$n of 2 wrappers on h$V say their VM was killed by its guard"
 
 cl_resume "$V" fencelockd
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 30 sc_formed $(cl_hosts) || fail "h$V did not rejoin within 30 s of the resume"
 back=$CL_WAITED_MS
 sc_hold 4

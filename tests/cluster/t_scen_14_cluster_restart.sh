@@ -19,6 +19,7 @@ for h in $(cl_hosts); do cl_host_crash "$h"; done
 sleep 2
 t0=$(cl_now_ms)
 for h in $(cl_hosts); do cl_restart "$h" fencelockd || fail "restart fencelockd on h$h"; done
+# shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 30 sc_formed $(cl_hosts) || fail "the cluster did not form again within 30 s: $(sc_json 1 status | jq -c '{quorate,leader,lease_valid}')"
 SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
 all_back() { local u; for u in "${SC_VMS[@]}"; do [ "$(sc_vm_starts "$u")" -ge 2 ] && [[ "$(sc_vm_hosts "$u")" =~ ^[0-9]+$ ]] || return 1; done; }

@@ -6,7 +6,8 @@
 set -uo pipefail
 dir=$1; build=${2:-build}
 build=$(cd "$build" && pwd)
-export FL_BUILD=$build FL_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FL_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export FL_BUILD=$build FL_ROOT
 pass=0; fail=0; skip=0; failed=()
 for t in "$dir"/${FL_SUITE_GLOB:-t_*.sh}; do
     [ -e "$t" ] || continue

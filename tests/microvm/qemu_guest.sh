@@ -13,7 +13,7 @@
 # FL_GUEST_MACHINE picks the machine: microvm (virtio-mmio, ACPI) or pc
 # (virtio-pci; the default: Debian 12's kernel and TCG boot it reliably).
 set -euo pipefail
-vm= host= inc=0 disk= log= console=/dev/null fs= guest= print=0
+vm='' host='' inc=0 disk='' log='' console=/dev/null fs='' guest='' print=0
 while [ $# -gt 0 ]; do
     case $1 in
         --vm) vm=$2; shift 2;; --host) host=$2; shift 2;; --inc) inc=$2; shift 2;;
@@ -27,6 +27,7 @@ done
 [ -n "$disk" ] && [ -n "$log" ] || { echo "qemu_guest.sh: --disk and --log are required" >&2; exit 2; }
 guest=${guest:-${FL_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}/microvm}
 machine=${FL_GUEST_MACHINE:-pc}
+# shellcheck disable=SC2054  # the commas are inside qemu's -device arguments
 case $machine in
     pc) m=(-M pc -device virtio-blk-pci,drive=d0); fsdev=virtio-blk-pci;;
     microvm) m=(-M microvm -device virtio-blk-device,drive=d0); fsdev=virtio-blk-device;;
