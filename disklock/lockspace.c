@@ -51,6 +51,8 @@ struct ls_lockspace {
 	struct fl_leader own;         /* our record as last written (or adopted) */
 	uint8_t own_raw[FL_LEADER_SIZE];
 	bool have_own;
+	uint64_t gen_known;           /* the highest generation we wrote (0: none): survives a failed acquire */
+	uint64_t wiped_count;         /* renewals that found our record wiped */
 	uint64_t last_written_ts;     /* timestamp of our last write attempt */
 	bool last_write_failed;       /* it may have landed torn */
 	uint64_t renew_start_us, last_good_us, valid_until_us;
@@ -443,6 +445,7 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 	ls->own = l;
 	memcpy(ls->own_raw, ls->wbuf, FL_LEADER_SIZE);
 	ls->have_own = true;
+	ls->gen_known = FL_MAX(ls->gen_known, l.owner_generation);
 	ls->last_written_ts = ts;
 	ls->renew_start_us = now;
 	int rv = ls_submit(ls, FL_IO_WRITE, (uint32_t)(ls->cfg.host_id - 1), ls->wbuf, ls->sector, STEP_ACQ_WRITE);
@@ -450,21 +453,47 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 		ls_acquire_done(ls, rv);
 }
 
+/* The generation a replaced record continues from (the new one is one
+ * above). A generation grows by one per acquire of the id, so a real one
+ * stays small: LS_GEN_PLAUSIBLE_MAX (2^32) is an acquire every second for
+ * 136 years. The generation field of a record that fails its checksum (or
+ * was wiped) is believed only below that bound: a random 64-bit value passes
+ * with probability 2^-32, where the former bound of 2^62 let a quarter pass.
+ * When this instance wrote the id before (gen_known), only our own writes
+ * can have moved it, and by one per acquire: a value below gen_known or more
+ * than LS_GEN_STEP_MAX above it is not ours, and gen_known is used. The new
+ * generation must exceed every generation under which a volume lease was
+ * taken with this id (the takeover rule frees a lease whose owner's
+ * generation moved on); both sources are such upper bounds. Returns false
+ * when neither is known: the record is an error for the operator. */
+static bool ls_gen_base(const struct ls_lockspace *ls, uint64_t raw_gen, uint64_t *base)
+{
+	if (ls->gen_known != 0) {
+		bool ours = raw_gen >= ls->gen_known && raw_gen - ls->gen_known <= LS_GEN_STEP_MAX;
+		*base = ours ? raw_gen : ls->gen_known;
+		return true;
+	}
+	if (raw_gen >= LS_GEN_PLAUSIBLE_MAX)
+		return false;
+	*base = raw_gen;
+	return true;
+}
+
 /* Our own record fails its checksum: most likely our own write torn by a
  * crash, but that cannot be told from its bytes, so it is never "free". We
  * watch it for sanlock's dead time (its writer may have been any host, of
  * either kind); if not one byte changed, nobody renews it and we write a
- * fresh record. The new generation is one above the raw one: a torn write
+ * fresh record, its generation one above ls_gen_base()'s. A torn write
  * leaves either the old or the new generation in place, and a torn acquire
- * never completed, so no lease was taken under a higher one. A generation
- * that is not plausible stays an error for the operator. */
+ * never completed, so no lease was taken under a higher one. */
 static void ls_acquire_corrupt(struct ls_lockspace *ls, enum ls_step step)
 {
 	struct fl_leader raw;
+	uint64_t base;
 	fl_leader_decode_raw(ls->wbuf, &raw);
-	if (raw.owner_generation >= (1ull << 62)) {
-		fl_err("lockspace %s: record of host_id %llu is corrupt beyond repair (generation %llu); "
-		       "reinitialise it with `fencelock direct init`", ls->cfg.space_name,
+	if (!ls_gen_base(ls, raw.owner_generation, &base)) {
+		fl_err("lockspace %s: record of host_id %llu is corrupt beyond repair (generation %llu is not "
+		       "plausible); reinitialise it with `fencelock direct init`", ls->cfg.space_name,
 		       (unsigned long long)ls->cfg.host_id, (unsigned long long)raw.owner_generation);
 		ls_acquire_done(ls, -FL_ECHECKSUM);
 		return;
@@ -475,10 +504,11 @@ static void ls_acquire_corrupt(struct ls_lockspace *ls, enum ls_step step)
 			return;
 		}
 		fl_warn("lockspace %s: record of host_id %llu stayed corrupt and unchanged; replacing it "
-			"(generation %llu + 1)", ls->cfg.space_name, (unsigned long long)ls->cfg.host_id,
+			"(generation %llu + 1; the record said %llu)", ls->cfg.space_name,
+			(unsigned long long)ls->cfg.host_id, (unsigned long long)base,
 			(unsigned long long)raw.owner_generation);
 		ls_record_init(&ls->before, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
-		ls->before.owner_generation = raw.owner_generation;
+		ls->before.owner_generation = base;
 		ls->before_corrupt = false;
 		ls_acquire_write(ls);
 		return;
@@ -509,11 +539,20 @@ static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 		ls_acquire_corrupt(ls, step);
 		return;
 	}
+	if (rv == -FL_EMAGIC && ls->area_hosts != 0 && ls->cfg.repair_corrupt_own && ls->gen_known != 0 &&
+	    fl_block_is_zero(ls->wbuf, FL_LEADER_SIZE)) {
+		/* Our own record, cleared while we held it (ls_wiped): free. */
+		ls_record_init(&l, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
+		rv = 0;
+	}
 	if (rv != 0) {
 		ls_acquire_done(ls, rv);
 		return;
 	}
 	ls->before_corrupt = false;
+	/* Never below a generation we wrote: a wiped or re-formatted record
+	 * says 0, and volume leases may name our earlier generations. */
+	l.owner_generation = FL_MAX(l.owner_generation, ls->gen_known);
 	char name[FL_NAME_LEN + 1];
 	fl_name_get(l.resource_name, name);
 	if (step == STEP_ACQ_REREAD) {
@@ -619,6 +658,7 @@ int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own)
 	if (rv != 0)
 		return rv;
 	ls->own = *own;
+	ls->gen_known = FL_MAX(ls->gen_known, own->owner_generation);
 	uint8_t sec[FL_LEADER_SIZE];
 	fl_leader_encode(&ls->own, sec);
 	memcpy(ls->own_raw, sec, FL_LEADER_SIZE);
@@ -698,6 +738,38 @@ static void ls_renew_failed(struct ls_lockspace *ls, int result)
 	ls_schedule_renewal(ls, true);
 }
 
+/* Why our own record, as just read, is wiped rather than ours or another
+ * owner's: all zeros (the sector was cleared), or a free record of our
+ * lockspace with generation 0 (the area was formatted again). NULL if not. */
+static const char *ls_wiped_reason(const uint8_t *mine, int rv, const struct fl_leader *l)
+{
+	if (rv == -FL_EMAGIC && fl_block_is_zero(mine, FL_LEADER_SIZE))
+		return "it reads as all zeros (the sector was cleared)";
+	if (rv == 0 && l->timestamp == 0 && l->owner_generation == 0)
+		return "it reads as a free record with generation 0 (the lockspace was formatted again)";
+	return NULL;
+}
+
+/* Our record is gone: others now see host_id free, so the volume leases we
+ * hold under it may be taken over at once. The lease is void from now (it
+ * counts as expired: the arbiter stops every VM at once), and, once they are
+ * down, the arbiter takes the id again (ls_reset + ls_acquire) with a
+ * generation above every one we wrote (ls_gen_base). */
+static void ls_wiped(struct ls_lockspace *ls, const char *why)
+{
+	uint64_t now = fl_now_us(ls->loop);
+	fl_err("lockspace %s: our record (host_id %llu, generation %llu) was wiped: %s; our delta lease is void "
+	       "now: stopping everything it protects, then taking host_id %llu again with a higher generation",
+	       ls->cfg.space_name, (unsigned long long)ls->cfg.host_id, (unsigned long long)ls->own.owner_generation,
+	       why, (unsigned long long)ls->cfg.host_id);
+	ls->wiped_count++;
+	ls->valid_until_us = FL_MIN(ls->valid_until_us, now);
+	ls->state = LS_EXPIRED;
+	fl_timer_cancel(ls->loop, &ls->renew_timer);
+	fl_timer_cancel(ls->loop, &ls->expiry_timer);
+	ls_emit(ls, LS_EV_EXPIRED, -FL_ENOENT);
+}
+
 static void ls_renew_read_done(struct ls_lockspace *ls)
 {
 	struct fl_leader l;
@@ -706,6 +778,11 @@ static void ls_renew_read_done(struct ls_lockspace *ls)
 	FL_ASSERT(ls->read_hosts <= ls->area_hosts);
 	const uint8_t *mine = ls_sector_of(ls, ls->cfg.host_id);
 	int rv = ls_record_check(mine, ls->cfg.space_name, ls->sector, &l);
+	const char *wiped = ls_wiped_reason(mine, rv, &l);
+	if (wiped != NULL) {
+		ls_wiped(ls, wiped);
+		return;
+	}
 	if (rv == -FL_ECHECKSUM && ls->last_write_failed) {
 		/* Most likely our own torn write: rewrite our record. A racing
 		 * acquirer's torn write is overwritten too, and its re-read then
@@ -897,6 +974,7 @@ uint64_t ls_last_good_renewal_us(const struct ls_lockspace *ls) { return ls->las
 const struct fl_leader *ls_own_record(const struct ls_lockspace *ls) { return ls->have_own ? &ls->own : NULL; }
 uint32_t ls_area_hosts(const struct ls_lockspace *ls) { return ls->area_hosts; }
 const struct fl_lat *ls_renew_lateness(const struct ls_lockspace *ls) { return &ls->lateness; }
+uint64_t ls_wiped_count(const struct ls_lockspace *ls) { return ls->wiped_count; }
 
 const struct ls_host_obs *ls_host(const struct ls_lockspace *ls, uint64_t host_id)
 {

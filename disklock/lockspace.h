@@ -35,6 +35,11 @@
 #define LS_MAX_HOSTS 2000u
 #define LS_READ_ROUND_BYTES 4096u
 #define LS_FULL_SCAN_EVERY_DEFAULT 60u
+/* Plausibility of a generation read from a record that cannot be trusted
+ * (lockspace.c, ls_gen_base): below 2^32, and within this many acquires
+ * above the last generation this instance wrote. */
+#define LS_GEN_PLAUSIBLE_MAX (1ull << 32)
+#define LS_GEN_STEP_MAX 16u
 
 enum ls_state {
 	LS_IDLE = 0,     /* nothing held */
@@ -145,6 +150,10 @@ uint32_t ls_renew_read_hosts(const struct ls_lockspace *ls);
 /* Lateness of the scheduled renewals: how long after its due time each
  * started (a late start is a stalled loop or a paused process). */
 const struct fl_lat *ls_renew_lateness(const struct ls_lockspace *ls);
+/* Renewals that found our own record wiped (all zeros, or a free record of a
+ * new format): each voided the lease at once (LS_EV_EXPIRED with -FL_ENOENT,
+ * state EXPIRED), so that ls_reset + ls_acquire take the id again. */
+uint64_t ls_wiped_count(const struct ls_lockspace *ls);
 /* Records the area holds for this geometry (after acquire/format). */
 uint32_t ls_area_hosts(const struct ls_lockspace *ls);
 /* Observation of host_id (1..ls_area_hosts) and its state judged now. */

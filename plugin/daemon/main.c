@@ -35,7 +35,9 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -480,6 +482,35 @@ static int parse_args(int argc, char **argv, bool *fg)
 	return D.config_path != NULL && optind == argc ? 0 : -1;
 }
 
+/* As sanlock does: the lease loop must run when its renewal is due, so its
+ * thread runs SCHED_RR ([host] realtime, priority) and no page of the daemon
+ * may be swapped out or faulted in from disk ([host] lock_memory: mlockall of
+ * what is mapped now and later). Called once the other threads exist: only
+ * the loop thread (this one) gets SCHED_RR; the worker, log and log-store
+ * threads keep the ordinary policy, so a busy one cannot delay a renewal.
+ * SCHED_RESET_ON_FORK makes every child (a VM started by recover_command or
+ * a re-run, a flush) begin with the ordinary policy and nice 0; memory locks
+ * are never inherited by a child. A refusal (no CAP_SYS_NICE / CAP_IPC_LOCK)
+ * is logged and the daemon runs on without it. */
+static void setup_priority(struct fld *d)
+{
+	if (d->cfg.lock_memory) {
+		if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+			fl_warn("[host] lock_memory: mlockall failed: %s; the daemon may be swapped out (needs "
+				"CAP_IPC_LOCK, or a large enough RLIMIT_MEMLOCK)", strerror(errno));
+		else
+			fl_info("memory locked (mlockall): the daemon is never swapped out");
+	}
+	if (!d->cfg.realtime)
+		return;
+	struct sched_param sp = {.sched_priority = (int)d->cfg.rt_priority};
+	if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) != 0)
+		fl_warn("[host] realtime: SCHED_RR priority %u refused: %s; renewals run at the ordinary priority "
+			"(needs CAP_SYS_NICE)", d->cfg.rt_priority, strerror(errno));
+	else
+		fl_info("lease loop thread: SCHED_RR priority %u", d->cfg.rt_priority);
+}
+
 static int start(struct fld *d, struct raft_config *boot)
 {
 	d->wd_fd = -1;
@@ -506,6 +537,7 @@ static int start(struct fld *d, struct raft_config *boot)
 		return die("%s: [host] run_dir: guard files in %s/guard: %s", d->config_path, d->cfg.run_dir, fl_strerror(rv));
 	if (open_control(d) != 0 || setup_signals(d) != 0)
 		return -1;
+	setup_priority(d);
 	if ((rv = arb_start(d->arb)) != 0)
 		return die("cannot start the arbiter of host %u: %s", d->cfg.host_id, fl_strerror(rv));
 	fl_timer_init(&d->poll, poll_fn, d);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common/assert.h"
@@ -290,8 +292,26 @@ static char **spawn_env(const char *sock, char *buf, size_t len)
 /* In the child, before exec: a clean slate (own session, default signals,
  * nothing of the daemon's descriptors); async-signal-safe calls only.
  * Never returns. */
+/* What the daemon runs with and a VM must not: SCHED_RR (reset at fork by
+ * SCHED_RESET_ON_FORK, again here in case it was not set), the unit's nice
+ * -10, real-time I/O class and OOM score -1000 (the daemon must never be
+ * OOM-killed; a VM must stay killable). Memory locks end with fork. */
+static void spawn_child_ordinary(void)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	sched_setscheduler(0, SCHED_OTHER, &sp);
+	setpriority(PRIO_PROCESS, 0, 0);
+	syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 0 /* class none: from nice */);
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+}
+
 static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, char *const envp[])
 {
+	spawn_child_ordinary();
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);

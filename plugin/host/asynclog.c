@@ -58,6 +58,18 @@ static void *alog_main(void *arg)
 	return NULL;
 }
 
+/* A small stack (the daemon locks its memory: an 8 MiB default stack would
+ * be 8 MiB of locked RAM for a thread that needs a few KiB). */
+static int fl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256u * 1024u);
+	int rv = pthread_create(t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	return rv;
+}
+
 int fl_alog_start(fl_alog_out_fn out, void *ctx)
 {
 	FL_ASSERT(out != NULL);
@@ -65,7 +77,7 @@ int fl_alog_start(fl_alog_out_fn out, void *ctx)
 	A.out = out;
 	A.ctx = ctx;
 	A.stop = false;
-	int rv = pthread_create(&A.thread, NULL, alog_main, NULL);
+	int rv = fl_thread_start(&A.thread, alog_main, NULL);
 	if (rv != 0)
 		return fl_from_errno(rv);
 	pthread_mutex_lock(&A.mu);

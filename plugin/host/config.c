@@ -30,6 +30,8 @@ enum cfg_kind {
 	KIND_GROUP,     /* group name or numeric gid */
 	KIND_WATCHDOG,  /* auto | off | /dev/... */
 	KIND_LOG_LEVEL, /* err | warning | notice | info | debug */
+	KIND_BOOL,      /* yes | no */
+	KIND_U32,       /* min..max */
 };
 
 struct cfg_key {
@@ -63,6 +65,9 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "watchdog", KIND_WATCHDOG, NUM_FIELD(watchdog), 0, 0, false},
 	{"host", "log_level", KIND_LOG_LEVEL, NUM_FIELD(log_level), 0, 0, false},
 	{"host", "metrics_file", KIND_PATH, STR_FIELD(metrics_file), 0, 0, false},
+	{"host", "realtime", KIND_BOOL, NUM_FIELD(realtime), 0, 0, false},
+	{"host", "priority", KIND_U32, NUM_FIELD(rt_priority), 1, 99, false},
+	{"host", "lock_memory", KIND_BOOL, NUM_FIELD(lock_memory), 0, 0, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */
@@ -137,6 +142,10 @@ static void cfg_expect(const struct cfg_key *k, char *buf, size_t len)
 	case KIND_GROUP: what = "must be an existing group name or gid"; break;
 	case KIND_WATCHDOG: what = "must be auto, off or a /dev/ path"; break;
 	case KIND_LOG_LEVEL: what = "must be err, warning, notice, info or debug"; break;
+	case KIND_BOOL: what = "must be yes or no"; break;
+	case KIND_U32:
+		snprintf(buf, len, "must be a number %u..%u", k->min, k->max);
+		return;
 	}
 	snprintf(buf, len, "%s", what);
 }
@@ -156,6 +165,22 @@ static bool cfg_set_group(struct cfg_parse *p, const char *v)
 		p->cfg->control_gid = gr.gr_gid;
 	}
 	p->cfg->have_control_group = true;
+	return true;
+}
+
+/* A yes/no or a number within the key's bounds; false when v is neither. */
+static bool cfg_set_plain(char *base, const struct cfg_key *k, const char *v)
+{
+	if (k->kind == KIND_BOOL) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return false;
+		*(bool *)(void *)(base + k->off) = strcmp(v, "yes") == 0;
+		return true;
+	}
+	uint32_t n;
+	if (cfg_parse_u32(v, &n) != 0 || n < k->min || n > k->max)
+		return false;
+	*(uint32_t *)(void *)(base + k->off) = n;
 	return true;
 }
 
@@ -213,6 +238,11 @@ static bool cfg_set(struct cfg_parse *p, const struct cfg_key *k, const char *v)
 		p->cfg->log_level = level;
 		return true;
 	}
+	case KIND_BOOL:
+	case KIND_U32:
+		if (cfg_set_plain(base, k, v))
+			return true;
+		goto bad;
 	}
 bad:;
 	char expect[128];
@@ -341,6 +371,9 @@ static void cfg_defaults(struct fl_config *cfg)
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "/run/fencelock");
 	cfg->watchdog = CFG_WATCHDOG_AUTO;
 	cfg->log_level = LOG_NOTICE;
+	cfg->realtime = true;       /* as sanlock: the lease loop runs SCHED_RR, memory locked */
+	cfg->rt_priority = CFG_RT_PRIORITY_DEFAULT;
+	cfg->lock_memory = true;
 }
 
 static void cfg_cross_check(struct cfg_parse *p)

@@ -30,6 +30,10 @@ enum cfg_watchdog_mode {
 	CFG_WATCHDOG_DEVICE,    /* the named device, refuse to start without it */
 };
 
+/* Below the kernel's own real-time threads (watchdog, migration: 99), above
+ * every ordinary process. */
+#define CFG_RT_PRIORITY_DEFAULT 50u
+
 struct cfg_peer {
 	uint32_t id;
 	struct sockaddr_in addr;
@@ -58,6 +62,9 @@ struct fl_config {
 	char watchdog_device[CFG_PATH_MAX];
 	int log_level;                    /* syslog LOG_ERR..LOG_DEBUG */
 	char metrics_file[CFG_PATH_MAX];  /* "" = none; node_exporter textfile */
+	bool realtime;                    /* the lease loop thread runs SCHED_RR (default yes) */
+	uint32_t rt_priority;             /* its SCHED_RR priority, 1..99 */
+	bool lock_memory;                 /* mlockall(MCL_CURRENT | MCL_FUTURE) (default yes) */
 	/* [peers]: empty when this host joins an existing cluster */
 	uint32_t n_peers;
 	struct cfg_peer peers[CFG_PEERS_MAX];

@@ -92,6 +92,18 @@ static void on_event(void *arg, uint32_t ev)
 	}
 }
 
+/* A small stack (the daemon locks its memory: an 8 MiB default stack would
+ * be 8 MiB of locked RAM for a thread that needs a few KiB). */
+static int fl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256u * 1024u);
+	int rv = pthread_create(t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	return rv;
+}
+
 int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, struct fl_worker **out)
 {
 	FL_ASSERT(el != NULL);
@@ -112,7 +124,7 @@ int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, struct fl_worker **ou
 	pthread_mutex_init(&wk->mu, NULL);
 	pthread_cond_init(&wk->cv, NULL);
 	int rv = fl_eloop_add_fd(el, wk->efd, EPOLLIN, on_event, wk);
-	if (rv == 0 && (rv = pthread_create(&wk->thread, NULL, worker_main, wk)) != 0) {
+	if (rv == 0 && (rv = fl_thread_start(&wk->thread, worker_main, wk)) != 0) {
 		fl_eloop_del_fd(el, wk->efd);
 		rv = fl_from_errno(rv);
 	}

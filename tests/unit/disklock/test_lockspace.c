@@ -369,6 +369,106 @@ static void a_corrupt_own_record_unchanged_for_the_dead_time_is_replaced_with_a_
 	world_free(w);
 }
 
+/* The audit's case: random bytes over a record left a generation of 3.69e18,
+ * below the former bound of 2^62, and it was taken. A fresh instance that
+ * never wrote the id has nothing else to go by: the record stays an error. */
+static void a_random_generation_in_a_corrupt_own_record_is_not_believed(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host_repairing(w, 3, "host-a");
+	format(w, a);
+	put_record(w, 3, "host-a", 3690000000000000000ull, 100, true, 1);
+	sector_of(w, 3)[170] ^= 0x40;
+	uint8_t before[512];
+	memcpy(before, sector_of(w, 3), sizeof(before));
+	assert_int_equal(ls_acquire(a->ls), 0);
+	assert_true(run_until_event(w, a, LS_EV_ACQUIRED, 0, S(90)));
+	assert_int_equal(a->result[LS_EV_ACQUIRED], -FL_ECHECKSUM);
+	assert_memory_equal(before, sector_of(w, 3), sizeof(before));
+	world_free(w);
+}
+
+static void a_generation_at_the_plausibility_bound_is_refused_and_just_below_it_taken(void **state)
+{
+	(void)state;
+	for (int below = 0; below <= 1; below++) {
+		struct world *w = world_new(512, 1u << 20);
+		struct host *a = add_host_repairing(w, 3, "host-a");
+		format(w, a);
+		put_record(w, 3, "host-a", LS_GEN_PLAUSIBLE_MAX - (below ? 1ull : 0ull), 100, true, 1);
+		sector_of(w, 3)[170] ^= 0x40;
+		assert_int_equal(ls_acquire(a->ls), 0);
+		assert_true(run_until_event(w, a, LS_EV_ACQUIRED, 0, S(90)));
+		assert_int_equal(a->result[LS_EV_ACQUIRED], below ? 0 : -FL_ECHECKSUM);
+		world_free(w);
+	}
+}
+
+/* A host that wrote the id itself continues from its own generation when
+ * its record turns to random bytes, whatever generation they spell. */
+static void random_bytes_over_a_held_record_continue_from_our_own_generation(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host_repairing(w, 3, "host-a");
+	format(w, a);
+	acquire(w, a);
+	uint64_t gen = ls_own_record(a->ls)->owner_generation;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (unsigned i = 0; i < 512; i++) { /* xorshift: fixed random bytes */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		sector_of(w, 3)[i] = (uint8_t)x;
+	}
+	assert_true(run_until_event(w, a, LS_EV_EXPIRED, 0, S(30)));
+	assert_int_equal(ls_reset(a->ls), 0);
+	unsigned before = a->count[LS_EV_ACQUIRED];
+	assert_int_equal(ls_acquire(a->ls), 0);
+	assert_true(run_until_event(w, a, LS_EV_ACQUIRED, before, S(120)));
+	assert_int_equal(a->result[LS_EV_ACQUIRED], 0);
+	assert_true(ls_own_record(a->ls)->owner_generation == gen + 1);
+	world_free(w);
+}
+
+static void a_wiped_own_record_voids_the_lease_at_once_and_is_taken_again_higher(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host_repairing(w, 3, "host-a");
+	format(w, a);
+	acquire(w, a);
+	uint64_t gen = ls_own_record(a->ls)->owner_generation;
+	memset(sector_of(w, 3), 0, 512);
+	assert_true(run_until_event(w, a, LS_EV_EXPIRED, 0, S(5)));
+	assert_int_equal(a->result[LS_EV_EXPIRED], -FL_ENOENT);
+	assert_int_equal(ls_wiped_count(a->ls), 1);
+	assert_true(ls_valid_until_us(a->ls) <= fl_now_us(&a->clock.base));
+	assert_int_equal(ls_reset(a->ls), 0);
+	acquire(w, a);
+	assert_true(ls_own_record(a->ls)->owner_generation == gen + 1);
+	world_free(w);
+}
+
+static void a_reformatted_lockspace_under_a_holder_is_taken_again_above_its_generation(void **state)
+{
+	(void)state;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host_repairing(w, 3, "host-a");
+	struct host *o = add_host(w, 0, "formatter");
+	format(w, a);
+	acquire(w, a);
+	uint64_t gen = ls_own_record(a->ls)->owner_generation;
+	format(w, o); /* every record free, generation 0 */
+	assert_true(run_until_event(w, a, LS_EV_EXPIRED, 0, S(5)));
+	assert_int_equal(a->result[LS_EV_EXPIRED], -FL_ENOENT);
+	assert_int_equal(ls_reset(a->ls), 0);
+	acquire(w, a);
+	assert_true(ls_own_record(a->ls)->owner_generation == gen + 1);
+	world_free(w);
+}
+
 static void a_corrupt_record_that_changes_while_watched_is_busy(void **state)
 {
 	(void)state;
@@ -748,6 +848,11 @@ int main(void)
 		cmocka_unit_test(in_repair_mode_a_corrupt_own_record_is_watched_before_anything_is_written),
 		cmocka_unit_test(a_corrupt_own_record_unchanged_for_the_dead_time_is_replaced_with_a_higher_generation),
 		cmocka_unit_test(a_corrupt_record_that_changes_while_watched_is_busy),
+		cmocka_unit_test(a_random_generation_in_a_corrupt_own_record_is_not_believed),
+		cmocka_unit_test(a_generation_at_the_plausibility_bound_is_refused_and_just_below_it_taken),
+		cmocka_unit_test(random_bytes_over_a_held_record_continue_from_our_own_generation),
+		cmocka_unit_test(a_wiped_own_record_voids_the_lease_at_once_and_is_taken_again_higher),
+		cmocka_unit_test(a_reformatted_lockspace_under_a_holder_is_taken_again_above_its_generation),
 		cmocka_unit_test(a_record_of_another_lockspace_is_foreign),
 		cmocka_unit_test(renewal_under_latency_below_T_keeps_the_lease_valid),
 		cmocka_unit_test(renewals_write_strictly_increasing_timestamps_a_second_apart),

@@ -89,6 +89,28 @@ static void extras_are_parsed(void **state)
 	assert_int_equal(cfg.vm_kill_grace_ms, 500);
 }
 
+static void realtime_and_locked_memory_are_on_by_default_and_can_be_turned_off(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_load_string("fencelock.conf", example, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.realtime);
+	assert_true(cfg.lock_memory);
+	assert_int_equal(cfg.rt_priority, CFG_RT_PRIORITY_DEFAULT);
+	assert_int_equal(load_edited("[peers]\n", "realtime = no\npriority = 10\nlock_memory = no\n[peers]\n"), 0);
+	assert_false(cfg.realtime);
+	assert_false(cfg.lock_memory);
+	assert_int_equal(cfg.rt_priority, 10);
+}
+
+static void a_priority_outside_1_to_99_or_a_bool_not_yes_or_no_is_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(load_edited("[peers]\n", "priority = 100\n[peers]\n"), -FL_EINVAL);
+	assert_non_null(strstr(err, "[host] priority: must be a number 1..99, got 100"));
+	assert_int_equal(load_edited("[peers]\n", "realtime = true\n[peers]\n"), -FL_EINVAL);
+	assert_non_null(strstr(err, "[host] realtime: must be yes or no, got true"));
+}
+
 static void a_host_id_out_of_range_names_file_line_and_key(void **state)
 {
 	(void)state;
@@ -258,6 +280,8 @@ int main(void)
 		cmocka_unit_test(the_issue_example_parses_with_every_value),
 		cmocka_unit_test(defaults_derive_the_kill_grace_from_io_timeout),
 		cmocka_unit_test(extras_are_parsed),
+		cmocka_unit_test(realtime_and_locked_memory_are_on_by_default_and_can_be_turned_off),
+		cmocka_unit_test(a_priority_outside_1_to_99_or_a_bool_not_yes_or_no_is_refused),
 		cmocka_unit_test(a_host_id_out_of_range_names_file_line_and_key),
 		cmocka_unit_test(an_unknown_key_is_refused),
 		cmocka_unit_test(an_unknown_section_is_refused_even_when_empty),
