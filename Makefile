@@ -175,9 +175,9 @@ test: deps
 	@scripts/run-tests.sh $(BUILD)
 
 test-interop: all
-	@scripts/run-interop.sh $(BUILD)
+	@tests/interop/run.sh $(BUILD)
 
-# The cluster scenarios of issue 7 (tests/cluster/t_scen_*.sh: real fencelockd
+# The sixteen cluster scenarios (tests/cluster/t_scen_*.sh: real fencelockd
 # hosts in network namespaces under network, storage and process faults),
 # one at a time, then their table; JSON in $(BUILD)/cluster/scenarios.json.
 # Needs root (namespaces, nft, FUSE); ~7 min. SCENARIOS="1 3" runs some only.

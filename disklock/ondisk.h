@@ -1,8 +1,8 @@
 /* sanlock-compatible on-disk records: explicit little-endian encoding.
  *
  * fencelock writes its lockspace and its Paxos leases in sanlock 3.8's format,
- * so `sanlock direct dump` reads what fencelock writes and the reverse (facts:
- * shared/reference/sanlock-ondisk.md, docs/ondisk.md). The in-memory structs
+ * so `sanlock direct dump` reads what fencelock writes and the reverse (the
+ * format, field by field: docs/ondisk.md). The in-memory structs
  * below are never written as-is: fl_leader_encode() / fl_leader_decode()
  * convert field by field, and decode verifies magic, major version and
  * checksum, so a corrupt or foreign record is an error, never "free". */

@@ -1,7 +1,7 @@
 /* All lockspace timing in one place.
  *
  * fencelock derives every delay from one number, the io_timeout T in seconds
- * (ARCHITECTURE.md, "Time"): renew every R = T, a host that has not completed
+ * (docs/design.md, "Time"): renew every R = T, a host that has not completed
  * a renewal for F = 4T since the start of its last good one stops its VMs, by
  * F + K (K = T) they are dead, M = T covers clock-rate drift, and an observer
  * that saw no change of a host's timestamp for D = F + K + M = 6T may take its

@@ -4,7 +4,7 @@
 #   funclen       no function over 70 lines, in all C of the repository (scripts/check-funclen.sh)
 #   shell         shellcheck over scripts and test suites, severity warning and up (.shellcheckrc)
 #   format        .clang-format on the C files listed in scripts/format-files.txt (scripts/check-format.sh)
-#   refs          file paths named in docs and comments exist (scripts/check-refs.sh)
+#   refs          file paths named in docs and comments exist (scripts/check-refs.py)
 # Runs them all, prints how long each took, and fails if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -28,5 +28,5 @@ run cppcheck cppcheck_all
 run funclen scripts/check-funclen.sh 70
 run shell shellcheck_all
 run format scripts/check-format.sh
-[ -x scripts/check-refs.sh ] && run refs scripts/check-refs.sh
+run refs scripts/check-refs.py
 [ ${#failed[@]} -eq 0 ] || { echo "lint: failed: ${failed[*]}" >&2; exit 1; }

@@ -1,4 +1,4 @@
-/* fencelockd: the fencelock daemon, one per host (ARCHITECTURE.md).
+/* fencelockd: the fencelock daemon, one per host (docs/design.md).
  *
  *   fencelockd -c CONFIG [-f]
  *

@@ -1,5 +1,5 @@
 /* Host-state classification and the arbiter's timing decisions (see
- * classify.h). The rules follow ARCHITECTURE.md's host-state table; the
+ * classify.h). The rules follow the host-state table of docs/design.md; the
  * cases the table leaves open (a silent host whose lease is stale but not
  * yet dead, a free or unreadable lease record, a host that freed its leases
  * without acking) are resolved here in the direction that never takes over

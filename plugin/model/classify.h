@@ -4,7 +4,7 @@
  * it last heard a host over the network (directly or through the Raft
  * leader's view), what its lockspace watch says of the host's delta lease,
  * what the host's mailbox says, and whether membership says it left. They
- * map to ARCHITECTURE.md's host states (UP, PARTITIONED, STORAGE_LOST, DEAD,
+ * map to the host states of docs/design.md (UP, PARTITIONED, STORAGE_LOST, DEAD,
  * FENCED, LEFT) with the time the host entered the state, kept in a small
  * per-host record (struct cls_record) so that a state is reported with its
  * entry time rather than re-stamped on every tick. The decision helpers
@@ -20,7 +20,7 @@
 
 #define CLS_NEVER UINT64_MAX   /* net_age_us of a host never heard */
 
-/* ARCHITECTURE.md "Time", in the arbiter's terms. cls_timings_from_ls()
+/* docs/design.md "Time", in the arbiter's terms. cls_timings_from_ls()
  * takes the lockspace's values (disklock/timeouts.h) so both modules judge by
  * the same numbers; for a host whose record is judged by sanlock's slower
  * timing, build them from that record's ls_timing (K = M = 0, D = 8N + 60 s). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs cluster scenarios (tests/cluster/t_scen_*.sh, issue 7) one at a time
-# and prints the table issue 7 asks for: scenario, expected, observed,
+# Runs cluster scenarios (tests/cluster/t_scen_*.sh) one at a time
+# and prints their table: scenario, expected, observed,
 # detection time, failover / hand-over time, overlaps, pass/fail; writes the
 # same as JSON.
 #

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers of the cluster scenarios (tests/cluster/t_scen_*.sh, issue 7):
+# Shared helpers of the cluster scenarios (tests/cluster/t_scen_*.sh):
 # source after tests/lib/common.sh and tests/cluster/lib.sh, then sc_begin.
 #
 #   sc_begin ID TITLE EXPECTED    result bookkeeping, EXIT trap, environment check

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 1 (issue 7): a host crashes (its daemon and VMs SIGKILLed, its
+# Scenario 1: a host crashes (its daemon and VMs SIGKILLed, its
 # network stack silent) -> the leader calls it DEAD once its delta lease has
 # not changed for D (6 s at T = 1 s), its VMs run on the others, each exactly
 # once, and a VM of another host is left alone. The crashed host restarted

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 2 (issue 7): a host is isolated from the network (both directions)
+# Scenario 2: a host is isolated from the network (both directions)
 # for less than P (3 s, P = 5 s) -> the leader sees it PARTITIONED, nothing
 # moves, nothing restarts: every fake VM is still the very same process after
 # the heal and long after (P + D past the cut), and the host is UP again.

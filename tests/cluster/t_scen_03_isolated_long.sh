@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 3 (issue 7): a host is isolated from the network (both directions)
+# Scenario 3: a host is isolated from the network (both directions)
 # for longer than P -> it keeps its VMs for P, then fences itself (FENCED in
 # its own status and in the leader's view, through its mailbox on the shared
 # disk), its VMs run on the others, once each; after the heal it rejoins (UP,

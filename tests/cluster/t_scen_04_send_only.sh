@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 4 (issue 7): a host that can send but not receive (cl_isolate_in: cannot receive: nothing reaches it, what it sends arrives),
+# Scenario 4: a host that can send but not receive (cl_isolate_in: cannot receive: nothing reaches it, what it sends arrives),
 # for longer than P -> never two writers: the host is fenced (by itself on
 # losing quorum, or by the leader's poison pill in its mailbox) and FENCED in
 # the leader's view, its VMs run on the others, once; the rest of the cluster

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 5 (issue 7): a host that can receive but not send (cl_isolate_out: cannot send: it receives everything, nothing it sends arrives),
+# Scenario 5: a host that can receive but not send (cl_isolate_out: cannot send: it receives everything, nothing it sends arrives),
 # for longer than P -> never two writers: the host is fenced (by itself on
 # losing quorum, or by the leader's poison pill in its mailbox) and FENCED in
 # the leader's view, its VMs run on the others, once; the rest of the cluster

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 6 (issue 7): the leader is isolated (both directions) -> the other
+# Scenario 6: the leader is isolated (both directions) -> the other
 # two elect a new leader; the old one keeps its VMs for P, then fences itself
 # (FENCED in the new leader's view); its VMs run on the others, once. After
 # the heal it rejoins as a follower and starts none of them again.

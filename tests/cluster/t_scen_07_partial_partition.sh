@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 7 (issue 7): partial partition: the link between the leader and
+# Scenario 7: partial partition: the link between the leader and
 # a follower that runs VMs is cut (both directions) for 20 s (4 P, longer
 # than P + D), while both still reach the third host -> nothing moves,
 # nothing restarts, nobody is fenced: every VM is the very same process

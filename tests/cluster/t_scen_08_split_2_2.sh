@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 8 (issue 7): four hosts split 2-2 -> the side whose host holds the
+# Scenario 8: four hosts split 2-2 -> the side whose host holds the
 # witness lease (the disk voter: 3 of 5 votes) keeps its VMs and recovers the
 # others' after P; the two hosts of the other side fence themselves (FENCED
 # in the leader's view). Healed: they rejoin, nothing runs twice, nothing

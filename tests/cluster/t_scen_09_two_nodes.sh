@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 9 (issue 7): a two-node cluster, whose third vote is the disk voter
+# Scenario 9: a two-node cluster, whose third vote is the disk voter
 # (served by the host holding the witness lease on the shared device).
 #  A. split (the link cut both ways) -> the witness holder W keeps a majority
 #     (2 of 3 votes) and its VMs; the other host O fences itself after P and

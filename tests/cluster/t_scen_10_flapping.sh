@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 10 (issue 7): a flapping host.
+# Scenario 10: a flapping host.
 #  A. host V's links flap: 6 times cut (to every other host) for 2.5 s, then
 #     up for 2.5 s -> outages shorter than P: no failover, no restart, no
 #     fence; every VM is the very same process throughout.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 11 (issue 7): one host's storage frozen.
+# Scenario 11: one host's storage frozen.
 #  A. every mount of the host (lease device and VM volumes) frozen for 2 s,
 #     less than F (4 s at T = 1 s) -> nothing: the same VM processes run on,
 #     nothing restarts, nothing is fenced.

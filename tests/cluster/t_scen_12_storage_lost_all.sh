@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 12 (issue 7): storage lost for every host (every mount of every
+# Scenario 12: storage lost for every host (every mount of every
 # host, lease device and VM volumes, fails with EIO: the SAN is gone) -> no
 # host can renew its delta lease, so every host kills its own VMs by F + K;
 # nobody can take a lease, so nothing starts anywhere. Storage back -> every

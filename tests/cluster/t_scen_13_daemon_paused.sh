@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 13 (issue 7): the daemon of a host is paused (SIGSTOP) for longer
+# Scenario 13: the daemon of a host is paused (SIGSTOP) for longer
 # than D -> nobody extends its VMs' guard deadline, so each VM's guard kills
 # it (by F + K) before any other host may take its leases (after D); the
 # leader sees the host DEAD, its VMs run on the others, once; resumed, the

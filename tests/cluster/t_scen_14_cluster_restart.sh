@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 14 (issue 7): the whole cluster restarted, as after a power loss:
+# Scenario 14: the whole cluster restarted, as after a power loss:
 # every host crashes at once (daemons and VMs SIGKILLed), stays down 2 s,
 # then every daemon starts again -> the cluster forms and every VM comes back
 # exactly once (restart=always; nobody runs them twice, none is lost).

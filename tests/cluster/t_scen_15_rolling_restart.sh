@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 15 (issue 7): a rolling restart of every daemon, one at a time
+# Scenario 15: a rolling restart of every daemon, one at a time
 # (SIGTERM, start again, wait until the cluster is whole) -> no VM stops: a
 # restarted daemon adopts its VMs' guard files and extends them before their
 # deadline; every fake VM is the very same process from start to end, and

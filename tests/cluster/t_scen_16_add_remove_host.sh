@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 16 (issue 7): a host added and another removed while VMs run.
+# Scenario 16: a host added and another removed while VMs run.
 # Three hosts run VMs; a fourth is added (`fencelock host add` on the leader,
 # its daemon started with -j: it joins as a learner and is promoted; four
 # host voters bring the disk voter in). Then a host R is

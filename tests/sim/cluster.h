@@ -9,7 +9,7 @@
  * are writers in the VM model (simvm.h), which checks I1 at every start.
  * The cluster also records every applied Raft entry to check state-machine
  * safety (I2) and that nothing committed is lost (I5). Faults are applied
- * through the functions below (the nemesis in sim.c schedules them). */
+ * through the functions below (the nemesis in run.c schedules them). */
 #ifndef FL_SIM_CLUSTER_H
 #define FL_SIM_CLUSTER_H
 

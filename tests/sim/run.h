@@ -1,5 +1,5 @@
 /* One seeded simulator run: a cluster, a nemesis that injects faults one
- * at a time, and the checks of invariants I1-I6 (ARCHITECTURE.md).
+ * at a time, and the checks of invariants I1-I6 (docs/design.md, "The simulator").
  *
  * The nemesis draws every choice from the seed: which fault, which host, how
  * long. Partition-like faults are either shorter than P (a blip: nothing may

@@ -1,4 +1,4 @@
-/* Unit tests of the fencelockd configuration parser: the issue's example
+/* Unit tests of the fencelockd configuration parser: the example config
  * parses, and each class of error is refused with a one-line message naming
  * the file, the line and the key. */
 #include <setjmp.h>

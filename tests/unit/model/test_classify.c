@@ -1,5 +1,5 @@
 /* Unit tests of host-state classification and the arbiter's timing decisions
- * (plugin/model/classify.c): ARCHITECTURE.md's host-state table row by row, the
+ * (plugin/model/classify.c): docs/design.md's host-state table row by row, the
  * boundaries at P, D and F, and the safety cases (a blip never yields a
  * takeover, a STORAGE_LOST host waits D, a LEFT host is never taken over).
  * Timings are the defaults at T = 1 s: R 1 s, F 4 s, K 1 s, M 1 s, D 6 s,
