@@ -27,11 +27,15 @@ Q        := $(if $(filter 1,$(V)),,@)
 PKGS      := jansson inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 HOST_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libsodium: only the Raft TCP transport (raft/tcp.c, tcp_auth.c) and the
+# CLI's keygen use it; the simulator never pulls those objects in.
+SODIUM_CFLAGS := $(shell pkg-config --cflags libsodium 2>/dev/null)
+SODIUM_LIBS   := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wconversion -Wsign-conversion -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP $(SAN)
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I. $(PKG_CFLAGS) $(SODIUM_CFLAGS) -MMD -MP $(SAN)
 LDFLAGS  += $(SAN)
 LDLIBS   := -laio -lpthread -lm
 
@@ -51,6 +55,7 @@ host_DEPS     := host disklock common
 sim_DEPS      := sim arbiter model disklock raft common
 # Extra libraries a module's tests link.
 host_LDLIBS   := $(HOST_LIBS)
+raft_LDLIBS   := $(SODIUM_LIBS)
 # Where a module's sources live (default: the folder of its name).
 model_DIR     := plugin/model
 arbiter_DIR   := plugin/arbiter
@@ -69,11 +74,11 @@ dep_libs  = $(foreach m,$(call have_src,$($(1)_DEPS)),$(call lib_file,$(m)))
 PROGRAMS       := fencelock fencelockd
 fencelock_SRCS := $(wildcard plugin/cli/*.c)
 fencelock_LIBS := host arbiter model disklock raft common
-fencelock_EXTRA_LIBS := $(HOST_LIBS)
+fencelock_EXTRA_LIBS := $(HOST_LIBS) $(SODIUM_LIBS)
 # The daemon: main, the control backend, the VM runtime (plugin/daemon/daemon.h).
 fencelockd_SRCS := $(wildcard plugin/daemon/*.c)
 fencelockd_LIBS := host arbiter model disklock raft common
-fencelockd_EXTRA_LIBS := $(HOST_LIBS)
+fencelockd_EXTRA_LIBS := $(HOST_LIBS) $(SODIUM_LIBS)
 
 # The whole-cluster simulator (a development tool: built by `all`, not installed).
 DEV_PROGRAMS       := fencelock-sim
@@ -211,6 +216,7 @@ asan:
 BENCH_RAFT_PROGRAMS := fl-raft-bench-server fl-raft-bench-client
 fl-raft-bench-server_SRCS := bench/raft/server.c
 fl-raft-bench-server_LIBS := raft common
+fl-raft-bench-server_EXTRA_LIBS := $(SODIUM_LIBS)
 fl-raft-bench-client_SRCS := bench/raft/client.c
 fl-raft-bench-client_LIBS :=
 $(foreach p,$(BENCH_RAFT_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))

@@ -202,8 +202,22 @@ struct arb {
 		uint64_t fences, takeovers, pills;
 		uint64_t renewals, renewal_failures, renew_latency_us, renew_latency_max_us;
 		uint64_t fences_quorum, fences_pill, fences_storage;
+		uint64_t rejected_forward, rejected_witness; /* arb_trust.c */
 	} ctr;
+	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
+
+/* arb_trust.c: what an authenticated peer may ask of us. */
+/* Whether the leader may propose command c that host `from` forwarded:
+ * from must be in the Raft configuration, and may ask only what a host's
+ * own control plane or VM runtime asks (docs/operations.md, "Security"):
+ * register or unregister a VM, place a VM on itself, unplace a VM that runs
+ * on it or runs nowhere, report its own VMs' run state. Membership, fences,
+ * quarantine and lease slots are the leader's own decisions: refused. */
+bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cmd *c);
+/* Counts a refused message of peer `from` (kind "forward" or "witness") and
+ * logs it at most once per second. */
+void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what);
 
 /* arbiter.c */
 uint64_t arb_now(const struct arb *a);

@@ -124,13 +124,19 @@ void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t
 	uint64_t from = fl_get_le64(b), to = fl_get_le64(b + 8);
 	const uint8_t *p = b + 16;
 	uint32_t n = len - 16;
-	if (to == ARB_WITNESS_ID && from == via && a->w.node)
-		raft_node_receive(a->w.node, from, p, n);
-	else if (to == a->cfg.host_id && from == ARB_WITNESS_ID && a->node)
-		raft_node_receive(a->node, ARB_WITNESS_ID, p, n);
-	if (from == ARB_WITNESS_ID) {
-		a->w.holder = (uint32_t)via;
-		a->w.holder_us = arb_now(a);
+	/* A host speaks to the voter only for itself; the voter speaks only
+	 * through the host that serves it, as that host's views say (never as
+	 * the envelope claims: any peer could claim it). */
+	bool holder = via == a->w.holder && arb_now(a) - a->w.holder_us <= a->tim.h_us;
+	if (to == ARB_WITNESS_ID && from == via) {
+		if (a->w.node)
+			raft_node_receive(a->w.node, from, p, n);
+	} else if (to == a->cfg.host_id && from == ARB_WITNESS_ID && holder) {
+		if (a->node)
+			raft_node_receive(a->node, ARB_WITNESS_ID, p, n);
+	} else {
+		arb_reject(a, via, true, from == ARB_WITNESS_ID ? "a disk-voter message from a host that does not "
+			   "serve the voter" : "a disk-voter message in another host's name");
 	}
 }
 

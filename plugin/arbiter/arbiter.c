@@ -209,8 +209,13 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 			a->cfg.host_id, from);
 		return;
 	}
-	if (arb_is_leader(a))
-		arb_propose_cmd(a, &c);
+	if (!arb_is_leader(a))
+		return;
+	if (!arb_forward_allowed(a, from, &c)) {
+		arb_reject(a, from, false, fsm_cmd_type_name(c.type));
+		return;
+	}
+	arb_propose_cmd(a, &c);
 }
 
 /* ---- proposals ---- */
@@ -601,6 +606,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->fences_quorum = a->ctr.fences_quorum;
 	out->fences_pill = a->ctr.fences_pill;
 	out->fences_storage = a->ctr.fences_storage;
+	out->rejected_forward = a->ctr.rejected_forward;
+	out->rejected_witness = a->ctr.rejected_witness;
 	out->audited = a->audit.done;
 }
 

@@ -148,6 +148,8 @@ struct arb_status {
 	uint64_t renew_latency_us;      /* the last good renewal, start to completion */
 	uint64_t renew_latency_max_us;
 	uint64_t fences_quorum, fences_pill, fences_storage; /* self-fences by reason */
+	uint64_t rejected_forward;  /* forwarded commands a peer may not ask (refused) */
+	uint64_t rejected_witness;  /* disk-voter messages not from its holder (refused) */
 	bool audited;             /* the start-up audit has run */
 };
 

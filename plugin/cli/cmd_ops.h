@@ -35,6 +35,11 @@ int fl_cli_status(int argc, char **argv);
  * (main() sets it from the global -s). */
 int fl_cli_admin(int argc, char **argv);
 
+/* `fencelock keygen [--output PATH] [--force]`: writes a new cluster key
+ * (32 random bytes, mode 0400), never over an existing file without
+ * --force; argv[0] is "keygen". Returns the exit code. */
+int fl_cli_keygen(int argc, char **argv);
+
 /* `fencelock exec ... -- CMD ARGS...`; argv[0] is "exec". */
 int fl_cli_exec(int argc, char **argv);
 

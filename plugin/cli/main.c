@@ -19,6 +19,7 @@ static void usage(FILE *f)
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
 		"  vm inquire|release|unregister UID   administer one VM\n"
+		"  keygen [--output PATH] [--force]   create a cluster key (mode 0400)\n"
 		"  help           this text\n"
 		"\n"
 		"Run 'fencelock COMMAND --help' for a command's options.\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(status_cmds) / sizeof(status_cmds[0]); i++)
 		if (strcmp(argv[1], status_cmds[i]) == 0)
 			return fl_cli_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keygen") == 0)
+		return fl_cli_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)
 		return fl_cli_exec(argc - 1, argv + 1);
 	if (strcmp(argv[1], "host") == 0 || strcmp(argv[1], "vm") == 0)

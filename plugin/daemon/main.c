@@ -20,7 +20,8 @@
  * the delta lease is left alone on purpose: their volume leases are only
  * valid while it is, and they keep running under their guards, which kill
  * them F after the last renewal unless a restarted daemon extends them
- * first. SIGHUP re-reads the config's log_level. Logs go to stderr with -f,
+ * first. SIGHUP re-reads the config's log_level and the cluster keys
+ * (key_file, key_file_next: a rotation without downtime). Logs go to stderr with -f,
  * else to syslog (facility daemon); the daemon does not fork itself. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sodium.h>
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -98,7 +100,8 @@ static void usage(FILE *f)
 		"  -h          this help\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT clean shutdown (VMs keep running under their guards;\n"
-		"the delta lease is released only when no VM runs here), SIGHUP re-reads log_level.\n"
+		"the delta lease is released only when no VM runs here), SIGHUP re-reads log_level\n"
+		"and the cluster keys (key_file, key_file_next).\n"
 		"Environment: FENCELOCK_BIN, the fencelock CLI used to re-run VMs (default: next\n"
 		"to fencelockd).\n"
 		"exit codes: 0 clean shutdown, 1 start-up failed (one line says why), 2 usage.\n");
@@ -208,7 +211,16 @@ static int open_transport(struct fld *d)
 				     .listen_port = ntohs(d->cfg.listen.sin_port), .deliver = on_deliver,
 				     .deliver_arg = d};
 	memcpy(tc.cluster_uuid, d->layout.uuid, sizeof(tc.cluster_uuid));
-	int rv = raft_tcp_new(d->el, &tc, &d->tcp, err, sizeof(err));
+	char kerr[CFG_PATH_MAX + 300];
+	int rv = cfg_read_keys(&d->cfg, tc.keys, &tc.n_keys, kerr, sizeof(kerr));
+	if (rv != 0)
+		return die("%s: %s", d->config_path, kerr);
+	if (tc.n_keys == 0)
+		fl_warn("[cluster] insecure = yes: Raft traffic is neither authenticated nor encrypted; anyone who "
+			"reaches %s:%u and knows the cluster uuid controls this cluster (tests only)", ip,
+			ntohs(d->cfg.listen.sin_port));
+	rv = raft_tcp_new(d->el, &tc, &d->tcp, err, sizeof(err));
+	sodium_memzero(tc.keys, sizeof(tc.keys));
 	if (rv != 0)
 		return die("%s: [host] listen: %s", d->config_path, err);
 	for (uint32_t i = 0; i < d->cfg.n_peers; i++) {
@@ -334,21 +346,52 @@ static void housekeeping_fn(struct fl_timer *t, void *arg)
 
 static int sig_fd = -1;
 
-/* SIGHUP: the config is re-read on the worker thread (the control group's
- * name is resolved through NSS, which may wait on the network), and only the
- * new log level is applied, on the loop. */
+/* SIGHUP: the config and the cluster keys are re-read on the worker thread
+ * (the control group's name is resolved through NSS, which may wait on the
+ * network; key files are files), and only the new log level and the keys
+ * (a rotation: key_file and key_file_next) are applied, on the loop. A
+ * failure keeps what is in use. Insecure mode cannot be switched at run time
+ * (every host would have to switch at once). */
 static struct reload_job {
 	struct fl_work w;
+	struct fld *d;
 	const char *path;
 	struct fl_config cfg;
 	char err[CFG_ERR_MAX];
 	int rv;
+	uint8_t keys[2][CFG_KEY_BYTES];
+	uint32_t n_keys;
+	char key_err[CFG_PATH_MAX + 300];
+	int key_rv;
 } reload;
 
 static void reload_run(struct fl_work *w)
 {
 	struct reload_job *j = (struct reload_job *)w;
 	j->rv = cfg_load(j->path, &j->cfg, j->err, sizeof(j->err));
+	j->n_keys = 0;
+	j->key_rv = j->rv == 0 ? cfg_read_keys(&j->cfg, j->keys, &j->n_keys, j->key_err, sizeof(j->key_err)) : 0;
+}
+
+static void reload_keys(struct reload_job *j)
+{
+	struct fld *d = j->d;
+	int rv = j->key_rv;
+	if (j->cfg.insecure != d->cfg.insecure) {
+		fl_warn("SIGHUP: [cluster] insecure changed; restart the daemon to apply it (keys not reloaded)");
+		return;
+	}
+	if (j->cfg.insecure)
+		return;
+	if (rv == 0 && (rv = raft_tcp_set_keys(d->tcp, j->n_keys, (const uint8_t(*)[RAFT_TCP_KEY_BYTES])j->keys)) != 0)
+		snprintf(j->key_err, sizeof(j->key_err), "the transport refused them: %s", fl_strerror(rv));
+	sodium_memzero(j->keys, sizeof(j->keys));
+	if (rv != 0) {
+		fl_warn("SIGHUP: cluster keys not reloaded (the old ones stay in use): %s", j->key_err);
+		return;
+	}
+	fl_notice("SIGHUP: cluster keys reloaded: %s%s%s", j->cfg.key_file, j->n_keys > 1 ? " (current) and " : "",
+		  j->n_keys > 1 ? j->cfg.key_file_next : "");
 }
 
 static void reload_done(struct fl_work *w)
@@ -357,15 +400,18 @@ static void reload_done(struct fl_work *w)
 	if (j->rv == 0) {
 		fl_log_set_level(j->cfg.log_level);
 		fl_notice("SIGHUP: log level now %d", j->cfg.log_level);
+		reload_keys(j);
 	} else {
 		fl_warn("SIGHUP: config not reloaded: %s", j->err);
 	}
+	sodium_memzero(j->keys, sizeof(j->keys));
 }
 
 static void reload_log_level(struct fld *d)
 {
 	if (reload.w.queued)
 		return; /* the reload under way reads the file as it is now */
+	reload.d = d;
 	reload.path = d->config_path;
 	reload.w.run = reload_run;
 	reload.w.done = reload_done;

@@ -289,6 +289,24 @@ static void metrics_hosts(struct fld *d, struct mbuf *b, const struct arb_status
 		mput(b, "fencelock_hosts{state=\"%s\"} %u\n", cls_state_name((enum cls_state)s), count[s]);
 }
 
+/* Refusals of the Raft transport (by reason) and of the arbiter (messages
+ * an authenticated peer may not send). */
+static void metrics_transport(struct mbuf *b, const struct raft_tcp_stats *ts, const struct arb_status *st)
+{
+	metric(b, "fencelock_transport_handshakes_total", "counter", "Inbound Raft connections authenticated.",
+	       ts->handshakes);
+	mput(b, "# HELP fencelock_transport_rejected_total Raft connections and frames refused, by reason.\n"
+		"# TYPE fencelock_transport_rejected_total counter\n");
+	for (int r = 0; r < RAFT_TCP_REJ_END; r++)
+		mput(b, "fencelock_transport_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+		     raft_tcp_reject_name((enum raft_tcp_reject)r), ts->rejected[r]);
+	mput(b, "# HELP fencelock_arbiter_rejected_total Messages from authenticated peers refused, by reason.\n"
+		"# TYPE fencelock_arbiter_rejected_total counter\n"
+		"fencelock_arbiter_rejected_total{reason=\"forward\"} %" PRIu64 "\n"
+		"fencelock_arbiter_rejected_total{reason=\"witness\"} %" PRIu64 "\n",
+	     st->rejected_forward, st->rejected_witness);
+}
+
 /* Builds the Prometheus text into buf (cap bytes); returns its length. */
 static size_t metrics_text(struct fld *d, char *buf, size_t cap)
 {
@@ -353,6 +371,7 @@ static size_t metrics_text(struct fld *d, char *buf, size_t cap)
 	metric(&b, "fencelock_raft_frames_sent_total", "counter", "Transport frames sent.", ts->frames_sent);
 	metric(&b, "fencelock_raft_frames_received_total", "counter", "Transport frames received.", ts->frames_received);
 	metric(&b, "fencelock_raft_disconnects_total", "counter", "Transport connections lost.", ts->disconnects);
+	metrics_transport(&b, ts, &st);
 	return b.len;
 }
 

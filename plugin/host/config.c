@@ -8,6 +8,7 @@
  * is refused even when it holds no keys. Only the first error is reported:
  * an operator fixes one line at a time, and later errors may be consequences. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "common/assert.h"
 #include "common/errmap.h"
 #include "fencelock/error.h"
@@ -52,6 +55,9 @@ static const struct cfg_key cfg_keys[] = {
 	{"cluster", "device", KIND_PATH, STR_FIELD(device), 0, 0, true},
 	{"cluster", "io_timeout", KIND_DURATION, NUM_FIELD(io_timeout_ms), 1000, 300000, false},
 	{"cluster", "partition_tolerance", KIND_DURATION, NUM_FIELD(partition_tolerance_ms), 100, 3600000, false},
+	{"cluster", "key_file", KIND_PATH, STR_FIELD(key_file), 0, 0, false},
+	{"cluster", "key_file_next", KIND_PATH, STR_FIELD(key_file_next), 0, 0, false},
+	{"cluster", "insecure", KIND_BOOL, NUM_FIELD(insecure), 0, 0, false},
 	{"host", "id", KIND_HOST_ID, NUM_FIELD(host_id), 1, CFG_HOST_ID_MAX, true},
 	{"host", "name", KIND_NAME, STR_FIELD(host_name), 0, 0, true},
 	{"host", "listen", KIND_ADDR, NUM_FIELD(listen), 0, 0, true},
@@ -73,7 +79,10 @@ static const struct cfg_key cfg_keys[] = {
 /* Indexes of keys the cross-checks name (asserted against the table). */
 #define CFG_KEY_IO_TIMEOUT 2
 #define CFG_KEY_PARTITION_TOLERANCE 3
-#define CFG_KEY_VM_KILL_GRACE 13
+#define CFG_KEY_KEY_FILE 4
+#define CFG_KEY_KEY_FILE_NEXT 5
+#define CFG_KEY_INSECURE 6
+#define CFG_KEY_VM_KILL_GRACE 16
 
 struct cfg_parse {
 	struct fl_config *cfg;
@@ -376,17 +385,36 @@ static void cfg_defaults(struct fl_config *cfg)
 	cfg->lock_memory = true;
 }
 
+/* A cluster key, or an explicit insecure = yes; not both. */
+static void cfg_check_keys(struct cfg_parse *p)
+{
+	const struct fl_config *cfg = p->cfg;
+	if (cfg->insecure && (cfg->key_file[0] != '\0' || cfg->key_file_next[0] != '\0'))
+		cfg_fail(p, p->seen_line[CFG_KEY_INSECURE], "[cluster] insecure: yes, but a key_file is set too; "
+			 "remove one of them");
+	else if (!cfg->insecure && cfg->key_file[0] == '\0')
+		cfg_fail(p, 0, "[cluster] key_file: required: create a cluster key "
+			 "with 'fencelock keygen' and copy it to every host (or, for tests only, insecure = yes)");
+	else if (cfg->key_file_next[0] != '\0' && strcmp(cfg->key_file, cfg->key_file_next) == 0)
+		cfg_fail(p, p->seen_line[CFG_KEY_KEY_FILE_NEXT], "[cluster] key_file_next: names the same file as "
+			 "key_file");
+}
+
 static void cfg_cross_check(struct cfg_parse *p)
 {
 	struct fl_config *cfg = p->cfg;
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_IO_TIMEOUT].key, "io_timeout") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_PARTITION_TOLERANCE].key, "partition_tolerance") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_VM_KILL_GRACE].key, "vm_kill_grace") == 0);
+	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_KEY_FILE].key, "key_file") == 0);
+	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_KEY_FILE_NEXT].key, "key_file_next") == 0);
+	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_INSECURE].key, "insecure") == 0);
 	for (size_t i = 0; i < CFG_NKEYS; i++)
 		if (cfg_keys[i].required && p->seen_line[i] == 0)
 			cfg_fail(p, 0, "[%s] %s: required key missing", cfg_keys[i].section, cfg_keys[i].key);
 	if (p->failed)
 		return;
+	cfg_check_keys(p);
 	if (cfg->io_timeout_ms % 1000u != 0)
 		cfg_fail(p, p->seen_line[CFG_KEY_IO_TIMEOUT], "[cluster] io_timeout: must be whole seconds (the on-disk header stores seconds), got %u ms",
 			 cfg->io_timeout_ms);
@@ -408,6 +436,58 @@ static void cfg_cross_check(struct cfg_parse *p)
 		 self->addr.sin_port != cfg->listen.sin_port)
 		cfg_fail(p, self->line, "[peers] %u: address differs from [host] listen; they must be equal",
 			 cfg->host_id);
+}
+
+int cfg_read_key(const char *path, uint8_t key[CFG_KEY_BYTES], char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: cannot open the cluster key: %s; create it with 'fencelock keygen --output "
+			 "%s' (or copy the cluster's key there)", path, strerror(e), path);
+		if (fd >= 0)
+			close(fd);
+		return fl_from_errno(e);
+	}
+	const char *bad = NULL;
+	if (!S_ISREG(st.st_mode))
+		bad = "is not a regular file";
+	else if (st.st_uid != geteuid())
+		bad = "is not owned by the user fencelockd runs as";
+	else if ((st.st_mode & 077) != 0)
+		bad = "is readable or writable by group or others; chmod 0400 it";
+	else if (st.st_size != (off_t)CFG_KEY_BYTES)
+		bad = "is not 32 bytes long: not a key from 'fencelock keygen'";
+	ssize_t n = bad == NULL ? read(fd, key, CFG_KEY_BYTES) : -1;
+	close(fd);
+	if (bad == NULL && n != (ssize_t)CFG_KEY_BYTES)
+		bad = "could not be read whole";
+	if (bad != NULL) {
+		snprintf(err, errlen, "%s: the cluster key %s", path, bad);
+		memset(key, 0, CFG_KEY_BYTES);
+		return -FL_EPERM;
+	}
+	return 0;
+}
+
+int cfg_read_keys(const struct fl_config *cfg, uint8_t keys[2][CFG_KEY_BYTES], uint32_t *n, char *err,
+		  size_t errlen)
+{
+	char why[CFG_PATH_MAX + 256];
+	*n = 0;
+	if (cfg->insecure)
+		return 0;
+	const char *paths[2] = {cfg->key_file, cfg->key_file_next};
+	for (uint32_t i = 0; i < 2 && paths[i][0] != '\0'; i++) {
+		int rv = cfg_read_key(paths[i], keys[i], why, sizeof(why));
+		if (rv != 0) {
+			snprintf(err, errlen, "[cluster] %s: %s", i == 0 ? "key_file" : "key_file_next", why);
+			return rv;
+		}
+		*n = i + 1;
+	}
+	return 0;
 }
 
 const struct cfg_peer *cfg_find_peer(const struct fl_config *cfg, uint32_t id)

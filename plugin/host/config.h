@@ -46,6 +46,9 @@ struct fl_config {
 	char device[CFG_PATH_MAX];
 	uint32_t io_timeout_ms;           /* T: every timeout derives from it */
 	uint32_t partition_tolerance_ms;  /* P */
+	char key_file[CFG_PATH_MAX];      /* cluster key (fencelock keygen); required unless insecure */
+	char key_file_next[CFG_PATH_MAX]; /* "" = none; the next key during a rotation */
+	bool insecure;                    /* no key: plain Raft frames (tests only) */
 	/* [host] */
 	uint32_t host_id;
 	char host_name[CFG_NAME_MAX + 1];
@@ -79,6 +82,20 @@ int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen);
 /* Same as cfg_load() on an in-memory text; name is used in messages only. */
 int cfg_load_string(const char *name, const char *text, struct fl_config *cfg,
 		    char *err, size_t errlen);
+
+#define CFG_KEY_BYTES 32u
+
+/* Reads a cluster key file (as written by `fencelock keygen`): a regular
+ * file, not a symlink, of exactly CFG_KEY_BYTES bytes, owned by the
+ * effective user and not readable or writable by group or others. Returns
+ * 0, or a -FL_E code with one line in err naming the file and what to do. */
+int cfg_read_key(const char *path, uint8_t key[CFG_KEY_BYTES], char *err, size_t errlen);
+
+/* Reads the keys cfg names into keys[0] (key_file) and keys[1]
+ * (key_file_next, if set); *n = how many (0 when insecure). Returns 0 or the
+ * first failure of cfg_read_key() (err names the config key). */
+int cfg_read_keys(const struct fl_config *cfg, uint8_t keys[2][CFG_KEY_BYTES], uint32_t *n, char *err,
+		  size_t errlen);
 
 /* Returns the peer with that id, or NULL. */
 const struct cfg_peer *cfg_find_peer(const struct fl_config *cfg, uint32_t id);

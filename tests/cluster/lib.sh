@@ -853,7 +853,8 @@ cl_can_send() {
 # cl_write_config H [SECTION.KEY=VALUE...]: writes $(cl_dir H)/fencelock.conf
 # for host H in the format of plugin/host/config.h and prints its path: device =
 # the host's flstall disk, T = 1 s, P = 5 s (CL_IO_TIMEOUT, CL_P override),
-# port CL_PORT (7401), every host of the run as a peer. Extra keys, e.g.
+# port CL_PORT (7401), every host of the run as a peer, the run's cluster key
+# ($CL_RUN/authkey, made on first use; cluster.insecure=yes goes without). Extra keys, e.g.
 # host.recover_command=/path or cluster.partition_tolerance=3, are added to
 # (or replace the default of) their section.
 cl_write_config() {
@@ -882,6 +883,12 @@ cl_write_config() {
         _cl_cfg_line cluster device "$(cl_disk "$h")"
         _cl_cfg_line cluster io_timeout "${CL_IO_TIMEOUT:-1}"
         _cl_cfg_line cluster partition_tolerance "${CL_P:-5}"
+        # One cluster key per run (fencelock keygen), unless the test asks for insecure mode.
+        if [ -z "${extra[cluster.insecure]+x}" ]; then
+            [ -f "$CL_RUN/authkey" ] || "$CL_BUILD/fencelock" keygen --output "$CL_RUN/authkey" >/dev/null ||
+                { _cl_say "cl_write_config: fencelock keygen failed"; return 1; }
+            _cl_cfg_line cluster key_file "$CL_RUN/authkey"
+        fi
         for kv in "${order[@]}"; do
             sec=${kv%%.*}; key=${kv#*.}
             [ "$sec" = cluster ] && [ -n "${extra[$kv]+x}" ] && { echo "$key = ${extra[$kv]}"; unset "extra[$kv]"; }

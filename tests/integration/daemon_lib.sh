@@ -68,12 +68,19 @@ dl_format() {
 dl_port() { echo $((DL_BASE_PORT + $1)); }
 dl_sock() { echo "$T/h$1/ctl.sock"; }
 
-# dl_config N I [extra [host] lines]: writes $T/hI/fencelock.conf for host I of N.
+# dl_key PATH: a cluster key at PATH (fencelock keygen), made once.
+DL_KEY=${DL_KEY:-$T/authkey}
+dl_key() { [ -f "$1" ] || "$FL" keygen --output "$1" > /dev/null || fail "fencelock keygen --output $1 failed"; }
+
+# dl_config N I [extra [host] lines]: writes $T/hI/fencelock.conf for host I of N,
+# with the cluster key $DL_KEY.
 dl_config() {
     local n=$1 i=$2; shift 2
     mkdir -p "$T/h$i"
+    dl_key "$DL_KEY"
     { echo "[cluster]"; echo "name = ${DL_CLUSTER:-t}"; echo "device = $DL_IMG"
       echo "io_timeout = 1"; echo "partition_tolerance = ${DL_P:-5}"
+      echo "key_file = $DL_KEY"
       echo "[host]"; echo "id = $i"; echo "name = h$i"; echo "listen = 127.0.0.1:$(dl_port "$i")"
       echo "control_socket = $(dl_sock "$i")"; echo "state_dir = $T/h$i/state"; echo "run_dir = $T/h$i/run"
       echo "log_level = ${DL_LOG_LEVEL:-info}"

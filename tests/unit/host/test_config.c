@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include "fencelock/error.h"
@@ -31,7 +32,9 @@ static const char example[] =
 	"[peers]\n"
 	"1 = 127.0.0.1:7401\n"
 	"2 = 127.0.0.1:7402\n"
-	"3 = 127.0.0.1:7403\n";
+	"3 = 127.0.0.1:7403\n"
+	"[cluster]\n"
+	"key_file = /etc/fencelock/authkey\n";
 
 static struct fl_config cfg;
 static char err[CFG_ERR_MAX];
@@ -274,6 +277,55 @@ static void a_file_on_disk_reports_its_base_name(void **state)
 	assert_non_null(strstr(err, want));
 }
 
+static void a_cluster_key_is_required_unless_insecure(void **state)
+{
+	(void)state;
+	assert_int_equal(load_edited("key_file = /etc/fencelock/authkey\n", ""), -FL_EINVAL);
+	assert_non_null(strstr(err, "[cluster] key_file: required"));
+	assert_int_equal(load_edited("key_file = /etc/fencelock/authkey\n", "insecure = yes\n"), 0);
+	assert_true(cfg.insecure);
+	assert_int_equal(load_edited("key_file = /etc/fencelock/authkey\n",
+				     "key_file = /etc/fencelock/authkey\ninsecure = yes\n"), -FL_EINVAL);
+	assert_non_null(strstr(err, "[cluster] insecure: yes, but a key_file is set too"));
+	assert_int_equal(load_edited("key_file = /etc/fencelock/authkey\n",
+				     "key_file = /etc/fencelock/authkey\nkey_file_next = /etc/fencelock/authkey.next\n"), 0);
+	assert_string_equal(cfg.key_file_next, "/etc/fencelock/authkey.next");
+	assert_int_equal(load_edited("key_file = /etc/fencelock/authkey\n", "insecure = maybe\n"), -FL_EINVAL);
+	assert_non_null(strstr(err, "must be yes or no"));
+}
+
+/* Writes len bytes to a fresh file of mode `mode`; returns its path. */
+static const char *key_on_disk(char *path, size_t len, mode_t mode)
+{
+	strcpy(path, "/tmp/fl-key-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	uint8_t bytes[64];
+	memset(bytes, 0x42, sizeof(bytes));
+	assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void a_key_file_must_be_32_private_bytes(void **state)
+{
+	(void)state;
+	char path[32];
+	uint8_t key[CFG_KEY_BYTES];
+	assert_int_equal(cfg_read_key(key_on_disk(path, 32, 0400), key, err, sizeof(err)), 0);
+	assert_int_equal(key[31], 0x42);
+	unlink(path);
+	assert_int_equal(cfg_read_key(key_on_disk(path, 32, 0644), key, err, sizeof(err)), -FL_EPERM);
+	assert_non_null(strstr(err, "readable or writable by group or others"));
+	unlink(path);
+	assert_int_equal(cfg_read_key(key_on_disk(path, 31, 0400), key, err, sizeof(err)), -FL_EPERM);
+	assert_non_null(strstr(err, "is not 32 bytes long"));
+	unlink(path);
+	assert_int_equal(cfg_read_key("/nonexistent/authkey", key, err, sizeof(err)), -FL_ENOENT);
+	assert_non_null(strstr(err, "fencelock keygen"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +352,8 @@ int main(void)
 		cmocka_unit_test(a_bad_name_or_watchdog_or_level_is_refused),
 		cmocka_unit_test(a_missing_file_is_reported_with_its_path),
 		cmocka_unit_test(a_file_on_disk_reports_its_base_name),
+		cmocka_unit_test(a_cluster_key_is_required_unless_insecure),
+		cmocka_unit_test(a_key_file_must_be_32_private_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
