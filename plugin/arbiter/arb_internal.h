@@ -211,8 +211,8 @@ struct arb {
 /* Whether the leader may propose command c that host `from` forwarded:
  * from must be in the Raft configuration, and may ask only what a host's
  * own control plane or VM runtime asks (docs/operations.md, "Security"):
- * register or unregister a VM, place a VM on itself, unplace a VM that runs
- * on it or runs nowhere, report its own VMs' run state. Membership, fences,
+ * register or unregister a VM, place on itself a VM placed nowhere (or
+ * already there), unplace a VM that is its own or runs nowhere, report its own VMs' run state. Membership, fences,
  * quarantine and lease slots are the leader's own decisions: refused. */
 bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cmd *c);
 /* Counts a refused message of peer `from` (kind "forward" or "witness") and

@@ -4,8 +4,8 @@
  * the cluster key, speaking for its own id. This file decides what each
  * sender may ask. Forwarded FSM commands are what a follower's control
  * plane and VM runtime propose through the leader (plugin/daemon): VM
- * registrations and removals (an operator on any host), a placement of a
- * VM on the sender itself (`fencelock exec` there), the unplacement of a VM
+ * registrations and removals (an operator on any host), a placement on the
+ * sender itself of a VM placed nowhere (`fencelock exec` there), the unplacement of a VM
  * the sender runs or that runs nowhere, and run reports about the sender's
  * own VMs. Everything else (membership, fence requests and acks, fence
  * clears, quarantine, lease slots) only the leader decides, so a forwarded
@@ -34,10 +34,15 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 	case FSM_CMD_VM_UNREGISTER:
 		return true;
 	case FSM_CMD_VM_PLACE:
-		if (c->host_id == from)
-			return true;
+		/* Onto itself only what is unplaced or already its own (its
+		 * daemon asks for nothing else: acquire_checks()); off itself
+		 * its own VM, or one that runs nowhere (unregister). */
 		vm = fsm_vm_find(&a->fsm, c->uid, NULL);
-		return c->host_id == 0 && vm != NULL &&
+		if (vm == NULL)
+			return false;
+		if (c->host_id == from)
+			return vm->desired_host == 0 || vm->desired_host == from;
+		return c->host_id == 0 &&
 		       (vm->desired_host == from || vm->run_host == from || vm->run_state != FSM_RUN_RUNNING);
 	case FSM_CMD_VM_REPORT:
 		return c->host_id == from;
