@@ -9,8 +9,13 @@
 # trial). The same client (fl-raft-bench-client) drives both: fencelock's
 # binary protocol, etcd's gRPC-gateway JSON API over keep-alive HTTP/1.1, one
 # connection per client, the same 64-byte values under "bench/<n>" keys.
-# Prints both tables and the ratios; kills every process it started and
-# removes its directory on exit.
+# fencelock runs twice: with a cluster key (handshake and sealed frames, as
+# fencelockd runs; the column compared with etcd) and with plain frames
+# (insecure mode), and a third table prints the cost of authentication as
+# the ratio of the two. BENCH_RAFT_ETCD=0 skips etcd. Ports are below 32768
+# (never in the ephemeral range, so no client's socket can take a member's
+# port). Prints the tables and the ratios; kills every process it started
+# and removes its directory on exit.
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -27,16 +32,20 @@ ELECTION_MS=1000
 for bin in "$SERVER" "$CLIENT"; do
     [ -x "$bin" ] || { echo "bench-raft: $bin missing; run 'make bench-raft'" >&2; exit 1; }
 done
-command -v etcd >/dev/null || { echo "bench-raft: etcd not found (apt-get install etcd-server)" >&2; exit 1; }
+WITH_ETCD=${BENCH_RAFT_ETCD:-1}
+[ "$WITH_ETCD" = 0 ] || command -v etcd >/dev/null ||
+    { echo "bench-raft: etcd not found (apt-get install etcd-server), or BENCH_RAFT_ETCD=0" >&2; exit 1; }
 
 W=$(mktemp -d "$B/bench-raft.XXXXXX")
-mkdir -p "$W/fl" "$W/etcd"
-declare -a FLPID=() ETCDPID=()
+mkdir -p "$W/fl" "$W/flplain" "$W/etcd"
+# The cluster key of the authenticated run (what fencelock keygen writes).
+head -c 32 /dev/urandom > "$W/authkey" && chmod 0400 "$W/authkey"
+declare -a FLPID=() FLPPID=() ETCDPID=()
 cleanup() {
-    for p in "${FLPID[@]}" "${ETCDPID[@]}"; do
+    for p in "${FLPID[@]}" "${FLPPID[@]}" "${ETCDPID[@]}"; do
         [ -n "$p" ] && kill -9 "$p" 2>/dev/null
     done
-    for p in "${FLPID[@]}" "${ETCDPID[@]}"; do
+    for p in "${FLPID[@]}" "${FLPPID[@]}" "${ETCDPID[@]}"; do
         [ -n "$p" ] && wait_gone "$p"
     done
     wait 2>/dev/null
@@ -45,11 +54,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Twelve consecutive free loopback ports.
+# Twelve consecutive free loopback ports, all below 32768 (the ephemeral range).
 pick_ports() {
     local base i busy
     for _ in $(seq 1 50); do
-        base=$((20000 + RANDOM % 40000)); busy=0
+        base=$((20000 + RANDOM % 12000)); busy=0
         for i in $(seq 0 11); do
             ss -Htan "sport = :$((base + i))" 2>/dev/null | grep -q . && busy=1
         done
@@ -76,14 +85,18 @@ spawn() {
 # Waits (at most 5 s) until pid $1 is gone.
 wait_gone() { for _ in $(seq 1 500); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done; }
 
-start_fl() {  # $1 = member position 0..2
-    local i=$1 peers=() j
+start_fl_any() {  # $1 = member position 0..2, $2 = data dir, $3 = pid array, then extra flags
+    local i=$1 dir=$2 peers=() j
+    local -n pa=$3
+    shift 3
     for j in 0 1 2; do [ "$j" = "$i" ] || peers+=(--peer "$((j + 1))=${FL_RAFT[$j]}"); done
-    spawn "$W/fl-m$i.log" "$SERVER" --id $((i + 1)) --dir "$W/fl/m$i" \
+    spawn "$W/$(basename "$dir")-m$i.log" "$SERVER" --id $((i + 1)) --dir "$dir/m$i" \
         --raft-port "${FL_RAFT[$i]}" --client-port "${FL_CLIENT[$i]}" \
-        --heartbeat-ms $HB_MS --election-ms $ELECTION_MS "${peers[@]}"
-    FLPID[$i]=$SPAWNED_PID
+        --heartbeat-ms $HB_MS --election-ms $ELECTION_MS "${peers[@]}" "$@"
+    pa[$i]=$SPAWNED_PID
 }
+start_fl() { start_fl_any "$1" "$W/fl" FLPID --key-file "$W/authkey"; }
+start_flplain() { start_fl_any "$1" "$W/flplain" FLPPID; }
 
 start_etcd() {  # $1 = member position 0..2
     local i=$1 cluster
@@ -128,7 +141,7 @@ measure() {
         # A restart that failed at once (see its log) is retried a few times.
         for _ in 1 2 3 4 5; do
             sleep 0.1; kill -0 "${pids[$k]}" 2>/dev/null && break
-            echo "   restart of member $k failed: $(tail -n 1 "$W/$name-m$k.log")"; $start "$k"
+            echo "   restart of member $k failed: $(tail -n 1 "$W"/*"$name"-m"$k".log)"; $start "$k"
         done
         "${client[@]}" wait-healthy >/dev/null || { echo "bench-raft: $name did not recover" >&2; tail -n 5 "$W"/*.log >&2; exit 1; }
     done
@@ -141,7 +154,12 @@ measure() {
 }
 
 measure fl fl start_fl "$(join "${FL_CLIENT[@]}")" FLPID
-measure etcd etcd start_etcd "$(join "${ETCD_CLIENT[@]}")" ETCDPID
+measure flplain fl start_flplain "$(join "${FL_CLIENT[@]}")" FLPPID
+if [ "$WITH_ETCD" = 0 ]; then
+    for v in lat50 lat99 latops tp tp50 tp99 emin e50 e90 emax emean; do declare -g "R_${v}_etcd=0"; done
+else
+    measure etcd etcd start_etcd "$(join "${ETCD_CLIENT[@]}")" ETCDPID
+fi
 
 row() {  # label unit fl etcd
     local r
@@ -151,7 +169,8 @@ row() {  # label unit fl etcd
 us2ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000 }'; }
 echo
 echo "Raft on 127.0.0.1, 3 members, heartbeat $HB_MS ms, election timeout $ELECTION_MS ms, fsync on,"
-echo "$VALUE_BYTES-byte values; etcd $(etcd --version | sed -n 's/etcd Version: //p') via its JSON gateway."
+echo "$VALUE_BYTES-byte values; etcd $( [ "$WITH_ETCD" = 0 ] && echo "(not run)" || etcd --version | sed -n 's/etcd Version: //p') via its JSON gateway."
+echo "fencelock runs with a cluster key (authenticated, encrypted Raft traffic) unless marked plain."
 echo "Method: fl-raft-bench-client for both, closed-loop clients with one connection each; etcd puts are"
 echo "POST /v3/kv/put on keep-alive HTTP/1.1 (gRPC gateway), fencelock puts the bench server's binary"
 echo "protocol. Caveat: the fencelock bench state machine only counts entries, etcd's applies to its"
@@ -179,3 +198,16 @@ row "election time p50" ms "$R_e50_fl" "$R_e50_etcd"
 row "election time p90" ms "$R_e90_fl" "$R_e90_etcd"
 row "election time max" ms "$R_emax_fl" "$R_emax_etcd"
 row "election time mean" ms "$R_emean_fl" "$R_emean_etcd"
+echo
+echo "The cost of authentication: fencelock with a cluster key (handshake + ChaCha20-Poly1305 on"
+echo "every frame) against the same server with plain frames (insecure mode)"
+printf '| %-44s | %12s | %12s | %8s |\n' metric "with key" plain "key/plain"
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..14})" \
+    "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..10})"
+row "commit latency p50, 1 client" ms "$(us2ms "$R_lat50_fl")" "$(us2ms "$R_lat50_flplain")"
+row "commit latency p99, 1 client" ms "$(us2ms "$R_lat99_fl")" "$(us2ms "$R_lat99_flplain")"
+row "throughput, $TP_CLIENTS clients" ops/s "$R_tp_fl" "$R_tp_flplain"
+row "commit latency p99, $TP_CLIENTS clients" ms "$(us2ms "$R_tp99_fl")" "$(us2ms "$R_tp99_flplain")"
+row "election time p50" ms "$R_e50_fl" "$R_e50_flplain"
+row "election time p90" ms "$R_e90_fl" "$R_e90_flplain"
+row "election time max" ms "$R_emax_fl" "$R_emax_flplain"

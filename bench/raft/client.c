@@ -67,6 +67,19 @@ static uint64_t now_us(void)
 
 static bool is_etcd(const struct opts *o) { return strcmp(o->backend, "etcd") == 0; }
 
+/* True when fd connected to itself: dialling a member that is down, the
+ * kernel may pick the member's own port as our ephemeral one (TCP
+ * simultaneous open); that socket would hold the port and the member's
+ * restart would fail to bind. Such a connection is closed at once. */
+static bool self_connected(int fd)
+{
+	struct sockaddr_in l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) != 0 || getpeername(fd, (struct sockaddr *)&r, &rl) != 0)
+		return false;
+	return l.sin_addr.s_addr == r.sin_addr.s_addr && l.sin_port == r.sin_port;
+}
+
 static int dial(uint16_t port, int timeout_ms)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -79,7 +92,7 @@ static int dial(uint16_t port, int timeout_ms)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || self_connected(fd)) {
 		close(fd);
 		return -1;
 	}

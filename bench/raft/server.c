@@ -265,6 +265,18 @@ static void deliver(void *arg, uint64_t from, const uint8_t *payload, uint32_t l
 
 /* ---- set-up ---- */
 
+/* Reads a 32-byte cluster key. Returns 0 or -1. */
+static int read_key(const char *path, uint8_t key[RAFT_TCP_KEY_BYTES])
+{
+	FILE *f = fopen(path, "rbe");
+	if (f == NULL)
+		return -1;
+	size_t n = fread(key, 1, RAFT_TCP_KEY_BYTES, f);
+	bool more = fgetc(f) != EOF;
+	fclose(f);
+	return n == RAFT_TCP_KEY_BYTES && !more ? 0 : -1;
+}
+
 struct args {
 	uint64_t id;
 	const char *dir;
@@ -274,6 +286,7 @@ struct args {
 	uint64_t peer_id[BENCH_MAX_PEERS];
 	uint16_t peer_port[BENCH_MAX_PEERS];
 	bool no_sync;
+	const char *key_file;  /* cluster key (32 bytes, as fencelock keygen writes); NULL: plain frames */
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -283,7 +296,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"raft-port", required_argument, NULL, 'r'}, {"client-port", required_argument, NULL, 'c'},
 		{"peer", required_argument, NULL, 'p'},      {"heartbeat-ms", required_argument, NULL, 'h'},
 		{"election-ms", required_argument, NULL, 'e'}, {"no-sync", no_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0}};
+		{"key-file", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
 	int c;
 	*a = (struct args){.heartbeat_ms = 100, .election_ms = 1000};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -296,6 +309,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'h': a->heartbeat_ms = strtoull(optarg, NULL, 10); break;
 		case 'e': a->election_ms = strtoull(optarg, NULL, 10); break;
 		case 'n': a->no_sync = true; break;
+		case 'k': a->key_file = optarg; break;
 		case 'p':
 			if (a->n_peers == BENCH_MAX_PEERS || sscanf(optarg, "%llu=%llu", &x, &y) != 2)
 				return -1;
@@ -351,7 +365,7 @@ int main(int argc, char **argv)
 	char err[512];
 	if (parse_args(argc, argv, &a) != 0) {
 		fprintf(stderr, "usage: %s --id N --dir DIR --raft-port P --client-port P [--peer ID=PORT]... "
-			"[--heartbeat-ms 100] [--election-ms 1000] [--no-sync]\n", argv[0]);
+			"[--heartbeat-ms 100] [--election-ms 1000] [--no-sync] [--key-file PATH]\n", argv[0]);
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
@@ -361,6 +375,12 @@ int main(int argc, char **argv)
 	struct raft_tcp_config tc = {.self_id = a.id, .listen_addr = "127.0.0.1", .listen_port = a.raft_port,
 				     .backoff_min_us = 5 * FL_US_PER_MS, .backoff_max_us = a.heartbeat_ms * FL_US_PER_MS / 2,
 				     .deliver = deliver, .deliver_arg = &s};
+	if (a.key_file != NULL && read_key(a.key_file, tc.keys[0]) != 0) {
+		fprintf(stderr, "bench server %llu: %s: not a readable 32-byte key file\n", (unsigned long long)a.id,
+			a.key_file);
+		return 1;
+	}
+	tc.n_keys = a.key_file != NULL ? 1 : 0;
 	if (s.el == NULL || raft_tcp_new(s.el, &tc, &s.tcp, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench server %llu: %s\n", (unsigned long long)a.id, err);
 		return 1;
