@@ -124,6 +124,7 @@ struct raft_tcp {
 	bool secure;
 	int listen_fd;
 	uint16_t port;
+	uint32_t src_addr;         /* our listen address (network order): the source of our connections */
 	struct tcp_peer peers[RAFT_TCP_MAX_PEERS];
 	struct tcp_conn **inbound; /* max_inbound slots: not yet identified */
 	struct tcp_ratelimit rl[RAFT_TCP_REJ_END];
@@ -472,6 +473,11 @@ static void tcp_connect(struct tcp_peer *p)
 	unsigned int user_timeout_ms = (unsigned int)(t->cfg.stall_timeout_us / FL_US_PER_MS);
 	if (c->fd >= 0)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+	/* From the address we listen on: it is the one our peers have for us,
+	 * and they accept connections from nothing else. */
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = t->src_addr};
+	if (c->fd >= 0 && t->src_addr != htonl(INADDR_ANY))
+		(void)bind(c->fd, (struct sockaddr *)&src, sizeof(src));
 	if (c->fd < 0 || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
 	    (connect(c->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)) != 0 && errno != EINPROGRESS) ||
 	    fl_eloop_add_fd(t->el, c->fd, EPOLLOUT | EPOLLIN, tcp_out_event, c) != 0) {
@@ -979,6 +985,7 @@ static int tcp_listen(struct raft_tcp *t, char *err, size_t errlen)
 		return fl_from_errno(e);
 	}
 	t->port = ntohs(a.sin_port);
+	t->src_addr = a.sin_addr.s_addr;
 	int rv = fl_eloop_add_fd(t->el, t->listen_fd, EPOLLIN, tcp_listen_event, t);
 	if (rv != 0)
 		snprintf(err, errlen, "cannot watch the listening socket: %s", fl_strerror(rv));
