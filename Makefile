@@ -245,13 +245,13 @@ FUZZ_SAN  := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l)))
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l))) \
-	    $(LDFLAGS) $(LDLIBS) $(HOST_LIBS)
+	    $(LDFLAGS) $(LDLIBS) $(HOST_LIBS) $(SODIUM_LIBS)
 .PHONY: fuzz fuzz-build fuzz-bins
 # The seed generator (tests/fuzz/gen_seeds.c) writes real encoded records with
 # the real encoders; its output is committed under tests/fuzz/corpus/.
 $(BUILD)/fuzz/gen-seeds: tests/fuzz/gen_seeds.c tests/fuzz/fuzz.h $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l)))
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l))) $(LDFLAGS) $(LDLIBS) $(HOST_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(foreach l,$(FUZZ_LIBS),$(call lib_file,$(l))) $(LDFLAGS) $(LDLIBS) $(HOST_LIBS) $(SODIUM_LIBS)
 fuzz-bins: $(FUZZ_BINS) $(BUILD)/fuzz/gen-seeds
 fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN="$(FUZZ_SAN)" CFLAGS="-O1 -g" fuzz-bins
