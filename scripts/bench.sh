@@ -6,7 +6,10 @@
 #   2. uncontended volume-lease acquire, fencelock vs `sanlock direct acquire`;
 #   3. failover and hand-over times of the whole-cluster simulator (T = 1 s, P = 10 s);
 #   4. Raft commit latency, throughput and re-election, fencelock vs etcd 3.4
-#      (skip with BENCH_SKIP_RAFT=1; about 75 s).
+#      (skip with BENCH_SKIP_RAFT=1; about 75 s);
+#   5. renewal lateness of a real fencelockd, p50/p99/max: idle, 20 dead wrappers
+#      with unflushable volumes, 1,000 control clients, a slowloris (bench/lateness.sh;
+#      skip with BENCH_SKIP_LATENESS=1; about 3 min; needs FUSE for the second).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -32,4 +35,9 @@ echo
 if [ "${BENCH_SKIP_RAFT:-0}" != 1 ]; then
     echo "== 4. Raft vs etcd 3.4"
     scripts/bench-raft.sh "$build"
+fi
+if [ "${BENCH_SKIP_LATENESS:-0}" != 1 ]; then
+    echo
+    echo "== 5. renewal lateness (time past the scheduled renewal), one fencelockd, io_timeout 1 s"
+    bash bench/lateness.sh "$build"  # timing: run make bench under flock /tmp/fl-heavy.lock
 fi

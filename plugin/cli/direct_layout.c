@@ -66,7 +66,29 @@ static const char format_usage[] =
 	"  Lays out a whole cluster on PATH: lockspace at 0, fencelock header at 1 MiB,\n"
 	"  mailboxes, witness lease, disk voter area, volume-lease slots (docs/ondisk.md).\n"
 	"  Defaults: -o 1, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
-	"  sectors). A device of another cluster is refused unless --force.\n";
+	"  sectors). A device of another cluster, or one on which a host renews its\n"
+	"  delta lease (watched for one renewal interval), is refused unless --force.\n";
+
+/* A device in use by a live cluster is not formatted over without --force:
+ * every host would lose its lease at once. Lists what it found. */
+static int format_refuse_live(struct fl_cli_dev *d, const struct lay_layout *old, const char *dev)
+{
+	static char found[4096];
+	uint64_t span = old->renew_us + (uint64_t)old->io_timeout_s * FL_US_PER_S;
+	fprintf(stderr, "fencelock: %s holds cluster '%s'; watching its leases for %.1f s before formatting\n", dev,
+		old->cluster, (double)span / 1e6);
+	int n = fl_cli_live_scan(d, old, span, found, sizeof(found));
+	if (n < 0) {
+		fprintf(stderr, "fencelock: format of %s refused: cannot read its lockspace (%s); --force formats anyway\n",
+			dev, fl_strerror(n));
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	fprintf(stderr, "fencelock: format of %s refused: cluster '%s' is live on it: %s. Stop fencelockd on every "
+		"host first (formatting under them takes every lease away), or pass --force\n", dev, old->cluster, found);
+	return -FL_EBUSY;
+}
 
 int fl_cli_direct_format(int argc, char **argv)
 {
@@ -103,10 +125,17 @@ int fl_cli_direct_format(int argc, char **argv)
 	p.sector_size = d.bdev->sector_size;
 	struct lay_layout l, old;
 	char err[512] = "";
-	if (lay_read_sync(d.bdev, &old) == 0 && strcmp(old.cluster, p.cluster) == 0)
+	bool have_old = lay_read_sync(d.bdev, &old) == 0;
+	if (have_old && !force)
+		rv = format_refuse_live(&d, &old, dev);
+	if (rv == 0 && have_old && strcmp(old.cluster, p.cluster) == 0)
 		memcpy(p.uuid, old.uuid, LAY_UUID_LEN); /* re-format of the same cluster keeps its uuid */
-	else if (getrandom(p.uuid, LAY_UUID_LEN, 0) != LAY_UUID_LEN)
+	else if (rv == 0 && getrandom(p.uuid, LAY_UUID_LEN, 0) != LAY_UUID_LEN)
 		rv = -FL_EIO;
+	if (rv == -FL_EBUSY) {
+		fl_cli_dev_close(&d);
+		return FL_EXIT_BUSY;
+	}
 	if (rv == 0)
 		rv = lay_compute(&p, &l, err, sizeof(err));
 	if (rv == 0)
