@@ -25,6 +25,7 @@
 #include "plugin/model/fsm.h"
 #include "raft/msg.h"
 #include "raft/raft.h"
+#include "raft/tcp_auth.h"
 #include "raft/transport.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -448,6 +449,35 @@ static void scenario_seeds(void)
 	seed("lockspace", "holder-io-errors", -1, ls3, sizeof(ls3));
 }
 
+/* ---- the handshake: real HELLO, REPLY and FINISH (raft/tcp_auth.h) ---- */
+
+static void handshake_seeds(void)
+{
+	static const uint8_t uuid[16] = {0xfe, 0x1c, 0x10, 0xc4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	FUZZ_CHECK(ta_init() == 0, "libsodium init failed");
+	struct ta_keys keys = {.n = 1};
+	memset(keys.key[0], 0x31, TA_KEY_BYTES); /* the target's first key */
+	struct ta_hs hi, hr;
+	uint8_t msg[1 + TA_HELLO_BYTES + TA_FINISH_BYTES], reply[TA_REPLY_BYTES], finish[TA_FINISH_BYTES];
+	msg[0] = 0; /* responder's key choice: key 0 only */
+	ta_hello_make(&hi, uuid, 2, 1, msg + 1);
+	ta_reply_make(&hr, &keys, msg + 1, reply);
+	struct ta_session si;
+	FUZZ_CHECK(ta_reply_check(&hi, &keys, reply, finish, &si) == 0, "a real reply was refused");
+	memcpy(msg + 1 + TA_HELLO_BYTES, finish, TA_FINISH_BYTES); /* a FINISH of another exchange */
+	seed("raft_handshake", "hello-then-finish", 0, msg, sizeof(msg));
+	uint8_t r[1 + TA_REPLY_BYTES] = {0};
+	memcpy(r + 1, reply, TA_REPLY_BYTES); /* a REPLY to another HELLO */
+	seed("raft_handshake", "reply", 1, r, sizeof(r));
+	/* Mode 2: key choices, then frames (how, u16 length, payload). */
+	static const uint8_t fr[] = {0, 1, 0, 5, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0, 1, 3, 0, 1, 2, 3, 7, 9};
+	seed("raft_handshake", "frames", 2, fr, sizeof(fr));
+	static const uint8_t no_shared[] = {2, 4};
+	seed("raft_handshake", "no-shared-key", 2, no_shared, sizeof(no_shared));
+	static const uint8_t hdr[] = {20, 0, 0, 0, 16, 4, 0, 0, 15, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+	seed("raft_handshake", "frame-headers", 3, hdr, sizeof(hdr));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -468,6 +498,7 @@ int main(int argc, char **argv)
 	config_seeds();
 	vmspec_seeds();
 	tcp_seeds();
+	handshake_seeds();
 	scenario_seeds();
 	return 0;
 }
