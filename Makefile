@@ -78,7 +78,8 @@ fencelock_EXTRA_LIBS := $(HOST_LIBS) $(SODIUM_LIBS)
 # The daemon: main, the control backend, the VM runtime (plugin/daemon/daemon.h).
 fencelockd_SRCS := $(wildcard plugin/daemon/*.c)
 fencelockd_LIBS := host arbiter model disklock raft common
-fencelockd_EXTRA_LIBS := $(HOST_LIBS) $(SODIUM_LIBS)
+# liburcu: the read views' snapshot, published by the loop, read by the control thread.
+fencelockd_EXTRA_LIBS := $(HOST_LIBS) $(SODIUM_LIBS) $(shell pkg-config --libs liburcu-memb 2>/dev/null)
 
 # The whole-cluster simulator (a development tool: built by `all`, not installed).
 DEV_PROGRAMS       := fencelock-sim

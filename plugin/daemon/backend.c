@@ -211,24 +211,6 @@ static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req 
 	return fld_wait(d, FLW_UNREGISTER, call, req->uid, 0, &c);
 }
 
-/* The hand-off state: where the VM is placed and its incarnation (the
- * volume leases follow the placement; a changed incarnation means the VM
- * was moved in between). */
-static int op_inquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
-{
-	struct fld *d = ctx;
-	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
-	if (vm == NULL) {
-		ctl_call_errorf(call, "VM %s is not registered", req->uid);
-		return -FL_ENOENT;
-	}
-	char state[96];
-	snprintf(state, sizeof(state), "fsm1:%u:%" PRIu64 ":%s", vm->desired_host, vm->incarnation,
-		 vm->run_state == FSM_RUN_RUNNING ? "running" : "stopped");
-	json_object_set_new(ctl_call_reply(call), "state", json_string(state));
-	return 0;
-}
-
 static int op_acquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	return vmrt_acquire(ctx, call, req);
@@ -337,14 +319,11 @@ void fld_backend(struct fld *d, struct ctl_backend *be)
 {
 	memset(be, 0, sizeof(*be));
 	be->ctx = d;
-	be->handlers[CTL_OP_STATUS] = fld_status;
-	be->handlers[CTL_OP_HOSTS] = be->handlers[CTL_OP_LEASES] = be->handlers[CTL_OP_VMS] = fld_list;
-	be->handlers[CTL_OP_METRICS] = fld_metrics_op;
+	fld_read_backend(d, be); /* the read ops: on the control thread, from the snapshot */
 	be->handlers[CTL_OP_VM_REGISTER] = op_register;
 	be->handlers[CTL_OP_VM_UNREGISTER] = op_unregister;
 	be->handlers[CTL_OP_VM_ACQUIRE] = op_acquire;
 	be->handlers[CTL_OP_VM_RELEASE] = op_release;
-	be->handlers[CTL_OP_VM_INQUIRE] = op_inquire;
 	be->handlers[CTL_OP_VM_STARTED] = op_started;
 	be->handlers[CTL_OP_VM_EXITED] = op_exited;
 	be->handlers[CTL_OP_HOST_ADD] = op_host_add;

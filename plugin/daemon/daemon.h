@@ -9,13 +9,18 @@
  *              to learn that a process is gone);
  *   backend.c  the control socket's handlers (struct ctl_backend) on top of
  *              the arbiter and the runtime;
- *   status.c   the read-only views: status, hosts, leases, vms, metrics.
+ *   status.c   the read-only views: status, hosts, leases, vms, metrics,
+ *              vm.inquire, rendered from a snapshot the loop publishes.
  *
- * Everything runs on one thread, the epoll loop's, which renews the delta
- * lease and so must never block: what can (flushes, file writes, config
- * reloads) goes to the worker thread (plugin/host/worker.h) and comes back
- * as a completion on the loop; logging goes through a ring drained by its
- * own thread. Not a public header. */
+ * Threads: everything runs on the epoll loop's thread (the lease loop),
+ * which renews the delta lease and so must never block, except: what can
+ * block (flushes, file writes, config reloads) goes to the worker thread
+ * (plugin/host/worker.h) and comes back as a completion on the loop;
+ * logging goes through a ring drained by its own thread; and the control
+ * server serves its clients from its own thread (plugin/host/ctl_server.h):
+ * it answers the read ops from the snapshot (struct fld_snap, published
+ * with liburcu) and hands every other op to the loop through a bounded
+ * queue. Not a public header. */
 #ifndef FL_PLUGIN_DAEMON_DAEMON_H
 #define FL_PLUGIN_DAEMON_DAEMON_H
 
@@ -23,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <urcu/urcu-memb.h>
+#include "common/latency.h"
 #include "common/loop.h"
 #include "disklock/layout.h"
 #include "plugin/arbiter/arbiter.h"
@@ -30,9 +37,11 @@
 #include "plugin/host/ctl_server.h"
 #include "plugin/host/guard.h"
 #include "plugin/host/worker.h"
+#include "raft/transport.h"
 
 #define FLD_MAX_VMS 256u            /* = the FSM's default max_vms */
-#define FLD_WAITERS_MAX 64u         /* control calls waiting for a commit */
+#define FLD_WAITERS_MAX 1024u       /* control calls waiting for a commit */
+#define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
 #define FLD_ACQUIRE_TIMEOUT_US (15ull * FL_US_PER_S)
@@ -131,6 +140,48 @@ struct fld_metrics {
 	uint64_t flushes, flush_failures, flush_timeouts; /* our flushes after a wrapper died */
 };
 
+/* ---- the snapshot the read ops are served from (status.c) ---- */
+struct fld_snap_host {
+	uint32_t id;
+	uint8_t state;               /* enum cls_state, as this host reports it */
+	bool voter;
+	uint64_t since_us;           /* loop clock (CLOCK_MONOTONIC) */
+	char name[FSM_NAME_MAX + 1];
+	char addr[FSM_ADDR_MAX + 1];
+};
+
+struct fld_snap_vm {
+	char uid[FSM_UID_MAX + 1];
+	uint32_t desired_host;
+	uint32_t holder;             /* host holding its volume leases, 0 = none known */
+	uint8_t run_state, restart, nvol;
+	const char *state;           /* a static string */
+	int32_t pid;                 /* the VM process here, 0 if none */
+	uint64_t incarnation;
+	struct {
+		uint32_t path_off;   /* into the snapshot's pool */
+		uint32_t slot;
+		bool ro;
+	} vol[FSM_VOLS_MAX];
+};
+
+struct fld_snap {
+	struct rcu_head rcu;
+	uint64_t taken_us;
+	struct arb_status st;
+	bool leader;
+	uint32_t n_hosts, n_vms;
+	struct fld_snap_host *hosts;
+	struct fld_snap_vm *vms;
+	char *pool;                  /* volume paths, NUL-terminated */
+	struct fld_metrics m;
+	struct raft_tcp_stats ts;
+	bool have_lateness, have_worker;
+	struct fl_lat lateness;      /* renewal lateness (the arbiter's) */
+	struct fl_worker_stats worker;
+	uint64_t metrics_skipped;
+};
+
 struct fld {
 	struct fl_config cfg;
 	const char *config_path;
@@ -155,6 +206,8 @@ struct fld {
 	uint64_t started_us;
 	int wd_fd;                   /* the watchdog, -1 when not used */
 	struct fld_metrics m;
+	struct fld_snap *snap;       /* RCU-published by the loop; read by the control thread */
+	uint64_t snap_published_us;
 	volatile bool done;
 };
 
@@ -199,11 +252,22 @@ void fld_waiters_drop(struct fld *d);
 int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c);
 
 /* ---- status.c ---- */
-int fld_status(void *ctx, struct ctl_call *call, const struct ctl_req *req);
-int fld_list(void *ctx, struct ctl_call *call, const struct ctl_req *req);
-int fld_metrics_op(void *ctx, struct ctl_call *call, const struct ctl_req *req);
-/* Rewrites cfg.metrics_file if set: renders the text here and hands the
- * write to the worker (skipped while the previous write still runs). */
+/* Fills the read side of be: status, hosts, leases, vms, metrics and
+ * vm.inquire answered on the control server's thread from d->snap, the
+ * thread's RCU registration, and the publish-before-replies hook. */
+void fld_read_backend(struct fld *d, struct ctl_backend *be);
+/* On the loop (a registered RCU thread): copies the arbiter's view into a
+ * new snapshot and publishes it; the previous one is freed after a grace
+ * period. On allocation failure the previous one stays. */
+void fld_snap_publish(struct fld *d);
+/* On the loop: publishes when the snapshot is older than FLD_SNAP_PERIOD_US. */
+void fld_snap_maybe_publish(struct fld *d, uint64_t now);
+/* The ctl_backend before_replies hook (ctx is the struct fld). */
+void fld_snap_before_replies(void *ctx);
+/* At shutdown, after the control server is gone: frees every snapshot. */
+void fld_snap_drop(struct fld *d);
+/* Rewrites cfg.metrics_file if set: renders the text from the snapshot here
+ * and hands the write to the worker (skipped while the previous write still runs). */
 void fld_write_metrics_file(struct fld *d);
 /* Rounds of the metrics file skipped so far. */
 uint64_t fld_metrics_skipped(void);

@@ -279,8 +279,15 @@ static int open_control(struct fld *d)
 {
 	struct ctl_backend be;
 	fld_backend(d, &be);
-	struct ctl_server_opts o = {.path = d->cfg.control_socket, .mode = 0660, .have_group = d->cfg.have_control_group,
-				    .gid = d->cfg.control_gid};
+	/* Mode 0666: any local user may connect and read; who may change what
+	 * is checked per request from SO_PEERCRED (docs/operations.md,
+	 * "Security"). Served from the server's own thread. */
+	struct ctl_server_opts o = {.path = d->cfg.control_socket, .mode = 0666, .have_group = d->cfg.have_control_group,
+				    .gid = d->cfg.control_gid, .own_thread = true,
+				    .max_clients = d->cfg.control_max_clients,
+				    .max_per_uid = d->cfg.control_max_clients_per_uid,
+				    .reserved = d->cfg.control_reserved_clients};
+	fld_snap_publish(d); /* readers never see "starting" once the socket exists */
 	/* The server logs its own refusal; ours names the config key instead
 	 * (one line on a refusal). */
 	int level = fl_log_get_level();
@@ -302,6 +309,7 @@ static void poll_fn(struct fl_timer *t, void *arg)
 	uint64_t now = fl_now_us(d->loop);
 	fld_waiters_poll(d, now);
 	vmrt_poll(d, now);
+	fld_snap_maybe_publish(d, now);
 	fl_timer_after(d->loop, t, FLD_POLL_US);
 }
 
@@ -490,6 +498,8 @@ static void shutdown_daemon(struct fld *d)
 	if (idle)
 		release_delta_lease(d);
 	ctl_server_free(d->ctl);
+	d->ctl = NULL;
+	fld_snap_drop(d);
 	fld_waiters_drop(d);
 	vmrt_shutdown(d);
 	fl_timer_cancel(d->loop, &d->poll);
@@ -620,6 +630,9 @@ int main(int argc, char **argv)
 	fl_log_set_sink(fl_alog_sink, NULL);
 	fl_log_set_level(D.cfg.log_level);
 	find_fencelock_bin(&D);
+	/* The loop publishes the read views' snapshot with call_rcu: it must be
+	 * a registered RCU thread. */
+	urcu_memb_register_thread();
 	vmrt_init(&D);
 	D.el = fl_eloop_new();
 	if (D.el == NULL)
@@ -636,6 +649,7 @@ int main(int argc, char **argv)
 		  D.cfg.control_socket, D.layout.io_timeout_s, D.cfg.partition_tolerance_ms);
 	fl_eloop_run(D.el, &D.done);
 	shutdown_daemon(&D);
+	urcu_memb_unregister_thread();
 	fl_notice("stopped");
 	return 0;
 }

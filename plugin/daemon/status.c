@@ -1,6 +1,17 @@
-/* fencelockd's read-only views: the status, hosts, leases, vms and metrics
- * ops (docs/control-protocol.md gives their JSON shapes), and the metrics
- * file for node_exporter's textfile collector.
+/* fencelockd's read-only views: the status, hosts, leases, vms, metrics and
+ * vm.inquire ops (docs/control-protocol.md gives their JSON shapes), and the
+ * metrics file for node_exporter's textfile collector.
+ *
+ * The views are served off the lease loop. The loop copies what they show
+ * into a snapshot (struct fld_snap: the arbiter's status, every host's state
+ * as this host reports it, every VM with its volumes and what runs here) and
+ * publishes it with liburcu (rcu_xchg_pointer; the old one is freed by
+ * call_rcu after a grace period): at most every FLD_SNAP_PERIOD_US from the
+ * poll tick, and always before the replies of mutating calls are handed
+ * back, so that a client reading right after its change sees it. The
+ * control server's own thread renders the JSON from the snapshot inside an
+ * RCU read-side critical section, so a flood of readers costs the loop
+ * nothing but the copy it makes anyway.
  *
  * Host states: every arbiter classifies every host from both channels
  * (arb_host_view); the leader's view is the one it acts on, a follower's is
@@ -9,13 +20,17 @@
  * it can see itself: the leader UP while this host is quorate, another host
  * UP while the Raft transport has a live connection to it, PARTITIONED
  * otherwise. The reply's "view" field says whose view it is ("leader" or
- * "follower"). This host's own state comes from its delta lease
- * and fence status. A host's "voter" flag is its role in the Raft configuration
- * this host uses (a learner added by host.add turns voter once promoted). */
+ * "follower"). This host's own state comes from its delta lease and fence
+ * status. A host's "voter" flag is its role in the Raft configuration this
+ * host uses (a learner added by host.add turns voter once promoted). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "common/assert.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -27,7 +42,7 @@
 
 #define FLD_VIEW_HOSTS 65u  /* ids 1..64: the arbiter's bound */
 
-/* A follower's own view of each host: the state shown and since when. */
+/* A follower's own view of each host: the state shown and since when (loop only). */
 static uint8_t local_state[FLD_VIEW_HOSTS];
 static uint64_t local_since[FLD_VIEW_HOSTS];
 
@@ -44,6 +59,8 @@ static bool is_leader(const struct fld *d)
 	struct raft *r = n != NULL ? raft_node_core(n) : NULL;
 	return r != NULL && raft_state(r) == RAFT_LEADER;
 }
+
+/* ==== the snapshot, built on the loop ==== */
 
 /* The state of host id as this daemon reports it, and since when (loop time). */
 static enum cls_state host_state(const struct fld *d, const struct arb_status *st, uint32_t id, uint64_t *since)
@@ -75,16 +92,6 @@ static enum cls_state host_state(const struct fld *d, const struct arb_status *s
 	return s;
 }
 
-static json_t *host_json(const struct fld *d, const struct arb_status *st, uint32_t id, const char *name,
-			 const char *addr, bool voter)
-{
-	uint64_t since = 0, now = fl_now_us(d->loop);
-	enum cls_state s = host_state(d, st, id, &since);
-	return json_pack("{s:i,s:s,s:s,s:s,s:I,s:b}", "id", (int)id, "name", name, "addr", addr, "state",
-			 cls_state_name(s), "since_s", (json_int_t)(since <= now ? (now - since) / FL_US_PER_S : 0),
-			 "voter", voter);
-}
-
 /* Whether id votes in the Raft configuration this host uses (the FSM's
  * role is what `host add` recorded: a learner until promoted). */
 static bool raft_voter(const struct fld *d, uint32_t id, bool fallback)
@@ -98,23 +105,37 @@ static bool raft_voter(const struct fld *d, uint32_t id, bool fallback)
 	return c != NULL ? false : fallback;
 }
 
+static void snap_host(const struct fld *d, struct fld_snap *s, uint32_t id, const char *name, const char *addr,
+		      bool voter)
+{
+	struct fld_snap_host *h = &s->hosts[s->n_hosts++];
+	h->id = id;
+	h->state = (uint8_t)host_state(d, &s->st, id, &h->since_us);
+	h->voter = voter;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->addr, sizeof(h->addr), "%s", addr);
+}
+
 /* Every member: the FSM's table, or the configured peers before the first commit. */
-static json_t *hosts_json(const struct fld *d, const struct arb_status *st)
+static int snap_hosts(const struct fld *d, struct fld_snap *s)
 {
 	const struct fsm *f = arb_fsm(d->arb);
-	json_t *a = json_array();
+	uint32_t cap = FL_MAX(f->lim.max_hosts, d->cfg.n_peers);
+	s->hosts = calloc(cap + 1u, sizeof(*s->hosts));
+	if (s->hosts == NULL)
+		return -FL_ENOMEM;
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		const struct fsm_host *h = fsm_host_at(f, i);
 		if (h != NULL)
-			json_array_append_new(a, host_json(d, st, h->host_id, h->name, h->addr,
-							   raft_voter(d, h->host_id, h->role == FSM_ROLE_VOTER)));
+			snap_host(d, s, h->host_id, h->name, h->addr, raft_voter(d, h->host_id, h->role == FSM_ROLE_VOTER));
 	}
-	for (uint32_t i = 0; json_array_size(a) == 0 && i < d->cfg.n_peers; i++) {
+	for (uint32_t i = 0; s->n_hosts == 0 && i < d->cfg.n_peers; i++) {
 		uint32_t id = d->cfg.peers[i].id;
-		json_array_append_new(a, host_json(d, st, id, id == d->cfg.host_id ? d->cfg.host_name : "?",
-						   d->peer_addrs[id] ? d->peer_addrs[id] : "", true));
+		snap_host(d, s, id, id == d->cfg.host_id ? d->cfg.host_name : "?",
+			  d->peer_addrs[id] ? d->peer_addrs[id] : "", true);
 	}
-	return a;
+	FL_ASSERT(s->n_hosts <= cap);
+	return 0;
 }
 
 static const char *vm_state(const struct fld *d, const struct fsm_vm *vm, uint32_t idx)
@@ -126,27 +147,159 @@ static const char *vm_state(const struct fld *d, const struct fsm_vm *vm, uint32
 	return vm->run_state == FSM_RUN_RUNNING ? "RUNNING" : "PLACED";
 }
 
+/* One VM: its fields, its volume paths appended to the pool at *pool_len. */
+static void snap_vm(const struct fld *d, struct fld_snap *s, const struct fsm_vm *vm, uint32_t i, size_t *pool_len)
+{
+	struct fld_snap_vm *o = &s->vms[s->n_vms++];
+	bool here = vm->desired_host == d->cfg.host_id && i < FLD_MAX_VMS;
+	snprintf(o->uid, sizeof(o->uid), "%s", vm->uid);
+	o->desired_host = vm->desired_host;
+	o->run_state = vm->run_state;
+	o->restart = vm->restart;
+	o->incarnation = vm->incarnation;
+	o->state = vm_state(d, vm, i);
+	o->pid = here ? d->vms[i].pid : 0;
+	bool held_here = here && d->vms[i].state != DVM_NONE && arb_vm_running(d->arb, i);
+	o->holder = held_here ? d->cfg.host_id : vm->run_state == FSM_RUN_RUNNING ? vm->run_host : 0;
+	o->nvol = vm->nvol;
+	for (uint32_t k = 0; k < vm->nvol; k++) {
+		size_t n = strlen(vm->vol[k].path) + 1;
+		o->vol[k].path_off = (uint32_t)*pool_len;
+		memcpy(s->pool + *pool_len, vm->vol[k].path, n);
+		*pool_len += n;
+		o->vol[k].ro = vm->vol[k].ro;
+		o->vol[k].slot = vm->vol[k].slot;
+	}
+}
+
+static int snap_vms(const struct fld *d, struct fld_snap *s)
+{
+	const struct fsm *f = arb_fsm(d->arb);
+	uint32_t n = 0;
+	size_t pool = 1;
+	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(f, i);
+		for (uint32_t k = 0; vm != NULL && k < vm->nvol; k++)
+			pool += strlen(vm->vol[k].path) + 1;
+		n += vm != NULL;
+	}
+	s->vms = calloc(n + 1u, sizeof(*s->vms));
+	s->pool = malloc(pool);
+	if (s->vms == NULL || s->pool == NULL)
+		return -FL_ENOMEM;
+	size_t used = 0;
+	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(f, i);
+		if (vm != NULL)
+			snap_vm(d, s, vm, i, &used);
+	}
+	FL_ASSERT(s->n_vms == n);
+	FL_ASSERT(used < pool);
+	return 0;
+}
+
+static void snap_free(struct fld_snap *s)
+{
+	if (s == NULL)
+		return;
+	free(s->hosts);
+	free(s->vms);
+	free(s->pool);
+	free(s);
+}
+
+static void snap_free_rcu(struct rcu_head *head)
+{
+	snap_free(caa_container_of(head, struct fld_snap, rcu));
+}
+
+void fld_snap_publish(struct fld *d)
+{
+	struct fld_snap *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return; /* readers keep the previous one */
+	s->taken_us = fl_now_us(d->loop);
+	arb_status(d->arb, &s->st);
+	s->leader = is_leader(d);
+	s->m = d->m;
+	s->ts = *raft_tcp_get_stats(d->tcp);
+	const struct fl_lat *lat = arb_renew_lateness(d->arb);
+	s->have_lateness = lat != NULL;
+	if (lat != NULL)
+		s->lateness = *lat;
+	s->have_worker = d->worker != NULL;
+	if (d->worker != NULL)
+		fl_worker_stats(d->worker, &s->worker);
+	s->metrics_skipped = fld_metrics_skipped();
+	if (snap_hosts(d, s) != 0 || snap_vms(d, s) != 0) {
+		snap_free(s);
+		return;
+	}
+	d->snap_published_us = s->taken_us;
+	struct fld_snap *old = rcu_xchg_pointer(&d->snap, s);
+	if (old != NULL)
+		urcu_memb_call_rcu(&old->rcu, snap_free_rcu);
+}
+
+void fld_snap_maybe_publish(struct fld *d, uint64_t now)
+{
+	if (d->snap == NULL || now - d->snap_published_us >= FLD_SNAP_PERIOD_US)
+		fld_snap_publish(d);
+}
+
+void fld_snap_before_replies(void *ctx)
+{
+	fld_snap_publish(ctx);
+}
+
+void fld_snap_drop(struct fld *d)
+{
+	struct fld_snap *old = rcu_xchg_pointer(&d->snap, NULL);
+	urcu_memb_barrier(); /* the call_rcu frees queued before */
+	urcu_memb_synchronize_rcu();
+	snap_free(old);
+}
+
+/* ==== rendering, on the control server's thread (or the loop's) ==== */
+
 static json_t *host_or_null(uint32_t id)
 {
 	return id != 0 ? json_integer(id) : json_null();
 }
 
-static json_t *vms_json(const struct fld *d, bool only_here)
+static json_int_t since_s(uint64_t since_us)
 {
-	const struct fsm *f = arb_fsm(d->arb);
+	uint64_t now = fl_monotonic_us(); /* the loop's clock: CLOCK_MONOTONIC */
+	return (json_int_t)(since_us <= now ? (now - since_us) / FL_US_PER_S : 0);
+}
+
+static json_t *hosts_json(const struct fld_snap *s)
+{
 	json_t *a = json_array();
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
-		const struct fsm_vm *vm = fsm_vm_at(f, i);
-		if (vm == NULL || (only_here && vm->desired_host != d->cfg.host_id))
+	for (uint32_t i = 0; i < s->n_hosts; i++) {
+		const struct fld_snap_host *h = &s->hosts[i];
+		json_array_append_new(a, json_pack("{s:i,s:s,s:s,s:s,s:I,s:b}", "id", (int)h->id, "name", h->name, "addr",
+						   h->addr, "state", cls_state_name((enum cls_state)h->state), "since_s",
+						   since_s(h->since_us), "voter", h->voter));
+	}
+	return a;
+}
+
+static json_t *vms_json(const struct fld *d, const struct fld_snap *s, bool only_here)
+{
+	json_t *a = json_array();
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		const struct fld_snap_vm *vm = &s->vms[i];
+		if (only_here && vm->desired_host != d->cfg.host_id)
 			continue;
 		json_t *o = json_pack("{s:s,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host), "state",
-				      vm_state(d, vm, i));
+				      vm->state);
 		if (!only_here) {
 			json_t *vols = json_array();
 			for (uint32_t k = 0; k < vm->nvol; k++)
-				json_array_append_new(vols, json_string(vm->vol[k].path));
-			pid_t pid = i < FLD_MAX_VMS && vm->desired_host == d->cfg.host_id ? d->vms[i].pid : 0;
-			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:I}", "pid", pid > 0 ? json_integer(pid) : json_null(),
+				json_array_append_new(vols, json_string(s->pool + vm->vol[k].path_off));
+			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:I}", "pid",
+				vm->pid > 0 ? json_integer(vm->pid) : json_null(),
 				"restart", ctl_restart_name(fld_restart_of_fsm(vm->restart)), "volumes", vols,
 				"incarnation", (json_int_t)vm->incarnation));
 		}
@@ -155,20 +308,16 @@ static json_t *vms_json(const struct fld *d, bool only_here)
 	return a;
 }
 
-static json_t *leases_json(const struct fld *d)
+static json_t *leases_json(const struct fld_snap *s)
 {
-	const struct fsm *f = arb_fsm(d->arb);
 	json_t *a = json_array();
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
-		const struct fsm_vm *vm = fsm_vm_at(f, i);
-		bool here = vm != NULL && vm->desired_host == d->cfg.host_id && i < FLD_MAX_VMS &&
-			    d->vms[i].state != DVM_NONE && arb_vm_running(d->arb, i);
-		uint32_t holder = here ? d->cfg.host_id : vm != NULL && vm->run_state == FSM_RUN_RUNNING ? vm->run_host : 0;
-		for (uint32_t k = 0; vm != NULL && k < vm->nvol; k++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o,s:s}", "volume", vm->vol[k].path, "vm",
-				vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		const struct fld_snap_vm *vm = &s->vms[i];
+		for (uint32_t k = 0; k < vm->nvol; k++)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o,s:s}", "volume", s->pool + vm->vol[k].path_off,
+				"vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
 				vm->vol[k].slot == FSM_SLOT_NONE ? json_null() : json_integer(vm->vol[k].slot),
-				"holder", host_or_null(holder), "state", holder ? "HELD" : "FREE"));
+				"holder", host_or_null(vm->holder), "state", vm->holder ? "HELD" : "FREE"));
 	}
 	return a;
 }
@@ -186,39 +335,84 @@ static const char *quorum_reason(const struct fld *d, const struct arb_status *s
 	return buf;
 }
 
-int fld_status(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+/* Enters the read-side critical section and returns the current snapshot,
+ * or NULL (with the section left and an error set on call) before the first. */
+static const struct fld_snap *snap_enter(struct fld *d, struct ctl_call *call)
+{
+	urcu_memb_read_lock();
+	const struct fld_snap *s = rcu_dereference(d->snap);
+	if (s == NULL) {
+		urcu_memb_read_unlock();
+		ctl_call_errorf(call, "fencelockd is starting; retry in a moment");
+		return NULL;
+	}
+	return s;
+}
+
+static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	struct arb_status st;
 	char why[128];
 	(void)req;
-	arb_status(d->arb, &st);
+	const struct fld_snap *s = snap_enter(d, call);
+	if (s == NULL)
+		return -FL_EAGAIN;
+	const struct arb_status *st = &s->st;
 	json_t *r = ctl_call_reply(call);
 	json_object_update_new(r, json_pack("{s:s,s:i,s:s,s:b,s:s,s:o,s:I,s:I,s:b,s:b,s:i,s:i,s:s}",
 		"cluster", d->cfg.cluster_name, "host_id", (int)d->cfg.host_id, "host_name", d->cfg.host_name,
-		"quorate", st.quorate, "quorum_reason", quorum_reason(d, &st, why, sizeof(why)),
-		"leader", host_or_null((uint32_t)st.leader), "term", (json_int_t)st.term,
-		"commit", (json_int_t)st.commit, "lease_valid", st.lease_valid, "fenced", st.fenced,
+		"quorate", st->quorate, "quorum_reason", quorum_reason(d, st, why, sizeof(why)),
+		"leader", host_or_null((uint32_t)st->leader), "term", (json_int_t)st->term,
+		"commit", (json_int_t)st->commit, "lease_valid", st->lease_valid, "fenced", st->fenced,
 		"io_timeout_s", (int)d->layout.io_timeout_s,
 		"partition_tolerance_s", (int)(d->cfg.partition_tolerance_ms / 1000),
-		"view", is_leader(d) ? "leader" : "follower"));
-	json_object_set_new(r, "hosts", hosts_json(d, &st));
-	json_object_set_new(r, "vms", vms_json(d, true));
+		"view", s->leader ? "leader" : "follower"));
+	json_object_set_new(r, "hosts", hosts_json(s));
+	json_object_set_new(r, "vms", vms_json(d, s, true));
+	urcu_memb_read_unlock();
 	return 0;
 }
 
-int fld_list(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+static int read_list(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	struct arb_status st;
-	arb_status(d->arb, &st);
+	const struct fld_snap *s = snap_enter(d, call);
+	if (s == NULL)
+		return -FL_EAGAIN;
 	json_t *r = ctl_call_reply(call);
 	if (req->op == CTL_OP_HOSTS)
-		json_object_set_new(r, "hosts", hosts_json(d, &st));
+		json_object_set_new(r, "hosts", hosts_json(s));
 	else if (req->op == CTL_OP_LEASES)
-		json_object_set_new(r, "leases", leases_json(d));
+		json_object_set_new(r, "leases", leases_json(s));
 	else
-		json_object_set_new(r, "vms", vms_json(d, false));
+		json_object_set_new(r, "vms", vms_json(d, s, false));
+	urcu_memb_read_unlock();
+	return 0;
+}
+
+/* The hand-off state: where the VM is placed and its incarnation (the
+ * volume leases follow the placement; a changed incarnation means the VM
+ * was moved in between). */
+static int read_inquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	const struct fld_snap *s = snap_enter(d, call);
+	if (s == NULL)
+		return -FL_EAGAIN;
+	const struct fld_snap_vm *vm = NULL;
+	for (uint32_t i = 0; i < s->n_vms && vm == NULL; i++)
+		if (strcmp(s->vms[i].uid, req->uid) == 0)
+			vm = &s->vms[i];
+	char state[96];
+	if (vm != NULL)
+		snprintf(state, sizeof(state), "fsm1:%u:%" PRIu64 ":%s", vm->desired_host, vm->incarnation,
+			 vm->run_state == FSM_RUN_RUNNING ? "running" : "stopped");
+	urcu_memb_read_unlock();
+	if (vm == NULL) {
+		ctl_call_errorf(call, "VM %s is not registered", req->uid);
+		return -FL_ENOENT;
+	}
+	json_object_set_new(ctl_call_reply(call), "state", json_string(state));
 	return 0;
 }
 
@@ -274,19 +468,50 @@ static void lateness_metrics(struct mbuf *b, const struct fl_lat *l)
 		"fencelock_renewal_lateness_max_seconds %.6f\n", (double)l->max_us / 1e6);
 }
 
-static void metrics_hosts(struct fld *d, struct mbuf *b, const struct arb_status *st)
+/* The flushes after dead wrappers and the worker thread that runs them. */
+static void metrics_worker(const struct fld_snap *s, struct mbuf *b)
+{
+	metric(b, "fencelock_volume_flushes_total", "counter", "Flushes of a VM's volumes after its wrapper died.",
+	       s->m.flushes);
+	metric(b, "fencelock_volume_flush_failures_total", "counter", "Such flushes that failed (leases kept held).",
+	       s->m.flush_failures);
+	metric(b, "fencelock_volume_flush_timeouts_total", "counter", "Such flushes past their bound (leases kept held).",
+	       s->m.flush_timeouts);
+	if (s->have_worker) {
+		metric(b, "fencelock_worker_queued", "gauge", "Blocking jobs waiting for or running on the worker thread.",
+		       s->worker.queued);
+		metric(b, "fencelock_worker_refused_total", "counter", "Jobs refused because the worker queue was full.",
+		       s->worker.refused);
+	}
+	metric(b, "fencelock_metrics_file_skipped_total", "counter", "Metrics file rounds skipped (previous write still running).",
+	       s->metrics_skipped);
+}
+
+static void metrics_hosts(const struct fld_snap *s, struct mbuf *b)
 {
 	uint32_t count[CLS_STATE_END] = {0};
-	const struct fsm *f = arb_fsm(d->arb);
-	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
-		const struct fsm_host *h = fsm_host_at(f, i);
-		uint64_t since;
-		if (h != NULL)
-			count[host_state(d, st, h->host_id, &since)]++;
-	}
+	for (uint32_t i = 0; i < s->n_hosts; i++)
+		if (s->hosts[i].state < CLS_STATE_END)
+			count[s->hosts[i].state]++;
 	mput(b, "# HELP fencelock_hosts Hosts per state, as this host sees them.\n# TYPE fencelock_hosts gauge\n");
-	for (int s = CLS_UP; s < CLS_STATE_END; s++)
-		mput(b, "fencelock_hosts{state=\"%s\"} %u\n", cls_state_name((enum cls_state)s), count[s]);
+	for (int st = CLS_UP; st < CLS_STATE_END; st++)
+		mput(b, "fencelock_hosts{state=\"%s\"} %u\n", cls_state_name((enum cls_state)st), count[st]);
+}
+
+static void metrics_control(const struct ctl_server_stats *cs, struct mbuf *b)
+{
+	metric(b, "fencelock_control_requests_total", "counter", "Control requests served.", cs->requests);
+	metric(b, "fencelock_control_errors_total", "counter", "Control error replies.", cs->errors);
+	metric(b, "fencelock_control_clients", "gauge", "Control clients connected now.", cs->clients);
+	mput(b, "# HELP fencelock_control_refused_total Control connections or requests refused, by reason.\n"
+		"# TYPE fencelock_control_refused_total counter\n"
+		"fencelock_control_refused_total{reason=\"full\"} %" PRIu64 "\n"
+		"fencelock_control_refused_total{reason=\"uid_share\"} %" PRIu64 "\n"
+		"fencelock_control_refused_total{reason=\"permission\"} %" PRIu64 "\n"
+		"fencelock_control_refused_total{reason=\"busy\"} %" PRIu64 "\n",
+	     cs->refused_full, cs->refused_uid, cs->refused_perm, cs->refused_busy);
+	metric(b, "fencelock_control_dropped_total", "counter",
+	       "Control clients dropped (oversized request, slow reader, idle, frame deadline).", cs->dropped);
 }
 
 /* Refusals of the Raft transport (by reason) and of the arbiter (messages
@@ -307,89 +532,106 @@ static void metrics_transport(struct mbuf *b, const struct raft_tcp_stats *ts, c
 	     st->rejected_forward, st->rejected_witness);
 }
 
-/* Builds the Prometheus text into buf (cap bytes); returns its length. */
-static size_t metrics_text(struct fld *d, char *buf, size_t cap)
+/* Builds the Prometheus text of snapshot s into buf (cap bytes); returns its length. */
+static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_stats *cs, char *buf, size_t cap)
 {
 	struct mbuf b = {.p = buf, .cap = cap};
-	struct arb_status st;
-	struct ctl_server_stats cs;
-	arb_status(d->arb, &st);
-	ctl_server_get_stats(d->ctl, &cs);
-	uint64_t now = fl_now_us(d->loop);
+	const struct arb_status *st = &s->st;
+	uint64_t now = fl_monotonic_us();
 	buf[0] = '\0';
-	metric(&b, "fencelock_lease_valid", "gauge", "1 while this host's delta lease is valid.", st.lease_valid);
+	metric(&b, "fencelock_lease_valid", "gauge", "1 while this host's delta lease is valid.", st->lease_valid);
 	metric(&b, "fencelock_lease_valid_remaining_seconds", "gauge", "Seconds until the delta lease expires without a renewal.",
-	       st.valid_until_us > now ? (st.valid_until_us - now) / FL_US_PER_S : 0);
-	metric(&b, "fencelock_quorate", "gauge", "1 while this host is quorate.", st.quorate);
-	metric(&b, "fencelock_fenced", "gauge", "1 while this host is fenced.", st.fenced);
-	metric(&b, "fencelock_raft_term", "gauge", "Current Raft term.", st.term);
-	metric(&b, "fencelock_raft_leader", "gauge", "Leader's host id, 0 when none.", st.leader);
-	metric(&b, "fencelock_raft_commit_index", "gauge", "Raft commit index.", st.commit);
-	metrics_hosts(d, &b, &st);
-	metric(&b, "fencelock_vms_running", "gauge", "VMs running on this host.", st.vms_running);
-	metric(&b, "fencelock_fences_total", "counter", "Self-fences of this host (quorum lost, renewal failed, poison pill).", st.fences);
+	       st->valid_until_us > now ? (st->valid_until_us - now) / FL_US_PER_S : 0);
+	metric(&b, "fencelock_quorate", "gauge", "1 while this host is quorate.", st->quorate);
+	metric(&b, "fencelock_fenced", "gauge", "1 while this host is fenced.", st->fenced);
+	metric(&b, "fencelock_raft_term", "gauge", "Current Raft term.", st->term);
+	metric(&b, "fencelock_raft_leader", "gauge", "Leader's host id, 0 when none.", st->leader);
+	metric(&b, "fencelock_raft_commit_index", "gauge", "Raft commit index.", st->commit);
+	metrics_hosts(s, &b);
+	metric(&b, "fencelock_vms_running", "gauge", "VMs running on this host.", st->vms_running);
+	metric(&b, "fencelock_fences_total", "counter", "Self-fences of this host (quorum lost, renewal failed, poison pill).", st->fences);
 	mput(&b, "# HELP fencelock_self_fences_total Self-fences of this host by reason.\n"
 		 "# TYPE fencelock_self_fences_total counter\n"
 		 "fencelock_self_fences_total{reason=\"quorum\"} %" PRIu64 "\n"
 		 "fencelock_self_fences_total{reason=\"poison_pill\"} %" PRIu64 "\n"
 		 "fencelock_self_fences_total{reason=\"storage\"} %" PRIu64 "\n",
-	     st.fences_quorum, st.fences_pill, st.fences_storage);
+	     st->fences_quorum, st->fences_pill, st->fences_storage);
 	mput(&b, "# HELP fencelock_renewal_latency_seconds Delta-lease renewal, start to completion: the last and the largest.\n"
 		 "# TYPE fencelock_renewal_latency_seconds gauge\n"
 		 "fencelock_renewal_latency_seconds{which=\"last\"} %.6f\n"
 		 "fencelock_renewal_latency_seconds{which=\"max\"} %.6f\n",
-	     (double)st.renew_latency_us / 1e6, (double)st.renew_latency_max_us / 1e6);
-	lateness_metrics(&b, arb_renew_lateness(d->arb));
-	metric(&b, "fencelock_renewals_total", "counter", "Good delta-lease renewals.", st.renewals);
+	     (double)st->renew_latency_us / 1e6, (double)st->renew_latency_max_us / 1e6);
+	lateness_metrics(&b, s->have_lateness ? &s->lateness : NULL);
+	metric(&b, "fencelock_renewals_total", "counter", "Good delta-lease renewals.", st->renewals);
 	metric(&b, "fencelock_renewal_failures_total", "counter", "Failed delta-lease renewals (I/O error or timeout).",
-	       st.renewal_failures);
-	metric(&b, "fencelock_takeovers_total", "counter", "VM moves this host decided as leader.", st.takeovers);
-	metric(&b, "fencelock_poison_pills_total", "counter", "Fence requests this host wrote as leader.", st.pills);
-	metric(&b, "fencelock_failovers_total", "counter", "VMs recovered on this host from a failed host.", d->m.recovered);
-	metric(&b, "fencelock_guard_kills_total", "counter", "VMs killed by their guard (deadline passed).", d->m.guard_kills);
-	metric(&b, "fencelock_vm_starts_total", "counter", "VM grants given on this host.", d->m.vm_starts);
-	metric(&b, "fencelock_vm_kills_total", "counter", "VM kills the arbiter asked for on this host.", d->m.vm_kills);
-	metric(&b, "fencelock_volume_flushes_total", "counter", "Flushes of a VM's volumes after its wrapper died.",
-	       d->m.flushes);
-	metric(&b, "fencelock_volume_flush_failures_total", "counter", "Such flushes that failed (leases kept held).",
-	       d->m.flush_failures);
-	metric(&b, "fencelock_volume_flush_timeouts_total", "counter", "Such flushes past their bound (leases kept held).",
-	       d->m.flush_timeouts);
-	if (d->worker != NULL) {
-		struct fl_worker_stats ws;
-		fl_worker_stats(d->worker, &ws);
-		metric(&b, "fencelock_worker_queued", "gauge", "Blocking jobs waiting for or running on the worker thread.",
-		       ws.queued);
-		metric(&b, "fencelock_worker_refused_total", "counter", "Jobs refused because the worker queue was full.",
-		       ws.refused);
-	}
-	metric(&b, "fencelock_metrics_file_skipped_total", "counter", "Metrics file rounds skipped (previous write still running).",
-	       fld_metrics_skipped());
-	metric(&b, "fencelock_control_requests_total", "counter", "Control requests served.", cs.requests);
-	metric(&b, "fencelock_control_errors_total", "counter", "Control error replies.", cs.errors);
-	const struct raft_tcp_stats *ts = raft_tcp_get_stats(d->tcp);
-	metric(&b, "fencelock_raft_frames_sent_total", "counter", "Transport frames sent.", ts->frames_sent);
-	metric(&b, "fencelock_raft_frames_received_total", "counter", "Transport frames received.", ts->frames_received);
-	metric(&b, "fencelock_raft_disconnects_total", "counter", "Transport connections lost.", ts->disconnects);
-	metrics_transport(&b, ts, &st);
+	       st->renewal_failures);
+	metric(&b, "fencelock_takeovers_total", "counter", "VM moves this host decided as leader.", st->takeovers);
+	metric(&b, "fencelock_poison_pills_total", "counter", "Fence requests this host wrote as leader.", st->pills);
+	metric(&b, "fencelock_failovers_total", "counter", "VMs recovered on this host from a failed host.", s->m.recovered);
+	metric(&b, "fencelock_guard_kills_total", "counter", "VMs killed by their guard (deadline passed).", s->m.guard_kills);
+	metric(&b, "fencelock_vm_starts_total", "counter", "VM grants given on this host.", s->m.vm_starts);
+	metric(&b, "fencelock_vm_kills_total", "counter", "VM kills the arbiter asked for on this host.", s->m.vm_kills);
+	metrics_worker(s, &b);
+	metrics_control(cs, &b);
+	metric(&b, "fencelock_raft_frames_sent_total", "counter", "Transport frames sent.", s->ts.frames_sent);
+	metric(&b, "fencelock_raft_frames_received_total", "counter", "Transport frames received.", s->ts.frames_received);
+	metric(&b, "fencelock_raft_disconnects_total", "counter", "Transport connections lost.", s->ts.disconnects);
+	metrics_transport(&b, &s->ts, st);
 	return b.len;
 }
 
 #define FLD_METRICS_MAX (64u * 1024u)
 
-int fld_metrics_op(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+static int read_metrics(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
-	static char buf[FLD_METRICS_MAX];
+	struct fld *d = ctx;
+	struct ctl_server_stats cs;
 	(void)req;
-	metrics_text(ctx, buf, sizeof(buf));
+	char *buf = malloc(FLD_METRICS_MAX);
+	if (buf == NULL)
+		return -FL_ENOMEM;
+	ctl_call_server_stats(call, &cs);
+	const struct fld_snap *s = snap_enter(d, call);
+	if (s == NULL) {
+		free(buf);
+		return -FL_EAGAIN;
+	}
+	metrics_text(s, &cs, buf, FLD_METRICS_MAX);
+	urcu_memb_read_unlock();
 	json_object_set_new(ctl_call_reply(call), "text", json_string(buf));
+	free(buf);
 	return 0;
 }
 
+static void read_thread_start(void *ctx)
+{
+	(void)ctx;
+	urcu_memb_register_thread();
+}
+
+static void read_thread_stop(void *ctx)
+{
+	(void)ctx;
+	urcu_memb_unregister_thread();
+}
+
+void fld_read_backend(struct fld *d, struct ctl_backend *be)
+{
+	be->read_ctx = d;
+	be->read_handlers[CTL_OP_STATUS] = read_status;
+	be->read_handlers[CTL_OP_HOSTS] = be->read_handlers[CTL_OP_LEASES] = be->read_handlers[CTL_OP_VMS] = read_list;
+	be->read_handlers[CTL_OP_METRICS] = read_metrics;
+	be->read_handlers[CTL_OP_VM_INQUIRE] = read_inquire;
+	be->thread_start = read_thread_start;
+	be->thread_stop = read_thread_stop;
+	be->before_replies = fld_snap_before_replies;
+}
+
 /* The metrics file is written by the worker thread (a file system may
- * block a write for seconds); the loop only renders the text into the job's
- * buffer. One write in flight at a time: while one is, later rounds are
- * skipped (counted), never queued behind it. */
+ * block a write for seconds); the loop only renders the text, from the
+ * snapshot it published, into the job's buffer. One write in flight at a
+ * time: while one is, later rounds are skipped (counted), never queued
+ * behind it. */
 static struct metrics_job {
 	struct fl_work w;
 	char path[CFG_PATH_MAX];
@@ -422,14 +664,18 @@ uint64_t fld_metrics_skipped(void)
 
 void fld_write_metrics_file(struct fld *d)
 {
-	if (d->cfg.metrics_file[0] == '\0' || d->worker == NULL)
+	struct ctl_server_stats cs = {0};
+	if (d->cfg.metrics_file[0] == '\0' || d->worker == NULL || d->snap == NULL)
 		return;
 	if (mjob.w.queued) {
 		mjob.skipped++;
 		return;
 	}
+	if (d->ctl != NULL)
+		ctl_server_get_stats(d->ctl, &cs);
 	snprintf(mjob.path, sizeof(mjob.path), "%s", d->cfg.metrics_file);
-	mjob.n = metrics_text(d, mjob.buf, sizeof(mjob.buf));
+	/* The loop publishes d->snap: its own latest needs no read lock. */
+	mjob.n = metrics_text(d->snap, &cs, mjob.buf, sizeof(mjob.buf));
 	mjob.w.run = metrics_job_run;
 	mjob.w.done = metrics_job_done;
 	if (fl_worker_submit(d->worker, &mjob.w) != 0)

@@ -23,6 +23,7 @@
 #include "common/errmap.h"
 #include "fencelock/error.h"
 #include "plugin/host/config.h"
+#include "plugin/host/ctl_server.h"
 
 enum cfg_kind {
 	KIND_NAME,      /* cfg_name_valid() */
@@ -74,6 +75,9 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "realtime", KIND_BOOL, NUM_FIELD(realtime), 0, 0, false},
 	{"host", "priority", KIND_U32, NUM_FIELD(rt_priority), 1, 99, false},
 	{"host", "lock_memory", KIND_BOOL, NUM_FIELD(lock_memory), 0, 0, false},
+	{"host", "control_max_clients", KIND_U32, NUM_FIELD(control_max_clients), 16, 65536, false},
+	{"host", "control_max_clients_per_uid", KIND_U32, NUM_FIELD(control_max_clients_per_uid), 1, 65536, false},
+	{"host", "control_reserved_clients", KIND_U32, NUM_FIELD(control_reserved_clients), 1, 4096, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */
@@ -426,6 +430,10 @@ static void cfg_cross_check(struct cfg_parse *p)
 	if (cfg->partition_tolerance_ms < cfg->io_timeout_ms)
 		cfg_fail(p, p->seen_line[CFG_KEY_PARTITION_TOLERANCE], "[cluster] partition_tolerance: must be at least io_timeout (%u ms), got %u ms",
 			 cfg->io_timeout_ms, cfg->partition_tolerance_ms);
+	uint32_t max = cfg->control_max_clients != 0 ? cfg->control_max_clients : CTL_CLIENTS_DEFAULT;
+	if (cfg->control_reserved_clients != 0 && cfg->control_reserved_clients >= max / 2)
+		cfg_fail(p, 0, "[host] control_reserved_clients: must be below half of control_max_clients (%u), got %u",
+			 max, cfg->control_reserved_clients);
 	if (cfg->n_peers == 0)
 		return; /* joining host: learns the members from the cluster */
 	const struct cfg_peer *self = cfg_find_peer(cfg, cfg->host_id);

@@ -56,6 +56,9 @@ struct fl_config {
 	char control_socket[CFG_PATH_MAX];
 	bool have_control_group;
 	gid_t control_gid;                /* members may use mutating control ops */
+	uint32_t control_max_clients;     /* 0 = the server's default */
+	uint32_t control_max_clients_per_uid; /* an unprivileged uid; 0 = default */
+	uint32_t control_reserved_clients; /* kept for root, and for everyone else; 0 = default */
 	char state_dir[CFG_PATH_MAX];
 	char run_dir[CFG_PATH_MAX];       /* per-VM guard files live in run_dir/guard */
 	char recover_command[CFG_PATH_MAX]; /* "" = rerun the registered command line */

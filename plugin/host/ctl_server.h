@@ -1,20 +1,35 @@
-/* The control socket server of fencelockd, on the real epoll loop.
+/* The control socket server of fencelockd.
  *
- * It listens on a unix stream socket (mode 0660 by default, optionally owned
- * by the control group), accepts a bounded number of non-blocking clients,
- * reads length-prefixed JSON requests into bounded per-client buffers,
+ * It listens on a unix stream socket, accepts non-blocking clients within
+ * bounds (a total, a share per unprivileged uid, slots only privileged
+ * callers may take and slots they may not, so neither a local user nor a
+ * flood of wrappers locks the other out), reads length-prefixed JSON
+ * requests into per-client buffers that grow only as a frame needs,
  * validates them with ctl_proto, checks the caller's credentials
  * (SO_PEERCRED / SO_PEERGROUPS: root, the daemon's own uid or members of the
  * control group may use mutating ops; anyone who can connect may read) and
- * hands each request to a backend: a table of handlers, one per op, that
- * the daemon implements on top of the arbiter. A handler answers at once
- * (fields added to the reply object) or defers (disk I/O, Raft commit) and
- * finishes the call later; a client's next request waits until then, so
+ * hands each request to a backend.
+ *
+ * Threads. The server can serve its clients from a thread of its own
+ * (opts.own_thread; fencelockd does), so that nothing a client does — a
+ * thousand connections, a slow reader, a request trickled byte by byte —
+ * costs the owner's loop (the lease loop) anything. A backend has two
+ * tables: read_handlers run on the server's thread and must answer at once
+ * from data that thread may read (fencelockd: an RCU-published snapshot);
+ * handlers run on the owner's loop, reached through a bounded queue and an
+ * eventfd, and answer at once or defer (disk I/O, Raft commit) and finish
+ * later with ctl_call_finish(); finished calls go back through a second
+ * queue. The owner never waits for a client: a full queue is the caller's
+ * "busy, retry" (FL_EAGAIN). Without own_thread everything runs on the
+ * owner's loop through the same queues (tools and tests).
+ *
+ * A client's next request waits until its previous call finished, so
  * replies keep request order. A malformed request gets an error reply and
  * the connection goes on; an oversized one gets an error reply and the
- * connection is closed; a client that does not read its replies, or idles
- * longer than the idle timeout, is dropped. Nothing a client sends can make
- * the server allocate without bound or stop serving the others. */
+ * connection is closed; a client that does not read its replies, idles
+ * longer than the idle timeout, or does not complete a frame it began
+ * within the frame timeout, is dropped. Nothing a client sends can make the
+ * server allocate without bound or stop serving the others. */
 #ifndef FL_PLUGIN_CTL_SERVER_H
 #define FL_PLUGIN_CTL_SERVER_H
 
@@ -25,11 +40,15 @@
 #include "common/loop.h"
 #include "plugin/host/ctl_proto.h"
 
-#define CTL_CLIENTS_DEFAULT 32u
-#define CTL_CLIENTS_MAX 1024u
+#define CTL_CLIENTS_DEFAULT 1024u
+#define CTL_CLIENTS_MAX 65536u
+#define CTL_PER_UID_DEFAULT 64u        /* connections of one unprivileged uid */
+#define CTL_RESERVED_DEFAULT 16u       /* slots kept for privileged / for other callers */
+#define CTL_QUEUE_DEFAULT 1024u        /* calls queued to the owner's loop */
 #define CTL_IDLE_TIMEOUT_DEFAULT_US (30ull * FL_US_PER_S)
+#define CTL_FRAME_TIMEOUT_DEFAULT_US (5ull * FL_US_PER_S)
 /* Pending replies per client: one maximal reply and then some; the buffer
- * is allocated at accept but only touched as far as it is used. */
+ * grows only as far as replies fill it. */
 #define CTL_WBUF_MAX_BYTES (CTL_HDR_BYTES + CTL_REPLY_MAX_BYTES + 256u * 1024u)
 /* Handler return value: the backend will call ctl_call_finish() later. */
 #define CTL_DEFERRED 1
@@ -43,19 +62,32 @@ struct ctl_peer {
 	uid_t uid;
 	gid_t gid;
 	bool may_mutate;
+	bool privileged;             /* uid 0 or the daemon's own uid */
+	int pidfd;                   /* pidfd of the peer taken at accept (SO_PEERPIDFD or
+				      * pidfd_open of the SO_PEERCRED pid), -1 if none */
 };
 
 /* One handler per op. Returns 0 (reply fields added to ctl_call_reply()),
  * a negative -FL_E code (error reply; message from ctl_call_errorf() or
- * fl_strerror()), or CTL_DEFERRED (the backend keeps call and must call
- * ctl_call_finish() exactly once, from the loop thread). req and its strings
- * stay valid until the call is finished. A NULL handler answers
- * "op not supported by this daemon". */
+ * fl_strerror()), or CTL_DEFERRED (owner-loop handlers only: the backend
+ * keeps call and must call ctl_call_finish() exactly once, from the owner's
+ * loop thread). req and its strings stay valid until the call is finished.
+ * An op with neither handler answers "op not supported by this daemon". */
 typedef int (*ctl_handler_fn)(void *ctx, struct ctl_call *call, const struct ctl_req *req);
 
 struct ctl_backend {
 	void *ctx;
-	ctl_handler_fn handlers[CTL_OP_COUNT];  /* indexed by enum ctl_op */
+	ctl_handler_fn handlers[CTL_OP_COUNT];       /* on the owner's loop, by enum ctl_op */
+	void *read_ctx;
+	ctl_handler_fn read_handlers[CTL_OP_COUNT];  /* on the server's thread; never defer */
+	/* Optional, on the owner's loop, before a batch of finished calls is
+	 * handed back (fencelockd publishes its snapshot here, so a client that
+	 * reads right after a change sees it). */
+	void (*before_replies)(void *ctx);
+	/* Optional, on the server's own thread as it starts and before it ends
+	 * (fencelockd registers it as an RCU reader there). */
+	void (*thread_start)(void *read_ctx);
+	void (*thread_stop)(void *read_ctx);
 };
 
 struct ctl_server_opts {
@@ -63,45 +95,60 @@ struct ctl_server_opts {
 	mode_t mode;                 /* 0 = 0660 */
 	bool have_group;             /* chown the socket to gid and authorise its members */
 	gid_t gid;
+	bool own_thread;             /* serve clients from a thread of the server's own */
 	uint32_t max_clients;        /* 0 = CTL_CLIENTS_DEFAULT; <= CTL_CLIENTS_MAX */
+	uint32_t max_per_uid;        /* unprivileged uid; 0 = CTL_PER_UID_DEFAULT */
+	uint32_t reserved;           /* 0 = CTL_RESERVED_DEFAULT, each way; < max_clients / 2 */
+	uint32_t queue_max;          /* 0 = CTL_QUEUE_DEFAULT */
 	uint64_t idle_timeout_us;    /* 0 = CTL_IDLE_TIMEOUT_DEFAULT_US */
+	uint64_t frame_timeout_us;   /* a frame begun must be complete by then; 0 = default */
 };
 
 struct ctl_server_stats {
 	uint64_t accepted;           /* connections accepted */
 	uint64_t refused_full;       /* connections refused: no free client slot */
+	uint64_t refused_uid;        /* connections refused: the uid's share is used */
 	uint64_t requests;           /* requests dispatched to the backend */
 	uint64_t errors;             /* error replies sent (any cause) */
 	uint64_t refused_perm;       /* mutating requests refused for credentials */
-	uint64_t dropped;            /* clients dropped (oversize, slow reader, idle) */
+	uint64_t refused_busy;       /* requests refused: the owner's queue was full */
+	uint64_t dropped;            /* clients dropped (oversize, slow reader, idle, frame deadline) */
+	uint64_t frame_timeouts;     /* of which: a frame not completed in time */
 	uint32_t clients;            /* connected now */
 };
 
 /* Creates the socket at opts->path (replacing a stale socket file, refusing
  * with -FL_EBUSY if a live server answers there), sets its mode and group,
- * and starts serving on el. The backend table is copied. Returns 0 and
- * *out, or a -FL_E code with a message logged naming the path. */
+ * and starts serving: on el, or on a thread of its own with opts->own_thread
+ * (el is then only the owner's loop, where handlers[] run). The backend
+ * table is copied. Returns 0 and *out, or a -FL_E code with a message logged
+ * naming the path. Call from the owner's loop thread. */
 int ctl_server_new(struct fl_eloop *el, const struct ctl_server_opts *opts,
 		   const struct ctl_backend *backend, struct ctl_server **out);
 
-/* Closes every client and the socket, unlinks the path. Deferred calls not
- * yet finished are dropped: the backend must not touch them afterwards. */
+/* Stops the server's thread (if any), closes every client and the socket,
+ * unlinks the path. Deferred calls not yet finished are dropped: the backend
+ * must not touch them afterwards. From the owner's loop thread. */
 void ctl_server_free(struct ctl_server *s);
 
-/* Copies the counters (for metrics and tests). */
+/* Copies the counters (for metrics and tests); from any thread. */
 void ctl_server_get_stats(const struct ctl_server *s, struct ctl_server_stats *out);
 
 /* The reply object of a call: {"v":1,"ok":true}; add result fields to it. */
 json_t *ctl_call_reply(struct ctl_call *call);
 
-/* The credentials of the caller. */
+/* The credentials of the caller (valid until the call is finished). */
 const struct ctl_peer *ctl_call_peer(const struct ctl_call *call);
+
+/* The server's counters, from a handler (read handlers included). */
+void ctl_call_server_stats(const struct ctl_call *call, struct ctl_server_stats *out);
 
 /* Sets the error sentence for a failing call (what failed, on what, what to do). */
 void ctl_call_errorf(struct ctl_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Finishes a deferred call with rv (0 or a -FL_E code) and sends its reply.
- * If the client has gone meanwhile the reply is discarded. */
+/* Finishes a deferred call with rv (0 or a -FL_E code); its reply is sent
+ * from the server's side. If the client has gone meanwhile the reply is
+ * discarded. From the owner's loop thread. */
 void ctl_call_finish(struct ctl_call *call, int rv);
 
 #endif

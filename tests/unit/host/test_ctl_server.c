@@ -5,7 +5,9 @@
  * of the control group may), deferred calls and their ordering, client
  * limits and idle clients. Clients run in this process, non-blocking, while
  * the test pumps the loop; the credential tests run their client in a
- * forked child that drops to uid 65534 with setresuid(). */
+ * forked child that drops to uid 65534 with setresuid(). The tests of the
+ * server's own thread (own_thread) never pump the owner's loop unless they
+ * say so: what they check must not need it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,7 +404,10 @@ static void a_client_gone_during_a_deferred_call_is_harmless(void **state)
 	assert_int_equal(st.clients, 1); /* zombie until finished */
 	ctl_call_errorf(tb.deferred, "cancelled");
 	ctl_call_finish(tb.deferred, -FL_ECANCELED);
-	ctl_server_get_stats(f->srv, &st);
+	for (int i = 0; i < 20 && st.clients != 0; i++) {
+		fl_eloop_run_once(f->el, 10000);
+		ctl_server_get_stats(f->srv, &st);
+	}
 	assert_int_equal(st.clients, 0);
 	fix_free(f);
 }
@@ -513,6 +518,207 @@ static void without_the_group_an_unprivileged_uid_cannot_connect_at_all(void **s
 	fix_free(f);
 }
 
+/* ---- the server on its own thread ---- */
+
+static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	(void)ctx;
+	(void)req;
+	json_object_set_new(ctl_call_reply(call), "from", json_string("snapshot"));
+	return 0;
+}
+
+static struct ctl_backend threaded_backend(void)
+{
+	struct ctl_backend be = test_backend;
+	be.read_handlers[CTL_OP_STATUS] = read_status;
+	return be;
+}
+
+static struct fix *fix_threaded(struct ctl_server_opts o)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/fl-ctl-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	chmod(f->dir, 0755);
+	snprintf(f->path, sizeof(f->path), "%s/ctl.sock", f->dir);
+	f->el = fl_eloop_new();
+	o.path = f->path;
+	o.own_thread = true;
+	memset(&tb, 0, sizeof(tb));
+	struct ctl_backend be = threaded_backend();
+	assert_int_equal(ctl_server_new(f->el, &o, &be, &f->srv), 0);
+	return f;
+}
+
+static void read_ops_are_answered_while_the_owner_loop_never_runs(void **state)
+{
+	(void)state;
+	struct fix *f = fix_threaded((struct ctl_server_opts){0});
+	int fd[50];
+	for (int i = 0; i < 50; i++) {
+		fd[i] = cli_connect(f->path);
+		assert_true(fd[i] >= 0);
+		cli_send(fd[i], "{\"v\":1,\"op\":\"status\"}");
+	}
+	for (int i = 0; i < 50; i++) {
+		json_t *r = cli_recv(NULL, fd[i]);
+		assert_non_null(r);
+		assert_string_equal(json_string_value(json_object_get(r, "from")), "snapshot");
+		json_decref(r);
+		close(fd[i]);
+	}
+	assert_int_equal(tb.status_calls, 0);
+	fix_free(f);
+}
+
+static void a_mutating_op_runs_on_the_owner_loop_and_its_reply_comes_back(void **state)
+{
+	(void)state;
+	struct fix *f = fix_threaded((struct ctl_server_opts){0});
+	int fd = cli_connect(f->path);
+	cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm1\",\"pid\":7}");
+	json_t *r = cli_recv(f, fd); /* pumps the owner loop */
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "guard_path")), "/run/fencelock/guard/x");
+	json_decref(r);
+	close(fd);
+	fix_free(f);
+}
+
+static void a_full_owner_queue_answers_busy_at_once(void **state)
+{
+	(void)state;
+	struct fix *f = fix_threaded((struct ctl_server_opts){.queue_max = 1});
+	int a = cli_connect(f->path), b = cli_connect(f->path);
+	cli_send(a, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm1\",\"pid\":7}");
+	usleep(100000); /* a's call sits in the queue: the owner loop does not run */
+	cli_send(b, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm2\",\"pid\":8}");
+	json_t *r = cli_recv(NULL, b);
+	assert_non_null(r);
+	assert_int_equal(reply_code(r), -FL_EAGAIN);
+	json_decref(r);
+	r = cli_recv(f, a);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	struct ctl_server_stats st;
+	ctl_server_get_stats(f->srv, &st);
+	assert_int_equal(st.refused_busy, 1);
+	close(a);
+	close(b);
+	fix_free(f);
+}
+
+static void a_client_trickling_a_frame_is_dropped_at_the_frame_deadline_and_others_are_served(void **state)
+{
+	(void)state;
+	struct fix *f = fix_threaded((struct ctl_server_opts){.frame_timeout_us = 300000});
+	int slow = cli_connect(f->path), other = cli_connect(f->path);
+	static const char req[] = "\x16\x00\x00\x00{\"v\":1,\"op\":\"status\"}";
+	bool eof = false;
+	/* One byte every 50 ms: the idle timer is reset by each, the frame deadline is not. */
+	for (size_t i = 0; i < sizeof(req) - 1 && !eof; i++) {
+		if (send(slow, &req[i], 1, MSG_NOSIGNAL) != 1)
+			eof = true;
+		usleep(50000);
+		char c;
+		eof = eof || recv(slow, &c, 1, MSG_DONTWAIT) == 0;
+	}
+	assert_true(eof);
+	cli_send(other, "{\"v\":1,\"op\":\"status\"}");
+	json_t *r = cli_recv(NULL, other);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	struct ctl_server_stats st;
+	ctl_server_get_stats(f->srv, &st);
+	assert_int_equal(st.frame_timeouts, 1);
+	close(slow);
+	close(other);
+	fix_free(f);
+}
+
+/* In a child as uid 65534: opens `n` connections; returns 0 if the last one
+ * was refused for the uid's share (want_refused: the refusal arrives
+ * unasked) or answers a status request (!want_refused). */
+static int uid_child(const char *path, int n, bool want_refused)
+{
+	if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+		return 10;
+	int fd = -1;
+	for (int i = 0; i < n; i++)
+		fd = cli_connect(path);
+	if (fd < 0)
+		return 11;
+	if (!want_refused)
+		cli_send(fd, "{\"v\":1,\"op\":\"status\"}");
+	json_t *r = cli_recv(NULL, fd);
+	if (r == NULL)
+		return 12;
+	const char *e = json_string_value(json_object_get(r, "error"));
+	bool refused = reply_code(r) == -FL_ENOSPC && e != NULL && strstr(e, "uid") != NULL;
+	return refused == want_refused ? 0 : 13;
+}
+
+static void one_uid_beyond_its_share_is_refused_and_root_is_still_served(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct fix *f = fix_threaded((struct ctl_server_opts){.mode = 0666, .max_clients = 16, .max_per_uid = 3,
+								 .reserved = 2});
+	pid_t pid = fork();
+	if (pid == 0) {
+		int rc = uid_child(f->path, 4, true);
+		sleep(1); /* keep its connections while root connects */
+		_exit(rc);
+	}
+	usleep(300000);
+	int fd = cli_connect(f->path);
+	cli_send(fd, "{\"v\":1,\"op\":\"status\"}");
+	json_t *r = cli_recv(NULL, fd);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	struct ctl_server_stats ss;
+	ctl_server_get_stats(f->srv, &ss);
+	assert_int_equal(ss.refused_uid, 1);
+	close(fd);
+	fix_free(f);
+}
+
+static void slots_reserved_for_root_stay_free_when_users_fill_the_rest(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* 8 slots, 2 kept for root: six of uid 65534 fit, the seventh does not. */
+	struct fix *f = fix_threaded((struct ctl_server_opts){.mode = 0666, .max_clients = 8, .max_per_uid = 8,
+								 .reserved = 2});
+	pid_t pid = fork();
+	if (pid == 0) {
+		int rc = uid_child(f->path, 6, false);
+		int extra = rc == 0 ? cli_connect(f->path) : -1;
+		json_t *r = extra >= 0 ? cli_recv(NULL, extra) : NULL;
+		rc = rc != 0 ? rc : r != NULL && reply_code(r) == -FL_ENOSPC ? 0 : 14;
+		sleep(1);
+		_exit(rc);
+	}
+	usleep(400000);
+	int a = cli_connect(f->path), b = cli_connect(f->path);
+	cli_send(b, "{\"v\":1,\"op\":\"status\"}");
+	json_t *r = cli_recv(NULL, b);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(a);
+	close(b);
+	fix_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +738,12 @@ int main(void)
 		cmocka_unit_test(an_unprivileged_uid_may_read_but_not_change_state),
 		cmocka_unit_test(a_member_of_the_control_group_may_change_state),
 		cmocka_unit_test(without_the_group_an_unprivileged_uid_cannot_connect_at_all),
+		cmocka_unit_test(read_ops_are_answered_while_the_owner_loop_never_runs),
+		cmocka_unit_test(a_mutating_op_runs_on_the_owner_loop_and_its_reply_comes_back),
+		cmocka_unit_test(a_full_owner_queue_answers_busy_at_once),
+		cmocka_unit_test(a_client_trickling_a_frame_is_dropped_at_the_frame_deadline_and_others_are_served),
+		cmocka_unit_test(one_uid_beyond_its_share_is_refused_and_root_is_still_served),
+		cmocka_unit_test(slots_reserved_for_root_stay_free_when_users_fill_the_rest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
