@@ -41,6 +41,10 @@
 #include "plugin/host/vmspec.h"
 
 #define EXEC_EXIT_TIMEOUT_MS 5000u   /* reports at exit: the daemon may be paused */
+#define EXEC_WAIT_DEFAULT_S 10u      /* --wait: how long transient refusals are retried */
+#define EXEC_WAIT_MAX_S 3600u
+#define EXEC_BACKOFF_MIN_US (20ull * FL_US_PER_MS)
+#define EXEC_BACKOFF_MAX_US FL_US_PER_S
 
 enum exec_mode { EXEC_PLAIN = 0, EXEC_FIRECRACKER, EXEC_CLOUD_HYPERVISOR };
 
@@ -49,6 +53,7 @@ struct exec_args {
 	const char *socket;
 	const char *spec_file;
 	enum fl_restart restart;
+	uint32_t wait_s;
 	struct vmspec vm;
 	int cmd_argc;
 	char **cmd_argv;
@@ -72,13 +77,19 @@ static void exec_usage(FILE *f)
 		"  --firecracker        volumes from the 'drives' of --config-file, uid from --id\n"
 		"  --cloud-hypervisor   volumes from --disk path=...[,readonly=on]\n"
 		"  -s, --socket SOCKET  control socket (default $FENCELOCK_SOCKET, else %s)\n"
+		"  --wait SECONDS       retry transient refusals (daemon busy or restarting, no free\n"
+		"                       control slot, host not quorate) with back-off for up to\n"
+		"                       SECONDS (default %u; 0: try once)\n"
 		"\n"
 		"exit codes: CMD's own status, or 128+N if signal N ended it; before CMD ran:\n"
-		"  120 daemon unreachable   121 a volume is held by another host\n"
-		"  122 host not quorate     123 permission denied by the daemon\n"
+		"  transient (still so after --wait; try again later):\n"
+		"  119 daemon busy, no free control slot   120 daemon unreachable\n"
+		"  122 host not quorate\n"
+		"  permanent (retrying will not help until something changes):\n"
+		"  121 a volume is held by another host     123 permission denied by the daemon\n"
 		"  124 other refusal        125 bad command line or VM config\n"
 		"  126 CMD not executable   127 CMD not found\n",
-		FL_DEFAULT_SOCKET);
+		FL_DEFAULT_SOCKET, EXEC_WAIT_DEFAULT_S);
 }
 
 static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
@@ -87,7 +98,8 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		{"vm", required_argument, NULL, 'v'}, {"volume", required_argument, NULL, 'V'},
 		{"restart", required_argument, NULL, 'r'}, {"spec", required_argument, NULL, 'p'},
 		{"firecracker", no_argument, NULL, 'F'}, {"cloud-hypervisor", no_argument, NULL, 'C'},
-		{"socket", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0},
+		{"socket", required_argument, NULL, 's'}, {"wait", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'}, {0},
 	};
 	char err[256];
 	int c;
@@ -106,6 +118,16 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		case 'F': a->mode = EXEC_FIRECRACKER; break;
 		case 'C': a->mode = EXEC_CLOUD_HYPERVISOR; break;
 		case 's': a->socket = optarg; break;
+		case 'w': {
+			char *end;
+			unsigned long w = strtoul(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || w > EXEC_WAIT_MAX_S) {
+				snprintf(err, sizeof(err), "--wait must be 0..%u seconds, got '%s'", EXEC_WAIT_MAX_S, optarg);
+				rv = -FL_EINVAL;
+			}
+			a->wait_s = (uint32_t)w;
+			break;
+		}
 		case 'h': exec_usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -120,6 +142,7 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 static int exec_parse(int argc, char **argv, struct exec_args *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->wait_s = EXEC_WAIT_DEFAULT_S;
 	if (exec_parse_opts(argc, argv, a) != 0)
 		return -1;
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
@@ -193,6 +216,7 @@ static char *exec_spec(const struct exec_args *a)
 static int exec_exit_for(int rv)
 {
 	switch (-rv) {
+	case FL_EAGAIN: case FL_ENOSPC: return FL_EXEC_EXIT_RETRY;
 	case FL_EBUSY: return FL_EXEC_EXIT_BUSY;
 	case FL_ENOTQUORATE: return FL_EXEC_EXIT_NOTQUORATE;
 	case FL_EPERM: return FL_EXEC_EXIT_PERM;
@@ -202,19 +226,108 @@ static int exec_exit_for(int rv)
 	}
 }
 
-static int exec_register(struct fl_client *c, const struct exec_args *a)
+/* True for refusals that pass by themselves: the daemon busy (its queue or
+ * its client slots full), restarting (connection closed), not yet quorate,
+ * or a commit that took too long. */
+static bool exec_transient(int rv)
 {
-	char *spec = exec_spec(a);
-	if (spec == NULL)
-		return -FL_EINVAL;
+	switch (-rv) {
+	case FL_EAGAIN: case FL_ENOSPC: case FL_ENOTQUORATE: case FL_ETIMEDOUT: case FL_ESHUTDOWN: case FL_EIO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Back-off over transient refusals until --wait has passed. */
+struct exec_retry {
+	uint64_t until_us;
+	uint64_t delay_us;
+	bool said;
+};
+
+/* Sleeps before the next attempt (jittered, doubling up to 1 s, the last
+ * one at --wait) and returns true, or false once --wait has passed. Says
+ * once, on the first refusal, that it waits. */
+static bool exec_retry_wait(struct exec_retry *r, const struct exec_args *a, const char *why)
+{
+	uint64_t now = fl_monotonic_us();
+	if (now >= r->until_us)
+		return false;
+	if (!r->said)
+		fprintf(stderr, "fencelock exec: VM %s: %s; retrying for up to %u s\n", a->vm.uid, why, a->wait_s);
+	r->said = true;
+	uint64_t sleep_us = r->delay_us / 2 + (uint64_t)rand() % (r->delay_us / 2 + 1);
+	usleep((useconds_t)FL_MIN(sleep_us, r->until_us - now));
+	r->delay_us = FL_MIN(r->delay_us * 2, EXEC_BACKOFF_MAX_US);
+	return true;
+}
+
+static int exec_register(struct fl_client *c, const struct exec_args *a, const char *spec)
+{
 	struct fl_volume vols[CTL_VOLUMES_MAX];
 	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
 		vols[i] = (struct fl_volume){.path = a->vm.volumes[i].path, .read_only = a->vm.volumes[i].ro};
-	int rv = fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec, a->restart);
-	free(spec);
-	if (rv != 0)
-		fprintf(stderr, "fencelock exec: registering VM %s failed: %s\n", a->vm.uid, fl_client_error(c));
-	return rv;
+	return fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec, a->restart);
+}
+
+/* Connects and registers, retrying transient refusals. Returns 0 with *out
+ * connected, or an exit code after one line on stderr. */
+static int exec_connect_register(const struct exec_args *a, struct exec_retry *r, struct fl_client **out)
+{
+	char *spec = exec_spec(a);
+	if (spec == NULL)
+		return FL_EXEC_EXIT_USAGE;
+	const char *path = a->socket != NULL ? a->socket : getenv(FL_SOCKET_ENV);
+	char why[CTL_ERR_MAX + 64];
+	for (;;) {
+		struct fl_client *c = NULL;
+		int rv = fl_connect(a->socket, &c);
+		bool connected = rv == 0;
+		if (connected)
+			rv = exec_register(c, a, spec);
+		if (rv == 0) {
+			free(spec);
+			*out = c;
+			return 0;
+		}
+		if (connected)
+			snprintf(why, sizeof(why), "registering failed: %s", fl_client_error(c));
+		else
+			snprintf(why, sizeof(why), "fencelockd unreachable at %s: %s",
+				 path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
+		fl_disconnect(c);
+		/* A refused connection (no listener: the daemon restarts) passes too. */
+		bool transient = connected ? exec_transient(rv) : rv == -FL_ENOENT;
+		if (transient && exec_retry_wait(r, a, why))
+			continue;
+		fprintf(stderr, "fencelock exec: VM %s not started: %s\n", a->vm.uid, why);
+		free(spec);
+		return connected ? exec_exit_for(rv) : FL_EXEC_EXIT_UNREACHABLE;
+	}
+}
+
+/* Acquires the leases for the child, retrying transient refusals (on a new
+ * connection: the daemon may have closed the old one). 0, or a -FL_E code
+ * after one line on stderr. */
+static int exec_acquire(const struct exec_args *a, struct exec_retry *r, struct fl_client **c, pid_t child,
+			struct fl_lease_grant *g)
+{
+	for (;;) {
+		int rv = *c != NULL ? fl_vm_acquire(*c, a->vm.uid, child, NULL, g) : -FL_ESHUTDOWN;
+		if (rv == 0)
+			return 0;
+		char why[CTL_ERR_MAX + 64];
+		snprintf(why, sizeof(why), "%s", *c != NULL ? fl_client_error(*c) : "fencelockd unreachable");
+		if (!exec_transient(rv) || !exec_retry_wait(r, a, why)) {
+			fprintf(stderr, "fencelock exec: VM %s not started: %s\n", a->vm.uid, why);
+			return rv;
+		}
+		fl_disconnect(*c);
+		*c = NULL;
+		if (fl_connect(a->socket, c) != 0)
+			*c = NULL;
+	}
 }
 
 struct exec_child {
@@ -341,21 +454,18 @@ static int exec_open_guard(const struct fl_lease_grant *g, const char *uid, stru
 static int exec_start(const struct exec_args *a, struct exec_child *ch, struct fl_lease_grant *g,
 		      struct guard_reader *rd)
 {
-	struct fl_client *c;
-	int rv = fl_connect(a->socket, &c);
-	if (rv != 0) {
-		const char *path = a->socket != NULL ? a->socket : getenv(FL_SOCKET_ENV);
-		fprintf(stderr, "fencelock exec: VM %s not started: fencelockd unreachable at %s: %s\n", a->vm.uid,
-			path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
-		return FL_EXEC_EXIT_UNREACHABLE;
-	}
-	rv = exec_register(c, a);
-	if (rv == 0 && (rv = exec_fork(a, ch)) != 0)
+	struct fl_client *c = NULL;
+	struct exec_retry r = {.until_us = fl_monotonic_us() + (uint64_t)a->wait_s * FL_US_PER_S,
+			       .delay_us = EXEC_BACKOFF_MIN_US};
+	srand((unsigned)getpid() ^ (unsigned)fl_monotonic_us());
+	int rv = exec_connect_register(a, &r, &c);
+	if (rv != 0)
+		return rv;
+	if ((rv = exec_fork(a, ch)) != 0)
 		fprintf(stderr, "fencelock exec: cannot fork: %s\n", fl_strerror(rv));
-	else if (rv == 0 && (rv = fl_vm_acquire(c, a->vm.uid, ch->pid, NULL, g)) != 0) {
-		fprintf(stderr, "fencelock exec: VM %s not started: %s\n", a->vm.uid, fl_client_error(c));
+	else if ((rv = exec_acquire(a, &r, &c, ch->pid, g)) != 0) {
 		exec_abandon_child(ch);
-	} else if (rv == 0 && (rv = exec_open_guard(g, a->vm.uid, rd)) != 0) {
+	} else if ((rv = exec_open_guard(g, a->vm.uid, rd)) != 0) {
 		exec_abandon_child(ch);
 		fl_vm_release(c, a->vm.uid, ch->pid);
 		rv = -FL_ECANCELED;

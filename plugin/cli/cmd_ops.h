@@ -16,6 +16,7 @@ enum fl_nagios {
 /* Exit codes of `fencelock exec` when CMD did not run (chosen above the
  * codes a VMM commonly uses, in the range env(1) and timeout(1) use). */
 enum fl_exec_exit {
+	FL_EXEC_EXIT_RETRY = 119,       /* transient: daemon busy or no free control slot past --wait */
 	FL_EXEC_EXIT_UNREACHABLE = 120, /* daemon unreachable, or protocol failure */
 	FL_EXEC_EXIT_BUSY = 121,        /* a volume lease is held by another host */
 	FL_EXEC_EXIT_NOTQUORATE = 122,  /* this host is not quorate */

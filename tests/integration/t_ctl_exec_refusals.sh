@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fencelock exec refuses to run CMD, with a message and its own exit code,
 # when a volume is held by another host (121), the host is not quorate (122),
-# the daemon is unreachable (120) or the command line is wrong (125); CMD not
+# the daemon is unreachable (120) or the command line is wrong (125), the
+# transient ones (122, 120) only after retrying for --wait; CMD not
 # found gives 127 and releases the leases. Firecracker and Cloud Hypervisor
 # modes take the uid and volumes from the VMM's arguments and config.
 source "$FL_ROOT/tests/lib/common.sh"
@@ -54,11 +55,16 @@ expect_rc 0 "$FL" -s "$SOCK" leases -o json
 command -v jq >/dev/null && { jq -e '[.leases[] | select(.vm == "ch-1" and .mode == "ro")] | length == 1' <<<"$out" >/dev/null || fail "ch-1 leases: $out"; }
 
 stub_stop; stub_start -n
-expect_rc 122 "$FL" -s "$SOCK" exec --vm vm-q --volume "$T/disk.img" -- touch "$T/ran"
+t0=$(date +%s%N)
+expect_rc 122 "$FL" -s "$SOCK" exec --wait 1 --vm vm-q --volume "$T/disk.img" -- touch "$T/ran"
+t1=$(date +%s%N)
 grep -q "not quorate" <<<"$out" || fail "quorum message: $out"
+# A transient refusal is retried until --wait, saying so once.
+[ "$(grep -c "retrying for up to 1 s" <<<"$out")" -eq 1 ] || fail "retry message: $out"
+[ $(( (t1 - t0) / 1000000 )) -ge 700 ] || fail "gave up after $(( (t1 - t0) / 1000000 )) ms, before --wait 1"
 [ ! -e "$T/ran" ] || fail "CMD ran on a non-quorate host"
 stub_stop
-expect_rc 120 "$FL" -s "$SOCK" exec --vm vm-u --volume "$T/disk.img" -- touch "$T/ran"
+expect_rc 120 "$FL" -s "$SOCK" exec --wait 0 --vm vm-u --volume "$T/disk.img" -- touch "$T/ran"
 grep -q "fencelockd unreachable" <<<"$out" || fail "unreachable message: $out"
 [ ! -e "$T/ran" ] || fail "CMD ran without a daemon"
 exit 0

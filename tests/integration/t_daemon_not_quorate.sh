@@ -13,7 +13,7 @@ expect_rc 2 "$FL" -s "$(dl_sock 1)" status
 grep -q "FENCELOCK CRITICAL - not quorate" <<<"$out" || fail "status: $out"
 dl_vm_script
 touch "$T/vol-q.img"
-expect_rc 122 env FENCELOCK_SOCKET="$(dl_sock 1)" "$FL" exec --vm vm-q --volume "$T/vol-q.img" -- "$T/vm.sh" vm-q "$T/vm-vm-q.log"
+expect_rc 122 env FENCELOCK_SOCKET="$(dl_sock 1)" "$FL" exec --wait 1 --vm vm-q --volume "$T/vol-q.img" -- "$T/vm.sh" vm-q "$T/vm-vm-q.log"
 grep -q "not quorate" <<<"$out" || fail "exec refusal: $out"
 [ -e "$T/vm-vm-q.log" ] && fail "the VM ran on a host without quorum"
 
