@@ -174,6 +174,9 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 			    .restart = fld_restart_to_fsm(req->restart),
 			    .spec = (const uint8_t *)req->spec, .spec_len = (uint32_t)spec_len};
 	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
+	/* Who registers it is who a re-run of its spec will run as. */
+	c.owner_uid = (uint32_t)ctl_call_peer(call)->uid;
+	c.owner_gid = (uint32_t)ctl_call_peer(call)->gid;
 	for (uint32_t i = 0; i < req->n_volumes; i++) {
 		snprintf(c.vol[i].path, sizeof(c.vol[i].path), "%s", req->volumes[i].path);
 		c.vol[i].ro = req->volumes[i].ro;

@@ -84,9 +84,10 @@ struct dvm {
 	uint64_t incarnation;
 	bool adopted;                /* guard file found at start-up, process unknown */
 	bool have_guard;             /* our guard_table holds its file */
-	pid_t pid;                   /* the VM process (vm.acquire's pid) */
+	pid_t pid;                   /* the VM process (vm.acquire's pid, checked: the caller's descendant) */
+	int pid_fd;                  /* its pidfd: every signal to the VM goes through it; -1 if none */
 	pid_t wrapper_pid;           /* the `fencelock exec` that asked (SO_PEERCRED) */
-	int wrapper_fd;              /* pidfd of wrapper_pid, or -1 */
+	int wrapper_fd;              /* pidfd of wrapper_pid (the connection's own, SO_PEERPIDFD), or -1 */
 	pid_t spawn_pid;             /* our own child: recover_command or re-run */
 	int spawn_fd;                /* its pidfd, or -1 */
 	bool exited_reported;        /* the wrapper said vm.exited */
@@ -98,7 +99,9 @@ struct dvm {
 	struct fl_timer report;      /* deferred arb_vm_exited */
 	struct ctl_call *acquire;    /* a vm.acquire waiting for the start op */
 	pid_t acquire_pid;
+	int acquire_pid_fd;          /* pidfd of acquire_pid, owned until the grant */
 	pid_t acquire_wrapper;
+	int acquire_wrapper_fd;      /* pidfd of the asking wrapper, owned until the grant */
 	uint64_t acquire_until_us;
 	bool acquire_placed;         /* we proposed its placement here (re-proposed until applied) */
 	uint64_t acquire_place_inc;  /* the incarnation that proposal expects */

@@ -12,7 +12,12 @@
  * finds the VM started and is granted at once.
  *
  * kill() SIGTERMs the wrapper (it forwards to the VM's process group), and
- * SIGKILLs the VM's group and the wrapper at the deadline. A VM is reported
+ * SIGKILLs the VM's group and the wrapper at the deadline. Every signal to a
+ * VM or a wrapper goes through a pidfd (pidfd_send_signal): the VM's was
+ * taken by the control server from the pid vm.acquire named after checking
+ * it is the caller's own descendant, the wrapper's is its connection's
+ * (SO_PEERPIDFD); a pid a client merely claims is never signalled, and a
+ * pid reused after its process ended is never hit. A VM is reported
  * dead to the arbiter (arb_vm_exited: its leases are then released) only
  * after its volumes were flushed: by the wrapper, which says vm.release after
  * its flush, or by us, when the wrapper vanished without a release (pidfd)
@@ -24,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -75,7 +81,8 @@ void vmrt_init(struct fld *d)
 		memset(v, 0, sizeof(*v));
 		v->d = d;
 		v->idx = i;
-		v->wrapper_fd = v->spawn_fd = v->flush_fd = -1;
+		v->wrapper_fd = v->spawn_fd = v->flush_fd = v->pid_fd = -1;
+		v->acquire_pid_fd = v->acquire_wrapper_fd = -1;
 		fl_timer_init(&v->timer, dvm_timer_fn, v);
 		fl_timer_init(&v->report, dvm_report_fn, v);
 		fl_timer_init(&v->flush_timer, dvm_flush_timer_fn, v);
@@ -245,14 +252,45 @@ static void unplace(struct fld *d, const char *uid, uint64_t incarnation)
 
 /* ---- processes ---- */
 
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1u << 2)
+#endif
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Signals the process of pidfd fd, and its process group when it leads one
+ * (the wrapper made the VM a group leader; a VMM's helpers are in it).
+ * Nothing happens for fd < 0 or a process already gone. */
+static void signal_pidfd(int fd, pid_t pid, int sig, bool group)
+{
+	if (fd < 0)
+		return;
+	bool leader = group && pid > 1 && getpgid(pid) == pid;
+	bool no_group_flag = false;
+	if (leader) {
+		if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+			return;
+		no_group_flag = errno == EINVAL;
+	}
+	if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) != 0)
+		return; /* gone: its pid may already be another process's */
+	if (no_group_flag)
+		kill(-pid, sig); /* kernel without PIDFD_SIGNAL_PROCESS_GROUP: the leader was alive just now */
+}
+
 static void on_wrapper_fd(void *arg, uint32_t ev);
 static void on_spawn_fd(void *arg, uint32_t ev);
 
-static int watch_pid(struct fld *d, pid_t pid, fl_fd_fn fn, void *arg, int *fd_out)
+/* Watches pidfd fd (taken over: closed on failure) for the process's end. */
+static int watch_fd(struct fld *d, int fd, fl_fd_fn fn, void *arg, int *fd_out)
 {
-	int fd = pidfd_open_(pid);
 	if (fd < 0)
-		return fl_from_errno(errno);
+		return -FL_ENOENT;
 	int rv = fl_eloop_add_fd(d->el, fd, EPOLLIN, fn, arg);
 	if (rv != 0) {
 		close(fd);
@@ -260,6 +298,14 @@ static int watch_pid(struct fld *d, pid_t pid, fl_fd_fn fn, void *arg, int *fd_o
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+static int watch_pid(struct fld *d, pid_t pid, fl_fd_fn fn, void *arg, int *fd_out)
+{
+	int fd = pidfd_open_(pid);
+	if (fd < 0)
+		return fl_from_errno(errno);
+	return watch_fd(d, fd, fn, arg, fd_out);
 }
 
 static void unwatch(struct fld *d, int *fd)
@@ -289,9 +335,33 @@ static char **spawn_env(const char *sock, char *buf, size_t len)
 	return envp;
 }
 
+/* Who a spawned command runs as: a re-run of a registered spec runs as the
+ * uid/gid that registered it (with the control group, so its `fencelock
+ * exec` may acquire), never as more; recover_command (the operator's own
+ * configured command) runs as the daemon. */
+struct spawn_ids {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	uint32_t n_groups;
+	gid_t groups[1];
+};
+
+/* In the child: gives up root for ids; false if any step fails (then the
+ * command must not run at all). Async-signal-safe calls only. */
+static bool spawn_drop(const struct spawn_ids *ids)
+{
+	if (!ids->drop)
+		return true;
+	if (setgroups(ids->n_groups, ids->groups) != 0 || setresgid(ids->gid, ids->gid, ids->gid) != 0 ||
+	    setresuid(ids->uid, ids->uid, ids->uid) != 0)
+		return false;
+	return ids->uid == 0 || setuid(0) != 0; /* root is gone for good */
+}
+
 /* In the child, before exec: a clean slate (own session, default signals,
- * nothing of the daemon's descriptors); async-signal-safe calls only.
- * Never returns. */
+ * nothing of the daemon's descriptors, the owner's credentials, the
+ * ordinary scheduling below); async-signal-safe calls only. Never returns. */
 /* What the daemon runs with and a VM must not: SCHED_RR (reset at fork by
  * SCHED_RESET_ON_FORK, again here in case it was not set), the unit's nice
  * -10, real-time I/O class and OOM score -1000 (the daemon must never be
@@ -309,7 +379,8 @@ static void spawn_child_ordinary(void)
 	}
 }
 
-static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, char *const envp[])
+static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, char *const envp[],
+				 const struct spawn_ids *ids)
 {
 	spawn_child_ordinary();
 	sigset_t all;
@@ -322,11 +393,13 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *c
 		stdin_fd = open("/dev/null", O_RDONLY);
 	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
 		_exit(126);
-	if (cwd == NULL || chdir(cwd) != 0)
-		(void)!chdir("/");
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
 		for (int fd = 3; fd < 4096; fd++)
 			close(fd);
+	if (!spawn_drop(ids))
+		_exit(126);
+	if (cwd == NULL || chdir(cwd) != 0)
+		(void)!chdir("/");
 	execve(argv[0], argv, envp);
 	_exit(errno == ENOENT ? 127 : 126);
 }
@@ -350,14 +423,14 @@ static int spec_fd(const struct fsm_vm *vm)
 	return fd;
 }
 
-static pid_t spawn_argv(struct fld *d, char *const argv[], int stdin_fd, const char *cwd)
+static pid_t spawn_argv(struct fld *d, char *const argv[], int stdin_fd, const char *cwd, const struct spawn_ids *ids)
 {
 	static char sock_env[CFG_PATH_MAX + 32];
 	char **envp = spawn_env(d->cfg.control_socket, sock_env, sizeof(sock_env));
 	fflush(NULL);
 	pid_t p = fork();
 	if (p == 0)
-		spawn_child(argv, stdin_fd, cwd, envp);
+		spawn_child(argv, stdin_fd, cwd, envp, ids);
 	return p;
 }
 
@@ -370,7 +443,8 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 		int fd = spec_fd(vm);
 		if (fd < 0)
 			return fd;
-		p = spawn_argv(d, argv, fd, "/");
+		struct spawn_ids as_daemon = {.drop = false};
+		p = spawn_argv(d, argv, fd, "/", &as_daemon);
 		close(fd);
 	} else {
 		char *spec = malloc(vm->spec_len + 1u), err[256];
@@ -385,7 +459,12 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 			fl_err("VM %s cannot be started here: %s; set [host] recover_command", v->uid, err);
 			return rv;
 		}
-		p = spawn_argv(d, r.argv, -1, r.cwd);
+		struct spawn_ids owner = {.drop = vm->owner_uid != 0, .uid = (uid_t)vm->owner_uid,
+					  .gid = (gid_t)vm->owner_gid, .n_groups = d->cfg.have_control_group ? 1u : 0u,
+					  .groups = {d->cfg.control_gid}};
+		fl_info("VM %s: its command line runs again as uid %u gid %u, who registered it", v->uid,
+			vm->owner_uid, vm->owner_gid);
+		p = spawn_argv(d, r.argv, -1, r.cwd, &owner);
 		vmspec_rerun_free(&r);
 	}
 	if (p < 0)
@@ -402,31 +481,39 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 
 /* ---- grants ---- */
 
-/* Opens the guard file and fills the reply of a vm.acquire. */
-static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid, pid_t wrapper)
+/* Opens the guard file and fills the reply of a vm.acquire. pid_fd and
+ * wrapper_fd (pidfds of the VM and of the asking wrapper) are taken over:
+ * kept on success, closed on failure. */
+static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid, int pid_fd, pid_t wrapper,
+		 int wrapper_fd)
 {
 	char path[1024];
 	uint64_t grace = d->guard_grace_us;
 	FL_ASSERT(v->state == DVM_NONE || v->state == DVM_SPAWNED);
-	FL_ASSERT(pid > 0);
+	FL_ASSERT(pid > 1);
+	int rv = 0;
 	if (d->guard_deadline_us <= fl_now_us(d->loop)) {
 		ctl_call_errorf(call, "host %u has no valid delta lease: VM %s cannot be guarded", d->cfg.host_id, v->uid);
-		return -FL_ENOTQUORATE;
-	}
-	int rv = guard_table_open(&d->guards, v->uid, d->guard_deadline_us, grace, path, sizeof(path));
-	if (rv != 0) {
+		rv = -FL_ENOTQUORATE;
+	} else if ((rv = guard_table_open(&d->guards, v->uid, d->guard_deadline_us, grace, path, sizeof(path))) != 0) {
 		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard: %s", v->uid,
 				d->cfg.run_dir, fl_strerror(rv));
+	}
+	if (rv != 0) {
+		close_fd(&pid_fd);
+		close_fd(&wrapper_fd);
 		return rv;
 	}
 	v->have_guard = true;
 	v->state = DVM_RUNNING;
 	v->pid = pid;
+	close_fd(&v->pid_fd);
+	v->pid_fd = pid_fd;
 	v->wrapper_pid = wrapper;
 	v->exited_reported = v->natural_exit = false;
 	v->started_us = fl_now_us(d->loop);
 	unwatch(d, &v->wrapper_fd);
-	if (wrapper > 0 && watch_pid(d, wrapper, on_wrapper_fd, v, &v->wrapper_fd) != 0) {
+	if (watch_fd(d, wrapper_fd, on_wrapper_fd, v, &v->wrapper_fd) != 0) {
 		/* Gone while it waited for us (killed, or gave up): nothing will
 		 * run this grant; its VM ended before it began. */
 		fl_warn("VM %s: its wrapper pid %d is gone; the grant is withdrawn", v->uid, (int)wrapper);
@@ -468,6 +555,7 @@ static void finish_exit(struct fld *d, struct dvm *v)
 	}
 	v->state = DVM_NONE;
 	v->pid = v->wrapper_pid = 0;
+	close_fd(&v->pid_fd);
 	v->adopted = false;
 	fl_info("VM %s incarnation %" PRIu64 ": %s", v->uid, v->incarnation,
 		natural ? "ended on its own; not restarted" : "dead; its leases are released");
@@ -617,8 +705,7 @@ static void on_wrapper_fd(void *arg, uint32_t ev)
 		return;
 	if (!v->exited_reported)
 		note_exit(d, v);
-	if (v->pid > 0)
-		kill(-v->pid, SIGKILL);
+	signal_pidfd(v->pid_fd, v->pid, SIGKILL, true);
 	fl_notice("VM %s: wrapper pid %d gone without a release; flushing its volumes before releasing its leases",
 		  v->uid, (int)v->wrapper_pid);
 	v->wrapper_pid = 0; /* gone: its pid may be reused, never signal it again */
@@ -664,10 +751,8 @@ static void dvm_timer_fn(struct fl_timer *t, void *arg)
 		finish_exit(d, v);
 	} else if (v->state == DVM_KILLING) {
 		fl_warn("VM %s: kill deadline reached: SIGKILL", v->uid);
-		if (v->pid > 0)
-			kill(-v->pid, SIGKILL);
-		if (v->wrapper_pid > 0)
-			kill(v->wrapper_pid, SIGKILL);
+		signal_pidfd(v->pid_fd, v->pid, SIGKILL, true);
+		signal_pidfd(v->wrapper_fd, v->wrapper_pid, SIGKILL, false);
 		if (v->spawn_pid > 0)
 			kill(-v->spawn_pid, SIGKILL);
 		if (v->wrapper_fd < 0 && v->spawn_fd < 0) /* nothing to wait for (adopted) */
@@ -706,7 +791,8 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	if (v->acquire != NULL) {
 		struct ctl_call *call = v->acquire;
 		v->acquire = NULL;
-		int rv = grant(d, v, call, v->acquire_pid, v->acquire_wrapper);
+		int rv = grant(d, v, call, v->acquire_pid, v->acquire_pid_fd, v->acquire_wrapper, v->acquire_wrapper_fd);
+		v->acquire_pid_fd = v->acquire_wrapper_fd = -1; /* taken over by grant() */
 		ctl_call_finish(call, rv);
 		if (rv != 0)
 			v->arb_started = false;
@@ -759,6 +845,8 @@ static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t dead
 		ctl_call_errorf(v->acquire, "VM %s was stopped on this host before it started", v->uid);
 		ctl_call_finish(v->acquire, -FL_ECANCELED);
 		v->acquire = NULL;
+		close_fd(&v->acquire_pid_fd);
+		close_fd(&v->acquire_wrapper_fd);
 	}
 	if (v->state == DVM_NONE) {
 		v->state = DVM_KILLING;
@@ -781,8 +869,8 @@ static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t dead
 		if (v->adopted)
 			at = FL_MAX(at, d->guard_deadline_us + d->guard_grace_us + 200 * FL_US_PER_MS);
 	}
-	if (v->wrapper_pid > 0)
-		kill(v->wrapper_pid, SIGTERM);
+	if (v->wrapper_fd >= 0)
+		signal_pidfd(v->wrapper_fd, v->wrapper_pid, SIGTERM, false);
 	else if (v->spawn_pid > 0)
 		kill(-v->spawn_pid, SIGTERM);
 	fl_timer_arm(d->loop, &v->timer, at);
@@ -838,6 +926,13 @@ static int acquire_checks(struct fld *d, struct ctl_call *call, const struct ctl
 	return 0;
 }
 
+/* A pidfd of our own for the caller (its connection's, duplicated), or -1. */
+static int peer_pidfd(const struct ctl_call *call)
+{
+	int fd = ctl_call_peer(call)->pidfd;
+	return fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+}
+
 int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 {
 	const struct fsm_vm *vm;
@@ -852,7 +947,7 @@ int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 		return -FL_EBUSY;
 	}
 	if (v->state == DVM_SPAWNED)
-		return grant(d, v, call, req->pid, wrapper); /* the wrapper we started */
+		return grant(d, v, call, req->pid, ctl_call_take_pidfd(call), wrapper, peer_pidfd(call));
 	if (v->state == DVM_RUNNING) {
 		ctl_call_errorf(call, "VM %s already runs on this host (pid %d)", req->uid, (int)v->pid);
 		return -FL_EBUSY;
@@ -875,6 +970,10 @@ int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 	v->acquire = call;
 	v->acquire_pid = req->pid;
 	v->acquire_wrapper = wrapper;
+	close_fd(&v->acquire_pid_fd);
+	close_fd(&v->acquire_wrapper_fd);
+	v->acquire_pid_fd = ctl_call_take_pidfd(call);
+	v->acquire_wrapper_fd = peer_pidfd(call);
 	v->acquire_until_us = fl_now_us(d->loop) + FLD_ACQUIRE_TIMEOUT_US;
 	return CTL_DEFERRED;
 }
@@ -961,6 +1060,8 @@ void vmrt_poll(struct fld *d, uint64_t now)
 				(uint64_t)(FLD_ACQUIRE_TIMEOUT_US / FL_US_PER_S));
 		ctl_call_finish(v->acquire, -FL_EBUSY);
 		v->acquire = NULL;
+		close_fd(&v->acquire_pid_fd);
+		close_fd(&v->acquire_wrapper_fd);
 		if (vm != NULL && vm->desired_host == d->cfg.host_id) {
 			v->cancelled_inc = vm->incarnation;
 			unplace(d, vm->uid, vm->incarnation);
@@ -979,5 +1080,8 @@ void vmrt_shutdown(struct fld *d)
 		unwatch(d, &v->flush_fd); /* a flush child left running ends on its own */
 		fl_timer_cancel(d->loop, &v->flush_timer);
 		v->acquire = NULL; /* the control server drops unfinished calls */
+		close_fd(&v->acquire_pid_fd);
+		close_fd(&v->acquire_wrapper_fd);
+		close_fd(&v->pid_fd);
 	}
 }

@@ -59,6 +59,7 @@ struct ctl_call {
 	json_t *reply;
 	struct ctl_req req;
 	int rv;                      /* the result, set when finished by the owner */
+	int pidfd;                   /* vm.acquire: pidfd of the checked req.pid, or -1 */
 	struct ctl_call *next_done;  /* owner side: finished, not yet handed back */
 	char err[CTL_ERR_MAX];
 };
@@ -332,6 +333,9 @@ static void client_reply_error(struct ctl_client *c, int code, const char *msg)
 
 static void call_reset(struct ctl_call *call)
 {
+	if (call->pidfd >= 0)
+		close(call->pidfd);
+	call->pidfd = -1;
 	json_decref(call->msg);
 	json_decref(call->reply);
 	call->msg = call->reply = NULL;
@@ -354,6 +358,62 @@ static void call_complete(struct ctl_call *call, int rv)
 	call_reset(call);
 }
 
+/* True if pid is ancestor or descends from it, following the parent links
+ * of /proc/PID/stat (bounded: a chain longer than 256 is refused). */
+static bool pid_descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; depth < 256; depth++) {
+		if (pid == ancestor)
+			return true;
+		if (pid <= 1)
+			return false;
+		char path[64], buf[1024];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		FILE *f = fopen(path, "re");
+		size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f != NULL)
+			fclose(f);
+		buf[n] = '\0';
+		/* "PID (COMM) STATE PPID ...": COMM may hold anything, even ") ". */
+		const char *close_paren = strrchr(buf, ')');
+		int ppid;
+		if (close_paren == NULL || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+			return false;
+		pid = (pid_t)ppid;
+	}
+	return false;
+}
+
+/* vm.acquire names the process the daemon will guard and, at a kill,
+ * signal: it must be the caller or one of its descendants, never a pid the
+ * caller merely claims. Checked here, off the owner's loop (it reads /proc);
+ * on success the call carries a pidfd of that very process (taken before
+ * the check and confirmed alive after it, so a reused pid cannot slip in). */
+static int check_target_pid(struct ctl_client *c, struct ctl_call *call)
+{
+	pid_t pid = call->req.pid;
+	if (pid <= 1) {
+		snprintf(call->err, sizeof(call->err), "pid %d cannot be guarded: name the VM's own process", (int)pid);
+		return -FL_EPERM;
+	}
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0) {
+		snprintf(call->err, sizeof(call->err), "pid %d: no such process", (int)pid);
+		return -FL_ENOENT;
+	}
+	bool caller_alive = c->peer.pidfd < 0 || syscall(SYS_pidfd_send_signal, c->peer.pidfd, 0, NULL, 0) == 0;
+	if (!caller_alive || !pid_descends_from(pid, c->peer.pid) ||
+	    syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0) != 0) {
+		close(pfd);
+		snprintf(call->err, sizeof(call->err),
+			 "pid %d is neither the caller (pid %d) nor one of its descendants; a client may only name its own processes",
+			 (int)pid, (int)c->peer.pid);
+		return -FL_EPERM;
+	}
+	call->pidfd = pfd;
+	return 0;
+}
+
 /* Validates the request and its rights; 0, or an error code with call->err set. */
 static int dispatch_check(struct ctl_client *c, struct ctl_call *call)
 {
@@ -373,6 +433,8 @@ static int dispatch_check(struct ctl_client *c, struct ctl_call *call)
 			 ctl_op_name(call->req.op));
 		return -FL_EINVAL;
 	}
+	if (call->req.op == CTL_OP_VM_ACQUIRE && (rv = check_target_pid(c, call)) != 0)
+		return rv;
 	call->reply = ctl_resp_ok();
 	return call->reply == NULL ? -FL_ENOMEM : 0;
 }
@@ -651,6 +713,7 @@ static void server_accept_one(struct ctl_server *s, int fd)
 	}
 	*c = (struct ctl_client){.srv = s, .fd = fd, .used = true, .peer = peer};
 	c->call.client = c;
+	c->call.pidfd = -1;
 	c->peer.pidfd = peer_pidfd(fd, peer.pid);
 	fl_timer_init(&c->idle, client_on_idle, c);
 	fl_timer_init(&c->frame, client_on_frame_deadline, c);
@@ -985,6 +1048,13 @@ const struct ctl_peer *ctl_call_peer(const struct ctl_call *call)
 void ctl_call_server_stats(const struct ctl_call *call, struct ctl_server_stats *out)
 {
 	ctl_server_get_stats(call->client->srv, out);
+}
+
+int ctl_call_take_pidfd(struct ctl_call *call)
+{
+	int fd = call->pidfd;
+	call->pidfd = -1;
+	return fd;
 }
 
 void ctl_call_errorf(struct ctl_call *call, const char *fmt, ...)

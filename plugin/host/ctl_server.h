@@ -8,7 +8,11 @@
  * validates them with ctl_proto, checks the caller's credentials
  * (SO_PEERCRED / SO_PEERGROUPS: root, the daemon's own uid or members of the
  * control group may use mutating ops; anyone who can connect may read) and
- * hands each request to a backend.
+ * hands each request to a backend. The pid vm.acquire names must be the
+ * caller's own process or one of its descendants (checked here through
+ * /proc, off the owner's loop; pid <= 1 never passes); the handler gets a
+ * pidfd of it (ctl_call_take_pidfd), so nothing ever signals a pid a client
+ * merely claims.
  *
  * Threads. The server can serve its clients from a thread of its own
  * (opts.own_thread; fencelockd does), so that nothing a client does — a
@@ -139,6 +143,11 @@ json_t *ctl_call_reply(struct ctl_call *call);
 
 /* The credentials of the caller (valid until the call is finished). */
 const struct ctl_peer *ctl_call_peer(const struct ctl_call *call);
+
+/* vm.acquire: the pidfd of req->pid, which the server checked is the caller
+ * or one of its descendants (never a pid merely claimed); the caller owns it
+ * from now on. -1 for other ops, or if already taken. */
+int ctl_call_take_pidfd(struct ctl_call *call);
 
 /* The server's counters, from a handler (read handlers included). */
 void ctl_call_server_stats(const struct ctl_call *call, struct ctl_server_stats *out);

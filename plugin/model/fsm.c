@@ -169,6 +169,8 @@ static void cmd_register_body(struct cx *x, struct fsm_cmd *c)
 		cx_str(x, c->vol[i].path, FSM_PATH_MAX, true, false);
 		cx_bool(x, &c->vol[i].ro);
 	}
+	cx_u32(x, &c->owner_uid);
+	cx_u32(x, &c->owner_gid);
 	cx_blob(x, &c->spec, &c->spec_len, FSM_SPEC_MAX);
 }
 
@@ -496,6 +498,8 @@ static int ap_vm_register(struct fsm *f, const struct fsm_cmd *c)
 	memcpy(vm->uid, c->uid, sizeof(vm->uid));
 	vm->restart = c->restart;
 	vm->ptol_us = c->ptol_us;
+	vm->owner_uid = c->owner_uid;
+	vm->owner_gid = c->owner_gid;
 	vm->nvol = c->nvol;
 	for (uint32_t i = 0; i < c->nvol; i++) {
 		memcpy(vm->vol[i].path, c->vol[i].path, sizeof(vm->vol[i].path));
@@ -774,6 +778,8 @@ static void snap_vm(struct cx *x, struct fsm_vm *vm, const uint8_t **spec, uint3
 	cx_u32(x, &vm->run_host);
 	cx_u64(x, &vm->incarnation);
 	cx_u64(x, &vm->ptol_us);
+	cx_u32(x, &vm->owner_uid);
+	cx_u32(x, &vm->owner_gid);
 	cx_blob(x, spec, &vm->spec_len, spec_max);
 }
 

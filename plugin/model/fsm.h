@@ -40,14 +40,14 @@
 #define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
 
 #define FSM_CMD_MAGIC 0x31434C46u    /* "FLC1" */
-#define FSM_CMD_VERSION 1u
+#define FSM_CMD_VERSION 2u      /* 2: vm-register carries the owner uid/gid */
 #define FSM_CMD_HDR_BYTES 24u
 /* Largest encoded command (a VM_REGISTER with everything at its maximum). */
 #define FSM_CMD_MAX_BYTES \
 	(FSM_CMD_HDR_BYTES + 2 + FSM_UID_MAX + 1 + 8 + 1 + \
-	 FSM_VOLS_MAX * (2 + FSM_PATH_MAX + 1) + 4 + FSM_SPEC_MAX)
+	 FSM_VOLS_MAX * (2 + FSM_PATH_MAX + 1) + 8 + 4 + FSM_SPEC_MAX)
 #define FSM_SNAP_MAGIC 0x31534C46u   /* "FLS1" */
-#define FSM_SNAP_VERSION 1u
+#define FSM_SNAP_VERSION 2u     /* 2: VMs carry the owner uid/gid */
 #define FSM_SNAP_HDR_BYTES 16u
 
 enum fsm_cmd_type {
@@ -127,6 +127,8 @@ struct fsm_vm {
 	uint32_t run_host;         /* 0 unless reported running */
 	uint64_t incarnation;      /* bumped by every successful VM_PLACE */
 	uint64_t ptol_us;          /* partition tolerance override; 0 = cluster P */
+	uint32_t owner_uid;        /* who registered it (the registering host's SO_PEERCRED): */
+	uint32_t owner_gid;        /* a re-run of its spec runs as them, never as more */
 	uint32_t spec_len;
 	uint8_t *spec;             /* limits.spec_max_bytes of the FSM's pool */
 };
@@ -182,6 +184,7 @@ struct fsm_cmd {
 	uint64_t fence_index;
 	uint64_t until_us;
 	uint32_t slot;
+	uint32_t owner_uid, owner_gid; /* vm-register: the registering caller */
 	uint32_t spec_len;
 	const uint8_t *spec;
 };

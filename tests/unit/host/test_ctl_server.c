@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,14 @@ static void cli_send_raw(int fd, const void *body, uint32_t len, uint32_t announ
 static void cli_send(int fd, const char *json)
 {
 	cli_send_raw(fd, json, (uint32_t)strlen(json), (uint32_t)strlen(json));
+}
+
+/* vm.acquire of uid for pid (the caller's own pid, or another to test the check). */
+static void cli_send_acquire(int fd, const char *uid, pid_t pid)
+{
+	char req[160];
+	snprintf(req, sizeof(req), "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"%s\",\"pid\":%d}", uid, (int)pid);
+	cli_send(fd, req);
 }
 
 /* Pumps the loop (if any) until a whole reply arrives; NULL on EOF/timeout.
@@ -353,7 +362,7 @@ static void a_backend_error_carries_its_code_and_sentence(void **state)
 	(void)state;
 	struct fix *f = fix_new(NULL);
 	int fd = cli_connect(f->path);
-	cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"busy\",\"pid\":7}");
+	cli_send_acquire(fd, "busy", getpid());
 	json_t *r = cli_recv(f, fd);
 	assert_int_equal(reply_code(r), -FL_EBUSY);
 	assert_string_equal(json_string_value(json_object_get(r, "error")), "volume /dev/sdb of VM busy is held by host 2");
@@ -367,7 +376,7 @@ static void a_deferred_call_answers_when_finished_and_replies_keep_request_order
 	(void)state;
 	struct fix *f = fix_new(NULL);
 	int fd = cli_connect(f->path);
-	cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"slow\",\"pid\":7}");
+	cli_send_acquire(fd, "slow", getpid());
 	cli_send(fd, "{\"v\":1,\"op\":\"status\"}");
 	for (int i = 0; i < 20 && tb.deferred == NULL; i++)
 		fl_eloop_run_once(f->el, 10000);
@@ -392,7 +401,7 @@ static void a_client_gone_during_a_deferred_call_is_harmless(void **state)
 	(void)state;
 	struct fix *f = fix_new(NULL);
 	int fd = cli_connect(f->path);
-	cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"slow\",\"pid\":7}");
+	cli_send_acquire(fd, "slow", getpid());
 	for (int i = 0; i < 20 && tb.deferred == NULL; i++)
 		fl_eloop_run_once(f->el, 10000);
 	assert_non_null(tb.deferred);
@@ -458,7 +467,7 @@ static void run_as(struct fix *f, uid_t uid, gid_t group, bool with_group, int w
 		json_t *r = cli_recv(NULL, fd);
 		if (r == NULL || reply_code(r) != 0)
 			_exit(12);
-		cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm1\",\"pid\":7}");
+		cli_send_acquire(fd, "vm1", getpid());
 		r = cli_recv(NULL, fd);
 		if (r == NULL)
 			_exit(13);
@@ -515,6 +524,54 @@ static void without_the_group_an_unprivileged_uid_cannot_connect_at_all(void **s
 	int st = 0;
 	waitpid(pid, &st, 0);
 	assert_int_equal(WEXITSTATUS(st), 0);
+	fix_free(f);
+}
+
+static void acquire_for_pid_1_or_a_foreign_pid_is_refused_and_never_reaches_the_backend(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(NULL);
+	int fd = cli_connect(f->path);
+	pid_t foreign[] = {1, getppid()};
+	for (size_t i = 0; i < 2; i++) {
+		cli_send_acquire(fd, "vm1", foreign[i]);
+		json_t *r = cli_recv(f, fd);
+		assert_non_null(r);
+		assert_int_equal(reply_code(r), -FL_EPERM);
+		json_decref(r);
+	}
+	assert_null(tb.deferred);
+	close(fd);
+	fix_free(f);
+}
+
+static void acquire_for_a_child_of_the_caller_is_accepted_with_its_pidfd(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(NULL);
+	pid_t child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	int fd = cli_connect(f->path);
+	cli_send_acquire(fd, "slow", child);
+	for (int i = 0; i < 50 && tb.deferred == NULL; i++)
+		fl_eloop_run_once(f->el, 10000);
+	assert_non_null(tb.deferred);
+	int pfd = ctl_call_take_pidfd(tb.deferred);
+	assert_true(pfd >= 0);
+	assert_int_equal(ctl_call_take_pidfd(tb.deferred), -1); /* taken once */
+	kill(child, SIGKILL);
+	struct pollfd p = {.fd = pfd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1); /* the pidfd is the child's: it reports its exit */
+	close(pfd);
+	waitpid(child, NULL, 0);
+	ctl_call_finish(tb.deferred, 0);
+	json_t *r = cli_recv(f, fd);
+	assert_int_equal(reply_code(r), 0);
+	json_decref(r);
+	close(fd);
 	fix_free(f);
 }
 
@@ -577,7 +634,7 @@ static void a_mutating_op_runs_on_the_owner_loop_and_its_reply_comes_back(void *
 	(void)state;
 	struct fix *f = fix_threaded((struct ctl_server_opts){0});
 	int fd = cli_connect(f->path);
-	cli_send(fd, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm1\",\"pid\":7}");
+	cli_send_acquire(fd, "vm1", getpid());
 	json_t *r = cli_recv(f, fd); /* pumps the owner loop */
 	assert_non_null(r);
 	assert_string_equal(json_string_value(json_object_get(r, "guard_path")), "/run/fencelock/guard/x");
@@ -591,9 +648,9 @@ static void a_full_owner_queue_answers_busy_at_once(void **state)
 	(void)state;
 	struct fix *f = fix_threaded((struct ctl_server_opts){.queue_max = 1});
 	int a = cli_connect(f->path), b = cli_connect(f->path);
-	cli_send(a, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm1\",\"pid\":7}");
+	cli_send_acquire(a, "vm1", getpid());
 	usleep(100000); /* a's call sits in the queue: the owner loop does not run */
-	cli_send(b, "{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"vm2\",\"pid\":8}");
+	cli_send_acquire(b, "vm2", getpid());
 	json_t *r = cli_recv(NULL, b);
 	assert_non_null(r);
 	assert_int_equal(reply_code(r), -FL_EAGAIN);
@@ -738,6 +795,8 @@ int main(void)
 		cmocka_unit_test(an_unprivileged_uid_may_read_but_not_change_state),
 		cmocka_unit_test(a_member_of_the_control_group_may_change_state),
 		cmocka_unit_test(without_the_group_an_unprivileged_uid_cannot_connect_at_all),
+		cmocka_unit_test(acquire_for_pid_1_or_a_foreign_pid_is_refused_and_never_reaches_the_backend),
+		cmocka_unit_test(acquire_for_a_child_of_the_caller_is_accepted_with_its_pidfd),
 		cmocka_unit_test(read_ops_are_answered_while_the_owner_loop_never_runs),
 		cmocka_unit_test(a_mutating_op_runs_on_the_owner_loop_and_its_reply_comes_back),
 		cmocka_unit_test(a_full_owner_queue_answers_busy_at_once),

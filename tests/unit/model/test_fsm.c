@@ -102,6 +102,8 @@ static int vm_register(struct tf *t, const char *uid, const char *path, bool ro)
 	c->nvol = 1;
 	snprintf(c->vol[0].path, sizeof(c->vol[0].path), "%s", path);
 	c->vol[0].ro = ro;
+	c->owner_uid = 1000u + (uint32_t)strlen(uid); /* distinct per uid length: checked by the snapshot test */
+	c->owner_gid = 2000u;
 	static const uint8_t spec[] = "{\"vcpu\":2}";
 	c->spec = spec;
 	c->spec_len = sizeof(spec);
@@ -630,9 +632,9 @@ static void decode_names_what_is_wrong_with_the_header(void **state)
 	g_buf[0] ^= 1;
 	assert_int_equal(fsm_cmd_decode(g_buf, len, &c), -FL_EMAGIC);
 	g_buf[0] ^= 1;
-	g_buf[4] = 2;
+	g_buf[4] = FSM_CMD_VERSION + 1;
 	assert_int_equal(fsm_cmd_decode(g_buf, len, &c), -FL_EVERSION);
-	g_buf[4] = 1;
+	g_buf[4] = FSM_CMD_VERSION;
 	g_buf[len - 1] ^= 0x40;
 	assert_int_equal(fsm_cmd_decode(g_buf, len, &c), -FL_ECHECKSUM);
 	g_buf[len - 1] ^= 0x40;
@@ -774,6 +776,9 @@ static void snapshot_restores_to_an_identical_state(void **state)
 	assert_int_equal(s, 3);
 	assert_true(fsm_host_quarantined(&u->f, 2, 5000));
 	assert_memory_equal(fsm_vm_find(&u->f, "vm1", NULL)->spec, "{\"vcpu\":2}", 11);
+	/* Who registered it survives: a re-run anywhere runs as them. */
+	assert_int_equal(fsm_vm_find(&u->f, "vm1", NULL)->owner_uid, 1003u);
+	assert_int_equal(fsm_vm_find(&u->f, "vm1", NULL)->owner_gid, 2000u);
 	free(a);
 	free(b);
 	void *us = u;
