@@ -144,7 +144,8 @@ static void acquire_returns_the_grant_and_reaches_the_backend(void **state)
 	tb.guard_path = "/run/fencelock/guard/vm1";
 	struct fl_client *c = connect_ok();
 	struct fl_lease_grant g;
-	assert_int_equal(fl_vm_acquire(c, "vm1", 4242, NULL, &g), 0);
+	/* The pid must be the caller's own (or a descendant's): the server checks. */
+	assert_int_equal(fl_vm_acquire(c, "vm1", getpid(), NULL, &g), 0);
 	assert_string_equal(g.guard_path, "/run/fencelock/guard/vm1");
 	assert_int_equal(g.fence_after_ms, 4000);
 	assert_int_equal(g.kill_grace_ms, 1000);
@@ -153,7 +154,7 @@ static void acquire_returns_the_grant_and_reaches_the_backend(void **state)
 	assert_string_equal(fl_client_error(c), "");
 	fl_disconnect(c);
 	assert_string_equal(tb.last_uid, "vm1");
-	assert_int_equal(tb.last_pid, 4242);
+	assert_int_equal(tb.last_pid, getpid());
 }
 
 static void an_acquire_reply_without_a_guard_path_is_refused(void **state)
@@ -161,7 +162,7 @@ static void an_acquire_reply_without_a_guard_path_is_refused(void **state)
 	(void)state;
 	struct fl_client *c = connect_ok();
 	struct fl_lease_grant g;
-	assert_int_equal(fl_vm_acquire(c, "vm1", 1, NULL, &g), -FL_ECORRUPT);
+	assert_int_equal(fl_vm_acquire(c, "vm1", getpid(), NULL, &g), -FL_ECORRUPT);
 	assert_non_null(strstr(fl_client_error(c), "guard_path"));
 	fl_disconnect(c);
 }
@@ -252,7 +253,7 @@ static void a_daemon_that_never_answers_costs_at_most_the_timeout(void **state)
 	fl_client_set_timeout_ms(c, 200);
 	struct fl_lease_grant g;
 	uint64_t t0 = fl_monotonic_us();
-	assert_int_equal(fl_vm_acquire(c, "hang", 1, NULL, &g), -FL_ETIMEDOUT);
+	assert_int_equal(fl_vm_acquire(c, "hang", getpid(), NULL, &g), -FL_ETIMEDOUT);
 	uint64_t took = fl_monotonic_us() - t0;
 	assert_true(took >= 190000 && took < 2000000);
 	assert_non_null(strstr(fl_client_error(c), "did not answer within 200 ms"));
