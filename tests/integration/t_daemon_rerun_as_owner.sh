@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A re-run of a registered spec runs as the uid that registered it, never as
 # root: uid 65534, a member of the control group, starts a VM under
-# `fencelock exec`; the daemon and the wrapper are then killed (the VM dies
-# with its guard), and the daemon started again finds the VM placed here
-# with no wrapper: it runs the registered command line again, and that run
-# is uid 65534 (the VM writes its uid), not 0.
+# `fencelock exec`; the daemon is stopped (SIGTERM: it leaves its VMs to
+# their guards) and the wrapper killed (the VM dies with it), and the daemon
+# started again finds the VM placed here with no wrapper: it runs the
+# registered command line again, and that run is uid 65534 (the VM writes
+# its uid), not 0.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
 [ "$(id -u)" -eq 0 ] || skip "needs root to run a client as another uid"
@@ -30,11 +31,11 @@ FENCELOCK_SOCKET=$(dl_sock 1) as_member "$FL" exec --vm vm-o --volume "$T/vol-o.
     > "$T/exec-o.out" 2>&1 &
 W=$!
 wait_for 10 grep -q "^run 65534$" "$T/owner.log" || fail "vm-o did not start as 65534: $(cat "$T/exec-o.out" "$T/owner.log")"
-dl_kill 1
+dl_kill 1 TERM
 kill -9 "$W"; wait "$W" 2>/dev/null
 dl_start 1
-wait_for 20 eval '[ "$(grep -c "^run " "$T/owner.log")" -ge 2 ]' ||
-    fail "vm-o was not run again: $(tail -20 "$T/h1/log")"
+wait_for 60 eval '[ "$(grep -c "^run " "$T/owner.log")" -ge 2 ]' ||
+    fail "vm-o was not run again: $(grep -v "debug" "$T/h1/log" | tail -30)"
 grep -q "runs again as uid 65534 gid 65534" "$T/h1/log" || fail "no re-run as the owner in the log"
 [ "$(grep -c "^run 65534$" "$T/owner.log")" -eq "$(grep -c "^run " "$T/owner.log")" ] ||
     fail "a run as another uid: $(cat "$T/owner.log")"
