@@ -27,8 +27,9 @@ echo "run \$(id -u)" >> "$T/owner.log"
 exec sleep 600
 EOS
 chmod 0755 "$T/vm-o.sh"
-FENCELOCK_SOCKET=$(dl_sock 1) as_member "$FL" exec --vm vm-o --volume "$T/vol-o.img" -- "$T/vm-o.sh" \
-    > "$T/exec-o.out" 2>&1 &
+# setpriv itself (not the function, whose subshell would be $!) becomes the wrapper.
+FENCELOCK_SOCKET=$(dl_sock 1) setpriv --reuid=65534 --regid=65534 --groups=4242 \
+    "$FL" exec --vm vm-o --volume "$T/vol-o.img" -- "$T/vm-o.sh" > "$T/exec-o.out" 2>&1 &
 W=$!
 wait_for 10 grep -q "^run 65534$" "$T/owner.log" || fail "vm-o did not start as 65534: $(cat "$T/exec-o.out" "$T/owner.log")"
 dl_kill 1 TERM
