@@ -148,7 +148,7 @@ LIB_SONAME  := libfencelock.so.$(LIB_MAJOR)
 LIB_SO      := $(BUILD)/libfencelock.so.$(LIB_VERSION)
 LIB_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null)
 LIBFENCELOCK_SRCS := plugin/host/client.c plugin/host/ctl_proto.c plugin/host/cfg_syntax.c \
-                     common/error.c common/assert.c common/monotonic.c
+                     plugin/host/volid.c common/error.c common/assert.c common/monotonic.c
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<

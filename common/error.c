@@ -27,6 +27,7 @@ static const char *const fl_error_text[FL_ERRNO_MAX] = {
 	[FL_ESECTOR] = "sector size mismatch",
 	[FL_ENOTLEADER] = "not the leader",
 	[FL_ESHUTDOWN] = "shutting down",
+	[FL_ENOTHELD] = "not held on this host",
 };
 
 const char *fl_strerror(int code)

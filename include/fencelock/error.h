@@ -45,6 +45,7 @@ enum fl_error {
 	FL_ESECTOR = 20,    /* sector size mismatch between record and device */
 	FL_ENOTLEADER = 21, /* request needs the Raft leader */
 	FL_ESHUTDOWN = 22,  /* component is shutting down */
+	FL_ENOTHELD = 23,   /* the VM or lease is not held on this host */
 	FL_ERRNO_MAX
 };
 

@@ -30,7 +30,7 @@ extern "C" {
  * is libfencelock.so.MAJOR: MAJOR changes when a call or structure here
  * changes incompatibly, MINOR when calls are added. */
 #define FENCELOCK_VERSION_MAJOR 1
-#define FENCELOCK_VERSION_MINOR 0
+#define FENCELOCK_VERSION_MINOR 1
 #define FENCELOCK_VERSION_PATCH 0
 #define FENCELOCK_STR_(x) #x
 #define FENCELOCK_XSTR_(x) FENCELOCK_STR_(x)
@@ -77,23 +77,53 @@ struct fl_volume {
 	int read_only;           /* nonzero: shared read-only lease */
 };
 
-/* A VM's restart policy: the one spelling of it in fencelock. The control
- * protocol writes it "always" / "never"; the replicated state stores it in
- * its own encoding (plugin/model/fsm.h, enum fsm_restart), mapped from this
- * one by the daemon. The values are part of the ABI. */
+/* A volume with, optionally, an identity given by the operator. */
+struct fl_volume_id {
+	const char *path;        /* absolute path of the block device or image */
+	int read_only;           /* nonzero: shared read-only lease */
+	/* NULL: read from the device or file as fl_vm_register does; else
+	 * 1..128 of [A-Za-z0-9._:-], registered as "id:ID": the same ID on
+	 * every host that reaches this volume, for volumes whose identity
+	 * cannot be read (or devices that only look alike). */
+	const char *id;
+};
+
+/* A VM's restart policy: the one spelling of it in fencelock; what the
+ * cluster does when the VM stops without an operator asking (docs/design.md,
+ * "VM lifecycle"). The control protocol writes it "always", "never",
+ * "on-failure", "manager"; the replicated state stores it in its own encoding
+ * (plugin/model/fsm.h, enum fsm_restart), mapped from this one by the
+ * daemon. The values are part of the ABI. */
 enum fl_restart {
-	FL_RESTART_ALWAYS = 0,   /* recover the VM on another host when this one fails */
-	FL_RESTART_NEVER = 1,    /* leave it stopped when its host fails */
+	FL_RESTART_ALWAYS = 0,   /* host failure: moved; VMM failure: re-run; clean end: stopped */
+	FL_RESTART_NEVER = 1,    /* host failure: stays; VMM failure: stopped; clean end: unregistered */
+	FL_RESTART_ON_FAILURE = 2, /* host failure: moved; VMM failure: re-run; clean end: unregistered */
+	FL_RESTART_MANAGER = 3,  /* a VM manager runs it: never re-run by fencelock; recover_command on
+				    host failure; clean end: unregistered */
 };
 
 /* Registers (or updates) a VM: its uid, volumes (1..8), an opaque spec given
  * back to the recover command when the VM is placed elsewhere (may be NULL),
- * and its restart policy. */
+ * and its restart policy. Each volume's identity is read here, in the
+ * caller's process, from the device (sysfs) or the file's filesystem
+ * (docs/design.md, "Volume identity"); a volume without one is refused with
+ * a message naming its path (then use fl_vm_register_ids). Registering a
+ * known uid again updates its spec, policy and paths (and its volumes while
+ * it is stopped). */
 FL_PUBLIC int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume *volumes,
 		   size_t n_volumes, const char *spec, enum fl_restart restart);
 
-/* Removes a VM from the registry (its leases must be released). */
+/* As fl_vm_register(), with operator-given identities where id is set. */
+FL_PUBLIC int fl_vm_register_ids(struct fl_client *c, const char *uid, const struct fl_volume_id *volumes,
+				 size_t n_volumes, const char *spec, enum fl_restart restart);
+
+/* Removes a VM from the registry (its leases must be released).
+ * -FL_ENOTHELD if it runs on another host. */
 FL_PUBLIC int fl_vm_unregister(struct fl_client *c, const char *uid);
+
+/* Clears the FAILED mark of a VM (every eligible host failed to start it):
+ * the cluster places it again. -FL_ENOENT if it is not marked. */
+FL_PUBLIC int fl_vm_clear(struct fl_client *c, const char *uid);
 
 /* What the daemon grants with the leases: where the VM's guard deadline
  * lives and how the deadline moves (docs/control-protocol.md, vm.acquire). */

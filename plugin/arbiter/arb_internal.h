@@ -69,6 +69,14 @@ struct arb_lvm {
 	struct vl_op op;
 	bool op_busy;
 	char res_name[FL_NAME_LEN + 1]; /* the lease op's resource name (it keeps a pointer) */
+	uint32_t slot[FSM_VOLS_MAX]; /* the lease slot of volume v, as acquired: released by
+				      it even if the VM left the FSM meanwhile (an unregister) */
+	char uid[FSM_UID_MAX + 1]; /* the VM this record is about: the FSM reuses table
+				      entries, and incarnations of two VMs may coincide */
+	uint32_t start_fails;     /* start failures in a row of incarnation fails_inc */
+	uint64_t fails_inc;
+	uint64_t gave_up_inc;     /* incarnation we gave up on (VM_START_FAILED proposed) */
+	uint64_t gave_up_us;      /* when that proposal was last sent */
 };
 
 enum arb_mb_job_kind { MBJ_OWN = 1, MBJ_SEND, MBJ_READ };
@@ -203,6 +211,7 @@ struct arb {
 		uint64_t renewals, renewal_failures, renew_latency_us, renew_latency_max_us;
 		uint64_t fences_quorum, fences_pill, fences_storage;
 		uint64_t rejected_forward, rejected_witness; /* arb_trust.c */
+		uint64_t start_failures, start_give_ups;
 	} ctr;
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };

@@ -113,7 +113,7 @@ static void leader_slots(struct arb *a)
 				continue;
 			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
 			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
-			snprintf(cmd.path, sizeof(cmd.path), "%s", vm->vol[v].path);
+			memcpy(cmd.volid, vm->vol[v].id, sizeof(cmd.volid));
 			arb_propose_cmd(a, &cmd);
 		}
 	}
@@ -149,7 +149,7 @@ static uint32_t vms_placed_on(const struct arb *a, uint32_t h)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
-		n += vm != NULL && vm->desired_host == h && vm->restart == FSM_RESTART_ALWAYS;
+		n += vm != NULL && vm->desired_host == h && vm->restart != FSM_RESTART_NEVER;
 	}
 	return n;
 }
@@ -254,12 +254,36 @@ static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc
 	arb_propose_cmd(a, &cmd);
 }
 
+/* VMs every eligible host failed to start are marked FAILED, for the
+ * operator (fencelock vm clear) to look at; nothing places them meanwhile. */
+static void leader_mark_failed(struct arb *a, uint64_t now, uint64_t ct)
+{
+	for (uint32_t i = 0; i < a->plan.n_unplaced; i++) {
+		const struct plc_unplaced *u = &a->plan.unplaced[i];
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, u->vm_idx);
+		if (u->reason != PLC_ALL_FAILED || u->from_host != 0 || vm == NULL)
+			continue;
+		if (a->ldr.place_proposed_inc[u->vm_idx] == vm->incarnation &&
+		    now - a->ldr.place_proposed_us[u->vm_idx] < retry_us(a))
+			continue;
+		struct fsm_cmd cmd = {.type = FSM_CMD_VM_FAIL, .stamp_us = ct, .incarnation = vm->incarnation};
+		memcpy(cmd.uid, vm->uid, sizeof(cmd.uid));
+		if (arb_propose_cmd(a, &cmd) != 0)
+			continue;
+		a->ldr.place_proposed_inc[u->vm_idx] = vm->incarnation;
+		a->ldr.place_proposed_us[u->vm_idx] = now;
+		fl_notice("host %" PRIu64 ": VM %s failed to start on every eligible host: FAILED until an operator "
+			  "clears it", a->cfg.host_id, vm->uid);
+	}
+}
+
 static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
 	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
 	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
 		return;
 	leader_unquarantine(a, cand, nc, ct);
+	leader_mark_failed(a, now, ct);
 	for (uint32_t i = 0; i < a->plan.n_moves; i++) {
 		const struct plc_move *m = &a->plan.moves[i];
 		if (a->ldr.place_proposed_inc[m->vm_idx] == m->incarnation && now - a->ldr.place_proposed_us[m->vm_idx] <

@@ -6,8 +6,9 @@
  * plane and VM runtime propose through the leader (plugin/daemon): VM
  * registrations and removals (an operator on any host), a placement on the
  * sender itself of a VM placed nowhere (`fencelock exec` there), the unplacement of a VM
- * the sender runs or that runs nowhere, and run reports about the sender's
- * own VMs. Everything else (membership, fence requests and acks, fence
+ * the sender runs or that runs nowhere, run reports, ends and given-up
+ * starts about the sender's own VMs, and an operator's clear of a FAILED
+ * VM. Everything else (membership, fence requests and acks, fence
  * clears, quarantine, lease slots) only the leader decides, so a forwarded
  * one is refused: a peer cannot move a running VM elsewhere, fence a host,
  * or speak for another host's VMs. Disk-voter envelopes are checked in
@@ -32,6 +33,7 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 	switch (c->type) {
 	case FSM_CMD_VM_REGISTER:
 	case FSM_CMD_VM_UNREGISTER:
+	case FSM_CMD_VM_CLEAR:
 		return true;
 	case FSM_CMD_VM_PLACE:
 		/* Onto itself only what is unplaced or already its own (its
@@ -45,7 +47,9 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 		return c->host_id == 0 &&
 		       (vm->desired_host == from || vm->run_host == from || vm->run_state != FSM_RUN_RUNNING);
 	case FSM_CMD_VM_REPORT:
-		return c->host_id == from;
+	case FSM_CMD_VM_END:
+	case FSM_CMD_VM_START_FAILED:
+		return c->host_id == from;   /* its own VMs (the FSM checks the placement) */
 	default:
 		return false;
 	}

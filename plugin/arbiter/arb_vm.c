@@ -74,13 +74,13 @@ static void lvm_set(struct arb_lvm *l, enum arb_lvm_state s)
 	l->since_us = arb_now(l->a);
 }
 
-/* Fills area for volume v; the resource name lives in l (the op keeps it). */
-static void lvm_area(struct arb_lvm *l, const struct fsm_vm *vm, uint32_t v, struct vl_area *area)
+/* Fills area for lease slot; the resource name lives in l (the op keeps it). */
+static void lvm_area(struct arb_lvm *l, uint32_t slot, struct vl_area *area)
 {
 	const struct arb *a = l->a;
-	lay_slot_name(vm->vol[v].slot, l->res_name);
+	lay_slot_name(slot, l->res_name);
 	area->bdev = a->cfg.bdev;
-	area->offset = lay_slot_offset(&a->cfg.layout, vm->vol[v].slot);
+	area->offset = lay_slot_offset(&a->cfg.layout, slot);
 	area->num_hosts_hint = a->cfg.layout.max_hosts;
 	area->space_name = a->cfg.layout.cluster;
 	area->resource_name = l->res_name;
@@ -121,7 +121,8 @@ static void lvm_acquire_next(struct arb_lvm *l, const struct fsm_vm *vm)
 {
 	struct arb *a = l->a;
 	struct vl_area area;
-	lvm_area(l, vm, l->vol_next, &area);
+	l->slot[l->vol_next] = vm->vol[l->vol_next].slot;
+	lvm_area(l, l->slot[l->vol_next], &area);
 	struct vl_acquire_args args = {.host_id = a->cfg.host_id, .generation = a->generation,
 				       .shared = vm->vol[l->vol_next].ro, .owner_state = arb_owner_state,
 				       .owner_ctx = a, .rand = &a->rand};
@@ -136,11 +137,12 @@ static void lvm_acquire_next(struct arb_lvm *l, const struct fsm_vm *vm)
 	}
 }
 
-static void lvm_release_next(struct arb_lvm *l, const struct fsm_vm *vm)
+static void lvm_release_next(struct arb_lvm *l)
 {
 	struct arb *a = l->a;
 	struct vl_area area;
-	lvm_area(l, vm, l->vol_next, &area);
+	FL_ASSERT(l->vol_next < FSM_VOLS_MAX);
+	lvm_area(l, l->slot[l->vol_next], &area);
 	l->op_busy = true;
 	int rv = vl_release_start(&l->op, &area, a->cfg.host_id, a->generation, lvm_op_done, l);
 	if (rv != 0) {
@@ -151,14 +153,53 @@ static void lvm_release_next(struct arb_lvm *l, const struct fsm_vm *vm)
 	}
 }
 
+/* One more failed start of l's incarnation: retry after R, 2R, 4R, ...
+ * (bounded), and after start_fail_max failures in a row give it up so the
+ * leader places it on another host (VM_START_FAILED, re-proposed by
+ * arb_vms_reconcile until applied). */
+static void lvm_start_failure(struct arb_lvm *l, const char *uid)
+{
+	struct arb *a = l->a;
+	if (l->fails_inc != l->incarnation) {
+		l->fails_inc = l->incarnation;
+		l->start_fails = 0;
+	}
+	l->start_fails++;
+	a->ctr.start_failures++;
+	uint32_t shift = FL_MIN(l->start_fails - 1, 16u);
+	uint64_t delay = FL_MIN(a->tim.r_us << shift, a->cfg.start_backoff_max_us);
+	l->retry_at_us = arb_now(a) + delay;
+	FL_ASSERT(l->start_fails > 0);
+	if (l->start_fails < a->cfg.start_fail_max) {
+		fl_warn("host %" PRIu64 ": start %u of VM %s failed; next try in %" PRIu64 " ms", a->cfg.host_id,
+			l->start_fails, uid, delay / 1000);
+		return;
+	}
+	fl_warn("host %" PRIu64 ": VM %s failed to start %u times here: giving it up to another host", a->cfg.host_id,
+		uid, l->start_fails);
+	a->ctr.start_give_ups++;
+	l->gave_up_inc = l->never_again = l->incarnation;
+	l->gave_up_us = 0;
+}
+
 static void lvm_started(struct arb_lvm *l, const struct fsm_vm *vm)
 {
 	struct arb *a = l->a;
 	int rv = a->cfg.vm.start(a->cfg.vm.ctx, l->idx, vm, l->incarnation);
+	if (rv == -FL_ECANCELED) {   /* the runtime will not run this incarnation: no failure */
+		fl_info("host %" PRIu64 ": VM %s incarnation %" PRIu64 " not started here", a->cfg.host_id, vm->uid,
+			l->incarnation);
+		l->never_again = l->incarnation;
+		l->why = ARB_STOP_START_FAILED;
+		lvm_set(l, LVM_RELEASING);
+		l->vol_next = 0;
+		lvm_step(l);
+		return;
+	}
 	if (rv != 0) {
 		fl_warn("host %" PRIu64 ": start of VM %s failed: %s", a->cfg.host_id, vm->uid, fl_strerror(rv));
-		l->retry_at_us = arb_now(a) + a->tim.r_us;
 		l->why = ARB_STOP_START_FAILED;
+		lvm_start_failure(l, vm->uid);
 		lvm_set(l, LVM_RELEASING);
 		l->vol_next = 0;
 		lvm_step(l);
@@ -191,12 +232,11 @@ static void lvm_step(struct arb_lvm *l)
 	if (l->state == LVM_RELEASING || l->state == LVM_ABORTING) {
 		while (l->vol_next < FSM_VOLS_MAX && !(l->held_mask & (1u << l->vol_next)))
 			l->vol_next++;
-		if (l->held_mask != 0 && vm != NULL && l->vol_next < vm->nvol) {
-			lvm_release_next(l, vm);
+		if (l->held_mask != 0 && l->vol_next < FSM_VOLS_MAX) {
+			lvm_release_next(l);
 			return;
 		}
-		/* Leases whose VM vanished from the FSM die with our delta lease. */
-		l->held_mask = 0;
+		FL_ASSERT(l->held_mask == 0);
 		lvm_set(l, LVM_IDLE);
 		if (a->want_fenced_status && arb_vms_all_idle(a))
 			arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
@@ -237,6 +277,49 @@ void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
 	lvm_set(l, LVM_RELEASING);
 	l->vol_next = 0;
 	lvm_step(l);
+}
+
+void arb_vm_ended(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
+{
+	if (vm_idx >= a->nlvm)
+		return;
+	a->lvm[vm_idx].never_again = incarnation;
+	arb_vm_exited(a, vm_idx, incarnation);
+}
+
+void arb_vm_start_failed(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
+{
+	if (vm_idx >= a->nlvm)
+		return;
+	struct arb_lvm *l = &a->lvm[vm_idx];
+	if (l->state != LVM_RUNNING || l->incarnation != incarnation)
+		return arb_vm_exited(a, vm_idx, incarnation);
+	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, vm_idx);
+	l->why = ARB_STOP_START_FAILED;
+	lvm_start_failure(l, vm != NULL ? vm->uid : "?");
+	lvm_set(l, LVM_RELEASING);
+	l->vol_next = 0;
+	lvm_step(l);
+}
+
+/* Sends (again) the VM_START_FAILED of an incarnation we gave up, while
+ * the FSM still places it here with that incarnation. */
+static void lvm_give_up_send(struct arb_lvm *l, const struct fsm_vm *vm, uint64_t now)
+{
+	struct arb *a = l->a;
+	if (l->gave_up_inc == 0 || vm == NULL || vm->incarnation != l->gave_up_inc ||
+	    vm->desired_host != a->cfg.host_id || l->state != LVM_IDLE)
+		return;
+	if (l->gave_up_us != 0 && now - l->gave_up_us < a->cfg.raft.election_timeout_us)
+		return;
+	l->gave_up_us = now;
+	struct fsm_cmd c = {.type = FSM_CMD_VM_START_FAILED, .host_id = (uint32_t)a->cfg.host_id,
+			    .incarnation = l->gave_up_inc};
+	memcpy(c.uid, vm->uid, sizeof(c.uid));
+	int rv = arb_submit(a, &c);
+	if (rv != 0)
+		fl_info("host %" PRIu64 ": giving up VM %s: not proposed yet: %s", a->cfg.host_id, vm->uid,
+			fl_strerror(rv));
 }
 
 void arb_vms_kill_all(struct arb *a, enum arb_stop_why why)
@@ -386,6 +469,18 @@ void arb_vms_audit(struct arb *a)
 	audit_next(a);
 }
 
+/* An idle record whose table entry now holds another VM (unregistered, a
+ * new one registered in its place) forgets what it knew of the old one. */
+static void lvm_follow_uid(struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	if (l->state != LVM_IDLE || vm == NULL || strcmp(l->uid, vm->uid) == 0)
+		return;
+	memcpy(l->uid, vm->uid, sizeof(l->uid));
+	l->never_again = l->gave_up_inc = l->fails_inc = 0;
+	l->start_fails = 0;
+	l->retry_at_us = 0;
+}
+
 void arb_vms_reconcile(struct arb *a)
 {
 	uint64_t now = arb_now(a);
@@ -397,6 +492,7 @@ void arb_vms_reconcile(struct arb *a)
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		struct arb_lvm *l = &a->lvm[i];
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		lvm_follow_uid(l, vm);
 		bool ours = vm != NULL && vm->desired_host == a->cfg.host_id;
 		if (arb_mut_vm_restart(a, l, vm, may_start))
 			continue;
@@ -406,6 +502,10 @@ void arb_vms_reconcile(struct arb *a)
 		}
 		if (l->state == LVM_RUNNING && ours && vm->incarnation != l->incarnation)
 			l->incarnation = vm->incarnation; /* re-placed here: same run */
+		if (l->start_fails != 0 && vm != NULL && vm->run_state == FSM_RUN_RUNNING &&
+		    vm->run_host == a->cfg.host_id && vm->incarnation == l->fails_inc)
+			l->start_fails = 0; /* it runs: the failures before count no more */
+		lvm_give_up_send(l, vm, now);
 		if (l->state != LVM_IDLE || !ours || !may_start || now < l->retry_at_us)
 			continue;
 		if (vm->incarnation == l->never_again || !vm_has_slots(vm))

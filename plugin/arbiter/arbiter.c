@@ -489,6 +489,10 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 		a->cfg.tick_us = cfg->layout.renew_us / 4;
 	if (a->cfg.snapshot_every == 0)
 		a->cfg.snapshot_every = ARB_SNAPSHOT_EVERY;
+	if (a->cfg.start_fail_max == 0)
+		a->cfg.start_fail_max = 3;
+	if (a->cfg.start_backoff_max_us == 0)
+		a->cfg.start_backoff_max_us = 8 * cfg->layout.renew_us;
 	fl_rand_seed(&a->rand, cfg->seed);
 	struct ls_timing lt;
 	ls_timing_fencelock(cfg->layout.io_timeout_s, &lt);
@@ -608,6 +612,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->fences_storage = a->ctr.fences_storage;
 	out->rejected_forward = a->ctr.rejected_forward;
 	out->rejected_witness = a->ctr.rejected_witness;
+	out->start_failures = a->ctr.start_failures;
+	out->start_give_ups = a->ctr.start_give_ups;
 	out->audited = a->audit.done;
 }
 

@@ -49,8 +49,11 @@ struct arb;
 /* How the arbiter runs VMs on its host. The simulator models these; the
  * daemon runs `fencelock exec` guards. Calls never block. */
 struct arb_vm_ops {
-	/* Start VM vm_idx (its volume leases are held). 0, or a -FL_E code
-	 * (the arbiter releases the leases and retries later). */
+	/* Start VM vm_idx (its volume leases are held). 0, -FL_ECANCELED
+	 * when the runtime will not run this incarnation (not a failure: the
+	 * leases are released and it is not tried again), or another -FL_E
+	 * code: a start failure (released, retried with backoff, given up
+	 * after start_fail_max). */
 	int (*start)(void *ctx, uint32_t vm_idx, const struct fsm_vm *vm, uint64_t incarnation);
 	/* Kill it: must be dead by deadline_us (loop clock); report with
 	 * arb_vm_exited() once it is, after flushing its volumes. */
@@ -81,6 +84,13 @@ struct arb_config {
 	struct plc_params plc;
 	struct arb_vm_ops vm;
 	uint64_t tick_us;                 /* 0: R / 4 */
+	/* Recovery contract: a VM that fails to start here is retried after
+	 * R, 2R, 4R, ... (at most start_backoff_max_us); after start_fail_max
+	 * failures in a row this host gives up on it (VM_START_FAILED) and the
+	 * leader places it elsewhere, or marks it FAILED once every eligible
+	 * host gave up. */
+	uint32_t start_fail_max;          /* 0: 3 */
+	uint64_t start_backoff_max_us;    /* 0: 8 R */
 	uint64_t snapshot_every;          /* applied entries between snapshots; 0: 1024 */
 	/* Optional: sees every committed entry as it is applied (the
 	 * simulator's checks of Raft's state-machine safety). */
@@ -105,6 +115,14 @@ void arb_free(struct arb *a);
 void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len);
 /* The VM runtime reports that VM vm_idx (incarnation) is dead. */
 void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
+/* As arb_vm_exited(), for a VM that ended for good under its policy (the
+ * runtime proposed VM_END): this incarnation is never started again here,
+ * even before VM_END is applied. */
+void arb_vm_ended(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
+/* The VM runtime reports that starting VM vm_idx (incarnation) failed after
+ * start() had returned 0 (the command it ran died before the VM asked for
+ * its leases): counted as a start failure (backoff, then give up). */
+void arb_vm_start_failed(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
 
 /* Submits an FSM command: proposed here if leader, else forwarded to the
  * leader (fire and forget: the outcome shows in the FSM once applied).
@@ -150,6 +168,8 @@ struct arb_status {
 	uint64_t fences_quorum, fences_pill, fences_storage; /* self-fences by reason */
 	uint64_t rejected_forward;  /* forwarded commands a peer may not ask (refused) */
 	uint64_t rejected_witness;  /* disk-voter messages not from its holder (refused) */
+	uint64_t start_failures;  /* starts that failed here */
+	uint64_t start_give_ups;  /* VMs this host gave up starting (moved on) */
 	bool audited;             /* the start-up audit has run */
 };
 

@@ -12,6 +12,7 @@ enum fl_exit {
 	FL_EXIT_CORRUPT = 5,    /* corrupt or foreign on-disk record */
 	FL_EXIT_NOENT = 6,      /* device or path missing, or too small */
 	FL_EXIT_PERM = 7,       /* permission denied */
+	FL_EXIT_NOTHELD = 8,    /* vm release / unregister: not held on this host */
 };
 
 extern const char fl_cli_exit_codes_text[];

@@ -1,4 +1,4 @@
-/* `fencelock host add|remove` and `fencelock vm inquire|release|unregister`:
+/* `fencelock host add|remove` and `fencelock vm inquire|release|unregister|clear`:
  * the administrative control ops. Membership changes go to the daemon, which
  * commits them through Raft (one server at a time); the VM commands let an
  * operator clean up after a VM manager that died without releasing. */
@@ -15,16 +15,19 @@ static void admin_usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock [-s SOCKET] host add ID NAME IPV4:PORT\n"
 		"       fencelock [-s SOCKET] host remove ID\n"
-		"       fencelock [-s SOCKET] vm inquire|release|unregister UID\n"
+		"       fencelock [-s SOCKET] vm inquire|release|unregister|clear UID\n"
 		"\n"
 		"  host add      add a member (a Raft membership change; needs the leader)\n"
 		"  host remove   remove a member (its VMs must have moved away)\n"
 		"  vm inquire    print the VM's opaque lease state (for a migration hand-off)\n"
 		"  vm release    release the VM's volume leases on this host\n"
 		"  vm unregister remove the VM from the cluster's registry\n"
+		"  vm clear      clear the VM's FAILED mark (every eligible host failed to start\n"
+		"                it): the cluster places it again\n"
 		"\n"
 		"exit codes: 0 success, 1 failure (e.g. not quorate, no leader), 2 usage,\n"
-		"  3 held by a live host, 6 unknown VM or host / daemon not found, 7 permission denied\n");
+		"  3 held by a live host, 6 unknown VM or host / daemon not found, 7 permission denied,\n"
+		"  8 the VM is not held on this host (release) or still runs elsewhere (unregister)\n");
 }
 
 static int parse_host_id(const char *s, uint32_t *id)
@@ -67,6 +70,8 @@ static int admin_request(int argc, char **argv, struct ctl_req *req)
 		req->op = CTL_OP_VM_RELEASE;
 	else if (strcmp(verb, "unregister") == 0)
 		req->op = CTL_OP_VM_UNREGISTER;
+	else if (strcmp(verb, "clear") == 0)
+		req->op = CTL_OP_VM_CLEAR;
 	else
 		return -1;
 	return 0;
@@ -88,6 +93,9 @@ static void admin_report(const struct ctl_req *req, json_t *reply)
 	}
 	case CTL_OP_VM_RELEASE:
 		printf("leases of VM %s released\n", req->uid);
+		break;
+	case CTL_OP_VM_CLEAR:
+		printf("VM %s cleared: it will be placed again\n", req->uid);
 		break;
 	default:
 		printf("VM %s unregistered\n", req->uid);

@@ -71,8 +71,12 @@ static void exec_usage(FILE *f)
 		"releases the leases when CMD exits.\n"
 		"\n"
 		"  --vm UID             VM uid (Firecracker: taken from --id)\n"
-		"  --volume PATH[:ro]   a volume of the VM (repeatable; added to those found in the VMM's config)\n"
-		"  --restart always|never   recover the VM on another host when this one fails (default always)\n"
+		"  --volume PATH[:ro][:id=ID]  a volume of the VM (repeatable; added to those found in the\n"
+		"                       VMM's config); id=ID names it yourself when fencelock cannot read\n"
+		"                       its identity (the same ID on every host that reaches it)\n"
+		"  --restart always|on-failure|never|manager   what the cluster does when the VM stops\n"
+		"                       without being asked (default always; docs/design.md, VM lifecycle)\n"
+		"  --managed            = --restart manager: a VM manager runs it; fencelock never re-runs it\n"
 		"  --spec FILE          spec registered for recovery (default: volumes and command line as JSON)\n"
 		"  --firecracker        volumes from the 'drives' of --config-file, uid from --id\n"
 		"  --cloud-hypervisor   volumes from --disk path=...[,readonly=on]\n"
@@ -98,6 +102,7 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		{"vm", required_argument, NULL, 'v'}, {"volume", required_argument, NULL, 'V'},
 		{"restart", required_argument, NULL, 'r'}, {"spec", required_argument, NULL, 'p'},
 		{"firecracker", no_argument, NULL, 'F'}, {"cloud-hypervisor", no_argument, NULL, 'C'},
+		{"managed", no_argument, NULL, 'M'},
 		{"socket", required_argument, NULL, 's'}, {"wait", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'}, {0},
 	};
@@ -112,8 +117,10 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		case 'r':
 			rv = ctl_restart_parse(optarg, &a->restart);
 			if (rv != 0)
-				snprintf(err, sizeof(err), "--restart must be always or never, got '%s'", optarg);
+				snprintf(err, sizeof(err), "--restart must be always, on-failure, never or manager, got '%s'",
+					 optarg);
 			break;
+		case 'M': a->restart = FL_RESTART_MANAGER; break;
 		case 'p': a->spec_file = optarg; break;
 		case 'F': a->mode = EXEC_FIRECRACKER; break;
 		case 'C': a->mode = EXEC_CLOUD_HYPERVISOR; break;
@@ -195,10 +202,15 @@ static char *exec_spec(const struct exec_args *a)
 	json_t *argv = json_array(), *vols = json_array();
 	for (int i = 0; i < a->cmd_argc; i++)
 		json_array_append_new(argv, json_string(a->cmd_argv[i]));
-	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
-		json_array_append_new(vols, json_pack("{s:s,s:b}", "path", a->vm.volumes[i].path, "ro", a->vm.volumes[i].ro));
+	for (uint32_t i = 0; i < a->vm.n_volumes; i++) {
+		json_t *v = json_pack("{s:s,s:b}", "path", a->vm.volumes[i].path, "ro", a->vm.volumes[i].ro);
+		if (a->vm.volumes[i].id[0] != '\0')
+			json_object_set_new(v, "id", json_string(a->vm.volumes[i].id));
+		json_array_append_new(vols, v);
+	}
 	char cwd[1024];
-	json_t *spec = json_pack("{s:s,s:s,s:o,s:o,s:s,s:s}", "uid", a->vm.uid, "wrapper", "fencelock exec",
+	json_t *spec = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s}", "uid", a->vm.uid, "wrapper", "fencelock exec",
+				 "restart", ctl_restart_name(a->restart),
 				 "argv", argv, "volumes", vols, "cwd", getcwd(cwd, sizeof(cwd)) ? cwd : "/",
 				 "mode", a->mode == EXEC_FIRECRACKER ? "firecracker"
 					 : a->mode == EXEC_CLOUD_HYPERVISOR ? "cloud-hypervisor" : "plain");
@@ -265,10 +277,11 @@ static bool exec_retry_wait(struct exec_retry *r, const struct exec_args *a, con
 
 static int exec_register(struct fl_client *c, const struct exec_args *a, const char *spec)
 {
-	struct fl_volume vols[CTL_VOLUMES_MAX];
+	struct fl_volume_id vols[CTL_VOLUMES_MAX];
 	for (uint32_t i = 0; i < a->vm.n_volumes; i++)
-		vols[i] = (struct fl_volume){.path = a->vm.volumes[i].path, .read_only = a->vm.volumes[i].ro};
-	return fl_vm_register(c, a->vm.uid, vols, a->vm.n_volumes, spec, a->restart);
+		vols[i] = (struct fl_volume_id){.path = a->vm.volumes[i].path, .read_only = a->vm.volumes[i].ro,
+						.id = a->vm.volumes[i].id[0] != '\0' ? a->vm.volumes[i].id : NULL};
+	return fl_vm_register_ids(c, a->vm.uid, vols, a->vm.n_volumes, spec, a->restart);
 }
 
 /* Connects and registers, retrying transient refusals. Returns 0 with *out
@@ -508,6 +521,8 @@ static void exec_finish(const struct exec_args *a, pid_t pid, const struct guard
 		rv = fl_vm_exited(c, a->vm.uid, pid, res->wait_status);
 		if (rv == 0 && flushed == 0)
 			rv = fl_vm_release(c, a->vm.uid, pid);
+		if (rv == -FL_ENOTHELD)
+			rv = 0; /* the daemon already counted it dead (it saw the VM stop) */
 	}
 	if (rv != 0)
 		fprintf(stderr, "fencelock exec: reporting the exit of VM %s to fencelockd failed: %s\n", a->vm.uid,

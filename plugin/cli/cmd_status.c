@@ -123,7 +123,8 @@ static const struct column host_cols[] = {
 	{"SINCE (s)", "since_s"}, {"VOTER", "voter"},
 };
 static const struct column lease_cols[] = {
-	{"VOLUME", "volume"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"}, {"STATE", "state"},
+	{"VOLUME", "volume"}, {"IDENTITY", "id"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"},
+	{"STATE", "state"},
 };
 static const struct column vm_cols[] = {
 	{"UID", "uid"}, {"HOST", "host"}, {"STATE", "state"}, {"PID", "pid"}, {"RESTART", "restart"},
@@ -169,12 +170,17 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 	cell_text(leader, lead, sizeof(lead));
 	snprintf(summary, len, "quorate, leader %s, term %lld, %zu/%zu hosts UP", lead,
 		 (long long)json_integer_value(json_object_get(r, "term")), up, n - left);
+	json_t *failed = json_object_get(r, "vms_failed");
 	if (bad != NULL) {
 		size_t l = strlen(summary);
 		snprintf(summary + l, len - l, "; host %lld is %s", (long long)bad_id, bad);
-		return FL_NAGIOS_WARNING;
 	}
-	return FL_NAGIOS_OK;
+	if (json_array_size(failed) > 0) {
+		size_t l = strlen(summary);
+		snprintf(summary + l, len - l, "; %zu VM(s) FAILED (first: %s): 'fencelock vm clear UID' once fixed",
+			 json_array_size(failed), json_string_value(json_array_get(failed, 0)));
+	}
+	return bad != NULL || json_array_size(failed) > 0 ? FL_NAGIOS_WARNING : FL_NAGIOS_OK;
 }
 
 static void print_kv(const char *k, json_t *r, const char *key, const char *unit)

@@ -11,7 +11,8 @@ const char fl_cli_exit_codes_text[] =
 	"  4  I/O timed out\n"
 	"  5  corrupt or foreign on-disk record (bad checksum, magic, version, name)\n"
 	"  6  device or path missing, or too small for the layout\n"
-	"  7  permission denied\n";
+	"  7  permission denied\n"
+	"  8  the VM is not held on this host (vm release, vm unregister)\n";
 
 int fl_cli_exit_for(int rv)
 {
@@ -24,6 +25,7 @@ int fl_cli_exit_for(int rv)
 		return FL_EXIT_CORRUPT;
 	case FL_ENOENT: case FL_ETOOSMALL: return FL_EXIT_NOENT;
 	case FL_EPERM: return FL_EXIT_PERM;
+	case FL_ENOTHELD: return FL_EXIT_NOTHELD;
 	default: return FL_EXIT_FAIL;
 	}
 }

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 		"  metrics        Prometheus metrics of the daemon\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
-		"  vm inquire|release|unregister UID   administer one VM\n"
+		"  vm inquire|release|unregister|clear UID   administer one VM\n"
 		"  keygen [--output PATH] [--force]   create a cluster key (mode 0400)\n"
 		"  help           this text\n"
 		"\n"

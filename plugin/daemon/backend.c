@@ -59,12 +59,16 @@ int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, cons
 	return -FL_ENOSPC;
 }
 
+static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c);
+
 static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 {
 	const struct fsm *f = arb_fsm(d->arb);
 	const struct fsm_host *h;
+	const struct fsm_vm *vm;
 	switch (w->kind) {
-	case FLW_REGISTER: return fsm_vm_find(f, w->uid, NULL) != NULL;
+	case FLW_REGISTER: return (vm = fsm_vm_find(f, w->uid, NULL)) != NULL && vm_matches(vm, &w->cmd);
+	case FLW_CLEAR: return (vm = fsm_vm_find(f, w->uid, NULL)) == NULL || (!vm->failed && vm->nfailed == 0);
 	case FLW_UNREGISTER: return fsm_vm_find(f, w->uid, NULL) == NULL;
 	case FLW_HOST_ADD: return (h = fsm_host_find(f, w->host_id)) != NULL && h->state == FSM_HOST_JOINED;
 	case FLW_HOST_REMOVE: return (h = fsm_host_find(f, w->host_id)) == NULL || h->state == FSM_HOST_LEFT;
@@ -76,6 +80,7 @@ static const char *waiter_hint(const struct fld_waiter *w)
 {
 	switch (w->kind) {
 	case FLW_REGISTER: return "no quorum, or the cluster refused it (a volume used by another VM, registry full)";
+	case FLW_CLEAR: return "no quorum";
 	case FLW_UNREGISTER: return "no quorum, or the VM still runs somewhere";
 	case FLW_HOST_ADD: return "no quorum, or the id or name is taken";
 	default: return "no quorum, or VMs are still placed on that host";
@@ -111,41 +116,68 @@ void fld_waiters_drop(struct fld *d)
 
 /* ---- VM registry ---- */
 
-static bool same_volumes(const struct fsm_vm *vm, const struct ctl_req *req)
+/* True if vm holds exactly the registration c asks for (so the FSM has
+ * applied it): policy, volumes in order, spec. */
+static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c)
+{
+	if (vm->restart != c->restart || vm->nvol != c->nvol || vm->spec_len != c->spec_len ||
+	    vm->ptol_us != c->ptol_us || vm->path_host != c->host_id)
+		return false;
+	for (uint32_t i = 0; i < c->nvol; i++)
+		if (strcmp(vm->vol[i].id, c->vol[i].id) != 0 || strcmp(vm->vol[i].path, c->vol[i].path) != 0 ||
+		    vm->vol[i].ro != c->vol[i].ro)
+			return false;
+	return c->spec_len == 0 || memcmp(vm->spec, c->spec, c->spec_len) == 0;
+}
+
+static bool same_identities(const struct fsm_vm *vm, const struct ctl_req *req)
 {
 	if (vm->nvol != req->n_volumes)
 		return false;
 	for (uint32_t i = 0; i < req->n_volumes; i++) {
 		bool found = false;
 		for (uint32_t k = 0; k < vm->nvol && !found; k++)
-			found = strcmp(vm->vol[k].path, req->volumes[i].path) == 0 && vm->vol[k].ro == req->volumes[i].ro;
+			found = strcmp(vm->vol[k].id, req->volumes[i].id) == 0 && vm->vol[k].ro == req->volumes[i].ro;
 		if (!found)
 			return false;
 	}
 	return true;
 }
 
-/* A read-write volume belongs to one VM (the FSM's rule, checked here for a
- * clear answer). */
-static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
+/* A read-write volume belongs to one active VM (the FSM's rule, checked
+ * here for a clear answer); a stopped VM holds nothing. */
+static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ctl_req *req, uint32_t self)
 {
 	const struct fsm *f = arb_fsm(d->arb);
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
-		const struct fsm_vm *o = fsm_vm_at(f, i);
-		for (uint32_t k = 0; o != NULL && k < o->nvol; k++)
-			for (uint32_t j = 0; j < req->n_volumes; j++) {
-				if (strcmp(o->vol[k].path, req->volumes[j].path) != 0 || (o->vol[k].ro && req->volumes[j].ro))
-					continue;
-				char name[FSM_NAME_MAX + 1];
-				if (o->desired_host != 0)
-					ctl_call_errorf(call, "volume %s is held by VM %s on host %u (%s); stop that VM first",
-							o->vol[k].path, o->uid, o->desired_host,
-							fld_host_name(d, o->desired_host, name, sizeof(name)));
-				else
-					ctl_call_errorf(call, "volume %s belongs to VM %s (not running); unregister it first",
-							o->vol[k].path, o->uid);
-				return -FL_EBUSY;
-			}
+	for (uint32_t j = 0; j < req->n_volumes; j++) {
+		const struct fsm_vm *o = fsm_volume_holder(f, req->volumes[j].id, req->volumes[j].ro, self);
+		if (o == NULL)
+			continue;
+		char name[FSM_NAME_MAX + 1];
+		uint32_t h = o->desired_host != 0 ? o->desired_host : o->run_host;
+		ctl_call_errorf(call, "volume %s (identity %s) is held by VM %s on host %u (%s), which may reach it by "
+				"another path; stop that VM first", req->volumes[j].path, req->volumes[j].id, o->uid, h,
+				fld_host_name(d, h, name, sizeof(name)));
+		return -FL_EBUSY;
+	}
+	return 0;
+}
+
+/* What may stop a (re-)registration of a known uid: new volumes while it
+ * is placed or runs, or a placement on another host (register it there). */
+static int register_update_check(struct fld *d, struct ctl_call *call, const struct ctl_req *req,
+				 const struct fsm_vm *vm)
+{
+	char name[FSM_NAME_MAX + 1];
+	if (vm->desired_host != 0 && vm->desired_host != d->cfg.host_id) {
+		ctl_call_errorf(call, "VM %s is placed on host %u (%s); register it there, or stop it first", req->uid,
+				vm->desired_host, fld_host_name(d, vm->desired_host, name, sizeof(name)));
+		return -FL_EBUSY;
+	}
+	if (fsm_vm_active(vm) && !same_identities(vm, req)) {
+		ctl_call_errorf(call, "VM %s runs or is placed with other volumes; stop it before changing its volumes",
+				req->uid);
+		return -FL_EBUSY;
 	}
 	return 0;
 }
@@ -153,15 +185,11 @@ static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ct
 static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
-	if (vm != NULL) {
-		if (same_volumes(vm, req))
-			return 0; /* already registered (a re-run, a restart): the spec stays */
-		ctl_call_errorf(call, "VM %s is registered with other volumes; unregister it first "
-				"('fencelock vm unregister %s')", req->uid, req->uid);
-		return -FL_EBUSY;
-	}
-	int rv = volume_conflict(d, call, req);
+	uint32_t self = UINT32_MAX;
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, &self);
+	int rv = vm != NULL ? register_update_check(d, call, req, vm) : 0;
+	if (rv == 0)
+		rv = volume_conflict(d, call, req, self);
 	if (rv != 0)
 		return rv;
 	size_t spec_len = strlen(req->spec);
@@ -171,7 +199,7 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		return -FL_EINVAL;
 	}
 	struct fsm_cmd c = {.type = FSM_CMD_VM_REGISTER, .nvol = (uint8_t)req->n_volumes,
-			    .restart = fld_restart_to_fsm(req->restart),
+			    .restart = fld_restart_to_fsm(req->restart), .host_id = d->cfg.host_id,
 			    .spec = (const uint8_t *)req->spec, .spec_len = (uint32_t)spec_len};
 	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
 	/* Who registers it is who a re-run of its spec will run as. */
@@ -179,8 +207,11 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	c.owner_gid = (uint32_t)ctl_call_peer(call)->gid;
 	for (uint32_t i = 0; i < req->n_volumes; i++) {
 		snprintf(c.vol[i].path, sizeof(c.vol[i].path), "%s", req->volumes[i].path);
+		snprintf(c.vol[i].id, sizeof(c.vol[i].id), "%s", req->volumes[i].id);
 		c.vol[i].ro = req->volumes[i].ro;
 	}
+	if (vm != NULL && vm_matches(vm, &c))
+		return 0; /* registered exactly so already (a re-run, a restart) */
 	if ((rv = fld_submit(d, call, &c)) != 0)
 		return rv;
 	return fld_wait(d, FLW_REGISTER, call, req->uid, 0, &c);
@@ -196,9 +227,9 @@ static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req 
 		return -FL_ENOENT;
 	}
 	if ((v != NULL && v->state != DVM_NONE) || vm->run_state == FSM_RUN_RUNNING) {
-		ctl_call_errorf(call, "VM %s still runs (host %u); stop it first", req->uid,
-				vm->run_host ? vm->run_host : vm->desired_host);
-		return -FL_EBUSY;
+		uint32_t h = vm->run_host ? vm->run_host : vm->desired_host;
+		ctl_call_errorf(call, "VM %s still runs (host %u); stop it first", req->uid, h);
+		return h == d->cfg.host_id || h == 0 ? -FL_EBUSY : -FL_ENOTHELD;
 	}
 	int rv;
 	if (vm->desired_host != 0) {
@@ -212,6 +243,26 @@ static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req 
 	if ((rv = fld_submit(d, call, &c)) != 0)
 		return rv;
 	return fld_wait(d, FLW_UNREGISTER, call, req->uid, 0, &c);
+}
+
+static int op_clear(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
+	if (vm == NULL) {
+		ctl_call_errorf(call, "VM %s is not registered", req->uid);
+		return -FL_ENOENT;
+	}
+	if (!vm->failed && vm->nfailed == 0) {
+		ctl_call_errorf(call, "VM %s is not FAILED and has no failed starts to clear", req->uid);
+		return -FL_ENOENT;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_VM_CLEAR};
+	snprintf(c.uid, sizeof(c.uid), "%s", req->uid);
+	int rv = fld_submit(d, call, &c);
+	if (rv != 0)
+		return rv;
+	return fld_wait(d, FLW_CLEAR, call, req->uid, 0, &c);
 }
 
 static int op_acquire(void *ctx, struct ctl_call *call, const struct ctl_req *req)
@@ -331,4 +382,5 @@ void fld_backend(struct fld *d, struct ctl_backend *be)
 	be->handlers[CTL_OP_VM_EXITED] = op_exited;
 	be->handlers[CTL_OP_HOST_ADD] = op_host_add;
 	be->handlers[CTL_OP_HOST_REMOVE] = op_host_remove;
+	be->handlers[CTL_OP_VM_CLEAR] = op_clear;
 }

@@ -49,6 +49,8 @@
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
 #define FLD_FLUSH_RETRY_US (5ull * FL_US_PER_S)   /* after a failed flush, the next attempt */
 #define FLD_WORKER_QUEUE 1024u      /* jobs waiting for the worker thread */
+#define FLD_END_RESUBMIT_FOR_US (30ull * FL_US_PER_S) /* a VM_END is re-proposed this long */
+#define FLD_VM_LOG_MAX_BYTES (4ull << 20)  /* a per-VM log is rotated (one .1) past this */
 
 /* A restart policy from the public enum (as a control request carries it)
  * to the replicated state's encoding, where 0 means "none" so that a zeroed
@@ -56,13 +58,23 @@
  * two functions translate between them. */
 static inline uint8_t fld_restart_to_fsm(enum fl_restart r)
 {
-	return r == FL_RESTART_NEVER ? (uint8_t)FSM_RESTART_NEVER : (uint8_t)FSM_RESTART_ALWAYS;
+	switch (r) {
+	case FL_RESTART_NEVER: return FSM_RESTART_NEVER;
+	case FL_RESTART_ON_FAILURE: return FSM_RESTART_ON_FAILURE;
+	case FL_RESTART_MANAGER: return FSM_RESTART_MANAGER;
+	default: return FSM_RESTART_ALWAYS;
+	}
 }
 
 /* The public restart policy of a replicated VM record. */
 static inline enum fl_restart fld_restart_of_fsm(uint8_t r)
 {
-	return r == FSM_RESTART_NEVER ? FL_RESTART_NEVER : FL_RESTART_ALWAYS;
+	switch (r) {
+	case FSM_RESTART_NEVER: return FL_RESTART_NEVER;
+	case FSM_RESTART_ON_FAILURE: return FL_RESTART_ON_FAILURE;
+	case FSM_RESTART_MANAGER: return FL_RESTART_MANAGER;
+	default: return FL_RESTART_ALWAYS;
+	}
 }
 
 /* What the runtime knows of one VM (by FSM table index). */
@@ -118,9 +130,16 @@ struct dvm {
 	uint32_t flush_n;
 	char flush_paths[FSM_VOLS_MAX][FSM_PATH_MAX + 1];
 	struct fl_timer flush_timer; /* the running flush's bound, or the next attempt */
+	bool have_exit;              /* vm.exited told how the VMM ended */
+	int32_t exit_code, exit_signal;
+	uint64_t end_inc;            /* a VM_END we proposed for this incarnation (0: none) */
+	char end_uid[CTL_UID_MAX + 1]; /* of this VM (the FSM reuses table entries) */
+	bool end_unregister;
+	uint64_t end_resubmit_us, end_until_us;
+	int log_fd;                  /* the per-VM log file for our spawn, -1 when closed */
 };
 
-enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE };
+enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE, FLW_CLEAR };
 
 /* A control call waiting for the FSM to show its effect. */
 struct fld_waiter {
@@ -161,8 +180,13 @@ struct fld_snap_vm {
 	const char *state;           /* a static string */
 	int32_t pid;                 /* the VM process here, 0 if none */
 	uint64_t incarnation;
+	uint32_t path_host;          /* the host whose paths vol[].path_off are */
+	bool failed;                 /* FAILED: every eligible host failed to start it */
+	uint8_t nfailed;
+	uint32_t failed_on[FSM_FAILED_MAX]; /* hosts that gave up starting it */
 	struct {
 		uint32_t path_off;   /* into the snapshot's pool */
+		uint32_t id_off;     /* the volume's identity, likewise */
 		uint32_t slot;
 		bool ro;
 	} vol[FSM_VOLS_MAX];
@@ -176,7 +200,8 @@ struct fld_snap {
 	uint32_t n_hosts, n_vms;
 	struct fld_snap_host *hosts;
 	struct fld_snap_vm *vms;
-	char *pool;                  /* volume paths, NUL-terminated */
+	char *pool;                  /* volume paths and identities, NUL-terminated */
+	uint32_t n_failed;           /* VMs marked FAILED */
 	struct fld_metrics m;
 	struct raft_tcp_stats ts;
 	bool have_lateness, have_worker;

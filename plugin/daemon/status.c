@@ -140,6 +140,10 @@ static int snap_hosts(const struct fld *d, struct fld_snap *s)
 
 static const char *vm_state(const struct fld *d, const struct fsm_vm *vm, uint32_t idx)
 {
+	if (vm->failed)
+		return "FAILED";
+	if (vm->pending)
+		return "RECOVERING";
 	if (vm->desired_host == d->cfg.host_id && idx < FLD_MAX_VMS)
 		return d->vms[idx].state == DVM_NONE && d->vms[idx].acquire == NULL ? "PLACED" : vmrt_state_name(&d->vms[idx]);
 	if (vm->desired_host == 0)
@@ -147,7 +151,17 @@ static const char *vm_state(const struct fld *d, const struct fsm_vm *vm, uint32
 	return vm->run_state == FSM_RUN_RUNNING ? "RUNNING" : "PLACED";
 }
 
-/* One VM: its fields, its volume paths appended to the pool at *pool_len. */
+/* Copies str to the pool at *pool_len (sized by snap_vms); returns its offset. */
+static uint32_t pool_put(char *pool, size_t *pool_len, const char *str)
+{
+	size_t n = strlen(str) + 1;
+	uint32_t off = (uint32_t)*pool_len;
+	memcpy(pool + *pool_len, str, n);
+	*pool_len += n;
+	return off;
+}
+
+/* One VM: its fields, its volume paths and identities appended to the pool at *pool_len. */
 static void snap_vm(const struct fld *d, struct fld_snap *s, const struct fsm_vm *vm, uint32_t i, size_t *pool_len)
 {
 	struct fld_snap_vm *o = &s->vms[s->n_vms++];
@@ -161,12 +175,15 @@ static void snap_vm(const struct fld *d, struct fld_snap *s, const struct fsm_vm
 	o->pid = here ? d->vms[i].pid : 0;
 	bool held_here = here && d->vms[i].state != DVM_NONE && arb_vm_running(d->arb, i);
 	o->holder = held_here ? d->cfg.host_id : vm->run_state == FSM_RUN_RUNNING ? vm->run_host : 0;
+	o->path_host = vm->path_host;
+	o->nfailed = FL_MIN(vm->nfailed, (uint8_t)FSM_FAILED_MAX);
+	memcpy(o->failed_on, vm->failed_on, o->nfailed * sizeof(o->failed_on[0]));
+	o->failed = vm->failed;
+	s->n_failed += vm->failed;
 	o->nvol = vm->nvol;
 	for (uint32_t k = 0; k < vm->nvol; k++) {
-		size_t n = strlen(vm->vol[k].path) + 1;
-		o->vol[k].path_off = (uint32_t)*pool_len;
-		memcpy(s->pool + *pool_len, vm->vol[k].path, n);
-		*pool_len += n;
+		o->vol[k].path_off = pool_put(s->pool, pool_len, vm->vol[k].path);
+		o->vol[k].id_off = pool_put(s->pool, pool_len, vm->vol[k].id);
 		o->vol[k].ro = vm->vol[k].ro;
 		o->vol[k].slot = vm->vol[k].slot;
 	}
@@ -180,7 +197,7 @@ static int snap_vms(const struct fld *d, struct fld_snap *s)
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(f, i);
 		for (uint32_t k = 0; vm != NULL && k < vm->nvol; k++)
-			pool += strlen(vm->vol[k].path) + 1;
+			pool += strlen(vm->vol[k].path) + 1 + strlen(vm->vol[k].id) + 1;
 		n += vm != NULL;
 	}
 	s->vms = calloc(n + 1u, sizeof(*s->vms));
@@ -295,12 +312,17 @@ static json_t *vms_json(const struct fld *d, const struct fld_snap *s, bool only
 		json_t *o = json_pack("{s:s,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host), "state",
 				      vm->state);
 		if (!only_here) {
-			json_t *vols = json_array();
-			for (uint32_t k = 0; k < vm->nvol; k++)
+			json_t *vols = json_array(), *ids = json_array(), *failed_on = json_array();
+			for (uint32_t k = 0; k < vm->nvol; k++) {
 				json_array_append_new(vols, json_string(s->pool + vm->vol[k].path_off));
-			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:I}", "pid",
-				vm->pid > 0 ? json_integer(vm->pid) : json_null(),
-				"restart", ctl_restart_name(fld_restart_of_fsm(vm->restart)), "volumes", vols,
+				json_array_append_new(ids, json_string(s->pool + vm->vol[k].id_off));
+			}
+			for (uint32_t k = 0; k < vm->nfailed; k++)
+				json_array_append_new(failed_on, json_integer(vm->failed_on[k]));
+			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:I}", "pid",
+				vm->pid > 0 ? json_integer(vm->pid) : json_null(), "restart",
+				ctl_restart_name(fld_restart_of_fsm(vm->restart)), "volumes", vols, "volume_ids", ids,
+				"paths_of_host", host_or_null(vm->path_host), "failed_on", failed_on,
 				"incarnation", (json_int_t)vm->incarnation));
 		}
 		json_array_append_new(a, o);
@@ -314,8 +336,9 @@ static json_t *leases_json(const struct fld_snap *s)
 	for (uint32_t i = 0; i < s->n_vms; i++) {
 		const struct fld_snap_vm *vm = &s->vms[i];
 		for (uint32_t k = 0; k < vm->nvol; k++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o,s:s}", "volume", s->pool + vm->vol[k].path_off,
-				"vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
+			json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:s}", "volume",
+				s->pool + vm->vol[k].path_off, "id", s->pool + vm->vol[k].id_off, "path_of_host",
+				host_or_null(vm->path_host), "vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
 				vm->vol[k].slot == FSM_SLOT_NONE ? json_null() : json_integer(vm->vol[k].slot),
 				"holder", host_or_null(vm->holder), "state", vm->holder ? "HELD" : "FREE"));
 	}
@@ -369,6 +392,11 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		"view", s->leader ? "leader" : "follower"));
 	json_object_set_new(r, "hosts", hosts_json(s));
 	json_object_set_new(r, "vms", vms_json(d, s, true));
+	json_t *failed = json_array();
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].failed)
+			json_array_append_new(failed, json_string(s->vms[i].uid));
+	json_object_set_new(r, "vms_failed", failed);
 	urcu_memb_read_unlock();
 	return 0;
 }
@@ -569,6 +597,11 @@ static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_sta
 	metric(&b, "fencelock_poison_pills_total", "counter", "Fence requests this host wrote as leader.", st->pills);
 	metric(&b, "fencelock_failovers_total", "counter", "VMs recovered on this host from a failed host.", s->m.recovered);
 	metric(&b, "fencelock_guard_kills_total", "counter", "VMs killed by their guard (deadline passed).", s->m.guard_kills);
+	metric(&b, "fencelock_vms_failed", "gauge", "VMs marked FAILED (every eligible host failed to start them).",
+	       s->n_failed);
+	metric(&b, "fencelock_start_failures_total", "counter", "VM starts that failed on this host.", st->start_failures);
+	metric(&b, "fencelock_start_give_ups_total", "counter", "VMs this host gave up starting (placed elsewhere).",
+	       st->start_give_ups);
 	metric(&b, "fencelock_vm_starts_total", "counter", "VM grants given on this host.", s->m.vm_starts);
 	metric(&b, "fencelock_vm_kills_total", "counter", "VM kills the arbiter asked for on this host.", s->m.vm_kills);
 	metrics_worker(s, &b);

@@ -42,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common/assert.h"
@@ -81,7 +82,7 @@ void vmrt_init(struct fld *d)
 		memset(v, 0, sizeof(*v));
 		v->d = d;
 		v->idx = i;
-		v->wrapper_fd = v->spawn_fd = v->flush_fd = v->pid_fd = -1;
+		v->wrapper_fd = v->spawn_fd = v->flush_fd = v->pid_fd = v->log_fd = -1;
 		v->acquire_pid_fd = v->acquire_wrapper_fd = -1;
 		fl_timer_init(&v->timer, dvm_timer_fn, v);
 		fl_timer_init(&v->report, dvm_report_fn, v);
@@ -359,9 +360,10 @@ static bool spawn_drop(const struct spawn_ids *ids)
 	return ids->uid == 0 || setuid(0) != 0; /* root is gone for good */
 }
 
-/* In the child, before exec: a clean slate (own session, default signals,
- * nothing of the daemon's descriptors, the owner's credentials, the
- * ordinary scheduling below); async-signal-safe calls only. Never returns. */
+/* In the child, before exec: a clean slate (own session and process group,
+ * default signals, normal scheduling / OOM score / nice / I/O class, stdout
+ * and stderr to the VM's log, nothing else of the daemon's descriptors, the
+ * owner's credentials); async-signal-safe calls only. Never returns. */
 /* What the daemon runs with and a VM must not: SCHED_RR (reset at fork by
  * SCHED_RESET_ON_FORK, again here in case it was not set), the unit's nice
  * -10, real-time I/O class and OOM score -1000 (the daemon must never be
@@ -379,7 +381,7 @@ static void spawn_child_ordinary(void)
 	}
 }
 
-static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *cwd, char *const envp[],
+static noreturn void spawn_child(char *const argv[], int stdin_fd, int log_fd, const char *cwd, char *const envp[],
 				 const struct spawn_ids *ids)
 {
 	spawn_child_ordinary();
@@ -392,6 +394,8 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const char *c
 	if (stdin_fd < 0)
 		stdin_fd = open("/dev/null", O_RDONLY);
 	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
+		_exit(126);
+	if (log_fd >= 0 && (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0))
 		_exit(126);
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
 		for (int fd = 3; fd < 4096; fd++)
@@ -423,14 +427,43 @@ static int spec_fd(const struct fsm_vm *vm)
 	return fd;
 }
 
-static pid_t spawn_argv(struct fld *d, char *const argv[], int stdin_fd, const char *cwd, const struct spawn_ids *ids)
+/* Opens the VM's log file (appending; one rotation to .1 past
+ * FLD_VM_LOG_MAX_BYTES), creating the directory; -1 if that fails (the
+ * VM's output then goes to /dev/null rather than into the daemon's log). */
+static int vm_log_open(struct fld *d, const char *uid)
+{
+	char dir[CFG_PATH_MAX + 16], path[CFG_PATH_MAX + CTL_UID_MAX + 32], old[sizeof(path) + 2];
+	if (d->cfg.vm_log_dir[0] != '\0')
+		snprintf(dir, sizeof(dir), "%s", d->cfg.vm_log_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/vm-logs", d->cfg.state_dir);
+	(void)mkdir(dir, 0750);
+	snprintf(path, sizeof(path), "%s/%s.log", dir, uid);
+	struct stat st;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > FLD_VM_LOG_MAX_BYTES) {
+		snprintf(old, sizeof(old), "%s.1", path);
+		(void)rename(path, old);
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		fl_warn("VM %s: cannot open its log %s: %s; its output goes to /dev/null", uid, path, strerror(errno));
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	return fd;
+}
+
+static pid_t spawn_argv(struct fld *d, const char *uid, char *const argv[], int stdin_fd, const char *cwd,
+			 const struct spawn_ids *ids)
 {
 	static char sock_env[CFG_PATH_MAX + 32];
 	char **envp = spawn_env(d->cfg.control_socket, sock_env, sizeof(sock_env));
+	int log_fd = vm_log_open(d, uid);
 	fflush(NULL);
 	pid_t p = fork();
 	if (p == 0)
-		spawn_child(argv, stdin_fd, cwd, envp, ids);
+		spawn_child(argv, stdin_fd, log_fd, cwd, envp, ids);
+	if (log_fd >= 0)
+		close(log_fd);
 	return p;
 }
 
@@ -444,7 +477,7 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 		if (fd < 0)
 			return fd;
 		struct spawn_ids as_daemon = {.drop = false};
-		p = spawn_argv(d, argv, fd, "/", &as_daemon);
+		p = spawn_argv(d, v->uid, argv, fd, "/", &as_daemon);
 		close(fd);
 	} else {
 		char *spec = malloc(vm->spec_len + 1u), err[256];
@@ -464,7 +497,7 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 					  .groups = {d->cfg.control_gid}};
 		fl_info("VM %s: its command line runs again as uid %u gid %u, who registered it", v->uid,
 			vm->owner_uid, vm->owner_gid);
-		p = spawn_argv(d, r.argv, -1, r.cwd, &owner);
+		p = spawn_argv(d, v->uid, r.argv, -1, r.cwd, &owner);
 		vmspec_rerun_free(&r);
 	}
 	if (p < 0)
@@ -534,7 +567,59 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 
 /* ---- the end of a VM ---- */
 
-/* The VM is dead and flushed: release its guard file, tell the arbiter. */
+/* What a VM that stopped without being asked leaves behind, by policy
+ * (enum fsm_restart): run again here, stopped (unplaced, registered), or
+ * unregistered. */
+enum dvm_end { END_RERUN = 0, END_STOP, END_UNREGISTER };
+
+/* A clean end: exit 0, or ended by SIGTERM / SIGHUP / SIGINT (what a VM
+ * manager sends, forwarded by the wrapper), as a signal or as 128+N. */
+static bool exit_clean(const struct dvm *v)
+{
+	static const int sigs[] = {SIGTERM, SIGHUP, SIGINT};
+	if (!v->have_exit)
+		return false;
+	for (size_t i = 0; i < FL_ARRAY_SIZE(sigs); i++)
+		if (v->exit_signal == sigs[i] || (v->exit_signal == 0 && v->exit_code == 128 + sigs[i]))
+			return true;
+	return v->exit_signal == 0 && v->exit_code == 0;
+}
+
+static enum dvm_end end_policy(uint8_t restart, bool clean)
+{
+	switch (restart) {
+	case FSM_RESTART_ALWAYS: return clean ? END_STOP : END_RERUN;
+	case FSM_RESTART_ON_FAILURE: return clean ? END_UNREGISTER : END_RERUN;
+	default: return clean ? END_UNREGISTER : END_STOP; /* never, manager */
+	}
+}
+
+static void end_submit(struct fld *d, struct dvm *v)
+{
+	struct fsm_cmd c = {.type = FSM_CMD_VM_END, .host_id = d->cfg.host_id, .incarnation = v->end_inc,
+			    .flag = v->end_unregister ? 1 : 0};
+	snprintf(c.uid, sizeof(c.uid), "%s", v->end_uid);
+	int rv = arb_submit(d->arb, &c);
+	fl_info("VM %s incarnation %" PRIu64 ": %s proposed: %s", v->uid, v->end_inc,
+		v->end_unregister ? "unregistering" : "stopping", rv ? fl_strerror(rv) : "sent");
+}
+
+/* Proposes the VM's end (re-proposed by vmrt_poll until applied). */
+static void end_propose(struct fld *d, struct dvm *v, bool unregister)
+{
+	uint64_t now = fl_now_us(d->loop);
+	v->end_inc = v->incarnation;
+	snprintf(v->end_uid, sizeof(v->end_uid), "%s", v->uid);
+	v->end_unregister = unregister;
+	v->end_resubmit_us = now + FLD_RESUBMIT_US;
+	v->end_until_us = now + FLD_END_RESUBMIT_FOR_US;
+	end_submit(d, v);
+}
+
+/* The VM is dead and flushed: release its guard file, apply its policy,
+ * tell the arbiter. A VM we were asked to kill is the arbiter's business
+ * (moved, fenced); one that stopped on its own or was killed by its guard
+ * goes by its restart policy. */
 static void finish_exit(struct fld *d, struct dvm *v)
 {
 	FL_ASSERT(v->state == DVM_RUNNING || v->state == DVM_KILLING);
@@ -544,24 +629,49 @@ static void finish_exit(struct fld *d, struct dvm *v)
 		return;
 	}
 	bool natural = v->state == DVM_RUNNING && v->natural_exit;
+	bool unasked = v->state == DVM_RUNNING;
 	fl_timer_cancel(d->loop, &v->timer);
 	unwatch(d, &v->wrapper_fd);
 	if (v->have_guard)
 		guard_table_close(&d->guards, v->uid);
 	v->have_guard = false;
-	if (natural) {
-		d->m.natural_exits++;
-		unplace(d, v->uid, v->incarnation);
-	}
+	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
+	bool clean = natural && exit_clean(v);
+	enum dvm_end end = unasked && vm != NULL ? end_policy(vm->restart, clean) : END_RERUN;
+	d->m.natural_exits += natural;
+	if (end != END_RERUN)
+		end_propose(d, v, end == END_UNREGISTER);
 	v->state = DVM_NONE;
 	v->pid = v->wrapper_pid = 0;
 	close_fd(&v->pid_fd);
-	v->adopted = false;
+	v->adopted = v->have_exit = false;
 	fl_info("VM %s incarnation %" PRIu64 ": %s", v->uid, v->incarnation,
-		natural ? "ended on its own; not restarted" : "dead; its leases are released");
+		!unasked ? "dead; its leases are released"
+		: end == END_RERUN ? "failed; its policy runs it again"
+		: end == END_STOP ? "ended; stopped (its policy does not run it again)" : "ended; unregistered");
 	if (v->arb_started) {
 		v->arb_started = false;
-		arb_vm_exited(d->arb, v->idx, v->incarnation);
+		if (end == END_RERUN)
+			arb_vm_exited(d->arb, v->idx, v->incarnation);
+		else
+			arb_vm_ended(d->arb, v->idx, v->incarnation);
+	}
+}
+
+/* The command we ran to start the VM (recover_command, or a re-run) failed
+ * before the VM asked for its leases: a start failure for the arbiter. */
+static void spawn_failed(struct fld *d, struct dvm *v, const char *why)
+{
+	FL_ASSERT(v->state == DVM_SPAWNED);
+	fl_warn("VM %s incarnation %" PRIu64 ": start failed: %s (its output: the VM's log in %s)", v->uid,
+		v->incarnation, why, d->cfg.vm_log_dir[0] ? d->cfg.vm_log_dir : "state_dir/vm-logs");
+	fl_timer_cancel(d->loop, &v->timer);
+	v->state = DVM_NONE;
+	v->pid = v->wrapper_pid = 0;
+	v->have_exit = false;
+	if (v->arb_started) {
+		v->arb_started = false;
+		arb_vm_start_failed(d->arb, v->idx, v->incarnation);
 	}
 }
 
@@ -634,7 +744,9 @@ static void flush_begin(struct fld *d, struct dvm *v)
 		return; /* one at a time */
 	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
 	v->flush_n = 0;
-	for (uint32_t i = 0; vm != NULL && i < vm->nvol && i < FSM_VOLS_MAX; i++)
+	/* The registered paths are those of the host that registered last:
+	 * ours when our wrapper registered it (it does before every start). */
+	for (uint32_t i = 0; vm != NULL && vm->path_host == d->cfg.host_id && i < vm->nvol && i < FSM_VOLS_MAX; i++)
 		if (!vm->vol[i].ro)
 			snprintf(v->flush_paths[v->flush_n++], sizeof(v->flush_paths[0]), "%s", vm->vol[i].path);
 	v->flush_attempts++;
@@ -727,10 +839,10 @@ static void on_spawn_fd(void *arg, uint32_t ev)
 	v->spawn_pid = 0;
 	bool ok = p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (v->state == DVM_SPAWNED && (!ok || d->cfg.recover_command[0] == '\0')) {
-		fl_warn("VM %s: its starter exited (status 0x%x) before the VM asked for its leases", v->uid, status);
-		v->state = DVM_RUNNING; /* finish_exit's bookkeeping; not a natural exit */
-		v->natural_exit = false;
-		finish_exit(d, v);
+		char why[96];
+		snprintf(why, sizeof(why), "its starter exited (%s %d) before the VM asked for its leases",
+			 WIFSIGNALED(status) ? "signal" : "code", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		spawn_failed(d, v, why);
 	} else if (v->state == DVM_KILLING && v->wrapper_pid == 0) {
 		finish_exit(d, v);
 	}
@@ -746,9 +858,7 @@ static void dvm_timer_fn(struct fl_timer *t, void *arg)
 			v->uid, (uint64_t)(FLD_RECOVER_TIMEOUT_US / FL_US_PER_S));
 		if (v->spawn_pid > 0)
 			kill(-v->spawn_pid, SIGKILL);
-		v->state = DVM_RUNNING;
-		v->natural_exit = false;
-		finish_exit(d, v);
+		spawn_failed(d, v, "nothing asked for the leases in time");
 	} else if (v->state == DVM_KILLING) {
 		fl_warn("VM %s: kill deadline reached: SIGKILL", v->uid);
 		signal_pidfd(v->pid_fd, v->pid, SIGKILL, true);
@@ -780,7 +890,7 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	struct dvm *v = &d->vms[idx];
 	FL_ASSERT(incarnation > 0);
 	FL_ASSERT(vm != NULL);
-	if (v->cancelled_inc == incarnation)
+	if (v->cancelled_inc == incarnation && strcmp(v->uid, vm->uid) == 0)
 		return -FL_ECANCELED;
 	if (v->state == DVM_KILLING)
 		return -FL_EBUSY;
@@ -817,6 +927,15 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 		fl_notice("VM %s: the guard file left by the previous daemon has no wrapper: starting it", vm->uid);
 		guard_table_close(&d->guards, vm->uid);
 		adopted_drop(a);
+	}
+	if (vm->restart == FSM_RESTART_MANAGER && d->cfg.recover_command[0] == '\0') {
+		/* Its manager runs it, not us: stopped, for the manager to start
+		 * wherever it likes (its fencelock exec places it there). */
+		fl_notice("VM %s (managed) placed here after a failure: no recover_command, left to its manager",
+			  vm->uid);
+		end_propose(d, v, false);
+		v->arb_started = false;
+		return -FL_ECANCELED;
 	}
 	int rv = spawn_vm(d, v, vm);
 	if (rv != 0) {
@@ -997,6 +1116,9 @@ int vmrt_exited(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 	if (!v->exited_reported)
 		note_exit(d, v);
 	v->exited_reported = true;
+	v->have_exit = true;
+	v->exit_code = req->exit_code;
+	v->exit_signal = req->exit_signal;
 	report_run(d, v, false);
 	fl_info("VM %s (pid %d) exited: %s %d", v->uid, (int)req->pid, req->exit_signal ? "signal" : "code",
 		req->exit_signal ? (int)req->exit_signal : (int)req->exit_code);
@@ -1006,8 +1128,11 @@ int vmrt_exited(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct dvm *v = vmrt_find(d, req->uid);
-	if (v == NULL || (v->state != DVM_RUNNING && v->state != DVM_KILLING))
-		return 0; /* already released */
+	if (v == NULL || (v->state != DVM_RUNNING && v->state != DVM_KILLING)) {
+		ctl_call_errorf(call, "VM %s holds no lease on host %u (%s): nothing to release here", req->uid,
+				d->cfg.host_id, d->cfg.host_name);
+		return -FL_ENOTHELD;
+	}
 	if (req->pid != 0 && v->pid != 0 && req->pid != v->pid) {
 		ctl_call_errorf(call, "the leases of VM %s are held here for pid %d, not %d", req->uid, (int)v->pid,
 				(int)req->pid);
@@ -1044,13 +1169,30 @@ static void acquire_resubmit(struct fld *d, struct dvm *v, const struct fsm_vm *
 	fl_debug("VM %s: placement here proposed again: %s", vm->uid, rv ? fl_strerror(rv) : "sent");
 }
 
+/* Our VM_END again while the FSM still places that incarnation here. */
+static void end_resubmit(struct fld *d, struct dvm *v, const struct fsm_vm *vm, uint64_t now)
+{
+	if (v->end_inc == 0)
+		return;
+	if (vm == NULL || vm->incarnation != v->end_inc || vm->desired_host != d->cfg.host_id ||
+	    strcmp(vm->uid, v->end_uid) != 0 || now >= v->end_until_us) {
+		v->end_inc = 0; /* applied, superseded, or given up (the VM stays stopped here) */
+		return;
+	}
+	if (now < v->end_resubmit_us)
+		return;
+	v->end_resubmit_us = now + FLD_RESUBMIT_US;
+	end_submit(d, v);
+}
+
 void vmrt_poll(struct fld *d, uint64_t now)
 {
 	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
 		struct dvm *v = &d->vms[i];
+		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
+		end_resubmit(d, v, vm, now);
 		if (v->acquire == NULL)
 			continue;
-		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
 		if (now < v->acquire_until_us) {
 			acquire_resubmit(d, v, vm, now);
 			continue;

@@ -19,6 +19,7 @@
 #include "common/errmap.h"
 #include "common/loop.h"
 #include "plugin/host/client.h"
+#include "plugin/host/volid.h"
 
 struct fl_client {
 	int fd;
@@ -248,16 +249,40 @@ static int cli_simple(struct fl_client *c, const struct ctl_req *req)
 	return rv;
 }
 
+int fl_vm_register_ids(struct fl_client *c, const char *uid, const struct fl_volume_id *volumes,
+		       size_t n_volumes, const char *spec, enum fl_restart restart)
+{
+	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = uid, .spec = spec, .restart = restart};
+	if (n_volumes == 0 || n_volumes > CTL_VOLUMES_MAX || volumes == NULL)
+		return cli_fail(c, -FL_EINVAL, "a VM needs 1..%u volumes, got %zu", CTL_VOLUMES_MAX, n_volumes);
+	req.n_volumes = (uint32_t)n_volumes;
+	char ids[CTL_VOLUMES_MAX][VOLID_MAX + 1];
+	char err[1024];
+	for (size_t i = 0; i < n_volumes; i++) {
+		const char *path = volumes[i].path != NULL ? volumes[i].path : "";
+		int rv = volumes[i].id != NULL ? volid_operator(volumes[i].id, ids[i], sizeof(ids[i]), err, sizeof(err))
+					       : volid_resolve(NULL, path, ids[i], sizeof(ids[i]), NULL, 0, err, sizeof(err));
+		if (rv != 0)
+			return cli_fail(c, rv, "%s", err);
+		req.volumes[i] = (struct ctl_volume){.path = path, .id = ids[i], .ro = volumes[i].read_only != 0};
+	}
+	return cli_simple(c, &req);
+}
+
 int fl_vm_register(struct fl_client *c, const char *uid, const struct fl_volume *volumes,
 		   size_t n_volumes, const char *spec, enum fl_restart restart)
 {
-	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = uid, .spec = spec, .restart = restart};
-	if (n_volumes == 0 || n_volumes > CTL_VOLUMES_MAX)
+	struct fl_volume_id v[CTL_VOLUMES_MAX];
+	if (n_volumes == 0 || n_volumes > CTL_VOLUMES_MAX || volumes == NULL)
 		return cli_fail(c, -FL_EINVAL, "a VM needs 1..%u volumes, got %zu", CTL_VOLUMES_MAX, n_volumes);
-	req.n_volumes = (uint32_t)n_volumes;
 	for (size_t i = 0; i < n_volumes; i++)
-		req.volumes[i] = (struct ctl_volume){.path = volumes[i].path, .ro = volumes[i].read_only != 0};
-	return cli_simple(c, &req);
+		v[i] = (struct fl_volume_id){.path = volumes[i].path, .read_only = volumes[i].read_only};
+	return fl_vm_register_ids(c, uid, v, n_volumes, spec, restart);
+}
+
+int fl_vm_clear(struct fl_client *c, const char *uid)
+{
+	return cli_simple(c, &(struct ctl_req){.op = CTL_OP_VM_CLEAR, .uid = uid});
 }
 
 int fl_vm_unregister(struct fl_client *c, const char *uid)

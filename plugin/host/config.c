@@ -78,6 +78,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "control_max_clients", KIND_U32, NUM_FIELD(control_max_clients), 16, 65536, false},
 	{"host", "control_max_clients_per_uid", KIND_U32, NUM_FIELD(control_max_clients_per_uid), 1, 65536, false},
 	{"host", "control_reserved_clients", KIND_U32, NUM_FIELD(control_reserved_clients), 1, 4096, false},
+	{"host", "vm_log_dir", KIND_PATH, STR_FIELD(vm_log_dir), 0, 0, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */

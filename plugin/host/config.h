@@ -71,6 +71,7 @@ struct fl_config {
 	bool realtime;                    /* the lease loop thread runs SCHED_RR (default yes) */
 	uint32_t rt_priority;             /* its SCHED_RR priority, 1..99 */
 	bool lock_memory;                 /* mlockall(MCL_CURRENT | MCL_FUTURE) (default yes) */
+	char vm_log_dir[CFG_PATH_MAX];    /* stdout/stderr of VMs we start; "" = state_dir/vm-logs */
 	/* [peers]: empty when this host joins an existing cluster */
 	uint32_t n_peers;
 	struct cfg_peer peers[CFG_PEERS_MAX];

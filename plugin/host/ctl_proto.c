@@ -14,6 +14,7 @@
 #include "fencelock/error.h"
 #include "plugin/host/cfg_syntax.h"
 #include "plugin/host/ctl_proto.h"
+#include "plugin/host/volid.h"
 
 static const struct {
 	const char *name;
@@ -33,6 +34,7 @@ static const struct {
 	[CTL_OP_VM_EXITED] = {"vm.exited", true},
 	[CTL_OP_HOST_ADD] = {"host.add", true},
 	[CTL_OP_HOST_REMOVE] = {"host.remove", true},
+	[CTL_OP_VM_CLEAR] = {"vm.clear", true},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -65,19 +67,23 @@ const char *ctl_restart_name(enum fl_restart r)
 	switch (r) {
 	case FL_RESTART_ALWAYS: return "always";
 	case FL_RESTART_NEVER: return "never";
+	case FL_RESTART_ON_FAILURE: return "on-failure";
+	case FL_RESTART_MANAGER: return "manager";
 	}
 	return NULL;
 }
 
 int ctl_restart_parse(const char *s, enum fl_restart *out)
 {
-	if (strcmp(s, "always") == 0)
-		*out = FL_RESTART_ALWAYS;
-	else if (strcmp(s, "never") == 0)
-		*out = FL_RESTART_NEVER;
-	else
-		return -FL_EINVAL;
-	return 0;
+	static const enum fl_restart all[] = {FL_RESTART_ALWAYS, FL_RESTART_NEVER, FL_RESTART_ON_FAILURE,
+					      FL_RESTART_MANAGER};
+	for (size_t i = 0; s != NULL && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, ctl_restart_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -FL_EINVAL;
 }
 
 static int ctl_bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -144,7 +150,7 @@ static int get_volumes(json_t *msg, struct ctl_req *req, char *err, size_t errle
 {
 	json_t *vols = json_object_get(msg, "volumes");
 	if (!json_is_array(vols) || json_array_size(vols) == 0 || json_array_size(vols) > CTL_VOLUMES_MAX)
-		return ctl_bad(err, errlen, "field 'volumes' must be a list of 1..%u {path, ro}", CTL_VOLUMES_MAX);
+		return ctl_bad(err, errlen, "field 'volumes' must be a list of 1..%u {path, id, ro}", CTL_VOLUMES_MAX);
 	req->n_volumes = (uint32_t)json_array_size(vols);
 	for (uint32_t i = 0; i < req->n_volumes; i++) {
 		json_t *v = json_array_get(vols, i);
@@ -156,13 +162,20 @@ static int get_volumes(json_t *msg, struct ctl_req *req, char *err, size_t errle
 			return rv;
 		if (path[0] != '/')
 			return ctl_bad(err, errlen, "volumes[%u].path must be absolute, got '%s'", i, path);
+		const char *id;
+		rv = get_str(v, "id", true, VOLID_MAX, &id, err, errlen);
+		if (rv != 0)
+			return rv;
+		if (!volid_valid(id))
+			return ctl_bad(err, errlen, "volumes[%u].id '%.80s' is not a volume identity (wwid:, dm:, file:, id:)",
+				       i, id);
 		json_t *ro = json_object_get(v, "ro");
 		if (ro != NULL && !json_is_boolean(ro))
 			return ctl_bad(err, errlen, "volumes[%u].ro must be true or false", i);
 		for (uint32_t j = 0; j < i; j++)
-			if (strcmp(req->volumes[j].path, path) == 0)
-				return ctl_bad(err, errlen, "volumes[%u].path '%s' listed twice", i, path);
-		req->volumes[i] = (struct ctl_volume){.path = path, .ro = ro != NULL && json_is_true(ro)};
+			if (strcmp(req->volumes[j].path, path) == 0 || strcmp(req->volumes[j].id, id) == 0)
+				return ctl_bad(err, errlen, "volumes[%u] '%s' (%s) listed twice", i, path, id);
+		req->volumes[i] = (struct ctl_volume){.path = path, .id = id, .ro = ro != NULL && json_is_true(ro)};
 	}
 	return 0;
 }
@@ -184,7 +197,8 @@ static int decode_register(json_t *msg, struct ctl_req *req, char *err, size_t e
 		return rv;
 	req->restart = FL_RESTART_ALWAYS;
 	if (restart != NULL && ctl_restart_parse(restart, &req->restart) != 0)
-		return ctl_bad(err, errlen, "field 'restart' must be \"always\" or \"never\", got '%s'", restart);
+		return ctl_bad(err, errlen, "field 'restart' must be always, never, on-failure or manager, got '%s'",
+			       restart);
 	return 0;
 }
 
@@ -235,7 +249,7 @@ static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t 
 		return 0;
 	case CTL_OP_VM_REGISTER:
 		return decode_register(msg, req, err, errlen);
-	case CTL_OP_VM_UNREGISTER: case CTL_OP_VM_INQUIRE:
+	case CTL_OP_VM_UNREGISTER: case CTL_OP_VM_INQUIRE: case CTL_OP_VM_CLEAR:
 		return get_uid(msg, req, err, errlen);
 	case CTL_OP_VM_ACQUIRE:
 		rv = get_uid(msg, req, err, errlen);
@@ -304,7 +318,8 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 	if (req->op == CTL_OP_VM_REGISTER) {
 		json_t *vols = json_array();
 		for (uint32_t i = 0; vols != NULL && i < req->n_volumes && i < CTL_VOLUMES_MAX; i++) {
-			json_t *v = json_pack("{s:s?, s:b}", "path", req->volumes[i].path, "ro", req->volumes[i].ro);
+			json_t *v = json_pack("{s:s?, s:s?, s:b}", "path", req->volumes[i].path, "id", req->volumes[i].id,
+					      "ro", req->volumes[i].ro);
 			rv |= json_array_append_new(vols, v);
 		}
 		rv |= json_object_set_new(o, "volumes", vols);
@@ -337,7 +352,7 @@ int ctl_req_encode(const struct ctl_req *req, json_t **out, char *err, size_t er
 	if (req->op >= CTL_OP_COUNT)
 		return ctl_bad(err, errlen, "unknown op %d", (int)req->op);
 	if (req->op == CTL_OP_VM_REGISTER && ctl_restart_name(req->restart) == NULL)
-		return ctl_bad(err, errlen, "restart policy %d is neither FL_RESTART_ALWAYS nor FL_RESTART_NEVER",
+		return ctl_bad(err, errlen, "restart policy %d is not one of enum fl_restart",
 			       (int)req->restart);
 	json_t *o = json_pack("{s:i, s:s}", "v", CTL_PROTO_VERSION, "op", ctl_op_name(req->op));
 	if (o == NULL || encode_fields(req, o) != 0) {

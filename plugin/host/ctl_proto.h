@@ -51,11 +51,13 @@ enum ctl_op {
 	CTL_OP_VM_EXITED,
 	CTL_OP_HOST_ADD,
 	CTL_OP_HOST_REMOVE,
+	CTL_OP_VM_CLEAR,        /* uid: clears FAILED (the operator looked at it) */
 	CTL_OP_COUNT
 };
 
 struct ctl_volume {
-	const char *path;       /* absolute */
+	const char *path;       /* absolute: how the registering host reaches it */
+	const char *id;         /* its identity (plugin/host/volid.h), checked by volid_valid() */
 	bool ro;
 };
 
@@ -86,12 +88,12 @@ bool ctl_op_mutates(enum ctl_op op);
 /* True if uid is a valid VM uid (it also names the VM's guard file). */
 bool ctl_uid_valid(const char *uid);
 
-/* The protocol's word for a restart policy: "always" or "never" (NULL for a
- * value outside enum fl_restart). */
+/* The protocol's word for a restart policy: "always", "never",
+ * "on-failure" or "manager" (NULL for a value outside enum fl_restart). */
 const char *ctl_restart_name(enum fl_restart r);
 
-/* Parses "always" or "never" into *out. Returns 0, or -FL_EINVAL for any
- * other text (*out untouched). */
+/* Parses one of those words into *out. Returns 0, or -FL_EINVAL for any
+ * other text or NULL (*out untouched). */
 int ctl_restart_parse(const char *s, enum fl_restart *out);
 
 /* Validates msg as a request of this protocol version and fills *req with

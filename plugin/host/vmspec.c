@@ -56,20 +56,46 @@ int vmspec_add_volume(struct vmspec *s, const char *path, bool ro, char *err, si
 	return 0;
 }
 
+/* Cuts a trailing ":ro", ":rw" or ":id=ID" off arg[0..*n); true if one was. */
+static bool volume_suffix(const char *arg, size_t *n, bool *ro, char *id, size_t idlen)
+{
+	if (*n > 3 && (strncmp(arg + *n - 3, ":ro", 3) == 0 || strncmp(arg + *n - 3, ":rw", 3) == 0)) {
+		*ro = arg[*n - 1] == 'o';
+		*n -= 3;
+		return true;
+	}
+	for (size_t k = *n; k >= 4; k--) {
+		if (arg[k - 1] == '/')
+			return false;
+		if (strncmp(arg + k - 4, ":id=", 4) == 0) {
+			snprintf(id, idlen, "%.*s", (int)(*n - k), arg + k);
+			*n = k - 4;
+			return true;
+		}
+	}
+	return false;
+}
+
 int vmspec_add_volume_arg(struct vmspec *s, const char *arg, char *err, size_t errlen)
 {
 	size_t n = strlen(arg);
 	bool ro = false;
-	if (n > 3 && (strcmp(arg + n - 3, ":ro") == 0 || strcmp(arg + n - 3, ":rw") == 0)) {
-		ro = arg[n - 2] == 'r' && arg[n - 1] == 'o';
-		n -= 3;
-	}
+	char id[VOLID_OPERATOR_MAX + 2] = "", full[VOLID_MAX + 1];
+	for (int k = 0; k < 2 && volume_suffix(arg, &n, &ro, id, sizeof(id)); k++)
+		;
+	if (id[0] != '\0' && volid_operator(id, full, sizeof(full), err, errlen) != 0)
+		return -FL_EINVAL;
 	char path[CTL_PATH_MAX + 2];
 	if (n > CTL_PATH_MAX)
 		return vs_bad(err, errlen, -FL_EINVAL, "--volume %.64s...: path longer than %u bytes", arg, CTL_PATH_MAX);
 	memcpy(path, arg, n);
 	path[n] = '\0';
-	return vmspec_add_volume(s, path, ro, err, errlen);
+	uint32_t before = s->n_volumes;
+	int rv = vmspec_add_volume(s, path, ro, err, errlen);
+	for (uint32_t i = 0; rv == 0 && id[0] != '\0' && i < s->n_volumes; i++)
+		if (s->n_volumes > before ? i == s->n_volumes - 1 : strcmp(s->volumes[i].path, path) == 0)
+			snprintf(s->volumes[i].id, sizeof(s->volumes[i].id), "%s", id);
+	return rv;
 }
 
 int vmspec_set_uid(struct vmspec *s, const char *uid, char *err, size_t errlen)
@@ -247,7 +273,8 @@ static int rerun_push(struct vmspec_rerun *r, const char *a)
 	return 0;
 }
 
-/* The fencelock exec options of the spec: mode and volumes. */
+/* The fencelock exec options of the spec: mode, restart policy, volumes
+ * (with their operator-given identities). */
 static int rerun_options(json_t *spec, struct vmspec_rerun *r, char *err, size_t errlen)
 {
 	const char *mode = json_string_value(json_object_get(spec, "mode"));
@@ -258,6 +285,12 @@ static int rerun_options(json_t *spec, struct vmspec_rerun *r, char *err, size_t
 		rv = rerun_push(r, "--cloud-hypervisor");
 	else if (mode != NULL && strcmp(mode, "plain") != 0)
 		return vs_bad(err, errlen, -FL_EINVAL, "spec: unknown mode '%s'", mode);
+	const char *restart = json_string_value(json_object_get(spec, "restart"));
+	enum fl_restart pol;
+	if (restart != NULL && ctl_restart_parse(restart, &pol) != 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "spec: unknown restart policy '%.20s'", restart);
+	if (restart != NULL && rv == 0 && (rv = rerun_push(r, "--restart")) == 0)
+		rv = rerun_push(r, restart);
 	json_t *vols = json_object_get(spec, "volumes"), *v;
 	if (!json_is_array(vols) || json_array_size(vols) == 0 || json_array_size(vols) > CTL_VOLUMES_MAX)
 		return vs_bad(err, errlen, -FL_EINVAL, "spec: 'volumes' must list 1..%u volumes", CTL_VOLUMES_MAX);
@@ -266,8 +299,12 @@ static int rerun_options(json_t *spec, struct vmspec_rerun *r, char *err, size_t
 		const char *path = json_string_value(json_object_get(v, "path"));
 		if (path == NULL || path[0] != '/' || strlen(path) > CTL_PATH_MAX)
 			return vs_bad(err, errlen, -FL_EINVAL, "spec: volumes[%zu].path must be an absolute path", i);
-		char arg[CTL_PATH_MAX + 8];
-		snprintf(arg, sizeof(arg), "%s%s", path, json_is_true(json_object_get(v, "ro")) ? ":ro" : "");
+		const char *id = json_string_value(json_object_get(v, "id"));
+		char arg[CTL_PATH_MAX + VOLID_OPERATOR_MAX + 16], full[VOLID_MAX + 1];
+		if (id != NULL && volid_operator(id, full, sizeof(full), err, errlen) != 0)
+			return -FL_EINVAL;
+		snprintf(arg, sizeof(arg), "%s%s%s%s", path, json_is_true(json_object_get(v, "ro")) ? ":ro" : "",
+			 id != NULL ? ":id=" : "", id != NULL ? id : "");
 		if (rv == 0)
 			rv = rerun_push(r, "--volume");
 		if (rv == 0)

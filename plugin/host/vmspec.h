@@ -18,12 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "plugin/host/ctl_proto.h"
+#include "plugin/host/volid.h"
 
 #define VMSPEC_CONFIG_MAX_BYTES (1024u * 1024u)
 
 struct vmspec_volume {
 	char path[CTL_PATH_MAX + 1];
 	bool ro;
+	char id[VOLID_OPERATOR_MAX + 1]; /* operator-given identity (--volume PATH:id=ID), "" if none */
 };
 
 struct vmspec {
@@ -37,7 +39,9 @@ struct vmspec {
  * (path too long, empty) / -FL_ENOSPC (more than CTL_VOLUMES_MAX), message in err. */
 int vmspec_add_volume(struct vmspec *s, const char *path, bool ro, char *err, size_t errlen);
 
-/* Parses an exec --volume argument "PATH[:ro|:rw]" and adds it. */
+/* Parses an exec --volume argument "PATH[:ro|:rw][:id=ID]" (the two
+ * suffixes in either order) and adds it; ID is checked as volid_operator()
+ * does. */
 int vmspec_add_volume_arg(struct vmspec *s, const char *arg, char *err, size_t errlen);
 
 /* Sets the uid after checking it with ctl_uid_valid(). */

@@ -162,10 +162,12 @@ static void cmd_register_body(struct cx *x, struct fsm_cmd *c)
 	cx_str(x, c->uid, FSM_UID_MAX, false, false);
 	cx_u8(x, &c->restart);
 	cx_u64(x, &c->ptol_us);
+	cx_u32(x, &c->host_id);
 	cx_u8(x, &c->nvol);
 	if (c->nvol > FSM_VOLS_MAX)
 		x->bad = true;
 	for (uint32_t i = 0; i < c->nvol && i < FSM_VOLS_MAX && !x->bad; i++) {
+		cx_str(x, c->vol[i].id, FSM_VOLID_MAX, false, false);
 		cx_str(x, c->vol[i].path, FSM_PATH_MAX, true, false);
 		cx_bool(x, &c->vol[i].ro);
 	}
@@ -197,7 +199,20 @@ static void cmd_body(struct cx *x, struct fsm_cmd *c)
 		cmd_register_body(x, c);
 		break;
 	case FSM_CMD_VM_UNREGISTER:
+	case FSM_CMD_VM_CLEAR:
 		cx_str(x, c->uid, FSM_UID_MAX, false, false);
+		break;
+	case FSM_CMD_VM_END:
+	case FSM_CMD_VM_START_FAILED:
+		cx_str(x, c->uid, FSM_UID_MAX, false, false);
+		cx_u32(x, &c->host_id);
+		cx_u64(x, &c->incarnation);
+		if (c->type == FSM_CMD_VM_END)
+			cx_u8(x, &c->flag);
+		break;
+	case FSM_CMD_VM_FAIL:
+		cx_str(x, c->uid, FSM_UID_MAX, false, false);
+		cx_u64(x, &c->incarnation);
 		break;
 	case FSM_CMD_VM_PLACE:
 	case FSM_CMD_VM_REPORT:
@@ -221,7 +236,7 @@ static void cmd_body(struct cx *x, struct fsm_cmd *c)
 		break;
 	case FSM_CMD_SLOT_ALLOC:
 		cx_str(x, c->uid, FSM_UID_MAX, false, false);
-		cx_str(x, c->path, FSM_PATH_MAX, true, false);
+		cx_str(x, c->volid, FSM_VOLID_MAX, false, false);
 		cx_u32(x, &c->slot);
 		break;
 	case FSM_CMD_SLOT_FREE:
@@ -383,10 +398,10 @@ static int vm_index(const struct fsm *f, const char *uid)
 	return -1;
 }
 
-static int vm_volume(const struct fsm_vm *vm, const char *path)
+static int vm_volume(const struct fsm_vm *vm, const char *id)
 {
 	for (uint32_t i = 0; i < vm->nvol && i < FSM_VOLS_MAX; i++)
-		if (strcmp(vm->vol[i].path, path) == 0)
+		if (strcmp(vm->vol[i].id, id) == 0)
 			return (int)i;
 	return -1;
 }
@@ -455,62 +470,127 @@ static int ap_host_rename(struct fsm *f, const struct fsm_cmd *c)
 
 /* ---- apply: VMs ---- */
 
-/* A read-write volume belongs to one VM only; read-only ones may be shared
- * by VMs that all open them read-only. */
-static int volumes_check(const struct fsm *f, const struct fsm_cmd *c)
+/* A read-write volume (by identity) belongs to one active VM only; read-only
+ * ones may be shared by VMs that all open them read-only. A stopped VM
+ * (unplaced, not running) holds nothing: its registration stays, its
+ * volumes are free, and placing it again checks them again (ap_vm_place). */
+static int volumes_check(const struct fsm *f, const struct fsm_cmd *c, int self)
 {
 	for (uint32_t i = 0; i < c->nvol; i++) {
-		if (c->vol[i].path[0] != '/')
+		if (c->vol[i].path[0] != '/' || strchr(c->vol[i].id, ':') == NULL)
 			return -FL_EINVAL;
 		for (uint32_t k = 0; k < i; k++)
-			if (strcmp(c->vol[i].path, c->vol[k].path) == 0)
+			if (strcmp(c->vol[i].id, c->vol[k].id) == 0)
 				return -FL_EINVAL;
-		for (uint32_t v = 0; v < f->lim.max_vms; v++) {
-			const struct fsm_vm *o = &f->vms[v];
-			int j = o->used ? vm_volume(o, c->vol[i].path) : -1;
-			if (j >= 0 && !(o->vol[j].ro && c->vol[i].ro))
-				return -FL_EBUSY;
-		}
+		if (fsm_volume_holder(f, c->vol[i].id, c->vol[i].ro, self < 0 ? UINT32_MAX : (uint32_t)self) != NULL)
+			return -FL_EBUSY;
 	}
 	return 0;
 }
 
-static int ap_vm_register(struct fsm *f, const struct fsm_cmd *c)
+/* True if the command names the same volume identities and modes as vm. */
+static bool same_identities(const struct fsm_vm *vm, const struct fsm_cmd *c)
 {
-	if ((c->restart != FSM_RESTART_ALWAYS && c->restart != FSM_RESTART_NEVER) ||
-	    c->nvol > FSM_VOLS_MAX || c->spec_len > f->lim.spec_max_bytes)
-		return -FL_EINVAL;
-	if (vm_index(f, c->uid) >= 0)
-		return -FL_EBUSY;
-	int rv = volumes_check(f, c);
-	if (rv != 0)
-		return rv;
-	struct fsm_vm *vm = NULL;
-	for (uint32_t i = 0; i < f->lim.max_vms && vm == NULL; i++)
-		if (!f->vms[i].used)
-			vm = &f->vms[i];
-	if (vm == NULL)
-		return -FL_ENOSPC;
-	uint8_t *spec = vm->spec;
-	memset(vm, 0, sizeof(*vm));
-	vm->spec = spec;
-	vm->used = true;
-	memcpy(vm->uid, c->uid, sizeof(vm->uid));
+	if (vm->nvol != c->nvol)
+		return false;
+	for (uint32_t i = 0; i < c->nvol; i++) {
+		int k = vm_volume(vm, c->vol[i].id);
+		if (k < 0 || vm->vol[k].ro != c->vol[i].ro)
+			return false;
+	}
+	return true;
+}
+
+static void free_slots(struct fsm *f, struct fsm_vm *vm)
+{
+	for (uint32_t k = 0; k < vm->nvol; k++) {
+		if (vm->vol[k].slot != FSM_SLOT_NONE)
+			memset(&f->slots[vm->vol[k].slot], 0, sizeof(f->slots[0]));
+		vm->vol[k].slot = FSM_SLOT_NONE;
+	}
+}
+
+/* Copies the registration's fields into vm; a VM whose identities changed
+ * loses its slots (the leader allocates new ones). */
+static void vm_fill(struct fsm *f, struct fsm_vm *vm, const struct fsm_cmd *c)
+{
+	bool same = same_identities(vm, c);
+	uint32_t slot[FSM_VOLS_MAX] = {0};
+	for (uint32_t i = 0; i < c->nvol; i++) {
+		int k = same ? vm_volume(vm, c->vol[i].id) : -1;
+		slot[i] = k >= 0 ? vm->vol[k].slot : FSM_SLOT_NONE;
+	}
+	if (!same)
+		free_slots(f, vm);
 	vm->restart = c->restart;
 	vm->ptol_us = c->ptol_us;
 	vm->owner_uid = c->owner_uid;
 	vm->owner_gid = c->owner_gid;
+	vm->path_host = c->host_id;
 	vm->nvol = c->nvol;
 	for (uint32_t i = 0; i < c->nvol; i++) {
+		memcpy(vm->vol[i].id, c->vol[i].id, sizeof(vm->vol[i].id));
 		memcpy(vm->vol[i].path, c->vol[i].path, sizeof(vm->vol[i].path));
 		vm->vol[i].ro = c->vol[i].ro;
-		vm->vol[i].slot = FSM_SLOT_NONE;
+		vm->vol[i].slot = slot[i];
 	}
 	vm->spec_len = c->spec_len;
 	if (c->spec_len > 0)
 		memcpy(vm->spec, c->spec, c->spec_len);
-	FL_ASSERT(vm_index(f, c->uid) >= 0);
+}
+
+/* Re-indexes the slot table after vm_fill() reordered a VM's volumes. */
+static void vm_reslot(struct fsm *f, uint32_t idx)
+{
+	struct fsm_vm *vm = &f->vms[idx];
+	for (uint32_t k = 0; k < vm->nvol; k++) {
+		uint32_t s = vm->vol[k].slot;
+		if (s == FSM_SLOT_NONE)
+			continue;
+		FL_ASSERT(s < f->lim.max_slots);
+		f->slots[s].vm_plus1 = idx + 1;
+		f->slots[s].vol = (uint8_t)k;
+	}
+}
+
+/* A new uid is added unplaced; a known one is updated: its spec, policy and
+ * paths always, its volume identities only while it is stopped. */
+static int ap_vm_register(struct fsm *f, const struct fsm_cmd *c)
+{
+	if (c->restart < FSM_RESTART_ALWAYS || c->restart >= FSM_RESTART_END || c->nvol > FSM_VOLS_MAX ||
+	    c->spec_len > f->lim.spec_max_bytes)
+		return -FL_EINVAL;
+	int self = vm_index(f, c->uid);
+	int rv = volumes_check(f, c, self);
+	if (rv != 0)
+		return rv;
+	if (self >= 0 && !same_identities(&f->vms[self], c) && fsm_vm_active(&f->vms[self]))
+		return -FL_EBUSY;
+	for (uint32_t i = 0; i < f->lim.max_vms && self < 0; i++)
+		if (!f->vms[i].used)
+			self = (int)i;
+	if (self < 0)
+		return -FL_ENOSPC;
+	struct fsm_vm *vm = &f->vms[self];
+	if (!vm->used) {   /* a new uid in the lowest free entry */
+		uint8_t *spec = vm->spec;
+		memset(vm, 0, sizeof(*vm));
+		vm->spec = spec;
+		vm->used = true;
+		memcpy(vm->uid, c->uid, sizeof(vm->uid));
+	}
+	vm_fill(f, vm, c);
+	vm_reslot(f, (uint32_t)self);
+	FL_ASSERT(vm_index(f, c->uid) == self);
 	return 0;
+}
+
+static void vm_remove(struct fsm *f, struct fsm_vm *vm)
+{
+	free_slots(f, vm);
+	uint8_t *spec = vm->spec;
+	memset(vm, 0, sizeof(*vm));
+	vm->spec = spec;
 }
 
 static int ap_vm_unregister(struct fsm *f, const struct fsm_cmd *c)
@@ -521,12 +601,7 @@ static int ap_vm_unregister(struct fsm *f, const struct fsm_cmd *c)
 	struct fsm_vm *vm = &f->vms[i];
 	if (vm->run_state == FSM_RUN_RUNNING)
 		return -FL_EBUSY;
-	for (uint32_t k = 0; k < vm->nvol; k++)
-		if (vm->vol[k].slot != FSM_SLOT_NONE)
-			memset(&f->slots[vm->vol[k].slot], 0, sizeof(f->slots[0]));
-	uint8_t *spec = vm->spec;
-	memset(vm, 0, sizeof(*vm));
-	vm->spec = spec;
+	vm_remove(f, vm);
 	FL_ASSERT(vm_index(f, c->uid) < 0);
 	return 0;
 }
@@ -550,7 +625,13 @@ static int ap_vm_place(struct fsm *f, const struct fsm_cmd *c)
 		if (f->hosts[h].state != FSM_HOST_JOINED || f->hosts[h].fence.active ||
 		    fsm_host_quarantined(f, c->host_id, f->clock_us))
 			return -FL_EPERM;
+		if (vm->failed)
+			return -FL_EPERM;   /* FAILED until an operator clears it */
+		for (uint32_t k = 0; k < vm->nvol; k++)
+			if (fsm_volume_holder(f, vm->vol[k].id, vm->vol[k].ro, (uint32_t)i) != NULL)
+				return -FL_EBUSY;
 	}
+	vm->pending = false;
 	vm->desired_host = c->host_id;
 	vm->incarnation++;
 	vm->run_state = FSM_RUN_STOPPED;
@@ -572,6 +653,94 @@ static int ap_vm_report(struct fsm *f, const struct fsm_cmd *c)
 		return -FL_ESTALE;
 	vm->run_state = c->running ? FSM_RUN_RUNNING : FSM_RUN_STOPPED;
 	vm->run_host = c->running ? c->host_id : 0;
+	if (c->running) {   /* it runs: the failures before count no more */
+		vm->nfailed = 0;
+		memset(vm->failed_on, 0, sizeof(vm->failed_on));
+	}
+	return 0;
+}
+
+/* The VM's current placement, checked as VM_REPORT does: the command must
+ * come from the host it is placed on, for its current incarnation. */
+static struct fsm_vm *vm_placed_cas(struct fsm *f, const struct fsm_cmd *c, int *rv)
+{
+	int i = vm_index(f, c->uid);
+	*rv = i < 0 ? -FL_ENOENT : 0;
+	if (i < 0)
+		return NULL;
+	struct fsm_vm *vm = &f->vms[i];
+	if (vm->incarnation != c->incarnation || vm->desired_host != c->host_id || c->host_id == 0) {
+		*rv = -FL_ESTALE;
+		return NULL;
+	}
+	return vm;
+}
+
+static void vm_unplace(struct fsm *f, struct fsm_vm *vm)
+{
+	vm->desired_host = 0;
+	vm->incarnation++;
+	vm->run_state = FSM_RUN_STOPPED;
+	vm->run_host = 0;
+	f->ctr.placements++;
+}
+
+static int ap_vm_end(struct fsm *f, const struct fsm_cmd *c)
+{
+	int rv;
+	if (c->flag > 1)
+		return -FL_EINVAL;
+	struct fsm_vm *vm = vm_placed_cas(f, c, &rv);
+	if (vm == NULL)
+		return rv;
+	vm_unplace(f, vm);
+	vm->pending = false;
+	if (c->flag == 1)
+		vm_remove(f, vm);
+	return 0;
+}
+
+static int ap_vm_start_failed(struct fsm *f, const struct fsm_cmd *c)
+{
+	int rv;
+	struct fsm_vm *vm = vm_placed_cas(f, c, &rv);
+	if (vm == NULL)
+		return rv;
+	if (!fsm_vm_failed_on(vm, c->host_id)) {
+		if (vm->nfailed == FSM_FAILED_MAX) {   /* keep the newest */
+			memmove(vm->failed_on, vm->failed_on + 1, (FSM_FAILED_MAX - 1) * sizeof(vm->failed_on[0]));
+			vm->nfailed--;
+		}
+		vm->failed_on[vm->nfailed++] = c->host_id;
+	}
+	vm_unplace(f, vm);
+	vm->pending = vm->restart != FSM_RESTART_NEVER;
+	FL_ASSERT(vm->nfailed <= FSM_FAILED_MAX);
+	return 0;
+}
+
+static int ap_vm_fail_clear(struct fsm *f, const struct fsm_cmd *c)
+{
+	int i = vm_index(f, c->uid);
+	if (i < 0)
+		return -FL_ENOENT;
+	struct fsm_vm *vm = &f->vms[i];
+	if (c->type == FSM_CMD_VM_CLEAR) {
+		if (!vm->failed && vm->nfailed == 0)
+			return -FL_ENOENT;
+		vm->failed = false;
+		vm->nfailed = 0;
+		memset(vm->failed_on, 0, sizeof(vm->failed_on));
+		vm->pending = vm->desired_host == 0 && vm->restart != FSM_RESTART_NEVER;
+		return 0;
+	}
+	FL_ASSERT(c->type == FSM_CMD_VM_FAIL);
+	if (vm->incarnation != c->incarnation)
+		return -FL_ESTALE;
+	if (vm->desired_host != 0 || vm->failed)
+		return -FL_EBUSY;
+	vm->failed = true;
+	vm->pending = false;
 	return 0;
 }
 
@@ -633,7 +802,7 @@ static int ap_quarantine(struct fsm *f, const struct fsm_cmd *c)
 static int ap_slot_alloc(struct fsm *f, const struct fsm_cmd *c)
 {
 	int i = vm_index(f, c->uid);
-	int v = i < 0 ? -1 : vm_volume(&f->vms[i], c->path);
+	int v = i < 0 ? -1 : vm_volume(&f->vms[i], c->volid);
 	if (v < 0)
 		return -FL_ENOENT;
 	struct fsm_volume *vol = &f->vms[i].vol[v];
@@ -678,11 +847,12 @@ static int ap_slot_free(struct fsm *f, const struct fsm_cmd *c)
 static bool cmd_bounded(const struct fsm_cmd *c)
 {
 	if (memchr(c->name, 0, sizeof(c->name)) == NULL || memchr(c->addr, 0, sizeof(c->addr)) == NULL ||
-	    memchr(c->uid, 0, sizeof(c->uid)) == NULL || memchr(c->path, 0, sizeof(c->path)) == NULL ||
+	    memchr(c->uid, 0, sizeof(c->uid)) == NULL || memchr(c->volid, 0, sizeof(c->volid)) == NULL ||
 	    c->nvol > FSM_VOLS_MAX || (c->spec_len > 0 && c->spec == NULL))
 		return false;
 	for (uint32_t i = 0; i < c->nvol; i++)
-		if (memchr(c->vol[i].path, 0, sizeof(c->vol[i].path)) == NULL)
+		if (memchr(c->vol[i].path, 0, sizeof(c->vol[i].path)) == NULL ||
+		    memchr(c->vol[i].id, 0, sizeof(c->vol[i].id)) == NULL)
 			return false;
 	return true;
 }
@@ -713,6 +883,10 @@ int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm
 	case FSM_CMD_QUARANTINE_CLEAR: rv = ap_quarantine(f, c); break;
 	case FSM_CMD_SLOT_ALLOC: rv = ap_slot_alloc(f, c); break;
 	case FSM_CMD_SLOT_FREE: rv = ap_slot_free(f, c); break;
+	case FSM_CMD_VM_END: rv = ap_vm_end(f, c); break;
+	case FSM_CMD_VM_START_FAILED: rv = ap_vm_start_failed(f, c); break;
+	case FSM_CMD_VM_FAIL:
+	case FSM_CMD_VM_CLEAR: rv = ap_vm_fail_clear(f, c); break;
 	default: rv = -FL_EINVAL; break;
 	}
 	if (rv == 0)
@@ -770,10 +944,19 @@ static void snap_vm(struct cx *x, struct fsm_vm *vm, const uint8_t **spec, uint3
 	if (vm->nvol > FSM_VOLS_MAX)
 		x->bad = true;
 	for (uint32_t i = 0; i < vm->nvol && i < FSM_VOLS_MAX && !x->bad; i++) {
+		cx_str(x, vm->vol[i].id, FSM_VOLID_MAX, false, false);
 		cx_str(x, vm->vol[i].path, FSM_PATH_MAX, true, false);
 		cx_bool(x, &vm->vol[i].ro);
 		cx_u32(x, &vm->vol[i].slot);
 	}
+	cx_u32(x, &vm->path_host);
+	cx_bool(x, &vm->pending);
+	cx_bool(x, &vm->failed);
+	cx_u8(x, &vm->nfailed);
+	if (vm->nfailed > FSM_FAILED_MAX)
+		x->bad = true;
+	for (uint32_t k = 0; k < vm->nfailed && k < FSM_FAILED_MAX && !x->bad; k++)
+		cx_u32(x, &vm->failed_on[k]);
 	cx_u32(x, &vm->desired_host);
 	cx_u32(x, &vm->run_host);
 	cx_u64(x, &vm->incarnation);
@@ -971,8 +1154,9 @@ static bool vm_ok(const struct fsm *f, uint32_t i)
 	const struct fsm_vm *vm = &f->vms[i];
 	if (!vm->used)
 		return true;
-	if (vm_index(f, vm->uid) != (int)i || vm->nvol > FSM_VOLS_MAX ||
-	    (vm->restart != FSM_RESTART_ALWAYS && vm->restart != FSM_RESTART_NEVER) ||
+	if (vm_index(f, vm->uid) != (int)i || vm->nvol > FSM_VOLS_MAX || vm->nfailed > FSM_FAILED_MAX ||
+	    vm->restart < FSM_RESTART_ALWAYS || vm->restart >= FSM_RESTART_END ||
+	    (vm->failed && vm->desired_host != 0) ||
 	    vm->run_state > FSM_RUN_RUNNING || vm->spec_len > f->lim.spec_max_bytes)
 		return false;
 	if (vm->desired_host != 0 && host_index(f, vm->desired_host) < 0)
@@ -1076,19 +1260,49 @@ uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, u
 	return n;
 }
 
-int fsm_volume_slot(const struct fsm *f, const char *uid, const char *path, uint32_t *slot)
+int fsm_volume_slot(const struct fsm *f, const char *uid, const char *volid, uint32_t *slot)
 {
 	FL_ASSERT(f != NULL);
 	FL_ASSERT(uid != NULL);
-	FL_ASSERT(path != NULL);
+	FL_ASSERT(volid != NULL);
 	FL_ASSERT(slot != NULL);
 	int i = vm_index(f, uid);
-	int v = i < 0 ? -1 : vm_volume(&f->vms[i], path);
+	int v = i < 0 ? -1 : vm_volume(&f->vms[i], volid);
 	if (v < 0 || f->vms[i].vol[v].slot == FSM_SLOT_NONE)
 		return -FL_ENOENT;
 	*slot = f->vms[i].vol[v].slot;
 	FL_ASSERT(*slot < f->lim.max_slots);
 	return 0;
+}
+
+bool fsm_vm_failed_on(const struct fsm_vm *vm, uint32_t host_id)
+{
+	FL_ASSERT(vm != NULL);
+	for (uint32_t k = 0; k < vm->nfailed && k < FSM_FAILED_MAX; k++)
+		if (vm->failed_on[k] == host_id)
+			return true;
+	return false;
+}
+
+bool fsm_vm_active(const struct fsm_vm *vm)
+{
+	FL_ASSERT(vm != NULL);
+	return vm->used && (vm->desired_host != 0 || vm->run_state == FSM_RUN_RUNNING);
+}
+
+const struct fsm_vm *fsm_volume_holder(const struct fsm *f, const char *id, bool ro, uint32_t except_idx)
+{
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(id != NULL);
+	for (uint32_t v = 0; v < f->lim.max_vms; v++) {
+		const struct fsm_vm *o = &f->vms[v];
+		if (v == except_idx || !fsm_vm_active(o))
+			continue;
+		int j = vm_volume(o, id);
+		if (j >= 0 && !(o->vol[j].ro && ro))
+			return o;
+	}
+	return NULL;
 }
 
 bool fsm_host_quarantined(const struct fsm *f, uint32_t host_id, uint64_t now_us)
@@ -1112,6 +1326,15 @@ uint32_t fsm_host_fences_since(const struct fsm *f, uint32_t host_id, uint64_t s
 	return n;
 }
 
+const char *fsm_restart_name(uint8_t restart)
+{
+	static const char *const names[FSM_RESTART_END] = {
+		[FSM_RESTART_ALWAYS] = "always", [FSM_RESTART_NEVER] = "never",
+		[FSM_RESTART_ON_FAILURE] = "on-failure", [FSM_RESTART_MANAGER] = "manager",
+	};
+	return restart < FSM_RESTART_END && names[restart] != NULL ? names[restart] : "?";
+}
+
 const char *fsm_cmd_type_name(uint16_t type)
 {
 	static const char *const names[FSM_CMD_TYPE_END] = {
@@ -1123,6 +1346,8 @@ const char *fsm_cmd_type_name(uint16_t type)
 		[FSM_CMD_QUARANTINE_SET] = "quarantine-set",
 		[FSM_CMD_QUARANTINE_CLEAR] = "quarantine-clear",
 		[FSM_CMD_SLOT_ALLOC] = "slot-alloc", [FSM_CMD_SLOT_FREE] = "slot-free",
+		[FSM_CMD_VM_END] = "vm-end", [FSM_CMD_VM_START_FAILED] = "vm-start-failed",
+		[FSM_CMD_VM_FAIL] = "vm-fail", [FSM_CMD_VM_CLEAR] = "vm-clear",
 	};
 	if (type >= FSM_CMD_TYPE_END || names[type] == NULL)
 		return "?";

@@ -31,6 +31,8 @@
 #define FSM_ADDR_MAX 127u         /* host address, bytes */
 #define FSM_UID_MAX 64u           /* VM uid, bytes */
 #define FSM_PATH_MAX 255u         /* volume path, bytes */
+#define FSM_VOLID_MAX 255u        /* volume identity, bytes (plugin/host/volid.h) */
+#define FSM_FAILED_MAX 8u         /* hosts a VM failed to start on, remembered */
 #define FSM_VOLS_MAX 8u           /* volumes per VM */
 #define FSM_SPEC_MAX 16384u       /* opaque VM spec, bytes */
 #define FSM_FENCE_HISTORY 8u      /* fence times remembered per host */
@@ -40,21 +42,23 @@
 #define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
 
 #define FSM_CMD_MAGIC 0x31434C46u    /* "FLC1" */
-#define FSM_CMD_VERSION 2u      /* 2: vm-register carries the owner uid/gid */
+#define FSM_CMD_VERSION 3u      /* 2: vm-register carries the owner uid/gid; 3: and volume identities */
 #define FSM_CMD_HDR_BYTES 24u
 /* Largest encoded command (a VM_REGISTER with everything at its maximum). */
 #define FSM_CMD_MAX_BYTES \
-	(FSM_CMD_HDR_BYTES + 2 + FSM_UID_MAX + 1 + 8 + 1 + \
-	 FSM_VOLS_MAX * (2 + FSM_PATH_MAX + 1) + 8 + 4 + FSM_SPEC_MAX)
+	(FSM_CMD_HDR_BYTES + 2 + FSM_UID_MAX + 1 + 8 + 4 + 1 + \
+	 FSM_VOLS_MAX * (2 + FSM_VOLID_MAX + 2 + FSM_PATH_MAX + 1) + 8 + 4 + FSM_SPEC_MAX)
 #define FSM_SNAP_MAGIC 0x31534C46u   /* "FLS1" */
-#define FSM_SNAP_VERSION 2u     /* 2: VMs carry the owner uid/gid */
+#define FSM_SNAP_VERSION 3u     /* 2: VMs carry the owner uid/gid; 3: identities, paths' host, start failures */
 #define FSM_SNAP_HDR_BYTES 16u
 
 enum fsm_cmd_type {
 	FSM_CMD_HOST_ADD = 1,      /* host_id, name, addr, role */
 	FSM_CMD_HOST_REMOVE,       /* host_id: state LEFT; refused while VMs are placed on it */
 	FSM_CMD_HOST_RENAME,       /* host_id, name */
-	FSM_CMD_VM_REGISTER,       /* uid, restart, ptol_us, volumes, spec; unplaced */
+	FSM_CMD_VM_REGISTER,       /* uid, restart, ptol_us, host_id (whose paths), volumes, spec;
+				      a new uid is unplaced; a known uid is updated (spec, policy,
+				      paths; other volume identities only while it is unplaced) */
 	FSM_CMD_VM_UNREGISTER,     /* uid; refused while running; frees its slots */
 	FSM_CMD_VM_PLACE,          /* uid, host_id (0 = unplace), incarnation = expected;
 				      refused onto a LEFT, quarantined or fence-pending host */
@@ -64,16 +68,34 @@ enum fsm_cmd_type {
 	FSM_CMD_FENCE_CLEAR,       /* host_id */
 	FSM_CMD_QUARANTINE_SET,    /* host_id, until_us (cluster time) */
 	FSM_CMD_QUARANTINE_CLEAR,  /* host_id */
-	FSM_CMD_SLOT_ALLOC,        /* uid, path, slot (or FSM_SLOT_ANY) */
+	FSM_CMD_SLOT_ALLOC,        /* uid, volid, slot (or FSM_SLOT_ANY) */
 	FSM_CMD_SLOT_FREE,         /* slot */
+	FSM_CMD_VM_END,            /* uid, host_id, incarnation, flag: the VM ended on host_id and is
+				      not to run again by itself: unplaced; flag 1 also unregisters */
+	FSM_CMD_VM_START_FAILED,   /* uid, host_id, incarnation: host_id gave up starting it: it is
+				      unplaced, pending, and host_id joins its failed_on list */
+	FSM_CMD_VM_FAIL,           /* uid, incarnation: every eligible host failed: FAILED */
+	FSM_CMD_VM_CLEAR,          /* uid: the operator clears FAILED and the failure history */
 	FSM_CMD_TYPE_END
 };
 
 enum fsm_role { FSM_ROLE_VOTER = 1, FSM_ROLE_LEARNER = 2 };
 enum fsm_host_state { FSM_HOST_FREE = 0, FSM_HOST_JOINED = 1, FSM_HOST_LEFT = 2 };
 /* The replicated encoding of the public enum fl_restart (fencelock.h); 0 is
- * no policy. Only the daemon maps one to the other (plugin/daemon/daemon.h). */
-enum fsm_restart { FSM_RESTART_ALWAYS = 1, FSM_RESTART_NEVER = 2 };
+ * no policy. Only the daemon maps one to the other (plugin/daemon/daemon.h).
+ * What the cluster does when a VM stops without an operator asking
+ * (docs/design.md, "VM lifecycle"): after its host fails, after its VMM
+ * fails (non-zero exit, killed by a signal other than TERM/HUP/INT, killed
+ * by its guard), after a clean end (exit 0, or TERM/HUP/INT). */
+enum fsm_restart {
+	FSM_RESTART_ALWAYS = 1,     /* host failure: moved; VMM failure: re-run; clean end: stopped */
+	FSM_RESTART_NEVER = 2,      /* host failure: stays; VMM failure: stopped; clean end: unregistered */
+	FSM_RESTART_ON_FAILURE = 3, /* host failure: moved; VMM failure: re-run; clean end: unregistered */
+	FSM_RESTART_MANAGER = 4,    /* a VM manager runs it: fencelock never re-runs it; host failure:
+				       moved, recover_command (if any) called there; VMM failure:
+				       stopped; clean end: unregistered */
+	FSM_RESTART_END
+};
 enum fsm_run { FSM_RUN_STOPPED = 0, FSM_RUN_RUNNING = 1 };
 enum fsm_fence_reason {
 	FSM_FENCE_PARTITIONED = 1, /* poison pill after P */
@@ -111,7 +133,8 @@ struct fsm_host {
 };
 
 struct fsm_volume {
-	char path[FSM_PATH_MAX + 1];
+	char id[FSM_VOLID_MAX + 1]; /* identity: what conflicts and leases are about */
+	char path[FSM_PATH_MAX + 1]; /* the path host path_host registered it by */
 	bool ro;
 	uint32_t slot;             /* FSM_SLOT_NONE until SLOT_ALLOC */
 };
@@ -129,6 +152,11 @@ struct fsm_vm {
 	uint64_t ptol_us;          /* partition tolerance override; 0 = cluster P */
 	uint32_t owner_uid;        /* who registered it (the registering host's SO_PEERCRED): */
 	uint32_t owner_gid;        /* a re-run of its spec runs as them, never as more */
+	uint32_t path_host;        /* the host whose paths vol[].path are (0: unknown) */
+	bool pending;              /* unplaced but to be placed again (start failed, cleared) */
+	bool failed;               /* FAILED: every eligible host failed to start it */
+	uint8_t nfailed;           /* hosts in failed_on */
+	uint32_t failed_on[FSM_FAILED_MAX]; /* hosts that gave up starting it, since it last ran */
 	uint32_t spec_len;
 	uint8_t *spec;             /* limits.spec_max_bytes of the FSM's pool */
 };
@@ -158,6 +186,7 @@ struct fsm {
 };
 
 struct fsm_cmd_volume {
+	char id[FSM_VOLID_MAX + 1];
 	char path[FSM_PATH_MAX + 1];
 	bool ro;
 };
@@ -173,11 +202,12 @@ struct fsm_cmd {
 	uint8_t restart;
 	uint8_t running;
 	uint8_t reason;
+	uint8_t flag;
 	uint8_t nvol;
 	char name[FSM_NAME_MAX + 1];
 	char addr[FSM_ADDR_MAX + 1];
 	char uid[FSM_UID_MAX + 1];
-	char path[FSM_PATH_MAX + 1];
+	char volid[FSM_VOLID_MAX + 1];
 	struct fsm_cmd_volume vol[FSM_VOLS_MAX];
 	uint64_t ptol_us;
 	uint64_t incarnation;
@@ -244,6 +274,9 @@ int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len);
  * volumes agree, placements name known hosts). Returns 0 or -FL_ECORRUPT. */
 int fsm_check(const struct fsm *f);
 
+/* "always", "never", "on-failure", "manager"; "?" for anything else. */
+const char *fsm_restart_name(uint8_t restart);
+
 /* "vm-place", ... for logs; "?" for an unknown type. */
 const char *fsm_cmd_type_name(uint16_t type);
 
@@ -266,9 +299,17 @@ const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
 /* Writes the table indexes of the VMs whose desired host is host_id into
  * idx[0..cap); returns how many there are (may exceed cap). */
 uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap);
-/* The lease slot of volume path of VM uid in *slot: 0, or -FL_ENOENT (no
- * such VM or volume, or no slot yet). */
-int fsm_volume_slot(const struct fsm *f, const char *uid, const char *path, uint32_t *slot);
+/* The lease slot of the volume with identity volid of VM uid in *slot: 0,
+ * or -FL_ENOENT (no such VM or volume, or no slot yet). */
+int fsm_volume_slot(const struct fsm *f, const char *uid, const char *volid, uint32_t *slot);
+/* True if host_id is in vm's failed_on list. */
+bool fsm_vm_failed_on(const struct fsm_vm *vm, uint32_t host_id);
+/* True if vm is "active": placed on a host or running. Only active VMs
+ * hold their volumes: a stopped VM never blocks another one. */
+bool fsm_vm_active(const struct fsm_vm *vm);
+/* The active VM other than except_idx whose volume conflicts with volume
+ * (id, ro) (the same identity, not both read-only), or NULL. */
+const struct fsm_vm *fsm_volume_holder(const struct fsm *f, const char *id, bool ro, uint32_t except_idx);
 /* True if host_id is quarantined at cluster time now_us. */
 bool fsm_host_quarantined(const struct fsm *f, uint32_t host_id, uint64_t now_us);
 /* Fence requests against host_id stamped at or after since_us (cluster

@@ -90,17 +90,40 @@ static void candidates_build(struct plc_plan *p, const struct fsm *f, const uint
 		p->load[i] = fsm_vms_on_host(f, p->cand[i], NULL, 0);
 }
 
-/* The least-loaded candidate under the limit (ties: lowest id), or -1. */
-static int candidate_pick(const struct plc_plan *p, uint32_t max_per_host)
+/* The least-loaded candidate under the limit that has not already failed
+ * to start vm (ties: lowest id), or -1. */
+static int candidate_pick(const struct plc_plan *p, uint32_t max_per_host, const struct fsm_vm *vm)
 {
 	int best = -1;
 	for (uint32_t i = 0; i < p->n_cand; i++) {
-		if (max_per_host != 0 && p->load[i] >= max_per_host)
+		if ((max_per_host != 0 && p->load[i] >= max_per_host) || fsm_vm_failed_on(vm, p->cand[i]))
 			continue;
 		if (best < 0 || p->load[i] < p->load[best])
 			best = (int)i;
 	}
 	return best;
+}
+
+/* True if there are candidates and vm failed to start on every one. */
+static bool all_candidates_failed(const struct plc_plan *p, const struct fsm_vm *vm)
+{
+	for (uint32_t i = 0; i < p->n_cand; i++)
+		if (!fsm_vm_failed_on(vm, p->cand[i]))
+			return false;
+	return p->n_cand > 0;
+}
+
+/* Why vm gets no candidate. */
+static uint8_t unplaced_reason(const struct plc_plan *p, const struct fsm *f, const struct fsm_vm *vm, uint32_t i)
+{
+	if (vm->restart == FSM_RESTART_NEVER)
+		return PLC_NEVER_RESTART;
+	if (all_candidates_failed(p, vm))
+		return PLC_ALL_FAILED;
+	for (uint32_t k = 0; k < vm->nvol; k++)
+		if (fsm_volume_holder(f, vm->vol[k].id, vm->vol[k].ro, i) != NULL)
+			return PLC_VOLUME_HELD;
+	return PLC_NO_CANDIDATE;
 }
 
 int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
@@ -120,17 +143,18 @@ int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed,
 	candidates_build(p, f, failed, n_failed, candidates, n_cand, now_us);
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(f, i);
-		if (vm == NULL)
+		if (vm == NULL || vm->failed)
 			continue;
-		bool orphan = vm->desired_host == 0 && pp->include_unplaced &&
-			      vm->restart == FSM_RESTART_ALWAYS;
+		bool orphan = vm->desired_host == 0 && vm->restart != FSM_RESTART_NEVER &&
+			      (vm->pending || (pp->include_unplaced && vm->restart == FSM_RESTART_ALWAYS));
 		if (!orphan && (vm->desired_host == 0 || !id_in(failed, n_failed, vm->desired_host)))
 			continue;
-		int c = vm->restart == FSM_RESTART_NEVER ? -1 : candidate_pick(p, pp->max_vms_per_host);
+		uint8_t why = unplaced_reason(p, f, vm, i);
+		int c = why == PLC_NEVER_RESTART || (orphan && why == PLC_VOLUME_HELD)
+				? -1 : candidate_pick(p, pp->max_vms_per_host, vm);
 		if (c < 0) {
 			p->unplaced[p->n_unplaced++] = (struct plc_unplaced){
-				.vm_idx = i, .from_host = vm->desired_host,
-				.reason = vm->restart == FSM_RESTART_NEVER ? PLC_NEVER_RESTART : PLC_NO_CANDIDATE};
+				.vm_idx = i, .from_host = vm->desired_host, .reason = why};
 			continue;
 		}
 		p->moves[p->n_moves++] = (struct plc_move){.vm_idx = i, .from_host = vm->desired_host,

@@ -4,10 +4,14 @@
  * FENCED, or STORAGE_LOST past D: classify.h's cls_may_take_over()) and the
  * quorate UP hosts it may place on. The plan is a pure function of the FSM
  * state, those two sets and the parameters: every VM of a failed host with
- * restart=always goes to the least-loaded candidate (ties: lowest host_id),
- * never onto a quarantined, LEFT, fence-pending or failed host, never past the per-host
- * limit; a VM with restart=never stays where it is and is reported, as is
- * one for which no candidate is left. The leader turns each move into a
+ * a restart policy other than never, and every pending VM (unplaced after a
+ * host gave up starting it, or cleared by the operator), goes to the
+ * least-loaded candidate (ties: lowest host_id), never onto a quarantined,
+ * LEFT, fence-pending or failed host, never onto a host that already failed
+ * to start it (the VM's failed_on list), never past the per-host limit; a
+ * VM with restart=never stays where it is and is reported, as is one for
+ * which no candidate is left (PLC_ALL_FAILED when every candidate failed to
+ * start it: the leader then marks it FAILED). FAILED VMs are left alone. The leader turns each move into a
  * VM_PLACE command carrying the incarnation the plan saw, so a plan made on
  * a stale view is refused by the FSM rather than applied twice.
  *
@@ -33,6 +37,8 @@ struct plc_params {
 enum plc_reason {
 	PLC_NEVER_RESTART = 1,      /* restart=never: not moved */
 	PLC_NO_CANDIDATE,           /* no candidate host, or all at their limit */
+	PLC_ALL_FAILED,             /* every candidate already failed to start it: FAILED */
+	PLC_VOLUME_HELD,            /* a volume is held by another active VM */
 };
 
 struct plc_move {

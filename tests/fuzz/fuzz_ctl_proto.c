@@ -35,6 +35,7 @@ static void check_same_req(const struct ctl_req *a, const struct ctl_req *b)
 	FUZZ_CHECK(a->n_volumes == b->n_volumes, "volume count changed");
 	for (uint32_t i = 0; i < a->n_volumes; i++) {
 		FUZZ_CHECK(str_eq(a->volumes[i].path, b->volumes[i].path), "volume %u path changed", i);
+		FUZZ_CHECK(str_eq(a->volumes[i].id, b->volumes[i].id), "volume %u identity changed", i);
 		FUZZ_CHECK(a->volumes[i].ro == b->volumes[i].ro, "volume %u ro flag changed", i);
 	}
 	FUZZ_CHECK(str_eq(a->spec, b->spec), "spec changed in the round trip");

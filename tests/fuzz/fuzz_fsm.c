@@ -116,16 +116,18 @@ static void gen_cmd(struct fuzz_in *in, struct fsm_cmd *c, uint64_t *clock)
 	uint8_t h = fuzz_u8(in);
 	c->host_id = h == 255 ? fuzz_u32(in) : h % (FUZZ_FSM_MAX_HOSTS + 2);
 	c->role = (uint8_t)(fuzz_u8(in) % 4);
-	c->restart = (uint8_t)(fuzz_u8(in) % 4);
+	c->restart = (uint8_t)(fuzz_u8(in) % (FSM_RESTART_END + 1));
+	c->flag = (uint8_t)(fuzz_u8(in) % 3);
 	c->running = (uint8_t)(fuzz_u8(in) % 3);
 	c->reason = (uint8_t)(fuzz_u8(in) % 5);
 	snprintf(c->name, sizeof(c->name), "h%u", fuzz_u8(in) % 12u);
 	snprintf(c->addr, sizeof(c->addr), "198.18.0.%u:7000", fuzz_u8(in) % 12u);
 	snprintf(c->uid, sizeof(c->uid), "vm%u", fuzz_u8(in) % (FUZZ_FSM_MAX_VMS + 2));
-	snprintf(c->path, sizeof(c->path), "/dev/v%u", fuzz_u8(in) % 12u);
+	snprintf(c->volid, sizeof(c->volid), "id:v%u", fuzz_u8(in) % 12u);
 	c->nvol = (uint8_t)(fuzz_u8(in) % (FSM_VOLS_MAX + 1));
 	for (uint32_t i = 0; i < c->nvol; i++) {
 		snprintf(c->vol[i].path, sizeof(c->vol[i].path), "/dev/v%u", fuzz_u8(in) % 12u);
+		snprintf(c->vol[i].id, sizeof(c->vol[i].id), "id:v%u", fuzz_u8(in) % 12u);
 		c->vol[i].ro = fuzz_u8(in) & 1;
 	}
 	c->ptol_us = (uint64_t)fuzz_u8(in) * 1000000u;
@@ -189,6 +191,7 @@ static void populate(struct fsm *f)
 	c[2].restart = FSM_RESTART_ALWAYS;
 	c[2].nvol = 1;
 	snprintf(c[2].vol[0].path, sizeof(c[2].vol[0].path), "/dev/v0");
+	snprintf(c[2].vol[0].id, sizeof(c[2].vol[0].id), "id:v0");
 	c[3].type = FSM_CMD_VM_PLACE;
 	snprintf(c[3].uid, sizeof(c[3].uid), "vm0");
 	c[3].host_id = 1;

@@ -113,7 +113,9 @@ static void ctl_seeds(void)
 		{.op = CTL_OP_STATUS},
 		{.op = CTL_OP_VMS},
 		{.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 2,
-		 .volumes = {{"/dev/mapper/vm1-root", false}, {"/var/lib/vm1/seed.img", true}},
+		 .volumes = {{.path = "/dev/mapper/vm1-root", .id = "dm:LVM-AbCd"},
+			     {.path = "/var/lib/vm1/seed.img", .id = "file:fsid=00000001deadbeef:/var/lib/vm1/seed.img",
+			      .ro = true}},
 		 .spec = "{\"uid\":\"vm-1\"}", .restart = FL_RESTART_NEVER},
 		{.op = CTL_OP_VM_UNREGISTER, .uid = "vm-1"},
 		{.op = CTL_OP_VM_ACQUIRE, .uid = "vm-1", .pid = 4242, .state = "fl1:7:2:3:demo:slot-0"},
@@ -178,10 +180,12 @@ static uint32_t fsm_cmds(struct fsm_cmd *c)
 				.spec = (const uint8_t *)"spec", .spec_len = 4};
 	snprintf(c[n].uid, sizeof(c[0].uid), "vm0");
 	snprintf(c[n].vol[0].path, sizeof(c[0].vol[0].path), "/dev/v0");
+	snprintf(c[n].vol[0].id, sizeof(c[0].vol[0].id), "id:v0");
+	snprintf(c[n].vol[1].id, sizeof(c[0].vol[1].id), "id:v1");
 	snprintf(c[n++].vol[1].path, sizeof(c[0].vol[1].path), "/dev/v1");
 	c[n] = (struct fsm_cmd){.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
 	snprintf(c[n].uid, sizeof(c[0].uid), "vm0");
-	snprintf(c[n++].path, sizeof(c[0].path), "/dev/v0");
+	snprintf(c[n++].volid, sizeof(c[0].volid), "id:v0");
 	c[n] = (struct fsm_cmd){.type = FSM_CMD_VM_PLACE, .host_id = 1};
 	snprintf(c[n++].uid, sizeof(c[0].uid), "vm0");
 	c[n] = (struct fsm_cmd){.type = FSM_CMD_VM_REPORT, .host_id = 1, .incarnation = 1, .running = 1};
@@ -370,12 +374,13 @@ static void vmspec_seeds(void)
 	seed("vmspec", "ch-args", 2, ch_args, sizeof(ch_args) - 1);
 	static const char ch_disks[] = "path=/dev/v1,readonly=true\0vhost_user=true,socket=/s\0path=/dev/v1";
 	seed("vmspec", "ch-disks", 3, ch_disks, sizeof(ch_disks) - 1);
-	static const char vols[] = "/dev/v1:ro\0/dev/v2:rw\0rel/img\0/dev/v1";
+	static const char vols[] = "/dev/v1:ro\0/dev/v2:rw\0rel/img\0/dev/v1\0/dev/v3:id=san-7:ro";
 	seed("vmspec", "volume-args", 4, vols, sizeof(vols) - 1);
 	text_seed("vmspec", "rerun-spec", 5,
 		  "{\"uid\":\"vm-42\",\"wrapper\":\"fencelock exec\",\"mode\":\"firecracker\",\"argv\":"
 		  "[\"/usr/bin/firecracker\",\"--id\",\"vm-42\",\"--config-file\",\"c.json\"],\"cwd\":\"/var/lib/vm\","
-		  "\"volumes\":[{\"path\":\"/dev/mapper/vm42-root\",\"ro\":false},{\"path\":\"/srv/ci.img\",\"ro\":true}]}");
+		  "\"restart\":\"on-failure\",\"volumes\":[{\"path\":\"/dev/mapper/vm42-root\",\"ro\":false},"
+		  "{\"path\":\"/srv/ci.img\",\"ro\":true,\"id\":\"ci-image\"}]}");
 }
 
 

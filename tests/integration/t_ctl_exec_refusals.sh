@@ -9,7 +9,7 @@ source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/ctl_lib.sh"
 
 stub_start -b "$T/taken.img"
-touch "$T/disk.img" "$T/taken.img"
+touch "$T/disk.img" "$T/taken.img" "$T/seed.img"
 expect_rc 121 "$FL" -s "$SOCK" exec --vm vm-b --volume "$T/disk.img" --volume "$T/taken.img" -- touch "$T/ran"
 grep -q "VM vm-b not started: volume $T/taken.img of VM vm-b is held by host 2" <<<"$out" || fail "busy message: $out"
 [ ! -e "$T/ran" ] || fail "CMD ran although a lease was refused"

@@ -60,6 +60,7 @@ C
 readelf -d "$T/vmm" | grep -q "NEEDED.*\[libfencelock.so.$major\]" || fail "vmm does not need libfencelock.so.$major"
 stub_start -F 3000 -K 700
 export FENCELOCK_SOCKET=$SOCK
+touch "$T/a.img" "$T/b.img"   # a volume must exist: its identity is read from it
 expect_rc 0 env LD_LIBRARY_PATH="$lib" "$T/vmm" "$T/a.img" "$T/b.img"
 v=$(sed -n 's/^#define FENCELOCK_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$FL_ROOT/include/fencelock/fencelock.h" | paste -sd.)
 grep -qx "built=$v loaded=$v" <<<"$out" || fail "version: $out"

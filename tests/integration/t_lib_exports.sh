@@ -13,8 +13,8 @@ so=$FL_BUILD/libfencelock.so.$major
 [ -e "$so" ] || fail "$so not built (make BUILD=$FL_BUILD all)"
 
 want="fl_client_error fl_client_set_timeout_ms fl_client_socket fl_connect fl_disconnect fl_request
-fl_status fl_strerror fl_version fl_vm_acquire fl_vm_exited fl_vm_inquire fl_vm_register fl_vm_release
-fl_vm_started fl_vm_unregister"
+fl_status fl_strerror fl_version fl_vm_acquire fl_vm_clear fl_vm_exited fl_vm_inquire fl_vm_register
+fl_vm_register_ids fl_vm_release fl_vm_started fl_vm_unregister"
 tr ' ' '\n' <<<"$want" | sort > "$T/want"
 nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | sort > "$T/got"
 diff -u "$T/want" "$T/got" > "$T/diff" || fail "exported symbols differ from the public API (- missing, + leaked): $(cat "$T/diff")"

@@ -101,6 +101,8 @@ static int simhost_vm_start(void *ctx, uint32_t vm_idx, const struct fsm_vm *vm,
 			vols[n++] = vol_id(vm->vol[v].path);
 	if (vm_idx >= SIMVM_MAX_VMS || n == 0)
 		return -FL_EINVAL;
+	if (vm_idx == 0 && h->id < 32 && (h->c->p.start_fail_hosts & (1u << h->id)))
+		return -FL_EIO;
 	simvm_define(h->c->vms, vm_idx, vols, n);
 	return simvm_start(h->c->vms, h->id, vm_idx, incarnation) ? 0 : -FL_EBUSY;
 }
@@ -385,6 +387,7 @@ bool simcl_register_vms(struct simcl *c, uint64_t within_us)
 		struct fsm_cmd cmd = {.type = FSM_CMD_VM_REGISTER, .restart = FSM_RESTART_ALWAYS, .nvol = 1};
 		snprintf(cmd.uid, sizeof(cmd.uid), "vm%u", v);
 		snprintf(cmd.vol[0].path, sizeof(cmd.vol[0].path), "/vol/%u", v + 1);
+		snprintf(cmd.vol[0].id, sizeof(cmd.vol[0].id), "id:vol-%u", v + 1);
 		if (arb_submit(c->hosts[leader].arb, &cmd) != 0)
 			return false;
 	}

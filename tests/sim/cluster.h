@@ -34,6 +34,8 @@ struct simcl_params {
 	uint64_t snapshot_every;   /* 0: the arbiter's default */
 	uint64_t snapshot_trailing; /* 0: Raft's default */
 	uint32_t initial_hosts;    /* hosts of the bootstrap configuration; 0: all */
+	uint32_t start_fail_hosts; /* bit h: starting VM 0 always fails on host h (a config
+				      file local to another host, a missing image) */
 };
 
 struct simcl;

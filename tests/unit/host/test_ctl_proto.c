@@ -32,7 +32,9 @@ static void a_register_request_round_trips_through_a_frame(void **state)
 {
 	(void)state;
 	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 2,
-			      .volumes = {{"/dev/sdb", false}, {"/srv/img/base.img", true}},
+			      .volumes = {{.path = "/dev/sdb", .id = "wwid:3600a0b8"},
+					  {.path = "/srv/img/base.img", .id = "file:fsid=0000000100000002:/srv/img/base.img",
+					   .ro = true}},
 			      .spec = "{\"argv\":[\"x\"]}", .restart = FL_RESTART_NEVER};
 	json_t *o;
 	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), 0);
@@ -51,18 +53,23 @@ static void a_register_request_round_trips_through_a_frame(void **state)
 	assert_int_equal(got.n_volumes, 2);
 	assert_string_equal(got.volumes[1].path, "/srv/img/base.img");
 	assert_true(got.volumes[1].ro);
+	assert_string_equal(got.volumes[0].id, "wwid:3600a0b8");
 	assert_false(got.volumes[0].ro);
 	assert_string_equal(got.spec, "{\"argv\":[\"x\"]}");
 	assert_int_equal(got.restart, FL_RESTART_NEVER);
 	json_decref(m);
 }
 
-static void a_restart_policy_is_written_always_or_never(void **state)
+static void a_restart_policy_is_written_by_its_name(void **state)
 {
 	(void)state;
 	enum fl_restart r = FL_RESTART_NEVER;
 	assert_string_equal(ctl_restart_name(FL_RESTART_ALWAYS), "always");
 	assert_string_equal(ctl_restart_name(FL_RESTART_NEVER), "never");
+	assert_string_equal(ctl_restart_name(FL_RESTART_ON_FAILURE), "on-failure");
+	assert_string_equal(ctl_restart_name(FL_RESTART_MANAGER), "manager");
+	assert_int_equal(ctl_restart_parse("manager", &r), 0);
+	assert_int_equal(r, FL_RESTART_MANAGER);
 	assert_null(ctl_restart_name((enum fl_restart)7));
 	assert_int_equal(ctl_restart_parse("always", &r), 0);
 	assert_int_equal(r, FL_RESTART_ALWAYS);
@@ -77,11 +84,11 @@ static void a_register_request_with_a_restart_policy_outside_the_enum_is_not_enc
 {
 	(void)state;
 	struct ctl_req req = {.op = CTL_OP_VM_REGISTER, .uid = "vm-1", .n_volumes = 1,
-			      .volumes = {{"/dev/sdb", false}}, .restart = (enum fl_restart)2};
+			      .volumes = {{.path = "/dev/sdb", .id = "id:b"}}, .restart = (enum fl_restart)7};
 	json_t *o = (json_t *)&req;
 	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), -FL_EINVAL);
 	assert_null(o);
-	assert_non_null(strstr(err, "restart policy 2"));
+	assert_non_null(strstr(err, "restart policy 7"));
 }
 
 static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
@@ -90,7 +97,7 @@ static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
 	struct ctl_req reqs[] = {
 		{.op = CTL_OP_STATUS}, {.op = CTL_OP_HOSTS}, {.op = CTL_OP_LEASES}, {.op = CTL_OP_VMS},
 		{.op = CTL_OP_METRICS},
-		{.op = CTL_OP_VM_REGISTER, .uid = "a", .n_volumes = 1, .volumes = {{"/v", false}}},
+		{.op = CTL_OP_VM_REGISTER, .uid = "a", .n_volumes = 1, .volumes = {{.path = "/v", .id = "id:v"}}},
 		{.op = CTL_OP_VM_UNREGISTER, .uid = "a"},
 		{.op = CTL_OP_VM_ACQUIRE, .uid = "a", .pid = 42, .state = "opaque:1"},
 		{.op = CTL_OP_VM_RELEASE, .uid = "a"},
@@ -99,6 +106,7 @@ static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
 		{.op = CTL_OP_VM_EXITED, .uid = "a", .pid = 42, .exit_code = 0},
 		{.op = CTL_OP_HOST_ADD, .host_id = 4, .host_name = "h4", .host_addr = "127.0.0.1:7404"},
 		{.op = CTL_OP_HOST_REMOVE, .host_id = 4},
+		{.op = CTL_OP_VM_CLEAR, .uid = "a"},
 	};
 	assert_int_equal(sizeof(reqs) / sizeof(reqs[0]), CTL_OP_COUNT);
 	for (size_t i = 0; i < CTL_OP_COUNT; i++) {
@@ -162,10 +170,12 @@ static void invalid_fields_are_named_in_the_error(void **state)
 		{"{\"v\":1,\"op\":\"vm.acquire\",\"uid\":\"a\",\"pid\":1.5}", "field 'pid' must be an integer"},
 		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[]}", "field 'volumes'"},
 		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"rel\"}]}", "volumes[0].path must be absolute"},
-		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"ro\":1}]}", "volumes[0].ro"},
-		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\"},{\"path\":\"/a\"}]}", "listed twice"},
-		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\"}],\"restart\":\"maybe\"}", "field 'restart'"},
-		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\"}],\"spec\":{}}", "field 'spec' must be a string"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"id\":\"id:a\",\"ro\":1}]}", "volumes[0].ro"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"id\":\"id:a\"},{\"path\":\"/b\",\"id\":\"id:a\"}]}", "listed twice"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\"}]}", "field 'id'"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"id\":\"/dev/sda\"}]}", "not a volume identity"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"id\":\"id:a\"}],\"restart\":\"maybe\"}", "field 'restart'"},
+		{"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"a\",\"volumes\":[{\"path\":\"/a\",\"id\":\"id:a\"}],\"spec\":{}}", "field 'spec' must be a string"},
 		{"{\"v\":1,\"op\":\"vm.exited\",\"uid\":\"a\",\"pid\":3}", "exactly one of"},
 		{"{\"v\":1,\"op\":\"vm.exited\",\"uid\":\"a\",\"pid\":3,\"exit_code\":0,\"signal\":9}", "exactly one of"},
 		{"{\"v\":1,\"op\":\"host.add\",\"id\":2001,\"name\":\"h\",\"addr\":\"127.0.0.1:1\"}", "field 'id'"},
@@ -187,7 +197,7 @@ static void too_many_volumes_are_refused(void **state)
 	for (unsigned i = 0; i <= CTL_VOLUMES_MAX; i++) {
 		char p[32];
 		snprintf(p, sizeof(p), "/v%u", i);
-		json_array_append_new(vols, json_pack("{s:s}", "path", p));
+		json_array_append_new(vols, json_pack("{s:s,s:s}", "path", p, "id", "id:x"));
 	}
 	json_t *m = json_pack("{s:i,s:s,s:s,s:o}", "v", 1, "op", "vm.register", "uid", "a", "volumes", vols);
 	struct ctl_req req;
@@ -325,7 +335,7 @@ static void fuzzed_frames_are_errors_never_crashes(void **state)
 	struct fl_rand r;
 	fl_rand_seed(&r, 0xF1F0);
 	static const char *seeds[] = {
-		"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"vm-1\",\"volumes\":[{\"path\":\"/a\",\"ro\":true}],\"spec\":\"s\",\"restart\":\"never\"}",
+		"{\"v\":1,\"op\":\"vm.register\",\"uid\":\"vm-1\",\"volumes\":[{\"path\":\"/a\",\"id\":\"id:a\",\"ro\":true}],\"spec\":\"s\",\"restart\":\"never\"}",
 		"{\"v\":1,\"op\":\"vm.exited\",\"uid\":\"a\",\"pid\":3,\"signal\":9}",
 		"{\"v\":1,\"op\":\"host.add\",\"id\":2,\"name\":\"h\",\"addr\":\"127.0.0.1:1\"}",
 	};
@@ -387,7 +397,7 @@ int main(void)
 		cmocka_unit_test(packing_refuses_a_message_over_the_limit),
 		cmocka_unit_test(replies_may_be_larger_than_requests),
 		cmocka_unit_test(fuzzed_frames_are_errors_never_crashes),
-		cmocka_unit_test(a_restart_policy_is_written_always_or_never),
+		cmocka_unit_test(a_restart_policy_is_written_by_its_name),
 		cmocka_unit_test(a_register_request_with_a_restart_policy_outside_the_enum_is_not_encoded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

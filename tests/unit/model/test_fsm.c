@@ -101,6 +101,7 @@ static int vm_register(struct tf *t, const char *uid, const char *path, bool ro)
 	c->restart = FSM_RESTART_ALWAYS;
 	c->nvol = 1;
 	snprintf(c->vol[0].path, sizeof(c->vol[0].path), "%s", path);
+	snprintf(c->vol[0].id, sizeof(c->vol[0].id), "id:%s", path);
 	c->vol[0].ro = ro;
 	c->owner_uid = 1000u + (uint32_t)strlen(uid); /* distinct per uid length: checked by the snapshot test */
 	c->owner_gid = 2000u;
@@ -133,7 +134,7 @@ static int slot_alloc(struct tf *t, const char *uid, const char *path, uint32_t 
 {
 	struct fsm_cmd *c = cmd_new(FSM_CMD_SLOT_ALLOC);
 	snprintf(c->uid, sizeof(c->uid), "%s", uid);
-	snprintf(c->path, sizeof(c->path), "%s", path);
+	snprintf(c->volid, sizeof(c->volid), "id:%s", path);
 	c->slot = slot;
 	return submit(t, c);
 }
@@ -253,27 +254,154 @@ static void vm_register_stores_volumes_and_spec_unplaced(void **state)
 	assert_memory_equal(vm->spec, "{\"vcpu\":2}", vm->spec_len);
 }
 
-static void vm_register_rejects_a_duplicate_uid(void **state)
+static void vm_register_of_a_known_uid_updates_its_spec_and_volumes_while_stopped(void **state)
 {
 	struct tf *t = *state;
+	host_add(t, 1, "a");
 	assert_int_equal(vm_register(t, "vm1", "/dev/vg/a", false), 0);
-	assert_int_equal(vm_register(t, "vm1", "/dev/vg/b", false), -FL_EBUSY);
+	assert_int_equal(slot_alloc(t, "vm1", "/dev/vg/a", 2), 0);
+	assert_int_equal(vm_register(t, "vm1", "/dev/vg/b", false), 0);
+	const struct fsm_vm *vm = fsm_vm_find(&t->f, "vm1", NULL);
+	assert_string_equal(vm->vol[0].id, "id:/dev/vg/b");
+	assert_int_equal(vm->vol[0].slot, FSM_SLOT_NONE);   /* a new identity: a new slot */
+	assert_int_equal(fsm_check(&t->f), 0);
+	assert_int_equal(vm_place(t, "vm1", 1, 0), 0);
+	assert_int_equal(vm_register(t, "vm1", "/dev/vg/c", false), -FL_EBUSY);   /* placed: volumes stay */
+	struct fsm_cmd *c = cmd_new(FSM_CMD_VM_REGISTER);
+	strcpy(c->uid, "vm1");
+	c->restart = FSM_RESTART_NEVER;
+	c->nvol = 1;
+	strcpy(c->vol[0].path, "/other/path/b");
+	strcpy(c->vol[0].id, "id:/dev/vg/b");
+	c->host_id = 1;
+	assert_int_equal(submit(t, c), 0);   /* same identity, another path, a new policy */
+	assert_string_equal(vm->vol[0].path, "/other/path/b");
+	assert_int_equal(vm->restart, FSM_RESTART_NEVER);
+	assert_int_equal(vm->path_host, 1);
+	assert_int_equal(vm->desired_host, 1);
 }
 
-static void vm_register_refuses_a_rw_volume_another_vm_uses(void **state)
+static void vm_register_refuses_a_rw_volume_an_active_vm_uses(void **state)
 {
 	struct tf *t = *state;
+	host_add(t, 1, "a");
 	assert_int_equal(vm_register(t, "vm1", "/dev/vg/a", false), 0);
+	assert_int_equal(vm_place(t, "vm1", 1, 0), 0);
 	assert_int_equal(vm_register(t, "vm2", "/dev/vg/a", false), -FL_EBUSY);
 	assert_int_equal(vm_register(t, "vm3", "/dev/vg/a", true), -FL_EBUSY);
+}
+
+static void a_stopped_vm_never_blocks_another_vm_on_its_volume(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	assert_int_equal(vm_register(t, "old", "/dev/vg/a", false), 0);
+	assert_int_equal(vm_register(t, "new", "/dev/vg/a", false), 0);
+	assert_int_equal(vm_place(t, "new", 1, 0), 0);
+	/* Now "new" is active: "old" may not be placed on the same volume. */
+	assert_int_equal(vm_place(t, "old", 1, 0), -FL_EBUSY);
 }
 
 static void vm_register_lets_vms_share_a_read_only_volume(void **state)
 {
 	struct tf *t = *state;
+	host_add(t, 1, "a");
 	assert_int_equal(vm_register(t, "vm1", "/dev/vg/base", true), 0);
 	assert_int_equal(vm_register(t, "vm2", "/dev/vg/base", true), 0);
+	assert_int_equal(vm_place(t, "vm1", 1, 0), 0);
+	assert_int_equal(vm_place(t, "vm2", 1, 0), 0);
 	assert_int_equal(vm_register(t, "vm3", "/dev/vg/base", false), -FL_EBUSY);
+}
+
+static int vm_end(struct tf *t, const char *uid, uint32_t host, uint64_t inc, uint8_t unregister)
+{
+	struct fsm_cmd *c = cmd_new(FSM_CMD_VM_END);
+	snprintf(c->uid, sizeof(c->uid), "%s", uid);
+	c->host_id = host;
+	c->incarnation = inc;
+	c->flag = unregister;
+	return submit(t, c);
+}
+
+static void vm_end_unplaces_or_unregisters_the_current_incarnation_only(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	vm_register(t, "vm1", "/dev/vg/a", false);
+	slot_alloc(t, "vm1", "/dev/vg/a", 2);
+	vm_place(t, "vm1", 1, 0);
+	vm_report(t, "vm1", 1, 1, true);
+	assert_int_equal(vm_end(t, "vm1", 1, 0, 0), -FL_ESTALE);
+	assert_int_equal(vm_end(t, "vm1", 2, 1, 0), -FL_ESTALE);
+	assert_int_equal(vm_end(t, "vm1", 1, 1, 0), 0);
+	const struct fsm_vm *vm = fsm_vm_find(&t->f, "vm1", NULL);
+	assert_int_equal(vm->desired_host, 0);
+	assert_int_equal(vm->run_state, FSM_RUN_STOPPED);
+	assert_false(fsm_vm_active(vm));
+	vm_place(t, "vm1", 1, 2);
+	assert_int_equal(vm_end(t, "vm1", 1, 3, 1), 0);
+	assert_null(fsm_vm_find(&t->f, "vm1", NULL));
+	assert_int_equal(fsm_check(&t->f), 0);
+}
+
+static int vm_start_failed(struct tf *t, const char *uid, uint32_t host, uint64_t inc)
+{
+	struct fsm_cmd *c = cmd_new(FSM_CMD_VM_START_FAILED);
+	snprintf(c->uid, sizeof(c->uid), "%s", uid);
+	c->host_id = host;
+	c->incarnation = inc;
+	return submit(t, c);
+}
+
+static void a_start_failure_unplaces_the_vm_and_remembers_the_host(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	host_add(t, 2, "b");
+	vm_register(t, "vm1", "/dev/vg/a", false);
+	vm_place(t, "vm1", 1, 0);
+	assert_int_equal(vm_start_failed(t, "vm1", 2, 1), -FL_ESTALE);
+	assert_int_equal(vm_start_failed(t, "vm1", 1, 1), 0);
+	const struct fsm_vm *vm = fsm_vm_find(&t->f, "vm1", NULL);
+	assert_int_equal(vm->desired_host, 0);
+	assert_true(vm->pending);
+	assert_true(fsm_vm_failed_on(vm, 1));
+	assert_false(fsm_vm_failed_on(vm, 2));
+	assert_int_equal(vm_place(t, "vm1", 2, 2), 0);
+	assert_int_equal(vm_report(t, "vm1", 2, 3, true), 0);
+	assert_false(fsm_vm_failed_on(vm, 1));   /* it ran: the history is gone */
+	assert_int_equal(vm->nfailed, 0);
+}
+
+static void a_failed_vm_is_never_placed_until_it_is_cleared(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	vm_register(t, "vm1", "/dev/vg/a", false);
+	vm_place(t, "vm1", 1, 0);
+	vm_start_failed(t, "vm1", 1, 1);
+	struct fsm_cmd *c = cmd_new(FSM_CMD_VM_FAIL);
+	strcpy(c->uid, "vm1");
+	c->incarnation = 1;
+	assert_int_equal(submit(t, c), -FL_ESTALE);
+	c = cmd_new(FSM_CMD_VM_FAIL);
+	strcpy(c->uid, "vm1");
+	c->incarnation = 2;
+	assert_int_equal(submit(t, c), 0);
+	const struct fsm_vm *vm = fsm_vm_find(&t->f, "vm1", NULL);
+	assert_true(vm->failed);
+	assert_false(vm->pending);
+	assert_int_equal(vm_place(t, "vm1", 1, 2), -FL_EPERM);
+	c = cmd_new(FSM_CMD_VM_CLEAR);
+	strcpy(c->uid, "vm1");
+	assert_int_equal(submit(t, c), 0);
+	assert_false(vm->failed);
+	assert_true(vm->pending);
+	assert_int_equal(vm->nfailed, 0);
+	assert_int_equal(vm_place(t, "vm1", 1, 2), 0);
+	c = cmd_new(FSM_CMD_VM_CLEAR);
+	strcpy(c->uid, "vm1");
+	assert_int_equal(submit(t, c), -FL_ENOENT);   /* nothing to clear */
 }
 
 static void vm_register_rejects_relative_paths_bad_policy_and_big_specs(void **state)
@@ -515,9 +643,9 @@ static void slot_alloc_takes_the_lowest_free_slot(void **state)
 	assert_int_equal(slot_alloc(t, "vm1", "/dev/vg/a", 0), 0);
 	assert_int_equal(slot_alloc(t, "vm2", "/dev/vg/b", FSM_SLOT_ANY), 0);
 	uint32_t s = 99;
-	assert_int_equal(fsm_volume_slot(&t->f, "vm2", "/dev/vg/b", &s), 0);
+	assert_int_equal(fsm_volume_slot(&t->f, "vm2", "id:/dev/vg/b", &s), 0);
 	assert_int_equal(s, 1);
-	assert_int_equal(fsm_volume_slot(&t->f, "vm2", "/dev/vg/x", &s), -FL_ENOENT);
+	assert_int_equal(fsm_volume_slot(&t->f, "vm2", "id:/dev/vg/x", &s), -FL_ENOENT);
 }
 
 static void slot_alloc_rejects_taken_out_of_range_and_unknown(void **state)
@@ -581,9 +709,11 @@ static void every_command_type_round_trips_through_encode_and_decode(void **stat
 		strcpy(c.name, "n");
 		strcpy(c.addr, "a b");
 		strcpy(c.uid, "u");
-		strcpy(c.path, "/p");
+		strcpy(c.volid, "id:p");
 		strcpy(c.vol[0].path, "/v0");
 		strcpy(c.vol[1].path, "/v1");
+		strcpy(c.vol[0].id, "id:v0");
+		strcpy(c.vol[1].id, "id:v1");
 		c.vol[1].ro = true;
 		size_t len;
 		assert_int_equal(fsm_cmd_encode(&c, g_buf, sizeof(g_buf), &len), 0);
@@ -772,7 +902,7 @@ static void snapshot_restores_to_an_identical_state(void **state)
 	assert_memory_equal(a, b, len);
 	assert_int_equal(u->f.last_index, t->index);
 	uint32_t s;
-	assert_int_equal(fsm_volume_slot(&u->f, "vm3", "/dev/vg/c", &s), 0);
+	assert_int_equal(fsm_volume_slot(&u->f, "vm3", "id:/dev/vg/c", &s), 0);
 	assert_int_equal(s, 3);
 	assert_true(fsm_host_quarantined(&u->f, 2, 5000));
 	assert_memory_equal(fsm_vm_find(&u->f, "vm1", NULL)->spec, "{\"vcpu\":2}", 11);
@@ -845,7 +975,9 @@ static void snapshot_with_good_crc_but_colliding_slots_is_corrupt_and_empties(vo
 	uint8_t *a = snap(&t->f, &len);
 	/* Find vm2's slot (u32 1 right after its path "/dev/vg/b" and ro byte)
 	 * and make it collide with vm1's slot 2, then fix the CRC. */
-	uint8_t *p = memmem(a, len, "/dev/vg/b", 9);
+	uint8_t *p = memmem(a, len, "/dev/vg/b", 9);   /* its identity, "id:/dev/vg/b" */
+	assert_non_null(p);
+	p = memmem(p + 9, len - (size_t)(p + 9 - a), "/dev/vg/b", 9);   /* then its path */
 	assert_non_null(p);
 	assert_int_equal(fl_get_le32(p + 10), 1);
 	fl_put_le32(p + 10, 2);
@@ -866,16 +998,18 @@ static void random_command(struct fl_rand *r, struct fsm_cmd *c, uint64_t stamp_
 	c->stamp_us = stamp_us;
 	c->host_id = (uint32_t)fl_rand_range(r, 1, 3);
 	c->role = (uint8_t)fl_rand_range(r, 1, 2);
-	c->restart = (uint8_t)fl_rand_range(r, 1, 2);
+	c->restart = (uint8_t)fl_rand_range(r, 1, FSM_RESTART_END - 1);
+	c->flag = (uint8_t)fl_rand_below(r, 2);
 	c->running = (uint8_t)fl_rand_below(r, 2);
 	c->reason = (uint8_t)fl_rand_range(r, 1, 3);
 	snprintf(c->name, sizeof(c->name), "n%u", (unsigned)fl_rand_below(r, 6));
 	strcpy(c->addr, "addr");
 	snprintf(c->uid, sizeof(c->uid), "vm%u", (unsigned)fl_rand_below(r, 6));
-	snprintf(c->path, sizeof(c->path), "/d/%u", (unsigned)fl_rand_below(r, 12));
+	snprintf(c->volid, sizeof(c->volid), "id:d%u", (unsigned)fl_rand_below(r, 12));
 	c->nvol = (uint8_t)fl_rand_below(r, 3);
 	for (uint32_t i = 0; i < c->nvol; i++) {
 		snprintf(c->vol[i].path, sizeof(c->vol[i].path), "/d/%u", (unsigned)fl_rand_below(r, 12));
+		snprintf(c->vol[i].id, sizeof(c->vol[i].id), "id:d%u", (unsigned)fl_rand_below(r, 12));
 		c->vol[i].ro = fl_rand_chance(r, 1, 3);
 	}
 	c->incarnation = fl_rand_below(r, 3);
@@ -1024,8 +1158,12 @@ int main(void)
 		T(left_host_rejoins_in_its_old_record_with_its_fence_history),
 		T(host_rename_changes_the_name_unless_taken),
 		T(vm_register_stores_volumes_and_spec_unplaced),
-		T(vm_register_rejects_a_duplicate_uid),
-		T(vm_register_refuses_a_rw_volume_another_vm_uses),
+		T(vm_register_of_a_known_uid_updates_its_spec_and_volumes_while_stopped),
+		T(a_stopped_vm_never_blocks_another_vm_on_its_volume),
+		T(vm_end_unplaces_or_unregisters_the_current_incarnation_only),
+		T(a_start_failure_unplaces_the_vm_and_remembers_the_host),
+		T(a_failed_vm_is_never_placed_until_it_is_cleared),
+		T(vm_register_refuses_a_rw_volume_an_active_vm_uses),
 		T(vm_register_lets_vms_share_a_read_only_volume),
 		T(vm_register_rejects_relative_paths_bad_policy_and_big_specs),
 		T(vm_unregister_is_refused_while_running_and_frees_its_slots),

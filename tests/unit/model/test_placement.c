@@ -114,6 +114,67 @@ static void fence(struct tp *t, uint32_t host)
 	assert_int_equal(apply(t, &k), 0);
 }
 
+/* ---- start failures ---- */
+
+static void start_failed(struct tp *t, const char *uid, uint32_t host)
+{
+	const struct fsm_vm *vm = fsm_vm_find(&t->f, uid, NULL);
+	struct fsm_cmd c = {.type = FSM_CMD_VM_START_FAILED, .host_id = host, .incarnation = vm->incarnation};
+	strcpy(c.uid, uid);
+	assert_int_equal(apply(t, &c), 0);
+}
+
+static void a_vm_that_failed_to_start_is_placed_on_a_host_that_did_not_fail(void **state)
+{
+	struct tp *t = *state;
+	hosts(t, 3);
+	vms_on(t, "vm", 1, 1, FSM_RESTART_ALWAYS);
+	start_failed(t, "vm0", 1);
+	uint32_t cand[] = {1, 2, 3};
+	assert_int_equal(plan(t, NULL, 0, cand, 3), 0);
+	assert_int_equal(t->plan.n_moves, 1);
+	assert_int_equal(t->plan.moves[0].to_host, 2);
+	assert_int_equal(t->plan.moves[0].from_host, 0);
+}
+
+static void a_vm_every_candidate_failed_to_start_is_reported_all_failed(void **state)
+{
+	struct tp *t = *state;
+	hosts(t, 2);
+	vms_on(t, "vm", 1, 1, FSM_RESTART_ON_FAILURE);
+	start_failed(t, "vm0", 1);
+	struct fsm_cmd p = {.type = FSM_CMD_VM_PLACE, .host_id = 2, .incarnation = 2};
+	strcpy(p.uid, "vm0");
+	assert_int_equal(apply(t, &p), 0);
+	start_failed(t, "vm0", 2);
+	uint32_t cand[] = {1, 2};
+	assert_int_equal(plan(t, NULL, 0, cand, 2), 0);
+	assert_int_equal(t->plan.n_moves, 0);
+	assert_int_equal(t->plan.n_unplaced, 1);
+	assert_int_equal(t->plan.unplaced[0].reason, PLC_ALL_FAILED);
+	/* Once FAILED it is left alone. */
+	struct fsm_cmd f = {.type = FSM_CMD_VM_FAIL, .incarnation = 4};
+	strcpy(f.uid, "vm0");
+	assert_int_equal(apply(t, &f), 0);
+	assert_int_equal(plan(t, NULL, 0, cand, 2), 0);
+	assert_int_equal(t->plan.n_moves + t->plan.n_unplaced, 0);
+}
+
+static void a_dead_hosts_vm_avoids_hosts_that_failed_to_start_it(void **state)
+{
+	struct tp *t = *state;
+	hosts(t, 3);
+	vms_on(t, "vm", 1, 1, FSM_RESTART_ALWAYS);
+	start_failed(t, "vm0", 1);
+	struct fsm_cmd p = {.type = FSM_CMD_VM_PLACE, .host_id = 3, .incarnation = 2};
+	strcpy(p.uid, "vm0");
+	assert_int_equal(apply(t, &p), 0);
+	uint32_t failed[] = {3}, cand[] = {1, 2};
+	assert_int_equal(plan(t, failed, 1, cand, 2), 0);
+	assert_int_equal(t->plan.n_moves, 1);
+	assert_int_equal(t->plan.moves[0].to_host, 2);
+}
+
 /* ---- spreading ---- */
 
 static void vms_of_a_dead_host_spread_evenly_over_candidates(void **state)
@@ -520,6 +581,9 @@ int main(void)
 		T(third_fence_within_an_hour_quarantines_for_two_hours),
 		T(fences_spread_over_more_than_the_window_do_not_quarantine),
 		T(a_flapping_host_is_kept_out_of_the_next_plan),
+		T(a_vm_that_failed_to_start_is_placed_on_a_host_that_did_not_fail),
+		T(a_vm_every_candidate_failed_to_start_is_reported_all_failed),
+		T(a_dead_hosts_vm_avoids_hosts_that_failed_to_start_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -362,6 +363,7 @@ static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void *
 		struct fsm_cmd cmd = {.type = FSM_CMD_VM_REGISTER, .restart = FSM_RESTART_NEVER, .nvol = 1};
 		snprintf(cmd.uid, sizeof(cmd.uid), "extra%u", i);
 		snprintf(cmd.vol[0].path, sizeof(cmd.vol[0].path), "/vol/%u", 100 + i);
+		snprintf(cmd.vol[0].id, sizeof(cmd.vol[0].id), "id:vol-%u", 100 + i);
 		assert_int_equal(arb_submit(simcl_arb(c, l), &cmd), 0);
 		simcl_run_for(c, S(3));
 	}
@@ -374,6 +376,71 @@ static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void *
 	assert_non_null(fsm_vm_find(f, "extra3", NULL));
 	assert_true(raft_snapshot_index(raft_node_core(arb_raft(simcl_arb(c, victim)))) > 0);
 	every_vm_runs_once(c, 6);
+	no_violations(c);
+	simcl_free(c);
+}
+
+/* A cluster whose VM 0 cannot start on the hosts of fail_mask (bit h). */
+static struct simcl *cluster_failing_starts(uint32_t fail_mask, uint64_t seed)
+{
+	struct simcl_params p = {.hosts = 3, .vms = 3, .seed = seed, .io_timeout_s = 1, .p_us = S(10),
+				 .max_drift_ppm = 200, .start_fail_hosts = fail_mask};
+	struct simcl *c = simcl_new(&p);
+	simcl_start_all(c);
+	assert_true(simcl_register_vms(c, S(30)));
+	return c;
+}
+
+static const struct fsm_vm *leader_vm(struct simcl *c, const char *uid)
+{
+	uint32_t l = simcl_leader(c);
+	assert_int_not_equal(l, 0);
+	return fsm_vm_find(arb_fsm(simcl_arb(c, l)), uid, NULL);
+}
+
+static void a_vm_whose_start_fails_on_two_hosts_runs_on_the_third(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster_failing_starts((1u << 1) | (1u << 2), 50);
+	for (int i = 0; i < 240 && simcl_vm_host(c, 0) == 0; i++)
+		simcl_run_for(c, S(1));
+	assert_int_equal(only_host(c, 0), 3);
+	every_vm_runs_once(c, 3);
+	const struct fsm_vm *vm = leader_vm(c, "vm0");
+	assert_false(vm->failed);
+	assert_int_equal(vm->desired_host, 3);
+	no_violations(c);
+	simcl_free(c);
+}
+
+static void a_vm_whose_start_fails_everywhere_is_failed_until_cleared(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster_failing_starts((1u << 1) | (1u << 2) | (1u << 3), 51);
+	const struct fsm_vm *vm = NULL;
+	for (int i = 0; i < 240 && (vm == NULL || !vm->failed); i++) {
+		simcl_run_for(c, S(1));
+		vm = simcl_leader(c) ? leader_vm(c, "vm0") : NULL;
+	}
+	assert_non_null(vm);
+	assert_true(vm->failed);
+	assert_int_equal(vm->desired_host, 0);
+	assert_int_equal(vm->nfailed, 3);
+	assert_int_equal(simvm_instances(simcl_vms(c), 0), 0);
+	for (uint32_t v = 1; v < 3; v++)
+		assert_int_equal(simvm_instances(simcl_vms(c), v), 1);
+	/* It stays FAILED: nothing places it meanwhile. */
+	simcl_run_for(c, S(60));
+	vm = leader_vm(c, "vm0");
+	assert_true(vm->failed);
+	/* The operator clears it: the cluster tries again (and fails again). */
+	struct fsm_cmd clr = {.type = FSM_CMD_VM_CLEAR};
+	strcpy(clr.uid, "vm0");
+	assert_int_equal(arb_submit(simcl_arb(c, simcl_leader(c)), &clr), 0);
+	simcl_run_for(c, S(2));
+	vm = leader_vm(c, "vm0");
+	assert_false(vm->failed);
+	assert_true(vm->desired_host != 0 || vm->pending);
 	no_violations(c);
 	simcl_free(c);
 }
@@ -500,6 +567,8 @@ int main(void)
 		cmocka_unit_test(a_2_2_split_keeps_the_side_with_the_disk_voter),
 		cmocka_unit_test(frequent_snapshots_compact_logs_and_catch_up_a_restarted_host),
 		cmocka_unit_test(a_host_fenced_three_times_in_an_hour_is_quarantined),
+		cmocka_unit_test(a_vm_whose_start_fails_on_two_hosts_runs_on_the_third),
+		cmocka_unit_test(a_vm_whose_start_fails_everywhere_is_failed_until_cleared),
 		cmocka_unit_test(a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity),
 		cmocka_unit_test(a_restarted_host_reports_leases_it_cannot_account_for),
 	};
