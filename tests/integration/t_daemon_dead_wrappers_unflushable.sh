@@ -23,8 +23,11 @@ dl_exec 1 vm-ok
 wait_for 10 dl_vm_started_on vm-ok 1 || fail "vm-ok did not start: $(cat "$T/exec-vm-ok-h1.out")"
 declare -a W=()
 for i in $(seq "$N"); do
+    # Seven VMs' "volumes" on one FUSE file that can be frozen: a FUSE file
+    # has no identity shared across hosts, so each gets an operator-given one
+    # (the leases must be seven, as seven real volumes would have).
     ln -s "$MNT/disk" "$T/fz$i"
-    FENCELOCK_SOCKET=$(dl_sock 1) "$FL" exec --vm "vm-f$i" --volume "$T/fz$i" -- \
+    FENCELOCK_SOCKET=$(dl_sock 1) "$FL" exec --vm "vm-f$i" --volume "$T/fz$i:id=fz$i" -- \
         "$T/vm.sh" "vm-f$i" "$T/vm-vm-f$i.log" > "$T/exec-vm-f$i-h1.out" 2>&1 &
     W[$i]=$!
 done
