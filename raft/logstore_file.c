@@ -112,6 +112,11 @@ struct file_store {
 	uint64_t hard_seq;
 	bool hard_exists;
 	uint64_t snap_index, snap_term;
+	/* The last snapshot covers entries of the tail segment: the next append
+	 * starts a new segment, so that the next snapshot can remove this one
+	 * whole. Without it a segment is removed only once it is full
+	 * (segment_bytes) and the log on disk grows with every entry until then. */
+	bool roll;
 	bool loaded;
 };
 
@@ -401,6 +406,7 @@ static int file_new_segment(struct file_store *f, uint64_t first)
 	file_close_tail(f);
 	f->tail_fd = fd;
 	f->tail_bytes = SEG_HDR_BYTES;
+	f->roll = false;
 	return 0;
 }
 
@@ -488,7 +494,7 @@ static int file_do_append(struct file_store *f, struct raft_log_req *req)
 	if (f->n_segs > 0 && first != file_last_index(f) + 1)
 		return file_fail(f, -FL_EINVAL, "append of entry %" PRIu64 " to %s would leave a gap after entry %" PRIu64
 				 " (driver bug)", first, f->dir, file_last_index(f));
-	bool full = f->tail_bytes > SEG_HDR_BYTES && f->tail_bytes + req->priv_len > f->opts.segment_bytes;
+	bool full = f->tail_bytes > SEG_HDR_BYTES && (f->roll || f->tail_bytes + req->priv_len > f->opts.segment_bytes);
 	if ((f->n_segs == 0 || full) && (rv = file_new_segment(f, first)) != 0)
 		return rv;
 	rv = file_pwrite_all(f->tail_fd, buf, req->priv_len, f->tail_bytes);
@@ -540,6 +546,8 @@ static int file_do_snapshot(struct file_store *f, struct raft_log_req *req)
 	if (drop > 0)
 		memmove(f->segs, f->segs + drop, (f->n_segs - drop) * sizeof(*f->segs));
 	f->n_segs -= drop;
+	/* Disk per store: the snapshot plus the entries since the previous one. */
+	f->roll = f->n_segs > 0 && f->segs[f->n_segs - 1].first <= upto;
 	return file_sync_dir(f);
 }
 

@@ -601,6 +601,54 @@ static void a_restart_loads_the_snapshot_and_the_entries_after_it(void **state)
 	raft_log_loaded_free(&l);
 }
 
+/* Bytes in the store's directory (every file). */
+static uint64_t dir_bytes(struct fx *f)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	struct stat st;
+	char p[512];
+	uint64_t n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
+		if (de->d_name[0] != '.' && stat(p, &st) == 0)
+			n += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Segments far larger than what is logged between two snapshots: each
+ * snapshot still lets the next one remove the entries it covers, so the log
+ * on disk stays at about two snapshot intervals however long it runs. */
+static void the_log_on_disk_stays_bounded_when_segments_never_fill(void **state)
+{
+	struct fx *f = *state;
+	struct raft_log_loaded l;
+	char p[256];
+	assert_int_equal(reopen(f, &l), 0); /* 1 MiB segments: these rounds never fill one */
+	raft_log_loaded_free(&l);
+	uint64_t next = 1, top = 0;
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 40; i++, next++)
+			append(f, next, 1, 1, 200);
+		snapshot(f, next - 10, 1, 5);
+		assert_true(count_files(f, "seg-") <= 2);
+		if (round >= 2)
+			top = dir_bytes(f) > top ? dir_bytes(f) : top;
+	}
+	/* Two rounds of 40 records of 240 bytes, the snapshot and the hard state. */
+	assert_true(top < 2 * 40 * 240 + 2 * 1024);
+	path_of(f, "seg-0000000000000001.log", p, sizeof(p));
+	assert_int_not_equal(access(p, F_OK), 0);
+	assert_int_equal(reopen(f, &l), 0);
+	assert_int_equal(l.snapshot.index, next - 10);
+	expect_entries(&l, l.entries[0].index, next - 1, 200);
+	assert_true(l.entries[0].index <= next - 16);
+	raft_log_loaded_free(&l);
+}
+
 /* A crash between writing a snapshot and removing the previous one leaves
  * both: the load uses the newest and removes the other. */
 static void a_leftover_older_snapshot_is_removed_at_load(void **state)
@@ -716,6 +764,7 @@ int main(void)
 		T(a_crash_between_segment_removals_leaves_a_loadable_prefix),
 		T(interrupted_file_creations_leave_tmp_files_that_load_removes),
 		T(a_restart_loads_the_snapshot_and_the_entries_after_it),
+		T(the_log_on_disk_stays_bounded_when_segments_never_fill),
 		T(a_leftover_older_snapshot_is_removed_at_load),
 		T(a_snapshot_beyond_the_log_replaces_the_whole_log),
 		T(a_snapshot_with_a_bad_crc_is_refused),
