@@ -214,6 +214,16 @@ uint64_t raft_last_index(const struct raft *r) { return raft__last_index(r); }
 uint64_t raft_first_index(const struct raft *r) { return r->log_n ? r->log_first : r->snap.index + 1; }
 uint64_t raft_snapshot_index(const struct raft *r) { return r->snap.index; }
 
+void raft_mem_usage(const struct raft *r, struct raft_mem_usage *out)
+{
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(out != NULL);
+	*out = (struct raft_mem_usage){.entries = r->log_n, .log_array_bytes = r->log_cap * sizeof(*r->log),
+				       .snapshot_bytes = r->snap.len};
+	for (uint64_t i = 0; i < r->log_n; i++)
+		out->entry_bytes += r->log[i].len;
+}
+
 int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term_out)
 {
 	FL_ASSERT(r != NULL);

@@ -174,6 +174,9 @@ struct raft_mem_disk *raft_mem_disk_new(void);
 void raft_mem_disk_free(struct raft_mem_disk *d);
 /* Number of entries on the disk (for tests and the simulator's checkers). */
 uint64_t raft_mem_disk_n_entries(const struct raft_mem_disk *d);
+/* Bytes the disk holds (entries' data and the snapshot), for the simulator's
+ * accounting of what a host keeps on disk. */
+uint64_t raft_mem_disk_bytes(const struct raft_mem_disk *d);
 
 struct raft_logstore_mem_opts {
 	uint64_t latency_us;   /* loop time from submit to completion (0: next turn) */

@@ -85,6 +85,14 @@ void raft_mem_disk_free(struct raft_mem_disk *d)
 
 uint64_t raft_mem_disk_n_entries(const struct raft_mem_disk *d) { return d->n_entries; }
 
+uint64_t raft_mem_disk_bytes(const struct raft_mem_disk *d)
+{
+	uint64_t n = d->have_snapshot ? d->snapshot.config_len + d->snapshot.data_len : 0;
+	for (uint64_t i = 0; i < d->n_entries; i++)
+		n += d->entries[i].len;
+	return n;
+}
+
 static void mem_disk_truncate(struct raft_mem_disk *d, uint64_t from_index)
 {
 	if (d->n_entries == 0 || from_index > d->entries[d->n_entries - 1].index)

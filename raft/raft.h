@@ -361,6 +361,17 @@ int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term_out);
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 /* The newest configuration in the log (§4.1), and its index. */
 const struct raft_config *raft_configuration(const struct raft *r, uint64_t *index_out);
+/* What the core holds in memory for its log, for memory accounting: the
+ * entries in memory (compaction keeps at most snapshot_trailing before the
+ * last snapshot), their data bytes, the log array (it grows to the largest
+ * log held and stays) and the copy of the last snapshot. */
+struct raft_mem_usage {
+	uint64_t entries;
+	uint64_t entry_bytes;
+	uint64_t log_array_bytes;
+	uint64_t snapshot_bytes;
+};
+void raft_mem_usage(const struct raft *r, struct raft_mem_usage *out);
 /* Leader only: match index of server id, or 0. */
 uint64_t raft_match_index(const struct raft *r, uint64_t id);
 const char *raft_state_name(uint8_t state);

@@ -111,6 +111,25 @@ int arb_start(struct arb *a);
 /* Stops everything at once, as a crash would: nothing is written. */
 void arb_free(struct arb *a);
 
+/* Memory an arbiter holds, for accounting (the simulator checks it levels
+ * off under VM churn; docs/operations.md states the bounds). The FSM tables
+ * and the per-VM arrays are fixed at arb_new by the limits; what varies is
+ * the Raft log in memory (at most snapshot_every + snapshot_trailing
+ * entries) and the snapshot copy. The disk voter's node and FSM replica
+ * count while this host serves it. */
+struct arb_mem {
+	uint64_t fsm_table_bytes;   /* FSM tables (and the voter's replica) */
+	uint32_t fsm_vms;           /* VMs registered in the FSM */
+	uint32_t fsm_hosts;         /* host records in the FSM (LEFT ones count) */
+	uint64_t raft_entries;      /* Raft log entries in memory (with the voter's) */
+	uint64_t raft_bytes;        /* their data, the log arrays and the snapshot copies */
+	uint64_t arb_table_bytes;   /* the arbiter and its per-VM arrays (fixed) */
+	uint64_t arb_buf_bytes;     /* its transmit buffer and queued voter messages */
+	uint64_t variable;          /* raft_bytes + arb_buf_bytes: what churn could grow */
+	uint64_t total;             /* the sum of the byte counts above (variable once) */
+};
+void arb_mem_usage(const struct arb *a, struct arb_mem *out);
+
 /* A payload that arrived from host `from` on the transport. */
 void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len);
 /* The VM runtime reports that VM vm_idx (incarnation) is dead. */

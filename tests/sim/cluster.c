@@ -350,6 +350,10 @@ struct simnet *simcl_net(struct simcl *c) { return c->net; }
 struct simvm_world *simcl_vms(struct simcl *c) { return c->vms; }
 const struct lay_layout *simcl_layout(const struct simcl *c) { return &c->layout; }
 uint64_t simcl_now(const struct simcl *c) { return c->sim.now_us; }
+uint64_t simcl_disk_bytes(const struct simcl *c, uint32_t h)
+{
+	return c->hosts[h].rdisk ? raft_mem_disk_bytes(c->hosts[h].rdisk) : 0;
+}
 
 void simcl_start_all(struct simcl *c)
 {

@@ -86,5 +86,7 @@ uint64_t simcl_until_moved_off(struct simcl *c, uint32_t h, const uint8_t *mask,
 bool simcl_host_fenced(const struct simcl *c, uint32_t h);
 uint32_t simcl_violations(const struct simcl *c, const struct simvm_violation **out);
 uint64_t simcl_now(const struct simcl *c);
+/* Bytes host h's Raft disk holds (log entries and snapshot). */
+uint64_t simcl_disk_bytes(const struct simcl *c, uint32_t h);
 
 #endif

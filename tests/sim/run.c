@@ -245,6 +245,101 @@ static void fault_move(struct run *w)
 	simcl_run_for(w->c, S(10));
 }
 
+/* ---- VM churn and memory accounting ---- */
+
+/* One VM moved to another host at once (no wait: the next move may find it
+ * still moving, and is then refused like an operator's stale request). */
+static void churn_move(struct run *w)
+{
+	uint32_t v = (uint32_t)rnd(w, 0, w->vms - 1), to = pick_up_host(w);
+	uint32_t leader = simcl_leader(w->c);
+	struct arb *a = leader ? simcl_arb(w->c, leader) : NULL;
+	char uid[16];
+	uint32_t idx;
+	snprintf(uid, sizeof(uid), "vm%u", v);
+	const struct fsm_vm *vm = a ? fsm_vm_find(arb_fsm(a), uid, &idx) : NULL;
+	if (vm == NULL || to == 0 || vm->desired_host == to)
+		return;
+	struct fsm_cmd cmd = {.type = FSM_CMD_VM_PLACE, .host_id = to, .incarnation = vm->incarnation};
+	snprintf(cmd.uid, sizeof(cmd.uid), "%s", uid);
+	if (arb_submit(a, &cmd) == 0)
+		w->r->churn_moves++;
+}
+
+/* Samples every host into the half of the run `half` (0 or 1); a host seen
+ * down is left out of the check (a restart starts its memory anew). */
+static void churn_sample(struct run *w, uint32_t half, bool *was_down)
+{
+	for (uint32_t h = 1; h <= w->hosts; h++) {
+		struct arb *a = simcl_arb(w->c, h);
+		if (a == NULL || !simcl_is_up(w->c, h)) {
+			was_down[h] = true;
+			continue;
+		}
+		struct arb_mem m;
+		arb_mem_usage(a, &m);
+		uint64_t mem = m.variable, disk = simcl_disk_bytes(w->c, h);
+		w->r->mem_max[half][h] = FL_MAX(w->r->mem_max[half][h], mem);
+		w->r->disk_max[half][h] = FL_MAX(w->r->disk_max[half][h], disk);
+	}
+}
+
+static bool grows(uint64_t first, uint64_t second) { return second > first + first / 8 + 4096; }
+
+/* The levelling-off check at the end of a churn run. */
+static void churn_check(struct run *w, const bool *was_down)
+{
+	char what[96];
+	for (uint32_t h = 1; h <= w->hosts; h++) {
+		uint64_t *m0 = &w->r->mem_max[0][h], *m1 = &w->r->mem_max[1][h];
+		uint64_t *d0 = &w->r->disk_max[0][h], *d1 = &w->r->disk_max[1][h];
+		if (was_down[h]) {
+			*m0 = *m1 = *d0 = *d1 = 0;
+			continue;
+		}
+		if (grows(*m0, *m1) || grows(*d0, *d1)) {
+			snprintf(what, sizeof(what), "host memory grows under churn: %" PRIu64 "->%" PRIu64 " B, disk %" PRIu64
+				 "->%" PRIu64 " B", *m0, *m1, *d0, *d1);
+			simvm_violation(simcl_vms(w->c), what, 0, h, h);
+		}
+	}
+}
+
+/* Moves leadership: pauses the leader for 3 io_timeouts (longer than the
+ * election timeout T, shorter than P, so it is a blip that restarts nothing)
+ * and resumes it. */
+static void churn_move_leader(struct run *w)
+{
+	uint32_t l = simcl_leader(w->c);
+	if (l == 0)
+		return;
+	simcl_pause(w->c, l);
+	simcl_run_for(w->c, S(3 * (uint64_t)w->p->cl.io_timeout_s));
+	w->r->churn_leaders[0] = l;
+	w->r->churn_leaders[1] = simcl_leader(w->c);
+	simcl_resume(w->c, l);
+	w->r->faults++;
+}
+
+/* The run's body under churn (the nemesis does not run: its checks expect
+ * VMs to stay where they are): a move every churn_us, leadership moved once
+ * in the first half, memory sampled after every step. */
+static void churn_run(struct run *w, uint64_t end)
+{
+	bool was_down[SIMCL_MAX_HOSTS + 1] = {false}, moved = false;
+	uint64_t start = simcl_now(w->c), half = start + (end - start) / 2;
+	while (simcl_now(w->c) < end) {
+		simcl_run_for(w->c, w->p->churn_us);
+		churn_move(w);
+		if (!moved && simcl_now(w->c) >= start + (end - start) / 4) {
+			churn_move_leader(w);
+			moved = true;
+		}
+		churn_sample(w, simcl_now(w->c) >= half, was_down);
+	}
+	churn_check(w, was_down);
+}
+
 static void fault_loss(struct run *w)
 {
 	struct simnet_params *np = simnet_params(simcl_net(w->c));
@@ -386,7 +481,9 @@ int simrun_one(const struct simrun_params *p, struct simrun_result *r)
 	if (!r->formed)
 		simvm_violation(simcl_vms(w.c), "cluster did not form and run every VM within 120 s", 0, 0, 0);
 	uint64_t end = simcl_now(w.c) + p->duration_us;
-	while (r->formed && simcl_now(w.c) < end) {
+	if (r->formed && p->churn_us > 0)
+		churn_run(&w, end);
+	while (r->formed && p->churn_us == 0 && simcl_now(w.c) < end) {
 		simcl_run_for(w.c, rnd(&w, S(5), S(20)));
 		one_fault(&w);
 		trace_hosts(&w, "after a fault");

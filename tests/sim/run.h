@@ -38,6 +38,14 @@ struct simrun_params {
 	uint64_t duration_us;
 	uint32_t nemesis;          /* enum simrun_nemesis bits */
 	bool trace;                /* log everything with simulated time */
+	/* VM churn: every churn_us one VM is moved to another host (stopped
+	 * there, started here), leadership is moved once (a pause of the leader
+	 * shorter than P) in the first quarter, the nemesis does not run, and
+	 * every host's memory accounting (arb_mem) and
+	 * Raft disk are sampled; a host whose maximum in the second half of the
+	 * run exceeds that of the first half by more than an eighth (plus 4 KiB)
+	 * is a violation: its memory does not level off. 0: no churn, faults every 5-20 s as the nemesis says. */
+	uint64_t churn_us;
 };
 
 #define SIMRUN_MAX_SAMPLES 64
@@ -56,6 +64,13 @@ struct simrun_result {
 	uint64_t failover_us[SIMRUN_MAX_SAMPLES];  /* crash -> its VMs run elsewhere */
 	uint64_t handover_us[SIMRUN_MAX_SAMPLES];  /* partition > P starts -> VMs run elsewhere */
 	uint64_t sim_us;           /* simulated time of the run */
+	/* Under churn: VM moves submitted, and per host (1-based) the largest
+	 * variable memory (arb_mem.variable: the Raft log and buffers) and Raft
+	 * disk bytes in each half of the run (0 for a host that was ever down). */
+	uint64_t churn_moves;
+	uint32_t churn_leaders[2];  /* the leader paused, and the one elected meanwhile */
+	uint64_t mem_max[2][SIMCL_MAX_HOSTS + 1];
+	uint64_t disk_max[2][SIMCL_MAX_HOSTS + 1];
 };
 
 /* Parses "partition,crash,..." or "all" / "none" / "blip" into bits; -1 on an unknown name. */

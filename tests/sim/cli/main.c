@@ -15,7 +15,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock-sim [--seed S | --seeds A..B] [--hosts N] [--vms N] [--duration SECONDS]\n"
 		"                     [--nemesis LIST] [--io-timeout T] [--partition-tolerance P]\n"
-		"                     [--drift PPM] [--trace] [-o text|json]\n"
+		"                     [--drift PPM] [--churn SECONDS] [--snapshot-every N] [--trace]\n"
+		"                     [-o text|json]\n"
 		"\n"
 		"Runs N fencelock hosts (2..16) in one process on simulated time, with the real arbiter,\n"
 		"Raft, delta leases, volume leases and mailboxes over a simulated network and shared disk,\n"
@@ -34,6 +35,11 @@ static void usage(FILE *f)
 		"  --io-timeout T        io_timeout in seconds (default 1)\n"
 		"  --partition-tolerance P   seconds (default 10)\n"
 		"  --drift PPM           clock-rate drift bound (default 200)\n"
+		"  --churn SECONDS       move one VM to another host every SECONDS (no nemesis; the\n"
+		"                        leader paused once, less than P) and fail a run whose hosts'\n"
+		"                        memory or Raft disk still grows in its second half\n"
+		"                        (e.g. --duration 86400: a simulated day)\n"
+		"  --snapshot-every N    applied entries between snapshots (default: the arbiter's)\n"
 		"  --trace               log every decision with simulated time (use with one --seed)\n"
 		"  -o text|json          report format (default text)\n"
 		"\n"
@@ -128,6 +134,8 @@ static int parse_opt(struct sim_args *a, int o)
 	case 'P': a->p.cl.p_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
 	case 'D': a->p.cl.max_drift_ppm = atoi(optarg); return 0;
 	case 't': a->p.trace = true; return 0;
+	case 'E': a->p.cl.snapshot_every = strtoull(optarg, NULL, 10); return 0;
+	case 'C': a->p.churn_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
 	case 'o':
 		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 			fprintf(stderr, "fencelock-sim: -o takes text or json\n");
@@ -152,6 +160,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		{"duration", required_argument, 0, 'd'}, {"nemesis", required_argument, 0, 'N'},
 		{"io-timeout", required_argument, 0, 'T'}, {"partition-tolerance", required_argument, 0, 'P'},
 		{"drift", required_argument, 0, 'D'},	{"trace", no_argument, 0, 't'},
+		{"churn", required_argument, 0, 'C'},	{"snapshot-every", required_argument, 0, 'E'},
 		{"help", no_argument, 0, 'h'},		{0, 0, 0, 0},
 	};
 	int o;
@@ -182,7 +191,34 @@ struct sweep {
 	struct dist fo, ho;   /* failover and hand-over times */
 	uint64_t runs, bad, faults, false_fo, split;
 	json_t *jruns;        /* one object per run, for -o json */
+	bool json;            /* -o json: no text lines per run */
 };
+
+/* Under --churn: one line per host, the largest variable memory and Raft disk
+ * of each half of the run (first -> second). */
+static void print_churn(const struct simrun_result *r, uint32_t hosts)
+{
+	printf("seed %" PRIu64 ": %" PRIu64 " VM moves, leadership moved from h%u to h%u\n", r->seed, r->churn_moves,
+	       r->churn_leaders[0], r->churn_leaders[1]);
+	for (uint32_t h = 1; h <= hosts; h++)
+		printf("  h%u: memory %.1f -> %.1f KiB, Raft disk %.1f -> %.1f KiB%s\n", h,
+		       (double)r->mem_max[0][h] / 1024, (double)r->mem_max[1][h] / 1024,
+		       (double)r->disk_max[0][h] / 1024, (double)r->disk_max[1][h] / 1024,
+		       r->mem_max[0][h] ? "" : " (was down: not checked)");
+}
+
+/* The options of p that the replay line must repeat besides the common ones. */
+static const char *churn_args(const struct simrun_params *p)
+{
+	static char buf[96];
+	int n = 0;
+	buf[0] = '\0';
+	if (p->churn_us > 0)
+		n = snprintf(buf, sizeof(buf), " --churn %" PRIu64, p->churn_us / 1000000);
+	if (p->cl.snapshot_every > 0 && n >= 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, " --snapshot-every %" PRIu64, p->cl.snapshot_every);
+	return buf;
+}
 
 /* Runs one seed, adds it to s and prints how to replay it if it broke an invariant. */
 static void sweep_one(struct sweep *s, struct simrun_params *p, uint64_t seed, const char *argv0)
@@ -196,13 +232,15 @@ static void sweep_one(struct sweep *s, struct simrun_params *p, uint64_t seed, c
 	s->split += r.split_brain;
 	dist_add(&s->fo, r.failover_us, r.n_failover);
 	dist_add(&s->ho, r.handover_us, r.n_handover);
+	if (p->churn_us > 0 && !s->json)
+		print_churn(&r, p->cl.hosts);
 	if (rv != 0) {
 		s->bad++;
 		fprintf(stderr, "fencelock-sim: seed %" PRIu64 ": %u violation(s), first at %.3f s: %s\n"
 				"  replay: %s --seed %" PRIu64 " --hosts %u --vms %u --duration %" PRIu64
-				" --trace\n",
+				"%s --trace\n",
 			seed, r.violations, (double)r.first_violation_us / 1e6, r.first_violation, argv0, seed,
-			p->cl.hosts, p->cl.vms, p->duration_us / 1000000);
+			p->cl.hosts, p->cl.vms, p->duration_us / 1000000, churn_args(p));
 	}
 	json_array_append_new(s->jruns, json_pack("{s:I,s:i,s:s,s:i,s:i,s:i,s:I}", "seed", (json_int_t)seed,
 						  "violations", (int)r.violations, "first_violation",
@@ -246,7 +284,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (!a.p.trace)
 		fl_log_set_level(LOG_CRIT);
-	struct sweep s = {.jruns = json_array()};
+	struct sweep s = {.jruns = json_array(), .json = a.json};
 	for (uint64_t seed = a.s0; seed <= a.s1; seed++)
 		sweep_one(&s, &a.p, seed, argv[0]);
 	sweep_report(&s, &a);

@@ -59,6 +59,28 @@ static void a_snapshot_compacts_the_log_keeping_trailing_entries(void **state)
 	raft_free(r);
 }
 
+/* The memory accounting follows compaction: the entries held drop to the
+ * trailing ones, the snapshot copy is counted, and the log array stays at
+ * the largest log held (it is reused, not grown again). */
+static void memory_accounting_drops_to_the_trailing_entries_after_a_snapshot(void **state)
+{
+	(void)state;
+	uint64_t now;
+	struct raft *r = applied_leader(300, &now);
+	struct raft_mem_usage before, after;
+	raft_mem_usage(r, &before);
+	assert_int_equal(before.entries, 301);
+	assert_true(before.log_array_bytes >= 301 * sizeof(struct raft_entry));
+	assert_int_equal(before.snapshot_bytes, 0);
+	assert_int_equal(raft_snapshot_taken(r, 300, "state", 5), 0);
+	raft_mem_usage(r, &after);
+	assert_int_equal(after.entries, 128 + 1); /* default trailing, and entry 301 */
+	assert_int_equal(after.snapshot_bytes, 5);
+	assert_int_equal(after.log_array_bytes, before.log_array_bytes);
+	assert_true(after.entry_bytes <= before.entry_bytes);
+	raft_free(r);
+}
+
 static void a_snapshot_past_the_applied_index_is_refused(void **state)
 {
 	(void)state;
@@ -217,6 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_snapshot_compacts_the_log_keeping_trailing_entries),
+		cmocka_unit_test(memory_accounting_drops_to_the_trailing_entries_after_a_snapshot),
 		cmocka_unit_test(a_snapshot_past_the_applied_index_is_refused),
 		cmocka_unit_test(installing_a_snapshot_replaces_a_conflicting_log),
 		cmocka_unit_test(a_snapshot_of_entries_already_held_keeps_the_log),
