@@ -58,10 +58,11 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_for() { local s=$1; shift; local n=$((s * 10))
     for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 
-# dl_format [NAME]: a formatted shared device for cluster NAME (default "t").
+# dl_format [NAME]: a formatted shared device for cluster NAME (default "t"),
+# with DL_VOLUME_SLOTS volume lease slots (default 16) on DL_IMG_MB MiB (default 32).
 dl_format() {
-    rm -f "$DL_IMG"; truncate -s 32M "$DL_IMG"
-    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" -o 1 --max-hosts 8 --volume-slots 16 \
+    rm -f "$DL_IMG"; truncate -s "${DL_IMG_MB:-32}M" "$DL_IMG"
+    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" -o 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
         > "$T/format.out" 2>&1 || fail "format failed: $(cat "$T/format.out")"
 }
 
