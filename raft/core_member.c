@@ -218,8 +218,7 @@ void raft_mem_usage(const struct raft *r, struct raft_mem_usage *out)
 {
 	FL_ASSERT(r != NULL);
 	FL_ASSERT(out != NULL);
-	*out = (struct raft_mem_usage){.entries = r->log_n, .log_array_bytes = r->log_cap * sizeof(*r->log),
-				       .snapshot_bytes = r->snap.len};
+	*out = (struct raft_mem_usage){.entries = r->log_n, .log_array_bytes = r->log_cap * sizeof(*r->log), .snapshot_bytes = r->snap.len};
 	for (uint64_t i = 0; i < r->log_n; i++)
 		out->entry_bytes += r->log[i].len;
 }

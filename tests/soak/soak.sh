@@ -6,8 +6,10 @@
 # warm-up. Not part of make test (t_daemon_soak_short.sh is its short form).
 set -uo pipefail
 build=${1:-build}
-export FL_BUILD=$(cd "$build" && pwd) FL_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FL_BUILD=$(cd "$build" && pwd) || exit 2
+FL_ROOT=$(cd "$(dirname "$0")/../.." && pwd) || exit 2
+export FL_BUILD FL_ROOT
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
-source "${SOAK_LIB:-$FL_ROOT/tests/soak/soak_lib.sh}"
+source "$FL_ROOT/tests/soak/soak_lib.sh"
 soak_run
