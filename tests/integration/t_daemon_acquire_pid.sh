@@ -12,8 +12,11 @@ dl_setup 1
 dl_start 1
 wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]' || fail "h1 not quorate alone"
 touch "$T/vol-p.img"
-sleep 600 & OTHER=$!
-REG='{"v":1,"op":"vm.register","uid":"vm-p","volumes":[{"path":"'"$T/vol-p.img"'","ro":false}]}'
+# Another process of ours, not the caller: its output must not hold the
+# suite's pipe open, and it must not outlive the test.
+sleep 600 >/dev/null 2>&1 </dev/null & OTHER=$!
+on_exit "kill $OTHER"
+REG='{"v":1,"op":"vm.register","uid":"vm-p","volumes":[{"path":"'"$T/vol-p.img"'","id":"id:acquire-pid-test","ro":false}]}'
 acq() { echo '{"v":1,"op":"vm.acquire","uid":"vm-p","pid":'"$1"'}'; }
 out=$(python3 "$FL_ROOT/tests/lib/ctl_req.py" "$(dl_sock 1)" "$REG" "$(acq 1)" "$(acq $$)" "$(acq "$OTHER")" \
       "$(acq 4000000)") || fail "connection closed: $out"
