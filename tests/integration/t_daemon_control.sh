@@ -33,7 +33,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         expect_rc 0 as_nobody "$FL" -s "$(dl_sock 1)" status
         for v in vms leases hosts metrics; do expect_rc 0 as_nobody "$FL" -s "$(dl_sock 1)" "$v"; done
         grep -q "vm-r" < <(as_nobody "$FL" -s "$(dl_sock 1)" vms) || fail "nobody does not see vm-r"
-        expect_rc 123 as_nobody "$FL" -s "$(dl_sock 1)" exec --vm vm-p --volume "$T/disk.img.2" -- touch "$T/ran"
+        # (an operator-given identity: nobody cannot even resolve a path under $T)
+        expect_rc 123 as_nobody "$FL" -s "$(dl_sock 1)" exec --vm vm-p --volume "$T/disk.img.2:id=control-test" -- touch "$T/ran"
         grep -q "needs root or the control group; uid 65534 may only read" <<<"$out" || fail "perm message: $out"
         [ ! -e "$T/ran" ] || fail "CMD ran for an unauthorized uid"
         expect_fail as_nobody "$FL" -s "$(dl_sock 1)" vm unregister vm-r
