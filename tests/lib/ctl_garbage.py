@@ -5,19 +5,8 @@
 # request on the same connection still succeeds afterwards. Exit 0 if so.
 # Used against the test stand-in daemon and against fencelockd.
 import json, os, socket, struct, sys
-def frame(b): return struct.pack('<I', len(b)) + b
-def reply(s):
-    hdr = b''
-    while len(hdr) < 4:
-        c = s.recv(4 - len(hdr))
-        if not c: return None
-        hdr += c
-    n = struct.unpack('<I', hdr)[0]; body = b''
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c: return None
-        body += c
-    return json.loads(body)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctl_frame import frame, reply  # noqa: E402
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 for bad in [b'{"v":1,"op"', b'\xff\x00\x13garbage', b'[]', b'{"v":1,"op":"vm.acquire","uid":"../x","pid":1}',
             b'{"v":7,"op":"status"}', os.urandom(300)]:

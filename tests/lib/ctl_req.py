@@ -5,19 +5,8 @@
 # child it forked, which sleeps until the end). Exit 0 once every reply
 # arrived, 1 if the daemon closed the connection early.
 import json, os, signal, socket, struct, sys, time
-def frame(b): return struct.pack('<I', len(b)) + b
-def reply(s):
-    buf = b''
-    while len(buf) < 4:
-        c = s.recv(4 - len(buf))
-        if not c: return None
-        buf += c
-    n = struct.unpack('<I', buf)[0]; body = b''
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c: return None
-        body += c
-    return json.loads(body)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctl_frame import frame, reply  # noqa: E402
 child = os.fork()
 if child == 0:
     time.sleep(60); os._exit(0)
