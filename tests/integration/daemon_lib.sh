@@ -192,3 +192,18 @@ dl_kill_host_vms() {
     done
     return 0
 }
+
+# dl_crash_recovering UID SCRIPT: a cluster of three with recover_command =
+# SCRIPT on every host, VM UID started on h1, then h1 crashed (its daemon and
+# its VMs SIGKILLed): what follows is the recovery of UID by SCRIPT.
+dl_crash_recovering() {
+    local uid=$1 script=$2 i
+    DL_N=3
+    for i in 1 2 3; do dl_config 3 "$i" "recover_command = $script"; done
+    dl_start_all
+    dl_wait_cluster 20
+    dl_exec 1 "$uid"
+    wait_for 10 dl_vm_started_on "$uid" 1 || fail "$uid did not start on h1"
+    dl_kill 1
+    dl_kill_host_vms 1
+}

@@ -22,14 +22,7 @@ setsid "$FL" exec --vm "\$uid" --volume "\$vol" -- "$T/vm.sh" "\$uid" "$T/vm-\$u
 exit 0
 EOF2
 chmod +x "$T/recover.sh"
-DL_N=3
-for i in 1 2 3; do dl_config 3 "$i" "recover_command = $T/recover.sh"; done
-dl_start_all
-dl_wait_cluster 20
-dl_exec 1 vm-rc
-wait_for 10 dl_vm_started_on vm-rc 1 || fail "vm-rc did not start on h1"
-dl_kill 1
-dl_kill_host_vms 1
+dl_crash_recovering vm-rc "$T/recover.sh"
 wait_for 25 eval 'dl_vm_started_on vm-rc 2 || dl_vm_started_on vm-rc 3' || fail "vm-rc not recovered: $(cat "$T/recover.log" 2>&1)"
 Y=$(dl_vm_host vm-rc)
 [ "$(wc -l < "$T/recover.log")" -eq 1 ] || fail "recover_command ran more than once: $(cat "$T/recover.log")"

@@ -20,14 +20,7 @@ echo "oom=\$(cat /proc/self/oom_score_adj) nice=\$(cut -d' ' -f19 /proc/self/sta
 exit 125
 EOF2
 chmod +x "$T/recover.sh"
-DL_N=3
-for i in 1 2 3; do dl_config 3 "$i" "recover_command = $T/recover.sh"; done
-dl_start_all
-dl_wait_cluster 20
-dl_exec 1 vm-f
-wait_for 10 dl_vm_started_on vm-f 1 || fail "vm-f did not start on h1"
-dl_kill 1
-dl_kill_host_vms 1
+dl_crash_recovering vm-f "$T/recover.sh"
 vm_state() { dl_json "$1" vms | jq -r '.vms[] | select(.uid == "vm-f") | .state'; }
 wait_for 90 eval '[ "$(vm_state 2)" = FAILED ]' || fail "vm-f not FAILED: $(dl_json 2 vms); $(cat "$T/recover.log")"
 for h in 2 3; do
