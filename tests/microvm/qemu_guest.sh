@@ -34,14 +34,13 @@ case $machine in
     *) echo "qemu_guest.sh: FL_GUEST_MACHINE is pc or microvm" >&2; exit 2;;
 esac
 append="console=ttyS0 panic=-1 quiet fl.vm=$vm fl.host=$host fl.inc=$inc fl.interval=${FL_GUEST_INTERVAL_MS:-20}"
+[ -n "$fs" ] && append+=" fl.fs=1"
 cmd=(qemu-system-x86_64 -name "guest=$vm" "${m[@]}" -accel tcg -m 128 -nodefaults -no-user-config -no-reboot
      -display none -monitor none -serial "file:$console" -serial "file:$log"
      -kernel "$guest/vmlinuz" -initrd "$guest/guest.cpio.gz" -append "$append"
      -drive "id=d0,file=$disk,format=raw,if=none,cache=none,aio=native,file.locking=off")
 if [ -n "$fs" ]; then
-    append+=" fl.fs=1"
     cmd+=(-drive "id=d1,file=$fs,format=raw,if=none,cache=none,aio=native,file.locking=off" -device "$fsdev,drive=d1")
-    for i in "${!cmd[@]}"; do [ "${cmd[$i]}" = "-append" ] && cmd[$((i + 1))]=$append; done
 fi
 if [ $print = 1 ]; then printf '%q ' "${cmd[@]}"; echo; exit 0; fi
 exec "${cmd[@]}"
