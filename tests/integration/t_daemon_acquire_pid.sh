@@ -14,7 +14,7 @@ wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]'
 touch "$T/vol-p.img"
 # Another process of ours, not the caller: its output must not hold the
 # suite's pipe open, and it must not outlive the test.
-sleep 600 >/dev/null 2>&1 </dev/null & OTHER=$!
+sleep 600 >/dev/null 2>&1 & OTHER=$!
 on_exit "kill $OTHER"
 REG='{"v":1,"op":"vm.register","uid":"vm-p","volumes":[{"path":"'"$T/vol-p.img"'","id":"id:acquire-pid-test","ro":false}]}'
 acq() { echo '{"v":1,"op":"vm.acquire","uid":"vm-p","pid":'"$1"'}'; }
