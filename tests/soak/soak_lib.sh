@@ -38,6 +38,9 @@ SOAK_RETRIES=0
 # one record a second, so 20 VMs cost little I/O).
 soak_exec() {
     local k=$1 h=$2 uid="soak$1"
+    # A volume is named by its identity (device and inode for a file), so the
+    # file exists before its first registration.
+    [ -e "$T/vol-$uid.img" ] || : > "$T/vol-$uid.img"
     FENCELOCK_SOCKET=$(dl_sock "$h") "$FL" exec --vm "$uid" --volume "$T/vol-$uid.img" -- \
         "$SOAK_FAKEVM" --volume "$T/vol-$uid.img" --vm "$uid" --host "$h" --incarnation "$SOAK_C" \
         --interval-ms 1000 --slots 8 > "$T/exec-$uid.out" 2>&1 &
