@@ -79,8 +79,10 @@ soak_wait_started() {
 }
 
 # soak_batch N: cycles SOAK_C+1 .. SOAK_C+N at once, on N different VMs: each
-# VM's process is killed (its wrapper reports the exit and releases the
-# leases), then each VM is started on the next host. Batches keep the
+# VM's process is stopped with SIGTERM, as its manager stops it (its wrapper
+# reports a clean end and releases the leases; the VM stays registered,
+# unplaced), then each VM is started on the next host, which updates its
+# registration. Batches keep the
 # daemons busy while one start waits for its lease.
 soak_batch() {
     local n=$1 j k pid
@@ -88,7 +90,7 @@ soak_batch() {
     for j in $(seq 0 $((n - 1))); do
         k=$(( (SOAK_C + j) % SOAK_VMS )); ks+=("$k")
         pid=$(soak_vm_pid "$k") || fail "cycle $((SOAK_C + j + 1)): soak$k is not running: $(tail -5 "$T/exec-soak$k.out")"
-        kill -9 "$pid"
+        kill -TERM "$pid"
     done
     for k in "${ks[@]}"; do wait "${SOAK_EXEC[$k]}" 2>/dev/null; done
     for k in "${ks[@]}"; do soak_exec "$k" $(( SOAK_HOST[k] % DL_N + 1 )); done
