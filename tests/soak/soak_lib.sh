@@ -70,7 +70,7 @@ soak_wait_started() {
         wait "${SOAK_EXEC[$k]}"
         # The new host may not have applied the old host's exit report yet:
         # the cluster refuses the start until it has; try again.
-        grep -q "stop it there first" "$T/exec-soak$k.out" ||
+        grep -qE "stop it (there )?first" "$T/exec-soak$k.out" ||
             fail "cycle $SOAK_C: the wrapper of soak$k on h${SOAK_HOST[$k]} exited: $(tail -5 "$T/exec-soak$k.out")"
         sleep 0.05; SOAK_RETRIES=$((SOAK_RETRIES + 1))
         soak_exec "$k" "${SOAK_HOST[$k]}"
