@@ -38,25 +38,47 @@ int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
 
 /* ---- waiting for a commit ---- */
 
-int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
-	     const struct fsm_cmd *resubmit)
+static struct fld_waiter *waiter_add(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid,
+				     uint64_t for_us)
 {
 	for (uint32_t i = 0; i < FLD_WAITERS_MAX; i++) {
 		struct fld_waiter *w = &d->waiters[i];
 		if (w->used)
 			continue;
-		*w = (struct fld_waiter){.used = true, .kind = (uint8_t)kind, .call = call, .host_id = host_id,
-					 .until_us = fl_now_us(d->loop) + FLD_COMMIT_TIMEOUT_US};
+		*w = (struct fld_waiter){.used = true, .kind = (uint8_t)kind, .call = call,
+					 .until_us = fl_now_us(d->loop) + for_us};
 		snprintf(w->uid, sizeof(w->uid), "%s", uid != NULL ? uid : "");
-		if (resubmit != NULL) {
-			w->have_cmd = true;
-			w->cmd = *resubmit;
-			w->resubmit_us = fl_now_us(d->loop) + FLD_RESUBMIT_US;
-		}
-		return CTL_DEFERRED;
+		return w;
 	}
 	ctl_call_errorf(call, "too many control requests waiting for a commit (%u); try again", FLD_WAITERS_MAX);
-	return -FL_ENOSPC;
+	return NULL;
+}
+
+int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
+	     const struct fsm_cmd *resubmit)
+{
+	struct fld_waiter *w = waiter_add(d, kind, call, uid, FLD_COMMIT_TIMEOUT_US);
+	if (w == NULL)
+		return -FL_ENOSPC;
+	w->host_id = host_id;
+	if (resubmit != NULL) {
+		w->have_cmd = true;
+		w->cmd = *resubmit;
+		w->resubmit_us = fl_now_us(d->loop) + FLD_RESUBMIT_US;
+	}
+	return CTL_DEFERRED;
+}
+
+int fld_wait_end(struct fld *d, struct ctl_call *call, const char *uid, uint64_t inc)
+{
+	FL_ASSERT(inc != 0);
+	/* Not re-proposed from here: vmrt_poll re-proposes the VM_END itself. */
+	struct fld_waiter *w = waiter_add(d, FLW_END, call, uid, FLD_END_COMMIT_WAIT_US);
+	if (w == NULL)
+		return 0; /* the leases are released; only the answer comes early */
+	w->host_id = d->cfg.host_id;
+	w->incarnation = inc;
+	return CTL_DEFERRED;
 }
 
 static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c);
@@ -72,6 +94,12 @@ static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 	case FLW_UNREGISTER: return fsm_vm_find(f, w->uid, NULL) == NULL;
 	case FLW_HOST_ADD: return (h = fsm_host_find(f, w->host_id)) != NULL && h->state == FSM_HOST_JOINED;
 	case FLW_HOST_REMOVE: return (h = fsm_host_find(f, w->host_id)) == NULL || h->state == FSM_HOST_LEFT;
+	case FLW_PLACED:
+		return (vm = fsm_vm_find(f, w->uid, NULL)) == NULL || vm->desired_host == 0 ||
+		       vm->desired_host == d->cfg.host_id;
+	case FLW_END:
+		return (vm = fsm_vm_find(f, w->uid, NULL)) == NULL || vm->incarnation != w->incarnation ||
+		       vm->desired_host != w->host_id;
 	default: FL_UNREACHABLE("unknown waiter kind"); return true;
 	}
 }
@@ -83,9 +111,14 @@ static const char *waiter_hint(const struct fld_waiter *w)
 	case FLW_CLEAR: return "no quorum";
 	case FLW_UNREGISTER: return "no quorum, or the VM still runs somewhere";
 	case FLW_HOST_ADD: return "no quorum, or the id or name is taken";
+	case FLW_END: return "its leases are released, and its stop is proposed again for 30 s; until it is committed, "
+			     "other hosts refuse to start it (no quorum?)";
 	default: return "no quorum, or VMs are still placed on that host";
 	}
 }
+
+static void placed_done(struct fld *d, struct fld_waiter *w);
+static void placed_refuse(struct fld *d, struct fld_waiter *w);
 
 void fld_waiters_poll(struct fld *d, uint64_t now)
 {
@@ -93,16 +126,21 @@ void fld_waiters_poll(struct fld *d, uint64_t now)
 		struct fld_waiter *w = &d->waiters[i];
 		if (!w->used)
 			continue;
-		if (waiter_done(d, w)) {
+		if (waiter_done(d, w) && w->kind == FLW_PLACED) {
+			placed_done(d, w);
+		} else if (waiter_done(d, w)) {
 			w->used = false;
 			ctl_call_finish(w->call, 0);
 		} else if (w->have_cmd && now >= w->resubmit_us && now < w->until_us) {
 			w->resubmit_us = now + FLD_RESUBMIT_US;
 			int rv = arb_submit(d->arb, &w->cmd); /* the FSM refuses a duplicate */
 			fl_debug("re-proposing %s: %s", fsm_cmd_type_name(w->cmd.type), rv ? fl_strerror(rv) : "sent");
+		} else if (now >= w->until_us && w->kind == FLW_PLACED) {
+			placed_refuse(d, w);
 		} else if (now >= w->until_us) {
 			w->used = false;
-			ctl_call_errorf(w->call, "not committed within %u s: %s", (unsigned)(FLD_COMMIT_TIMEOUT_US / FL_US_PER_S),
+			uint64_t waited_us = w->kind == FLW_END ? FLD_END_COMMIT_WAIT_US : FLD_COMMIT_TIMEOUT_US;
+			ctl_call_errorf(w->call, "not committed within %u s: %s", (unsigned)(waited_us / FL_US_PER_S),
 					waiter_hint(w));
 			ctl_call_finish(w->call, -FL_ETIMEDOUT);
 		}
@@ -130,14 +168,14 @@ static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c)
 	return c->spec_len == 0 || memcmp(vm->spec, c->spec, c->spec_len) == 0;
 }
 
-static bool same_identities(const struct fsm_vm *vm, const struct ctl_req *req)
+static bool same_identities(const struct fsm_vm *vm, const struct fsm_cmd *c)
 {
-	if (vm->nvol != req->n_volumes)
+	if (vm->nvol != c->nvol)
 		return false;
-	for (uint32_t i = 0; i < req->n_volumes; i++) {
+	for (uint32_t i = 0; i < c->nvol; i++) {
 		bool found = false;
 		for (uint32_t k = 0; k < vm->nvol && !found; k++)
-			found = strcmp(vm->vol[k].id, req->volumes[i].id) == 0 && vm->vol[k].ro == req->volumes[i].ro;
+			found = strcmp(vm->vol[k].id, c->vol[i].id) == 0 && vm->vol[k].ro == c->vol[i].ro;
 		if (!found)
 			return false;
 	}
@@ -146,17 +184,19 @@ static bool same_identities(const struct fsm_vm *vm, const struct ctl_req *req)
 
 /* A read-write volume belongs to one active VM (the FSM's rule, checked
  * here for a clear answer); a stopped VM holds nothing. */
-static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ctl_req *req, uint32_t self)
+static int volume_conflict(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
 {
 	const struct fsm *f = arb_fsm(d->arb);
-	for (uint32_t j = 0; j < req->n_volumes; j++) {
-		const struct fsm_vm *o = fsm_volume_holder(f, req->volumes[j].id, req->volumes[j].ro, self);
+	uint32_t self = UINT32_MAX;
+	(void)fsm_vm_find(f, c->uid, &self);
+	for (uint32_t j = 0; j < c->nvol; j++) {
+		const struct fsm_vm *o = fsm_volume_holder(f, c->vol[j].id, c->vol[j].ro, self);
 		if (o == NULL)
 			continue;
 		char name[FSM_NAME_MAX + 1];
 		uint32_t h = o->desired_host != 0 ? o->desired_host : o->run_host;
 		ctl_call_errorf(call, "volume %s (identity %s) is held by VM %s on host %u (%s), which may reach it by "
-				"another path; stop that VM first", req->volumes[j].path, req->volumes[j].id, o->uid, h,
+				"another path; stop that VM first", c->vol[j].path, c->vol[j].id, o->uid, h,
 				fld_host_name(d, h, name, sizeof(name)));
 		return -FL_EBUSY;
 	}
@@ -164,34 +204,79 @@ static int volume_conflict(struct fld *d, struct ctl_call *call, const struct ct
 }
 
 /* What may stop a (re-)registration of a known uid: new volumes while it
- * is placed or runs, or a placement on another host (register it there). */
-static int register_update_check(struct fld *d, struct ctl_call *call, const struct ctl_req *req,
-				 const struct fsm_vm *vm)
+ * is placed or runs. A placement on another host is checked by the caller. */
+static int register_update_check(struct ctl_call *call, const struct fsm_cmd *c, const struct fsm_vm *vm)
 {
-	char name[FSM_NAME_MAX + 1];
-	if (vm->desired_host != 0 && vm->desired_host != d->cfg.host_id) {
-		ctl_call_errorf(call, "VM %s is placed on host %u (%s); register it there, or stop it first", req->uid,
-				vm->desired_host, fld_host_name(d, vm->desired_host, name, sizeof(name)));
-		return -FL_EBUSY;
-	}
-	if (fsm_vm_active(vm) && !same_identities(vm, req)) {
+	if (fsm_vm_active(vm) && !same_identities(vm, c)) {
 		ctl_call_errorf(call, "VM %s runs or is placed with other volumes; stop it before changing its volumes",
-				req->uid);
+				c->uid);
 		return -FL_EBUSY;
 	}
 	return 0;
 }
 
+/* The registration, once no other host's placement stands in its way:
+ * proposed and waited for (or 0 at once if registered exactly so). */
+static int register_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
+{
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), c->uid, NULL);
+	int rv = vm != NULL ? register_update_check(call, c, vm) : 0;
+	if (rv == 0)
+		rv = volume_conflict(d, call, c);
+	if (rv != 0)
+		return rv;
+	if (vm != NULL && vm_matches(vm, c))
+		return 0; /* registered exactly so already (a re-run, a restart) */
+	if ((rv = fld_submit(d, call, c)) != 0)
+		return rv;
+	return fld_wait(d, FLW_REGISTER, call, c->uid, 0, c);
+}
+
+/* A registration this host's view says is placed on another host: held for
+ * up to T while this host may lag behind the cluster (the wrapper there has
+ * seen the stop committed, but the commit reaches a follower with the
+ * leader's next message), then refused if the placement stands. */
+static int register_hold(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
+{
+	struct fld_waiter *w = NULL;
+	for (uint32_t i = 0; i < FLD_WAITERS_MAX && w == NULL; i++)
+		w = d->waiters[i].used ? NULL : &d->waiters[i];
+	if (w == NULL) {
+		ctl_call_errorf(call, "too many control requests waiting for a commit (%u); try again", FLD_WAITERS_MAX);
+		return -FL_ENOSPC;
+	}
+	*w = (struct fld_waiter){.used = true, .kind = FLW_PLACED, .call = call, .cmd = *c,
+				 .until_us = fl_now_us(d->loop) + (uint64_t)d->layout.io_timeout_s * FL_US_PER_S};
+	snprintf(w->uid, sizeof(w->uid), "%s", c->uid);
+	return CTL_DEFERRED;
+}
+
+static void placed_done(struct fld *d, struct fld_waiter *w)
+{
+	FL_ASSERT(w->kind == FLW_PLACED);
+	struct fsm_cmd c = w->cmd;
+	struct ctl_call *call = w->call;
+	w->used = false; /* register_submit may take this slot again */
+	int rv = register_submit(d, call, &c);
+	if (rv != CTL_DEFERRED)
+		ctl_call_finish(call, rv);
+}
+
+static void placed_refuse(struct fld *d, struct fld_waiter *w)
+{
+	FL_ASSERT(w->kind == FLW_PLACED);
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), w->uid, NULL);
+	FL_ASSERT(vm != NULL); /* else placed_done ran */
+	char name[FSM_NAME_MAX + 1];
+	w->used = false;
+	ctl_call_errorf(w->call, "VM %s is placed on host %u (%s); register it there, or stop it first", w->uid,
+			vm->desired_host, fld_host_name(d, vm->desired_host, name, sizeof(name)));
+	ctl_call_finish(w->call, -FL_EBUSY);
+}
+
 static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	uint32_t self = UINT32_MAX;
-	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, &self);
-	int rv = vm != NULL ? register_update_check(d, call, req, vm) : 0;
-	if (rv == 0)
-		rv = volume_conflict(d, call, req, self);
-	if (rv != 0)
-		return rv;
 	size_t spec_len = strlen(req->spec);
 	if (spec_len > arb_fsm(d->arb)->lim.spec_max_bytes) {
 		ctl_call_errorf(call, "spec of VM %s is %zu bytes; at most %u", req->uid, spec_len,
@@ -210,11 +295,10 @@ static int op_register(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		snprintf(c.vol[i].id, sizeof(c.vol[i].id), "%s", req->volumes[i].id);
 		c.vol[i].ro = req->volumes[i].ro;
 	}
-	if (vm != NULL && vm_matches(vm, &c))
-		return 0; /* registered exactly so already (a re-run, a restart) */
-	if ((rv = fld_submit(d, call, &c)) != 0)
-		return rv;
-	return fld_wait(d, FLW_REGISTER, call, req->uid, 0, &c);
+	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
+	if (vm != NULL && vm->desired_host != 0 && vm->desired_host != d->cfg.host_id)
+		return register_hold(d, call, &c);
+	return register_submit(d, call, &c);
 }
 
 static int op_unregister(void *ctx, struct ctl_call *call, const struct ctl_req *req)

@@ -44,6 +44,9 @@
 #define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
+/* vm.release waits this long for the VM_END commit: less than the 5 s the
+ * wrapper waits for its answer. */
+#define FLD_END_COMMIT_WAIT_US (3ull * FL_US_PER_S)
 #define FLD_ACQUIRE_TIMEOUT_US (15ull * FL_US_PER_S)
 #define FLD_RESUBMIT_US FL_US_PER_S
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
@@ -139,7 +142,10 @@ struct dvm {
 	int log_fd;                  /* the per-VM log file for our spawn, -1 when closed */
 };
 
-enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE, FLW_CLEAR };
+/* FLW_PLACED: a registration held while this host's view places the VM on
+ * another host (a stop there may be committed but not yet applied here);
+ * FLW_END: a vm.release answered once the VM_END it led to is applied here. */
+enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE, FLW_CLEAR, FLW_PLACED, FLW_END };
 
 /* A control call waiting for the FSM to show its effect. */
 struct fld_waiter {
@@ -148,6 +154,7 @@ struct fld_waiter {
 	struct ctl_call *call;
 	char uid[CTL_UID_MAX + 1];
 	uint32_t host_id;
+	uint64_t incarnation;        /* FLW_END: the incarnation that ended here */
 	uint64_t until_us;
 	/* Re-proposed every FLD_RESUBMIT_US until applied: a command forwarded
 	 * to a leader that is handing over (or just lost) is dropped there. */
@@ -274,6 +281,11 @@ void fld_backend(struct fld *d, struct ctl_backend *be);
 /* Adds a waiter; -FL_ENOSPC when full. */
 int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
 	     const struct fsm_cmd *resubmit);
+/* vm.release of a VM whose end (VM_END of incarnation inc) was proposed:
+ * answered once this host applied it, so that the wrapper's exit means the
+ * stop is committed (another host may start the VM at once); after
+ * FLD_END_COMMIT_WAIT_US an error says the stop is still being proposed. */
+int fld_wait_end(struct fld *d, struct ctl_call *call, const char *uid, uint64_t inc);
 void fld_waiters_poll(struct fld *d, uint64_t now);
 void fld_waiters_drop(struct fld *d);
 /* Submits an FSM command, mapping "no leader" to a clear sentence on call. */

@@ -1152,7 +1152,12 @@ int vmrt_release(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 	}
 	if (!v->exited_reported)
 		note_exit(d, v);
+	uint64_t inc = v->incarnation;
 	finish_exit(d, v);
+	/* A stop (or unregistration) by policy: the answer waits for its
+	 * commit, so that when the wrapper exits the VM may start elsewhere. */
+	if (v->end_inc != 0 && v->end_inc == inc)
+		return fld_wait_end(d, call, v->end_uid, inc);
 	return 0;
 }
 
