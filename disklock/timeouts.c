@@ -17,12 +17,12 @@ void ls_timing_fencelock(uint32_t io_timeout_s, struct ls_timing *t)
 	t->io_timeout_s = io_timeout_s;
 	t->sanlock = false;
 	t->io_us = T;
-	t->renew_us = T;
-	t->fail_us = 4 * T;
-	t->kill_us = T;
-	t->margin_us = T;
+	t->renew_us = LS_RENEW_T * T;
+	t->fail_us = LS_FAIL_T * T;
+	t->kill_us = LS_KILL_T * T;
+	t->margin_us = LS_MARGIN_T * T;
 	t->dead_us = t->fail_us + t->kill_us + t->margin_us;
-	FL_ASSERT(t->dead_us == 6 * T);
+	FL_ASSERT(t->dead_us == LS_DEAD_T * T);
 	if (FL_MUTANT_IS(FL_MUT_D_EQUALS_F))
 		t->dead_us = t->fail_us;
 }
@@ -60,7 +60,7 @@ void ls_timing_for_record(const struct fl_leader *l, uint32_t fallback_io_timeou
 uint64_t ls_acquire_short_wait_us(uint32_t io_timeout_s)
 {
 	FL_ASSERT(ls_io_timeout_valid(io_timeout_s));
-	return 2ull * io_timeout_s * FL_US_PER_S;
+	return (uint64_t)LS_ACQUIRE_SHORT_T * io_timeout_s * FL_US_PER_S;
 }
 
 uint64_t ls_acquire_large_wait_us(const struct ls_timing *record_timing)

@@ -19,6 +19,29 @@
 
 #define LS_IO_TIMEOUT_DEFAULT_S 1u
 #define LS_IO_TIMEOUT_MAX_S 300u
+
+/* fencelock's delays in multiples of T (ls_timing_fencelock(); the model's
+ * cls_timings_default() uses the same). */
+#define LS_RENEW_T 1u   /* R */
+#define LS_FAIL_T 4u    /* F */
+#define LS_KILL_T 1u    /* K */
+#define LS_MARGIN_T 1u  /* M */
+#define LS_DEAD_T (LS_FAIL_T + LS_KILL_T + LS_MARGIN_T) /* D */
+#define LS_ACQUIRE_SHORT_T 2u /* the wait after writing our record */
+/* A host renews several times before it gives up: a single slow renewal
+ * (one I/O at its deadline T) must not stop its VMs. */
+_Static_assert(2u * LS_RENEW_T < LS_FAIL_T, "at least two renewals fit before F");
+/* The VMs are stopped at F and dead by F + K; an observer waits longer still
+ * (M covers clock-rate drift) before it takes a lease: R < F < F + K < D. */
+_Static_assert(LS_RENEW_T < LS_FAIL_T, "R < F");
+_Static_assert(LS_KILL_T > 0u, "F < F + K");
+_Static_assert(LS_MARGIN_T > 0u, "F + K < D");
+_Static_assert(LS_DEAD_T == 6u, "D = 6T, as docs/design.md gives it");
+/* A racing writer's record lands within one I/O deadline; the short wait
+ * covers it and a renewal period, and is shorter than D. */
+_Static_assert(LS_ACQUIRE_SHORT_T > LS_RENEW_T, "the short wait outlasts one renewal");
+_Static_assert(LS_ACQUIRE_SHORT_T < LS_DEAD_T, "the short wait is shorter than D");
+
 /* sanlock 3.8.5's fixed watchdog fire time, part of its host_dead. */
 #define LS_SANLOCK_WATCHDOG_FIRE_S 60u
 

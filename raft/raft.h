@@ -60,9 +60,10 @@ struct raft_entry {
 
 /* ---- configuration -------------------------------------------------------- */
 
-/* Voters and learners together, at most this many (fencelock: a handful of
- * voters plus the disk voter; other hosts are learners or clients). */
-#define RAFT_MAX_SERVERS 64
+/* Voters and learners together, at most this many: fencelock's largest
+ * cluster (64 hosts, ARB_MAX_HOSTS) plus the disk voter, which an even number
+ * of host voters needs (plugin/arbiter/arb_internal.h asserts the relation). */
+#define RAFT_MAX_SERVERS 65
 
 enum raft_role_in_config {
 	RAFT_VOTER = 1,

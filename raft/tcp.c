@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "fencelock/error.h"
+#include "raft/msg.h"
 #include "raft/tcp_auth.h"
 #include "raft/transport.h"
 
@@ -56,6 +57,10 @@
 
 _Static_assert(RAFT_TCP_KEY_BYTES == TA_KEY_BYTES, "key size");
 _Static_assert(RAFT_TCP_MAX_KEYS == TA_MAX_KEYS, "key count");
+/* An APPEND carrying one largest entry (the batch limit always lets one entry
+ * through), with its message, append and entry headers and the arbiter's
+ * one-byte prefix, fits a default frame: 1 MiB of room for the headers. */
+_Static_assert(TCP_DEFAULT_MAX_FRAME >= RAFT_MSG_MAX_ENTRY_BYTES + (1u << 20), "a largest entry fits a default frame");
 
 struct tcp_frame {
 	uint32_t len; /* plain: header + payload; sealed mode: payload */

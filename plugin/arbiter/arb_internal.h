@@ -17,6 +17,7 @@ struct arb_wmsg {
 #include "disklock/mailbox.h"
 #include "disklock/paxos.h"
 #include "plugin/arbiter/arbiter.h"
+#include "raft/msg.h"
 #include "raft/node.h"
 
 #define ARB_MAX_HOSTS 64u         /* hosts a cluster can have (layout max_hosts <= this) */
@@ -33,6 +34,17 @@ struct arb_wmsg {
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
+
+/* Every host can be a Raft member, and an even number of host voters adds the
+ * disk voter: the largest cluster plus the disk voter must fit a configuration. */
+_Static_assert(ARB_MAX_HOSTS + 1u <= RAFT_MAX_SERVERS, "64 hosts plus the disk voter fit a Raft configuration");
+/* The disk voter's Raft id is no host's id (hosts are 1..ARB_MAX_HOSTS). */
+_Static_assert(ARB_WITNESS_ID > ARB_MAX_HOSTS, "the disk voter's id is not a host id");
+_Static_assert(ARB_MAX_HOSTS <= FSM_HOST_ID_MAX, "every host id fits the FSM's range");
+/* A mailbox has one slot per host id; our writes per pass are bounded by it. */
+_Static_assert(ARB_MAX_HOSTS <= MB_MAX_HOSTS, "a mailbox has room for every host");
+/* A replicated command travels as one Raft entry. */
+_Static_assert(FSM_CMD_MAX_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES, "the largest FSM command fits one Raft entry");
 
 /* Why a local VM is being stopped. */
 enum arb_stop_why {

@@ -20,7 +20,23 @@
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
+#include "plugin/host/volid.h"
 #include "raft/node.h"
+
+/* A control request becomes one FSM command field by field: every limit the
+ * control protocol accepts is the FSM's, so nothing accepted is refused (or
+ * cut) when it is proposed. */
+_Static_assert(CTL_UID_MAX == FSM_UID_MAX, "VM uid limit");
+_Static_assert(CTL_VOLUMES_MAX == FSM_VOLS_MAX, "volumes per VM");
+_Static_assert(CTL_PATH_MAX == FSM_PATH_MAX, "volume path limit");
+_Static_assert(CTL_SPEC_MAX == FSM_SPEC_MAX, "VM spec limit");
+_Static_assert(VOLID_MAX == FSM_VOLID_MAX, "volume identity limit");
+/* Every configured peer is a Raft voter at bootstrap, and an even number of
+ * them adds the disk voter. */
+_Static_assert(CFG_PEERS_MAX + 1u <= RAFT_MAX_SERVERS, "all peers plus the disk voter fit a configuration");
+/* The raw bytes of a register request with every field at its maximum, plus
+ * 4 KiB for the JSON around them, fit one request frame. */
+_Static_assert(FSM_CMD_MAX_BYTES + 4096u <= CTL_MSG_MAX_BYTES, "a largest register request fits a control frame");
 
 int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
 {

@@ -259,7 +259,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.plc.include_unplaced = false; /* a VM runs where its wrapper asked, or where recovery puts it */
 	ac.vm = vmrt_ops(d);
 	boot->n = 0;
-	for (uint32_t i = 0; i < d->cfg.n_peers && i < RAFT_MAX_SERVERS; i++)
+	for (uint32_t i = 0; i < d->cfg.n_peers && i < CFG_PEERS_MAX; i++)
 		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};
 	if (boot->n > 0 && boot->n % 2 == 0 && boot->n < RAFT_MAX_SERVERS)
 		boot->servers[boot->n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};

@@ -16,10 +16,10 @@ void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t
 	FL_ASSERT(t != NULL);
 	FL_ASSERT(io_timeout_us > 0);
 	FL_ASSERT(p_us > 0);
-	t->r_us = io_timeout_us;
-	t->f_us = 4 * io_timeout_us;
-	t->k_us = io_timeout_us;
-	t->m_us = io_timeout_us;
+	t->r_us = LS_RENEW_T * io_timeout_us;
+	t->f_us = LS_FAIL_T * io_timeout_us;
+	t->k_us = LS_KILL_T * io_timeout_us;
+	t->m_us = LS_MARGIN_T * io_timeout_us;
 	t->d_us = t->f_us + t->k_us + t->m_us;
 	t->p_us = p_us;
 	t->h_us = 2 * io_timeout_us;
