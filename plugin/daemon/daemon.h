@@ -44,6 +44,7 @@
 #define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
+#define FLD_THREAD_STACK_BYTES (256u * 1024u) /* threads the daemon does not size itself */
 /* vm.release waits this long for the VM_END commit: less than the 5 s the
  * wrapper waits for its answer. */
 #define FLD_END_COMMIT_WAIT_US (3ull * FL_US_PER_S)

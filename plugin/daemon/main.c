@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,6 +621,24 @@ static void pin_allocator(void)
 #endif
 }
 
+/* Threads the daemon does not size itself (the log store's writer, the
+ * AIO submitter, liburcu's call_rcu thread) get 256 KiB stacks instead of
+ * glibc's default of RLIMIT_STACK (8 MiB): with lock_memory, mlockall faults
+ * in and locks every page of every stack, so four default stacks alone held
+ * 32 MiB of a daemon whose threads use a few KiB each. None of them recurses
+ * (the control thread, which parses JSON, sizes its own: ctl_server.c). */
+static void small_default_stacks(void)
+{
+#ifdef __GLIBC__
+	pthread_attr_t a;
+	if (pthread_attr_init(&a) != 0)
+		return;
+	if (pthread_attr_setstacksize(&a, FLD_THREAD_STACK_BYTES) != 0 || pthread_setattr_default_np(&a) != 0)
+		fl_warn("cannot set the default thread stack size: threads get glibc's default");
+	pthread_attr_destroy(&a);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	bool fg = false;
@@ -647,6 +666,7 @@ int main(int argc, char **argv)
 	fl_log_set_sink(fl_alog_sink, NULL);
 	fl_log_set_level(D.cfg.log_level);
 	pin_allocator();
+	small_default_stacks();
 	find_fencelock_bin(&D);
 	/* The loop publishes the read views' snapshot with call_rcu: it must be
 	 * a registered RCU thread. */

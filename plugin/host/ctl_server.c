@@ -52,6 +52,7 @@
 #define CTL_OWNER_BATCH 64            /* calls the owner runs per wake-up */
 #define CTL_PEER_GROUPS_MAX 256
 #define CTL_LISTEN_BACKLOG 4096
+#define CTL_THREAD_STACK_BYTES (1024u * 1024u) /* the control thread's stack (server_start) */
 
 struct ctl_call {
 	struct ctl_client *client;
@@ -942,7 +943,17 @@ static int server_start(struct ctl_server *s)
 	if (rv != 0 || !s->threaded)
 		return rv;
 	/* No stop wake-up of its own: ctl_server_free() kicks the done eventfd. */
-	rv = pthread_create(&s->thread, NULL, server_thread, s);
+	/* 1 MiB: room for jansson's recursive parse of a request nested to its
+	 * depth limit (2,048), yet not the 8 MiB default that lock_memory's
+	 * mlockall would fault in and pin. */
+	pthread_attr_t a;
+	rv = pthread_attr_init(&a);
+	if (rv == 0) {
+		rv = pthread_attr_setstacksize(&a, CTL_THREAD_STACK_BYTES);
+		if (rv == 0)
+			rv = pthread_create(&s->thread, &a, server_thread, s);
+		pthread_attr_destroy(&a);
+	}
 	return rv != 0 ? fl_from_errno(rv) : 0;
 }
 
