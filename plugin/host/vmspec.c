@@ -108,6 +108,63 @@ int vmspec_set_uid(struct vmspec *s, const char *uid, char *err, size_t errlen)
 	return 0;
 }
 
+void vmspec_warn(struct vmspec *s, const char *fmt, ...)
+{
+	FL_ASSERT(s != NULL);
+	if (s->n_warnings < VMSPEC_WARN_MAX) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(s->warnings[s->n_warnings], VMSPEC_WARN_LEN, fmt, ap);
+		va_end(ap);
+	}
+	if (s->n_warnings < UINT32_MAX)
+		s->n_warnings++;
+}
+
+/* true, false, null (= absent) or absent -> *out; anything else fails. */
+static bool json_opt_bool(json_t *v, bool *out)
+{
+	*out = v != NULL && json_is_true(v);
+	return v == NULL || json_is_null(v) || json_is_boolean(v);
+}
+
+/* One entry of Firecracker's "drives": a host path, or a vhost-user socket. */
+static int fc_drive(struct vmspec *s, size_t i, json_t *d, char *err, size_t errlen)
+{
+	json_t *path = json_object_get(d, "path_on_host"), *sock = json_object_get(d, "socket");
+	const char *id = json_string_value(json_object_get(d, "drive_id"));
+	bool ro;
+	if (!json_is_object(d) || !json_opt_bool(json_object_get(d, "is_read_only"), &ro))
+		return vs_bad(err, errlen, -FL_EINVAL,
+			      "Firecracker config: drives[%zu]: not an object, or is_read_only not true, false or null", i);
+	if (path == NULL || json_is_null(path)) {
+		if (!json_is_string(sock))
+			return vs_bad(err, errlen, -FL_EINVAL,
+				      "Firecracker config: drives[%zu] has neither path_on_host nor socket", i);
+		vmspec_warn(s, "drive '%.40s' is vhost-user (socket %.100s): its backend opens the storage, not Firecracker; "
+			    "it is not a volume fencelock can guard", id != NULL ? id : "?", json_string_value(sock));
+		return 0;
+	}
+	if (!json_is_string(path))
+		return vs_bad(err, errlen, -FL_EINVAL, "Firecracker config: drives[%zu]: path_on_host must be a string", i);
+	const char *cache = json_string_value(json_object_get(d, "cache_type"));
+	if (!ro && cache != NULL && strcmp(cache, "Unsafe") == 0)
+		vmspec_warn(s, "drive '%.40s' has cache_type Unsafe: Firecracker acknowledges the guest's flushes without "
+			    "writing them through, so writes the guest saw flushed can be lost in a failover", id != NULL ? id : "?");
+	return vmspec_add_volume(s, json_string_value(path), ro, err, errlen);
+}
+
+/* One entry of Firecracker's "pmem": a file mapped into the guest. */
+static int fc_pmem(struct vmspec *s, size_t i, json_t *d, char *err, size_t errlen)
+{
+	json_t *path = json_object_get(d, "path_on_host");
+	bool ro;
+	if (!json_is_object(d) || !json_is_string(path) || !json_opt_bool(json_object_get(d, "read_only"), &ro))
+		return vs_bad(err, errlen, -FL_EINVAL,
+			      "Firecracker config: pmem[%zu]: path_on_host must be a string and read_only a boolean", i);
+	return vmspec_add_volume(s, json_string_value(path), ro, err, errlen);
+}
+
 int vmspec_firecracker_config(struct vmspec *s, const char *text, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -116,28 +173,21 @@ int vmspec_firecracker_config(struct vmspec *s, const char *text, size_t len, ch
 		return vs_bad(err, errlen, -FL_EINVAL, "Firecracker config: malformed JSON at line %d: %s",
 			      jerr.line, jerr.text);
 	int rv = 0;
-	json_t *drives = json_object_get(root, "drives");
-	if (!json_is_array(drives)) {
-		rv = vs_bad(err, errlen, -FL_EINVAL, "Firecracker config: no \"drives\" list; nothing to guard");
-		goto out;
-	}
+	json_t *drives = json_object_get(root, "drives"), *pmem = json_object_get(root, "pmem");
+	if ((drives != NULL && !json_is_array(drives)) || (pmem != NULL && !json_is_array(pmem)))
+		rv = vs_bad(err, errlen, -FL_EINVAL, "Firecracker config: \"drives\" and \"pmem\" must be lists");
+	else if (json_array_size(drives) == 0 && json_array_size(pmem) == 0)
+		rv = vs_bad(err, errlen, -FL_EINVAL, "Firecracker config: no \"drives\" and no \"pmem\"; nothing to guard");
 	size_t i;
 	json_t *d;
 	json_array_foreach(drives, i, d) {
-		json_t *path = json_object_get(d, "path_on_host");
-		json_t *ro = json_object_get(d, "is_read_only");
-		if (path == NULL || json_is_null(path))
-			continue; /* vhost-user drive: no host path */
-		if (!json_is_string(path) || (ro != NULL && !json_is_boolean(ro))) {
-			rv = vs_bad(err, errlen, -FL_EINVAL,
-				    "Firecracker config: drives[%zu]: path_on_host must be a string and is_read_only a boolean", i);
-			goto out;
-		}
-		rv = vmspec_add_volume(s, json_string_value(path), ro != NULL && json_is_true(ro), err, errlen);
-		if (rv != 0)
-			goto out;
+		if (rv == 0)
+			rv = fc_drive(s, i, d, err, errlen);
 	}
-out:
+	json_array_foreach(pmem, i, d) {
+		if (rv == 0)
+			rv = fc_pmem(s, i, d, err, errlen);
+	}
 	json_decref(root);
 	return rv;
 }
@@ -179,24 +229,34 @@ static int read_small_file(const char *path, char **out, size_t *len, char *err,
 
 int vmspec_firecracker_args(struct vmspec *s, int argc, char *const argv[], char *err, size_t errlen)
 {
-	const char *id = NULL, *config = NULL;
+	const char *id = NULL, *config = NULL, *api = "/run/firecracker.socket";
+	bool no_api = false;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		if ((v = opt_value(argc, argv, &i, "--id")) != NULL)
 			id = v;
 		else if ((v = opt_value(argc, argv, &i, "--config-file")) != NULL)
 			config = v;
+		else if ((v = opt_value(argc, argv, &i, "--api-sock")) != NULL)
+			api = v;
+		else if (strcmp(argv[i], "--no-api") == 0)
+			no_api = true;
 	}
 	if (id == NULL && s->uid[0] == '\0')
 		return vs_bad(err, errlen, -FL_EINVAL, "firecracker arguments have no --id; it is the VM uid (or pass --vm UID)");
-	if (config == NULL)
+	if (config == NULL && s->n_volumes == 0)
 		return vs_bad(err, errlen, -FL_EINVAL,
-			      "firecracker arguments have no --config-file: drives set over the API cannot be guarded; use --config-file or --volume");
+			      "firecracker arguments have no --config-file: drives set over the API cannot be seen; "
+			      "use --config-file, or name the volumes with --volume PATH");
 	int rv = id != NULL ? vmspec_set_uid(s, id, err, errlen) : 0;
+	if (rv != 0 || config == NULL)
+		return rv;
+	if (!no_api)
+		vmspec_warn(s, "the API socket %.120s stays live beside --config-file: a PATCH /drives there can re-point a "
+			    "drive to a volume fencelock does not guard; pass --no-api if nothing needs it", api);
 	char *text = NULL;
 	size_t len = 0;
-	if (rv == 0)
-		rv = read_small_file(config, &text, &len, err, errlen);
+	rv = read_small_file(config, &text, &len, err, errlen);
 	if (rv != 0)
 		return rv;
 	rv = vmspec_firecracker_config(s, text, len, err, errlen);
@@ -215,50 +275,141 @@ static int parse_onoff(const char *v, size_t n, bool *out)
 	return 0;
 }
 
-int vmspec_ch_disk(struct vmspec *s, const char *value, char *err, size_t errlen)
+/* Cloud Hypervisor's "key=value,key=value" values: the value of key (at
+ * most CTL_PATH_MAX bytes) into out, and whether it was there. -FL_EINVAL
+ * for an item without '=' or a value too long for out. */
+static int ch_item(const char *value, const char *key, char *out, size_t outlen, bool *found)
 {
-	char path[CTL_PATH_MAX + 2] = "";
-	bool ro = false;
-	const char *p = value;
+	size_t klen = strlen(key);
+	*found = false;
 	/* Bounded by strlen(value): each round consumes one "key=value," item. */
-	while (*p != '\0') {
+	for (const char *p = value; *p != '\0';) {
 		size_t item = strcspn(p, ",");
 		const char *eq = memchr(p, '=', item);
 		if (eq == NULL)
-			return vs_bad(err, errlen, -FL_EINVAL, "--disk %s: item '%.*s' is not key=value", value, (int)item, p);
-		size_t klen = (size_t)(eq - p), vlen = item - klen - 1;
-		if (klen == 4 && strncmp(p, "path", 4) == 0) {
-			if (vlen == 0 || vlen > CTL_PATH_MAX)
-				return vs_bad(err, errlen, -FL_EINVAL, "--disk %s: path empty or too long", value);
-			memcpy(path, eq + 1, vlen);
-			path[vlen] = '\0';
-		} else if (klen == 8 && strncmp(p, "readonly", 8) == 0 && parse_onoff(eq + 1, vlen, &ro) != 0) {
-			return vs_bad(err, errlen, -FL_EINVAL, "--disk %s: readonly must be on, off, true or false", value);
+			return -FL_EINVAL;
+		size_t vlen = item - (size_t)(eq - p) - 1;
+		if ((size_t)(eq - p) == klen && strncmp(p, key, klen) == 0) {
+			if (vlen >= outlen)
+				return -FL_EINVAL;
+			memcpy(out, eq + 1, vlen);
+			out[vlen] = '\0';
+			*found = true;
 		}
 		p += item + (p[item] == ',');
 	}
-	if (path[0] == '\0')
-		return 0; /* vhost-user disk (socket=...): no host path to guard */
-	return vmspec_add_volume(s, path, ro, err, errlen);
+	return 0;
+}
+
+/* A Cloud Hypervisor value's path (key pkey) and read-only flag (key rkey). */
+static int ch_path_ro(const char *opt, const char *value, const char *pkey, const char *rkey, char *path, bool *ro,
+		      char *err, size_t errlen)
+{
+	char flag[8];
+	bool has_path, has_ro;
+	if (ch_item(value, pkey, path, CTL_PATH_MAX + 1, &has_path) != 0 || ch_item(value, rkey, flag, sizeof(flag), &has_ro) != 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "%s %.200s: not key=value items, or a value too long", opt, value);
+	*ro = false;
+	if (has_ro && parse_onoff(flag, strlen(flag), ro) != 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "%s %.200s: %s must be on, off, true or false", opt, value, rkey);
+	if (has_path && path[0] == '\0')
+		return vs_bad(err, errlen, -FL_EINVAL, "%s %.200s: empty %s", opt, value, pkey);
+	if (!has_path)
+		path[0] = '\0';
+	return 0;
+}
+
+int vmspec_ch_disk(struct vmspec *s, const char *value, char *err, size_t errlen)
+{
+	char path[CTL_PATH_MAX + 1], sock[CTL_PATH_MAX + 1];
+	bool ro, has_sock;
+	int rv = ch_path_ro("--disk", value, "path", "readonly", path, &ro, err, errlen);
+	if (rv != 0)
+		return rv;
+	if (path[0] != '\0')
+		return vmspec_add_volume(s, path, ro, err, errlen);
+	if (ch_item(value, "socket", sock, sizeof(sock), &has_sock) != 0 || !has_sock)
+		return vs_bad(err, errlen, -FL_EINVAL, "--disk %.200s: neither path= nor socket=", value);
+	vmspec_warn(s, "--disk %.120s is vhost-user: its backend opens the storage, not Cloud Hypervisor; it is not a "
+		    "volume fencelock can guard", value);
+	return 0;
+}
+
+int vmspec_ch_pmem(struct vmspec *s, const char *value, char *err, size_t errlen)
+{
+	char path[CTL_PATH_MAX + 1];
+	bool discard;
+	int rv = ch_path_ro("--pmem", value, "file", "discard_writes", path, &discard, err, errlen);
+	if (rv == 0 && path[0] == '\0')
+		rv = vs_bad(err, errlen, -FL_EINVAL, "--pmem %.200s: no file=", value);
+	/* discard_writes=on maps the file private: the guest's writes never reach it. */
+	return rv != 0 ? rv : vmspec_add_volume(s, path, discard, err, errlen);
+}
+
+int vmspec_ch_socket_uid(const char *value, char *uid, size_t uidlen)
+{
+	static const char name[] = "/cloudhypervisor.sock";
+	const char *path = strncmp(value, "path=", 5) == 0 ? value + 5 : value;
+	size_t n = strcspn(path, ","), nlen = sizeof(name) - 1;
+	if (n <= nlen || strncmp(path + n - nlen, name, nlen) != 0)
+		return -FL_EINVAL;
+	size_t end = n - nlen, start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	if (end - start == 0 || end - start >= uidlen)
+		return -FL_EINVAL;
+	memcpy(uid, path + start, end - start);
+	uid[end - start] = '\0';
+	return ctl_uid_valid(uid) ? 0 : -FL_EINVAL;
+}
+
+/* One Cloud Hypervisor option that fencing cares about, at argv[*i]. */
+static int ch_opt(struct vmspec *s, int argc, char *const argv[], int *i, const char **api, char *err, size_t errlen)
+{
+	static const char *const multi[] = {"--disk", "--pmem", "--fs"};
+	const char *a = argv[*i];
+	for (size_t k = 0; k < FL_ARRAY_SIZE(multi); k++) {
+		size_t n = strlen(multi[k]);
+		if (strncmp(a, multi[k], n) != 0 || (a[n] != '\0' && a[n] != '='))
+			continue;
+		int rv = 0;
+		/* The option takes every following value up to the next option. */
+		for (bool first = true; rv == 0; first = false) {
+			const char *v = first && a[n] == '=' ? a + n + 1 : NULL;
+			if (v == NULL && (first || a[n] == '\0') && *i + 1 < argc && argv[*i + 1][0] != '-')
+				v = argv[++*i];
+			if (v == NULL)
+				break;
+			if (k == 0)
+				rv = vmspec_ch_disk(s, v, err, errlen);
+			else if (k == 1)
+				rv = vmspec_ch_pmem(s, v, err, errlen);
+			else
+				vmspec_warn(s, "--fs %.120s is virtiofs: virtiofsd shares a host directory, not a volume "
+					    "fencelock can guard", v);
+		}
+		return rv;
+	}
+	const char *v = opt_value(argc, argv, i, "--api-socket");
+	if (v != NULL)
+		*api = v;
+	return 0;
 }
 
 int vmspec_ch_args(struct vmspec *s, int argc, char *const argv[], char *err, size_t errlen)
 {
-	uint32_t before = s->n_volumes;
+	const char *api = NULL;
 	for (int i = 1; i < argc; i++) {
-		int rv = 0;
-		if (strncmp(argv[i], "--disk=", 7) == 0) {
-			rv = vmspec_ch_disk(s, argv[i] + 7, err, errlen);
-		} else if (strcmp(argv[i], "--disk") == 0) {
-			/* --disk takes every following value up to the next option. */
-			while (rv == 0 && i + 1 < argc && argv[i + 1][0] != '-')
-				rv = vmspec_ch_disk(s, argv[++i], err, errlen);
-		}
+		int rv = ch_opt(s, argc, argv, &i, &api, err, errlen);
 		if (rv != 0)
 			return rv;
 	}
-	if (s->n_volumes == before)
-		return vs_bad(err, errlen, -FL_EINVAL, "cloud-hypervisor arguments have no --disk path=...; nothing to guard");
+	if (s->uid[0] == '\0' && (api == NULL || vmspec_ch_socket_uid(api, s->uid, sizeof(s->uid)) != 0))
+		return vs_bad(err, errlen, -FL_EINVAL,
+			      "cloud-hypervisor has no uid of its own: pass --vm UID (or an --api-socket "
+			      ".../UID/cloudhypervisor.sock, Flintlock's layout)");
+	if (s->n_volumes == 0)
+		return vs_bad(err, errlen, -FL_EINVAL, "cloud-hypervisor arguments have no --disk path=... or --pmem file=...; nothing to guard");
 	return 0;
 }
 
@@ -283,6 +434,8 @@ static int rerun_options(json_t *spec, struct vmspec_rerun *r, char *err, size_t
 		rv = rerun_push(r, "--firecracker");
 	else if (mode != NULL && strcmp(mode, "cloud-hypervisor") == 0)
 		rv = rerun_push(r, "--cloud-hypervisor");
+	else if (mode != NULL && strcmp(mode, "qemu") == 0)
+		rv = rerun_push(r, "--qemu");
 	else if (mode != NULL && strcmp(mode, "plain") != 0)
 		return vs_bad(err, errlen, -FL_EINVAL, "spec: unknown mode '%s'", mode);
 	const char *restart = json_string_value(json_object_get(spec, "restart"));

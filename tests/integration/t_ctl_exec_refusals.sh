@@ -3,8 +3,8 @@
 # when a volume is held by another host (121), the host is not quorate (122),
 # the daemon is unreachable (120) or the command line is wrong (125), the
 # transient ones (122, 120) only after retrying for --wait; CMD not
-# found gives 127 and releases the leases. Firecracker and Cloud Hypervisor
-# modes take the uid and volumes from the VMM's arguments and config.
+# found gives 127 and releases the leases. Firecracker, Cloud Hypervisor and
+# QEMU modes take the uid and volumes from the VMM's arguments and config.
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/ctl_lib.sh"
 
@@ -53,6 +53,23 @@ expect_rc 0 "$FL" -s "$SOCK" exec --cloud-hypervisor --vm ch-1 -- "$T/firecracke
 has_event "register ch-1 volumes=2 restart=always" || fail "cloud-hypervisor VM not registered: $(cat "$EVENTS")"
 expect_rc 0 "$FL" -s "$SOCK" leases -o json
 command -v jq >/dev/null && { jq -e '[.leases[] | select(.vm == "ch-1" and .mode == "ro")] | length == 1' <<<"$out" >/dev/null || fail "ch-1 leases: $out"; }
+# Firecracker in API-socket mode: the volumes are the --volume options.
+expect_rc 0 "$FL" -s "$SOCK" exec --firecracker --volume "$T/disk.img" -- "$T/firecracker" --api-sock "$T/fc.sock" --id fc-api
+has_event "register fc-api volumes=1 restart=always" || fail "firecracker API mode not registered: $(cat "$EVENTS")"
+# QEMU: uid from -name guest=, volumes from -drive / -blockdev, a network drive warned about.
+expect_rc 0 "$FL" -s "$SOCK" exec --qemu -- "$T/firecracker" -name guest=qm-1,debug-threads=on -M pc \
+    -drive "file=$T/disk.img,format=raw,if=none,cache=none,id=d0" -device virtio-blk-pci,drive=d0 \
+    -blockdev "driver=file,node-name=f1,filename=$T/seed.img,read-only=on" -drive file=nbd:192.0.2.1:10809,if=virtio
+has_event "register qm-1 volumes=2 restart=always" || fail "qemu VM not registered: $(cat "$EVENTS")"
+grep -q "warning: -drive nbd:192.0.2.1:10809: network storage (nbd), not a volume fencelock can guard" <<<"$out" ||
+    fail "qemu network drive not warned about: $out"
+if command -v jq >/dev/null; then
+    sed -n 's/^spec qm-1 //p' "$EVENTS" | jq -e --arg t "$T" '(.mode == "qemu")
+        and (.volumes == [{"path": ($t + "/disk.img"), "ro": false}, {"path": ($t + "/seed.img"), "ro": true}])' \
+        >/dev/null || fail "qemu spec: $(grep '^spec qm-1' "$EVENTS")"
+fi
+expect_rc 125 "$FL" -s "$SOCK" exec --qemu -- "$T/firecracker" -drive "file=$T/disk.img"
+grep -q "no usable uid" <<<"$out" || fail "qemu without a name: $out"
 
 stub_stop; stub_start -n
 t0=$(date +%s%N)
