@@ -1,8 +1,9 @@
 /* `fencelock exec`: runs a VM's process under its volume leases and a guard.
  *
  * Order of events, chosen so that the VM never runs without its leases:
- *   1. describe the VM (uid, volumes) from the options, or from Firecracker's
- *      --id/--config-file or Cloud Hypervisor's --disk;
+ *   1. describe the VM (uid, volumes) from the options, or from the VMM's
+ *      own arguments (Firecracker, Cloud Hypervisor, QEMU: vmspec.h); say
+ *      on stderr what the VMM will use that cannot be guarded;
  *   2. register it with the daemon (spec: its volumes and command line, or
  *      the --spec file), so that the cluster can restart it elsewhere;
  *   3. fork the child, which waits on a pipe before it execs CMD: the leases
@@ -46,7 +47,7 @@
 #define EXEC_BACKOFF_MIN_US (20ull * FL_US_PER_MS)
 #define EXEC_BACKOFF_MAX_US FL_US_PER_S
 
-enum exec_mode { EXEC_PLAIN = 0, EXEC_FIRECRACKER, EXEC_CLOUD_HYPERVISOR };
+enum exec_mode { EXEC_PLAIN = 0, EXEC_FIRECRACKER, EXEC_CLOUD_HYPERVISOR, EXEC_QEMU };
 
 struct exec_args {
 	enum exec_mode mode;
@@ -64,7 +65,8 @@ static void exec_usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock exec --vm UID --volume PATH[:ro] ... [options] -- CMD ARGS...\n"
 		"       fencelock exec --firecracker [options] -- FIRECRACKER ARGS...\n"
-		"       fencelock exec --cloud-hypervisor --vm UID [options] -- CLOUD-HYPERVISOR ARGS...\n"
+		"       fencelock exec --cloud-hypervisor [--vm UID] [options] -- CLOUD-HYPERVISOR ARGS...\n"
+		"       fencelock exec --qemu [--vm UID] [options] -- QEMU ARGS...\n"
 		"\n"
 		"Registers the VM with fencelockd, acquires its volume leases, runs CMD under a\n"
 		"guard that kills it if the daemon stops renewing (hung, paused, dead), and\n"
@@ -78,8 +80,12 @@ static void exec_usage(FILE *f)
 		"                       without being asked (default always; docs/design.md, VM lifecycle)\n"
 		"  --managed            = --restart manager: a VM manager runs it; fencelock never re-runs it\n"
 		"  --spec FILE          spec registered for recovery (default: volumes and command line as JSON)\n"
-		"  --firecracker        volumes from the 'drives' of --config-file, uid from --id\n"
-		"  --cloud-hypervisor   volumes from --disk path=...[,readonly=on]\n"
+		"  --firecracker        volumes from the 'drives' and 'pmem' of --config-file (or --volume\n"
+		"                       in API-socket mode), uid from --id\n"
+		"  --cloud-hypervisor   volumes from --disk path=...[,readonly=on] and --pmem file=...; uid\n"
+		"                       from --vm, or the UID of an --api-socket .../UID/cloudhypervisor.sock\n"
+		"  --qemu               volumes from -drive file=..., -blockdev ...filename=..., -hda..-hdd,\n"
+		"                       -cdrom; uid from -name guest=NAME (or -name NAME), else -uuid\n"
 		"  -s, --socket SOCKET  control socket (default $FENCELOCK_SOCKET, else %s)\n"
 		"  --wait SECONDS       retry transient refusals (daemon busy or restarting, no free\n"
 		"                       control slot, host not quorate) with back-off for up to\n"
@@ -102,7 +108,7 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		{"vm", required_argument, NULL, 'v'}, {"volume", required_argument, NULL, 'V'},
 		{"restart", required_argument, NULL, 'r'}, {"spec", required_argument, NULL, 'p'},
 		{"firecracker", no_argument, NULL, 'F'}, {"cloud-hypervisor", no_argument, NULL, 'C'},
-		{"managed", no_argument, NULL, 'M'},
+		{"managed", no_argument, NULL, 'M'}, {"qemu", no_argument, NULL, 'Q'},
 		{"socket", required_argument, NULL, 's'}, {"wait", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'}, {0},
 	};
@@ -124,6 +130,7 @@ static int exec_parse_opts(int argc, char **argv, struct exec_args *a)
 		case 'p': a->spec_file = optarg; break;
 		case 'F': a->mode = EXEC_FIRECRACKER; break;
 		case 'C': a->mode = EXEC_CLOUD_HYPERVISOR; break;
+		case 'Q': a->mode = EXEC_QEMU; break;
 		case 's': a->socket = optarg; break;
 		case 'w': {
 			char *end;
@@ -166,6 +173,12 @@ static int exec_parse(int argc, char **argv, struct exec_args *a)
 		rv = vmspec_firecracker_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
 	else if (a->mode == EXEC_CLOUD_HYPERVISOR)
 		rv = vmspec_ch_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
+	else if (a->mode == EXEC_QEMU)
+		rv = vmspec_qemu_args(&a->vm, a->cmd_argc, a->cmd_argv, err, sizeof(err));
+	for (uint32_t i = 0; i < FL_MIN(a->vm.n_warnings, VMSPEC_WARN_MAX); i++)
+		fprintf(stderr, "fencelock exec: warning: %s\n", a->vm.warnings[i]);
+	if (a->vm.n_warnings > VMSPEC_WARN_MAX)
+		fprintf(stderr, "fencelock exec: warning: %u more\n", a->vm.n_warnings - VMSPEC_WARN_MAX);
 	if (rv == 0 && a->vm.uid[0] == '\0') {
 		snprintf(err, sizeof(err), "no VM uid; pass --vm UID");
 		rv = -FL_EINVAL;
@@ -179,6 +192,16 @@ static int exec_parse(int argc, char **argv, struct exec_args *a)
 		return -1;
 	}
 	return 0;
+}
+
+static const char *exec_mode_name(enum exec_mode m)
+{
+	switch (m) {
+	case EXEC_FIRECRACKER: return "firecracker";
+	case EXEC_CLOUD_HYPERVISOR: return "cloud-hypervisor";
+	case EXEC_QEMU: return "qemu";
+	default: return "plain";
+	}
 }
 
 /* The default spec: what a recovering host needs to run the VM again. */
@@ -212,8 +235,7 @@ static char *exec_spec(const struct exec_args *a)
 	json_t *spec = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s}", "uid", a->vm.uid, "wrapper", "fencelock exec",
 				 "restart", ctl_restart_name(a->restart),
 				 "argv", argv, "volumes", vols, "cwd", getcwd(cwd, sizeof(cwd)) ? cwd : "/",
-				 "mode", a->mode == EXEC_FIRECRACKER ? "firecracker"
-					 : a->mode == EXEC_CLOUD_HYPERVISOR ? "cloud-hypervisor" : "plain");
+				 "mode", exec_mode_name(a->mode));
 	char *text = json_dumps(spec, JSON_COMPACT);
 	json_decref(spec);
 	if (text != NULL && strlen(text) > CTL_SPEC_MAX) {

@@ -383,6 +383,28 @@ static void vmspec_seeds(void)
 		  "{\"path\":\"/srv/ci.img\",\"ro\":true,\"id\":\"ci-image\"}]}");
 }
 
+/* QEMU command lines as the test guest, libvirt and Flintlock-style
+ * wrappers write them (mode 0 argv, 1 -drive values, 2 -blockdev values). */
+static void vmspec_qemu_seeds(void)
+{
+	static const char args[] =
+		"-name\0guest=vm-7,debug-threads=on\0-uuid\0" "5b1f8a9e-0c3d-4b8e-9f00-123456789abc\0-M\0pc\0-accel\0tcg"
+		"\0-drive\0id=d0,file=/srv/a,,b.img,format=raw,if=none,cache=none,aio=native,file.locking=off"
+		"\0-device\0virtio-blk-pci,drive=d0\0-drive\0file=/srv/seed.iso,media=cdrom\0-hda\0/srv/hda.img"
+		"\0-cdrom\0/srv/i.iso\0-append\0console=ttyS0 fl.fs=1\0-snapshot";
+	seed("vmspec_qemu", "argv", 0, args, sizeof(args) - 1);
+	static const char drives[] = "file=/srv/ro.img,readonly=on,if=virtio\0if=none,id=empty\0file=file:/srv/p.img"
+				     "\0file=nbd:192.0.2.1:10809\0file=json:{\"driver\":\"file\",,\"filename\":\"/v/j\"}"
+				     "\0file.driver=host_device,file.filename=/dev/sdb,read-only=off";
+	seed("vmspec_qemu", "drives", 1, drives, sizeof(drives) - 1);
+	static const char blockdevs[] =
+		"driver=file,node-name=f0,filename=/dev/mapper/mpatha,cache.direct=on\0driver=raw,node-name=r0,file=f0"
+		"\0driver=qcow2,node-name=q1,read-only=on,file.driver=file,file.filename=/srv/base.qcow2"
+		"\0{\"driver\":\"raw\",\"file\":{\"driver\":\"host_device\",\"filename\":\"/dev/sdc\",\"read-only\":true}}"
+		"\0driver=nbd,server.type=inet,server.host=192.0.2.1,node-name=n0";
+	seed("vmspec_qemu", "blockdevs", 2, blockdevs, sizeof(blockdevs) - 1);
+}
+
 
 /* ---- the Raft TCP transport: frames as transport.h describes them ---- */
 
@@ -502,6 +524,7 @@ int main(int argc, char **argv)
 	layout_seeds();
 	config_seeds();
 	vmspec_seeds();
+	vmspec_qemu_seeds();
 	tcp_seeds();
 	handshake_seeds();
 	scenario_seeds();
