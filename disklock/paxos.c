@@ -75,11 +75,40 @@ static void op_finish(struct vl_op *op, int rv)
 		op->done(op, op->done_arg);
 }
 
+/* A ballot's phases run in Disk Paxos order, each after the one before it
+ * completed: the area read, phase 1 (write our dblock with mbal, read every
+ * dblock), phase 2 (write bal = mbal with the value chosen, read them all
+ * again), then the commit (the leader record). Skipping or repeating one would
+ * commit a value no majority of dblocks accepted. Other phases (reads of the
+ * area, releases, waits) have no order to keep. */
+static void phase_order_check(const struct vl_op *op, int next)
+{
+	switch (next) {
+	case P_P1_WRITE:
+		FL_ASSERT(op->phase == P_READ_AREA);
+		FL_ASSERT(op->ours.mbal == op->mbal);
+		FL_ASSERT(op->ours.lver == op->next_lver);
+		break;
+	case P_P1_READ: FL_ASSERT(op->phase == P_P1_WRITE); break;
+	case P_P2_WRITE:
+		FL_ASSERT(op->phase == P_P1_READ);
+		FL_ASSERT(op->ours.bal == op->mbal); /* phase 2 accepts at our own ballot */
+		break;
+	case P_P2_READ: FL_ASSERT(op->phase == P_P2_WRITE); break;
+	case P_COMMIT:
+		FL_ASSERT(op->phase == P_P2_READ);
+		FL_ASSERT(op->res.leader.lver == op->next_lver);
+		break;
+	default: break;
+	}
+}
+
 /* Submits one I/O of nsect sectors at sector `sector` of the lease area. */
 static int op_submit(struct vl_op *op, int phase, enum fl_io_op kind, uint64_t sector, uint32_t nsect, uint8_t *buf)
 {
 	FL_ASSERT(nsect > 0);
 	FL_ASSERT(buf != NULL);
+	phase_order_check(op, phase);
 	memset(&op->io, 0, sizeof(op->io));
 	op->io.op = kind;
 	op->io.offset = op->area.offset + sector * ss_of(op);

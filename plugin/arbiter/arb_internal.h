@@ -66,6 +66,9 @@ enum arb_lvm_state {
 	LVM_ABORTING,        /* acquire failed: releasing what we got */
 };
 
+/* Whether from -> to is one of the legal edges of enum arb_lvm_state. */
+bool arb_lvm_edge_legal(enum arb_lvm_state from, enum arb_lvm_state to);
+
 /* One VM as this host runs it, by FSM table index. */
 struct arb_lvm {
 	struct arb *a;
@@ -270,6 +273,11 @@ uint32_t arb_vms_running(const struct arb *a);
 enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t generation);
 
 /* arb_leader.c */
+/* Moves l to state to, asserting the edge is legal (arb_lvm_edge_legal), no
+ * lease operation is in flight, no lease is held when it enters IDLE or
+ * ACQUIRING, and a stop has a reason when it enters KILLING. */
+void arb_lvm_set_state(struct arb_lvm *l, enum arb_lvm_state to);
+
 /* Allocates the leader's per-VM state (a->nlvm entries); -FL_ENOMEM. */
 int arb_leader_init(struct arb *a);
 void arb_leader_free(struct arb *a);

@@ -27,6 +27,14 @@
 
 static uint64_t retry_us(const struct arb *a) { return ARB_RETRY_ELECTIONS * a->cfg.raft.election_timeout_us; }
 
+/* The role precondition of every leader duty: our Raft node leads (its state
+ * callback said so, and arb_leader_became reset a->ldr then). */
+static void assert_leader(const struct arb *a)
+{
+	FL_ASSERT(a->leader);
+	FL_ASSERT(a->node != NULL);
+}
+
 static bool due(const struct arb *a, uint64_t *last_us)
 {
 	uint64_t now = arb_now(a);
@@ -71,6 +79,7 @@ void arb_leader_became(struct arb *a)
 
 static void leader_hosts(struct arb *a)
 {
+	assert_leader(a);
 	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
 	bool missing = false;
 	for (uint32_t i = 0; c && i < c->n; i++)
@@ -98,6 +107,7 @@ static void leader_hosts(struct arb *a)
 
 static void leader_slots(struct arb *a)
 {
+	assert_leader(a);
 	bool needed = false;
 	for (uint32_t i = 0; i < a->nlvm && !needed; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
@@ -176,6 +186,9 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
 	struct arb_mb_seen *seen = &a->mb.seen[h];
 	bool is_fenced = seen_fenced(a, h);
+	assert_leader(a);
+	FL_ASSERT(h != a->cfg.host_id); /* our own fence is leader_self_clear's */
+	FL_ASSERT(h <= ARB_MAX_HOSTS);
 	if (fh == NULL || fh->state != FSM_HOST_JOINED)
 		return;
 	if (!fh->fence.active) {
@@ -279,6 +292,9 @@ static void leader_mark_failed(struct arb *a, uint64_t now, uint64_t ct)
 
 static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
+	assert_leader(a);
+	FL_ASSERT(nc >= 1); /* we are a candidate ourselves */
+	FL_ASSERT(cand[0] == a->cfg.host_id);
 	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
 	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
 		return;
@@ -307,6 +323,8 @@ void arb_leader_hand_off(struct arb *a)
 {
 	uint64_t now = arb_now(a), best_age = UINT64_MAX;
 	uint32_t best = 0;
+	assert_leader(a);
+	FL_ASSERT(!arb_lease_valid(a)); /* a leader hands off only without its delta lease */
 	if (!due(a, &a->ldr.transfer_us))
 		return;
 	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
@@ -339,6 +357,9 @@ static void leader_self_clear(struct arb *a)
 	uint32_t me = (uint32_t)a->cfg.host_id;
 	const struct fsm_host *fh = fsm_host_find(&a->fsm, me);
 	bool record = fh != NULL && fh->fence.active;
+	assert_leader(a);
+	FL_ASSERT(a->quorate);
+	FL_ASSERT(arb_lease_valid(a));
 	if ((!a->fenced_status && !record) || a->pill || !arb_vms_all_idle(a) || !due(a, &a->ldr.proposed_us[me]))
 		return;
 	fl_notice("host %u: leader and fenced: clearing our own fence", me);
@@ -397,6 +418,7 @@ int arb_host_remove(struct arb *a, uint32_t host_id)
  * a time (it answers -FL_EBUSY meanwhile): each tick tries the next one. */
 static void leader_membership(struct arb *a)
 {
+	assert_leader(a);
 	struct raft *r = raft_node_core(a->node);
 	const struct raft_config *c = raft_configuration(r, NULL);
 	uint32_t host_voters = 0;
@@ -433,9 +455,14 @@ void arb_classify_all(struct arb *a)
 			leader_classify(a, h, now);
 }
 
+/* The leader's duties, once per tick. Only a quorate leader with a valid
+ * delta lease decides for the cluster (arb_tick_fn calls us only then). */
 void arb_leader_tick(struct arb *a)
 {
 	uint64_t now = arb_now(a);
+	assert_leader(a);
+	FL_ASSERT(a->quorate);
+	FL_ASSERT(arb_lease_valid(a));
 	leader_self_clear(a);
 	leader_membership(a);
 	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
@@ -451,6 +478,8 @@ void arb_leader_tick(struct arb *a)
 		    now - a->mb.seen[h].read_us >= a->tim.r_us)
 			arb_mb_enqueue(a, MBJ_READ, h, 0);
 		leader_fence_host(a, h, s, now);
+		FL_ASSERT(nc <= ARB_MAX_HOSTS);
+		FL_ASSERT(nf < ARB_MAX_HOSTS);
 		/* A candidate must be UP, say it is quorate with a valid lease, and
 		 * not be fenced: a host that cannot hear us cannot start a VM. */
 		uint32_t need = ARB_VIEW_QUORATE | ARB_VIEW_LEASE;

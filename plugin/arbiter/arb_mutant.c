@@ -55,6 +55,9 @@ bool arb_mut_vm_restart(struct arb *a, struct arb_lvm *l, const struct fsm_vm *v
 	l->incarnation = f->inc;
 	f->inc = 0;
 	if (a->cfg.vm.start(a->cfg.vm.ctx, l->idx, vm, l->incarnation) == 0) {
+		/* Bypasses arb_lvm_set_state on purpose: IDLE -> RUNNING without
+		 * a lease is the bug this mutant plants (its assertion would stop
+		 * the run before the checker could see the harm). */
 		l->state = LVM_RUNNING;
 		l->since_us = arb_now(a);
 	}

@@ -68,9 +68,44 @@ void arb_vms_free(struct arb *a)
 	free(a->lvm);
 }
 
-static void lvm_set(struct arb_lvm *l, enum arb_lvm_state s)
+/* The legal edges of enum arb_lvm_state, and nothing else: every change of a
+ * local VM's state goes through arb_lvm_set_state(), which asserts it is one
+ * of these (the mutant of FL_MUT_REJOIN_RESTARTS alone bypasses it, in
+ * arb_mutant.c). docs/pictures.md draws the same edges; the test
+ * t_docs_diagrams_match_code.sh compares the two. A VM reaches RUNNING only
+ * from ACQUIRING (every volume lease won), and IDLE only through RELEASING or
+ * ABORTING (every lease given back): no path skips the leases. */
+static const uint8_t lvm_edges[][2] = {
+	{LVM_IDLE, LVM_ACQUIRING},      /* placed here, and we may start it */
+	{LVM_ACQUIRING, LVM_RUNNING},   /* every volume lease held, the VMM started */
+	{LVM_ACQUIRING, LVM_ABORTING},  /* a lease refused, the lease lapsed, a stop or a fence */
+	{LVM_ACQUIRING, LVM_RELEASING}, /* every lease held, but the VMM did not start */
+	{LVM_ABORTING, LVM_IDLE},       /* what we acquired is released */
+	{LVM_RUNNING, LVM_KILLING},     /* moved, no quorum for P, a fence, no lease */
+	{LVM_RUNNING, LVM_RELEASING},   /* it exited on its own or failed to start */
+	{LVM_KILLING, LVM_RELEASING},   /* the VMM is dead */
+	{LVM_RELEASING, LVM_IDLE},      /* every lease released */
+};
+
+bool arb_lvm_edge_legal(enum arb_lvm_state from, enum arb_lvm_state to)
 {
-	l->state = (uint8_t)s;
+	for (size_t i = 0; i < FL_ARRAY_SIZE(lvm_edges); i++)
+		if (lvm_edges[i][0] == from && lvm_edges[i][1] == to)
+			return true;
+	return false;
+}
+
+void arb_lvm_set_state(struct arb_lvm *l, enum arb_lvm_state to)
+{
+	FL_ASSERT(arb_lvm_edge_legal((enum arb_lvm_state)l->state, to));
+	FL_ASSERT(!l->op_busy); /* no lease operation spans a change of state */
+	if (to == LVM_IDLE)
+		FL_ASSERT(l->held_mask == 0);
+	if (to == LVM_ACQUIRING)
+		FL_ASSERT(l->held_mask == 0);
+	if (to == LVM_KILLING)
+		FL_ASSERT(l->why != ARB_STOP_NONE);
+	l->state = (uint8_t)to;
 	l->since_us = arb_now(l->a);
 }
 
@@ -100,7 +135,7 @@ static void lvm_op_done(struct vl_op *op, void *arg)
 			fl_info("host %" PRIu64 ": lease of VM %u volume %u: %s (holder %" PRIu64 ")", a->cfg.host_id,
 				l->idx, l->vol_next, fl_strerror(rv), op->res.busy_host_id);
 			l->retry_at_us = arb_now(a) + a->tim.r_us + fl_rand_below(&a->rand, a->tim.r_us);
-			lvm_set(l, LVM_ABORTING);
+			arb_lvm_set_state(l, LVM_ABORTING);
 			l->vol_next = 0;
 		}
 	} else {
@@ -131,7 +166,7 @@ static void lvm_acquire_next(struct arb_lvm *l, const struct fsm_vm *vm)
 	if (rv != 0) {
 		l->op_busy = false;
 		l->retry_at_us = arb_now(a) + a->tim.r_us;
-		lvm_set(l, LVM_ABORTING);
+		arb_lvm_set_state(l, LVM_ABORTING);
 		l->vol_next = 0;
 		lvm_step(l);
 	}
@@ -182,16 +217,49 @@ static void lvm_start_failure(struct arb_lvm *l, const char *uid)
 	l->gave_up_us = 0;
 }
 
+/* A fence is asked of us, in force, or on its way: nothing starts. */
+static bool arb_fencing(const struct arb *a)
+{
+	return a->pill || a->fenced_status || a->want_fenced_status;
+}
+
+/* Whether we hold the lease of every volume vm has now, in the slot it has now
+ * (a re-registration may change the volumes while we acquire). */
+static bool lvm_holds_all(const struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	for (uint32_t v = 0; v < vm->nvol; v++)
+		if (!(l->held_mask & (1u << v)) || l->slot[v] != vm->vol[v].slot)
+			return false;
+	return vm->nvol > 0;
+}
+
+/* What must hold the moment a VM is started here: it is placed here, we hold
+ * the lease of each of its volumes, our delta lease is valid, and no fence
+ * is asked of us or in force (lvm_step checked each just before). */
+static void lvm_assert_may_run(const struct arb_lvm *l, const struct fsm_vm *vm)
+{
+	const struct arb *a = l->a;
+	FL_ASSERT(l->state == LVM_ACQUIRING);
+	FL_ASSERT(l->why == ARB_STOP_NONE);
+	FL_ASSERT(vm->desired_host == a->cfg.host_id);
+	FL_ASSERT(lvm_holds_all(l, vm));
+	FL_ASSERT(arb_lease_valid(a));
+	FL_ASSERT(!a->pill);
+	FL_ASSERT(!a->fenced_status);
+	FL_ASSERT(!a->want_fenced_status);
+}
+
 static void lvm_started(struct arb_lvm *l, const struct fsm_vm *vm)
 {
 	struct arb *a = l->a;
+	lvm_assert_may_run(l, vm);
 	int rv = a->cfg.vm.start(a->cfg.vm.ctx, l->idx, vm, l->incarnation);
 	if (rv == -FL_ECANCELED) {   /* the runtime will not run this incarnation: no failure */
 		fl_info("host %" PRIu64 ": VM %s incarnation %" PRIu64 " not started here", a->cfg.host_id, vm->uid,
 			l->incarnation);
 		l->never_again = l->incarnation;
 		l->why = ARB_STOP_START_FAILED;
-		lvm_set(l, LVM_RELEASING);
+		arb_lvm_set_state(l, LVM_RELEASING);
 		l->vol_next = 0;
 		lvm_step(l);
 		return;
@@ -200,13 +268,13 @@ static void lvm_started(struct arb_lvm *l, const struct fsm_vm *vm)
 		fl_warn("host %" PRIu64 ": start of VM %s failed: %s", a->cfg.host_id, vm->uid, fl_strerror(rv));
 		l->why = ARB_STOP_START_FAILED;
 		lvm_start_failure(l, vm->uid);
-		lvm_set(l, LVM_RELEASING);
+		arb_lvm_set_state(l, LVM_RELEASING);
 		l->vol_next = 0;
 		lvm_step(l);
 		return;
 	}
 	fl_info("host %" PRIu64 ": VM %s incarnation %" PRIu64 " running", a->cfg.host_id, vm->uid, l->incarnation);
-	lvm_set(l, LVM_RUNNING);
+	arb_lvm_set_state(l, LVM_RUNNING);
 }
 
 /* Advances l after an operation finished (or to start the next one). */
@@ -218,12 +286,18 @@ static void lvm_step(struct arb_lvm *l)
 		return;
 	if (l->state == LVM_ACQUIRING) {
 		if (vm == NULL || vm->desired_host != a->cfg.host_id || !arb_lease_valid(a) ||
-		    l->why != ARB_STOP_NONE) {
-			lvm_set(l, LVM_ABORTING);
+		    l->why != ARB_STOP_NONE || arb_fencing(a)) {
+			arb_lvm_set_state(l, LVM_ABORTING);
 			l->vol_next = 0;
 		} else if (l->vol_next < vm->nvol) {
 			lvm_acquire_next(l, vm);
 			return;
+		} else if (!lvm_holds_all(l, vm)) {
+			fl_notice("host %" PRIu64 ": VM %s changed its volumes while we acquired them: starting over",
+				  a->cfg.host_id, vm->uid);
+			l->retry_at_us = arb_now(a);
+			arb_lvm_set_state(l, LVM_ABORTING);
+			l->vol_next = 0;
 		} else {
 			lvm_started(l, vm);
 			return;
@@ -237,7 +311,7 @@ static void lvm_step(struct arb_lvm *l)
 			return;
 		}
 		FL_ASSERT(l->held_mask == 0);
-		lvm_set(l, LVM_IDLE);
+		arb_lvm_set_state(l, LVM_IDLE);
 		if (a->want_fenced_status && arb_vms_all_idle(a))
 			arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
 	}
@@ -248,12 +322,12 @@ static void lvm_stop(struct arb_lvm *l, enum arb_stop_why why, uint64_t deadline
 	struct arb *a = l->a;
 	if (l->state == LVM_RUNNING) {
 		l->why = (uint8_t)why;
-		lvm_set(l, LVM_KILLING);
+		arb_lvm_set_state(l, LVM_KILLING);
 		a->cfg.vm.kill(a->cfg.vm.ctx, l->idx, l->incarnation, deadline_us);
 	} else if (l->state == LVM_ACQUIRING) {
 		l->why = (uint8_t)why; /* lvm_step aborts it when the op finishes */
 		if (!l->op_busy) {
-			lvm_set(l, LVM_ABORTING);
+			arb_lvm_set_state(l, LVM_ABORTING);
 			l->vol_next = 0;
 			lvm_step(l);
 		}
@@ -274,7 +348,7 @@ void arb_vm_exited(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
 		l->why = ARB_STOP_EXITED;
 		l->retry_at_us = arb_now(a) + a->tim.r_us;
 	}
-	lvm_set(l, LVM_RELEASING);
+	arb_lvm_set_state(l, LVM_RELEASING);
 	l->vol_next = 0;
 	lvm_step(l);
 }
@@ -297,7 +371,7 @@ void arb_vm_start_failed(struct arb *a, uint32_t vm_idx, uint64_t incarnation)
 	const struct fsm_vm *vm = fsm_vm_at(&a->fsm, vm_idx);
 	l->why = ARB_STOP_START_FAILED;
 	lvm_start_failure(l, vm != NULL ? vm->uid : "?");
-	lvm_set(l, LVM_RELEASING);
+	arb_lvm_set_state(l, LVM_RELEASING);
 	l->vol_next = 0;
 	lvm_step(l);
 }
@@ -514,7 +588,7 @@ void arb_vms_reconcile(struct arb *a)
 		l->why = ARB_STOP_NONE;
 		l->vol_next = 0;
 		l->held_mask = 0;
-		lvm_set(l, LVM_ACQUIRING);
+		arb_lvm_set_state(l, LVM_ACQUIRING);
 		lvm_step(l);
 	}
 }

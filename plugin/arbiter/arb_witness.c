@@ -194,10 +194,18 @@ static void w_restore(void *arg, struct raft_node *n, const struct raft_snapshot
 	a->w.snap_index = s->index;
 }
 
+/* Runs the disk voter here. Its role precondition: we hold the witness lease
+ * in our current generation (or the mutant of FL_MUT_WITNESS_TWICE pretends
+ * we do), our delta lease is valid, and we do not serve it already: two
+ * disk voters would be two votes of one member. */
 void arb_witness_serve(struct arb *a)
 {
 	struct raft_logstore *store = NULL;
 	char err[256];
+	FL_ASSERT(a->w.held);
+	FL_ASSERT(a->w.gen == a->generation);
+	FL_ASSERT(a->w.node == NULL);
+	FL_ASSERT(arb_lease_valid(a));
 	fsm_reset(&a->w.fsm);
 	a->w.snap_index = 0;
 	struct voter_store_opts vo = {.io_timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S};
