@@ -25,8 +25,14 @@ SC_VMM=${SC_VMM:-fakevm}
 case $SC_VMM in
     fakevm) SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_vm.sh; SC_VM_BOOT_S=15 ;;
     qemu) SC_VM_SCRIPT=$FL_ROOT/tests/cluster/scenario_guest.sh; SC_VM_BOOT_S=60 ;;
+# SC_GUEST_FS=1 (the default with real VMs, when mkfs.ext4 and e2fsck exist)
+# gives each guest an ext4 second volume; sc_end fails the scenario unless
+# e2fsck -fn finds it clean (after replaying its journal, as a mount would).
     *) echo "SC_VMM is fakevm or qemu, not '$SC_VMM'" >&2; exit 2 ;;
 esac
+SC_GUEST_FS=${SC_GUEST_FS:-1}
+command -v mkfs.ext4 >/dev/null && command -v e2fsck >/dev/null && command -v debugfs >/dev/null || SC_GUEST_FS=0
+SC_FSCK=""
 SC_FLD=$FL_BUILD/fencelockd
 SC_ID=""; SC_TITLE=""; SC_EXPECTED=""; SC_OBSERVED=""; SC_WHY=""
 SC_DETECT_MS=""; SC_FAILOVER_MS=""; SC_OVERLAPS=""; SC_VMCHECK=""
@@ -180,6 +186,15 @@ sc_vm_start() {
         cl_storage_up "$x" "$CL_RUN/$uid.img" "$uid"; rc=$?
         [ $rc -eq 0 ] || fail "cl_storage_up $x $uid ($rc)"
     done
+    if [ "$SC_VMM" = qemu ] && [ "$SC_GUEST_FS" = 1 ]; then
+        # The guest's second volume: ext4 it keeps rewriting (sc_end fscks it).
+        truncate -s 16M "$CL_RUN/${uid}fs.img"
+        mkfs.ext4 -q -F "$CL_RUN/${uid}fs.img" || fail "mkfs.ext4 of ${uid}fs"
+        for x in $(cl_hosts); do
+            cl_storage_up "$x" "$CL_RUN/${uid}fs.img" "${uid}fs"; rc=$?
+            [ $rc -eq 0 ] || fail "cl_storage_up $x ${uid}fs ($rc)"
+        done
+    fi
     SC_VMS+=("$uid")
     cl_spawn "$h" "vm-$uid" env "FENCELOCK_SOCKET=$(sc_sock "$h")" "$SC_VM_SCRIPT" "$uid" || fail "spawn $uid on $h"
     cl_wait_until "$SC_VM_BOOT_S" sc_vm_writing "$uid" "$h" ||
@@ -289,6 +304,29 @@ sc_end() {
     SC_OVERLAPS=$total
     echo "vmcheck: $SC_VMCHECK; overlaps $total"
     [ -z "$bad" ] || fail "vmcheck: $bad"
+    sc_fsck
+}
+
+# sc_fsck: every guest's ext4 volume (SC_GUEST_FS) as a new host would mount
+# it: a copy, its journal replayed, then e2fsck -fn must find it clean and
+# the guest's files there (it wrote). Sets SC_FSCK; fails on the first bad one.
+sc_fsck() {
+    local u img c rc files
+    for u in "${SC_VMS[@]}"; do
+        img=$CL_RUN/${u}fs.img
+        [ -e "$img" ] || continue
+        c=$CL_RUN/fsck-$u.img
+        cp --sparse=always "$img" "$c"
+        e2fsck -E journal_only -y "$c" >"$CL_RUN/fsck-$u.log" 2>&1
+        e2fsck -fn "$c" >>"$CL_RUN/fsck-$u.log" 2>&1; rc=$?
+        files=$(debugfs -R 'ls /' "$c" 2>/dev/null | grep -oE '\bf[0-7]\b' | wc -l)
+        SC_FSCK+="$u:$([ $rc = 0 ] && echo clean || echo "rc=$rc"),${files}f "
+        rm -f "$c"
+        [ "$rc" = 0 ] || { SC_FSCK=${SC_FSCK% }; sc_note "fsck: $SC_FSCK"; fail "e2fsck -fn of ${u}fs: rc $rc: $(grep -vE '^(Pass|e2fsck|$)' "$CL_RUN/fsck-$u.log" | head -5 | tr '\n' ' ')"; }
+        [ "$files" -gt 0 ] || { sc_note "fsck: $SC_FSCK"; fail "the guest of $u never wrote its ext4 volume"; }
+    done
+    SC_FSCK=${SC_FSCK% }
+    [ -z "$SC_FSCK" ] || sc_note "fsck after the failovers: $SC_FSCK"
 }
 
 # ---- the common shape: a victim host with two VMs, a bystander with one ----------

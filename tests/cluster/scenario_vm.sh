@@ -3,14 +3,18 @@
 # host whose control socket FENCELOCK_SOCKET names. Called by the name
 # scenario_guest.sh (a link to this file), it starts a real VM instead: QEMU
 # with the test guest (tests/microvm), whose fakevm writes the volume from
-# inside the guest through virtio-blk. Both the scenarios (first
+# inside the guest through virtio-blk (under `fencelock exec --qemu`), and,
+# when the scenario made one (SC_GUEST_FS), keeps an ext4 filesystem busy on
+# a second volume, mount UIDfs. Both the scenarios (first
 # start, through cl_spawn) and fencelockd (recovery: [host] recover_command,
 # with FENCELOCK_SOCKET set and the spec on stdin) run it, so a VM moved to
 # another host runs there exactly as it ran on the first.
 #
 # Paths come from the socket, RUN/hH/run/fencelockd.sock (cl_write_config):
 #   registered volume  RUN/UID.img            the LUN's one name, the same on
-#                                             every host (the volume lease's key)
+#                                             every host (the volume lease's key;
+#                                             a real VM registers its mount path
+#                                             with the identity id:UID instead)
 #   written volume     RUN/hH/mnt-UID/disk    host H's own flstall mount of it
 #   fakevm logs        RUN/hH/fakevm/         for vmcheck (a guest's arrives
 #                                             through its second serial port)
@@ -37,10 +41,17 @@ inc=$("$build/fencelock" -s "$sock" vms -o json -t 2000 2>/dev/null |
 [[ "$inc" =~ ^[0-9]+$ ]] || inc=0
 echo "$(date -u +%T.%N | cut -c1-12) scenario_vm.sh: $uid on host $host (incarnation $inc, pid $$)"
 if [ "$(basename "$0")" = scenario_guest.sh ]; then
-    exec "$build/fencelock" -s "$sock" exec --vm "$uid" --volume "$run/$uid.img" -- \
-        "$FL_ROOT/tests/microvm/qemu_guest.sh" --guest "$build/microvm" --vm "$uid" --host "$host" --inc "$inc" \
-        --disk "$hdir/mnt-$uid/disk" --log "$hdir/fakevm/fakevm-$uid-h$host-q$$.log" \
-        --console "$hdir/log/console-$uid-$$.log"
+    # `fencelock exec --qemu` reads the uid (-name guest=UID) and the volumes
+    # (-drive file=...) from QEMU's own command line. Each host reaches a
+    # volume through its own flstall mount, a path no other host has, so the
+    # volumes are named by an operator-given identity (PATH:id=ID), as a
+    # host-local alias of a SAN LUN would be.
+    disk=$hdir/mnt-$uid/disk fs=$hdir/mnt-${uid}fs/disk
+    ids=(--volume "$disk:id=$uid") fsarg=()
+    if [ -e "$fs" ]; then ids+=(--volume "$fs:id=${uid}-fs"); fsarg=(--fs "$fs"); fi
+    exec "$FL_ROOT/tests/microvm/qemu_guest.sh" --guest "$build/microvm" --vm "$uid" --host "$host" --inc "$inc" \
+        --disk "$disk" "${fsarg[@]}" --log "$hdir/fakevm/fakevm-$uid-h$host-q$$.log" \
+        --console "$hdir/log/console-$uid-$$.log" --under "$build/fencelock" -s "$sock" exec --qemu "${ids[@]}" --
 fi
 exec "$build/fencelock" -s "$sock" exec --vm "$uid" --volume "$run/$uid.img" -- \
     "$build/tools/fakevm" --volume "$hdir/mnt-$uid/disk" --vm "$uid" --host "$host" \

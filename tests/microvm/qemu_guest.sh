@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # qemu_guest.sh --vm UID --host H --inc N --disk PATH --log FILE [--console FILE]
-#               [--fs PATH] [--guest DIR] [--print]
+#               [--fs PATH] [--guest DIR] [--print] [--under WRAPPER... --]
 # Runs the test guest (tests/microvm/build-guest.sh) under QEMU with TCG, as
 # a VM manager would run a microVM: its volume PATH is a raw virtio-blk disk
 # opened with O_DIRECT (cache=none, aio=native), its workload (fakevm in the
 # guest) writes tagged records to it, and its log reaches FILE through the
 # guest's second serial port. QEMU replaces this script (exec), so that
 # `fencelock exec` guards QEMU itself. --print prints the command instead.
+# --under WRAPPER... -- runs "WRAPPER... -- QEMU-COMMAND-LINE", e.g.
+# --under fencelock exec --qemu --: `fencelock exec` then
+# reads the VM's uid (-name guest=UID) and volumes (-drive file=) from QEMU's
+# own arguments, as it would a VM manager's.
+# --fs PATH is a second disk holding ext4 (made by the caller): the guest
+# mounts it and keeps rewriting files there (guest_init, fl.fs=1), so the
+# caller can fsck it after a failover.
 # Image locking is off (file.locking=off): on a SAN nothing but fencelock
 # stands between two hosts' writers, so the tests must not be saved by
 # QEMU's own lock on a file that happens to be local here.
 # FL_GUEST_MACHINE picks the machine: microvm (virtio-mmio, ACPI) or pc
 # (virtio-pci; the default: Debian 12's kernel and TCG boot it reliably).
 set -euo pipefail
-vm='' host='' inc=0 disk='' log='' console=/dev/null fs='' guest='' print=0
+vm='' host='' inc=0 disk='' log='' console=/dev/null fs='' guest='' print=0 under=()
 while [ $# -gt 0 ]; do
     case $1 in
         --vm) vm=$2; shift 2;; --host) host=$2; shift 2;; --inc) inc=$2; shift 2;;
         --disk) disk=$2; shift 2;; --log) log=$2; shift 2;; --console) console=$2; shift 2;;
         --fs) fs=$2; shift 2;; --guest) guest=$2; shift 2;; --print) print=1; shift;;
+        --under) shift; while [ $# -gt 0 ] && [ "$1" != -- ]; do under+=("$1"); shift; done
+                 [ $# -gt 0 ] || { echo "qemu_guest.sh: --under WRAPPER... needs a closing --" >&2; exit 2; }
+                 shift;;
         *) echo "qemu_guest.sh: unknown argument $1" >&2; exit 2;;
     esac
 done
@@ -42,5 +52,6 @@ cmd=(qemu-system-x86_64 -name "guest=$vm" "${m[@]}" -accel tcg -m 128 -nodefault
 if [ -n "$fs" ]; then
     cmd+=(-drive "id=d1,file=$fs,format=raw,if=none,cache=none,aio=native,file.locking=off" -device "$fsdev,drive=d1")
 fi
+[ ${#under[@]} -eq 0 ] || cmd=("${under[@]}" -- "${cmd[@]}")
 if [ $print = 1 ]; then printf '%q ' "${cmd[@]}"; echo; exit 0; fi
 exec "${cmd[@]}"
