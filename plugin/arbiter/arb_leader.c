@@ -151,7 +151,15 @@ static enum cls_state leader_classify(struct arb *a, uint32_t h, uint64_t now)
 	 * us read the host's mailbox soon (arb_leader_tick). */
 	o.fenced = seen_fenced(a, h);
 	o.left = fh != NULL && fh->state == FSM_HOST_LEFT;
-	return cls_update(&a->cls[h], &o, &a->tim, now);
+	bool had = a->cls[h].valid;
+	uint8_t was = a->cls[h].state;
+	enum cls_state s = cls_update(&a->cls[h], &o, &a->tim, now);
+	/* Each host's own view, one line per change (the cluster scenarios'
+	 * timelines read when each host saw a fault from these). */
+	if (!had || was != (uint8_t)s)
+		fl_notice("host %" PRIu64 ": host %u is %s (was %s)", a->cfg.host_id, h, cls_state_name(s),
+			  had ? cls_state_name((enum cls_state)was) : "unknown");
+	return s;
 }
 
 static uint32_t vms_placed_on(const struct arb *a, uint32_t h)

@@ -8,7 +8,10 @@
 #
 # SCENARIO: a number (3) or a script name (t_scen_03_isolated_long); none =
 # every t_scen_*.sh. --repeat N runs the list N times (a flake shows). JSON
-# default: BUILD/cluster/scenarios.json. Each scenario runs under a timeout
+# default: BUILD/cluster/scenarios.json; each scenario's timeline (faults,
+# what each host saw when, each VM's writes and the gap when it moved) is in
+# its result and drawn as BUILD/cluster/timeline-NAME.png after the run
+# (tests/cluster/timeline.py). Each scenario runs under a timeout
 # (FL_SCEN_TIMEOUT, 300 s); after each, leftovers of a run whose shell died
 # are removed (and counted as a failure). Needs root; a scenario that cannot
 # run here is SKIPPED. Ends with "cluster-scenarios: N passed, N failed, N
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --json) json=$2; shift 2 ;;
         --repeat) repeat=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) list+=("$1"); shift ;;
     esac
 done
@@ -48,12 +51,14 @@ source "$here/lib.sh"   # cl_cleanup_stale only: no cluster of our own
 
 res=$(mktemp); logdir=$build/cluster/scenario-logs; mkdir -p "$logdir"
 trap 'rm -f "$res" "$res.one"' EXIT
-pass=0 failn=0 skipn=0
+pass=0 failn=0 skipn=0 tls=()
 for r in $(seq 1 "$repeat"); do
     for s in "${scripts[@]}"; do
         name=$(basename "$s" .sh)
         log=$logdir/$name.r$r.log
         : >"$res.one"
+        tl=$build/cluster/timeline-$name$([ "${SC_VMM:-fakevm}" = qemu ] && echo -microvm)
+        rm -f "$tl.json" "$tl.png"
         start=$(date +%s)
         SC_RESULT_FILE=$res.one timeout --kill-after=10 "${FL_SCEN_TIMEOUT:-300}" bash "$s" "$build" >"$log" 2>&1
         rc=$?
@@ -72,6 +77,8 @@ for r in $(seq 1 "$repeat"); do
         [ "$(jq -r .result <<<"$line")" = pass ] && [ $rc -ne 0 ] &&
             line=$(jq -c --argjson rc "$rc" '.result = "fail" | .observed += " | exit \($rc)"' <<<"$line")
         line=$(jq -c --argjson r "$r" --arg log "$log" '. + {round: $r, log: $log}' <<<"$line")
+        # Drawn after every scenario has run (the runs' timing is not touched).
+        [ -s "$tl.json" ] && { line=$(jq -c --arg png "$tl.png" '. + {timeline_png: $png}' <<<"$line"); tls+=("$tl.json"); }
         echo "$line" >>"$res"
         case $(jq -r .result <<<"$line") in
             pass) pass=$((pass + 1)) ;; skip) skipn=$((skipn + 1)) ;; *) failn=$((failn + 1)) ;;
@@ -81,6 +88,15 @@ for r in $(seq 1 "$repeat"); do
     done
 done
 
+# The timelines (tests/cluster/timeline.py): one PNG per scenario, from the
+# JSON each one left (the same data is in its result: "timeline").
+if [ ${#tls[@]} -gt 0 ]; then
+    if command -v gnuplot >/dev/null; then
+        python3 "$here/timeline.py" plot "${tls[@]}" || echo "run-scenarios: some timelines were not drawn"
+    else
+        echo "run-scenarios: gnuplot missing (make deps): timelines not drawn"
+    fi
+fi
 echo
 echo "Cluster scenarios (io_timeout 1 s, P 5 s; times from the fault, polled every 100 ms)"
 printf '%-3s %-38s %9s %9s %8s %-6s %5s\n' "#" "scenario" "detect" "failover" "overlaps" "result" "time"

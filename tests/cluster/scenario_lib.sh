@@ -71,6 +71,7 @@ _sc_on_exit() {
     local -; set +e +u +o pipefail
     local verdict=${SC_VERDICT:-fail} left="" dur line
     [ "$verdict" = pass ] || [ "$verdict" = skip ] || verdict=fail
+    _SC_MARKING=1 # taking the cluster down is not part of the story
     if [ -n "$CL_ID" ]; then
         cl_down >/dev/null 2>&1
         left=$(cl_leftovers "$CL_ID")
@@ -81,14 +82,15 @@ _sc_on_exit() {
         [ "$verdict" != pass ] && [ -d "$CL_RUN" ] && SC_LOGS=$CL_RUN
     fi
     dur=$(( ($(cl_now_ms) - SC_T0) / 1000 ))
-    line=$(jq -cn --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
+    local tl; tl=$(_sc_timeline); [ -n "$tl" ] || tl=null
+    line=$(jq -cn --argjson tl "$tl" --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
         --arg exp "$SC_EXPECTED" --arg obs "$SC_OBSERVED${SC_WHY:+ | ${verdict^^}: $SC_WHY}" \
         --argjson det "$(_sc_json_num "$SC_DETECT_MS")" --argjson fo "$(_sc_json_num "$SC_FAILOVER_MS")" \
         --argjson ov "$(_sc_json_num "$SC_OVERLAPS")" --arg vc "$SC_VMCHECK" --arg res "$verdict" \
         --argjson dur "$dur" --argjson left "$( [ -n "$left" ] && echo "$left" | wc -l || echo 0)" --arg logs "$SC_LOGS" \
         '{scenario: $id, name: $name, title: $title, expected: $exp, observed: $obs, detection_ms: $det,
           failover_ms: $fo, overlaps: $ov, vmcheck: $vc, result: $res, duration_s: $dur, leftovers: $left,
-          logs: $logs}')
+          logs: $logs, timeline: $tl}')
     echo "SCENARIO-RESULT $line"
     [ -n "${SC_RESULT_FILE:-}" ] && echo "$line" >>"$SC_RESULT_FILE"
     _fl_cleanup
@@ -401,3 +403,57 @@ sc_one_way_cut() {
 	sc_end
 	sc_pass
 }
+
+# ---- the timeline ------------------------------------------------------------------
+# Every fault a scenario injects or heals through lib.sh is noted with its
+# time in $CL_RUN/timeline.events ("BOOTTIME_MS FUNCTION ARGS"); at exit,
+# tests/cluster/timeline.py reads it with the daemons' logs (when each host
+# saw what) and the fakevm logs (each VM's writes) into the scenario's JSON
+# ("timeline") and $FL_BUILD/cluster/timeline-NAME.json, which
+# run-scenarios.sh draws after the run (build/cluster/timeline-NAME.png).
+# Calls nested in a noted one (cl_isolate's blocks, sc_end's crashes) are not
+# noted again.
+_SC_MARKING=0
+_sc_mark() {
+    [ -n "${CL_RUN:-}" ] && [ -d "$CL_RUN" ] || return 0
+    echo "$(cl_now_ms) $*" >>"$CL_RUN/timeline.events"
+}
+_sc_wrap_marked() {
+    local f
+    for f in "$@"; do
+        declare -F "$f" >/dev/null || continue
+        eval "_sc_orig_$(declare -f "$f")"
+        eval "$f() { local _rc; if [ \"\$_SC_MARKING\" = 0 ]; then _sc_mark $f \"\$*\"; fi
+                     _SC_MARKING=\$((_SC_MARKING + 1)); _sc_orig_$f \"\$@\"; _rc=\$?
+                     _SC_MARKING=\$((_SC_MARKING - 1)); return \$_rc; }"
+    done
+}
+_sc_wrap_marked cl_host_crash cl_isolate cl_isolate_in cl_isolate_out cl_cut cl_uncut cl_split cl_heal \
+    cl_flap cl_storage_freeze cl_storage_unfreeze cl_storage_fail cl_storage_ok cl_storage_down \
+    cl_pause cl_resume cl_restart cl_restart_all cl_stop sc_end
+
+# _sc_timeline_save: reads this run's timeline (after cl_down, before lib.sh
+# removes the run directory) into $SC_TL_FILE and
+# $FL_BUILD/cluster/timeline-NAME.json.
+SC_TL_FILE=${T:-/tmp}/sc-timeline.$$.json
+_sc_timeline_save() {
+    [ -n "${CL_RUN:-}" ] && [ -d "$CL_RUN" ] || return 0
+    local name; name=$(basename "$0" .sh)
+    [ "$SC_VMM" = qemu ] && name+=-microvm
+    timeout 20 python3 "$FL_ROOT/tests/cluster/timeline.py" collect --run "$CL_RUN" \
+        --hosts "$(find "$CL_RUN" -maxdepth 1 -name 'h[0-9]*' -type d | wc -l)" --vms "${SC_VMS[*]}" \
+        >"$SC_TL_FILE" 2>"$CL_RUN/timeline.err" || { rm -f "$SC_TL_FILE"; return 0; }
+    mkdir -p "$FL_BUILD/cluster"
+    jq -c --arg id "$SC_ID" --arg title "$SC_TITLE" '{scenario: $id, title: $title, timeline: .}' "$SC_TL_FILE" \
+        >"$FL_BUILD/cluster/timeline-$name.json" 2>/dev/null || rm -f "$SC_TL_FILE"
+}
+eval "_sc_orig_$(declare -f cl_down)"
+cl_down() {
+    local rc; _SC_MARKING=$((_SC_MARKING + 1)) # taking the cluster down is not part of the story
+    _sc_orig_cl_down; rc=$?
+    _SC_MARKING=$((_SC_MARKING - 1))
+    _sc_timeline_save
+    return $rc
+}
+# _sc_timeline: the saved timeline as JSON (nothing when there was no cluster).
+_sc_timeline() { [ -s "$SC_TL_FILE" ] && jq -c . "$SC_TL_FILE" 2>/dev/null; rm -f "$SC_TL_FILE"; return 0; }
