@@ -305,6 +305,12 @@ install: $(PROG_BINS) install-lib
 	install -m 0644 dist/fencelock.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 dist/fencelockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 dist/fencelockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(PREFIX)/lib/fencelock/shims $(DESTDIR)$(PREFIX)/lib/systemd/system/flintlockd.service.d
+	for s in firecracker cloud-hypervisor qemu; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/shims/$$s > $(DESTDIR)$(PREFIX)/lib/fencelock/shims/$$s && \
+	    chmod 0755 $(DESTDIR)$(PREFIX)/lib/fencelock/shims/$$s || exit 1; \
+	done
+	install -m 0644 dist/flintlockd.service.d/fencelock.conf $(DESTDIR)$(PREFIX)/lib/systemd/system/flintlockd.service.d/
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
