@@ -258,6 +258,13 @@ void fld_watchdog_close(struct fld *d);
 
 /* ---- vmrt.c ---- */
 void vmrt_init(struct fld *d);
+
+/* plugin/daemon/vmscope.c: VMs the daemon starts run in a transient systemd scope when
+ * systemd is PID 1. vmscope_init() looks once (and says which); vmscope_wrap()
+ * returns argv prefixed with systemd-run --scope ... -- in out[0..n), or
+ * argv itself when there is no scope to make. Called before fork. */
+void vmscope_init(void);
+char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n);
 /* Reopens the guard files a previous instance left (after guard_table_init). */
 int vmrt_adopt(struct fld *d);
 struct arb_vm_ops vmrt_ops(struct fld *d);

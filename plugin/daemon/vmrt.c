@@ -88,6 +88,7 @@ void vmrt_init(struct fld *d)
 		fl_timer_init(&v->report, dvm_report_fn, v);
 		fl_timer_init(&v->flush_timer, dvm_flush_timer_fn, v);
 	}
+	vmscope_init();
 }
 
 static void adopt_cb(void *ctx, const char *uid)
@@ -363,7 +364,8 @@ static bool spawn_drop(const struct spawn_ids *ids)
 /* In the child, before exec: a clean slate (own session and process group,
  * default signals, normal scheduling / OOM score / nice / I/O class, stdout
  * and stderr to the VM's log, nothing else of the daemon's descriptors, the
- * owner's credentials); async-signal-safe calls only. Never returns. */
+ * owner's credentials; under systemd its own scope, plugin/daemon/vmscope.c);
+ * async-signal-safe calls only. Never returns. */
 /* What the daemon runs with and a VM must not: SCHED_RR (reset at fork by
  * SCHED_RESET_ON_FORK, again here in case it was not set), the unit's nice
  * -10, real-time I/O class and OOM score -1000 (the daemon must never be
@@ -456,12 +458,14 @@ static pid_t spawn_argv(struct fld *d, const char *uid, char *const argv[], int 
 			 const struct spawn_ids *ids)
 {
 	static char sock_env[CFG_PATH_MAX + 32];
+	static char *scoped[VMSPEC_ARGV_MAX + 16];
 	char **envp = spawn_env(d->cfg.control_socket, sock_env, sizeof(sock_env));
+	char *const *run = vmscope_wrap(uid, argv, scoped, FL_ARRAY_SIZE(scoped));
 	int log_fd = vm_log_open(d, uid);
 	fflush(NULL);
 	pid_t p = fork();
 	if (p == 0)
-		spawn_child(argv, stdin_fd, log_fd, cwd, envp, ids);
+		spawn_child(run, stdin_fd, log_fd, cwd, envp, ids);
 	if (log_fd >= 0)
 		close(log_fd);
 	return p;
