@@ -21,6 +21,8 @@ echo "== 2. uncontended volume-lease acquire on an O_DIRECT file"
 bash bench/paxos_acquire.sh "$build" 10 || echo "(skipped: needs sanlock and strace)"
 echo
 echo "== 3. simulator: failover after a crash, hand-over after a partition longer than P"
+mkdir -p "$B/bench"
+fo=() ho=()
 for n in 2 3 5; do
     printf 'hosts %s: ' "$n"
     "$B/fencelock-sim" --seeds 1..300 --hosts "$n" -o json | python3 -c '
@@ -28,9 +30,23 @@ import json, sys
 r = json.load(sys.stdin)
 f, h = r["failover"], r["handover"]
 print("%d seeds, %d violations; failover p50 %.1f s p99 %.1f s max %.1f s (n=%d); hand-over p50 %.1f s p99 %.1f s (n=%d)"
-      % (r["seeds"], r["violations"], f["p50_s"], f["p99_s"], f["max_s"], f["count"], h["p50_s"], h["p99_s"], h["count"]))'
+      % (r["seeds"], r["violations"], f["p50_s"], f["p99_s"], f["max_s"], f["count"], h["p50_s"], h["p99_s"], h["count"]))
+for key, path in (("failover", sys.argv[1]), ("handover", sys.argv[2])):
+    open(path, "w").write("".join("%g\n" % x for x in r[key].get("samples_s", [])))' \
+        "$B/bench/failover-h$n.txt" "$B/bench/handover-h$n.txt"
+    fo+=("$n hosts=$B/bench/failover-h$n.txt"); ho+=("$n hosts=$B/bench/handover-h$n.txt")
 done
 echo "(sanlock: a dead host's leases after 8N + 60 s: 68 s at N = 1 s, 140 s at its default N = 10 s)"
+# The distributions, drawn as the cluster timelines are (tests/cluster/timeline.py):
+# a histogram and a CDF per host count.
+if command -v gnuplot >/dev/null; then
+    python3 tests/cluster/timeline.py hist --out "$B/bench/failover.png" --xlabel "seconds from the crash to the VM running elsewhere" \
+        --title "simulator: failover after a host crash (T = 1 s; sanlock: 68 s at N = 1 s)" "${fo[@]}"
+    python3 tests/cluster/timeline.py hist --out "$B/bench/handover.png" --xlabel "seconds from the partition to the VM running elsewhere" \
+        --title "simulator: hand-over after a partition longer than P (T = 1 s, P = 10 s)" "${ho[@]}"
+else
+    echo "(gnuplot missing: make deps; no distribution plots)"
+fi
 echo
 if [ "${BENCH_SKIP_RAFT:-0}" != 1 ]; then
     echo "== 4. Raft vs etcd 3.4"

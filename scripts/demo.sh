@@ -73,6 +73,7 @@ echo "  -> exit code $?"
 
 say "CRASH: h1's fencelockd and its VMs killed with SIGKILL (a power loss)"
 t0=$(now_ms)
+echo "$t0 cl_host_crash 1" >> "$T/timeline.events"   # the timeline drawn at the end
 dl_kill 1
 dl_kill_host_vms 1
 echo "h1 is gone. The others must tell 'dead' from 'cut off but alive': they wait until its"
@@ -99,6 +100,7 @@ L=$(leader_of_live 2 3)
 "$FL" -s "$(dl_sock "$L")" vms
 
 say "h1 comes back: it rejoins and starts nothing (its VMs run elsewhere now)"
+echo "$(now_ms) cl_restart 1 fencelockd" >> "$T/timeline.events"
 dl_start 1
 dl_wait_cluster 20
 sleep 1
@@ -116,4 +118,13 @@ wait_for 10 eval '[ "$(dl_json 2 vms | dl_py "len([v for v in d[\"vms\"] if v[\"
 "$FL" -s "$(dl_sock 2)" vms
 for i in 1 2 3; do kill -TERM "${DPID[$i]}"; done
 for i in 1 2 3; do wait "${DPID[$i]}"; DPID[$i]=; grep -h "released\|stopped" "$T/h$i/log" | tail -2; done
+# The timeline: the crash, when each host saw h1 go (its daemon's log), and
+# each VM's lines by host with the gap between its last line on h1 and its
+# first on the new host (tests/cluster/timeline.py).
+mkdir -p "$FL_BUILD/cluster"
+tl=$FL_BUILD/cluster/timeline-demo
+if python3 "$FL_ROOT/tests/cluster/timeline.py" collect-demo --dir "$T" --hosts 3 --vms "vm-web vm-db vm-cache" \
+        --title "make demo: h1 crashes ($kind)" > "$tl.json" && command -v gnuplot >/dev/null; then
+    python3 "$FL_ROOT/tests/cluster/timeline.py" plot "$tl.json" >/dev/null && echo "timeline: $tl.png (data: $tl.json)"
+fi
 say "Done: crash to running again elsewhere in ${done_web} / ${done_db} ms (D = 6 s at T = 1 s)."

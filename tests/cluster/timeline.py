@@ -3,6 +3,7 @@
 when each VM wrote where.
 
   timeline.py collect --run DIR --hosts N --vms "vm1 vm2" [--t0 MS] > timeline.json
+  timeline.py collect-demo --dir DIR --hosts N --vms "..." [--title T] > timeline.json  (make demo)
   timeline.py plot TIMELINE.json... [--out-dir DIR]       one PNG per timeline
   timeline.py hist --title T --out PNG NAME=FILE...       histogram + CDF of samples
 
@@ -186,6 +187,73 @@ def collect(args):
     return out
 
 
+def collect_demo(args):
+    """make demo's cluster (loopback daemons, scripts/demo.sh): daemon logs in
+    DIR/hN/log, each VM's lines "start|beat UID .../hN/ctl.sock EPOCH_MS" in
+    DIR/vm-UID.log, and the demo's own notes "EPOCH_MS FUNCTION ARGS" in
+    DIR/timeline.events. Same output as collect."""
+    d, hosts, vms = args["dir"], int(args["hosts"]), args["vms"].split()
+    wall_minus_boot, _ = clocks()
+    events = []
+    try:
+        for line in open(os.path.join(d, "timeline.events")):
+            parts = line.rstrip("\n").split(" ", 2)
+            if len(parts) >= 2 and parts[0].isdigit():
+                events.append({"boot_ms": int(parts[0]) - wall_minus_boot, "fn": parts[1],
+                               "what": FAULT_NAMES.get(parts[1], parts[1]), "args": parts[2] if len(parts) > 2 else ""})
+    except OSError:
+        pass
+    t0 = events[0]["boot_ms"] if events else 0.0
+
+    def rel(ms):
+        return round(ms - t0, 1)
+
+    out = {"t0": "the first fault injected" if events else "the demo's start", "unit": "ms",
+           "hosts": list(range(1, hosts + 1)), "faults": [], "seen": [], "vms": []}
+    for e in events:
+        out["faults"].append({"t_ms": rel(e["boot_ms"]), "what": e["what"], "args": e["args"]})
+    # The daemon logs of the demo are $DIR/hN/log, not hN/log/fencelockd.log.
+    now_wall = time.time()
+    for h in range(1, hosts + 1):
+        try:
+            lines = open(os.path.join(d, "h%d" % h, "log"), errors="replace").read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            m = STATE_LINE.match(line)
+            s = SAW.match(m.group(6)) if m else None
+            if s and s.group(4) != "unknown":
+                t = wall_to_boot(m.group(1, 2, 3, 4), wall_minus_boot, now_wall)
+                out["seen"].append({"t_ms": rel(t), "host": int(s.group(1)), "about": int(s.group(2)),
+                                    "state": s.group(3), "was": s.group(4)})
+    out["seen"].sort(key=lambda s: s["t_ms"])
+    for uid in vms:
+        runs = []
+        try:
+            lines = open(os.path.join(d, "vm-%s.log" % uid), errors="replace").read().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            f = line.split()
+            if len(f) != 4 or not f[3].isdigit():
+                continue
+            hm = re.search(r"/h(\d+)/ctl\.sock$", f[2])
+            host = int(hm.group(1)) if hm else 0
+            ms = rel(int(f[3]) - wall_minus_boot)
+            if f[0] == "start" or not runs or runs[-1]["host"] != host:
+                runs.append({"host": host, "incarnation": len(runs), "writes": 0, "first_write_ms": ms,
+                             "last_write_ms": ms})
+            runs[-1]["last_write_ms"] = ms
+            runs[-1]["writes"] += 1
+        vm = {"uid": uid, "runs": runs, "moves": []}
+        for a, b in zip(runs, runs[1:]):
+            vm["moves"].append({"from": a["host"], "to": b["host"], "last_write_old_ms": a["last_write_ms"],
+                                "first_write_new_ms": b["first_write_ms"],
+                                "gap_ms": round(b["first_write_ms"] - a["last_write_ms"], 1)})
+        out["vms"].append(vm)
+    return out
+
+
 # ---- plotting (gnuplot) ------------------------------------------------------------
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -244,7 +312,7 @@ def plot_one(tl, title, png):
     tmin = min([0.0] + [f["t_ms"] for f in faults]) - 3000
     tmax = max(tmax, tmin + 5000)
     cmds = []
-    cmds.append("set terminal pngcairo size 1400,%d font 'DejaVu Sans,10'" % (220 + 70 * len(lanes)))
+    cmds.append("set terminal pngcairo size 1400,%d font 'DejaVu Sans,10' noenhanced" % (220 + 70 * len(lanes)))
     cmds.append("set output %s" % q(png))
     cmds.append("set title %s font ',13'" % q(title))
     cmds.append("set xlabel 'seconds after the fault (t = 0: %s)'" % tl.get("t0", "start"))
@@ -335,7 +403,7 @@ def plot(files, out_dir):
             continue
         base = os.path.splitext(os.path.basename(path))[0]
         title = doc.get("title", base)
-        if "scenario" in doc:
+        if "scenario" in doc and doc["scenario"] != "demo":
             title = "scenario %s: %s" % (doc["scenario"], title)
         png = os.path.join(out_dir or os.path.dirname(path), base + ".png")
         if plot_one(tl, title, png):
@@ -357,17 +425,17 @@ def hist(title, out, series, xlabel):
     lo = min(v[0] for _, v in data.values())
     hi = max(v[-1] for _, v in data.values())
     width = max((hi - lo) / 30.0, 0.05)
-    cmds = ["set terminal pngcairo size 1200,500 font 'DejaVu Sans,10'", "set output %s" % q(out),
+    cmds = ["set terminal pngcairo size 1200,500 font 'DejaVu Sans,10' noenhanced", "set output %s" % q(out),
             "set multiplot layout 1,2 title %s font ',13'" % q(title),
-            "set xlabel %s" % q(xlabel), "set ylabel 'runs'", "set style fill solid 0.5 noborder",
-            "set key top right", "bw = %f" % width, "bin(x) = bw * floor(x / bw) + bw / 2",
+            "set xlabel %s" % q(xlabel), "set ylabel 'runs'", "set style fill transparent solid 0.5 noborder",
+            "set key top right", "set offsets 0, 0, graph 0.12, 0", "bw = %f" % width, "bin(x) = bw * floor(x / bw) + bw / 2",
             "set grid ytics lc rgb '#dddddd'"]
     plots = []
     for i, (name, (path, vals)) in enumerate(data.items()):
         plots.append("%s using (bin($1)):(1.0) smooth frequency with boxes lc rgb '%s' title %s" %
                      (q(path), COLORS[i % len(COLORS)], q("%s (n=%d)" % (name, len(vals)))))
     cmds.append("plot " + ", ".join(plots))
-    cmds += ["set ylabel 'fraction of runs'", "set yrange [0:1.02]"]
+    cmds += ["set ylabel 'fraction of runs'", "set offsets 0, 0, 0, 0", "set yrange [0:1.02]", "set key bottom right"]
     plots = []
     for i, (name, (path, vals)) in enumerate(data.items()):
         p50 = vals[len(vals) // 2]
@@ -401,6 +469,11 @@ def main(argv):
             i += 1
     if cmd == "collect":
         json.dump(collect(opts), sys.stdout, separators=(",", ":"))
+        print()
+        return 0
+    if cmd == "collect-demo":
+        doc = {"scenario": "demo", "title": opts.get("title", "make demo"), "timeline": collect_demo(opts)}
+        json.dump(doc, sys.stdout, separators=(",", ":"))
         print()
         return 0
     if cmd == "plot":

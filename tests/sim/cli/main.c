@@ -80,10 +80,20 @@ static double pct(struct dist *d, double q)
 	return (double)d->v[i] / 1e6;
 }
 
+/* The quantiles, and every sample (seconds, sorted): make bench draws the
+ * distribution from them. */
 static json_t *dist_json(struct dist *d)
 {
-	return json_pack("{s:I,s:f,s:f,s:f}", "count", (json_int_t)d->n, "p50_s", pct(d, 0.5), "p99_s",
-			 pct(d, 0.99), "max_s", pct(d, 1.0));
+	json_t *o = json_pack("{s:I,s:f,s:f,s:f}", "count", (json_int_t)d->n, "p50_s", pct(d, 0.5), "p99_s",
+			      pct(d, 0.99), "max_s", pct(d, 1.0));
+	json_t *v = json_array();
+	for (size_t i = 0; i < d->n && o != NULL && v != NULL; i++)
+		json_array_append_new(v, json_real((double)d->v[i] / 1e6));
+	if (o != NULL && v != NULL)
+		json_object_set_new(o, "samples_s", v);
+	else
+		json_decref(v);
+	return o;
 }
 
 static int parse_seeds(const char *s, uint64_t *a, uint64_t *b)
