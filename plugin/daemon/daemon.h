@@ -216,6 +216,7 @@ struct fld_snap {
 	struct fl_lat lateness;      /* renewal lateness (the arbiter's) */
 	struct fl_worker_stats worker;
 	uint64_t metrics_skipped;
+	struct arb_mem mem;          /* the arbiter's memory accounting (arb_mem_usage) */
 };
 
 struct fld {

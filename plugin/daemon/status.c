@@ -248,6 +248,7 @@ void fld_snap_publish(struct fld *d)
 	if (d->worker != NULL)
 		fl_worker_stats(d->worker, &s->worker);
 	s->metrics_skipped = fld_metrics_skipped();
+	arb_mem_usage(d->arb, &s->mem);
 	if (snap_hosts(d, s) != 0 || snap_vms(d, s) != 0) {
 		snap_free(s);
 		return;
@@ -561,6 +562,28 @@ static void metrics_transport(struct mbuf *b, const struct raft_tcp_stats *ts, c
 }
 
 /* Builds the Prometheus text of snapshot s into buf (cap bytes); returns its length. */
+/* What the arbiter holds (arb_mem_usage): the total, its parts, and the
+ * Raft entries kept in memory. Under VM churn the total levels off (the Raft
+ * log is compacted every snapshot); docs/operations.md, "Memory and disk
+ * bounds". The process's RSS adds the program, its libraries, the thread
+ * stacks and (with lock_memory) every mapped page. */
+static void metrics_memory(const struct fld_snap *s, struct mbuf *b)
+{
+	const struct arb_mem *m = &s->mem;
+	metric(b, "fencelock_arbiter_bytes", "gauge",
+	       "Bytes held by the arbiter: replicated state, Raft log and snapshot, its tables and buffers.", m->total);
+	mput(b, "# HELP fencelock_arbiter_part_bytes The parts of fencelock_arbiter_bytes.\n"
+		"# TYPE fencelock_arbiter_part_bytes gauge\n"
+		"fencelock_arbiter_part_bytes{part=\"fsm_tables\"} %" PRIu64 "\n"
+		"fencelock_arbiter_part_bytes{part=\"raft\"} %" PRIu64 "\n"
+		"fencelock_arbiter_part_bytes{part=\"arbiter_tables\"} %" PRIu64 "\n"
+		"fencelock_arbiter_part_bytes{part=\"buffers\"} %" PRIu64 "\n",
+	     m->fsm_table_bytes, m->raft_bytes, m->arb_table_bytes, m->arb_buf_bytes);
+	metric(b, "fencelock_raft_entries_in_memory", "gauge", "Raft log entries held in memory (compacted at snapshots).",
+	       m->raft_entries);
+	metric(b, "fencelock_vms_registered", "gauge", "VMs in the replicated registry.", m->fsm_vms);
+}
+
 static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_stats *cs, char *buf, size_t cap)
 {
 	struct mbuf b = {.p = buf, .cap = cap};
@@ -610,6 +633,7 @@ static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_sta
 	metric(&b, "fencelock_raft_frames_received_total", "counter", "Transport frames received.", s->ts.frames_received);
 	metric(&b, "fencelock_raft_disconnects_total", "counter", "Transport connections lost.", s->ts.disconnects);
 	metrics_transport(&b, &s->ts, st);
+	metrics_memory(s, &b);
 	return b.len;
 }
 

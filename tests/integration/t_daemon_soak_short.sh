@@ -18,4 +18,12 @@ export SOAK_PARALLEL=${SOAK_PARALLEL:-4} SOAK_SAMPLE=${SOAK_SAMPLE:-25} SOAK_MAX
 export SOAK_MAX_RETRIES=${SOAK_MAX_RETRIES:-0} SOAK_OUT=$T/soak
 source "$FL_ROOT/tests/soak/soak_lib.sh"
 soak_run || fail "the daemons' memory or state grew under VM churn, or a start was refused (table above)"
+# The arbiter's own accounting is exported, and the registry holds the VMs
+# that exist, no record per stop or start.
+for i in 1 2 3; do
+    m=$("$FL" -s "$(dl_sock "$i")" metrics -t 3000) || fail "h$i: no metrics"
+    grep -qE '^fencelock_arbiter_bytes [1-9][0-9]*$' <<<"$m" || fail "h$i: no fencelock_arbiter_bytes: $m"
+    grep -qx "fencelock_vms_registered $SOAK_VMS" <<<"$m" ||
+        fail "h$i: $(grep '^fencelock_vms_registered' <<<"$m") after the churn, not $SOAK_VMS"
+done
 echo "PASS: $SOAK_CYCLES cycles, memory and state_dir level after the warm-up"

@@ -278,9 +278,15 @@ static void churn_sample(struct run *w, uint32_t half, bool *was_down)
 		}
 		struct arb_mem m;
 		arb_mem_usage(a, &m);
-		uint64_t mem = m.variable, disk = simcl_disk_bytes(w->c, h);
+		uint64_t mem = m.total, disk = simcl_disk_bytes(w->c, h);
+		FL_ASSERT(m.total >= m.variable);
 		w->r->mem_max[half][h] = FL_MAX(w->r->mem_max[half][h], mem);
 		w->r->disk_max[half][h] = FL_MAX(w->r->disk_max[half][h], disk);
+		w->r->reg_max[half][h] = FL_MAX(w->r->reg_max[half][h], m.fsm_vms);
+		w->r->var_max[half][h] = FL_MAX(w->r->var_max[half][h], m.variable);
+		uint64_t fixed = m.total - m.variable;
+		w->r->fixed_lo[h] = w->r->fixed_lo[h] == 0 ? fixed : FL_MIN(w->r->fixed_lo[h], fixed);
+		w->r->fixed_hi[h] = FL_MAX(w->r->fixed_hi[h], fixed);
 	}
 }
 
@@ -293,13 +299,16 @@ static void churn_check(struct run *w, const bool *was_down)
 	for (uint32_t h = 1; h <= w->hosts; h++) {
 		uint64_t *m0 = &w->r->mem_max[0][h], *m1 = &w->r->mem_max[1][h];
 		uint64_t *d0 = &w->r->disk_max[0][h], *d1 = &w->r->disk_max[1][h];
+		uint32_t *r0 = &w->r->reg_max[0][h], *r1 = &w->r->reg_max[1][h];
 		if (was_down[h]) {
 			*m0 = *m1 = *d0 = *d1 = 0;
+			*r0 = *r1 = 0;
 			continue;
 		}
-		if (grows(*m0, *m1) || grows(*d0, *d1)) {
+		bool var_grows = grows(w->r->var_max[0][h], w->r->var_max[1][h]);
+		if (var_grows || grows(*d0, *d1) || *r1 > *r0 || w->r->fixed_hi[h] != w->r->fixed_lo[h]) {
 			snprintf(what, sizeof(what), "host memory grows under churn: %" PRIu64 "->%" PRIu64 " B, disk %" PRIu64
-				 "->%" PRIu64 " B", *m0, *m1, *d0, *d1);
+				 "->%" PRIu64 " B, registry %u->%u VMs", *m0, *m1, *d0, *d1, *r0, *r1);
 			simvm_violation(simcl_vms(w->c), what, 0, h, h);
 		}
 	}

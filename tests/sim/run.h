@@ -41,10 +41,13 @@ struct simrun_params {
 	/* VM churn: every churn_us one VM is moved to another host (stopped
 	 * there, started here), leadership is moved once (a pause of the leader
 	 * shorter than P) in the first quarter, the nemesis does not run, and
-	 * every host's memory accounting (arb_mem) and
-	 * Raft disk are sampled; a host whose maximum in the second half of the
-	 * run exceeds that of the first half by more than an eighth (plus 4 KiB)
-	 * is a violation: its memory does not level off. 0: no churn, faults every 5-20 s as the nemesis says. */
+	 * every host's memory accounting (arb_mem.total), Raft disk and
+	 * registry size are sampled; a host whose maximum in the second half of
+	 * the run exceeds that of the first half by more than an eighth (plus
+	 * 4 KiB) for the variable part (the Raft log and snapshot, buffers), whose
+	 * fixed part (tables sized at start) changes at all, or whose registry
+	 * holds more VMs in the second half (the moves register nothing), is a
+	 * violation: its memory does not level off. 0: no churn, faults every 5-20 s as the nemesis says. */
 	uint64_t churn_us;
 };
 
@@ -65,12 +68,17 @@ struct simrun_result {
 	uint64_t handover_us[SIMRUN_MAX_SAMPLES];  /* partition > P starts -> VMs run elsewhere */
 	uint64_t sim_us;           /* simulated time of the run */
 	/* Under churn: VM moves submitted, and per host (1-based) the largest
-	 * variable memory (arb_mem.variable: the Raft log and buffers) and Raft
-	 * disk bytes in each half of the run (0 for a host that was ever down). */
+	 * memory accounting (arb_mem.total, what fencelockd reports as
+	 * fencelock_arbiter_bytes: FSM tables, the Raft log and snapshot, the
+	 * arbiter's tables and buffers), Raft disk bytes and VMs in the
+	 * registry in each half of the run (0 for a host that was ever down). */
 	uint64_t churn_moves;
 	uint32_t churn_leaders[2];  /* the leader paused, and the one elected meanwhile */
 	uint64_t mem_max[2][SIMCL_MAX_HOSTS + 1];
 	uint64_t disk_max[2][SIMCL_MAX_HOSTS + 1];
+	uint32_t reg_max[2][SIMCL_MAX_HOSTS + 1];
+	uint64_t var_max[2][SIMCL_MAX_HOSTS + 1];   /* arb_mem.variable: what churn could grow */
+	uint64_t fixed_lo[SIMCL_MAX_HOSTS + 1], fixed_hi[SIMCL_MAX_HOSTS + 1]; /* total - variable */
 };
 
 /* Parses "partition,crash,..." or "all" / "none" / "blip" into bits; -1 on an unknown name. */

@@ -117,12 +117,20 @@ soak_next_n() {
 soak_state_kb() { du -sk --apparent-size "$T/h$1/state" 2>/dev/null | awk '{print $1}'; }
 soak_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/${DPID[$1]}/status" 2>/dev/null; }
 
-# soak_sample: one line "cycle rss1 rss2 rss3 disk1 disk2 disk3 leader" to the CSV.
+# soak_arb_kb I: host I's fencelock_arbiter_bytes metric (the arbiter's own
+# accounting: replicated state, Raft log and snapshot, tables, buffers), in KB.
+soak_arb_kb() {
+    "$FL" -s "$(dl_sock "$1")" metrics -t 3000 2>/dev/null | awk '$1 == "fencelock_arbiter_bytes" {print int($2 / 1024)}'
+}
+
+# soak_sample: one line "cycle rss1 rss2 rss3 disk1 disk2 disk3 leader arb1 arb2 arb3" to the CSV.
 soak_sample() {
     local i line=$SOAK_C
     for i in $(seq "$DL_N"); do line+=",$(soak_rss_kb "$i")"; done
     for i in $(seq "$DL_N"); do line+=",$(soak_state_kb "$i")"; done
-    echo "$line,$(dl_leader 1)" >> "$SOAK_OUT/soak.csv"
+    line+=",$(dl_leader 1)"
+    for i in $(seq "$DL_N"); do line+=",$(soak_arb_kb "$i")"; done
+    echo "$line" >> "$SOAK_OUT/soak.csv"
 }
 
 # soak_move_leader: stops the leader's daemon cleanly and starts it again at
@@ -148,12 +156,13 @@ for t in marks:
     below = [r for r in rows if int(r[0]) <= t]
     if below and below[-1] not in keep:
         keep.append(below[-1])
-print("| cycles | h1 RSS | h2 RSS | h3 RSS | h1 state_dir | h2 state_dir | h3 state_dir | leader |")
-print("|---|---|---|---|---|---|---|---|")
+print("| cycles | h1 RSS | h2 RSS | h3 RSS | h1 state_dir | h2 state_dir | h3 state_dir | leader | arbiter h1/h2/h3 |")
+print("|---|---|---|---|---|---|---|---|---|")
 for r in keep:
     rss = ["%.1f MB" % (int(x) / 1024) for x in r[1:4]]
     disk = ["%d KB" % int(x) for x in r[4:7]]
-    print("| %s | %s | %s | h%s |" % (r[0], " | ".join(rss), " | ".join(disk), r[7]))
+    arb = "/".join(x or "?" for x in r[8:11]) + " KB" if len(r) >= 11 else "-"
+    print("| %s | %s | %s | h%s | %s |" % (r[0], " | ".join(rss), " | ".join(disk), r[7], arb))
 PY
 }
 
@@ -161,7 +170,7 @@ PY
 soak_check() {
     python3 - "$SOAK_OUT/soak.csv" "$SOAK_WARMUP" "$SOAK_RSS_SLACK_KB" "$SOAK_DISK_MAX_KB" <<'PY'
 import csv, sys
-rows = [[int(x) for x in r] for r in csv.reader(open(sys.argv[1])) if r and not r[0].startswith("#")]
+rows = [[int(x) for x in r[:8]] for r in csv.reader(open(sys.argv[1])) if r and not r[0].startswith("#")]
 warm, slack, dmax = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 after = [r for r in rows if r[0] >= warm]
 bad = 0
@@ -206,7 +215,7 @@ soak_run() {
     [ "$SOAK_WARMUP" -lt "$SOAK_CYCLES" ] || fail "SOAK_WARMUP ($SOAK_WARMUP) must be below SOAK_CYCLES ($SOAK_CYCLES)"
     [ "$SOAK_PARALLEL" -ge 1 ] && [ "$SOAK_PARALLEL" -le "$SOAK_VMS" ] || fail "SOAK_PARALLEL must be 1..SOAK_VMS"
     mkdir -p "$SOAK_OUT"
-    echo "# cycle,h1_rss_kb,h2_rss_kb,h3_rss_kb,h1_state_kb,h2_state_kb,h3_state_kb,leader" > "$SOAK_OUT/soak.csv"
+    echo "# cycle,h1_rss_kb,h2_rss_kb,h3_rss_kb,h1_state_kb,h2_state_kb,h3_state_kb,leader,h1_arbiter_kb,h2_arbiter_kb,h3_arbiter_kb" > "$SOAK_OUT/soak.csv"
     DL_LOG_LEVEL=${DL_LOG_LEVEL:-notice}
     DL_VOLUME_SLOTS=$(( SOAK_VMS * 2 )) DL_IMG_MB=128
     dl_setup 3

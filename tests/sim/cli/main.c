@@ -204,17 +204,18 @@ struct sweep {
 	bool json;            /* -o json: no text lines per run */
 };
 
-/* Under --churn: one line per host, the largest variable memory and Raft disk
- * of each half of the run (first -> second). */
+/* Under --churn: one line per host, the largest memory accounting
+ * (fencelock_arbiter_bytes), Raft disk and registry size of each half of the
+ * run (first -> second). */
 static void print_churn(const struct simrun_result *r, uint32_t hosts)
 {
 	printf("seed %" PRIu64 ": %" PRIu64 " VM moves, leadership moved from h%u to h%u\n", r->seed, r->churn_moves,
 	       r->churn_leaders[0], r->churn_leaders[1]);
 	for (uint32_t h = 1; h <= hosts; h++)
-		printf("  h%u: memory %.1f -> %.1f KiB, Raft disk %.1f -> %.1f KiB%s\n", h,
+		printf("  h%u: memory %.1f -> %.1f KiB, Raft disk %.1f -> %.1f KiB, registry %u -> %u VMs%s\n", h,
 		       (double)r->mem_max[0][h] / 1024, (double)r->mem_max[1][h] / 1024,
-		       (double)r->disk_max[0][h] / 1024, (double)r->disk_max[1][h] / 1024,
-		       r->mem_max[0][h] ? "" : " (was down: not checked)");
+		       (double)r->disk_max[0][h] / 1024, (double)r->disk_max[1][h] / 1024, r->reg_max[0][h],
+		       r->reg_max[1][h], r->mem_max[0][h] ? "" : " (was down: not checked)");
 }
 
 /* The options of p that the replay line must repeat besides the common ones. */
