@@ -15,7 +15,8 @@ collect reads, after a run, the files a scenario leaves in its run directory:
                              view of B changes, and the fence lines;
   hN/fakevm/fakevm-UID-hN-*.log  one file per VM process (the overlap checker's
                              records): "it seq=.. mono_ns=N" per write, in
-                             CLOCK_MONOTONIC.
+                             CLOCK_MONOTONIC (a real VM's guest logs its own
+                             clock: its writes are left out of the timeline).
 Every time is turned into milliseconds after the first fault (t = 0); the
 clocks are related by reading all three (wall, monotonic, boot time) here,
 at once. For each VM that changed hosts, the gap is the time from the last
@@ -147,7 +148,10 @@ def read_vm_runs(run, uid, mono_minus_boot):
                     first = ms if first is None else first
                     last = ms
                     writes += 1
-        if first is not None:
+        # A guest (SC_VMM=qemu) logs its own clock, not this machine's: its
+        # times land hours away from the run and are left out.
+        now_boot = time.clock_gettime(time.CLOCK_BOOTTIME) * 1000.0
+        if first is not None and now_boot - 6 * 3600e3 <= first <= last <= now_boot + 1000:
             runs.append({"host": host, "incarnation": inc, "first_boot_ms": first, "last_boot_ms": last,
                          "writes": writes})
     runs.sort(key=lambda r: r["first_boot_ms"])
