@@ -162,11 +162,12 @@ $(LIB_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(LIBFENCELOCK_SRCS))
 all: $(LIB_SO)
 
 # Tools: every tests/tools/<name>/*.c; tools/<name>/LIBS may name extra pkg-config packages.
-# Tools link the host layer too (ctlstub plays fencelockd's control socket and guard side).
+# Tools link the host layer too (ctlstub plays fencelockd's control socket and guard side),
+# and the model and Raft transport (flraftatk speaks the Raft port's protocol).
 define TOOL_RULES
-$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(call lib_file,host) $(call lib_file,disklock) $(call lib_file,common)
+$(BUILD)/tools/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(1)/*.c)) $(foreach l,host model disklock raft common,$(call lib_file,$(l)))
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(HOST_LIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(HOST_LIBS) $$(SODIUM_LIBS) $$(shell cat tests/tools/$(1)/LIBS 2>/dev/null)
 endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULES,$(t))))
 $(BUILD)/obj/tests/tools/%.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
