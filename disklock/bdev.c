@@ -17,6 +17,8 @@ int fl_bdev_submit(struct fl_bdev *d, struct fl_io *io)
 		return -FL_EALIGN;
 	if (io->offset > d->size_bytes || io->len > d->size_bytes - io->offset)
 		return -FL_ETOOSMALL;
+	if (io->op == FL_IO_WRITE && d->writes_refused)
+		return -FL_EFOREIGN;
 	if (io->timeout_us == 0)
 		io->timeout_us = d->default_timeout_us;
 	if (io->op == FL_IO_READ) {

@@ -65,10 +65,13 @@ struct fl_bdev {
 	uint32_t sector_size;      /* 512 or 4096 */
 	uint64_t size_bytes;
 	uint64_t default_timeout_us;
+	bool writes_refused;       /* set by the owner once the device is not the one it
+				      opened (a foreign header): writes fail at submit */
 	struct fl_bdev_stats stats;
 };
 
-/* Validates and submits io (see the contract above). */
+/* Validates and submits io (see the contract above); a write to a device
+ * whose writes_refused is set is -FL_EFOREIGN at once. */
 int fl_bdev_submit(struct fl_bdev *d, struct fl_io *io);
 /* Closes the device; pending I/O is cancelled (callbacks do not run). */
 void fl_bdev_close(struct fl_bdev *d);

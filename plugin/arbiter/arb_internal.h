@@ -219,6 +219,14 @@ struct arb {
 	struct arb_mb_engine mb;
 	struct arb_witness_state w;
 	struct arb_audit audit;
+	struct arb_header_check {    /* arb_header.c */
+		struct fl_io io;
+		uint8_t *buf;        /* one sector */
+		bool busy;
+		bool foreign;        /* the device is not ours any more: nothing is written */
+		uint32_t bad_reads;  /* in a row */
+		uint64_t next_us;
+	} hdr;
 
 	struct fl_timer tick;
 	struct arb_status_counters {
@@ -227,6 +235,7 @@ struct arb {
 		uint64_t fences_quorum, fences_pill, fences_storage;
 		uint64_t rejected_forward, rejected_witness; /* arb_trust.c */
 		uint64_t start_failures, start_give_ups;
+		uint64_t header_checks, header_foreign; /* arb_header.c */
 	} ctr;
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
@@ -253,6 +262,10 @@ bool arb_others_alive(const struct arb *a);
 /* The leader: Raft's if it knows one, else the one peers' views name. */
 uint64_t arb_leader_id(const struct arb *a);
 bool arb_lease_valid(const struct arb *a);
+/* arb_header.c: the periodic re-check of the device header. */
+int arb_header_init(struct arb *a);
+void arb_header_free(struct arb *a);
+void arb_header_tick(struct arb *a, uint64_t now);
 uint64_t arb_cluster_time(const struct arb *a);
 int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
 bool arb_is_leader(const struct arb *a);

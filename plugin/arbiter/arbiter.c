@@ -18,7 +18,8 @@ uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
 
 bool arb_lease_valid(const struct arb *a)
 {
-	return a->ls_held && ls_state(a->ls) == LS_HELD && arb_now(a) < ls_valid_until_us(a->ls);
+	/* A lease on a device that is no longer ours protects nothing. */
+	return a->ls_held && !a->hdr.foreign && ls_state(a->ls) == LS_HELD && arb_now(a) < ls_valid_until_us(a->ls);
 }
 
 bool arb_is_leader(const struct arb *a)
@@ -442,6 +443,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	if (!arb_mut_witness_ignored())
 		arb_witness_tick(a, now);
 	arb_view_send(a, now);
+	arb_header_tick(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
 }
 
@@ -511,6 +513,8 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	if (rv == 0)
 		rv = arb_mb_init(a);
 	if (rv == 0)
+		rv = arb_header_init(a);
+	if (rv == 0)
 		rv = arb_witness_init(a);
 	if (rv != 0) {
 		raft_logstore_close(cfg->store);
@@ -553,6 +557,7 @@ void arb_free(struct arb *a)
 	fl_timer_cancel(a->loop, &a->tick);
 	arb_witness_free(a);
 	arb_mb_free(a);
+	arb_header_free(a);
 	arb_vms_free(a);
 	arb_leader_free(a);
 	arb_mut_forget(a);
@@ -615,6 +620,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->start_failures = a->ctr.start_failures;
 	out->start_give_ups = a->ctr.start_give_ups;
 	out->audited = a->audit.done;
+	out->header_foreign = a->hdr.foreign;
+	out->header_checks = a->ctr.header_checks;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

@@ -190,6 +190,8 @@ struct arb_status {
 	uint64_t start_failures;  /* starts that failed here */
 	uint64_t start_give_ups;  /* VMs this host gave up starting (moved on) */
 	bool audited;             /* the start-up audit has run */
+	bool header_foreign;      /* the device header no longer shows our cluster: nothing is written */
+	uint64_t header_checks;   /* device header re-reads done */
 };
 
 void arb_status(const struct arb *a, struct arb_status *out);

@@ -593,6 +593,10 @@ static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_sta
 	metric(&b, "fencelock_lease_valid", "gauge", "1 while this host's delta lease is valid.", st->lease_valid);
 	metric(&b, "fencelock_lease_valid_remaining_seconds", "gauge", "Seconds until the delta lease expires without a renewal.",
 	       st->valid_until_us > now ? (st->valid_until_us - now) / FL_US_PER_S : 0);
+	metric(&b, "fencelock_device_header_foreign", "gauge",
+	       "1 once the device header no longer shows this cluster (nothing is written to it; restart needed).",
+	       st->header_foreign);
+	metric(&b, "fencelock_device_header_checks_total", "counter", "Device header re-reads.", st->header_checks);
 	metric(&b, "fencelock_quorate", "gauge", "1 while this host is quorate.", st->quorate);
 	metric(&b, "fencelock_fenced", "gauge", "1 while this host is fenced.", st->fenced);
 	metric(&b, "fencelock_raft_term", "gauge", "Current Raft term.", st->term);
