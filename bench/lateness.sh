@@ -7,13 +7,16 @@
 #   dead-wrappers    20 VMs whose volumes sit on a frozen FUSE device lose
 #                    their wrappers at once (their flushes hang);
 #   control-clients  1,000 control connections opened and held;
-#   slowloris        one control client sending a request a byte a second.
+#   slowloris        one control client sending a request a byte a second;
+#   raft-flood       100 unauthenticated connections to the Raft port held and
+#                    reopened (tests/tools/flraftatk hold: 17 MiB headers, half
+#                    HELLOs, silence).
 # Goal: p99 < 50 ms in every case. Usage: bench/lateness.sh BUILD [CASE...]
 set -uo pipefail
 build=${1:-build}; shift || true
 FL_ROOT=$(cd "$(dirname "$0")/.." && pwd); export FL_ROOT
 FL_BUILD=$(cd "$build" && pwd); export FL_BUILD
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(idle dead-wrappers control-clients slowloris)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(idle dead-wrappers control-clients slowloris raft-flood)
 secs=${LAT_SECONDS:-30}
 run_case() {
     bash -c '
@@ -31,6 +34,9 @@ run_case() {
             W[$i]=$!; done
         for i in $(seq 20); do wait_for 20 test -s "$T/l$i" || fail "vm-f$i did not start"; done
         echo freeze > "$MNT/ctl"; for i in $(seq 20); do kill -9 "${W[$i]}"; done ;;
+    raft-flood)
+        uuid=$("$FL" direct dump "$DL_IMG" -o json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"fencelock\"][\"uuid\"])")
+        "$FL_BUILD/tools/flraftatk" hold "$(dl_port 1)" 100 "$((secs + 5))" "$uuid" > /dev/null 2>&1 & ;;
     control-clients|slowloris)
         python3 - "$(dl_sock 1)" "$case" "$secs" <<PY &
 import socket, sys, time
