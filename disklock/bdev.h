@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 
 enum fl_io_op { FL_IO_READ = 0, FL_IO_WRITE = 1 };
@@ -72,14 +73,14 @@ struct fl_bdev {
 
 /* Validates and submits io (see the contract above); a write to a device
  * whose writes_refused is set is -FL_EFOREIGN at once. */
-int fl_bdev_submit(struct fl_bdev *d, struct fl_io *io);
+FL_MUST_CHECK int fl_bdev_submit(struct fl_bdev *d, struct fl_io *io);
 /* Closes the device; pending I/O is cancelled (callbacks do not run). */
 void fl_bdev_close(struct fl_bdev *d);
 
 /* Synchronous helpers for the CLI and tests: submit, then drive the device's
  * loop until the callback ran. Return 0 or a -FL_E code. */
-int fl_bdev_read_sync(struct fl_bdev *d, uint64_t offset, void *buf, uint32_t len);
-int fl_bdev_write_sync(struct fl_bdev *d, uint64_t offset, const void *buf, uint32_t len);
+FL_MUST_CHECK int fl_bdev_read_sync(struct fl_bdev *d, uint64_t offset, void *buf, uint32_t len);
+FL_MUST_CHECK int fl_bdev_write_sync(struct fl_bdev *d, uint64_t offset, const void *buf, uint32_t len);
 
 /* ---- real device: libaio + O_DIRECT (bdev_aio.c) ---- */
 struct fl_eloop;
@@ -92,7 +93,7 @@ struct fl_bdev_aio_opts {
 };
 /* Opens path with O_DIRECT|O_DSYNC; on error returns a -FL_E code and writes
  * a one-line reason (what and where) into err (may be NULL). */
-int fl_bdev_aio_open(struct fl_eloop *el, const char *path, const struct fl_bdev_aio_opts *opts,
+FL_MUST_CHECK int fl_bdev_aio_open(struct fl_eloop *el, const char *path, const struct fl_bdev_aio_opts *opts,
 		     struct fl_bdev **out, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #ifndef FL_BDEV_SIM_H
 #define FL_BDEV_SIM_H
 
+#include "common/must_check.h"
 #include "common/simloop.h"
 #include "disklock/bdev.h"
 
@@ -39,7 +40,7 @@ struct fl_simbdev_faults {
 
 struct fl_simbdev;
 
-int fl_simdisk_init(struct fl_simdisk *disk, struct fl_sim *sim, uint64_t size_bytes, uint32_t sector_size);
+FL_MUST_CHECK int fl_simdisk_init(struct fl_simdisk *disk, struct fl_sim *sim, uint64_t size_bytes, uint32_t sector_size);
 void fl_simdisk_free(struct fl_simdisk *disk);
 
 /* Opens a handle for one host; loop is that host's clock. seed makes its

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "disklock/bdev.h"
 #include "disklock/ondisk.h"
 
@@ -69,7 +70,7 @@ struct lay_voter_header {
 
 /* Computes every offset for p. -FL_EINVAL with a reason in err for bad
  * parameters. Postcondition: areas do not overlap and are align-aligned. */
-int lay_compute(const struct lay_params *p, struct lay_layout *out, char *err, size_t errlen);
+FL_MUST_CHECK int lay_compute(const struct lay_params *p, struct lay_layout *out, char *err, size_t errlen);
 
 /* Header sector <-> layout. decode: -FL_EMAGIC (not a fencelock header),
  * -FL_EVERSION (unknown major), -FL_ECHECKSUM; an all-zero sector is
@@ -77,9 +78,9 @@ int lay_compute(const struct lay_params *p, struct lay_layout *out, char *err, s
  * but whose parameters lay_compute() refuses or whose offsets and timeouts
  * are not the ones lay_compute() gives for them. */
 void lay_header_encode(const struct lay_layout *l, uint8_t *sector, uint32_t sector_size);
-int lay_header_decode(const uint8_t *sector, struct lay_layout *out);
+FL_MUST_CHECK int lay_header_decode(const uint8_t *sector, struct lay_layout *out);
 void lay_voter_encode(const struct lay_voter_header *v, uint8_t *sector, uint32_t sector_size);
-int lay_voter_decode(const uint8_t *sector, struct lay_voter_header *v);
+FL_MUST_CHECK int lay_voter_decode(const uint8_t *sector, struct lay_voter_header *v);
 
 /* Byte offset of host_id's mailbox (1..max_hosts) and of volume slot n
  * (0..volume_slots-1). */
@@ -90,12 +91,12 @@ void lay_slot_name(uint32_t slot, char out[FL_NAME_LEN + 1]);
 
 /* Reads and checks the header at l's standard place (after the lockspace's
  * align area, 1 MiB for 512-byte sectors, 8 MiB for 4K without flags). */
-int lay_read_sync(struct fl_bdev *d, struct lay_layout *out);
+FL_MUST_CHECK int lay_read_sync(struct fl_bdev *d, struct lay_layout *out);
 
 /* Formats d with l: lockspace, zeroed mailboxes, witness and slot leases,
  * voter header, and the header sector last. Refuses (-FL_EFOREIGN) a device
  * that already carries a header of another cluster (name or uuid) unless
  * force; a too-small device is -FL_ETOOSMALL with the needed size in err. */
-int lay_format_sync(struct fl_bdev *d, const struct lay_layout *l, bool force, char *err, size_t errlen);
+FL_MUST_CHECK int lay_format_sync(struct fl_bdev *d, const struct lay_layout *l, bool force, char *err, size_t errlen);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/latency.h"
 #include "common/loop.h"
 #include "disklock/bdev.h"
@@ -107,7 +108,7 @@ typedef void (*ls_event_fn)(struct ls_lockspace *ls, enum ls_event ev, int resul
  * loop). Checks the configuration: names 1..47 bytes, T valid, align one of
  * the four sizes (or 0), offset aligned, host_id within the geometry;
  * returns -FL_EINVAL / -FL_EALIGN / -FL_ENOMEM. Nothing is read or written. */
-int ls_new(struct fl_loop *loop, struct fl_bdev *dev, const struct ls_config *cfg, ls_event_fn fn, void *arg,
+FL_MUST_CHECK int ls_new(struct fl_loop *loop, struct fl_bdev *dev, const struct ls_config *cfg, ls_event_fn fn, void *arg,
 	   struct ls_lockspace **out);
 /* Cancels timers; I/O in flight must have completed (state not busy) or the
  * device must be closed first. */
@@ -116,27 +117,27 @@ void ls_free(struct ls_lockspace *ls);
 /* Writes a fresh lockspace over the area as `sanlock direct init -s` does:
  * every record free, record 0 first written with magic 0 and then rewritten
  * with the magic so the lockspace appears in one write. -> LS_EV_FORMATTED. */
-int ls_format(struct ls_lockspace *ls);
+FL_MUST_CHECK int ls_format(struct ls_lockspace *ls);
 /* Acquires cfg.host_id (state IDLE). -> LS_EV_ACQUIRED with 0 and state
  * HELD (renewals start), or with an error and state IDLE: -FL_EBUSY if
  * another host kept writing it, -FL_ECHECKSUM/-FL_EMAGIC/-FL_EFOREIGN/
  * -FL_ESECTOR for a record that cannot be trusted (never taken as free). */
-int ls_acquire(struct ls_lockspace *ls);
+FL_MUST_CHECK int ls_acquire(struct ls_lockspace *ls);
 /* Takes own as our current record without acquiring (for the CLI's renew-id
  * and release-id of a record read from disk); state becomes HELD with no
  * renewal scheduled. own must be for cfg.host_id and this lockspace. */
-int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own);
+FL_MUST_CHECK int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own);
 /* One renewal now (state HELD, none in progress) without scheduling more.
  * -> LS_EV_RENEW_OK / RENEW_FAILED / LEASE_LOST. */
-int ls_renew_once(struct ls_lockspace *ls);
+FL_MUST_CHECK int ls_renew_once(struct ls_lockspace *ls);
 /* Forgets an expired lease without writing (state EXPIRED, no I/O in
  * flight): state IDLE, so ls_acquire() can take the id again with a new
  * generation. The caller must know that nothing it ran under the old
  * generation still runs. -FL_EINVAL in any other state. */
-int ls_reset(struct ls_lockspace *ls);
+FL_MUST_CHECK int ls_reset(struct ls_lockspace *ls);
 /* Writes our record with timestamp 0 (state HELD or EXPIRED). -> LS_EV_RELEASED;
  * state IDLE on success. */
-int ls_release(struct ls_lockspace *ls);
+FL_MUST_CHECK int ls_release(struct ls_lockspace *ls);
 
 enum ls_state ls_state(const struct ls_lockspace *ls);
 /* Loop time until which our lease is valid (last good renewal start + F);
@@ -165,7 +166,7 @@ enum ls_host_state ls_host_state(const struct ls_lockspace *ls, uint64_t host_id
 /* Decodes and checks one delta record: checksum, magic, major version
  * (ondisk.h), space_name == space (-FL_EFOREIGN) and sector_size ==
  * sector_size (-FL_ESECTOR). An all-zero sector is -FL_EMAGIC. */
-int ls_record_check(const uint8_t *sector, const char *space, uint32_t sector_size, struct fl_leader *l);
+FL_MUST_CHECK int ls_record_check(const uint8_t *sector, const char *space, uint32_t sector_size, struct fl_leader *l);
 /* Short reason for a record check error ("bad checksum", ...). */
 const char *ls_record_reason(int rv);
 /* Updates o with the record sector read at observer time now_us. */

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "disklock/bdev.h"
 
 #define MB_REQ_MAGIC 0x31524D46u    /* "FMR1" */
@@ -69,7 +70,7 @@ enum mb_kind mb_kind_parse(const char *s);
 /* Sector <-> record. decode: 0 (record), 1 (all-zero: never written),
  * -FL_EMAGIC (not expected_magic), -FL_EVERSION, -FL_ECHECKSUM. */
 void mb_record_encode(const struct mb_record *r, uint8_t *sector, uint32_t sector_size);
-int mb_record_decode(const uint8_t *sector, uint32_t expected_magic, struct mb_record *r);
+FL_MUST_CHECK int mb_record_decode(const uint8_t *sector, uint32_t expected_magic, struct mb_record *r);
 
 /* True when sender s's request in b is not acknowledged yet. */
 bool mb_pending(const struct mb_box *b, uint64_t sender);
@@ -79,22 +80,22 @@ uint64_t mb_box_offset(const struct mb_geom *g, uint64_t host);
 static inline uint32_t mb_box_sectors(const struct mb_geom *g) { return 2 * g->max_hosts + 1; }
 /* Decodes a whole mailbox of host read into buf (mb_box_sectors() sectors):
  * the parsing behind mb_read_sync(), for callers doing their own I/O. */
-int mb_box_decode(const struct mb_geom *g, const uint8_t *buf, uint64_t host, struct mb_box *out);
+FL_MUST_CHECK int mb_box_decode(const struct mb_geom *g, const uint8_t *buf, uint64_t host, struct mb_box *out);
 /* The acknowledgement kind that answers request kind. */
 uint32_t mb_ack_for(uint32_t kind);
 
 /* Reads host's whole mailbox into *out (one read). -FL_ECHECKSUM etc. for a
  * corrupt sector, naming it in the log. */
-int mb_read_sync(const struct mb_geom *g, uint64_t host, struct mb_box *out);
+FL_MUST_CHECK int mb_read_sync(const struct mb_geom *g, uint64_t host, struct mb_box *out);
 
 /* Sender `from` writes request kind into `to`'s mailbox with the next
  * sequence number (its previous request's + 1); *seq_out gets it. */
-int mb_send_sync(const struct mb_geom *g, uint64_t from, uint64_t to, enum mb_kind kind, uint64_t now_s,
+FL_MUST_CHECK int mb_send_sync(const struct mb_geom *g, uint64_t from, uint64_t to, enum mb_kind kind, uint64_t now_s,
 		 uint64_t *seq_out);
 
 /* The owner reads its mailbox, acks every pending request and updates its
  * status (fence -> fenced, clear -> running). *fence_out says whether the
  * host must now be (or stay) fenced. Writes only the owner's own sectors. */
-int mb_process_sync(const struct mb_geom *g, uint64_t owner, uint64_t now_s, struct mb_box *out, bool *fence_out);
+FL_MUST_CHECK int mb_process_sync(const struct mb_geom *g, uint64_t owner, uint64_t now_s, struct mb_box *out, bool *fence_out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/le.h"
 
 #define FL_DELTA_MAGIC 0x12212010u
@@ -108,15 +109,15 @@ void fl_leader_decode_raw(const uint8_t *buf, struct fl_leader *l);
  * expected_magic nor, for paxos, the cleared magic), major version
  * (-FL_EVERSION). An all-zero record is returned as -FL_EMAGIC too: callers
  * that allow "never initialised" check fl_block_is_zero() first. */
-int fl_leader_decode(const uint8_t *buf, uint32_t expected_magic, struct fl_leader *l);
+FL_MUST_CHECK int fl_leader_decode(const uint8_t *buf, uint32_t expected_magic, struct fl_leader *l);
 
 void fl_dblock_encode(struct fl_dblock *d, uint8_t *buf);
 /* All-zero dblocks are valid (a host that never took part). */
-int fl_dblock_decode(const uint8_t *buf, struct fl_dblock *d);
+FL_MUST_CHECK int fl_dblock_decode(const uint8_t *buf, struct fl_dblock *d);
 void fl_mode_encode(const struct fl_mode_block *m, uint8_t *buf);
 void fl_mode_decode(const uint8_t *buf, struct fl_mode_block *m);
 void fl_request_encode(const struct fl_request *r, uint8_t *buf);
-int fl_request_decode(const uint8_t *buf, struct fl_request *r);
+FL_MUST_CHECK int fl_request_decode(const uint8_t *buf, struct fl_request *r);
 
 bool fl_block_is_zero(const uint8_t *buf, size_t len);
 
@@ -128,7 +129,7 @@ uint32_t fl_max_hosts(uint32_t sector_size, uint64_t align_bytes);
 
 /* Copies a name into a NUL-padded field; returns -FL_EINVAL if too long
  * (names must leave room for a terminating NUL, as sanlock requires). */
-int fl_name_set(char field[FL_NAME_LEN], const char *name);
+FL_MUST_CHECK int fl_name_set(char field[FL_NAME_LEN], const char *name);
 /* Copies a field into a C string of FL_NAME_LEN + 1 bytes. */
 void fl_name_get(const char field[FL_NAME_LEN], char out[FL_NAME_LEN + 1]);
 

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 #include "common/rand.h"
 #include "disklock/bdev.h"
@@ -139,7 +140,7 @@ struct vl_op {
  * corrupt, or the record is not recognisable). A failed acquire never leaves
  * us as owner. Returns 0 (done will run) or an immediate -FL_EINVAL /
  * -FL_ENOMEM (done will not run). */
-int vl_acquire_start(struct vl_op *op, const struct vl_area *area, const struct vl_acquire_args *args,
+FL_MUST_CHECK int vl_acquire_start(struct vl_op *op, const struct vl_area *area, const struct vl_acquire_args *args,
 		     vl_done_fn done, void *arg);
 
 /* Starts a release by host_id/generation of an exclusive or shared hold.
@@ -148,12 +149,12 @@ int vl_acquire_start(struct vl_op *op, const struct vl_area *area, const struct 
  * block is cleared. -FL_ENOENT if we hold it in neither way. A leader that
  * fails its checksum (as vl_acquire_start would rebuild it) is not rewritten:
  * our dblock alone then says whether we hold it, and gets RELEASED. */
-int vl_release_start(struct vl_op *op, const struct vl_area *area, uint64_t host_id, uint64_t generation,
+FL_MUST_CHECK int vl_release_start(struct vl_op *op, const struct vl_area *area, uint64_t host_id, uint64_t generation,
 		     vl_done_fn done, void *arg);
 
 /* Starts a read of the leader, every dblock and mode block: fills res.leader
  * and the shared holders. */
-int vl_inquire_start(struct vl_op *op, const struct vl_area *area, vl_done_fn done, void *arg);
+FL_MUST_CHECK int vl_inquire_start(struct vl_op *op, const struct vl_area *area, vl_done_fn done, void *arg);
 
 /* Cancels an operation in flight (its done callback will not run); the
  * device may still complete a write already issued. The op and its buffers
@@ -171,16 +172,16 @@ bool vl_leader_held(const struct fl_leader *l);
  * area_bytes (>= (2 + num_hosts) sectors). The dblocks are written first and
  * the leader last, so a torn init never looks like a valid lease. Synchronous
  * (for format/init tools): drives the device until done. */
-int vl_init_sync(struct fl_bdev *bdev, uint64_t offset, uint64_t area_bytes, const char *space_name,
+FL_MUST_CHECK int vl_init_sync(struct fl_bdev *bdev, uint64_t offset, uint64_t area_bytes, const char *space_name,
 		 const char *resource_name, uint32_t num_hosts, uint32_t align_flag);
 
 /* Runs an op started on bdev to completion by polling the device (CLI use). */
-int vl_wait_sync(struct vl_op *op, struct fl_bdev *bdev);
+FL_MUST_CHECK int vl_wait_sync(struct vl_op *op, struct fl_bdev *bdev);
 
 /* Inquire state string for a migration hand-off: "fl1:LVER:OWNER:GEN:SPACE:RES".
  * The receiver passes the lver to acquire_lver; a changed lver means another
  * host took the lease in between. */
-int vl_state_format(const struct fl_leader *l, char out[VL_STATE_STR_LEN]);
-int vl_state_parse(const char *s, uint64_t *lver, uint64_t *owner_id, uint64_t *generation);
+FL_MUST_CHECK int vl_state_format(const struct fl_leader *l, char out[VL_STATE_STR_LEN]);
+FL_MUST_CHECK int vl_state_parse(const char *s, uint64_t *lver, uint64_t *owner_id, uint64_t *generation);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "disklock/ondisk.h"
 
 #define FL_SPEC_PATH_MAX 4096
@@ -33,16 +34,16 @@ struct fl_spec {
 
 /* Parses text as a spec of the given kind into *out. Returns 0, or -FL_EINVAL
  * with a one-line reason naming the bad field in err (errlen > 0). */
-int fl_spec_parse(const char *text, enum fl_spec_kind kind, struct fl_spec *out, char *err, size_t errlen);
+FL_MUST_CHECK int fl_spec_parse(const char *text, enum fl_spec_kind kind, struct fl_spec *out, char *err, size_t errlen);
 
 /* Parses `PATH[:OFFSET]` (sanlock's dump argument): a trailing unescaped
  * ':' followed by decimal digits is the offset (0 if absent). Same escapes
  * and error convention as fl_spec_parse(). */
-int fl_spec_parse_path_offset(const char *text, char *path, size_t path_len, uint64_t *offset, char *err,
+FL_MUST_CHECK int fl_spec_parse_path_offset(const char *text, char *path, size_t path_len, uint64_t *offset, char *err,
 			      size_t errlen);
 
 /* Writes spec back in its escaped text form; returns the length that
  * snprintf would have written. */
-int fl_spec_format(const struct fl_spec *spec, char *buf, size_t len);
+FL_MUST_CHECK int fl_spec_format(const struct fl_spec *spec, char *buf, size_t len);
 
 #endif

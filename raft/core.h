@@ -11,6 +11,7 @@
 #ifndef FL_RAFT_CORE_H
 #define FL_RAFT_CORE_H
 
+#include "common/must_check.h"
 #include "common/rand.h"
 #include "raft/raft.h"
 
@@ -129,8 +130,8 @@ uint64_t raft__last_index(const struct raft *r);
 uint64_t raft__last_term(const struct raft *r);
 bool raft__term_known(const struct raft *r, uint64_t index, uint64_t *term);
 struct raft_entry *raft__entry(const struct raft *r, uint64_t index);
-int raft__append(struct raft *r, uint64_t term, uint8_t type, const void *data, uint32_t len);
-int raft__append_entry(struct raft *r, const struct raft_entry *e);
+FL_MUST_CHECK int raft__append(struct raft *r, uint64_t term, uint8_t type, const void *data, uint32_t len);
+FL_MUST_CHECK int raft__append_entry(struct raft *r, const struct raft_entry *e);
 void raft__truncate(struct raft *r, uint64_t from_index);
 void raft__set_term(struct raft *r, uint64_t term, uint64_t vote);
 void raft__config_refresh(struct raft *r);
@@ -145,8 +146,8 @@ void raft__reset_election_timer(struct raft *r);
 /* core_elect.c: roles, elections, ticks */
 void raft__become_follower(struct raft *r, uint64_t term, uint64_t leader);
 void raft__campaign(struct raft *r, bool transfer);
-int raft__step_vote(struct raft *r, const struct raft_msg *m);
-int raft__step_vote_resp(struct raft *r, const struct raft_msg *m);
+FL_MUST_CHECK int raft__step_vote(struct raft *r, const struct raft_msg *m);
+FL_MUST_CHECK int raft__step_vote_resp(struct raft *r, const struct raft_msg *m);
 void raft__tick_leader(struct raft *r);
 
 /* core_repl.c: replication, commitment, snapshots */
@@ -156,9 +157,9 @@ void raft__send_append(struct raft *r, struct raft_progress *p);
 void raft__replicate(struct raft *r, struct raft_progress *p);
 void raft__broadcast(struct raft *r, bool heartbeat);
 void raft__maybe_commit(struct raft *r);
-int raft__step_append(struct raft *r, const struct raft_msg *m);
-int raft__step_append_resp(struct raft *r, const struct raft_msg *m);
-int raft__step_snapshot(struct raft *r, const struct raft_msg *m);
+FL_MUST_CHECK int raft__step_append(struct raft *r, const struct raft_msg *m);
+FL_MUST_CHECK int raft__step_append_resp(struct raft *r, const struct raft_msg *m);
+FL_MUST_CHECK int raft__step_snapshot(struct raft *r, const struct raft_msg *m);
 
 /* core_member.c: membership, promotion, transfer */
 void raft__member_on_progress(struct raft *r, struct raft_progress *p);

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 
 #include "raft/raft.h"
@@ -144,7 +145,7 @@ struct raft_logstore {
  * non-empty, indexes > 0) and submits it (see the contract above). Returns 0,
  * -FL_EINVAL for a malformed request, -FL_ENOSPC when queue_max requests are
  * outstanding, or the store's sticky error once it failed. */
-int raft_logstore_submit(struct raft_logstore *s, struct raft_log_req *req);
+FL_MUST_CHECK int raft_logstore_submit(struct raft_logstore *s, struct raft_log_req *req);
 
 /* Closes the store; outstanding callbacks never run. s is freed. */
 void raft_logstore_close(struct raft_logstore *s);
@@ -185,7 +186,7 @@ struct raft_logstore_mem_opts {
 
 /* Opens a store on d driven by loop (simulated or real). Returns 0 or a
  * -FL_E code. Completions are loop timers, so a run is deterministic. */
-int raft_logstore_mem_open(struct fl_loop *loop, struct raft_mem_disk *d,
+FL_MUST_CHECK int raft_logstore_mem_open(struct fl_loop *loop, struct raft_mem_disk *d,
 			   const struct raft_logstore_mem_opts *opts, struct raft_logstore **out);
 /* While hung, requests are accepted but nothing completes (a stuck disk). */
 void raft_logstore_mem_set_hung(struct raft_logstore *s, bool hung);
@@ -207,7 +208,7 @@ struct raft_logstore_file_opts {
  * worker thread; completions are dispatched by el. Nothing is read until a
  * RAFT_LOG_LOAD request, which must come first. On error returns a -FL_E
  * code and writes a one-line reason into err (may be NULL). */
-int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct raft_logstore_file_opts *opts,
+FL_MUST_CHECK int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct raft_logstore_file_opts *opts,
 			    struct raft_logstore **out, char *err, size_t errlen);
 
 /* Tests only: while held, the worker thread starts no new request, so that

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "raft/raft.h"
 
 #define RAFT_MSG_MAGIC 0x4d524c46u /* "FLRM" little-endian */
@@ -26,14 +27,14 @@ size_t raft_msg_encoded_size(const struct raft_msg *m);
 /* Encodes m into buf[cap]. Returns the number of bytes written (> 0), or
  * -FL_EINVAL if m is invalid (unknown type, counts over the bounds) or cap is
  * too small. */
-int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap);
+FL_MUST_CHECK int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap);
 
 /* Decodes buf[len] into *out. On success returns 0; out->append.entries is
  * then an array allocated by the decoder (release with raft_msg_release())
  * whose data pointers, like out->snapshot.data, point INTO buf: buf must
  * outlive *out. On any malformed or truncated input returns -FL_EINVAL
  * (-FL_EVERSION for a different version) and *out needs no release. */
-int raft_msg_decode(const uint8_t *buf, size_t len, struct raft_msg *out);
+FL_MUST_CHECK int raft_msg_decode(const uint8_t *buf, size_t len, struct raft_msg *out);
 
 /* Frees what raft_msg_decode() allocated; safe on a zeroed message. */
 void raft_msg_release(struct raft_msg *m);

@@ -47,6 +47,7 @@ struct raft_node {
 	struct fl_timer again;   /* continues a drain that hit its bound */
 	bool draining, redrain;
 	int failed;
+	uint64_t sends_dropped; /* messages the transport did not queue */
 	uint8_t *msg_buf;
 	size_t msg_cap;
 	struct node_item items[RAFT_NODE_PERSIST_MAX];
@@ -86,8 +87,10 @@ static void node_send(struct raft_node *n, const struct raft_msg *m)
 	}
 	int rv = raft_msg_encode(m, n->msg_buf, n->msg_cap);
 	FL_ASSERT(rv == (int)len);
-	/* Loss is tolerated: an unknown peer or a full queue only drops. */
-	(void)raft_transport_send(n->cfg.transport, m->to, n->msg_buf, (uint32_t)len);
+	/* Loss is tolerated (Raft retries): an unknown peer or a full queue only
+	 * drops, and is counted. */
+	if (raft_transport_send(n->cfg.transport, m->to, n->msg_buf, (uint32_t)len) != 0)
+		n->sends_dropped++;
 }
 
 /* ---- persisting ---- */
@@ -289,7 +292,8 @@ static void node_loaded(struct raft_log_req *req, int result)
 		if (rv == 0 && n->loaded.have_snapshot && n->cfg.app.restore != NULL) {
 			struct raft_snapshot s = {.index = n->loaded.snapshot.index, .term = n->loaded.snapshot.term,
 						  .len = n->loaded.snapshot.data_len, .data = n->loaded.snapshot.data};
-			(void)raft_config_decode(n->loaded.snapshot.config, n->loaded.snapshot.config_len, &s.config);
+			int drv = raft_config_decode(n->loaded.snapshot.config, n->loaded.snapshot.config_len, &s.config);
+			FL_ASSERT(drv == 0); /* node_boot decoded the same bytes */
 			n->cfg.app.restore(n->cfg.app.arg, n, &s);
 		}
 	}

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 #include "raft/logstore.h"
 #include "raft/raft.h"
@@ -69,7 +70,7 @@ struct raft_node_config {
  * the load completes (app.started). Returns 0, -FL_EINVAL (bad config, store
  * queue too short), -FL_ENOMEM, or the store's submit error (the store is
  * closed on every error). */
-int raft_node_new(const struct raft_node_config *cfg, struct raft_node **out);
+FL_MUST_CHECK int raft_node_new(const struct raft_node_config *cfg, struct raft_node **out);
 
 /* Stops the node, closes its store (outstanding writes are abandoned, their
  * callbacks never run) and frees it. Safe on NULL. */
@@ -84,31 +85,31 @@ void raft_node_receive(struct raft_node *n, uint64_t from, const uint8_t *payloa
  * *index_out; -FL_ENOTLEADER, -FL_EBUSY, -FL_ENOSPC as raft_propose();
  * -FL_EAGAIN before the core started. The entry is applied through
  * app.apply once committed. */
-int raft_node_propose(struct raft_node *n, const void *data, uint32_t len, uint64_t *index_out);
+FL_MUST_CHECK int raft_node_propose(struct raft_node *n, const void *data, uint32_t len, uint64_t *index_out);
 
 /* Leadership transfer to target (raft_transfer(), thesis §3.10): the
  * arbiter hands leadership away when its own delta lease is not valid.
  * -FL_EAGAIN before the core started, else raft_transfer()'s result. */
-int raft_node_transfer(struct raft_node *n, uint64_t target);
+FL_MUST_CHECK int raft_node_transfer(struct raft_node *n, uint64_t target);
 
 /* Membership (leader only), as raft_add(), raft_remove() and raft_promote()
  * of raft.h, on the loop clock, followed by a drain so the resulting
  * messages and writes go out at once. Return -FL_EAGAIN before the core
  * started, else the core's result. */
-int raft_node_add(struct raft_node *n, uint64_t id);
-int raft_node_remove(struct raft_node *n, uint64_t id);
-int raft_node_promote(struct raft_node *n, uint64_t id);
+FL_MUST_CHECK int raft_node_add(struct raft_node *n, uint64_t id);
+FL_MUST_CHECK int raft_node_remove(struct raft_node *n, uint64_t id);
+FL_MUST_CHECK int raft_node_promote(struct raft_node *n, uint64_t id);
 
 /* The application saved the state machine up to index (<= applied): the
  * node stores the snapshot (data copied) and, once durable, tells the core,
  * which compacts its log. -FL_EBUSY while a previous snapshot is being
  * written, -FL_EINVAL for an index beyond the applied one. */
-int raft_node_snapshot(struct raft_node *n, uint64_t index, const void *data, uint64_t len);
+FL_MUST_CHECK int raft_node_snapshot(struct raft_node *n, uint64_t index, const void *data, uint64_t len);
 
 /* The core (for its const getters), or NULL before it started. */
 struct raft *raft_node_core(struct raft_node *n);
 /* The store's sticky error, or 0. */
-int raft_node_failed(const struct raft_node *n);
+FL_MUST_CHECK int raft_node_failed(const struct raft_node *n);
 /* The log store (for its statistics). */
 struct raft_logstore *raft_node_store(struct raft_node *n);
 

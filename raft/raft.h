@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 
 /* ---- log entries ---------------------------------------------------------- */
 
@@ -84,12 +85,12 @@ struct raft_config {
 size_t raft_config_encoded_size(const struct raft_config *c);
 /* Encodes c (versioned, little-endian) into buf of cap bytes. Returns the
  * number of bytes written, or -FL_EINVAL if cap is too small or c invalid. */
-int raft_config_encode(const struct raft_config *c, uint8_t *buf, size_t cap);
+FL_MUST_CHECK int raft_config_encode(const struct raft_config *c, uint8_t *buf, size_t cap);
 /* Decodes a configuration; -FL_EINVAL on any malformed or truncated input,
  * on a duplicate or zero id, or on an unknown role. Never crashes. */
-int raft_config_decode(const uint8_t *buf, size_t len, struct raft_config *out);
+FL_MUST_CHECK int raft_config_decode(const uint8_t *buf, size_t len, struct raft_config *out);
 /* Index of id in c, or -1. */
-int raft_config_find(const struct raft_config *c, uint64_t id);
+FL_MUST_CHECK int raft_config_find(const struct raft_config *c, uint64_t id);
 /* Number of voters in c. */
 uint32_t raft_config_voters(const struct raft_config *c);
 
@@ -270,25 +271,25 @@ struct raft;
  * -FL_ECORRUPT if a configuration entry does not decode, -FL_ENOMEM. Start-up counts as having heard from a leader at now_us, so a
  * restarted server grants no vote for one election timeout: the leader lease
  * of the previous leader survives our crash (thesis §6.4.1 leases). */
-int raft_new(const struct raft_options *opt, const struct raft_boot *boot,
+FL_MUST_CHECK int raft_new(const struct raft_options *opt, const struct raft_boot *boot,
 	     uint64_t now_us, struct raft **out);
 void raft_free(struct raft *r);
 
 /* Event: a message arrived (§5.1: any message with a higher term first makes
  * us a follower of that term, except the cases of §4.2.3 and §9.6).
  * -FL_EINVAL if the message is malformed or not addressed to us. */
-int raft_step(struct raft *r, uint64_t now_us, const struct raft_msg *m);
+FL_MUST_CHECK int raft_step(struct raft *r, uint64_t now_us, const struct raft_msg *m);
 
 /* Event: time passed. Drives election timeouts (§5.2), heartbeats, check-quorum
  * (§6.2), the transfer timeout (§3.10) and the log-store stall check: a leader
  * whose oldest unacknowledged persist item is older than E steps down
  * (hashicorp/raft #503). Call at least every heartbeat_us / 2. */
-int raft_tick(struct raft *r, uint64_t now_us);
+FL_MUST_CHECK int raft_tick(struct raft *r, uint64_t now_us);
 
 /* Event: the persist part of an update is durable; pass that update's
  * persist.last_index and persist.term, in issue order. -FL_EINVAL if the pair
  * does not match the oldest unacknowledged update. */
-int raft_persisted(struct raft *r, uint64_t last_index, uint64_t term);
+FL_MUST_CHECK int raft_persisted(struct raft *r, uint64_t last_index, uint64_t term);
 
 /* Returns the next update (and forgets what it returned before). */
 void raft_ready(struct raft *r, struct raft_update *upd);
@@ -296,7 +297,7 @@ void raft_ready(struct raft *r, struct raft_update *upd);
 /* Proposes a command (leader only). Returns 0 and the entry's index in
  * *index_out, -FL_ENOTLEADER, -FL_EBUSY during a leadership transfer,
  * -FL_ENOSPC if too many entries are not yet committed. */
-int raft_propose(struct raft *r, uint64_t now_us, const void *data, uint32_t len,
+FL_MUST_CHECK int raft_propose(struct raft *r, uint64_t now_us, const void *data, uint32_t len,
 		 uint64_t *index_out);
 
 /* Membership, one server at a time (thesis §4.1): a change is refused with
@@ -304,13 +305,13 @@ int raft_propose(struct raft *r, uint64_t now_us, const void *data, uint32_t len
  * committed an entry of its own term. Every server uses the newest
  * configuration in its log, committed or not. A new server joins as learner
  * (§4.2.1); raft_promote() makes it a voter once it has caught up. */
-int raft_add(struct raft *r, uint64_t now_us, uint64_t id);
-int raft_remove(struct raft *r, uint64_t now_us, uint64_t id);
+FL_MUST_CHECK int raft_add(struct raft *r, uint64_t now_us, uint64_t id);
+FL_MUST_CHECK int raft_remove(struct raft *r, uint64_t now_us, uint64_t id);
 /* Promotes learner id to voter when its match index is within
  * catch_up_entries of the leader's log: returns 0 if the change was proposed,
  * -FL_EAGAIN if it was queued (proposed automatically once caught up, dropped
  * after 10 election timeouts), -FL_ENOENT if id is not a learner. */
-int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
+FL_MUST_CHECK int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
 
 /* Leadership transfer (§3.10): the leader stops accepting proposals, brings
  * target up to date and sends it TimeoutNow; gives up after one election
@@ -318,13 +319,13 @@ int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
  * times out after TimeoutNow was sent, the leader steps down: a delayed
  * TimeoutNow could still start an election that skips the voters' lease
  * check, so its lease could never be trusted again in this term. */
-int raft_transfer(struct raft *r, uint64_t now_us, uint64_t target);
+FL_MUST_CHECK int raft_transfer(struct raft *r, uint64_t now_us, uint64_t target);
 
 /* The application saved a snapshot covering entries up to index (<= applied)
  * and it is durable (the driver wrote it to the log store);
  * the core keeps a copy of data for lagging followers (InstallSnapshot) and
  * compacts its log, keeping snapshot_trailing entries. */
-int raft_snapshot_taken(struct raft *r, uint64_t index, const void *data, uint64_t len);
+FL_MUST_CHECK int raft_snapshot_taken(struct raft *r, uint64_t index, const void *data, uint64_t len);
 
 /* The leader lease, for the arbiter: true iff we are leader, no transfer is
  * under way, and a majority of voters (us included) acknowledged an APPEND we
@@ -357,7 +358,7 @@ uint64_t raft_last_index(const struct raft *r);
 uint64_t raft_first_index(const struct raft *r);
 uint64_t raft_snapshot_index(const struct raft *r);
 /* Term of the entry at index; 0 for index 0; -FL_ENOENT if compacted or absent. */
-int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term_out);
+FL_MUST_CHECK int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term_out);
 /* The entry at index, or NULL. */
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 /* The newest configuration in the log (§4.1), and its index. */

@@ -47,6 +47,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 
 #define TA_KEY_BYTES 32u
 #define TA_MAX_KEYS 2u
@@ -85,7 +86,7 @@ struct ta_hs {
 };
 
 /* Initialises libsodium (idempotent). Returns 0 or -FL_ENOMEM if it cannot. */
-int ta_init(void);
+FL_MUST_CHECK int ta_init(void);
 
 /* The 8-byte identifier of a key (keyed BLAKE2b of a constant): lets a host
  * tell which of its keys a session was made with, without keeping the key. */
@@ -100,7 +101,7 @@ void ta_hello_make(struct ta_hs *hs, const uint8_t uuid[16], uint64_t init_id, u
  * (-FL_EVERSION), uuid and responder id (-FL_EFOREIGN) and stores the
  * initiator's claimed id in *init_id; 0 when it may be answered. Whether that
  * id is a peer, and at that address, is the caller's check. */
-int ta_hello_check(const uint8_t in[TA_HELLO_BYTES], const uint8_t uuid[16], uint64_t self_id,
+FL_MUST_CHECK int ta_hello_check(const uint8_t in[TA_HELLO_BYTES], const uint8_t uuid[16], uint64_t self_id,
 		   uint64_t *init_id);
 
 /* Responder, after ta_hello_check() accepted in: starts its side of the
@@ -113,13 +114,13 @@ void ta_reply_make(struct ta_hs *hs, const struct ta_keys *keys, const uint8_t h
  * into out, fills *s (tx = initiator to responder) and returns 0; -FL_EMAGIC
  * or -FL_EVERSION for a malformed reply, -FL_EPERM when no key of ours
  * matches (the responder holds another cluster key, or is not who it says). */
-int ta_reply_check(struct ta_hs *hs, const struct ta_keys *keys, const uint8_t in[TA_REPLY_BYTES],
+FL_MUST_CHECK int ta_reply_check(struct ta_hs *hs, const struct ta_keys *keys, const uint8_t in[TA_REPLY_BYTES],
 		   uint8_t out[TA_FINISH_BYTES], struct ta_session *s);
 
 /* Responder: checks FINISH; on success fills *s (rx = initiator to
  * responder) and returns 0; -FL_EMAGIC / -FL_EVERSION when malformed,
  * -FL_EPERM when the MAC does not verify. */
-int ta_finish_check(const struct ta_hs *hs, const struct ta_keys *keys, const uint8_t in[TA_FINISH_BYTES],
+FL_MUST_CHECK int ta_finish_check(const struct ta_hs *hs, const struct ta_keys *keys, const uint8_t in[TA_FINISH_BYTES],
 		    struct ta_session *s);
 
 /* Sealed size of a payload of len bytes: header, payload and tag. */
@@ -137,6 +138,6 @@ int64_t ta_frame_len(const uint8_t hdr[TA_FRAME_HDR_BYTES], uint32_t max_payload
  * sealed bytes (sealed_len, from ta_frame_len). Returns 0 and advances the
  * receive counter (the payload is buf[0..sealed_len - 16)), or -FL_EPERM
  * when the frame is forged, altered, replayed or out of order. */
-int ta_open(struct ta_session *s, const uint8_t hdr[TA_FRAME_HDR_BYTES], uint8_t *buf, uint32_t sealed_len);
+FL_MUST_CHECK int ta_open(struct ta_session *s, const uint8_t hdr[TA_FRAME_HDR_BYTES], uint8_t *buf, uint32_t sealed_len);
 
 #endif

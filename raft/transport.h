@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 
 /* Called on the loop thread for every frame accepted. payload is valid only
  * during the call. The callback may send but must not free the transport
@@ -61,7 +62,7 @@ struct raft_transport {
 /* Queues payload (copied) for host `to`. Returns 0 when queued (delivery is
  * not guaranteed), -FL_ENOENT for an unknown host, -FL_EINVAL for a payload
  * above the transport's maximum. Never blocks. */
-static inline int raft_transport_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
+static inline FL_MUST_CHECK int raft_transport_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
 {
 	return t->ops->send(t, to, payload, len);
 }
@@ -138,7 +139,7 @@ struct raft_tcp;
 /* Creates a transport on el and, if cfg->listen_addr is set, listens there
  * (SO_REUSEADDR, so a restarted host gets its port back). Returns 0 or a -FL_E
  * code, with a one-line reason in err (may be NULL). */
-int raft_tcp_new(struct fl_eloop *el, const struct raft_tcp_config *cfg, struct raft_tcp **out,
+FL_MUST_CHECK int raft_tcp_new(struct fl_eloop *el, const struct raft_tcp_config *cfg, struct raft_tcp **out,
 		 char *err, size_t errlen);
 /* Closes every connection, drops queued frames, frees t. */
 void raft_tcp_free(struct raft_tcp *t);
@@ -150,21 +151,21 @@ uint16_t raft_tcp_port(const struct raft_tcp *t);
 /* Adds (or re-addresses) peer id at a numeric IPv4 address and starts
  * connecting to it. -FL_EINVAL for a bad address or id, -FL_ENOSPC when
  * RAFT_TCP_MAX_PEERS peers exist. */
-int raft_tcp_add_peer(struct raft_tcp *t, uint64_t id, const char *addr, uint16_t port);
+FL_MUST_CHECK int raft_tcp_add_peer(struct raft_tcp *t, uint64_t id, const char *addr, uint16_t port);
 /* Replaces the cluster keys (n 1 or 2; keys[0] current, keys[1] next):
  * new connections use them; established connections made with a key no
  * longer listed are closed (their peers reconnect at once with a key both
  * hold). -FL_EINVAL for n out of range or on an insecure transport. */
-int raft_tcp_set_keys(struct raft_tcp *t, uint32_t n, const uint8_t keys[][RAFT_TCP_KEY_BYTES]);
+FL_MUST_CHECK int raft_tcp_set_keys(struct raft_tcp *t, uint32_t n, const uint8_t keys[][RAFT_TCP_KEY_BYTES]);
 
 /* Forgets peer id: its queue is dropped, its connections closed. */
-int raft_tcp_remove_peer(struct raft_tcp *t, uint64_t id);
+FL_MUST_CHECK int raft_tcp_remove_peer(struct raft_tcp *t, uint64_t id);
 
 /* Queues payload for peer `to` (see raft_transport_send()). When the peer's
  * queue is full the OLDEST queued frame that is not being written is dropped
  * (counted in dropped_queue_full): a newer heartbeat or append supersedes an
  * older one, and Raft repairs the gap. */
-int raft_tcp_send(struct raft_tcp *t, uint64_t to, const void *payload, uint32_t len);
+FL_MUST_CHECK int raft_tcp_send(struct raft_tcp *t, uint64_t to, const void *payload, uint32_t len);
 
 /* Frames queued for peer id (0 for an unknown peer). */
 uint32_t raft_tcp_queued(const struct raft_tcp *t, uint64_t id);

@@ -12,6 +12,7 @@ struct arb_wmsg {
 #ifndef FL_PLUGIN_ARB_INTERNAL_H
 #define FL_PLUGIN_ARB_INTERNAL_H
 
+#include "common/must_check.h"
 #include "common/rand.h"
 #include "disklock/lockspace.h"
 #include "disklock/mailbox.h"
@@ -236,6 +237,7 @@ struct arb {
 		uint64_t rejected_forward, rejected_witness; /* arb_trust.c */
 		uint64_t start_failures, start_give_ups;
 		uint64_t header_checks, header_foreign; /* arb_header.c */
+		uint64_t views_unsent; /* views the transport did not queue (best effort) */
 	} ctr;
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
@@ -267,14 +269,14 @@ int arb_header_init(struct arb *a);
 void arb_header_free(struct arb *a);
 void arb_header_tick(struct arb *a, uint64_t now);
 uint64_t arb_cluster_time(const struct arb *a);
-int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
+FL_MUST_CHECK int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
 bool arb_is_leader(const struct arb *a);
 /* Snapshots f into node n once ARB_SNAPSHOT_EVERY entries were applied
  * since *last_index (log compaction). */
 void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct fsm *f, uint64_t *last_index);
 
 /* arb_vm.c */
-int arb_vms_init(struct arb *a);
+FL_MUST_CHECK int arb_vms_init(struct arb *a);
 void arb_vms_free(struct arb *a);
 void arb_vms_reconcile(struct arb *a);
 /* Start-up audit: reads the volume leases of every registered VM once and
@@ -292,7 +294,7 @@ enum vl_owner_state arb_owner_state(void *ctx, uint64_t host_id, uint64_t genera
 void arb_lvm_set_state(struct arb_lvm *l, enum arb_lvm_state to);
 
 /* Allocates the leader's per-VM state (a->nlvm entries); -FL_ENOMEM. */
-int arb_leader_init(struct arb *a);
+FL_MUST_CHECK int arb_leader_init(struct arb *a);
 void arb_leader_free(struct arb *a);
 void arb_leader_tick(struct arb *a);
 void arb_classify_all(struct arb *a);
@@ -301,18 +303,18 @@ void arb_leader_became(struct arb *a);
 void arb_leader_hand_off(struct arb *a);
 
 /* arb_witness.c */
-int arb_witness_init(struct arb *a);
+FL_MUST_CHECK int arb_witness_init(struct arb *a);
 void arb_witness_free(struct arb *a);
 void arb_witness_tick(struct arb *a, uint64_t now);
 bool arb_witness_in_config(const struct arb *a);
 /* Starts the disk voter's Raft node on the voter store; the caller holds
  * the witness lease under our current delta generation. */
 void arb_witness_serve(struct arb *a);
-int arb_witness_route(struct arb *a, const void *payload, uint32_t len);
+FL_MUST_CHECK int arb_witness_route(struct arb *a, const void *payload, uint32_t len);
 void arb_witness_receive(struct arb *a, uint64_t via, const uint8_t *b, uint32_t len);
 
 /* arb_mailbox.c */
-int arb_mb_init(struct arb *a);
+FL_MUST_CHECK int arb_mb_init(struct arb *a);
 void arb_mb_free(struct arb *a);
 void arb_mb_enqueue(struct arb *a, uint8_t kind, uint64_t host, uint8_t req);
 bool arb_mb_queued(const struct arb *a, uint8_t kind, uint64_t host);

@@ -35,6 +35,31 @@ static void assert_leader(const struct arb *a)
 	FL_ASSERT(a->node != NULL);
 }
 
+/* Proposes one of the leader's decisions. A failure changes what the cluster
+ * does (a host record, a slot, a fence, a move waits), so it is logged at
+ * notice; the caller's due() stamp proposes it again one retry period later. */
+static int leader_propose(struct arb *a, struct fsm_cmd *cmd)
+{
+	int rv = arb_propose_cmd(a, cmd);
+	if (rv != 0)
+		fl_notice("host %" PRIu64 ": leader: %s (host %u%s%s) not proposed: %s; proposed again later",
+			  a->cfg.host_id, fsm_cmd_type_name(cmd->type), cmd->host_id, cmd->uid[0] ? ", VM " : "",
+			  cmd->uid, fl_strerror(rv));
+	return rv;
+}
+
+/* A membership change asked of Raft: -FL_EBUSY (one change at a time, or a
+ * transfer) is the normal answer while another is in flight and is tried
+ * again next tick; anything else is logged at notice. */
+static void leader_member_result(const struct arb *a, const char *what, uint64_t id, int rv)
+{
+	if (rv == -FL_EBUSY)
+		fl_debug("host %" PRIu64 ": %s %" PRIu64 ": Raft is busy with another change", a->cfg.host_id, what, id);
+	else if (rv != 0)
+		fl_notice("host %" PRIu64 ": %s %" PRIu64 " refused by Raft: %s", a->cfg.host_id, what, id,
+			  fl_strerror(rv));
+}
+
 static bool due(const struct arb *a, uint64_t *last_us)
 {
 	uint64_t now = arb_now(a);
@@ -101,7 +126,7 @@ static void leader_hosts(struct arb *a)
 			snprintf(cmd.name, sizeof(cmd.name), "host%u", id);
 		const char *addr = id < a->cfg.n_peer_addrs ? a->cfg.peer_addrs[id] : NULL;
 		snprintf(cmd.addr, sizeof(cmd.addr), "%s", addr && addr[0] ? addr : "unknown");
-		arb_propose_cmd(a, &cmd);
+		(void)leader_propose(a, &cmd); /* logged; due() retries */
 	}
 }
 
@@ -124,7 +149,7 @@ static void leader_slots(struct arb *a)
 			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
 			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
 			memcpy(cmd.volid, vm->vol[v].id, sizeof(cmd.volid));
-			arb_propose_cmd(a, &cmd);
+			(void)leader_propose(a, &cmd); /* logged; due() retries */
 		}
 	}
 }
@@ -206,7 +231,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 				  is_fenced ? "it says FENCED" : "partitioned longer than P");
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
 					      .reason = FSM_FENCE_PARTITIONED};
-			arb_propose_cmd(a, &cmd);
+			(void)leader_propose(a, &cmd); /* logged; due() retries */
 		}
 		return;
 	}
@@ -217,7 +242,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 		if (answered && due(a, &a->ldr.proposed_us[h])) {
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
 					      .fence_index = fh->fence.req_index};
-			arb_propose_cmd(a, &cmd);
+			(void)leader_propose(a, &cmd); /* logged; due() retries */
 		} else if (!asked && !answered && !arb_mb_queued(a, MBJ_SEND, h)) {
 			arb_mb_enqueue(a, MBJ_SEND, h, MB_FENCE);
 		}
@@ -237,7 +262,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	if (!arb_mb_queued(a, MBJ_SEND, h))
 		arb_mb_enqueue(a, MBJ_SEND, h, MB_CLEAR);
 	struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = h};
-	arb_propose_cmd(a, &cmd);
+	(void)leader_propose(a, &cmd); /* logged; due() retries */
 }
 
 /* Flap damping must not leave VMs down: when the plan has VMs with no
@@ -272,7 +297,7 @@ static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc
 	fl_notice("host %" PRIu64 ": no other host can run the VMs: lifting the quarantine of host %u",
 		  a->cfg.host_id, best);
 	struct fsm_cmd cmd = {.type = FSM_CMD_QUARANTINE_CLEAR, .host_id = best};
-	arb_propose_cmd(a, &cmd);
+	(void)leader_propose(a, &cmd); /* logged; due() retries */
 }
 
 /* VMs every eligible host failed to start are marked FAILED, for the
@@ -289,8 +314,8 @@ static void leader_mark_failed(struct arb *a, uint64_t now, uint64_t ct)
 			continue;
 		struct fsm_cmd cmd = {.type = FSM_CMD_VM_FAIL, .stamp_us = ct, .incarnation = vm->incarnation};
 		memcpy(cmd.uid, vm->uid, sizeof(cmd.uid));
-		if (arb_propose_cmd(a, &cmd) != 0)
-			continue;
+		if (leader_propose(a, &cmd) != 0)
+			continue; /* logged; proposed again next tick */
 		a->ldr.place_proposed_inc[u->vm_idx] = vm->incarnation;
 		a->ldr.place_proposed_us[u->vm_idx] = now;
 		fl_notice("host %" PRIu64 ": VM %s failed to start on every eligible host: FAILED until an operator "
@@ -315,8 +340,8 @@ static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, con
 			continue;
 		struct fsm_cmd cmd;
 		plc_move_cmd(&a->fsm, m, ct, &cmd);
-		if (arb_propose_cmd(a, &cmd) != 0)
-			continue;
+		if (leader_propose(a, &cmd) != 0)
+			continue; /* logged; proposed again next tick */
 		a->ldr.place_proposed_inc[m->vm_idx] = m->incarnation;
 		a->ldr.place_proposed_us[m->vm_idx] = now;
 		if (m->from_host != 0) {
@@ -351,7 +376,10 @@ void arb_leader_hand_off(struct arb *a)
 		return;
 	fl_notice("host %" PRIu64 ": our delta lease is not valid: handing leadership to host %u", a->cfg.host_id,
 		  best);
-	raft_node_transfer(a->node, best);
+	int rv = raft_node_transfer(a->node, best);
+	if (rv != 0)
+		fl_notice("host %" PRIu64 ": handing leadership to host %u failed: %s; tried again later",
+			  a->cfg.host_id, best, fl_strerror(rv));
 }
 
 /* A quorate leader with a valid lease that is itself fenced clears its own
@@ -375,7 +403,7 @@ static void leader_self_clear(struct arb *a)
 		arb_mb_enqueue(a, MBJ_SEND, me, MB_CLEAR);
 	if (record) {
 		struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = me};
-		arb_propose_cmd(a, &cmd);
+		(void)leader_propose(a, &cmd); /* logged; due() retries */
 	}
 }
 
@@ -436,7 +464,7 @@ static void leader_membership(struct arb *a)
 		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
 		if (fh != NULL && fh->role == FSM_ROLE_VOTER && c->servers[i].role == RAFT_LEARNER) {
 			if (due(a, &a->ldr.member_us))
-				raft_node_promote(a->node, id);
+				leader_member_result(a, "promoting host", id, raft_node_promote(a->node, id));
 			return;
 		}
 		host_voters += id != ARB_WITNESS_ID && c->servers[i].role == RAFT_VOTER;
@@ -445,11 +473,13 @@ static void leader_membership(struct arb *a)
 	if (!due(a, &a->ldr.member_us))
 		return;
 	if (want && w < 0)
-		raft_node_add(a->node, ARB_WITNESS_ID);
+		leader_member_result(a, "adding the disk voter", ARB_WITNESS_ID, raft_node_add(a->node, ARB_WITNESS_ID));
 	else if (want && c->servers[w].role == RAFT_LEARNER)
-		raft_node_promote(a->node, ARB_WITNESS_ID);
+		leader_member_result(a, "promoting the disk voter", ARB_WITNESS_ID,
+				     raft_node_promote(a->node, ARB_WITNESS_ID));
 	else if (!want && w >= 0)
-		raft_node_remove(a->node, ARB_WITNESS_ID);
+		leader_member_result(a, "removing the disk voter", ARB_WITNESS_ID,
+				     raft_node_remove(a->node, ARB_WITNESS_ID));
 }
 
 /* Every host classifies every other host, for its status; only the leader
@@ -498,7 +528,7 @@ void arb_leader_tick(struct arb *a)
 			failed[nf++] = h;
 		struct fsm_cmd q;
 		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->ldr.proposed_us[h]))
-			arb_propose_cmd(a, &q);
+			(void)leader_propose(a, &q); /* logged; due() retries */
 	}
 	leader_place(a, failed, nf, cand, nc);
 }

@@ -163,8 +163,12 @@ static void w_state(void *arg, struct raft_node *n, uint8_t state, uint64_t term
 			best = h;
 		}
 	}
-	if (best)
-		raft_node_transfer(n, best);
+	if (best == 0)
+		return;
+	int rv = raft_node_transfer(n, best);
+	if (rv != 0)
+		fl_notice("host %" PRIu64 ": the disk voter leads and could not hand leadership to host %" PRIu64 ": %s",
+			  a->cfg.host_id, best, fl_strerror(rv));
 }
 
 static void w_started(void *arg, struct raft_node *n, int result)
@@ -181,8 +185,14 @@ static void w_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
 {
 	struct arb *a = arg;
 	(void)n;
-	if (e->type == RAFT_ENTRY_NORMAL && e->index > a->w.fsm.last_index)
-		fsm_apply(&a->w.fsm, e->index, e->term, e->data, e->len);
+	if (e->type != RAFT_ENTRY_NORMAL || e->index <= a->w.fsm.last_index)
+		return;
+	/* A command the FSM refuses is refused on every replica alike (the
+	 * hosts' own FSMs log it); the replica only records the entry's index. */
+	int rv = fsm_apply(&a->w.fsm, e->index, e->term, e->data, e->len);
+	if (rv != 0)
+		fl_debug("host %" PRIu64 ": disk voter: entry %" PRIu64 " refused: %s", a->cfg.host_id, e->index,
+			 fl_strerror(rv));
 }
 
 static void w_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)

@@ -172,10 +172,14 @@ static void arb_view_send(struct arb *a, uint64_t now)
 	fl_put_le64(buf + 17, ok_age);
 	fl_put_le32(buf + 25, flags);
 	fl_put_le32(buf + 29, n);
+	/* A view is sent every tick: one that is not queued (a peer without an
+	 * address yet, a full queue) is a lost datagram, counted; the next tick
+	 * sends a fresher one. */
 	for (uint32_t i = 0; i < c->n; i++)
-		if (c->servers[i].id != a->cfg.host_id && c->servers[i].id <= ARB_MAX_HOSTS)
-			raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
-					    1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES);
+		if (c->servers[i].id != a->cfg.host_id && c->servers[i].id <= ARB_MAX_HOSTS &&
+		    raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
+					1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES) != 0)
+			a->ctr.views_unsent++;
 }
 
 void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len)
@@ -216,7 +220,12 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 		arb_reject(a, from, false, fsm_cmd_type_name(c.type));
 		return;
 	}
-	arb_propose_cmd(a, &c);
+	/* The sender proposes it again until it sees the effect; a failure here
+	 * (a change of leader, a full log) delays what it asked for. */
+	int rv = arb_propose_cmd(a, &c);
+	if (rv != 0)
+		fl_notice("host %" PRIu64 ": %s forwarded by host %" PRIu64 " not proposed: %s", a->cfg.host_id,
+			  fsm_cmd_type_name(c.type), from, fl_strerror(rv));
 }
 
 /* ---- proposals ---- */
@@ -392,12 +401,22 @@ static void arb_lease_recover(struct arb *a, uint64_t now)
 {
 	enum ls_state st = ls_state(a->ls);
 	if (st == LS_EXPIRED && arb_vms_all_idle(a) && now >= ls_valid_until_us(a->ls) + a->tim.k_us) {
+		/* Refused while a write of the old lease is still in flight: next tick. */
+		if (ls_reset(a->ls) != 0)
+			return;
 		fl_notice("host %" PRIu64 ": every VM is down; taking our host_id again", a->cfg.host_id);
-		ls_reset(a->ls);
 		st = LS_IDLE;
 	}
-	if (!a->ls_held && st == LS_IDLE)
-		ls_acquire(a->ls);
+	if (!a->ls_held && st == LS_IDLE) {
+		/* Errors of the acquire itself come as LS_EV_ACQUIRED; this is a
+		 * refusal to start one (an I/O in flight, no memory, a submit error). */
+		int rv = ls_acquire(a->ls);
+		if (rv == -FL_EAGAIN)
+			fl_debug("host %" PRIu64 ": host_id acquire not started yet: an I/O is in flight", a->cfg.host_id);
+		else if (rv != 0)
+			fl_warn("host %" PRIu64 ": cannot start acquiring our host_id: %s; trying again next tick",
+				a->cfg.host_id, fl_strerror(rv));
+	}
 }
 
 static bool arb_compute_quorate(struct arb *a, uint64_t now)

@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 #include "disklock/bdev.h"
 #include "disklock/layout.h"
@@ -105,9 +106,9 @@ void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us);
 
 /* Creates the arbiter (nothing runs until arb_start). -FL_EINVAL for an
  * inconsistent configuration, -FL_ENOMEM. The store is owned from now on. */
-int arb_new(const struct arb_config *cfg, struct arb **out);
+FL_MUST_CHECK int arb_new(const struct arb_config *cfg, struct arb **out);
 /* Starts: acquires the delta lease and starts the Raft node. */
-int arb_start(struct arb *a);
+FL_MUST_CHECK int arb_start(struct arb *a);
 /* Stops everything at once, as a crash would: nothing is written. */
 void arb_free(struct arb *a);
 
@@ -146,7 +147,7 @@ void arb_vm_start_failed(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
 /* Submits an FSM command: proposed here if leader, else forwarded to the
  * leader (fire and forget: the outcome shows in the FSM once applied).
  * -FL_ENOTLEADER when no leader is known. */
-int arb_submit(struct arb *a, const struct fsm_cmd *c);
+FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
 
 /* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
  * host in the FSM (name, address), then adds it to Raft as a learner and
@@ -154,15 +155,15 @@ int arb_submit(struct arb *a, const struct fsm_cmd *c);
  * refused with -FL_EBUSY while VMs are placed on the host: move them first
  * (a dead host's VMs move by themselves). The disk voter follows: the
  * leader keeps it a voter exactly while the number of host voters is even. */
-int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
-int arb_host_remove(struct arb *a, uint32_t host_id);
+FL_MUST_CHECK int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
+FL_MUST_CHECK int arb_host_remove(struct arb *a, uint32_t host_id);
 
 /* Clean stop, when no VM runs here: stops the tick (nothing is started or
  * re-acquired any more) and releases the delta lease (timestamp 0: the
  * others see this host leave at once). The caller drives the loop until
  * arb_released() or its own deadline, then frees the arbiter. -FL_EBUSY while
  * a VM runs or is being started or stopped, -FL_ENOENT if no lease is held. */
-int arb_release(struct arb *a);
+FL_MUST_CHECK int arb_release(struct arb *a);
 bool arb_released(const struct arb *a);
 
 /* ---- status ---- */

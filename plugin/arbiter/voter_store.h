@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "common/loop.h"
 #include "disklock/bdev.h"
 #include "raft/logstore.h"
@@ -64,7 +65,7 @@ struct voter_store_geometry {
 /* Computes the geometry. -FL_EALIGN if area_bytes is not a multiple of the
  * sector size, -FL_ETOOSMALL below VOTER_STORE_MIN_AREA_SECTORS sectors,
  * -FL_EINVAL for a sector size other than 512 or 4096. */
-int voter_store_geometry(uint64_t area_bytes, uint32_t sector_size, struct voter_store_geometry *out);
+FL_MUST_CHECK int voter_store_geometry(uint64_t area_bytes, uint32_t sector_size, struct voter_store_geometry *out);
 
 /* Per-store counters, on top of the seam's raft_logstore_stats. */
 struct voter_store_stats {
@@ -95,7 +96,7 @@ struct voter_store_stats {
  * previous holder that is still stuck in the SAN when the next holder starts
  * writing can land over the new holder's data; the witness takeover delay
  * (D) is what must make that impossible, as for every lease-protected area. */
-int voter_store_open(struct fl_loop *loop, struct fl_bdev *bdev, uint64_t area_offset, uint64_t area_bytes,
+FL_MUST_CHECK int voter_store_open(struct fl_loop *loop, struct fl_bdev *bdev, uint64_t area_offset, uint64_t area_bytes,
 		     const struct voter_store_opts *opts, struct raft_logstore **out, char *err, size_t errlen);
 
 /* Writes an empty voter (term 0, no vote, no log, no snapshot) to the area:
@@ -104,7 +105,7 @@ int voter_store_open(struct fl_loop *loop, struct fl_bdev *bdev, uint64_t area_o
  * forget its votes and log: do it only for a new cluster or after the disk
  * voter was removed from the configuration. Returns 0 or a -FL_E code with a
  * reason in err (may be NULL). */
-int voter_store_format_sync(struct fl_bdev *bdev, uint64_t area_offset, uint64_t area_bytes, char *err,
+FL_MUST_CHECK int voter_store_format_sync(struct fl_bdev *bdev, uint64_t area_offset, uint64_t area_bytes, char *err,
 			    size_t errlen);
 
 /* Counters of a store opened by voter_store_open(). */

@@ -372,7 +372,8 @@ static void print_leader(const struct vl_result *r, bool json)
 	char sp[FL_NAME_LEN + 1], rs[FL_NAME_LEN + 1], state[VL_STATE_STR_LEN] = "";
 	fl_name_get(l->space_name, sp);
 	fl_name_get(l->resource_name, rs);
-	(void)vl_state_format(l, state);
+	if (vl_state_format(l, state) != 0)
+		state[0] = '\0'; /* does not fit the hand-off form: printed empty */
 	if (json) {
 		json_t *sh = json_array();
 		for (uint32_t i = 0; i < FL_MIN(r->shared_count, (uint32_t)VL_MAX_SHARED); i++)

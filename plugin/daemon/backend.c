@@ -423,11 +423,18 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	struct fsm_cmd c = {.type = FSM_CMD_HOST_ADD, .host_id = req->host_id, .role = FSM_ROLE_LEARNER};
 	snprintf(c.name, sizeof(c.name), "%s", req->host_name);
 	snprintf(c.addr, sizeof(c.addr), "%s", req->host_addr);
-	if ((rv = fld_submit(d, call, &c)) != 0)
-		return rv;
+	/* The transport learns the address first: a host it cannot reach is
+	 * refused before anything about it is proposed. */
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-	raft_tcp_add_peer(d->tcp, req->host_id, ip, ntohs(sa.sin_port));
+	rv = raft_tcp_add_peer(d->tcp, req->host_id, ip, ntohs(sa.sin_port));
+	if (rv != 0) {
+		ctl_call_errorf(call, "host %u: the transport cannot add %s: %s", req->host_id, req->host_addr,
+				fl_strerror(rv));
+		return rv;
+	}
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
 	rv = raft_node_add(node, req->host_id);
 	if (rv != 0) {
 		ctl_call_errorf(call, "Raft refused to add host %u: %s (a previous change not yet committed?)",

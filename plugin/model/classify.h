@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 
 #define CLS_NEVER UINT64_MAX   /* net_age_us of a host never heard */
 
@@ -98,7 +99,7 @@ void cls_timings_default(struct cls_timings *t, uint64_t io_timeout_us, uint64_t
 void cls_timings_from_ls(struct cls_timings *t, const struct ls_timing *lt, uint64_t p_us, uint64_t h_us);
 /* 0 if *t is coherent (0 < R < F, D >= F + K + M, P > 0, H > 0; K and M
  * may be 0, as in sanlock's timing), -FL_EINVAL otherwise. */
-int cls_timings_check(const struct cls_timings *t);
+FL_MUST_CHECK int cls_timings_check(const struct cls_timings *t);
 /* The lockspace watch's judgement (an enum ls_host_state value, passed as
  * int to keep disklock's headers out of this one) as a cls_disk; an unknown
  * value maps to CLS_DISK_ERROR (never "free"). */

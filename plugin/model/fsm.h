@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/must_check.h"
 
 #define FSM_HOST_ID_MAX 2000u     /* sanlock's host_id range is 1..2000 */
 #define FSM_NAME_MAX 63u          /* host name, bytes (no NUL) */
@@ -225,7 +226,7 @@ void fsm_limits_default(struct fsm_limits *l);
 /* Allocates every table for limits *l (all allocation happens here) and
  * leaves an empty state. Returns 0, -FL_EINVAL for limits out of range, or
  * -FL_ENOMEM. */
-int fsm_init(struct fsm *f, const struct fsm_limits *l);
+FL_MUST_CHECK int fsm_init(struct fsm *f, const struct fsm_limits *l);
 /* Frees what fsm_init() allocated; f may be zeroed or already freed. */
 void fsm_free(struct fsm *f);
 /* Empties the state (as after fsm_init) without reallocating. */
@@ -235,12 +236,12 @@ void fsm_reset(struct fsm *f);
  * CRC-32C, stamp) and a little-endian body. Sets *len. Returns 0, or
  * -FL_EINVAL if a field does not fit its bound (string too long, unknown
  * type, spec over FSM_SPEC_MAX), -FL_ENOSPC if cap is too small. */
-int fsm_cmd_encode(const struct fsm_cmd *c, uint8_t *buf, size_t cap, size_t *len);
+FL_MUST_CHECK int fsm_cmd_encode(const struct fsm_cmd *c, uint8_t *buf, size_t cap, size_t *len);
 /* Decodes and checks buf[0..len) into *c: magic (-FL_EMAGIC), version
  * (-FL_EVERSION), lengths, CRC (-FL_ECHECKSUM), every field's bound and no
  * trailing bytes (-FL_EINVAL). Never reads outside buf. c->spec points into
  * buf. */
-int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c);
+FL_MUST_CHECK int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c);
 
 /* Applies the committed entry (index, term) holding buf[0..len). index must
  * be greater than the last one applied. Returns 0 when applied, or the
@@ -250,29 +251,29 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c);
  * index mismatch), -FL_ENOSPC (table full), -FL_EPERM (quarantined or LEFT
  * target). Either way the entry is consumed: last_index advances and the
  * applied/rejected counters count it. */
-int fsm_apply(struct fsm *f, uint64_t index, uint64_t term, const uint8_t *buf, size_t len);
+FL_MUST_CHECK int fsm_apply(struct fsm *f, uint64_t index, uint64_t term, const uint8_t *buf, size_t len);
 /* As fsm_apply() for an already decoded command: c must satisfy what
  * fsm_cmd_decode() checks (strings terminated within their arrays, nvol and
  * spec within bounds; asserted). Commands built in memory and never encoded
  * skip decode's character checks, so replicated commands always go through
  * fsm_apply(). */
-int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c);
+FL_MUST_CHECK int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm_cmd *c);
 
 /* Bytes fsm_snapshot() needs for the current state. */
 size_t fsm_snapshot_size(const struct fsm *f);
 /* Serialises the whole state, in table order, to buf[0..cap); sets *len.
  * Two FSMs with equal state give byte-identical snapshots. Returns 0 or
  * -FL_ENOSPC. */
-int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len);
+FL_MUST_CHECK int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len);
 /* Replaces the state with the snapshot in buf[0..len). Magic, version,
  * length and CRC are checked before anything changes (-FL_EMAGIC,
  * -FL_EVERSION, -FL_EINVAL, -FL_ECHECKSUM; -FL_EFOREIGN for other limits):
  * the state is then untouched. A snapshot that passes its CRC but is
  * inconsistent (-FL_ECORRUPT) leaves the state empty, never half-restored. */
-int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len);
+FL_MUST_CHECK int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len);
 /* Checks the cross-table invariants (unique ids and uids, slot table and
  * volumes agree, placements name known hosts). Returns 0 or -FL_ECORRUPT. */
-int fsm_check(const struct fsm *f);
+FL_MUST_CHECK int fsm_check(const struct fsm *f);
 
 /* "always", "never", "on-failure", "manager"; "?" for anything else. */
 const char *fsm_restart_name(uint8_t restart);
@@ -301,7 +302,7 @@ const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
 uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap);
 /* The lease slot of the volume with identity volid of VM uid in *slot: 0,
  * or -FL_ENOENT (no such VM or volume, or no slot yet). */
-int fsm_volume_slot(const struct fsm *f, const char *uid, const char *volid, uint32_t *slot);
+FL_MUST_CHECK int fsm_volume_slot(const struct fsm *f, const char *uid, const char *volid, uint32_t *slot);
 /* True if host_id is in vm's failed_on list. */
 bool fsm_vm_failed_on(const struct fsm_vm *vm, uint32_t host_id);
 /* True if vm is "active": placed on a host or running. Only active VMs

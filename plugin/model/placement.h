@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/must_check.h"
 #include "plugin/model/fsm.h"
 
 struct plc_params {
@@ -71,10 +72,10 @@ struct plc_plan {
  * quarantine a host for 2 h. */
 void plc_params_default(struct plc_params *p);
 /* 0 if *p is usable, -FL_EINVAL otherwise. */
-int plc_params_check(const struct plc_params *p);
+FL_MUST_CHECK int plc_params_check(const struct plc_params *p);
 
 /* Allocates a plan for an FSM with limits l. Returns 0 or -FL_ENOMEM. */
-int plc_plan_init(struct plc_plan *p, const struct fsm_limits *l);
+FL_MUST_CHECK int plc_plan_init(struct plc_plan *p, const struct fsm_limits *l);
 /* Frees what plc_plan_init() allocated; p may be zeroed or already freed. */
 void plc_plan_free(struct plc_plan *p);
 
@@ -84,7 +85,7 @@ void plc_plan_free(struct plc_plan *p);
  * also failed are dropped: the FSM would refuse them). VMs are taken in FSM table order. Fills p (previous contents
  * discarded). Returns 0, or -FL_EINVAL for sets larger than the host table
  * or bad parameters. */
-int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
+FL_MUST_CHECK int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
 		const uint32_t *candidates, uint32_t n_cand, const struct plc_params *pp, uint64_t now_us);
 
 /* Builds the VM_PLACE command for move m of a plan computed on f. */

@@ -241,7 +241,8 @@ static void fault_move(struct run *w)
 		return;
 	struct fsm_cmd cmd = {.type = FSM_CMD_VM_PLACE, .host_id = to, .incarnation = vm->incarnation};
 	snprintf(cmd.uid, sizeof(cmd.uid), "%s", uid);
-	arb_submit(a, &cmd);
+	if (arb_submit(a, &cmd) != 0)
+		return; /* the leader is changing: no move this time */
 	simcl_run_for(w->c, S(10));
 }
 

@@ -169,7 +169,7 @@ static void put_record(struct world *w, uint64_t host_id, const char *name, uint
 	l.owner_generation = gen;
 	l.timestamp = ts;
 	l.io_timeout = io_timeout;
-	fl_name_set(l.resource_name, name);
+	assert_int_equal(fl_name_set(l.resource_name, name), 0);
 	ls_record_encode_sector(&l, sector_of(w, host_id), w->disk.sector_size);
 	if (!marked) {
 		l.unused1 = 0;

@@ -610,8 +610,8 @@ static void a_lockspace_area_is_refused_as_a_lease(void **state)
 	world_init(&w, 1, 17);
 	struct fl_leader l = {.magic = FL_DELTA_MAGIC, .version = FL_DELTA_VERSION, .sector_size = 512,
 			      .max_hosts = 1};
-	fl_name_set(l.space_name, "LS");
-	fl_name_set(l.resource_name, "host1");
+	assert_int_equal(fl_name_set(l.space_name, "LS"), 0);
+	assert_int_equal(fl_name_set(l.resource_name, "host1"), 0);
 	fl_leader_encode(&l, w.disk.data);
 	assert_int_equal(acquire_one(&w, 1), -FL_EMAGIC);
 	world_free(&w);

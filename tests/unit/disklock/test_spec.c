@@ -37,7 +37,8 @@ static void escaped_colons_belong_to_the_path(void **state)
 	char text[128];
 	assert_int_equal(fl_spec_parse("LS:1:/dev/disk/by-path/pci-0\\:1\\:0:0", FL_SPEC_LOCKSPACE, &s, NULL, 0), 0);
 	assert_string_equal(s.path, "/dev/disk/by-path/pci-0:1:0");
-	fl_spec_format(&s, text, sizeof(text));
+	int n = fl_spec_format(&s, text, sizeof(text));
+	assert_int_equal(n, (int)strlen(text));
 	assert_string_equal(text, "LS:1:/dev/disk/by-path/pci-0\\:1\\:0:0");
 }
 
