@@ -265,7 +265,7 @@ bool arb_others_alive(const struct arb *a);
 uint64_t arb_leader_id(const struct arb *a);
 bool arb_lease_valid(const struct arb *a);
 /* arb_header.c: the periodic re-check of the device header. */
-int arb_header_init(struct arb *a);
+FL_MUST_CHECK int arb_header_init(struct arb *a);
 void arb_header_free(struct arb *a);
 void arb_header_tick(struct arb *a, uint64_t now);
 uint64_t arb_cluster_time(const struct arb *a);
