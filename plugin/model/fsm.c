@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "plugin/model/fsm.h"
+#include "plugin/model/fsm_ev.h"
 #include "common/assert.h"
 #include "common/crc32c.h"
 #include "disklock/ondisk.h"
@@ -26,6 +27,7 @@ struct cx {
 	const uint8_t *r;
 	size_t cap;
 	size_t off;
+	uint16_t ver; /* the format version read or written (commands, snapshots) */
 	bool bad;   /* a bound or a value was violated */
 	bool full;  /* writing ran out of room */
 };
@@ -176,6 +178,33 @@ static void cmd_register_body(struct cx *x, struct fsm_cmd *c)
 	cx_blob(x, &c->spec, &c->spec_len, FSM_SPEC_MAX);
 }
 
+/* Fences, quarantine and notes: about one host. */
+static void cmd_host_body(struct cx *x, struct fsm_cmd *c)
+{
+	switch (c->type) {
+	case FSM_CMD_FENCE_REQUEST:
+		cx_u32(x, &c->host_id);
+		cx_u8(x, &c->reason);
+		break;
+	case FSM_CMD_FENCE_ACK:
+		cx_u32(x, &c->host_id);
+		cx_u64(x, &c->fence_index);
+		break;
+	case FSM_CMD_QUARANTINE_SET:
+		cx_u32(x, &c->host_id);
+		cx_u64(x, &c->until_us);
+		break;
+	default:
+		FL_ASSERT(c->type == FSM_CMD_NOTE);
+		if (x->ver < 4)
+			x->bad = true;
+		cx_u8(x, &c->flag);
+		cx_u32(x, &c->host_id);
+		cx_u8(x, &c->reason);
+		break;
+	}
+}
+
 /* The body of each command type, field by field. */
 static void cmd_body(struct cx *x, struct fsm_cmd *c)
 {
@@ -223,16 +252,10 @@ static void cmd_body(struct cx *x, struct fsm_cmd *c)
 			cx_u8(x, &c->running);
 		break;
 	case FSM_CMD_FENCE_REQUEST:
-		cx_u32(x, &c->host_id);
-		cx_u8(x, &c->reason);
-		break;
 	case FSM_CMD_FENCE_ACK:
-		cx_u32(x, &c->host_id);
-		cx_u64(x, &c->fence_index);
-		break;
 	case FSM_CMD_QUARANTINE_SET:
-		cx_u32(x, &c->host_id);
-		cx_u64(x, &c->until_us);
+	case FSM_CMD_NOTE:
+		cmd_host_body(x, c);
 		break;
 	case FSM_CMD_SLOT_ALLOC:
 		cx_str(x, c->uid, FSM_UID_MAX, false, false);
@@ -246,6 +269,21 @@ static void cmd_body(struct cx *x, struct fsm_cmd *c)
 		x->bad = true;
 		break;
 	}
+}
+
+/* Version 4: who proposed and asked, when, and why. */
+static void cmd_origin(struct cx *x, struct fsm_origin *o)
+{
+	if (x->ver < 4)
+		return;
+	cx_u64(x, &o->wall_us);
+	cx_u32(x, &o->leader);
+	cx_u32(x, &o->by_host);
+	cx_bool(x, &o->by_op);
+	cx_u32(x, &o->by_uid);
+	cx_u8(x, &o->cause);
+	if (o->cause >= FSM_CAUSE_END)
+		x->bad = true;
 }
 
 /* CRC-32C over the header without its CRC field, then the body. */
@@ -264,8 +302,10 @@ int fsm_cmd_encode(const struct fsm_cmd *c, uint8_t *buf, size_t cap, size_t *le
 	if (cap < FSM_CMD_HDR_BYTES)
 		return -FL_ENOSPC;
 	struct fsm_cmd tmp = *c;   /* the codec takes a mutable record; writing never changes it */
-	struct cx x = {.mode = CX_WRITE, .w = buf + FSM_CMD_HDR_BYTES, .cap = cap - FSM_CMD_HDR_BYTES};
+	struct cx x = {.mode = CX_WRITE, .w = buf + FSM_CMD_HDR_BYTES, .cap = cap - FSM_CMD_HDR_BYTES,
+		       .ver = FSM_CMD_VERSION};
 	cmd_body(&x, &tmp);
+	cmd_origin(&x, &tmp.origin);
 	if (x.bad)
 		return x.full ? -FL_ENOSPC : -FL_EINVAL;
 	FL_ASSERT(x.off <= FSM_CMD_MAX_BYTES - FSM_CMD_HDR_BYTES);
@@ -287,7 +327,8 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c)
 		return -FL_EINVAL;
 	if (fl_get_le32(buf) != FSM_CMD_MAGIC)
 		return -FL_EMAGIC;
-	if (fl_get_le16(buf + 4) != FSM_CMD_VERSION)
+	uint16_t ver = fl_get_le16(buf + 4);
+	if (ver < FSM_CMD_VERSION_MIN || ver > FSM_CMD_VERSION)
 		return -FL_EVERSION;
 	if (fl_get_le32(buf + 8) != len - FSM_CMD_HDR_BYTES)
 		return -FL_EINVAL;
@@ -295,8 +336,9 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c)
 		return -FL_ECHECKSUM;
 	c->type = fl_get_le16(buf + 6);
 	c->stamp_us = fl_get_le64(buf + 16);
-	struct cx x = {.mode = CX_READ, .r = buf + FSM_CMD_HDR_BYTES, .cap = len - FSM_CMD_HDR_BYTES};
+	struct cx x = {.mode = CX_READ, .r = buf + FSM_CMD_HDR_BYTES, .cap = len - FSM_CMD_HDR_BYTES, .ver = ver};
 	cmd_body(&x, c);
+	cmd_origin(&x, &c->origin);
 	if (x.bad || x.off != x.cap)
 		return -FL_EINVAL;
 	FL_ASSERT(c->nvol <= FSM_VOLS_MAX);
@@ -335,7 +377,8 @@ int fsm_init(struct fsm *f, const struct fsm_limits *l)
 	f->vms = calloc(l->max_vms, sizeof(*f->vms));
 	f->slots = calloc(l->max_slots, sizeof(*f->slots));
 	f->spec_pool = calloc((size_t)l->max_vms, (size_t)l->spec_max_bytes + 1);
-	if (f->hosts == NULL || f->vms == NULL || f->slots == NULL || f->spec_pool == NULL) {
+	f->ev = calloc(FSM_EVENTS_MAX, sizeof(*f->ev));
+	if (f->hosts == NULL || f->vms == NULL || f->slots == NULL || f->spec_pool == NULL || f->ev == NULL) {
 		fsm_free(f);
 		return -FL_ENOMEM;
 	}
@@ -350,6 +393,7 @@ void fsm_free(struct fsm *f)
 	free(f->vms);
 	free(f->slots);
 	free(f->spec_pool);
+	free(f->ev);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -367,6 +411,8 @@ void fsm_reset(struct fsm *f)
 	f->last_term = 0;
 	f->clock_us = 0;
 	memset(&f->ctr, 0, sizeof(f->ctr));
+	memset(f->ev, 0, FSM_EVENTS_MAX * sizeof(*f->ev));
+	f->ev_total = 0;
 	FL_ASSERT(f->vms[0].spec == f->spec_pool);
 }
 
@@ -843,6 +889,34 @@ static int ap_slot_free(struct fsm *f, const struct fsm_cmd *c)
 	return 0;
 }
 
+/* What the leader saw, for the history: a host's state (a repeat of the
+ * state last noted is refused, so a new leader's re-notes add nothing), a
+ * voter promotion (once), or its own election. */
+static int ap_note(struct fsm *f, const struct fsm_cmd *c)
+{
+	if (c->flag == FSM_NOTE_LEADER)
+		return c->origin.leader != 0 ? 0 : -FL_EINVAL;
+	if (c->flag != FSM_NOTE_HOST_STATE && c->flag != FSM_NOTE_VOTER)
+		return -FL_EINVAL;
+	int i = host_index(f, c->host_id);
+	if (i < 0)
+		return -FL_ENOENT;
+	struct fsm_host *h = &f->hosts[i];
+	if (c->flag == FSM_NOTE_VOTER) {
+		if (h->noted_voter)
+			return -FL_EBUSY;
+		h->noted_voter = true;
+		return 0;
+	}
+	if (c->reason < FSM_CAUSE_UP || c->reason > FSM_CAUSE_LEFT)
+		return -FL_EINVAL;
+	if (h->noted_state == c->reason)
+		return -FL_EBUSY;
+	h->noted_state = c->reason;
+	FL_ASSERT(h->noted_state != 0);
+	return 0;
+}
+
 /* What decode guarantees and apply relies on for memory safety. */
 static bool cmd_bounded(const struct fsm_cmd *c)
 {
@@ -867,6 +941,8 @@ int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm
 	f->last_index = index;
 	f->last_term = term;
 	f->clock_us = FL_MAX(f->clock_us, c->stamp_us);
+	struct fsm_ev_pre pre;
+	fsm_ev_before(f, c, &pre);
 	int rv;
 	switch (c->type) {
 	case FSM_CMD_HOST_ADD: rv = ap_host_add(f, c); break;
@@ -887,12 +963,15 @@ int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm
 	case FSM_CMD_VM_START_FAILED: rv = ap_vm_start_failed(f, c); break;
 	case FSM_CMD_VM_FAIL:
 	case FSM_CMD_VM_CLEAR: rv = ap_vm_fail_clear(f, c); break;
+	case FSM_CMD_NOTE: rv = ap_note(f, c); break;
 	default: rv = -FL_EINVAL; break;
 	}
-	if (rv == 0)
+	if (rv == 0) {
 		f->ctr.applied++;
-	else
+		fsm_ev_after(f, index, term, c, &pre);
+	} else {
 		f->ctr.rejected++;
+	}
 	return rv;
 }
 
@@ -931,6 +1010,65 @@ static void snap_host(struct cx *x, struct fsm_host *h)
 	for (uint32_t k = 0; k < FSM_FENCE_HISTORY; k++)
 		cx_u64(x, &h->fence_stamps_us[k]);
 	cx_u64(x, &h->quarantine_until_us);
+	if (x->ver >= 4) {
+		cx_u8(x, &h->noted_state);
+		cx_bool(x, &h->noted_voter);
+		if (h->noted_state > FSM_CAUSE_LEFT)
+			x->bad = true;
+	}
+}
+
+static void snap_event(struct cx *x, struct fsm_event *e)
+{
+	cx_u64(x, &e->seq);
+	cx_u64(x, &e->index);
+	cx_u64(x, &e->term);
+	cx_u64(x, &e->wall_us);
+	cx_u64(x, &e->value);
+	cx_u32(x, &e->host_id);
+	cx_u32(x, &e->from_host);
+	cx_u32(x, &e->leader);
+	cx_u32(x, &e->by_host);
+	cx_u32(x, &e->by_uid);
+	cx_bool(x, &e->by_op);
+	cx_u8(x, &e->kind);
+	cx_u8(x, &e->state);
+	cx_u8(x, &e->cause);
+	cx_str(x, e->uid, FSM_UID_MAX, false, true);
+	if (e->kind == 0 || e->kind >= FSM_EV_KIND_END || e->cause >= FSM_CAUSE_END)
+		x->bad = true;
+}
+
+/* Version 4: the event total, then the events held, oldest first. */
+static void snap_events_write(const struct fsm *f, struct cx *x)
+{
+	uint64_t total = f->ev_total;
+	uint32_t n = fsm_events_held(f);
+	cx_u64(x, &total);
+	cx_u32(x, &n);
+	for (uint64_t seq = total - n; seq < total; seq++) {
+		struct fsm_event e = *fsm_event_get(f, seq);
+		snap_event(x, &e);
+	}
+}
+
+static bool snap_events_read(struct fsm *f, struct cx *x)
+{
+	uint64_t total = 0;
+	uint32_t n = 0;
+	cx_u64(x, &total);
+	cx_u32(x, &n);
+	if (x->bad || n > FSM_EVENTS_MAX || n > total || (total > FSM_EVENTS_MAX && n != FSM_EVENTS_MAX) ||
+	    (total <= FSM_EVENTS_MAX && n != total))
+		return false;
+	for (uint64_t seq = total - n; seq < total && !x->bad; seq++) {
+		struct fsm_event *e = &f->ev[seq % FSM_EVENTS_MAX];
+		snap_event(x, e);
+		if (e->seq != seq)
+			return false;
+	}
+	f->ev_total = total;
+	return !x->bad;
 }
 
 /* The VM's spec travels as a blob: *spec is read from when writing and set
@@ -1013,13 +1151,15 @@ static void snap_write(const struct fsm *f, struct cx *x)
 		cx_u32(x, &idx);
 		snap_vm(x, &vm, &spec, f->lim.spec_max_bytes);
 	}
+	if (x->ver >= 4)
+		snap_events_write(f, x);
 }
 
 size_t fsm_snapshot_size(const struct fsm *f)
 {
 	FL_ASSERT(f != NULL);
 	FL_ASSERT(f->hosts != NULL);
-	struct cx x = {.mode = CX_MEASURE};
+	struct cx x = {.mode = CX_MEASURE, .ver = FSM_SNAP_VERSION};
 	snap_write(f, &x);
 	FL_ASSERT(!x.bad);
 	return FSM_SNAP_HDR_BYTES + x.off;
@@ -1032,7 +1172,8 @@ int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len)
 	FL_ASSERT(len != NULL);
 	if (cap < FSM_SNAP_HDR_BYTES)
 		return -FL_ENOSPC;
-	struct cx x = {.mode = CX_WRITE, .w = buf + FSM_SNAP_HDR_BYTES, .cap = cap - FSM_SNAP_HDR_BYTES};
+	struct cx x = {.mode = CX_WRITE, .w = buf + FSM_SNAP_HDR_BYTES, .cap = cap - FSM_SNAP_HDR_BYTES,
+		       .ver = FSM_SNAP_VERSION};
 	snap_write(f, &x);
 	if (x.bad)
 		return -FL_ENOSPC;
@@ -1079,7 +1220,11 @@ static bool snap_read_tables(struct fsm *f, struct cx *x)
 			memcpy(vm->spec, spec, vm->spec_len);
 		vm->used = true;
 	}
-	return !x->bad && n <= f->lim.max_vms && x->off == x->cap;
+	if (x->bad || n > f->lim.max_vms)
+		return false;
+	if (x->ver >= 4 && !snap_events_read(f, x))
+		return false;
+	return !x->bad && x->off == x->cap;
 }
 
 /* Rebuilds the slot table from the volumes; false on a collision. */
@@ -1108,13 +1253,14 @@ int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len)
 		return -FL_EINVAL;
 	if (fl_get_le32(buf) != FSM_SNAP_MAGIC)
 		return -FL_EMAGIC;
-	if (fl_get_le16(buf + 4) != FSM_SNAP_VERSION || fl_get_le16(buf + 6) != 0)
+	uint16_t ver = fl_get_le16(buf + 4);
+	if (ver < FSM_SNAP_VERSION_MIN || ver > FSM_SNAP_VERSION || fl_get_le16(buf + 6) != 0)
 		return -FL_EVERSION;
 	if (fl_get_le32(buf + 8) != len - FSM_SNAP_HDR_BYTES)
 		return -FL_EINVAL;
 	if (fl_get_le32(buf + 12) != fl_crc32c_std(buf + FSM_SNAP_HDR_BYTES, len - FSM_SNAP_HDR_BYTES))
 		return -FL_ECHECKSUM;
-	struct cx x = {.mode = CX_READ, .r = buf + FSM_SNAP_HDR_BYTES, .cap = len - FSM_SNAP_HDR_BYTES};
+	struct cx x = {.mode = CX_READ, .r = buf + FSM_SNAP_HDR_BYTES, .cap = len - FSM_SNAP_HDR_BYTES, .ver = ver};
 	struct fsm_limits l = {0};
 	uint64_t v[3] = {0};
 	struct fsm_counters ctr = {0};
@@ -1347,7 +1493,7 @@ const char *fsm_cmd_type_name(uint16_t type)
 		[FSM_CMD_QUARANTINE_CLEAR] = "quarantine-clear",
 		[FSM_CMD_SLOT_ALLOC] = "slot-alloc", [FSM_CMD_SLOT_FREE] = "slot-free",
 		[FSM_CMD_VM_END] = "vm-end", [FSM_CMD_VM_START_FAILED] = "vm-start-failed",
-		[FSM_CMD_VM_FAIL] = "vm-fail", [FSM_CMD_VM_CLEAR] = "vm-clear",
+		[FSM_CMD_VM_FAIL] = "vm-fail", [FSM_CMD_VM_CLEAR] = "vm-clear", [FSM_CMD_NOTE] = "note",
 	};
 	if (type >= FSM_CMD_TYPE_END || names[type] == NULL)
 		return "?";

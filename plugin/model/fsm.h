@@ -15,7 +15,11 @@
  * State: membership, the VM registry (volumes, opaque spec, desired host,
  * restart policy, per-VM partition tolerance, an incarnation bumped on every
  * placement), the volume-lease slot table, one fence record per host, a
- * short history of fence times per host (for flap damping) and quarantine.
+ * short history of fence times per host (for flap damping) and quarantine,
+ * and the event ring: the last FSM_EVENTS_MAX decisions, derived in apply
+ * from the commands themselves (who proposed and asked, the proposer's wall
+ * clock and the cause travel in every command), so every host holds the
+ * same history for the same applied index.
  * Capacities (struct fsm_limits) are fixed at start-up, and must be the same
  * on every host: a snapshot records them and is refused by an FSM with other
  * limits, so a misconfigured host fails loudly instead of diverging. */
@@ -43,14 +47,23 @@
 #define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
 
 #define FSM_CMD_MAGIC 0x31434C46u    /* "FLC1" */
-#define FSM_CMD_VERSION 3u      /* 2: vm-register carries the owner uid/gid; 3: and volume identities */
+/* 2: vm-register carries the owner uid/gid; 3: and volume identities;
+ * 4: every command ends with its origin (struct fsm_origin), and NOTE.
+ * Version 3 commands (a log written before) still decode, origin unknown. */
+#define FSM_CMD_VERSION 4u
+#define FSM_CMD_VERSION_MIN 3u
 #define FSM_CMD_HDR_BYTES 24u
+#define FSM_ORIGIN_BYTES (8u + 4u + 4u + 1u + 4u + 1u)
 /* Largest encoded command (a VM_REGISTER with everything at its maximum). */
 #define FSM_CMD_MAX_BYTES \
 	(FSM_CMD_HDR_BYTES + 2 + FSM_UID_MAX + 1 + 8 + 4 + 1 + \
-	 FSM_VOLS_MAX * (2 + FSM_VOLID_MAX + 2 + FSM_PATH_MAX + 1) + 8 + 4 + FSM_SPEC_MAX)
+	 FSM_VOLS_MAX * (2 + FSM_VOLID_MAX + 2 + FSM_PATH_MAX + 1) + 8 + 4 + FSM_SPEC_MAX + FSM_ORIGIN_BYTES)
 #define FSM_SNAP_MAGIC 0x31534C46u   /* "FLS1" */
-#define FSM_SNAP_VERSION 3u     /* 2: VMs carry the owner uid/gid; 3: identities, paths' host, start failures */
+/* 2: VMs carry the owner uid/gid; 3: identities, paths' host, start
+ * failures; 4: the event ring and each host's noted state. A version 3
+ * snapshot still restores (no events). */
+#define FSM_SNAP_VERSION 4u
+#define FSM_SNAP_VERSION_MIN 3u
 #define FSM_SNAP_HDR_BYTES 16u
 
 enum fsm_cmd_type {
@@ -77,6 +90,8 @@ enum fsm_cmd_type {
 				      unplaced, pending, and host_id joins its failed_on list */
 	FSM_CMD_VM_FAIL,           /* uid, incarnation: every eligible host failed: FAILED */
 	FSM_CMD_VM_CLEAR,          /* uid: the operator clears FAILED and the failure history */
+	FSM_CMD_NOTE,              /* flag (enum fsm_note), host_id, reason (a host state): what the
+				      leader saw, for the event history only; nothing else changes */
 	FSM_CMD_TYPE_END
 };
 
@@ -105,6 +120,98 @@ enum fsm_fence_reason {
 	FSM_FENCE_REASON_END
 };
 
+/* Why a decision was taken: 1..6 are the subject host's state as the
+ * leader classified it (the values of enum cls_state, plugin/model/classify.h). */
+enum fsm_cause {
+	FSM_CAUSE_NONE = 0,
+	FSM_CAUSE_UP = 1,
+	FSM_CAUSE_PARTITIONED = 2,
+	FSM_CAUSE_STORAGE_LOST = 3,
+	FSM_CAUSE_DEAD = 4,
+	FSM_CAUSE_FENCED = 5,
+	FSM_CAUSE_LEFT = 6,
+	FSM_CAUSE_OPERATOR,        /* an operator's command */
+	FSM_CAUSE_PENDING,         /* a VM waiting for a host (new, cleared, or its start failed) */
+	FSM_CAUSE_FLAPPING,        /* fenced too often: quarantine */
+	FSM_CAUSE_NO_CANDIDATE,    /* quarantine lifted early: no other host can run the VMs */
+	FSM_CAUSE_BACK,            /* a fenced host is back: its fence is cleared */
+	FSM_CAUSE_ELECTED,         /* a new leader */
+	FSM_CAUSE_VM_EXIT,         /* the VM ended (its run-time reported it) */
+	FSM_CAUSE_END
+};
+
+/* FSM_CMD_NOTE's kinds. */
+enum fsm_note {
+	FSM_NOTE_LEADER = 1,       /* the proposer leads this term */
+	FSM_NOTE_HOST_STATE = 2,   /* host_id entered state `reason` (an enum fsm_cause 1..6) */
+	FSM_NOTE_VOTER = 3,        /* host_id is a Raft voter now */
+	FSM_NOTE_END
+};
+
+/* Who and when, carried by every command (version 4): the leader fills
+ * wall_us and leader as it proposes; by_host is the host that asked (the
+ * leader sets it to the sender of a forwarded command); by_uid is the
+ * caller's uid (SO_PEERCRED) when an operator asked through the control
+ * socket (by_op). cause says why (enum fsm_cause). */
+struct fsm_origin {
+	uint64_t wall_us;          /* the proposing leader's wall clock, us since the epoch; 0 unknown */
+	uint32_t leader;           /* the host that proposed it to Raft */
+	uint32_t by_host;          /* the host that asked; 0 unknown */
+	bool by_op;                /* an operator asked, as by_uid */
+	uint32_t by_uid;
+	uint8_t cause;             /* enum fsm_cause */
+};
+
+/* The event history: a ring of the last FSM_EVENTS_MAX events. Its encoded
+ * size must stay a small part of a snapshot (the Raft transport carries at
+ * most 16 MiB per frame; the default limits' snapshot is about 5 MiB). */
+#define FSM_EVENTS_MAX 1024u
+#define FSM_EVENT_MAX_BYTES (8u * 5u + 4u * 5u + 4u + 2u + FSM_UID_MAX)
+#define FSM_EVENTS_MAX_BYTES (8u + 4u + FSM_EVENTS_MAX * FSM_EVENT_MAX_BYTES)
+_Static_assert(FSM_EVENTS_MAX_BYTES <= (1u << 20), "the event ring must stay under 1 MiB of a snapshot");
+
+enum fsm_ev_kind {
+	FSM_EV_LEADER = 1,         /* host_id leads term */
+	FSM_EV_HOST_STATE,         /* host_id entered state (enum fsm_cause 1..6) */
+	FSM_EV_HOST_ADD,           /* host_id joined (state: its role) */
+	FSM_EV_HOST_REMOVE,        /* host_id LEFT */
+	FSM_EV_HOST_VOTER,         /* host_id became a Raft voter */
+	FSM_EV_FENCE_REQUEST,      /* host_id, state: enum fsm_fence_reason, value: the request's index */
+	FSM_EV_FENCE_ACK,          /* host_id answered FENCED */
+	FSM_EV_FENCE_CLEAR,        /* host_id's fence cleared */
+	FSM_EV_QUARANTINE,         /* host_id quarantined until value (cluster time) */
+	FSM_EV_QUARANTINE_CLEAR,
+	FSM_EV_VM_REGISTER,        /* uid */
+	FSM_EV_VM_UNREGISTER,
+	FSM_EV_VM_PLACE,           /* uid placed on host_id (from from_host), value: the new incarnation */
+	FSM_EV_VM_UNPLACE,         /* uid unplaced (from from_host) */
+	FSM_EV_VM_START,           /* uid reported running on host_id */
+	FSM_EV_VM_STOP,            /* uid reported stopped on host_id */
+	FSM_EV_VM_END,             /* uid ended on host_id; state 1: and unregistered */
+	FSM_EV_VM_START_FAILED,    /* host_id gave up starting uid */
+	FSM_EV_VM_FAILED,          /* every eligible host failed: FAILED */
+	FSM_EV_VM_CLEAR,           /* the operator cleared FAILED */
+	FSM_EV_KIND_END
+};
+
+struct fsm_event {
+	uint64_t seq;              /* its number: events ever recorded before it */
+	uint64_t index;            /* the Raft entry it came from */
+	uint64_t term;
+	uint64_t wall_us;          /* the proposer's wall clock (0 unknown: a version 3 command) */
+	uint64_t value;            /* kind-dependent (see enum fsm_ev_kind) */
+	uint32_t host_id;          /* the host it is about (VMs: the host it is placed or runs on) */
+	uint32_t from_host;        /* VM_PLACE / VM_UNPLACE: where it was placed before; 0 none */
+	uint32_t leader;           /* the proposer */
+	uint32_t by_host;          /* who asked (0 unknown) */
+	uint32_t by_uid;           /* with by_op: the operator's uid */
+	bool by_op;
+	uint8_t kind;              /* enum fsm_ev_kind */
+	uint8_t state;             /* kind-dependent */
+	uint8_t cause;             /* enum fsm_cause */
+	char uid[FSM_UID_MAX + 1]; /* the VM, "" for host events */
+};
+
 struct fsm_limits {
 	uint32_t max_hosts;        /* 1..FSM_HOST_ID_MAX host records (LEFT ones count) */
 	uint32_t max_vms;          /* 1..FSM_VMS_MAX */
@@ -131,6 +238,8 @@ struct fsm_host {
 	uint32_t fence_total;      /* fence requests ever; also the ring's write position */
 	uint64_t fence_stamps_us[FSM_FENCE_HISTORY];
 	uint64_t quarantine_until_us; /* cluster time; 0 = not quarantined */
+	uint8_t noted_state;       /* the last FSM_NOTE_HOST_STATE (enum fsm_cause 1..6), 0 none */
+	bool noted_voter;          /* FSM_NOTE_VOTER seen */
 };
 
 struct fsm_volume {
@@ -184,6 +293,8 @@ struct fsm {
 	uint64_t last_term;
 	uint64_t clock_us;         /* cluster time: max stamp applied */
 	struct fsm_counters ctr;
+	struct fsm_event *ev;      /* the event ring, FSM_EVENTS_MAX entries */
+	uint64_t ev_total;         /* events ever recorded: the next one's seq */
 };
 
 struct fsm_cmd_volume {
@@ -218,6 +329,7 @@ struct fsm_cmd {
 	uint32_t owner_uid, owner_gid; /* vm-register: the registering caller */
 	uint32_t spec_len;
 	const uint8_t *spec;
+	struct fsm_origin origin;      /* version 4; decoding a version 3 command leaves it zero */
 };
 
 /* Fills *l with the defaults (64 hosts, 256 VMs, 1024 slots, 16 KiB specs). */
@@ -278,6 +390,11 @@ FL_MUST_CHECK int fsm_check(const struct fsm *f);
 /* "always", "never", "on-failure", "manager"; "?" for anything else. */
 const char *fsm_restart_name(uint8_t restart);
 
+/* "dead", "operator", ...; "?" for anything else ("" for FSM_CAUSE_NONE). */
+const char *fsm_cause_name(uint8_t cause);
+/* "vm-placed", "fence-requested", ...; "?" for anything else. */
+const char *fsm_ev_kind_name(uint8_t kind);
+
 /* "vm-place", ... for logs; "?" for an unknown type. */
 const char *fsm_cmd_type_name(uint16_t type);
 
@@ -311,6 +428,11 @@ bool fsm_vm_active(const struct fsm_vm *vm);
 /* The active VM other than except_idx whose volume conflicts with volume
  * (id, ro) (the same identity, not both read-only), or NULL. */
 const struct fsm_vm *fsm_volume_holder(const struct fsm *f, const char *id, bool ro, uint32_t except_idx);
+/* Events held: min(ev_total, FSM_EVENTS_MAX); the oldest is seq
+ * ev_total - held. */
+uint32_t fsm_events_held(const struct fsm *f);
+/* The event numbered seq, or NULL if it is not held (too old, or not yet). */
+const struct fsm_event *fsm_event_get(const struct fsm *f, uint64_t seq);
 /* True if host_id is quarantined at cluster time now_us. */
 bool fsm_host_quarantined(const struct fsm *f, uint32_t host_id, uint64_t now_us);
 /* Fence requests against host_id stamped at or after since_us (cluster

@@ -136,6 +136,16 @@ static void gen_cmd(struct fuzz_in *in, struct fsm_cmd *c, uint64_t *clock)
 	c->until_us = *clock + (uint64_t)fuzz_u8(in) * 1000000u;
 	uint8_t s = fuzz_u8(in);
 	c->slot = s == 255 ? FSM_SLOT_ANY : s % (FUZZ_FSM_MAX_SLOTS + 2);
+	c->origin.wall_us = *clock + fuzz_u8(in);
+	c->origin.leader = fuzz_u8(in) % (FUZZ_FSM_MAX_HOSTS + 2);
+	c->origin.by_host = fuzz_u8(in) % (FUZZ_FSM_MAX_HOSTS + 2);
+	c->origin.by_op = fuzz_u8(in) & 1;
+	c->origin.by_uid = fuzz_u8(in);
+	c->origin.cause = (uint8_t)(fuzz_u8(in) % FSM_CAUSE_END);
+	if (c->type == FSM_CMD_NOTE) { /* kinds and host states in range, sometimes out */
+		c->flag = (uint8_t)(fuzz_u8(in) % (FSM_NOTE_END + 1));
+		c->reason = (uint8_t)(fuzz_u8(in) % (FSM_CAUSE_LEFT + 2));
+	}
 	c->spec_len = fuzz_u8(in) % (FUZZ_FSM_SPEC_MAX + 8);
 	if (c->spec_len > in->n)
 		c->spec_len = (uint32_t)in->n;

@@ -28,6 +28,7 @@
 #include "raft/tcp_auth.h"
 #include "raft/transport.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/model/fsm_v3_fixture.h"
 
 static const char *g_root;
 
@@ -199,8 +200,16 @@ static uint32_t fsm_cmds(struct fsm_cmd *c)
 	c[n] = (struct fsm_cmd){.type = FSM_CMD_VM_UNREGISTER};
 	snprintf(c[n++].uid, sizeof(c[0].uid), "vm0");
 	c[n++] = (struct fsm_cmd){.type = FSM_CMD_HOST_REMOVE, .host_id = 2};
-	for (uint32_t i = 0; i < n; i++)
+	c[n++] = (struct fsm_cmd){.type = FSM_CMD_NOTE, .flag = FSM_NOTE_LEADER};
+	c[n++] = (struct fsm_cmd){.type = FSM_CMD_NOTE, .flag = FSM_NOTE_HOST_STATE, .host_id = 1,
+				  .reason = FSM_CAUSE_DEAD};
+	c[n++] = (struct fsm_cmd){.type = FSM_CMD_NOTE, .flag = FSM_NOTE_VOTER, .host_id = 1};
+	for (uint32_t i = 0; i < n; i++) {
 		c[i].stamp_us = 1000000u * (i + 1);
+		c[i].origin = (struct fsm_origin){.wall_us = 1780000000000000ull + c[i].stamp_us, .leader = 1,
+						  .by_host = 1, .cause = FSM_CAUSE_OPERATOR, .by_op = i % 2 == 0,
+						  .by_uid = 1000};
+	}
 	return n;
 }
 
@@ -235,6 +244,12 @@ static void fsm_seeds(void)
 	static const uint8_t gen[] = {4, 1, 1, 1, 1, 0, 0, 1, 1, 2, 1, 1, 0, 0, 0, 0, 0, 5, 3, 0, 0, 2, 2, 1, 1,
 				      5, 1, 0, 2, 6, 3, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 255, 0, 1, 1, 1, 0, 0};
 	seed("fsm", "generated", 1, gen, sizeof(gen));
+	/* A version 3 snapshot (before the event history), written by that code. */
+	static uint8_t v3[2 + sizeof(k_v3_snapshot) + 9];
+	fl_put_le16(v3, (uint16_t)sizeof(k_v3_snapshot));
+	memcpy(v3 + 2, k_v3_snapshot, sizeof(k_v3_snapshot));
+	memcpy(v3 + 2 + sizeof(k_v3_snapshot), "\x01\x05\x02\x00\x00\x00\x00\x01\x03", 9);
+	seed("fsm", "snapshot-v3-then-commands", 2, v3, sizeof(v3));
 	fsm_free(&f);
 }
 
