@@ -213,6 +213,66 @@ static uint32_t up_hosts_other_than(const struct arb *a, uint32_t h)
 	return n;
 }
 
+/* The host states are the causes 1..6 (fsm.h keeps the history's copy). */
+_Static_assert(CLS_UP == (int)FSM_CAUSE_UP && CLS_PARTITIONED == (int)FSM_CAUSE_PARTITIONED &&
+		       CLS_STORAGE_LOST == (int)FSM_CAUSE_STORAGE_LOST && CLS_DEAD == (int)FSM_CAUSE_DEAD &&
+		       CLS_FENCED == (int)FSM_CAUSE_FENCED && CLS_LEFT == (int)FSM_CAUSE_LEFT,
+	       "enum fsm_cause 1..6 must be enum cls_state");
+
+/* Why we act on host h: its state as we classify it. */
+static uint8_t host_cause(const struct arb *a, uint32_t h)
+{
+	FL_ASSERT(h <= ARB_MAX_HOSTS);
+	return a->cls[h].valid ? a->cls[h].state : FSM_CAUSE_NONE;
+}
+
+/* The event history: a host's state as we classify it, once it differs
+ * from the one last noted, and never in our first H as leader (a new
+ * leader's records start empty: a host it has not heard yet is not news);
+ * at most one note per host per retry interval. */
+static void leader_note_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
+{
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	if (fh == NULL || !a->cls[h].valid || fh->noted_state == (uint8_t)s || now - a->ldr.ct_local_us < a->tim.h_us)
+		return;
+	if (s == CLS_LEFT && fh->state == FSM_HOST_LEFT)
+		return; /* the removal is its own event */
+	if (!due(a, &a->ldr.note_us[h]))
+		return;
+	struct fsm_cmd cmd = {.type = FSM_CMD_NOTE, .flag = FSM_NOTE_HOST_STATE, .host_id = h, .reason = (uint8_t)s};
+	cmd.origin.cause = (uint8_t)s;
+	(void)leader_propose(a, &cmd); /* due() retries */
+}
+
+/* Our election, once per term, and the hosts that became Raft voters. */
+static void leader_note_self(struct arb *a)
+{
+	if (!a->ldr.leader_noted) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_NOTE, .flag = FSM_NOTE_LEADER};
+		cmd.origin.cause = FSM_CAUSE_ELECTED;
+		a->ldr.leader_noted = leader_propose(a, &cmd) == 0;
+	}
+	uint32_t me = (uint32_t)a->cfg.host_id;
+	const struct fsm_host *self = fsm_host_find(&a->fsm, me);
+	if (self != NULL && self->noted_state != FSM_CAUSE_UP && self->noted_state != 0 &&
+	    due(a, &a->ldr.note_us[me])) {
+		struct fsm_cmd cmd = {.type = FSM_CMD_NOTE, .flag = FSM_NOTE_HOST_STATE, .host_id = me,
+				      .reason = FSM_CAUSE_UP};
+		cmd.origin.cause = FSM_CAUSE_UP;
+		(void)leader_propose(a, &cmd); /* due() retries */
+	}
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
+		if (fh == NULL || fh->noted_voter || c->servers[i].role != RAFT_VOTER ||
+		    !due(a, &a->ldr.note_us[id]))
+			continue;
+		struct fsm_cmd cmd = {.type = FSM_CMD_NOTE, .flag = FSM_NOTE_VOTER, .host_id = (uint32_t)id};
+		(void)leader_propose(a, &cmd); /* due() retries */
+	}
+}
+
 /* One host's fence life cycle (see the file comment). */
 static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
 {
@@ -231,6 +291,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 				  is_fenced ? "it says FENCED" : "partitioned longer than P");
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_REQUEST, .host_id = h,
 					      .reason = FSM_FENCE_PARTITIONED};
+			cmd.origin.cause = is_fenced ? FSM_CAUSE_FENCED : FSM_CAUSE_PARTITIONED;
 			(void)leader_propose(a, &cmd); /* logged; due() retries */
 		}
 		return;
@@ -242,6 +303,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 		if (answered && due(a, &a->ldr.proposed_us[h])) {
 			struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_ACK, .host_id = h,
 					      .fence_index = fh->fence.req_index};
+			cmd.origin.cause = FSM_CAUSE_FENCED;
 			(void)leader_propose(a, &cmd); /* logged; due() retries */
 		} else if (!asked && !answered && !arb_mb_queued(a, MBJ_SEND, h)) {
 			arb_mb_enqueue(a, MBJ_SEND, h, MB_FENCE);
@@ -262,6 +324,7 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 	if (!arb_mb_queued(a, MBJ_SEND, h))
 		arb_mb_enqueue(a, MBJ_SEND, h, MB_CLEAR);
 	struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = h};
+	cmd.origin.cause = FSM_CAUSE_BACK;
 	(void)leader_propose(a, &cmd); /* logged; due() retries */
 }
 
@@ -297,6 +360,7 @@ static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc
 	fl_notice("host %" PRIu64 ": no other host can run the VMs: lifting the quarantine of host %u",
 		  a->cfg.host_id, best);
 	struct fsm_cmd cmd = {.type = FSM_CMD_QUARANTINE_CLEAR, .host_id = best};
+	cmd.origin.cause = FSM_CAUSE_NO_CANDIDATE;
 	(void)leader_propose(a, &cmd); /* logged; due() retries */
 }
 
@@ -340,6 +404,7 @@ static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, con
 			continue;
 		struct fsm_cmd cmd;
 		plc_move_cmd(&a->fsm, m, ct, &cmd);
+		cmd.origin.cause = m->from_host != 0 ? host_cause(a, m->from_host) : FSM_CAUSE_PENDING;
 		if (leader_propose(a, &cmd) != 0)
 			continue; /* logged; proposed again next tick */
 		a->ldr.place_proposed_inc[m->vm_idx] = m->incarnation;
@@ -403,6 +468,7 @@ static void leader_self_clear(struct arb *a)
 		arb_mb_enqueue(a, MBJ_SEND, me, MB_CLEAR);
 	if (record) {
 		struct fsm_cmd cmd = {.type = FSM_CMD_FENCE_CLEAR, .host_id = me};
+		cmd.origin.cause = FSM_CAUSE_BACK;
 		(void)leader_propose(a, &cmd); /* logged; due() retries */
 	}
 }
@@ -503,6 +569,7 @@ void arb_leader_tick(struct arb *a)
 	FL_ASSERT(arb_lease_valid(a));
 	leader_self_clear(a);
 	leader_membership(a);
+	leader_note_self(a);
 	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
 	leader_hosts(a);
 	leader_slots(a);
@@ -527,8 +594,11 @@ void arb_leader_tick(struct arb *a)
 		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
 			failed[nf++] = h;
 		struct fsm_cmd q;
-		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->ldr.proposed_us[h]))
+		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->ldr.proposed_us[h])) {
+			q.origin.cause = FSM_CAUSE_FLAPPING;
 			(void)leader_propose(a, &q); /* logged; due() retries */
+		}
+		leader_note_host(a, h, s, now);
 	}
 	leader_place(a, failed, nf, cand, nc);
 }

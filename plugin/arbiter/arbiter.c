@@ -13,6 +13,11 @@
 #include "fencelock/error.h"
 #include "plugin/arbiter/arb_internal.h"
 #include "plugin/arbiter/arb_mutant.h"
+#include "raft/msg.h"
+
+/* A snapshot travels as one Raft message: the event ring (the same size on
+ * every host) must leave it room for the tables. */
+_Static_assert(FSM_EVENTS_MAX_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES / 16, "the FSM event ring crowds the snapshot");
 
 uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
 
@@ -216,6 +221,7 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 	}
 	if (!arb_is_leader(a))
 		return;
+	c.origin.by_host = (uint32_t)from; /* who asked is who sent it, whatever it says */
 	if (!arb_forward_allowed(a, from, &c)) {
 		arb_reject(a, from, false, fsm_cmd_type_name(c.type));
 		return;
@@ -237,8 +243,13 @@ int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
 	uint64_t index;
 	if (buf == NULL)
 		return -FL_ENOMEM;
-	if (arb_is_leader(a))
+	if (c->origin.by_host == 0)
+		c->origin.by_host = (uint32_t)a->cfg.host_id;
+	if (arb_is_leader(a)) {
 		c->stamp_us = arb_cluster_time(a);
+		c->origin.leader = (uint32_t)a->cfg.host_id;
+		c->origin.wall_us = a->cfg.wall_us != NULL ? a->cfg.wall_us(a->cfg.wall_ctx) : 0;
+	}
 	int rv = fsm_cmd_encode(c, buf, FSM_CMD_MAX_BYTES, &len);
 	if (rv == 0) {
 		if (arb_is_leader(a)) {

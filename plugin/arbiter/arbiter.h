@@ -97,6 +97,11 @@ struct arb_config {
 	 * simulator's checks of Raft's state-machine safety). */
 	void (*applied)(void *ctx, uint64_t host_id, const struct raft_entry *e);
 	void *applied_ctx;
+	/* Optional: the wall clock (us since the epoch) the leader writes into
+	 * each command it proposes, for the event history's times only; never
+	 * compared with anything. NULL: 0 ("unknown"). */
+	uint64_t (*wall_us)(void *ctx);
+	void *wall_ctx;
 };
 
 /* Fills defaults for everything but the host- and device-specific fields:

@@ -38,8 +38,12 @@ _Static_assert(CFG_PEERS_MAX + 1u <= RAFT_MAX_SERVERS, "all peers plus the disk 
  * 4 KiB for the JSON around them, fit one request frame. */
 _Static_assert(FSM_CMD_MAX_BYTES + 4096u <= CTL_MSG_MAX_BYTES, "a largest register request fits a control frame");
 
-int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
+int fld_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd *c)
 {
+	/* The event history names who asked (kept in c for re-proposals). */
+	c->origin.by_op = true;
+	c->origin.by_uid = (uint32_t)ctl_call_peer(call)->uid;
+	c->origin.cause = FSM_CAUSE_OPERATOR;
 	int rv = arb_submit(d->arb, c);
 	if (rv == -FL_ENOTLEADER) {
 		ctl_call_errorf(call, "host %u (%s) knows no Raft leader: it is not quorate; try again when "
@@ -233,7 +237,7 @@ static int register_update_check(struct ctl_call *call, const struct fsm_cmd *c,
 
 /* The registration, once no other host's placement stands in its way:
  * proposed and waited for (or 0 at once if registered exactly so). */
-static int register_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c)
+static int register_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd *c)
 {
 	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), c->uid, NULL);
 	int rv = vm != NULL ? register_update_check(call, c, vm) : 0;

@@ -297,8 +297,9 @@ int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, cons
 int fld_wait_end(struct fld *d, struct ctl_call *call, const char *uid, uint64_t inc);
 void fld_waiters_poll(struct fld *d, uint64_t now);
 void fld_waiters_drop(struct fld *d);
-/* Submits an FSM command, mapping "no leader" to a clear sentence on call. */
-int fld_submit(struct fld *d, struct ctl_call *call, const struct fsm_cmd *c);
+/* Submits an FSM command for an operator (its origin names the caller), mapping
+ * "no leader" to a clear sentence on call. */
+int fld_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd *c);
 
 /* ---- status.c ---- */
 /* Fills the read side of be: status, hosts, leases, vms, metrics and

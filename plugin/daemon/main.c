@@ -237,6 +237,17 @@ static int open_transport(struct fld *d)
 	return 0;
 }
 
+/* The wall clock the leader stamps its commands with (the event history's
+ * times; nothing compares it): a vDSO read, never blocking. */
+static uint64_t wall_clock_us(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * FL_US_PER_S + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static int create_arbiter(struct fld *d, struct raft_config *boot)
 {
 	struct arb_config ac;
@@ -259,6 +270,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.limits.max_vms = FL_MIN(ac.limits.max_vms, FLD_MAX_VMS);
 	ac.plc.include_unplaced = false; /* a VM runs where its wrapper asked, or where recovery puts it */
 	ac.vm = vmrt_ops(d);
+	ac.wall_us = wall_clock_us;
 	boot->n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_peers && i < CFG_PEERS_MAX; i++)
 		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};

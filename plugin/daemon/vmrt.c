@@ -602,6 +602,7 @@ static void end_submit(struct fld *d, struct dvm *v)
 {
 	struct fsm_cmd c = {.type = FSM_CMD_VM_END, .host_id = d->cfg.host_id, .incarnation = v->end_inc,
 			    .flag = v->end_unregister ? 1 : 0};
+	c.origin.cause = FSM_CAUSE_VM_EXIT;
 	snprintf(c.uid, sizeof(c.uid), "%s", v->end_uid);
 	int rv = arb_submit(d->arb, &c);
 	fl_info("VM %s incarnation %" PRIu64 ": %s proposed: %s", v->uid, v->end_inc,

@@ -42,6 +42,9 @@ struct applied_rec {
 	uint64_t term;
 	uint32_t crc;
 	bool set;
+	bool ev_set;       /* a host's event history at this FSM index was seen: */
+	uint64_t ev_total; /* its length */
+	uint32_t ev_crc;   /* and a digest of its newest event */
 };
 
 #define SIMCL_MAX_TERMS 65536u
@@ -187,6 +190,36 @@ static void simcl_applied(void *ctx, uint64_t host_id, const struct raft_entry *
 	}
 }
 
+/* ---- I5: hosts at the same FSM index hold the same event history ---- */
+
+static uint32_t event_digest(const struct fsm *f)
+{
+	const struct fsm_event *e = f->ev_total ? fsm_event_get(f, f->ev_total - 1) : NULL;
+	if (e == NULL)
+		return 0;
+	uint64_t v[6] = {e->seq, e->index, e->term, e->wall_us, e->value,
+			 (uint64_t)e->host_id << 32 | e->from_host};
+	uint32_t w[5] = {e->leader, e->by_host, e->by_uid, e->by_op, (uint32_t)e->kind << 16 | e->state << 8 | e->cause};
+	uint32_t crc = fl_crc32c_std(v, sizeof(v)) ^ fl_crc32c_std(w, sizeof(w));
+	return crc ^ fl_crc32c_std(e->uid, strlen(e->uid));
+}
+
+static void simcl_check_events(struct simcl *c, const struct simhost *h)
+{
+	const struct fsm *f = arb_fsm(h->arb);
+	if (f->last_index >= SIMCL_MAX_APPLIED)
+		return;
+	struct applied_rec *r = &c->applied[f->last_index];
+	uint32_t crc = event_digest(f);
+	if (!r->ev_set) {
+		r->ev_set = true;
+		r->ev_total = f->ev_total;
+		r->ev_crc = crc;
+	} else if (r->ev_total != f->ev_total || r->ev_crc != crc) {
+		simvm_violation(c->vms, "I5: a different event history at the same applied index", 0, 0, h->id);
+	}
+}
+
 /* ---- I2: at most one leader per term, sampled every 10 ms ---- */
 
 static void simcl_check_fn(struct fl_timer *t, void *arg)
@@ -196,6 +229,7 @@ static void simcl_check_fn(struct fl_timer *t, void *arg)
 		struct simhost *h = &c->hosts[i];
 		if (!h->up || h->arb == NULL)
 			continue;
+		simcl_check_events(c, h);
 		/* The host's own node, and the disk voter if it serves it. */
 		struct raft_node *nodes[2] = {arb_raft(h->arb), arb_witness_raft(h->arb)};
 		for (int k = 0; k < 2; k++) {
