@@ -23,14 +23,14 @@ run_case() {
     source "$FL_ROOT/tests/lib/common.sh"
     source "$FL_ROOT/tests/integration/daemon_lib.sh"
     case=$1 secs=$2
-    DL_N=1; dl_format; dl_config 1 1 "metrics_file = $T/metrics.prom"; dl_start 1
+    DL_N=1; DL_VOLUME_SLOTS=32 DL_IMG_MB=64; dl_format; dl_config 1 1 "metrics_file = $T/metrics.prom"; dl_start 1
     wait_for 20 eval "[ \"\$(dl_json 1 status | dl_py \"d.get(\\\"quorate\\\")\")\" = True ]" || fail "not quorate"
     sleep 2
     case $case in
     dead-wrappers)
         source "$FL_ROOT/tests/lib/flstall.sh"; mount_flstall; dl_vm_script
         for i in $(seq 20); do ln -s "$MNT/disk" "$T/fz$i"
-            FENCELOCK_SOCKET=$(dl_sock 1) "$FL" exec --vm "vm-f$i" --volume "$T/fz$i" -- "$T/vm.sh" "vm-f$i" "$T/l$i" >/dev/null 2>&1 &
+            FENCELOCK_SOCKET=$(dl_sock 1) "$FL" exec --vm "vm-f$i" --volume "$T/fz$i:id=fz$i" -- "$T/vm.sh" "vm-f$i" "$T/l$i" >/dev/null 2>&1 &
             W[$i]=$!; done
         for i in $(seq 20); do wait_for 20 test -s "$T/l$i" || fail "vm-f$i did not start"; done
         echo freeze > "$MNT/ctl"; for i in $(seq 20); do kill -9 "${W[$i]}"; done ;;
