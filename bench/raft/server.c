@@ -386,7 +386,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (uint32_t i = 0; i < a.n_peers; i++)
-		raft_tcp_add_peer(s.tcp, a.peer_id[i], "127.0.0.1", a.peer_port[i]);
+		if (raft_tcp_add_peer(s.tcp, a.peer_id[i], "127.0.0.1", a.peer_port[i]) != 0) {
+			fprintf(stderr, "bench server %llu: cannot add peer %llu\n", (unsigned long long)a.id,
+				(unsigned long long)a.peer_id[i]);
+			return 1;
+		}
 	if (client_listen(&s, a.client_port) != 0) {
 		fprintf(stderr, "bench server %llu: cannot listen on client port %u: %s\n", (unsigned long long)a.id,
 			a.client_port, strerror(errno));
