@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <urcu/urcu-memb.h>
 #include "common/latency.h"
@@ -39,10 +40,18 @@
 #include "plugin/host/worker.h"
 #include "raft/transport.h"
 
-#define FLD_MAX_VMS 256u            /* = the FSM's default max_vms */
+/* VMs this daemon tracks, by the FSM's table index: = the FSM's default
+ * max_vms (the VMs of the whole cluster), so every VM of the cluster may run
+ * here (docs/operations.md, "Density"). */
+#define FLD_MAX_VMS 1024u
+#define FLD_FDS_PER_VM 4u           /* descriptors a VM may cost the daemon at most */
 #define FLD_WAITERS_MAX 1024u       /* control calls waiting for a commit */
 #define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
+/* Starts (recover_command or re-runs) per poll: a fork costs the loop about
+ * a millisecond, and a failed host's VMs arrive here by the hundred at once
+ * (docs/operations.md, "Density"). */
+#define FLD_SPAWNS_PER_POLL 8u
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
 #define FLD_THREAD_STACK_BYTES (256u * 1024u) /* threads the daemon does not size itself */
 /* vm.release waits this long for the VM_END commit: less than the 5 s the
@@ -104,6 +113,7 @@ struct dvm {
 	int pid_fd;                  /* its pidfd: every signal to the VM goes through it; -1 if none */
 	pid_t wrapper_pid;           /* the `fencelock exec` that asked (SO_PEERCRED) */
 	int wrapper_fd;              /* pidfd of wrapper_pid (the connection's own, SO_PEERPIDFD), or -1 */
+	bool spawn_due;              /* SPAWNED, its command not run yet (vmrt_poll runs it) */
 	pid_t spawn_pid;             /* our own child: recover_command or re-run */
 	int spawn_fd;                /* its pidfd, or -1 */
 	bool exited_reported;        /* the wrapper said vm.exited */
@@ -256,6 +266,11 @@ int fld_watchdog_open(struct fld *d, char *err, size_t errlen);
 void fld_watchdog_pet(struct fld *d);
 /* Clean stop: disarms it (magic close). */
 void fld_watchdog_close(struct fld *d);
+
+/* ---- main.c ---- */
+/* RLIMIT_NOFILE as the daemon was started with (main.c raises its soft
+ * limit; children get this back). */
+extern struct rlimit fld_nofile_orig;
 
 /* ---- vmrt.c ---- */
 void vmrt_init(struct fld *d);

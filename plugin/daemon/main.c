@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -331,13 +332,12 @@ static void poll_fn(struct fl_timer *t, void *arg)
  * the FSM, and our transport must know them to talk to them. */
 static void sync_peers(struct fld *d)
 {
-	static char known[FLD_MAX_VMS][FSM_ADDR_MAX + 1];
-	FL_ASSERT(FLD_MAX_VMS <= CFG_HOST_ID_MAX);
+	static char known[CFG_HOST_ID_MAX + 1][FSM_ADDR_MAX + 1];
 	const struct fsm *f = arb_fsm(d->arb);
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		const struct fsm_host *h = fsm_host_at(f, i);
 		struct sockaddr_in sa;
-		if (h == NULL || h->host_id == d->cfg.host_id || h->host_id >= FLD_MAX_VMS ||
+		if (h == NULL || h->host_id == d->cfg.host_id || h->host_id > CFG_HOST_ID_MAX ||
 		    h->state != FSM_HOST_JOINED || strcmp(known[h->host_id], h->addr) == 0 ||
 		    cfg_parse_ipv4_port(h->addr, &sa) != 0)
 			continue;
@@ -651,6 +651,34 @@ static void small_default_stacks(void)
 #endif
 }
 
+/* Descriptors: each VM here costs the daemon up to four (the VM's and its
+ * wrapper's pidfds, a flush child's, a spawn's log), each control client one,
+ * plus the device, the log store and the peers (docs/operations.md,
+ * "Density"). The usual soft limit of 1,024 would cap a host at a few hundred
+ * VMs, so the soft limit is raised to the hard one; the children we spawn
+ * get the old soft limit back (vmrt.c), as a VMM using select() expects. */
+struct rlimit fld_nofile_orig = {RLIM_INFINITY, RLIM_INFINITY};
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	fld_nofile_orig = rl;
+	rlim_t want = (rlim_t)FLD_FDS_PER_VM * FLD_MAX_VMS + CTL_CLIENTS_DEFAULT + 256u;
+	if (rl.rlim_cur >= want || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		fl_warn("RLIMIT_NOFILE: cannot raise the soft limit to %llu: %s", (unsigned long long)rl.rlim_max,
+			strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < want)
+		fl_warn("RLIMIT_NOFILE: %llu descriptors allowed, %llu wanted for %u VMs; raise the hard limit "
+			"(LimitNOFILE=)", (unsigned long long)rl.rlim_cur, (unsigned long long)want, FLD_MAX_VMS);
+}
+
 int main(int argc, char **argv)
 {
 	bool fg = false;
@@ -679,6 +707,7 @@ int main(int argc, char **argv)
 	fl_log_set_level(D.cfg.log_level);
 	pin_allocator();
 	small_default_stacks();
+	raise_nofile();
 	find_fencelock_bin(&D);
 	/* The loop publishes the read views' snapshot with call_rcu: it must be
 	 * a registered RCU thread. */

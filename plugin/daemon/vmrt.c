@@ -368,14 +368,16 @@ static bool spawn_drop(const struct spawn_ids *ids)
  * async-signal-safe calls only. Never returns. */
 /* What the daemon runs with and a VM must not: SCHED_RR (reset at fork by
  * SCHED_RESET_ON_FORK, again here in case it was not set), the unit's nice
- * -10, real-time I/O class and OOM score -1000 (the daemon must never be
- * OOM-killed; a VM must stay killable). Memory locks end with fork. */
+ * -10, real-time I/O class, OOM score -1000 (the daemon must never be
+ * OOM-killed; a VM must stay killable) and the raised descriptor limit
+ * (main.c). Memory locks end with fork. */
 static void spawn_child_ordinary(void)
 {
 	struct sched_param sp = {.sched_priority = 0};
 	sched_setscheduler(0, SCHED_OTHER, &sp);
 	setpriority(PRIO_PROCESS, 0, 0);
 	syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 0 /* class none: from nice */);
+	setrlimit(RLIMIT_NOFILE, &fld_nofile_orig);
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		(void)!write(fd, "0", 1);
@@ -942,16 +944,38 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 		v->arb_started = false;
 		return -FL_ECANCELED;
 	}
-	int rv = spawn_vm(d, v, vm);
-	if (rv != 0) {
-		v->arb_started = false;
-		return rv;
-	}
+	/* Run by vmrt_poll, a few per poll, so that a host taking over the VMs
+	 * of a failed one does not fork hundreds of times in one turn of the
+	 * loop that renews its lease. */
 	if (was_elsewhere)
 		d->m.recovered++;
 	v->state = DVM_SPAWNED;
+	v->spawn_due = true;
 	fl_timer_after(d->loop, &v->timer, FLD_RECOVER_TIMEOUT_US);
 	return 0;
+}
+
+/* The starts op_start left to us: at most FLD_SPAWNS_PER_POLL per call. */
+static void spawn_due_vms(struct fld *d)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < FLD_MAX_VMS && n < FLD_SPAWNS_PER_POLL; i++) {
+		struct dvm *v = &d->vms[i];
+		if (!v->spawn_due)
+			continue;
+		v->spawn_due = false;
+		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
+		if (v->state != DVM_SPAWNED || v->spawn_pid != 0)
+			continue; /* killed (or granted) before its turn */
+		if (vm == NULL || strcmp(vm->uid, v->uid) != 0 || vm->desired_host != d->cfg.host_id) {
+			spawn_failed(d, v, "no longer placed here");
+			continue;
+		}
+		n++;
+		int rv = spawn_vm(d, v, vm);
+		if (rv != 0)
+			spawn_failed(d, v, fl_strerror(rv));
+	}
 }
 
 static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t deadline_us)
@@ -1197,6 +1221,7 @@ static void end_resubmit(struct fld *d, struct dvm *v, const struct fsm_vm *vm, 
 
 void vmrt_poll(struct fld *d, uint64_t now)
 {
+	spawn_due_vms(d);
 	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
 		struct dvm *v = &d->vms[i];
 		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);

@@ -352,7 +352,7 @@ void fsm_limits_default(struct fsm_limits *l)
 {
 	FL_ASSERT(l != NULL);
 	l->max_hosts = 64;
-	l->max_vms = 256;
+	l->max_vms = 1024;
 	l->max_slots = 1024;
 	l->spec_max_bytes = FSM_SPEC_MAX;
 }
