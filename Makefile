@@ -99,7 +99,7 @@ UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants \
-        $(addprefix test-,$(MODULES)) test-interop test-cluster test-microvm soak
+        $(addprefix test-,$(MODULES)) test-interop test-cluster test-microvm soak test-density
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test fixtures built by chained rules): make
 # would delete them after linking, and scripts/sim-mutants.sh links them.
@@ -275,6 +275,14 @@ sim-mutants: all
 # in $(BUILD)/soak/. Not part of make test (its short form is).
 soak: all
 	@tests/soak/soak.sh $(BUILD)
+
+# Density at full size (tests/density/density.sh): 1,000 guarded VMs on one
+# host of three with status answering in < 100 ms, 200 of them started at
+# once within 10 s, then a host with 500 VMs crashing (all running elsewhere
+# within D + 3 s, no overlap). A few minutes; not part of make test (its
+# small form, tests/integration/t_daemon_density.sh, is).
+test-density: all
+	@tests/density/density.sh $(BUILD)
 
 print-%:
 	@echo $($*)
