@@ -22,6 +22,12 @@ struct arb_wmsg {
 #include "raft/node.h"
 
 #define ARB_MAX_HOSTS 64u         /* hosts a cluster can have (layout max_hosts <= this) */
+
+/* Local VMs acquiring their volume leases at once (one lease operation
+ * each): the rest wait their turn, so that a host taking over hundreds of VMs
+ * keeps the device's I/O depth (AIO_MAX_DEPTH, shared with the renewals)
+ * bounded instead of failing lease operations for want of request slots. */
+#define ARB_ACQUIRING_MAX 32u
 #define ARB_MB_QUEUE 64u          /* pending mailbox jobs */
 #define ARB_MB_MAX_WRITES (1u + ARB_MAX_HOSTS) /* status + one ack per sender */
 #define ARB_FWD_MAGIC 'A'         /* payload prefix: arbiter message */
@@ -186,6 +192,11 @@ struct arb {
 	struct raft_node *node;
 	struct fsm fsm;
 	struct plc_plan plan;
+	/* The encoding buffer of arb_propose_cmd, reused: a failed host's VMs
+	 * are placed by the hundred, one proposal each. prop_busy: in use (a
+	 * proposal made from inside another one gets a buffer of its own). */
+	uint8_t prop_buf[FSM_CMD_MAX_BYTES];
+	bool prop_busy;
 	bool started, ls_held;
 	bool released;                /* arb_release() completed */
 	uint64_t snap_index;          /* raft index of our last snapshot */
@@ -216,6 +227,8 @@ struct arb {
 	/* local VMs, by FSM index */
 	struct arb_lvm *lvm;
 	uint32_t nlvm;
+	uint32_t n_acquiring;        /* local VMs in LVM_ACQUIRING (at most ARB_ACQUIRING_MAX) */
+	bool starting;               /* arb_vms_start_waiting runs (no re-entry) */
 
 	bool leader;                  /* our Raft node leads (its state callback) */
 	struct arb_leader_state ldr;  /* meaningful only while leader */
@@ -281,6 +294,9 @@ void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct f
 FL_MUST_CHECK int arb_vms_init(struct arb *a);
 void arb_vms_free(struct arb *a);
 void arb_vms_reconcile(struct arb *a);
+/* Begins the lease acquisitions of idle VMs placed here, as far as
+ * ARB_ACQUIRING_MAX allows (after one ended; arb_vms_reconcile does it too). */
+void arb_vms_start_waiting(struct arb *a);
 /* Start-up audit: reads the volume leases of every registered VM once and
  * reports those that name this host for a VM placed elsewhere. */
 void arb_vms_audit(struct arb *a);
