@@ -99,6 +99,13 @@ void arb_lvm_set_state(struct arb_lvm *l, enum arb_lvm_state to)
 {
 	FL_ASSERT(arb_lvm_edge_legal((enum arb_lvm_state)l->state, to));
 	FL_ASSERT(!l->op_busy); /* no lease operation spans a change of state */
+	if (l->state == LVM_ACQUIRING) {
+		FL_ASSERT(l->a->n_acquiring > 0);
+		l->a->n_acquiring--;
+	}
+	if (to == LVM_ACQUIRING)
+		l->a->n_acquiring++;
+	FL_ASSERT(l->a->n_acquiring <= ARB_ACQUIRING_MAX);
 	if (to == LVM_IDLE)
 		FL_ASSERT(l->held_mask == 0);
 	if (to == LVM_ACQUIRING)
@@ -148,8 +155,11 @@ static void lvm_op_done(struct vl_op *op, void *arg)
 		l->held_mask &= ~(1u << l->vol_next);
 		l->vol_next++;
 	}
+	bool was_acquiring = l->state == LVM_ACQUIRING;
 	vl_op_free(op);
 	lvm_step(l);
+	if (was_acquiring && l->state != LVM_ACQUIRING)
+		arb_vms_start_waiting(a); /* its turn is over: the next one's begins */
 }
 
 static void lvm_acquire_next(struct arb_lvm *l, const struct fsm_vm *vm)
@@ -555,13 +565,47 @@ static void lvm_follow_uid(struct arb_lvm *l, const struct fsm_vm *vm)
 	l->retry_at_us = 0;
 }
 
+/* Whether this host may begin to start VMs now. Nothing starts before the
+ * start-up audit has looked at the leases. */
+static bool arb_may_start(const struct arb *a)
+{
+	return arb_lease_valid(a) && a->quorate && arb_caught_up(a) && !a->pill && !a->fenced_status &&
+	       !a->want_fenced_status && a->audit.done;
+}
+
+/* Begins acquiring the leases of l, an idle VM the FSM places here, if its
+ * turn has come (ARB_ACQUIRING_MAX). */
+static void lvm_begin(struct arb_lvm *l, const struct fsm_vm *vm, uint64_t now)
+{
+	struct arb *a = l->a;
+	if (l->state != LVM_IDLE || vm == NULL || vm->desired_host != a->cfg.host_id || now < l->retry_at_us)
+		return;
+	if (vm->incarnation == l->never_again || !vm_has_slots(vm) || a->n_acquiring >= ARB_ACQUIRING_MAX)
+		return;
+	l->incarnation = vm->incarnation;
+	l->why = ARB_STOP_NONE;
+	l->vol_next = 0;
+	l->held_mask = 0;
+	arb_lvm_set_state(l, LVM_ACQUIRING);
+	lvm_step(l);
+}
+
+void arb_vms_start_waiting(struct arb *a)
+{
+	if (a->starting || a->n_acquiring >= ARB_ACQUIRING_MAX || !arb_may_start(a))
+		return;
+	a->starting = true;
+	uint64_t now = arb_now(a);
+	for (uint32_t i = 0; i < a->nlvm && a->n_acquiring < ARB_ACQUIRING_MAX; i++)
+		lvm_begin(&a->lvm[i], fsm_vm_at(&a->fsm, i), now);
+	a->starting = false;
+}
+
 void arb_vms_reconcile(struct arb *a)
 {
 	uint64_t now = arb_now(a);
 	arb_vms_safety(a, now);
-	/* Nothing starts before the start-up audit has looked at the leases. */
-	bool may_start = arb_lease_valid(a) && a->quorate && arb_caught_up(a) && !a->pill &&
-			 !a->fenced_status && !a->want_fenced_status && a->audit.done;
+	bool may_start = arb_may_start(a);
 	arb_vms_audit(a);
 	for (uint32_t i = 0; i < a->nlvm; i++) {
 		struct arb_lvm *l = &a->lvm[i];
@@ -580,15 +624,7 @@ void arb_vms_reconcile(struct arb *a)
 		    vm->run_host == a->cfg.host_id && vm->incarnation == l->fails_inc)
 			l->start_fails = 0; /* it runs: the failures before count no more */
 		lvm_give_up_send(l, vm, now);
-		if (l->state != LVM_IDLE || !ours || !may_start || now < l->retry_at_us)
-			continue;
-		if (vm->incarnation == l->never_again || !vm_has_slots(vm))
-			continue;
-		l->incarnation = vm->incarnation;
-		l->why = ARB_STOP_NONE;
-		l->vol_next = 0;
-		l->held_mask = 0;
-		arb_lvm_set_state(l, LVM_ACQUIRING);
-		lvm_step(l);
+		if (may_start)
+			lvm_begin(l, vm, now);
 	}
 }
