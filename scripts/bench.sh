@@ -9,7 +9,11 @@
 #      (skip with BENCH_SKIP_RAFT=1; about 75 s);
 #   5. renewal lateness of a real fencelockd, p50/p99/max: idle, 20 dead wrappers
 #      with unflushable volumes, 1,000 control clients, a slowloris (bench/lateness.sh;
-#      skip with BENCH_SKIP_LATENESS=1; about 3 min; needs FUSE for the second).
+#      skip with BENCH_SKIP_LATENESS=1; about 3 min; needs FUSE for the second);
+#   6. density: N = 10, 100, 500 VMs started at once on one host, its RSS and CPU
+#      with them, its crash and the time until all run elsewhere; 1,000 VMs on
+#      one host (bench/density.sh; table and plot in BUILD/bench; skip with
+#      BENCH_SKIP_DENSITY=1; about 4 min).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -56,4 +60,9 @@ if [ "${BENCH_SKIP_LATENESS:-0}" != 1 ]; then
     echo
     echo "== 5. renewal lateness (time past the scheduled renewal), one fencelockd, io_timeout 1 s"
     bash bench/lateness.sh "$build"  # timing: run make bench under flock /tmp/fl-heavy.lock
+fi
+if [ "${BENCH_SKIP_DENSITY:-0}" != 1 ]; then
+    echo
+    echo "== 6. density: N VMs on one host of three, started at once, then the host crashes"
+    bash bench/density.sh "$build"
 fi

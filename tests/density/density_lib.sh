@@ -208,12 +208,17 @@ dn_vmcheck() {
 # VM must run on h2 or h3 within DN_FAILOVER_MAX_MS (default D + 3 s = 9 s)
 # of the crash, with no overlap on any volume and survivors' renewal
 # lateness p99 under DN_LAT_P99_MAX_MS (default 50). Prints one result line:
-# "failover N=.. start_s=.. crash_to_all_ms=.. h2=.. h3=.. lat_p99_ms=h2/h3 overlaps=.. corrupt=.."
+# "failover N=.. start_s=.. crash_to_all_ms=.. h2=.. h3=.. lat_p99_ms=h2/h3 overlaps=.. corrupt=..
+# h1_rss_kb=BEFORE/WITH_N h1_cpu_pct=.." (h1 with its N VMs running, before the crash).
 dn_failover() {
     local n=$1 st t0 tl mark="$T/mark-crash" got=0 i
     local max_ms=${DN_FAILOVER_MAX_MS:-9000} lat_max=${DN_LAT_P99_MAX_MS:-50}
+    local r0 r1 c0 c1 hz; hz=$(getconf CLK_TCK)
+    r0=$(dn_rss_kb "${DPID[1]}")
     dn_start_all 1 1 "$n" "${DN_START_LIMIT_S:-120}"; st=$DN_START_S
-    sleep 2 # every VM a few records in
+    c0=$(dn_cpu_ticks "${DPID[1]}")
+    sleep 4 # every VM a few records in; h1's CPU with its N VMs meanwhile
+    c1=$(dn_cpu_ticks "${DPID[1]}"); r1=$(dn_rss_kb "${DPID[1]}")
     for i in 2 3; do dn_lat_snap "$i" "$T/lat-before-h$i"; done
     : > "$mark"; sleep 0.01
     dn_crash 1 1 "$n"; t0=$DN_T0
@@ -234,7 +239,8 @@ dn_failover() {
     h2=$(dn_vms_on 2); h3=$(dn_vms_on 3)
     dn_stop_fakevms
     local oc; oc=$(dn_vmcheck 1 "$n")
-    echo "failover N=$n start_s=$st crash_to_all_ms=$took h2=$h2 h3=$h3 lat_p99_ms=$l2/$l3 overlaps=${oc% *} corrupt=${oc#* }"
+    echo "failover N=$n start_s=$st crash_to_all_ms=$took h2=$h2 h3=$h3 lat_p99_ms=$l2/$l3 overlaps=${oc% *} corrupt=${oc#* }" \
+         "h1_rss_kb=$r0/$r1 h1_cpu_pct=$(( (c1 - c0) * 100 / hz / 4 ))"
     [ "${oc% *}" = 0 ] || fail "overlaps on ${oc% *} volumes: $(grep -l OVERLAP "$T"/vmcheck-d*.out | head -3)"
     [ "$took" -le "$max_ms" ] || fail "the last VM ran $took ms after the crash (bound $max_ms ms)"
     [ "$h2" -gt 0 ] && [ "$h3" -gt 0 ] || fail "not spread over the survivors: h2 $h2, h3 $h3"
