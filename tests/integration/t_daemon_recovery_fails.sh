@@ -6,6 +6,8 @@
 # failed: FAILED in `fencelock vms`, a Nagios WARNING in `fencelock status`,
 # the fencelock_vms_failed metric; the starter's output lands in the VM's log
 # file, not in the daemon's; `fencelock vm clear` makes the cluster try again.
+# (grep reads the whole metrics output: with -q it would quit at the match and
+# the writer's SIGPIPE would fail the pipeline under pipefail.)
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
 command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
@@ -40,7 +42,7 @@ dl_json 3 vms | jq -e '.vms[] | select(.uid == "vm-f") | (.failed_on | sort) == 
     fail "vm-f's failure record: $(dl_json 3 vms)"
 expect_rc 1 env FENCELOCK_SOCKET="$(dl_sock 2)" "$FL" status
 grep -q "WARNING.*1 VM(s) FAILED (first: vm-f)" <<<"$out" || fail "status does not warn: $out"
-"$FL" -s "$(dl_sock 3)" metrics | grep -qx "fencelock_vms_failed 1" || fail "metric: $("$FL" -s "$(dl_sock 3)" metrics | grep vms_failed)"
+"$FL" -s "$(dl_sock 3)" metrics | grep -x "fencelock_vms_failed 1" >/dev/null || fail "metric: $("$FL" -s "$(dl_sock 3)" metrics | grep vms_failed)"
 grep -q "No such file or directory" "$T/h2/state/vm-logs/vm-f.log" || fail "the starter's output is not in h2's vm log"
 grep -q "oom=0 nice=0" "$T/h2/state/vm-logs/vm-f.log" || fail "the starter did not get a normal priority: $(cat "$T/h2/state/vm-logs/vm-f.log")"
 ! grep -q "No such file or directory" "$T/h2/log" || fail "the starter's output went to the daemon's log"
