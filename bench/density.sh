@@ -47,8 +47,9 @@ if [ "$dense" -gt 0 ]; then
 fi
 command -v gnuplot >/dev/null || { echo "gnuplot missing (make deps): no plot"; exit 0; }
 gnuplot <<EOF2 2>/dev/null || echo "gnuplot failed: no plot"
-set terminal png size 1000,600
+set terminal png size 1000,600 noenhanced
 set output "$out/density.png"
+set yrange [0:10]
 set datafile separator ","
 set title "fencelockd density: N VMs on one host of three (io_timeout 1 s)"
 set xlabel "VMs on the host (N)"
