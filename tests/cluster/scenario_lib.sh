@@ -223,6 +223,15 @@ sc_vm_writing() {
     sc_vm_on "$1" "$2" || return 1
     grep -qs '^it ' "$(cl_dir "$2")"/fakevm/fakevm-"$1"-h"$2"-*.log
 }
+# sc_vm_writing_now UID H: UID runs on H only and its newest start there has
+# written (an older run's records on H do not count: after a restart on the
+# same host, a real VM may still be booting).
+sc_vm_writing_now() {
+    local f
+    sc_vm_on "$1" "$2" || return 1
+    f=$(ls -t "$(cl_dir "$2")"/fakevm/fakevm-"$1"-h"$2"-*.log 2>/dev/null | head -1)
+    [ -n "$f" ] && grep -qs '^it ' "$f"
+}
 # sc_vm_starts UID [H]: fakevm processes ever started for UID (on H).
 sc_vm_starts() {
     local d n=0 f

@@ -22,7 +22,14 @@ for h in $(cl_hosts); do cl_restart "$h" fencelockd || fail "restart fencelockd 
 # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
 sc_watch 30 sc_formed $(cl_hosts) || fail "the cluster did not form again within 30 s: $(sc_json 1 status | jq -c '{quorate,leader,lease_valid}')"
 SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
-all_back() { local u; for u in "${SC_VMS[@]}"; do [ "$(sc_vm_starts "$u")" -ge 2 ] && [[ "$(sc_vm_hosts "$u")" =~ ^[0-9]+$ ]] || return 1; done; }
+# Back = started once more and that new run writes (a real VM boots first).
+all_back() {
+    local u h
+    for u in "${SC_VMS[@]}"; do
+        h=$(sc_vm_hosts "$u")
+        [ "$(sc_vm_starts "$u")" -ge 2 ] && [[ "$h" =~ ^[0-9]+$ ]] && sc_vm_writing_now "$u" "$h" || return 1
+    done
+}
 sc_watch 40 all_back || fail "not every VM back 40 s after the restart: $(sc_placement)"
 SC_FAILOVER_MS=$(( $(cl_now_ms) - t0 ))
 sc_note "3 hosts crashed at once, restarted 2 s later: cluster formed after $SC_DETECT_MS ms, every VM running again after $SC_FAILOVER_MS ms"

@@ -17,6 +17,7 @@
 # Image locking is off (file.locking=off): on a SAN nothing but fencelock
 # stands between two hosts' writers, so the tests must not be saved by
 # QEMU's own lock on a file that happens to be local here.
+# FL_GUEST_APPEND adds to the guest kernel's command line.
 # FL_GUEST_MACHINE picks the machine: microvm (virtio-mmio, ACPI) or pc
 # (virtio-pci; the default: Debian 12's kernel and TCG boot it reliably).
 set -euo pipefail
@@ -36,15 +37,18 @@ done
 [[ "$host" =~ ^[0-9]+$ && "$inc" =~ ^[0-9]+$ ]] || { echo "qemu_guest.sh: --host and --inc are numbers" >&2; exit 2; }
 [ -n "$disk" ] && [ -n "$log" ] || { echo "qemu_guest.sh: --disk and --log are required" >&2; exit 2; }
 guest=${guest:-${FL_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}/microvm}
-machine=${FL_GUEST_MACHINE:-pc}
+machine=${FL_GUEST_MACHINE:-pc} noacpi=
 # shellcheck disable=SC2054  # the commas are inside qemu's -device arguments
 case $machine in
-    pc) m=(-M pc -device virtio-blk-pci,drive=d0); fsdev=virtio-blk-pci;;
+    pc) m=(-M pc -device virtio-blk-pci,drive=d0); fsdev=virtio-blk-pci; noacpi=acpi=off;;
     microvm) m=(-M microvm -device virtio-blk-device,drive=d0); fsdev=virtio-blk-device;;
     *) echo "qemu_guest.sh: FL_GUEST_MACHINE is pc or microvm" >&2; exit 2;;
 esac
-append="console=ttyS0 panic=-1 quiet fl.vm=$vm fl.host=$host fl.inc=$inc fl.interval=${FL_GUEST_INTERVAL_MS:-20}"
+# acpi=off on pc: PCI finds the virtio disks without it, and the guest
+# boots ~0.4 s sooner under TCG (no AML to interpret).
+append="console=ttyS0 panic=-1 quiet $noacpi fl.vm=$vm fl.host=$host fl.inc=$inc fl.interval=${FL_GUEST_INTERVAL_MS:-20}"
 [ -n "$fs" ] && append+=" fl.fs=1"
+[ -z "${FL_GUEST_APPEND:-}" ] || append+=" $FL_GUEST_APPEND"
 cmd=(qemu-system-x86_64 -name "guest=$vm" "${m[@]}" -accel tcg -m 128 -nodefaults -no-user-config -no-reboot
      -display none -monitor none -serial "file:$console" -serial "file:$log"
      -kernel "$guest/vmlinuz" -initrd "$guest/guest.cpio.gz" -append "$append"
