@@ -280,6 +280,8 @@ void vmrt_init(struct fld *d);
  * returns argv prefixed with systemd-run --scope ... -- in out[0..n), or
  * argv itself when there is no scope to make. Called before fork. */
 void vmscope_init(void);
+/* Logs what vmscope_init found (called once the daemon has started). */
+void vmscope_log(void);
 char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n);
 /* Reopens the guard files a previous instance left (after guard_table_init). */
 int vmrt_adopt(struct fld *d);

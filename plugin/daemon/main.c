@@ -726,6 +726,7 @@ int main(int argc, char **argv)
 	fl_notice("host %u (%s) of cluster %s: listening on %s, control socket %s, T = %u s, P = %u ms",
 		  D.cfg.host_id, D.cfg.host_name, D.cfg.cluster_name, D.peer_addrs[D.cfg.host_id] ? D.peer_addrs[D.cfg.host_id] : "?",
 		  D.cfg.control_socket, D.layout.io_timeout_s, D.cfg.partition_tolerance_ms);
+	vmscope_log();
 	fl_eloop_run(D.el, &D.done);
 	shutdown_daemon(&D);
 	urcu_memb_unregister_thread();

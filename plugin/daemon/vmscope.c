@@ -11,6 +11,7 @@
  * test host) or without systemd-run, commands run as they are; the daemon
  * says so once at start. FENCELOCK_SYSTEMD_RUN=/path names another
  * systemd-run (and skips the PID 1 check): the tests' stand-in. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +22,10 @@
 
 static char g_systemd_run[64]; /* "" when commands run without a scope */
 static uint64_t g_scopes;
+/* What vmscope_init found, logged by vmscope_log once the daemon has started
+ * (a daemon refusing its configuration prints one line: the reason). */
+static char g_found[160];
+static bool g_found_warn;
 
 void vmscope_init(void)
 {
@@ -28,25 +33,37 @@ void vmscope_init(void)
 	struct stat st;
 	const char *given = getenv("FENCELOCK_SYSTEMD_RUN");
 	g_systemd_run[0] = '\0';
+	g_found_warn = false;
 	/* A stand-in for tests (and hosts with systemd-run elsewhere). */
 	if (given != NULL && given[0] == '/' && strlen(given) < sizeof(g_systemd_run)) {
 		snprintf(g_systemd_run, sizeof(g_systemd_run), "%s", given);
-		fl_info("VMs this daemon starts run in transient scopes (%s --scope, FENCELOCK_SYSTEMD_RUN)", given);
+		snprintf(g_found, sizeof(g_found), "VMs this daemon starts run in transient scopes (%s --scope, FENCELOCK_SYSTEMD_RUN)",
+			 given);
 		return;
 	}
 	/* sd_booted(): systemd is PID 1 iff /run/systemd/system is a directory. */
 	if (stat("/run/systemd/system", &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fl_info("systemd is not PID 1: VMs this daemon starts run without a scope of their own");
+		snprintf(g_found, sizeof(g_found), "systemd is not PID 1: VMs this daemon starts run without a scope of their own");
 		return;
 	}
 	for (size_t i = 0; i < FL_ARRAY_SIZE(paths); i++) {
 		if (access(paths[i], X_OK) == 0) {
 			snprintf(g_systemd_run, sizeof(g_systemd_run), "%s", paths[i]);
-			fl_info("VMs this daemon starts run in transient scopes (%s --scope, machine.slice)", paths[i]);
+			snprintf(g_found, sizeof(g_found), "VMs this daemon starts run in transient scopes (%s --scope, machine.slice)",
+				 paths[i]);
 			return;
 		}
 	}
-	fl_warn("systemd is PID 1 but systemd-run is missing: VMs this daemon starts stay in its own cgroup");
+	snprintf(g_found, sizeof(g_found), "systemd is PID 1 but systemd-run is missing: VMs this daemon starts stay in its own cgroup");
+	g_found_warn = true;
+}
+
+void vmscope_log(void)
+{
+	if (g_found_warn)
+		fl_warn("%s", g_found);
+	else
+		fl_info("%s", g_found);
 }
 
 char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n)
