@@ -173,6 +173,19 @@ $(foreach t,$(TOOLS),$(eval $(call TOOL_RULES,$(t))))
 $(BUILD)/obj/tests/tools/%.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
 
+# Build information for --version and fencelock_build_info (common/version.c):
+# the git commit, in $(BUILD)/gen/fl_build.h, rewritten only when it changes
+# so that an unchanged tree relinks nothing.
+FL_GIT_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+.PHONY: FORCE
+FORCE:
+$(BUILD)/gen/fl_build.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define FL_BUILD_COMMIT "%s"\n' '$(FL_GIT_COMMIT)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/common/version.o: $(BUILD)/gen/fl_build.h
+$(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen
+
 deps:
 	@scripts/deps.sh
 

@@ -10,15 +10,25 @@ enum fl_exit {
 	FL_EXIT_BUSY = 3,       /* host_id or lease held by a live host */
 	FL_EXIT_TIMEOUT = 4,    /* I/O timed out */
 	FL_EXIT_CORRUPT = 5,    /* corrupt or foreign on-disk record */
-	FL_EXIT_NOENT = 6,      /* device or path missing, or too small */
+	FL_EXIT_NOENT = 6,      /* device, path, VM or host not found, or the device too small */
 	FL_EXIT_PERM = 7,       /* permission denied */
 	FL_EXIT_NOTHELD = 8,    /* vm release / unregister: not held on this host */
+	FL_EXIT_UNREACHABLE = 9, /* fencelockd unreachable: no control socket, nobody listening */
 };
 
+/* The "schema_version" of every JSON document the CLI prints (-o json):
+ * raised when a field changes meaning or type or goes away (adding one does
+ * not); docs/control-protocol.md, "JSON schema". */
+#define FL_CLI_SCHEMA_VERSION 1
+
+/* The one exit-code table, printed by every --help (plugin/cli/exit.c). */
 extern const char fl_cli_exit_codes_text[];
 
 /* Maps a -FL_E code to an exit code. */
 int fl_cli_exit_for(int rv);
+/* Maps the failure of fl_connect() to an exit code: 7 when the socket may
+ * not be opened, 9 otherwise (the daemon is unreachable). */
+int fl_cli_exit_connect(int rv);
 
 /* `fencelock direct ...`: argv[0] is "direct". */
 int fl_cli_direct(int argc, char **argv);

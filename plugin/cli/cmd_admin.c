@@ -24,10 +24,8 @@ static void admin_usage(FILE *f)
 		"  vm unregister remove the VM from the cluster's registry\n"
 		"  vm clear      clear the VM's FAILED mark (every eligible host failed to start\n"
 		"                it): the cluster places it again\n"
-		"\n"
-		"exit codes: 0 success, 1 failure (e.g. not quorate, no leader), 2 usage,\n"
-		"  3 held by a live host, 6 unknown VM or host / daemon not found, 7 permission denied,\n"
-		"  8 the VM is not held on this host (release) or still runs elsewhere (unregister)\n");
+		"\n%s",
+		fl_cli_exit_codes_text);
 }
 
 static int parse_host_id(const char *s, uint32_t *id)
@@ -121,7 +119,7 @@ int fl_cli_admin(int argc, char **argv)
 		const char *path = getenv(FL_SOCKET_ENV);
 		fprintf(stderr, "fencelock %s: fencelockd unreachable at %s: %s; is it running?\n", argv[0],
 			path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
-		return fl_cli_exit_for(rv);
+		return fl_cli_exit_connect(rv);
 	}
 	json_t *reply;
 	rv = fl_client_call(c, &req, &reply);

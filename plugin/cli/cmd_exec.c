@@ -98,7 +98,8 @@ static void exec_usage(FILE *f)
 		"  permanent (retrying will not help until something changes):\n"
 		"  121 a volume is held by another host     123 permission denied by the daemon\n"
 		"  124 other refusal        125 bad command line or VM config\n"
-		"  126 CMD not executable   127 CMD not found\n",
+		"  126 CMD not executable   127 CMD not found\n"
+		"(the other commands' exit codes: fencelock --help)\n",
 		FL_DEFAULT_SOCKET, EXEC_WAIT_DEFAULT_S);
 }
 

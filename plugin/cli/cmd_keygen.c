@@ -23,12 +23,13 @@
 
 static void keygen_usage(FILE *f)
 {
-	fprintf(f, "usage: fencelock keygen [--output PATH] [--force]\n"
+	fprintf(f, "usage: fencelock keygen [-k|--key-file PATH] [--force]\n"
 		   "\n"
 		   "Creates a cluster key: 32 random bytes in PATH (default %s),\n"
 		   "mode 0400. Name it in [cluster] key_file on every host (key_file_next during\n"
 		   "a rotation; docs/operations.md, \"Security\"). An existing file is kept unless\n"
-		   "--force is given.\n", KEYGEN_DEFAULT_PATH);
+		   "--force is given. (--output PATH is a deprecated spelling of --key-file.)\n"
+		   "\n%s", KEYGEN_DEFAULT_PATH, fl_cli_exit_codes_text);
 }
 
 /* Writes the key to a new file at path (O_EXCL, 0400). Returns 0 or errno. */
@@ -64,15 +65,23 @@ static int keygen_replace(const char *path, const uint8_t *key)
 int fl_cli_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+		{"key-file", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
+		{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char *path = KEYGEN_DEFAULT_PATH;
 	bool force = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:o:fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': path = optarg; break;
+		case 'o': /* -o is the output format everywhere else */
+			if (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0 || strcmp(optarg, "wide") == 0) {
+				fprintf(stderr, "fencelock keygen: no output format; the key's path is --key-file\n");
+				return FL_EXIT_USAGE;
+			}
+			fprintf(stderr, "fencelock keygen: --output/-o PATH is deprecated, use --key-file\n");
+			path = optarg;
+			break;
+		case 'k': path = optarg; break;
 		case 'f': force = true; break;
 		case 'h': keygen_usage(stdout); return FL_EXIT_OK;
 		default: keygen_usage(stderr); return FL_EXIT_USAGE;

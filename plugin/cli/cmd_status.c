@@ -30,13 +30,14 @@ struct status_args {
 	const char *cmd;
 	const char *socket;
 	bool json;
+	bool wide;              /* -o wide: names next to ids */
 	uint32_t timeout_ms;
 };
 
 static void status_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fencelock [-s SOCKET] status|hosts|leases|vms|metrics [-o text|json] [-t MS]\n"
+		"usage: fencelock [-s SOCKET] status|hosts|leases|vms|metrics [-o text|wide|json] [-t MS]\n"
 		"\n"
 		"  status    this host's view: quorum, leader, term, timing, hosts, VMs here\n"
 		"  hosts     cluster members and their states (UP, PARTITIONED, STORAGE_LOST, DEAD, FENCED, LEFT)\n"
@@ -44,20 +45,31 @@ static void status_usage(FILE *f)
 		"  vms       registered VMs, where they run and their state\n"
 		"  metrics   Prometheus text exposition of the daemon's metrics\n"
 		"\n"
-		"  -s SOCKET   control socket (default $FENCELOCK_SOCKET, else %s)\n"
-		"  -o FORMAT   text (default) or json\n"
-		"  -t MS       give up after MS milliseconds (default 10000)\n"
-		"\n"
-		"exit codes of status (Nagios): 0 OK, 1 WARNING (a host is not UP),\n"
-		"  2 CRITICAL (not quorate, or the delta lease is not valid), 3 UNKNOWN (no answer)\n"
-		"other commands: 0 success, 1 failure, 2 usage, 6 daemon not found, 7 permission denied\n",
-		FL_DEFAULT_SOCKET);
+		"  -s, --socket SOCKET  control socket (default $FENCELOCK_SOCKET, else %s)\n"
+		"  -o, --output FORMAT  text (default), wide (host names next to ids), or json\n"
+		"                       (with \"schema_version\"; errors are JSON too)\n"
+		"  -t, --timeout MS     give up after MS milliseconds (default 10000)\n"
+		"  -h, --help           this text\n"
+		"\n%s",
+		FL_DEFAULT_SOCKET, fl_cli_exit_codes_text);
 }
 
 /* Formats one JSON value for a table cell. */
 static void cell_text(json_t *v, char *buf, size_t len)
 {
-	if (v == NULL || json_is_null(v))
+	if (json_is_array(v) && json_is_object(json_array_get(v, 0))) { /* volumes: PATH[:ro],... */
+		size_t i, n = 0;
+		json_t *e;
+		buf[0] = '\0';
+		json_array_foreach(v, i, e) {
+			const char *p = json_string_value(json_object_get(e, "path"));
+			int k = snprintf(buf + n, len - n, "%s%s%s", i ? "," : "", p != NULL ? p : "-",
+					 json_is_true(json_object_get(e, "ro")) ? ":ro" : "");
+			if (k < 0 || (size_t)k >= len - n)
+				break;
+			n += (size_t)k;
+		}
+	} else if (v == NULL || json_is_null(v))
 		snprintf(buf, len, "-");
 	else if (json_is_string(v))
 		snprintf(buf, len, "%s", json_string_value(v));
@@ -120,15 +132,27 @@ static void print_table(const struct column *cols, size_t ncols, json_t *rows)
 
 static const struct column host_cols[] = {
 	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
-	{"SINCE (s)", "since_s"}, {"VOTER", "voter"},
+	{"SINCE", "since"}, {"VOTER", "voter"},
 };
 static const struct column lease_cols[] = {
 	{"VOLUME", "volume"}, {"IDENTITY", "id"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"},
 	{"STATE", "state"},
 };
+static const struct column lease_cols_wide[] = {
+	{"VOLUME", "volume"}, {"IDENTITY", "id"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"},
+	{"HOLDER NAME", "holder_name"}, {"STATE", "state"}, {"SLOT", "slot"},
+};
 static const struct column vm_cols[] = {
 	{"UID", "uid"}, {"HOST", "host"}, {"STATE", "state"}, {"PID", "pid"}, {"RESTART", "restart"},
 	{"VOLUMES", "volumes"},
+};
+static const struct column vm_cols_wide[] = {
+	{"UID", "uid"}, {"HOST", "host"}, {"HOST NAME", "host_name"}, {"STATE", "state"}, {"PID", "pid"},
+	{"RESTART", "restart"}, {"INCARNATION", "incarnation"}, {"VOLUMES", "volumes"},
+};
+static const struct column host_cols_wide[] = {
+	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
+	{"SINCE", "since"}, {"FOR (s)", "since_s"}, {"VOTER", "voter"},
 };
 
 /* Evaluates a status reply as a Nagios plugin; summary gets the reason. */
@@ -161,7 +185,7 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 		else if (st != NULL && strcmp(st, "LEFT") == 0)
 			left++;
 		else if (bad == NULL) {
-			bad = st != NULL ? st : "unknown";
+			bad = st != NULL ? st : "in an unknown state";
 			bad_id = json_integer_value(json_object_get(h, "id"));
 		}
 	}
@@ -242,6 +266,7 @@ static void status_text(json_t *r, int code, const char *summary)
 	print_kv("Quorate:", r, "quorate", "");
 	print_kv("Quorum:", r, "quorum_reason", "");
 	print_kv("Leader:", r, "leader", "");
+	print_kv("Leader name:", r, "leader_name", "");
 	print_kv("Term:", r, "term", "");
 	print_kv("Delta lease valid:", r, "lease_valid", "");
 	print_kv("io_timeout (T):", r, "io_timeout_s", " s");
@@ -256,25 +281,41 @@ static void status_text(json_t *r, int code, const char *summary)
 
 static void print_json(json_t *r)
 {
-	json_t *copy = json_copy(r);
+	json_t *copy = json_pack("{s:i}", "schema_version", FL_CLI_SCHEMA_VERSION);
+	json_object_update(copy, r);
 	json_object_del(copy, "v");
 	json_object_del(copy, "ok");
-	json_dumpf(copy, stdout, JSON_INDENT(2));
+	json_dumpf(copy, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(copy);
 }
 
+/* An error under -o json: {"schema_version", "ok": false, "error", "exit"}
+ * on stdout, where a reader of the JSON looks. */
+static void print_json_error(const char *msg, int exit_code)
+{
+	json_t *o = json_pack("{s:i,s:b,s:s,s:i}", "schema_version", FL_CLI_SCHEMA_VERSION, "ok", 0, "error", msg,
+			      "exit", exit_code);
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+}
+
 static int status_parse(int argc, char **argv, struct status_args *a)
 {
+	static const struct option lo[] = {{"output", required_argument, NULL, 'o'}, {"socket", required_argument, NULL, 's'},
+					   {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	*a = (struct status_args){.cmd = argv[0], .timeout_ms = 10000};
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, "+o:s:t:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:s:t:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0 && strcmp(optarg, "wide") != 0)
 				return -1;
 			a->json = strcmp(optarg, "json") == 0;
+			a->wide = strcmp(optarg, "wide") == 0;
 			break;
 		case 's': a->socket = optarg; break;
 		case 't': a->timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -317,13 +358,31 @@ static int status_show(const struct status_args *a, enum ctl_op op, json_t *r)
 		fputs(text != NULL ? text : "", stdout);
 		return text != NULL ? FL_EXIT_OK : FL_EXIT_FAIL;
 	}
-	if (op == CTL_OP_HOSTS)
+	if (op == CTL_OP_HOSTS && a->wide)
+		print_table(host_cols_wide, FL_ARRAY_SIZE(host_cols_wide), json_object_get(r, "hosts"));
+	else if (op == CTL_OP_HOSTS)
 		print_table(host_cols, FL_ARRAY_SIZE(host_cols), json_object_get(r, "hosts"));
 	else if (op == CTL_OP_LEASES)
-		print_table(lease_cols, FL_ARRAY_SIZE(lease_cols), json_object_get(r, "leases"));
+		print_table(a->wide ? lease_cols_wide : lease_cols,
+			    a->wide ? FL_ARRAY_SIZE(lease_cols_wide) : FL_ARRAY_SIZE(lease_cols), json_object_get(r, "leases"));
 	else
-		print_table(vm_cols, FL_ARRAY_SIZE(vm_cols), json_object_get(r, "vms"));
+		print_table(a->wide ? vm_cols_wide : vm_cols, a->wide ? FL_ARRAY_SIZE(vm_cols_wide) : FL_ARRAY_SIZE(vm_cols),
+			    json_object_get(r, "vms"));
 	return FL_EXIT_OK;
+}
+
+/* A failure before an answer: the Nagios UNKNOWN line for status, the
+ * message otherwise; a JSON error object under -o json. Returns the exit code. */
+static int status_fail(const struct status_args *a, bool is_status, const char *msg, int exit_code)
+{
+	int code = is_status ? FL_NAGIOS_UNKNOWN : exit_code;
+	if (a->json)
+		print_json_error(msg, code);
+	else if (is_status)
+		printf("FENCELOCK UNKNOWN - %s\n", msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+	return code;
 }
 
 int fl_cli_status(int argc, char **argv)
@@ -341,21 +400,22 @@ int fl_cli_status(int argc, char **argv)
 		return is_status ? FL_NAGIOS_UNKNOWN : FL_EXIT_USAGE;
 	}
 	struct fl_client *c;
+	char msg[512];
 	int rv = fl_connect(a.socket, &c);
 	if (rv != 0) {
 		const char *path = a.socket != NULL ? a.socket : getenv(FL_SOCKET_ENV);
-		printf("%sfencelockd unreachable at %s: %s; is it running? (-s SOCKET or FENCELOCK_SOCKET)\n",
-		       is_status ? "FENCELOCK UNKNOWN - " : "", path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
-		return is_status ? FL_NAGIOS_UNKNOWN : fl_cli_exit_for(rv);
+		snprintf(msg, sizeof(msg), "fencelockd unreachable at %s: %s; is it running? (-s SOCKET or FENCELOCK_SOCKET)",
+			 path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
+		return status_fail(&a, is_status, msg, fl_cli_exit_connect(rv));
 	}
 	fl_client_set_timeout_ms(c, a.timeout_ms);
 	json_t *r;
 	rv = fl_client_call(c, &(struct ctl_req){.op = op}, &r);
 	if (rv != 0) {
-		printf("%sfencelock %s: %s\n", is_status ? "FENCELOCK UNKNOWN - " : "", a.cmd, fl_client_error(c));
+		snprintf(msg, sizeof(msg), "fencelock %s: %s", a.cmd, fl_client_error(c));
 		json_decref(r);
 		fl_disconnect(c);
-		return is_status ? FL_NAGIOS_UNKNOWN : fl_cli_exit_for(rv);
+		return status_fail(&a, is_status, msg, fl_cli_exit_for(rv));
 	}
 	int code = status_show(&a, op, r);
 	json_decref(r);

@@ -30,12 +30,16 @@ struct dcmd {
 	bool takes_path;   /* one positional PATH[:OFFSET] */
 	bool takes_force;
 	const char *usage;
+	/* -o was sanlock's io_timeout here: kept, with a warning, for a number;
+	 * --io-timeout is the option (-o is the output format everywhere else). */
+	bool o_io_timeout;
 };
 
 struct dopts {
 	const char *spec_text;
 	const char *host_name;
 	const char *o;
+	const char *io_timeout;
 	uint32_t sector;      /* -Z; 0: from the record */
 	uint64_t align;       /* -A; 0: 1M */
 	uint64_t wait_s;      /* -w */
@@ -84,7 +88,26 @@ static int parse_opt(const struct dcmd *c, int ch, struct dopts *o)
 	switch (ch) {
 	case 's': o->spec_text = optarg; return CONTINUE;
 	case 'e': o->host_name = optarg; return CONTINUE;
-	case 'o': o->o = optarg; return CONTINUE;
+	case 'o':
+		if (!c->o_io_timeout) {
+			o->o = optarg;
+			return CONTINUE;
+		}
+		if (fl_out_parse_uint(optarg, 0, UINT64_MAX, &v) != 0)
+			return usage_error(c, "-o is the output format; this command takes the io_timeout as --io-timeout");
+		fprintf(stderr, "fencelock direct %s: -o IO_TIMEOUT is deprecated, use --io-timeout\n", c->name);
+		o->io_timeout = optarg;
+		return CONTINUE;
+	case 'T':
+		if (!c->o_io_timeout)
+			return usage_error(c, "--io-timeout is not an option of this command");
+		o->io_timeout = optarg;
+		return CONTINUE;
+	case 'O':
+		if (c->o_io_timeout)
+			return usage_error(c, "this command has no output format (--output)");
+		o->o = optarg;
+		return CONTINUE;
 	case 'F': o->force = true; return CONTINUE;
 	case 'Z':
 		if (fl_out_parse_uint(optarg, 512, 4096, &v) != 0 || (v != 512 && v != 4096))
@@ -110,6 +133,13 @@ static int parse_opts(const struct dcmd *c, int argc, char **argv, struct dopts 
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"force", no_argument, NULL, 'F'},
+		{"io-timeout", required_argument, NULL, 'T'},
+		{"output", required_argument, NULL, 'O'},
+		{"lockspace", required_argument, NULL, 's'},
+		{"host-name", required_argument, NULL, 'e'},
+		{"sector-size", required_argument, NULL, 'Z'},
+		{"align", required_argument, NULL, 'A'},
+		{"wait", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -357,17 +387,19 @@ static int read_record(struct dctx *x, const char *space, uint64_t host_id, uint
 
 static const struct dcmd cmd_init = {
 	"init", "s:o:Z:A:h", false, true,
-	"usage: fencelock direct init -s LOCKSPACE:0:PATH:OFFSET [-o IO_TIMEOUT_S] [-Z 512|4096]\n"
+	"usage: fencelock direct init -s LOCKSPACE:0:PATH:OFFSET [--io-timeout S] [-Z 512|4096]\n"
 	"                             [-A 1M|2M|4M|8M] [--force]\n"
 	"\n"
 	"Formats a lockspace of delta leases at OFFSET of PATH in sanlock's format: one free\n"
 	"record per host_id (2000 for 512-byte sectors and 1M align; 250 per MiB with 4096),\n"
 	"record 0 written last so the lockspace appears in one write.\n"
-	"  -o  io_timeout T in seconds written into every record (default 1)\n"
+	"  --io-timeout S  io_timeout T in seconds written into every record (default 1;\n"
+	"                  -o S is a deprecated spelling)\n"
 	"  -Z  sector size (default: the device's)      -A  align size (default 1M)\n"
 	"Refuses, writing nothing, when the area holds another lockspace, anything that is\n"
 	"not a lockspace, a lockspace of another geometry, or a host_id still held\n"
 	"(timestamp != 0); --force overwrites all of these.\n",
+	true,
 };
 
 /* What is already at the area; 0 if init may write. */
@@ -453,8 +485,8 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 static int parse_io_timeout(const struct dcmd *c, const struct dopts *o, uint32_t *io_timeout_s)
 {
 	uint64_t v = LS_IO_TIMEOUT_DEFAULT_S;
-	if (o->o != NULL && fl_out_parse_uint(o->o, 1, LS_IO_TIMEOUT_MAX_S, &v) != 0)
-		return usage_error(c, "-o takes the io_timeout in whole seconds, 1..300");
+	if (o->io_timeout != NULL && fl_out_parse_uint(o->io_timeout, 1, LS_IO_TIMEOUT_MAX_S, &v) != 0)
+		return usage_error(c, "--io-timeout takes whole seconds, 1..300");
 	*io_timeout_s = (uint32_t)v;
 	return CONTINUE;
 }
@@ -490,6 +522,7 @@ static const struct dcmd cmd_dump = {
 	"sector size) with valid false and its reason. Reads only.\n"
 	"JSON: {lockspace, path, offset, sector_size, align_size, hosts: [{host_id, name,\n"
 	"generation, timestamp, io_timeout, valid, marked} | {host_id, valid: false, reason}]}\n",
+	false,
 };
 
 static json_t *dump_entry(uint32_t host_id, const uint8_t *sec, const char *space, uint32_t sector, bool *list)
@@ -627,6 +660,7 @@ static const struct dcmd cmd_read_leader = {
 	"\n"
 	"Prints host_id's delta-lease record (sanlock's read_leader fields, key value), or\n"
 	"fails with exit 5 if it cannot be trusted. Reads only.\n",
+	false,
 };
 
 int fl_direct_read_leader(int argc, char **argv)
@@ -664,14 +698,16 @@ int fl_direct_read_leader(int argc, char **argv)
 
 static const struct dcmd cmd_acquire_id = {
 	"acquire-id", "s:e:o:Z:h", false, false,
-	"usage: fencelock direct acquire-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [-o IO_TIMEOUT_S]\n"
+	"usage: fencelock direct acquire-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout S]\n"
 	"\n"
 	"Acquires HOST_ID with sanlock's delta-lease algorithm and exits without renewing it\n"
 	"(see hold-id). A free record, or one last written under the same HOST_NAME, is\n"
 	"written at once; any other is watched first for 7T (fencelock record) or 8N + 60 s\n"
 	"(sanlock record) and taken only if it did not change. After writing, waits 2T and\n"
 	"re-reads. Exit 3 if another host kept writing the record.\n"
-	"  -e  this host's unique name (1..47 bytes)   -o  io_timeout T in seconds (default 1)\n",
+	"  -e, --host-name  this host's unique name (1..47 bytes)\n"
+	"  --io-timeout S   io_timeout T in seconds (default 1; -o S is a deprecated spelling)\n",
+	true,
 };
 
 static const struct dcmd cmd_renew_id = {
@@ -680,6 +716,7 @@ static const struct dcmd cmd_renew_id = {
 	"\n"
 	"Renews a held HOST_ID once: reads the lockspace and rewrites the record with a new\n"
 	"timestamp (this host's monotonic seconds). Fails if the record is free or corrupt.\n",
+	false,
 };
 
 static const struct dcmd cmd_release_id = {
@@ -688,6 +725,7 @@ static const struct dcmd cmd_release_id = {
 	"\n"
 	"Releases HOST_ID: rewrites its record with timestamp 0, as sanlock's release_id.\n"
 	"A record that is already free is left alone (exit 0).\n",
+	false,
 };
 
 static void report_busy(struct dctx *x, const struct fl_spec *spec)
@@ -831,11 +869,12 @@ int fl_direct_release_id(int argc, char **argv) { return renew_release(&cmd_rele
 
 static const struct dcmd cmd_hold_id = {
 	"hold-id", "s:e:o:Z:h", false, false,
-	"usage: fencelock direct hold-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [-o IO_TIMEOUT_S]\n"
+	"usage: fencelock direct hold-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout S]\n"
 	"\n"
 	"Acquires HOST_ID as acquire-id does, then renews it every T seconds until SIGTERM or\n"
 	"SIGINT, and then releases it. Prints one line per acquisition, renewal failure,\n"
 	"expiry or loss. Exit 1 if the lease expired (no good renewal for 4T) or was lost.\n",
+	true,
 };
 
 static int hold_loop(struct dctx *x, struct ls_lockspace *ls)
@@ -904,6 +943,7 @@ static const struct dcmd cmd_host_status = {
 	"for 4T; 8N for sanlock records), DEAD (no change for 6T; 8N + 60 s for sanlock\n"
 	"records), ERROR (corrupt or foreign record, never free). Prints each change of state\n"
 	"while watching, then a table (or one JSON object with hosts and transitions).\n",
+	false,
 };
 
 struct hs {

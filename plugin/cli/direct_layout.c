@@ -61,11 +61,11 @@ static struct mb_geom geom_of(struct fl_cli_dev *d, const struct lay_layout *l)
 /* ---- format ------------------------------------------------------------------- */
 
 static const char format_usage[] =
-	"usage: fencelock direct format --device PATH --cluster NAME [-o IO_TIMEOUT_S]\n"
+	"usage: fencelock direct format --device PATH --cluster NAME [--io-timeout S]\n"
 	"                               [--max-hosts N] [--volume-slots N] [--force]\n"
 	"  Lays out a whole cluster on PATH: lockspace at 0, fencelock header at 1 MiB,\n"
 	"  mailboxes, witness lease, disk voter area, volume-lease slots (docs/ondisk.md).\n"
-	"  Defaults: -o 1, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
+	"  Defaults: --io-timeout 1, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
 	"  sectors). A device of another cluster, or one on which a host renews its\n"
 	"  delta lease (watched for one renewal interval), is refused unless --force.\n";
 
@@ -90,11 +90,36 @@ static int format_refuse_live(struct fl_cli_dev *d, const struct lay_layout *old
 	return -FL_EBUSY;
 }
 
+/* After a refusal for size: how many volume slots would fit on this device. */
+static void format_too_small_hint(const struct lay_params *p, uint64_t size)
+{
+	struct lay_params q = *p;
+	struct lay_layout l;
+	char err[256];
+	uint32_t fit = 0;
+	for (uint32_t lo = 1, hi = p->volume_slots; lo <= hi;) {
+		q.volume_slots = lo + (hi - lo) / 2;
+		if (lay_compute(&q, &l, err, sizeof(err)) == 0 && l.total_bytes <= size) {
+			fit = q.volume_slots;
+			lo = q.volume_slots + 1;
+		} else {
+			hi = q.volume_slots - 1;
+		}
+	}
+	if (fit > 0)
+		fprintf(stderr, "fencelock: --volume-slots %u (at most %u VMs' volumes) fits this device; or give a larger "
+			"device for --volume-slots %u\n", fit, fit, p->volume_slots);
+	else
+		fprintf(stderr, "fencelock: even --volume-slots 1 does not fit; give a larger device or fewer --max-hosts "
+			"(now %u)\n", p->max_hosts);
+}
+
 int fl_cli_direct_format(int argc, char **argv)
 {
 	static const struct option lo[] = {{"device", required_argument, NULL, 'd'}, {"cluster", required_argument, NULL, 'c'},
 					   {"max-hosts", required_argument, NULL, 'm'}, {"volume-slots", required_argument, NULL, 'v'},
-					   {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+					   {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+					   {"io-timeout", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
 	const char *dev = NULL;
 	uint64_t io = LAY_DEFAULT_IO_TIMEOUT_S, hosts = LAY_DEFAULT_MAX_HOSTS, slots = LAY_DEFAULT_VOLUME_SLOTS;
 	struct lay_params p = {0};
@@ -106,7 +131,10 @@ int fl_cli_direct_format(int argc, char **argv)
 		case 'h': printf("%s", format_usage); return FL_EXIT_OK;
 		case 'd': dev = optarg; break;
 		case 'c': p.cluster = optarg; break;
-		case 'o': rv = parse_num("io_timeout", optarg, 1, 300, &io); break;
+		case 'o': /* the old spelling: -o is the output format everywhere else */
+			fprintf(stderr, "fencelock direct format: -o IO_TIMEOUT is deprecated, use --io-timeout\n");
+			/* fall through */
+		case 'i': rv = parse_num("io_timeout", optarg, 1, 300, &io); break;
 		case 'm': rv = parse_num("--max-hosts", optarg, 1, MB_MAX_HOSTS, &hosts); break;
 		case 'v': rv = parse_num("--volume-slots", optarg, 1, LAY_MAX_VOLUME_SLOTS, &slots); break;
 		case 'f': force = true; break;
@@ -142,7 +170,9 @@ int fl_cli_direct_format(int argc, char **argv)
 		rv = lay_format_sync(d.bdev, &l, force, err, sizeof(err));
 	if (rv != 0)
 		fprintf(stderr, "fencelock: format of %s failed: %s\n", dev, err[0] ? err : fl_strerror(rv));
-	else
+	if (rv == -FL_ETOOSMALL)
+		format_too_small_hint(&p, d.bdev->size_bytes);
+	else if (rv == 0)
 		printf("format done: cluster %s, %u hosts, %u volume slots, %" PRIu64 " bytes used\n", l.cluster,
 		       l.max_hosts, l.volume_slots, l.total_bytes);
 	fl_cli_dev_close(&d);
@@ -253,7 +283,9 @@ static int list_boxes(struct fl_cli_dev *d, const struct lay_layout *l, bool jso
 	if (rv == 0 && into != NULL) {
 		json_object_set_new(into, "mailboxes", arr);
 	} else if (rv == 0 && json) {
-		char *s = json_dumps(json_pack("{s:s,s:o}", "cluster", l->cluster, "mailboxes", arr), JSON_COMPACT);
+		char *s = json_dumps(json_pack("{s:i,s:s,s:o}", "schema_version", FL_CLI_SCHEMA_VERSION, "cluster",
+						    l->cluster, "mailboxes", arr),
+				      JSON_COMPACT);
 		printf("%s\n", s);
 		free(s);
 	} else {

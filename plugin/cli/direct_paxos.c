@@ -385,6 +385,7 @@ static void print_leader(const struct vl_result *r, bool json)
 				      (json_int_t)l->timestamp, "held", r->held, "num_hosts",
 				      (json_int_t)l->num_hosts, "write_id", (json_int_t)l->write_id,
 				      "shared_holders", sh, "state", state);
+		json_object_set_new(j, "schema_version", json_integer(FL_CLI_SCHEMA_VERSION));
 		char *s = json_dumps(j, JSON_COMPACT);
 		printf("%s\n", s);
 		free(s);

@@ -3,16 +3,25 @@
 #include "plugin/cli/cli.h"
 
 const char fl_cli_exit_codes_text[] =
-	"exit codes:\n"
+	"exit codes (one table for every command; status and exec add theirs below):\n"
 	"  0  success\n"
-	"  1  operation failed (I/O error, unexpected state)\n"
+	"  1  operation failed (I/O error, not quorate, no leader, unexpected state)\n"
 	"  2  bad command line, spec string or option\n"
 	"  3  host_id or lease held by a live host\n"
-	"  4  I/O timed out\n"
+	"  4  I/O or the daemon's answer timed out\n"
 	"  5  corrupt or foreign on-disk record (bad checksum, magic, version, name)\n"
-	"  6  device or path missing, or too small for the layout\n"
+	"  6  not found: device, path, VM or host; or the device is too small for the layout\n"
 	"  7  permission denied\n"
-	"  8  the VM is not held on this host (vm release, vm unregister)\n";
+	"  8  the VM is not held on this host (vm release) or still runs elsewhere (vm unregister)\n"
+	"  9  fencelockd unreachable (no control socket, nobody listening)\n"
+	"  status is a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (no usable answer)\n"
+	"  exec returns CMD's status (128+N after signal N), or 119..127 if CMD did not run\n"
+	"  (fencelock exec --help)\n";
+
+int fl_cli_exit_connect(int rv)
+{
+	return rv == -FL_EPERM ? FL_EXIT_PERM : FL_EXIT_UNREACHABLE;
+}
 
 int fl_cli_exit_for(int rv)
 {

@@ -3,33 +3,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/version.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/cmd_ops.h"
+#include "plugin/host/ctl_proto.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fencelock [-s SOCKET] COMMAND [ARGS...]\n"
+		"usage: fencelock [-s|--socket SOCKET] COMMAND [ARGS...]\n"
+		"       fencelock --version | --help\n"
 		"\n"
 		"commands:\n"
 		"  direct ...     read and write the shared device without the daemon\n"
 		"  status         this host's view of the cluster (Nagios exit codes)\n"
-		"  hosts|leases|vms [-o text|json]   tables of the daemon's state\n"
+		"  hosts|leases|vms [-o text|wide|json]   tables of the daemon's state\n"
 		"  metrics        Prometheus metrics of the daemon\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
 		"  vm inquire|release|unregister|clear UID   administer one VM\n"
 		"  keygen [--output PATH] [--force]   create a cluster key (mode 0400)\n"
-		"  help           this text\n"
+		"  help           this text       version   the version and build (also --version)\n"
 		"\n"
 		"Run 'fencelock COMMAND --help' for a command's options.\n"
-		"-s SOCKET (or FENCELOCK_SOCKET) names the daemon's control socket.\n"
-		"\n%s", fl_cli_exit_codes_text);
+		"-s/--socket SOCKET (or FENCELOCK_SOCKET) names the daemon's control socket.\n"
+		"Options: -o/--output is the output format (text, wide, json) wherever it exists;\n"
+		"every option has a long form. JSON output carries \"schema_version\" (%d).\n"
+		"\n%s", FL_CLI_SCHEMA_VERSION, fl_cli_exit_codes_text);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && strcmp(argv[1], "-s") == 0) { /* global -s SOCKET */
+	if (argc >= 2 && strncmp(argv[1], "--socket=", 9) == 0) { /* global --socket=SOCKET */
+		setenv("FENCELOCK_SOCKET", argv[1] + 9, 1);
+		argv[1] = argv[0];
+		argc -= 1;
+		argv += 1;
+	}
+	if (argc >= 3 && (strcmp(argv[1], "-s") == 0 || strcmp(argv[1], "--socket") == 0)) { /* global -s SOCKET */
 		setenv("FENCELOCK_SOCKET", argv[2], 1);
 		argv[2] = argv[0];
 		argc -= 2;
@@ -42,6 +53,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		fl_print_version(stdout, "fencelock");
+		printf("control protocol: %d\njson schema_version: %d\n", CTL_PROTO_VERSION, FL_CLI_SCHEMA_VERSION);
+		return FL_EXIT_OK;
 	}
 	if (strcmp(argv[1], "direct") == 0)
 		return fl_cli_direct(argc - 1, argv + 1);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "common/assert.h"
 #include "fencelock/error.h"
+#include "plugin/cli/cli.h"
 #include "plugin/cli/out.h"
 
 int fl_out_parse_format(const char *s, enum fl_out_format *out)
@@ -33,6 +34,13 @@ int fl_out_json_print(json_t *obj)
 {
 	if (obj == NULL)
 		return -FL_ENOMEM;
+	if (json_is_object(obj) && json_object_get(obj, "schema_version") == NULL) {
+		/* first, so that a reader sees it before the rest */
+		json_t *o = json_pack("{s:i}", "schema_version", FL_CLI_SCHEMA_VERSION);
+		json_object_update(o, obj);
+		json_decref(obj);
+		obj = o;
+	}
 	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(obj);
 	if (s == NULL)

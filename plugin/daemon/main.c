@@ -47,6 +47,7 @@
 #include <sys/wait.h>
 #include <sodium.h>
 #include "common/assert.h"
+#include "common/version.h"
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
@@ -92,15 +93,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fencelockd -c CONFIG [-f] [-j]\n"
+		"       fencelockd --version | --help\n"
 		"\n"
 		"The fencelock daemon: keeps this host's VMs safe on shared storage through\n"
 		"network partitions (Raft over TCP + leases on the shared device).\n"
 		"\n"
-		"  -c CONFIG   the INI configuration (see docs/operations.md, fencelockd(8))\n"
-		"  -f          foreground: log to stderr (default: syslog, facility daemon)\n"
-		"  -j          join a running cluster (added first with 'fencelock host add' on the\n"
-		"              leader): [peers] only gives the members' addresses, nothing is founded\n"
-		"  -h          this help\n"
+		"  -c, --config CONFIG  the INI configuration (see docs/operations.md, fencelockd(8))\n"
+		"  -f, --foreground     log to stderr (default: syslog, facility daemon)\n"
+		"  -j, --join           join a running cluster (added first with 'fencelock host add' on\n"
+		"                       the leader): [peers] only gives the members' addresses, nothing\n"
+		"                       is founded\n"
+		"  -V, --version        the version and build, then exit\n"
+		"  -h, --help           this help\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT clean shutdown (VMs keep running under their guards;\n"
 		"the delta lease is released only when no VM runs here), SIGHUP re-reads log_level\n"
@@ -539,13 +543,20 @@ static void shutdown_daemon(struct fld *d)
 
 static int parse_args(int argc, char **argv, bool *fg)
 {
+	static const struct option lo[] = {{"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+					   {"join", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+					   {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt(argc, argv, "c:fjh")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fjhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': D.config_path = optarg; break;
 		case 'f': *fg = true; break;
 		case 'j': join_mode = true; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V':
+			fl_print_version(stdout, "fencelockd");
+			printf("control protocol: %d\n", CTL_PROTO_VERSION);
+			exit(0);
 		default: return -1;
 		}
 	}

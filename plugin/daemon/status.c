@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "common/assert.h"
 #include "common/log.h"
@@ -131,7 +132,7 @@ static int snap_hosts(const struct fld *d, struct fld_snap *s)
 	}
 	for (uint32_t i = 0; s->n_hosts == 0 && i < d->cfg.n_peers; i++) {
 		uint32_t id = d->cfg.peers[i].id;
-		snap_host(d, s, id, id == d->cfg.host_id ? d->cfg.host_name : "?",
+		snap_host(d, s, id, id == d->cfg.host_id ? d->cfg.host_name : "", /* "": not known yet */
 			  d->peer_addrs[id] ? d->peer_addrs[id] : "", true);
 	}
 	FL_ASSERT(s->n_hosts <= cap);
@@ -291,16 +292,60 @@ static json_int_t since_s(uint64_t since_us)
 	return (json_int_t)(since_us <= now ? (now - since_us) / FL_US_PER_S : 0);
 }
 
+/* When since_us (loop clock) was, on the wall clock, as RFC 3339 UTC. */
+static json_t *since_rfc3339(uint64_t since_us)
+{
+	struct timespec rt;
+	struct tm tm;
+	char buf[40];
+	uint64_t now = fl_monotonic_us();
+	clock_gettime(CLOCK_REALTIME, &rt);
+	time_t t = rt.tv_sec - (time_t)((since_us <= now ? now - since_us : 0) / FL_US_PER_S);
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* A name, or null when it is not known (never a placeholder). */
+static json_t *name_or_null(const char *name)
+{
+	return name != NULL && name[0] != '\0' ? json_string(name) : json_null();
+}
+
+/* The name of host id in the snapshot, or null. */
+static json_t *host_name_json(const struct fld_snap *s, uint32_t id)
+{
+	for (uint32_t i = 0; id != 0 && i < s->n_hosts; i++)
+		if (s->hosts[i].id == id)
+			return name_or_null(s->hosts[i].name);
+	return json_null();
+}
+
 static json_t *hosts_json(const struct fld_snap *s)
 {
 	json_t *a = json_array();
 	for (uint32_t i = 0; i < s->n_hosts; i++) {
 		const struct fld_snap_host *h = &s->hosts[i];
-		json_array_append_new(a, json_pack("{s:i,s:s,s:s,s:s,s:I,s:b}", "id", (int)h->id, "name", h->name, "addr",
-						   h->addr, "state", cls_state_name((enum cls_state)h->state), "since_s",
-						   since_s(h->since_us), "voter", h->voter));
+		json_array_append_new(a, json_pack("{s:i,s:o,s:s,s:s,s:I,s:o,s:b}", "id", (int)h->id, "name",
+						   name_or_null(h->name), "addr", h->addr, "state",
+						   cls_state_name((enum cls_state)h->state), "since_s", since_s(h->since_us),
+						   "since", since_rfc3339(h->since_us), "voter", h->voter));
 	}
 	return a;
+}
+
+/* A VM's volumes in the shape of the VM spec ({"path","id","ro"}), and
+ * their identities alone (volume_ids, as before). */
+static void vm_volumes_json(const struct fld_snap *s, const struct fld_snap_vm *vm, json_t *o)
+{
+	json_t *vols = json_array(), *ids = json_array();
+	for (uint32_t k = 0; k < vm->nvol; k++) {
+		json_array_append_new(vols, json_pack("{s:s,s:s,s:b}", "path", s->pool + vm->vol[k].path_off, "id",
+						      s->pool + vm->vol[k].id_off, "ro", vm->vol[k].ro));
+		json_array_append_new(ids, json_string(s->pool + vm->vol[k].id_off));
+	}
+	json_object_set_new(o, "volumes", vols);
+	json_object_set_new(o, "volume_ids", ids);
 }
 
 static json_t *vms_json(const struct fld *d, const struct fld_snap *s, bool only_here)
@@ -310,19 +355,16 @@ static json_t *vms_json(const struct fld *d, const struct fld_snap *s, bool only
 		const struct fld_snap_vm *vm = &s->vms[i];
 		if (only_here && vm->desired_host != d->cfg.host_id)
 			continue;
-		json_t *o = json_pack("{s:s,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host), "state",
-				      vm->state);
+		json_t *o = json_pack("{s:s,s:o,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host),
+				      "host_name", host_name_json(s, vm->desired_host), "state", vm->state);
 		if (!only_here) {
-			json_t *vols = json_array(), *ids = json_array(), *failed_on = json_array();
-			for (uint32_t k = 0; k < vm->nvol; k++) {
-				json_array_append_new(vols, json_string(s->pool + vm->vol[k].path_off));
-				json_array_append_new(ids, json_string(s->pool + vm->vol[k].id_off));
-			}
+			json_t *failed_on = json_array();
+			vm_volumes_json(s, vm, o);
 			for (uint32_t k = 0; k < vm->nfailed; k++)
 				json_array_append_new(failed_on, json_integer(vm->failed_on[k]));
-			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:I}", "pid",
+			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:o,s:I}", "pid",
 				vm->pid > 0 ? json_integer(vm->pid) : json_null(), "restart",
-				ctl_restart_name(fld_restart_of_fsm(vm->restart)), "volumes", vols, "volume_ids", ids,
+				ctl_restart_name(fld_restart_of_fsm(vm->restart)),
 				"paths_of_host", host_or_null(vm->path_host), "failed_on", failed_on,
 				"incarnation", (json_int_t)vm->incarnation));
 		}
@@ -337,11 +379,12 @@ static json_t *leases_json(const struct fld_snap *s)
 	for (uint32_t i = 0; i < s->n_vms; i++) {
 		const struct fld_snap_vm *vm = &s->vms[i];
 		for (uint32_t k = 0; k < vm->nvol; k++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:s}", "volume",
+			json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:s}", "volume",
 				s->pool + vm->vol[k].path_off, "id", s->pool + vm->vol[k].id_off, "path_of_host",
 				host_or_null(vm->path_host), "vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
 				vm->vol[k].slot == FSM_SLOT_NONE ? json_null() : json_integer(vm->vol[k].slot),
-				"holder", host_or_null(vm->holder), "state", vm->holder ? "HELD" : "FREE"));
+				"holder", host_or_null(vm->holder), "holder_name", host_name_json(s, vm->holder),
+				"state", vm->holder ? "HELD" : "FREE"));
 	}
 	return a;
 }
@@ -391,6 +434,7 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		"io_timeout_s", (int)d->layout.io_timeout_s,
 		"partition_tolerance_s", (int)(d->cfg.partition_tolerance_ms / 1000),
 		"view", s->leader ? "leader" : "follower"));
+	json_object_set_new(r, "leader_name", host_name_json(s, (uint32_t)st->leader));
 	json_object_set_new(r, "hosts", hosts_json(s));
 	json_object_set_new(r, "vms", vms_json(d, s, true));
 	json_t *failed = json_array();

@@ -70,6 +70,8 @@ int fl_file_replace(const char *path, const void *buf, size_t n, mode_t mode)
 	struct stat st;
 	if (rv == 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1))
 		rv = -FL_EBUSY; /* not the file we just created */
+	if (rv == 0 && fchmod(fd, mode) != 0) /* exactly mode: the daemon's umask does not narrow it */
+		rv = fl_from_errno(errno);
 	if (rv == 0)
 		rv = write_all(fd, buf, n);
 	if (fd >= 0 && close(fd) != 0 && rv == 0)

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Writes n bytes of buf as the new content of path (mode for the new file),
+/* Writes n bytes of buf as the new content of path (exactly mode, whatever the umask),
  * through PATH.tmp in the same directory. The directories on the way are
  * the caller's (config) choice and are followed; the final name and the
  * temporary name never are. Blocking (a file write): call it off the lease

@@ -885,7 +885,7 @@ cl_write_config() {
         _cl_cfg_line cluster partition_tolerance "${CL_P:-5}"
         # One cluster key per run (fencelock keygen), unless the test asks for insecure mode.
         if [ -z "${extra[cluster.insecure]+x}" ]; then
-            [ -f "$CL_RUN/authkey" ] || "$CL_BUILD/fencelock" keygen --output "$CL_RUN/authkey" >/dev/null ||
+            [ -f "$CL_RUN/authkey" ] || "$CL_BUILD/fencelock" keygen --key-file "$CL_RUN/authkey" >/dev/null ||
                 { _cl_say "cl_write_config: fencelock keygen failed"; return 1; }
             _cl_cfg_line cluster key_file "$CL_RUN/authkey"
         fi

@@ -23,7 +23,7 @@ is_3() { [ "$(state_of_3 1)" = "$1" ]; }
 cl_up 3 || fail "cl_up 3 failed"
 img=$CL_RUN/shared.img
 truncate -s 32M "$img"
-"$FL" direct format --device "$img" --cluster "flcl-$CL_ID" -o 1 --max-hosts 8 --volume-slots 16 >"$T/format.out" 2>&1 ||
+"$FL" direct format --device "$img" --cluster "flcl-$CL_ID" --io-timeout 1 --max-hosts 8 --volume-slots 16 >"$T/format.out" 2>&1 ||
     fail "format: $(cat "$T/format.out")"
 for h in 1 2 3; do
     cl_storage_up $h "$img"; rc=$?

@@ -15,7 +15,7 @@ sc_begin 16 "a host added and another removed while VMs run" "h4 joins as a vote
 
 cl_up 4 || fail "cl_up 4"
 truncate -s 64M "$CL_RUN/shared.img"
-"$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" -o 1 --max-hosts 8 --volume-slots 16 \
+"$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" --io-timeout 1 --max-hosts 8 --volume-slots 16 \
     >"$CL_RUN/format.out" 2>&1 || fail "format: $(cat "$CL_RUN/format.out")"
 for h in 1 2 3 4; do cl_storage_up "$h" "$CL_RUN/shared.img"; rc=$?; [ $rc -eq 77 ] && skip "no FUSE"; [ $rc -eq 0 ] || fail "storage $h"; done
 # Hosts 1-3 know only each other (cl_write_config lists every host of the run: CL_N=3 while writing).

@@ -62,7 +62,7 @@ wait_for() { local s=$1; shift; local n=$((s * 10))
 # with DL_VOLUME_SLOTS volume lease slots (default 16) on DL_IMG_MB MiB (default 32).
 dl_format() {
     rm -f "$DL_IMG"; truncate -s "${DL_IMG_MB:-32}M" "$DL_IMG"
-    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" -o 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
+    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" --io-timeout 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
         > "$T/format.out" 2>&1 || fail "format failed: $(cat "$T/format.out")"
 }
 
@@ -71,7 +71,7 @@ dl_sock() { echo "$T/h$1/ctl.sock"; }
 
 # dl_key PATH: a cluster key at PATH (fencelock keygen), made once.
 DL_KEY=${DL_KEY:-$T/authkey}
-dl_key() { [ -f "$1" ] || "$FL" keygen --output "$1" > /dev/null || fail "fencelock keygen --output $1 failed"; }
+dl_key() { [ -f "$1" ] || "$FL" keygen --key-file "$1" > /dev/null || fail "fencelock keygen --output $1 failed"; }
 
 # dl_config N I [extra [host] lines]: writes $T/hI/fencelock.conf for host I of N,
 # with the cluster key $DL_KEY.

@@ -22,7 +22,7 @@ dl_wait_cluster 20
 dl_exec 2 vm-k
 wait_for 10 dl_vm_started_on vm-k 2 || fail "vm-k did not start on h2"
 OLD=$DL_KEY NEW=$T/authkey.next
-expect_rc 0 "$FL" keygen --output "$NEW"
+expect_rc 0 "$FL" keygen --key-file "$NEW"
 [ "$(stat -c %a "$NEW")" = 400 ] || fail "the new key is mode $(stat -c %a "$NEW"), not 0400"
 
 # reload I WANT: SIGHUP to host I, then its log says WANT, and the cluster is whole.

@@ -63,5 +63,5 @@ kill -CONT "$STUB_PID"
 stub_stop
 expect_rc 3 "$FL" status
 grep -q '^FENCELOCK UNKNOWN - fencelockd unreachable at' <<<"$out" || fail "unreachable: $out"
-expect_rc 6 "$FL" hosts
+expect_rc 9 "$FL" hosts
 exit 0

@@ -29,7 +29,7 @@ refuses "$(variant nodev "s|^device = .*|device = $T/missing.img|")" "[cluster] 
 truncate -s 32M "$T/blank.img"
 refuses "$(variant blank "s|^device = .*|device = $T/blank.img|")" "[cluster] device" "not formatted" "fencelock direct format"
 cp "$DL_IMG" "$T/other.img"
-"$FL" direct format --device "$T/other.img" --cluster other -o 1 --max-hosts 8 --volume-slots 16 --force >/dev/null 2>&1 ||
+"$FL" direct format --device "$T/other.img" --cluster other --io-timeout 1 --max-hosts 8 --volume-slots 16 --force >/dev/null 2>&1 ||
     fail "cannot format other.img"
 refuses "$(variant foreign "s|^device = .*|device = $T/other.img|")" "[cluster] name" "'other'" "not 't'"
 refuses "$(variant toobig 's/^id = 1$/id = 9/; s/^1 = /9 = /')" "[host] id" "max_hosts"

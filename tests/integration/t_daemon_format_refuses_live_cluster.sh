@@ -16,7 +16,7 @@ wait_for 20 eval '[ "$(dl_json 1 status | dl_py "d.get(\"lease_valid\")")" = Tru
 dl_exec 1 vm-a
 wait_for 10 dl_vm_started_on vm-a 1 || fail "vm-a did not start: $(cat "$T/exec-vm-a-h1.out")"
 sum_before=$(head -c 4M "$DL_IMG" | md5sum)
-out=$("$FL" direct format --device "$DL_IMG" --cluster t -o 1 --max-hosts 8 --volume-slots 16 2>&1); rc=$?
+out=$("$FL" direct format --device "$DL_IMG" --cluster t --io-timeout 1 --max-hosts 8 --volume-slots 16 2>&1); rc=$?
 [ "$rc" -eq 3 ] || fail "format over a live cluster exited $rc, expected 3 (busy): $out"
 echo "$out" | grep -q "refused: cluster 't' is live on it: host_id 1 (h1, generation" ||
     fail "the refusal does not name the live host: $out"
@@ -24,7 +24,7 @@ echo "$out" | grep -q "volume lease .* held by host_id 1" || fail "the refusal d
 dl_vm_alive_on vm-a 1 || fail "vm-a died during the refused format"
 grep -q "was wiped" "$T/h1/log" && fail "the refused format wiped h1's record"
 gen_before=$(echo "$out" | sed -n 's/.*host_id 1 (h1, generation \([0-9]*\)).*/\1/p')
-"$FL" direct format --device "$DL_IMG" --cluster t -o 1 --max-hosts 8 --volume-slots 16 --force > "$T/f.out" 2>&1 ||
+"$FL" direct format --device "$DL_IMG" --cluster t --io-timeout 1 --max-hosts 8 --volume-slots 16 --force > "$T/f.out" 2>&1 ||
     fail "format --force failed: $(cat "$T/f.out")"
 grep -q "format done" "$T/f.out" || fail "format --force did not format: $(cat "$T/f.out")"
 wait_for 10 grep -q "our record (host_id 1, generation $gen_before) was wiped" "$T/h1/log" ||

@@ -21,7 +21,7 @@ for i in 1 2 3; do [ "$(metric "$i" fencelock_device_header_foreign)" = 0 ] || f
 
 # Another cluster's header, into the header sector (after the 1 MiB lockspace area).
 truncate -s "${DL_IMG_MB:-32}M" "$T/other.img"
-"$FL" direct format --device "$T/other.img" --cluster other -o 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
+"$FL" direct format --device "$T/other.img" --cluster other --io-timeout 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
     > /dev/null 2>&1 || fail "format of the other device failed"
 t0=$(now_ms)
 dd if="$T/other.img" of="$DL_IMG" bs=512 skip=2048 seek=2048 count=1 conv=notrunc oflag=direct status=none ||

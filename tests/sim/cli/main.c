@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/log.h"
+#include "common/version.h"
 #include "tests/sim/run.h"
 
 static void usage(FILE *f)
@@ -16,7 +17,8 @@ static void usage(FILE *f)
 		"usage: fencelock-sim [--seed S | --seeds A..B] [--hosts N] [--vms N] [--duration SECONDS]\n"
 		"                     [--nemesis LIST] [--io-timeout T] [--partition-tolerance P]\n"
 		"                     [--drift PPM] [--churn SECONDS] [--snapshot-every N] [--trace]\n"
-		"                     [-o text|json]\n"
+		"                     [-o|--output text|json]\n"
+		"       fencelock-sim --version | --help\n"
 		"\n"
 		"Runs N fencelock hosts (2..16) in one process on simulated time, with the real arbiter,\n"
 		"Raft, delta leases, volume leases and mailboxes over a simulated network and shared disk,\n"
@@ -171,12 +173,17 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		{"io-timeout", required_argument, 0, 'T'}, {"partition-tolerance", required_argument, 0, 'P'},
 		{"drift", required_argument, 0, 'D'},	{"trace", no_argument, 0, 't'},
 		{"churn", required_argument, 0, 'C'},	{"snapshot-every", required_argument, 0, 'E'},
-		{"help", no_argument, 0, 'h'},		{0, 0, 0, 0},
+		{"help", no_argument, 0, 'h'},		{"version", no_argument, 0, 'V'},
+		{"output", required_argument, 0, 'o'},	{0, 0, 0, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		if (o == 'h') {
 			usage(stdout);
+			return 0;
+		}
+		if (o == 'V') {
+			fl_print_version(stdout, "fencelock-sim");
 			return 0;
 		}
 		if (parse_opt(a, o) != 0)
