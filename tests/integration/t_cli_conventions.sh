@@ -61,7 +61,7 @@ dl_format
 DL_N=1
 dl_config 1 1
 dl_start 1
-export FENCELOCK_SOCKET=$(dl_sock 1)
+FENCELOCK_SOCKET=$(dl_sock 1); export FENCELOCK_SOCKET
 wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]' || fail "h1 not quorate alone"
 touch "$T/disk.img" "$T/seed.img"
 expect_rc 0 "$FL" exec --vm vm-a --volume "$T/disk.img" --volume "$T/seed.img:ro" -- true
