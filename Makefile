@@ -186,6 +186,12 @@ $(BUILD)/gen/fl_build.h: FORCE
 $(BUILD)/obj/common/version.o: $(BUILD)/gen/fl_build.h
 $(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen
 
+# Tests that assert a path allocates nothing (tests/unit/alloc_count.h) link
+# with the allocator's entry points wrapped; the renewal test also moves the
+# loop's clock (fl_monotonic_us) so that many renewals take milliseconds.
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc
+$(BUILD)/tests/disklock/test_renew_noalloc: LDFLAGS += $(ALLOC_WRAP) -Wl,--wrap=fl_monotonic_us
+
 deps:
 	@scripts/deps.sh
 

@@ -25,7 +25,9 @@
  * on the loop thread only. A request whose deadline passes is answered
  * -FL_ETIMEDOUT at once; if it was still queued it is dropped, otherwise its
  * iocb and bounce buffer stay with the device until the kernel returns them
- * and are then freed without a callback. At most AIO_MAX_DEPTH requests exist
+ * and the slot is then freed without a callback (a slot keeps its bounce
+ * buffer for its next request: no allocation per I/O once the buffers are
+ * there, within AIO_KEEP_BYTES per device). At most AIO_MAX_DEPTH requests exist
  * per device, timed-out ones included, so a stalled device fills up and
  * further submits fail at once with -FL_ENOSPC rather than growing without
  * bound. close() never frees a buffer the kernel may still write into: if
@@ -64,6 +66,11 @@
 #define AIO_CLOSE_WAIT_US (500 * FL_US_PER_MS)
 #define AIO_DRAIN_SLICE_NS 100000000L      /* submission thread re-checks every 100 ms */
 #define AIO_SUBMIT_EINTR_RETRIES 16
+/* Bounce buffers stay with their slot once allocated (the renewal path then
+ * allocates nothing after its first I/O), up to this many bytes over all
+ * slots of a device; a slot freed while the device keeps more gives its
+ * buffer back. A full lockspace scan is at most 8 MiB (2,000 hosts of 4 KiB). */
+#define AIO_KEEP_BYTES (16u << 20)
 
 enum req_state {
 	REQ_FREE,
@@ -78,7 +85,8 @@ struct aio_req {
 	struct iocb iocb;
 	struct aio_dev *dev;
 	struct fl_io *io;          /* loop thread only; NULL once answered */
-	void *buf;                 /* the device's aligned bounce buffer */
+	void *buf;                 /* the device's aligned bounce buffer, kept between uses */
+	uint32_t cap;              /* bytes of buf */
 	uint32_t len;
 	enum req_state state;      /* under dev->mu */
 	int submit_err;            /* -FL_E code when state == REQ_FAILED */
@@ -105,6 +113,7 @@ struct aio_dev {
 	struct aio_req *failed_head;
 	uint32_t used;             /* slots not free */
 	uint32_t in_kernel;        /* REQ_SUBMITTED slots */
+	uint64_t kept_bytes;       /* sum of the slots' buffer capacities */
 	bool closing;
 	bool thread_done;
 	bool orphaned;             /* close() gave up waiting: the thread frees the device */
@@ -145,8 +154,13 @@ static void req_free_locked(struct aio_dev *dev, struct aio_req *r)
 {
 	FL_ASSERT(r->state != REQ_FREE);
 	FL_ASSERT(dev->used > 0);
-	free(r->buf);
-	r->buf = NULL;
+	FL_ASSERT(dev->kept_bytes >= r->cap);
+	if (dev->kept_bytes > AIO_KEEP_BYTES) {
+		dev->kept_bytes -= r->cap;
+		free(r->buf);
+		r->buf = NULL;
+		r->cap = 0;
+	}
 	r->io = NULL;
 	r->state = REQ_FREE;
 	r->next = dev->free_head;
@@ -159,6 +173,23 @@ static void req_free(struct aio_dev *dev, struct aio_req *r)
 	pthread_mutex_lock(&dev->mu);
 	req_free_locked(dev, r);
 	pthread_mutex_unlock(&dev->mu);
+}
+
+/* Gives slot r (taken, not yet queued) a bounce buffer of at least len
+ * bytes; the one it kept from an earlier request when that is large enough. */
+static int req_buf_locked(struct aio_dev *dev, struct aio_req *r, uint32_t len)
+{
+	if (r->buf != NULL && r->cap >= len)
+		return 0;
+	void *buf = NULL;
+	if (posix_memalign(&buf, AIO_BUF_ALIGN_BYTES, len) != 0)
+		return -FL_ENOMEM;
+	FL_ASSERT(dev->kept_bytes >= r->cap);
+	dev->kept_bytes = dev->kept_bytes - r->cap + len;
+	free(r->buf);
+	r->buf = buf;
+	r->cap = len;
+	return 0;
 }
 
 /* Removes r from the submission queue if it is still there. */
@@ -428,23 +459,24 @@ static int aio_submit(struct fl_bdev *d, struct fl_io *io)
 	FL_ASSERT(io->timeout_us > 0);
 	if (io->op == FL_IO_WRITE && dev->read_only)
 		return -FL_EPERM;
-	void *buf = NULL;
-	if (posix_memalign(&buf, AIO_BUF_ALIGN_BYTES, io->len) != 0)
-		return -FL_ENOMEM;
-	if (io->op == FL_IO_WRITE)
-		memcpy(buf, io->buf, io->len);
 	pthread_mutex_lock(&dev->mu);
 	FL_ASSERT(!dev->closing);
 	struct aio_req *r = req_alloc_locked(dev);
 	if (r == NULL) {
 		pthread_mutex_unlock(&dev->mu);
-		free(buf);
 		return -FL_ENOSPC;
 	}
+	r->state = REQ_QUEUED; /* until queued below, owned by this thread alone */
+	if (req_buf_locked(dev, r, io->len) != 0) {
+		req_free_locked(dev, r);
+		pthread_mutex_unlock(&dev->mu);
+		return -FL_ENOMEM;
+	}
+	void *buf = r->buf;
+	if (io->op == FL_IO_WRITE)
+		memcpy(buf, io->buf, io->len);
 	r->io = io;
-	r->buf = buf;
 	r->len = io->len;
-	r->state = REQ_QUEUED;
 	if (io->op == FL_IO_READ)
 		io_prep_pread(&r->iocb, dev->fd, buf, io->len, (long long)io->offset);
 	else
@@ -474,6 +506,8 @@ static void dev_release(struct aio_dev *dev)
 {
 	FL_ASSERT(dev->thread_done);
 	FL_ASSERT(dev->in_kernel == 0);
+	for (uint32_t i = 0; i < AIO_MAX_DEPTH; i++)
+		free(dev->reqs[i].buf);
 	io_destroy(dev->ctx);
 	close(dev->efd);
 	close(dev->fd);

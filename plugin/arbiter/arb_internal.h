@@ -2,6 +2,7 @@
 struct arb_wmsg {
 	uint64_t from, to;
 	uint32_t len;
+	uint32_t cap;      /* bytes of data, kept for the slot's next message up to ARB_WQ_KEEP_BYTES */
 	uint8_t *data;
 };
 
@@ -40,6 +41,7 @@ struct arb_wmsg {
 #define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
+#define ARB_WQ_KEEP_BYTES 1024u   /* a queue slot keeps a buffer this small (heartbeats) */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
 
 /* Every host can be a Raft member, and an even number of host voters adds the
@@ -285,6 +287,9 @@ void arb_header_free(struct arb *a);
 void arb_header_tick(struct arb *a, uint64_t now);
 uint64_t arb_cluster_time(const struct arb *a);
 FL_MUST_CHECK int arb_propose_cmd(struct arb *a, struct fsm_cmd *c);
+/* The arbiter's send buffer, grown to at least len bytes (NULL: out of
+ * memory): what goes to the transport is built there, which copies it. */
+uint8_t *arb_txbuf(struct arb *a, uint32_t len);
 bool arb_is_leader(const struct arb *a);
 /* Snapshots f into node n once ARB_SNAPSHOT_EVERY entries were applied
  * since *last_index (log compaction). */

@@ -42,8 +42,8 @@ void arb_mem_usage(const struct arb *a, struct arb_mem *out)
 	add_raft(out, a->w.node);
 	out->arb_table_bytes = sizeof(*a) + (uint64_t)a->nlvm * (sizeof(*a->lvm) + 2 * sizeof(uint64_t));
 	out->arb_buf_bytes = a->txbuf_len;
-	for (uint32_t i = 0; i < a->w.q_len; i++)
-		out->arb_buf_bytes += a->w.q[(a->w.q_head + i) % ARB_WQ_MAX].len;
+	for (uint32_t i = 0; i < ARB_WQ_MAX; i++)
+		out->arb_buf_bytes += a->w.q[i].cap;
 	out->variable = out->raft_bytes + out->arb_buf_bytes;
 	out->total = out->fsm_table_bytes + out->arb_table_bytes + out->variable;
 }

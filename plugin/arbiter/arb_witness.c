@@ -48,11 +48,18 @@ static void local_push(struct arb *a, uint64_t from, uint64_t to, const void *p,
 	if (a->w.q_len == ARB_WQ_MAX)
 		return; /* dropped: Raft tolerates loss */
 	struct arb_wmsg *m = &a->w.q[(a->w.q_head + a->w.q_len) % ARB_WQ_MAX];
-	uint8_t *copy = malloc(len ? len : 1);
-	if (copy == NULL)
-		return;
-	memcpy(copy, p, len);
-	*m = (struct arb_wmsg){.from = from, .to = to, .len = len, .data = copy};
+	if (m->data == NULL || m->cap < len) {
+		uint8_t *copy = malloc(len ? len : 1);
+		if (copy == NULL)
+			return;
+		free(m->data);
+		m->data = copy;
+		m->cap = len ? len : 1;
+	}
+	memcpy(m->data, p, len);
+	m->from = from;
+	m->to = to;
+	m->len = len;
 	a->w.q_len++;
 	if (!fl_timer_armed(&a->w.q_timer))
 		fl_timer_after(a->loop, &a->w.q_timer, 0);
@@ -62,16 +69,23 @@ static void local_fire(struct fl_timer *t, void *arg)
 {
 	struct arb *a = arg;
 	(void)t;
-	/* Bounded: what these deliveries queue waits for the next round. */
+	/* Bounded: what these deliveries queue waits for the next round. The
+	 * slot stays queued while it is delivered, so what the delivery pushes
+	 * goes to other slots and its buffer is not overwritten under it. */
 	for (uint32_t n = a->w.q_len; n > 0; n--) {
-		struct arb_wmsg m = a->w.q[a->w.q_head];
+		FL_ASSERT(a->w.q_len > 0);
+		struct arb_wmsg *m = &a->w.q[a->w.q_head];
+		if (m->to == ARB_WITNESS_ID && a->w.node)
+			raft_node_receive(a->w.node, m->from, m->data, m->len);
+		else if (m->to == a->cfg.host_id && a->node)
+			raft_node_receive(a->node, m->from, m->data, m->len);
+		if (m->cap > ARB_WQ_KEEP_BYTES) {
+			free(m->data); /* only small messages (heartbeats) keep their slot's buffer */
+			m->data = NULL;
+			m->cap = 0;
+		}
 		a->w.q_head = (a->w.q_head + 1) % ARB_WQ_MAX;
 		a->w.q_len--;
-		if (m.to == ARB_WITNESS_ID && a->w.node)
-			raft_node_receive(a->w.node, m.from, m.data, m.len);
-		else if (m.to == a->cfg.host_id && a->node)
-			raft_node_receive(a->node, m.from, m.data, m.len);
-		free(m.data);
 	}
 	if (a->w.q_len > 0)
 		fl_timer_after(a->loop, &a->w.q_timer, 0);
@@ -79,16 +93,14 @@ static void local_fire(struct fl_timer *t, void *arg)
 
 static int w_envelope_send(struct arb *a, uint64_t via, uint64_t from, uint64_t to, const void *p, uint32_t len)
 {
-	uint8_t *m = malloc(W_HDR_BYTES + len);
+	uint8_t *m = arb_txbuf(a, W_HDR_BYTES + len);
 	if (m == NULL)
 		return -FL_ENOMEM;
 	m[0] = ARB_WITNESS_MAGIC;
 	fl_put_le64(m + 1, from);
 	fl_put_le64(m + 9, to);
 	memcpy(m + W_HDR_BYTES, p, len);
-	int rv = raft_transport_send(a->cfg.transport, via, m, W_HDR_BYTES + len);
-	free(m);
-	return rv;
+	return raft_transport_send(a->cfg.transport, via, m, W_HDR_BYTES + len);
 }
 
 /* Our host node sends to the disk voter: to whoever serves it. */
@@ -348,9 +360,9 @@ void arb_witness_free(struct arb *a)
 	raft_node_free(a->w.node);
 	a->w.node = NULL;
 	fsm_free(&a->w.fsm);
-	while (a->w.q_len > 0) {
-		free(a->w.q[a->w.q_head].data);
-		a->w.q_head = (a->w.q_head + 1) % ARB_WQ_MAX;
-		a->w.q_len--;
+	for (uint32_t i = 0; i < ARB_WQ_MAX; i++) {
+		free(a->w.q[i].data);
+		a->w.q[i] = (struct arb_wmsg){0};
 	}
+	a->w.q_head = a->w.q_len = 0;
 }

@@ -52,35 +52,41 @@ void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
 
 /* ---- transport multiplexing ---- */
 
+uint8_t *arb_txbuf(struct arb *a, uint32_t len)
+{
+	if (len > a->txbuf_len) {
+		uint8_t *n = realloc(a->txbuf, len);
+		if (n == NULL)
+			return NULL;
+		a->txbuf = n;
+		a->txbuf_len = len;
+	}
+	return a->txbuf;
+}
+
 static int arb_raft_send(struct raft_transport *t, uint64_t to, const void *payload, uint32_t len)
 {
 	struct arb *a = (struct arb *)((char *)t - offsetof(struct arb, raft_tx));
 	if (to == ARB_WITNESS_ID)
 		return arb_witness_route(a, payload, len);
-	if (len + 1 > a->txbuf_len) {
-		uint8_t *n = realloc(a->txbuf, len + 1);
-		if (n == NULL)
-			return -FL_ENOMEM;
-		a->txbuf = n;
-		a->txbuf_len = len + 1;
-	}
-	a->txbuf[0] = ARB_RAFT_MAGIC;
-	memcpy(a->txbuf + 1, payload, len);
-	return raft_transport_send(a->cfg.transport, to, a->txbuf, len + 1);
+	uint8_t *m = arb_txbuf(a, len + 1);
+	if (m == NULL)
+		return -FL_ENOMEM;
+	m[0] = ARB_RAFT_MAGIC;
+	memcpy(m + 1, payload, len);
+	return raft_transport_send(a->cfg.transport, to, m, len + 1);
 }
 
 static const struct raft_transport_ops arb_raft_tx_ops = {.send = arb_raft_send};
 
 static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t len)
 {
-	uint8_t *m = malloc(len + 1);
+	uint8_t *m = arb_txbuf(a, (uint32_t)len + 1);
 	if (m == NULL)
 		return -FL_ENOMEM;
 	m[0] = ARB_FWD_MAGIC;
 	memcpy(m + 1, buf, len);
-	int rv = raft_transport_send(a->cfg.transport, to, m, (uint32_t)len + 1);
-	free(m);
-	return rv;
+	return raft_transport_send(a->cfg.transport, to, m, (uint32_t)len + 1);
 }
 
 /* ---- views: relayed liveness ----
@@ -238,11 +244,16 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 
 int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
 {
-	uint8_t *buf = malloc(FSM_CMD_MAX_BYTES);
+	/* The arbiter's own buffer; a proposal made from inside another one
+	 * (raft_node_propose may apply at once, and what is applied may propose)
+	 * gets a buffer of its own. */
+	bool own = !a->prop_busy;
+	uint8_t *buf = own ? a->prop_buf : malloc(FSM_CMD_MAX_BYTES);
 	size_t len;
 	uint64_t index;
 	if (buf == NULL)
 		return -FL_ENOMEM;
+	a->prop_busy = true;
 	if (c->origin.by_host == 0)
 		c->origin.by_host = (uint32_t)a->cfg.host_id;
 	if (arb_is_leader(a)) {
@@ -259,7 +270,11 @@ int arb_propose_cmd(struct arb *a, struct fsm_cmd *c)
 			rv = leader ? arb_send_arb(a, leader, buf, len) : -FL_ENOTLEADER;
 		}
 	}
-	free(buf);
+	if (own)
+		a->prop_busy = false;
+	else
+		free(buf);
+	FL_ASSERT(a->prop_busy != own);
 	if (rv != 0)
 		fl_debug("host %" PRIu64 ": proposal of command %u failed: %s", a->cfg.host_id, c->type,
 			 fl_strerror(rv));
