@@ -340,7 +340,8 @@ static void tcp_out_open(struct tcp_peer *p)
 /* True when a just-connected socket is connected to itself (TCP
  * simultaneous open on the port we dialled: a peer on this machine that is
  * down, and the kernel picked its port as our ephemeral one). Such a
- * connection would hold the peer's port when it restarts. */
+ * connection would hold the peer's port when it restarts
+ * (tests/unit/raft/test_transport_self_connect.c provokes one). */
 static bool tcp_self_connected(int fd)
 {
 	struct sockaddr_in a, b;
@@ -367,6 +368,11 @@ static bool tcp_out_connected(struct tcp_peer *p, uint32_t events)
 	if (!(events & EPOLLOUT))
 		return true;
 	if (tcp_self_connected(c->fd)) {
+		/* Closed abortively (RST): a normal close would leave the port in
+		 * TIME_WAIT for a minute, and a listener cannot bind a port held
+		 * by a TIME_WAIT socket that had no SO_REUSEADDR. */
+		struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
 		tcp_reject(t, RAFT_TCP_REJ_SELF, "connection to host %llu connected to itself (the host is down); "
 			   "closed so that its port stays free", (unsigned long long)p->id);
 		t->stats.connect_failures++;

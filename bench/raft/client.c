@@ -92,7 +92,15 @@ static int dial(uint16_t port, int timeout_ms)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || self_connected(fd)) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (self_connected(fd)) {
+		/* Closed with RST: a normal close would leave the port in TIME_WAIT,
+		 * where the member's listener could not bind it for a minute. */
+		struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
 		close(fd);
 		return -1;
 	}
