@@ -44,4 +44,8 @@ int fl_cli_keygen(int argc, char **argv);
 /* `fencelock exec ... -- CMD ARGS...`; argv[0] is "exec". */
 int fl_cli_exec(int argc, char **argv);
 
+/* `fencelock events [--since T] [--host H] [--vm UID] [-o text|json]`
+ * (cmd_events.c); argv[0] is "events". */
+int fl_cli_events(int argc, char **argv);
+
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 		"  status         this host's view of the cluster (Nagios exit codes)\n"
 		"  hosts|leases|vms [-o text|wide|json]   tables of the daemon's state\n"
 		"  metrics        Prometheus metrics of the daemon\n"
+		"  events [--since T] [--host H] [--vm UID] [-o text|json]   the cluster's decision history\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
 		"  vm inquire|release|unregister|clear UID   administer one VM\n"
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(status_cmds) / sizeof(status_cmds[0]); i++)
 		if (strcmp(argv[1], status_cmds[i]) == 0)
 			return fl_cli_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "events") == 0)
+		return fl_cli_events(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return fl_cli_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)

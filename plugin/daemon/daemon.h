@@ -229,6 +229,16 @@ struct fld_snap {
 	struct arb_mem mem;          /* the arbiter's memory accounting (arb_mem_usage) */
 };
 
+/* The event history as the events op serves it (events.c): the FSM's
+ * ring copied oldest first, published with liburcu beside the snapshot
+ * (its own pointer, copied again only when an event was added). */
+struct fld_events {
+	struct rcu_head rcu;
+	uint64_t total;              /* events the FSM ever recorded */
+	uint32_t n;                  /* held: ev[0] is number total - n */
+	struct fsm_event ev[];
+};
+
 struct fld {
 	struct fl_config cfg;
 	const char *config_path;
@@ -255,6 +265,7 @@ struct fld {
 	struct fld_metrics m;
 	struct fld_snap *snap;       /* RCU-published by the loop; read by the control thread */
 	uint64_t snap_published_us;
+	struct fld_events *events;   /* RCU-published by the loop; read by the control thread */
 	volatile bool done;
 };
 
@@ -339,5 +350,15 @@ void fld_write_metrics_file(struct fld *d);
 /* Rounds of the metrics file skipped so far. */
 uint64_t fld_metrics_skipped(void);
 const char *fld_host_name(const struct fld *d, uint32_t id, char *buf, size_t len);
+
+/* ---- events.c ---- */
+/* On the loop, from fld_snap_publish: copies the FSM's event ring into a
+ * new struct fld_events and publishes it when events were added since the
+ * last copy; the previous one is freed after a grace period. */
+void fld_events_publish(struct fld *d);
+/* At shutdown, after the control server is gone and a grace period. */
+void fld_events_drop(struct fld *d);
+/* The events op, on the control server's thread (a read handler). */
+int fld_read_events(void *ctx, struct ctl_call *call, const struct ctl_req *req);
 
 #endif

@@ -1,5 +1,5 @@
 /* fencelockd's read-only views: the status, hosts, leases, vms, metrics and
- * vm.inquire ops (docs/control-protocol.md gives their JSON shapes), and the
+ * vm.inquire ops (the events op: events.c) (docs/control-protocol.md gives their JSON shapes), and the
  * metrics file for node_exporter's textfile collector.
  *
  * The views are served off the lease loop. The loop copies what they show
@@ -258,6 +258,7 @@ void fld_snap_publish(struct fld *d)
 	struct fld_snap *old = rcu_xchg_pointer(&d->snap, s);
 	if (old != NULL)
 		urcu_memb_call_rcu(&old->rcu, snap_free_rcu);
+	fld_events_publish(d);
 }
 
 void fld_snap_maybe_publish(struct fld *d, uint64_t now)
@@ -277,6 +278,7 @@ void fld_snap_drop(struct fld *d)
 	urcu_memb_barrier(); /* the call_rcu frees queued before */
 	urcu_memb_synchronize_rcu();
 	snap_free(old);
+	fld_events_drop(d);
 }
 
 /* ==== rendering, on the control server's thread (or the loop's) ==== */
@@ -727,6 +729,7 @@ void fld_read_backend(struct fld *d, struct ctl_backend *be)
 	be->read_handlers[CTL_OP_HOSTS] = be->read_handlers[CTL_OP_LEASES] = be->read_handlers[CTL_OP_VMS] = read_list;
 	be->read_handlers[CTL_OP_METRICS] = read_metrics;
 	be->read_handlers[CTL_OP_VM_INQUIRE] = read_inquire;
+	be->read_handlers[CTL_OP_EVENTS] = fld_read_events;
 	be->thread_start = read_thread_start;
 	be->thread_stop = read_thread_stop;
 	be->before_replies = fld_snap_before_replies;

@@ -35,6 +35,7 @@ static const struct {
 	[CTL_OP_HOST_ADD] = {"host.add", true},
 	[CTL_OP_HOST_REMOVE] = {"host.remove", true},
 	[CTL_OP_VM_CLEAR] = {"vm.clear", true},
+	[CTL_OP_EVENTS] = {"events", false},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -241,6 +242,14 @@ static int decode_host(json_t *msg, struct ctl_req *req, char *err, size_t errle
 	return rv;
 }
 
+static int decode_events(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
+{
+	json_int_t since;
+	int rv = get_int(msg, "since_index", false, 0, INT64_MAX, 0, &since, err, errlen);
+	req->since_index = (uint64_t)since;
+	return rv;
+}
+
 static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
 {
 	int rv;
@@ -267,6 +276,8 @@ static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t 
 		return decode_exited(msg, req, err, errlen);
 	case CTL_OP_HOST_ADD: case CTL_OP_HOST_REMOVE:
 		return decode_host(msg, req, err, errlen);
+	case CTL_OP_EVENTS:
+		return decode_events(msg, req, err, errlen);
 	case CTL_OP_COUNT:
 		break;
 	}
@@ -339,6 +350,8 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 		rv |= set_str(o, "name", req->host_name);
 		rv |= set_str(o, "addr", req->host_addr);
 	}
+	if (req->op == CTL_OP_EVENTS && req->since_index > 0)
+		rv |= json_object_set_new(o, "since_index", json_integer((json_int_t)FL_MIN(req->since_index, (uint64_t)INT64_MAX)));
 	return rv;
 }
 

@@ -52,6 +52,7 @@ enum ctl_op {
 	CTL_OP_HOST_ADD,
 	CTL_OP_HOST_REMOVE,
 	CTL_OP_VM_CLEAR,        /* uid: clears FAILED (the operator looked at it) */
+	CTL_OP_EVENTS,          /* the cluster's event history, since_index? */
 	CTL_OP_COUNT
 };
 
@@ -76,6 +77,7 @@ struct ctl_req {
 	uint32_t host_id;             /* host.add/remove: 1..2000 */
 	const char *host_name;        /* host.add */
 	const char *host_addr;        /* host.add: IPv4:port */
+	uint64_t since_index;         /* events: only events of Raft entries >= this (0: all held) */
 };
 
 /* The op's wire name ("vm.acquire"); op < CTL_OP_COUNT. */

@@ -107,6 +107,7 @@ static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
 		{.op = CTL_OP_HOST_ADD, .host_id = 4, .host_name = "h4", .host_addr = "127.0.0.1:7404"},
 		{.op = CTL_OP_HOST_REMOVE, .host_id = 4},
 		{.op = CTL_OP_VM_CLEAR, .uid = "a"},
+		{.op = CTL_OP_EVENTS, .since_index = 7},
 	};
 	assert_int_equal(sizeof(reqs) / sizeof(reqs[0]), CTL_OP_COUNT);
 	for (size_t i = 0; i < CTL_OP_COUNT; i++) {
