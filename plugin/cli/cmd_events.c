@@ -38,17 +38,18 @@ static void events_usage(FILE *f)
 		"index, host, VM, cause and who asked. The last %u events are kept, across\n"
 		"restarts and snapshots, and every host shows the same ones.\n"
 		"\n"
-		"  --since T     only events from T on: an RFC 3339 time (2026-12-06T19:30:00Z),\n"
-		"                a time back from now (30s, 10m, 2h, 1d), or @INDEX (Raft index)\n"
-		"  --host H      only events about host H (id or name; a VM placed on or moved from it)\n"
-		"  --vm UID      only events of VM UID\n"
-		"  -o FORMAT     text (default) or json\n"
-		"  -s SOCKET     control socket (default $FENCELOCK_SOCKET, else %s)\n"
-		"  -t MS         give up after MS milliseconds (default 10000)\n"
-		"\n"
-		"exit codes: 0 success, 1 failure, 2 usage (a bad --since, --host or --vm),\n"
-		"  6 daemon not found, 7 permission denied\n",
-		1024u, FL_DEFAULT_SOCKET);
+		"  --since T            only events from T on: an RFC 3339 time\n"
+		"                       (2026-12-06T19:30:00Z, or with an offset +01:00), a time back\n"
+		"                       from now (30s, 10m, 2h, 1d), or @INDEX (a Raft index)\n"
+		"  --host H             only events about host H (id or name; a VM placed on or moved from it)\n"
+		"  --vm UID             only events of VM UID\n"
+		"  -o, --output FORMAT  text (default) or json (with \"schema_version\"; times as RFC 3339\n"
+		"                       strings, null when unknown; errors are JSON too)\n"
+		"  -s, --socket SOCKET  control socket (default $FENCELOCK_SOCKET, else %s)\n"
+		"  -t, --timeout MS     give up after MS milliseconds (default 10000)\n"
+		"  -h, --help           this text\n"
+		"\n%s",
+		1024u, FL_DEFAULT_SOCKET, fl_cli_exit_codes_text);
 }
 
 static uint64_t wall_now_us(void)
@@ -154,26 +155,41 @@ static void events_text(json_t *r, json_t *shown)
 	       (long long)total, (long long)json_integer_value(json_object_get(r, "capacity")));
 }
 
+/* A failure before an answer: the message on stderr, or under -o json a
+ * JSON error object on stdout. Returns exit_code. */
+static int events_fail(const struct events_args *a, const char *msg, int exit_code)
+{
+	if (a->json) {
+		json_t *o = json_pack("{s:i,s:b,s:s,s:i}", "schema_version", FL_CLI_SCHEMA_VERSION, "ok", 0, "error", msg,
+				      "exit", exit_code);
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else {
+		fprintf(stderr, "%s\n", msg);
+	}
+	return exit_code;
+}
+
 /* Keeps the events of r that pass the filter; prints them. */
 static int events_show(const struct events_args *a, json_t *r)
 {
 	json_t *all = json_object_get(r, "events");
-	if (!json_is_array(all)) {
-		fprintf(stderr, "fencelock events: the daemon's reply has no events list; daemon and CLI versions differ?\n");
-		return FL_EXIT_FAIL;
-	}
+	if (!json_is_array(all))
+		return events_fail(a, "fencelock events: the daemon's reply has no events list; daemon and CLI versions differ?",
+				   FL_EXIT_FAIL);
 	json_t *shown = json_array(), *ev;
 	size_t i;
 	json_array_foreach(all, i, ev)
 		if (ev_match(ev, &a->filter))
 			json_array_append(shown, ev);
 	if (a->json) {
-		json_t *out = json_copy(r);
+		json_t *out = json_pack("{s:i}", "schema_version", FL_CLI_SCHEMA_VERSION);
+		json_object_update(out, r);
 		json_object_del(out, "v");
 		json_object_del(out, "ok");
 		json_object_set(out, "events", shown);
-		json_object_set_new(out, "schema_version", json_integer(EV_SCHEMA_VERSION));
-		json_dumpf(out, stdout, JSON_INDENT(2));
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(out);
 	} else {
@@ -191,12 +207,13 @@ int fl_cli_events(int argc, char **argv)
 	if (rv >= 0)
 		return rv;
 	struct fl_client *c;
+	char msg[512];
 	rv = fl_connect(a.socket, &c);
 	if (rv != 0) {
 		const char *path = a.socket != NULL ? a.socket : getenv(FL_SOCKET_ENV);
-		fprintf(stderr, "fencelock events: fencelockd unreachable at %s: %s; is it running? (-s SOCKET or FENCELOCK_SOCKET)\n",
-			path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
-		return fl_cli_exit_for(rv);
+		snprintf(msg, sizeof(msg), "fencelock events: fencelockd unreachable at %s: %s; is it running? (-s SOCKET or FENCELOCK_SOCKET)",
+			 path != NULL ? path : FL_DEFAULT_SOCKET, fl_strerror(rv));
+		return events_fail(&a, msg, fl_cli_exit_connect(rv));
 	}
 	fl_client_set_timeout_ms(c, a.timeout_ms);
 	struct ctl_req req = {.op = CTL_OP_EVENTS};
@@ -205,10 +222,11 @@ int fl_cli_events(int argc, char **argv)
 	json_t *r = NULL;
 	rv = fl_client_call(c, &req, &r);
 	if (rv != 0) {
-		fprintf(stderr, "fencelock events: %s\n", fl_client_error(c));
+		snprintf(msg, sizeof(msg), "fencelock events: %s", fl_client_error(c));
 		json_decref(r);
 		fl_disconnect(c);
-		return rv == -FL_EINVAL ? FL_EXIT_FAIL : fl_cli_exit_for(rv); /* the request was ours: not a usage error */
+		/* the request was ours: an invalid one is not the user's usage error */
+		return events_fail(&a, msg, rv == -FL_EINVAL ? FL_EXIT_FAIL : fl_cli_exit_for(rv));
 	}
 	int code = events_show(&a, r);
 	json_decref(r);

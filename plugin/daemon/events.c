@@ -148,9 +148,9 @@ int fld_read_events(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 	for (uint32_t i = 0; a != NULL && i < ev->n; i++)
 		if (ev->ev[i].index >= req->since_index)
 			json_array_append_new(a, event_json(s, &ev->ev[i]));
-	json_object_update_new(r, json_pack("{s:i,s:i,s:s,s:I,s:i,s:I,s:i}", "schema_version", EV_SCHEMA_VERSION,
-		"host_id", (int)d->cfg.host_id, "host_name", d->cfg.host_name, "total", (json_int_t)ev->total, "held",
-		(int)ev->n, "commit", (json_int_t)s->st.commit, "capacity", (int)FSM_EVENTS_MAX));
+	json_object_update_new(r, json_pack("{s:i,s:s,s:I,s:i,s:I,s:i}", "host_id", (int)d->cfg.host_id, "host_name",
+					    d->cfg.host_name, "total", (json_int_t)ev->total, "held", (int)ev->n,
+					    "commit", (json_int_t)s->st.commit, "capacity", (int)FSM_EVENTS_MAX));
 	urcu_memb_read_unlock();
 	if (a == NULL)
 		return -FL_ENOMEM;

@@ -18,8 +18,7 @@
 #include <stdint.h>
 #include "common/must_check.h"
 
-#define EV_TIME_MAX 32u	    /* "2026-12-06T19:30:02.123Z" and its NUL, with room */
-#define EV_SCHEMA_VERSION 1 /* of `fencelock events -o json` */
+#define EV_TIME_MAX 32u /* "2026-12-06T19:30:02.123Z" and its NUL, with room */
 
 /* Formats wall_us (microseconds since the epoch) as RFC 3339 in UTC with
  * milliseconds, "2026-12-06T19:30:02.123Z", into buf (len >= EV_TIME_MAX).

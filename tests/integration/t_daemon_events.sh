@@ -64,6 +64,10 @@ expect_rc 2 ev 2 -o yaml
 expect_rc 2 ev 2 extra
 expect_rc 0 ev 2 --help
 echo "$out" | grep -q -- '--since T' || fail "events --help lacks --since: $out"
+echo "$out" | grep -qF '  9  fencelockd unreachable' || fail "events --help lacks the exit-code table: $out"
+out=$("$FL" -s "$T/none.sock" events -o json 2>/dev/null); rc=$?
+[ "$rc" = 9 ] || fail "events, daemon down: exit $rc"
+dl_py 'd["ok"] is False and d["exit"] == 9 and d["schema_version"] == 1' <<<"$out" | grep -q True || fail "events -o json, daemon down: $out"
 "$FL" --help | grep -q '^  events ' || fail "fencelock --help does not list events"
 # Filters: a future time shows nothing, an hour back everything so far, a
 # host or VM only its own.
@@ -138,6 +142,6 @@ keep = lambda e: {k: v for k, v in e.items() if not k.endswith("_name")}  # name
 assert len(b) >= len(a) and [keep(e) for e in b[:len(a)]] == [keep(e) for e in a], (len(a), len(b))
 EOF
 }
-wait_for 15 same || fail "h$Z lost its history across a restart: before $(wc -c < "$T/events-before-restart") bytes, after: $(cat "$T/events-after-restart")"
+wait_for 15 same 2>/dev/null || fail "h$Z lost its history across a restart: before $(wc -c < "$T/events-before-restart") bytes, after: $(cat "$T/events-after-restart")"
 echo "h$Z restarted: its $(dl_py 'len(d)' < "$T/events-before-restart") events are still there"
 exit 0
