@@ -10,7 +10,9 @@
  *   backend.c  the control socket's handlers (struct ctl_backend) on top of
  *              the arbiter and the runtime;
  *   status.c   the read-only views: status, hosts, leases, vms, metrics,
- *              vm.inquire, rendered from a snapshot the loop publishes.
+ *              vm.inquire, rendered from a snapshot the loop publishes;
+ *   events.c   the events op: the FSM's event history, copied and
+ *              published beside that snapshot.
  *
  * Threads: everything runs on the epoll loop's thread (the lease loop),
  * which renews the delta lease and so must never block, except: what can
