@@ -112,7 +112,7 @@ static void fill_others(struct world *w, struct fuzz_in *in)
 		l.owner_id = fuzz_u8(in) & 1 ? id : fuzz_u8(in);
 		l.owner_generation = fuzz_u8(in);
 		l.timestamp = fuzz_u16(in);
-		fl_name_set(l.resource_name, fuzz_u8(in) & 1 ? "hostH" : "other");
+		FUZZ_CHECK(fl_name_set(l.resource_name, fuzz_u8(in) & 1 ? "hostH" : "other") == 0, "name too long");
 		ls_record_encode_sector(&l, s, SS);
 	}
 }
@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		l.owner_id = w.x;
 		l.owner_generation = 1 + fuzz_u8(&in);
 		l.timestamp = 1;
-		fl_name_set(l.resource_name, "gone");
+		FUZZ_CHECK(fl_name_set(l.resource_name, "gone") == 0, "name too long");
 		ls_record_encode_sector(&l, w.disk.data + (w.x - 1) * SS, SS);
 	}
 	FUZZ_CHECK(ls_acquire(w.h.ls) == 0, "H's acquire did not start");

@@ -232,7 +232,9 @@ static void fsm_seeds(void)
 		fl_put_le16(raw + raw_len, (uint16_t)len);
 		memcpy(raw + raw_len + 2, buf, len);
 		raw_len += 2 + len;
-		fsm_apply(&f, i + 1, 1, buf, len);
+		/* A deterministic rejection is a seed as good as an applied command. */
+		if (fsm_apply(&f, i + 1, 1, buf, len) != 0)
+			fprintf(stderr, "gen-seeds: fsm command %u (%s) rejected\n", i, fsm_cmd_type_name(c[i].type));
 		if (i == 7)
 			FUZZ_CHECK(fsm_snapshot(&f, snap_at_7 + 2, sizeof(snap_at_7) - 2, &snap_len) == 0, "snapshot failed");
 	}
@@ -277,8 +279,8 @@ static void ondisk_seeds(void)
 		struct fl_leader p = {.magic = FL_PAXOS_MAGIC, .version = FL_PAXOS_VERSION, .sector_size = ss,
 				      .num_hosts = 4, .max_hosts = 2000, .owner_id = 2, .owner_generation = 5,
 				      .lver = 9, .timestamp = 77};
-		fl_name_set(p.space_name, "fuzzls");
-		fl_name_set(p.resource_name, "slot-0");
+		if (fl_name_set(p.space_name, "fuzzls") != 0 || fl_name_set(p.resource_name, "slot-0") != 0)
+			abort();
 		fl_leader_encode(&p, s);
 		snprintf(name, sizeof(name), "paxos-leader-%u", ss);
 		seed("ondisk", name, m4, s, ss);
