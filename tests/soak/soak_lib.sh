@@ -189,7 +189,7 @@ PY
 soak_plot() {
     command -v gnuplot >/dev/null || { echo "gnuplot missing (make deps): no plot"; return 0; }
     gnuplot <<EOF 2>/dev/null || echo "gnuplot failed: no plot"
-set terminal png size 1000,600
+set terminal png noenhanced size 1000,600
 set output "$SOAK_OUT/soak.png"
 set datafile separator ","
 set title "fencelockd under VM churn ($SOAK_VMS VMs, 3 hosts)"
