@@ -10,6 +10,16 @@
 #include "disklock/layout.h"
 #include "disklock/mailbox.h"
 #include "disklock/paxos.h"
+
+/* Host slots of the layout: every host id a layout may have (up to
+ * MB_MAX_HOSTS) has a delta-lease record in the lockspace area, a Disk Paxos
+ * record in each volume lease and in the disk voter's lease, whose area (2 +
+ * hosts sectors) fits one slot of the align, for both sector sizes. */
+_Static_assert(MB_MAX_HOSTS <= FL_PAXOS_MAX_HOSTS, "every layout host id has a lease record");
+_Static_assert((2u + MB_MAX_HOSTS) * 512u <= (1u << 20), "a lease of the largest layout fits a 1 MiB slot");
+_Static_assert((2u + MB_MAX_HOSTS) * 4096u <= (8u << 20), "a lease of the largest layout fits an 8 MiB slot");
+_Static_assert(MB_MAX_HOSTS <= 250u, "4 KiB sectors: 250 delta-lease records per MiB of align (fl_max_hosts)");
+_Static_assert(LAY_DEFAULT_MAX_HOSTS <= MB_MAX_HOSTS, "the default host count is a valid one");
 #include "fencelock/error.h"
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }

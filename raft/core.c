@@ -10,6 +10,14 @@
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "raft/core.h"
+#include "raft/msg.h"
+
+/* A configuration travels as one entry (1 + 4 + 9 bytes per server) and
+ * is encoded into a buffer of that size at boot. */
+_Static_assert(1u + 4u + RAFT_MAX_SERVERS * 9u <= RAFT_MSG_MAX_ENTRY_BYTES, "a full configuration fits one entry");
+/* A leader's round (heartbeats, or appends, to every other server) and the
+ * answers of a round of votes fit the outbox twice over. */
+_Static_assert(2u * RAFT_MAX_SERVERS <= RAFT_OUTBOX_MAX, "a round to every server fits the outbox");
 
 void raft_options_default(struct raft_options *o, uint64_t id, uint64_t seed)
 {

@@ -22,7 +22,7 @@ struct arb_wmsg {
 #include "raft/msg.h"
 #include "raft/node.h"
 
-#define ARB_MAX_HOSTS 64u         /* hosts a cluster can have (layout max_hosts <= this) */
+/* ARB_MAX_HOSTS (arbiter.h): hosts a cluster can have (layout max_hosts <= this). */
 
 /* Local VMs acquiring their volume leases at once (one lease operation
  * each): the rest wait their turn, so that a host taking over hundreds of VMs
@@ -54,6 +54,16 @@ _Static_assert(ARB_MAX_HOSTS <= FSM_HOST_ID_MAX, "every host id fits the FSM's r
 _Static_assert(ARB_MAX_HOSTS <= MB_MAX_HOSTS, "a mailbox has room for every host");
 /* A replicated command travels as one Raft entry. */
 _Static_assert(FSM_CMD_MAX_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES, "the largest FSM command fits one Raft entry");
+/* The lockspace observes every host of the largest cluster. */
+_Static_assert(ARB_MAX_HOSTS <= LS_MAX_HOSTS, "the lockspace has a record for every host");
+/* Every Raft id the arbiter uses, the disk voter's included, is one the
+ * lease records can carry (sanlock's host_id range). */
+_Static_assert(ARB_WITNESS_ID <= FL_PAXOS_MAX_HOSTS, "the disk voter's id is in the host_id range");
+/* A layout formatted with the default host count is one the arbiter runs
+ * (it refuses layouts above ARB_MAX_HOSTS at start-up). */
+_Static_assert(LAY_DEFAULT_MAX_HOSTS <= ARB_MAX_HOSTS, "the default layout's hosts fit the arbiter");
+/* The FSM's default host table (the simulator's) holds the largest cluster. */
+_Static_assert(FSM_HOSTS_DEFAULT >= ARB_MAX_HOSTS, "the default FSM host table holds every host");
 
 /* Why a local VM is being stopped. */
 enum arb_stop_why {

@@ -99,6 +99,10 @@ static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t l
  * view's transit (milliseconds); quorum is a liveness matter, never safety. */
 #define VIEW_HDR_BYTES 32u
 #define VIEW_ENTRY_BYTES 12u
+/* A view about every other host goes in one transport frame (whose default
+ * maximum exceeds the largest Raft entry, raft/tcp.c). */
+_Static_assert(1u + VIEW_HDR_BYTES + ARB_MAX_HOSTS * VIEW_ENTRY_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES,
+	       "a view of the largest cluster fits a frame");
 
 uint64_t arb_heard_us(const struct arb *a, uint32_t h)
 {

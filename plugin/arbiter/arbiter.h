@@ -210,6 +210,8 @@ struct raft_node *arb_witness_raft(const struct arb *a);
 /* The disk voter's Raft id, for bootstrap configurations (a voter iff the
  * number of host voters is even). */
 #define FL_WITNESS_RAFT_ID 2000u
+/* Hosts a cluster can have: a layout with more max_hosts is refused at start. */
+#define ARB_MAX_HOSTS 64u
 struct raft_node *arb_raft(const struct arb *a);
 bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
 /* Lateness of this host's delta-lease renewals (see common/latency.h), or

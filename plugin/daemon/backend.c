@@ -34,6 +34,12 @@ _Static_assert(VOLID_MAX == FSM_VOLID_MAX, "volume identity limit");
 /* Every configured peer is a Raft voter at bootstrap, and an even number of
  * them adds the disk voter. */
 _Static_assert(CFG_PEERS_MAX + 1u <= RAFT_MAX_SERVERS, "all peers plus the disk voter fit a configuration");
+/* A host of the largest cluster can name every other host as a peer. */
+_Static_assert(CFG_PEERS_MAX + 1u >= ARB_MAX_HOSTS, "every other host of the largest cluster can be a peer");
+/* The host list of the largest cluster fits one reply: name, address and
+ * at most 1 KiB of JSON fields per host. */
+_Static_assert((uint64_t)ARB_MAX_HOSTS * (FSM_NAME_MAX + FSM_ADDR_MAX + 1024u) <= CTL_REPLY_MAX_BYTES,
+	       "the host list of the largest cluster fits a control reply");
 /* The raw bytes of a register request with every field at its maximum, plus
  * 4 KiB for the JSON around them, fit one request frame. */
 _Static_assert(FSM_CMD_MAX_BYTES + 4096u <= CTL_MSG_MAX_BYTES, "a largest register request fits a control frame");

@@ -351,7 +351,7 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c)
 void fsm_limits_default(struct fsm_limits *l)
 {
 	FL_ASSERT(l != NULL);
-	l->max_hosts = 64;
+	l->max_hosts = FSM_HOSTS_DEFAULT;
 	l->max_vms = 1024;
 	l->max_slots = 1024;
 	l->spec_max_bytes = FSM_SPEC_MAX;

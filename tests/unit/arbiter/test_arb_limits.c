@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/assert.h"
 #include "fencelock/error.h"
 #include "plugin/arbiter/arb_internal.h"
 #include "raft/raft.h"
@@ -91,11 +92,118 @@ static void a_leader_of_a_full_host_set_can_add_the_disk_voter(void **state)
 	raft_free(r);
 }
 
+/* One round: drains r's updates (persisting at once) and steps the answer
+ * of hosts 2..1 + n_others and of `also` to what r sent: votes granted,
+ * appends acknowledged up to r's last index. Returns how many answered. */
+static uint32_t answer_round(struct raft *r, uint64_t now, uint32_t n_others, uint64_t also)
+{
+	static struct raft_msg out[RAFT_MAX_SERVERS * 8];
+	uint32_t n = 0, answered = 0;
+	for (int round = 0; round < 64; round++) {
+		struct raft_update u;
+		raft_ready(r, &u);
+		for (uint32_t i = 0; i < u.n_msgs && n < FL_ARRAY_SIZE(out); i++) {
+			out[n] = u.msgs[i];
+			out[n].append.entries = NULL; /* not kept past this update */
+			n++;
+		}
+		if (u.persist.has_hard_state)
+			assert_int_equal(raft_persisted(r, u.persist.last_index, u.persist.term), 0);
+		if (!u.persist.has_hard_state && u.n_committed == 0 && u.n_msgs == 0)
+			break;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct raft_msg *m = &out[i];
+		if (!((m->to >= 2 && m->to <= 1 + n_others) || (also != 0 && m->to == also)))
+			continue;
+		struct raft_msg a = {.from = m->to, .to = m->from, .term = m->term};
+		if (m->type == RAFT_MSG_VOTE) {
+			a.type = RAFT_MSG_VOTE_RESP;
+			a.vote_resp.pre = m->vote.pre;
+			a.vote_resp.granted = 1;
+		} else if (m->type == RAFT_MSG_APPEND) {
+			a.type = RAFT_MSG_APPEND_RESP;
+			a.append_resp.success = 1;
+			a.append_resp.match_index = raft_last_index(r);
+		} else {
+			continue;
+		}
+		assert_int_equal(raft_step(r, now, &a), 0);
+		answered++;
+	}
+	return answered;
+}
+
+/* Rounds until r sends nothing more that needs an answer (bounded). */
+static void answer(struct raft *r, uint64_t now, uint32_t n_others, uint64_t also)
+{
+	for (int i = 0; i < 16 && answer_round(r, now, n_others, also) > 0; i++)
+		;
+}
+
+/* The largest even cluster: ARB_MAX_HOSTS host voters. Host 1 is elected by
+ * the smallest majority (itself and ARB_MAX_HOSTS / 2 others), adds the disk
+ * voter as a learner, commits that with the same majority, promotes it once
+ * caught up, and commits the configuration of ARB_MAX_HOSTS + 1 voters, whose
+ * majority is the same number of servers: the disk voter breaks a tie of two
+ * halves without making a majority harder to reach. */
+static void an_even_cluster_of_the_largest_size_adds_and_promotes_the_disk_voter(void **state)
+{
+	(void)state;
+	const uint32_t half = ARB_MAX_HOSTS / 2;
+	struct raft_config c;
+	hosts_config(&c, ARB_MAX_HOSTS);
+	assert_int_equal(raft_config_voters(&c), ARB_MAX_HOSTS);
+	assert_int_equal(ARB_MAX_HOSTS % 2, 0);
+	uint64_t now = SEC;
+	struct raft *r = boot(&c, now);
+	for (int i = 0; i < 10 && raft_state(r) != RAFT_LEADER; i++) {
+		now += 3 * SEC;
+		assert_int_equal(raft_tick(r, now), 0);
+		answer(r, now, half, 0);
+	}
+	assert_int_equal(raft_state(r), RAFT_LEADER);
+	/* The leader's first entry commits with half of the others. */
+	for (int i = 0; i < 4 && raft_commit_index(r) < raft_last_index(r); i++)
+		answer(r, now, half, 0);
+	assert_int_equal(raft_commit_index(r), raft_last_index(r));
+	assert_int_equal(raft_add(r, now, ARB_WITNESS_ID), 0);
+	/* One host fewer than half of the others (and the learner) is no majority. */
+	answer(r, now, half - 1, ARB_WITNESS_ID);
+	assert_true(raft_commit_index(r) < raft_last_index(r));
+	for (int i = 0; i < 8 && raft_commit_index(r) < raft_last_index(r); i++) {
+		now += SEC / 10; /* the next heartbeat reaches the host that did not answer */
+		assert_int_equal(raft_tick(r, now), 0);
+		answer(r, now, half, ARB_WITNESS_ID);
+	}
+	uint64_t added_at = 0;
+	const struct raft_config *got = raft_configuration(r, &added_at);
+	assert_int_equal(got->n, ARB_MAX_HOSTS + 1);
+	assert_true(raft_commit_index(r) >= added_at);
+	assert_int_equal(raft_promote(r, now, ARB_WITNESS_ID), 0);
+	for (int i = 0; i < 8 && (raft_config_voters(raft_configuration(r, NULL)) != ARB_MAX_HOSTS + 1 ||
+				  raft_commit_index(r) < raft_last_index(r)); i++) {
+		now += SEC / 10;
+		assert_int_equal(raft_tick(r, now), 0);
+		answer(r, now, half, ARB_WITNESS_ID);
+	}
+	uint64_t promoted_at = 0;
+	got = raft_configuration(r, &promoted_at);
+	assert_int_equal(got->n, ARB_MAX_HOSTS + 1);
+	assert_int_equal(raft_config_voters(got), ARB_MAX_HOSTS + 1);
+	assert_int_equal(got->servers[raft_config_find(got, ARB_WITNESS_ID)].role, RAFT_VOTER);
+	assert_true(promoted_at > added_at);
+	assert_true(raft_commit_index(r) >= promoted_at);
+	assert_int_equal(raft_state(r), RAFT_LEADER);
+	raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_full_host_set_plus_the_disk_voter_is_a_valid_configuration),
 		cmocka_unit_test(a_leader_of_a_full_host_set_can_add_the_disk_voter),
+		cmocka_unit_test(an_even_cluster_of_the_largest_size_adds_and_promotes_the_disk_voter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
