@@ -36,7 +36,7 @@ SC_FSCK=""
 SC_FLD=$FL_BUILD/fencelockd
 SC_ID=""; SC_TITLE=""; SC_EXPECTED=""; SC_OBSERVED=""; SC_WHY=""
 SC_DETECT_MS=""; SC_FAILOVER_MS=""; SC_OVERLAPS=""; SC_VMCHECK=""
-SC_VERDICT=""; SC_T0=0; SC_LOGS=""
+SC_VERDICT=""; SC_T0=0; SC_LOGS=""; SC_EVENTS=""
 SC_VMS=()
 
 # ---- result bookkeeping ------------------------------------------------------
@@ -83,14 +83,15 @@ _sc_on_exit() {
     fi
     dur=$(( ($(cl_now_ms) - SC_T0) / 1000 ))
     local tl; tl=$(_sc_timeline); [ -n "$tl" ] || tl=null
-    line=$(jq -cn --argjson tl "$tl" --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
+    local evj; evj=$(jq -c . <<<"${SC_EVENTS:-null}" 2>/dev/null); [ -n "$evj" ] || evj=null
+    line=$(jq -cn --argjson tl "$tl" --argjson ev "$evj" --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
         --arg exp "$SC_EXPECTED" --arg obs "$SC_OBSERVED${SC_WHY:+ | ${verdict^^}: $SC_WHY}" \
         --argjson det "$(_sc_json_num "$SC_DETECT_MS")" --argjson fo "$(_sc_json_num "$SC_FAILOVER_MS")" \
         --argjson ov "$(_sc_json_num "$SC_OVERLAPS")" --arg vc "$SC_VMCHECK" --arg res "$verdict" \
         --argjson dur "$dur" --argjson left "$( [ -n "$left" ] && echo "$left" | wc -l || echo 0)" --arg logs "$SC_LOGS" \
         '{scenario: $id, name: $name, title: $title, expected: $exp, observed: $obs, detection_ms: $det,
           failover_ms: $fo, overlaps: $ov, vmcheck: $vc, result: $res, duration_s: $dur, leftovers: $left,
-          logs: $logs, timeline: $tl}')
+          logs: $logs, timeline: $tl, events: $ev}')
     echo "SCENARIO-RESULT $line"
     [ -n "${SC_RESULT_FILE:-}" ] && echo "$line" >>"$SC_RESULT_FILE"
     _fl_cleanup
@@ -104,6 +105,23 @@ sc_sock() { echo "$(cl_dir "$1" run)/fencelockd.sock"; }
 # only when there is none (the CLI's Nagios-style exit code says WARNING or
 # CRITICAL when a host is not UP: an answer all the same).
 sc_json() { local out; out=$("$FL" -s "$(sc_sock "$1")" "$2" -o json -t 1500 2>/dev/null); [ -n "$out" ] && echo "$out"; }
+
+# sc_events H [ARGS...]: host H's `fencelock events -o json ARGS` (the
+# cluster's decision history). sc_story H SINCE KIND V VM...: keeps host H's
+# events from Raft index SINCE on in SC_EVENTS (the scenario's JSON:
+# "events") and checks that they tell the story KIND (crash, partition) of
+# host V and its VMs (tests/cluster/events_story.py); SC_STORY holds the
+# story in one line, or what is missing.
+sc_events() { "$FL" -s "$(sc_sock "$1")" events -o json -t 3000 "${@:2}" 2>/dev/null; }
+SC_STORY=""
+sc_story() {
+    local h=$1 since=$2; shift 2
+    SC_EVENTS=$(sc_events "$h" --since "@$since" | jq -c .)
+    [ -n "$SC_EVENTS" ] || { SC_STORY="no fencelock events from h$h"; return 1; }
+    SC_STORY=$(python3 "$FL_ROOT/tests/cluster/events_story.py" "$@" <<<"$SC_EVENTS")
+}
+# sc_events_last H: the index of the last event host H holds (0 if none).
+sc_events_last() { sc_events "$1" | jq '[.events[].index] | max // 0'; }
 
 # sc_start_daemon H [KEY=VALUE...]: (re)writes host H's config and starts fencelockd.
 sc_start_daemon() {

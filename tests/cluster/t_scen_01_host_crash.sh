@@ -4,7 +4,8 @@
 # not changed for D (6 s at T = 1 s), its VMs run on the others, each exactly
 # once, and a VM of another host is left alone. The crashed host restarted
 # rejoins and starts nothing. Detection: crash -> leader shows DEAD;
-# failover: crash -> the last of its VMs writes on its new host.
+# failover: crash -> the last of its VMs writes on its new host. `fencelock
+# events` on a survivor tells the same story (the scenario's JSON: "events").
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 source "$FL_ROOT/tests/cluster/scenario_lib.sh"
@@ -20,6 +21,7 @@ sc_hold 1
 starts0=$(sc_total_starts)
 survivors=$(for h in $(cl_hosts); do [ "$h" != "$V" ] && echo "$h"; done | tr '\n' ' ')
 
+ev0=$(sc_events_last "$O")
 t0=$(cl_now_ms)
 cl_host_crash "$V"
 # shellcheck disable=SC2086
@@ -33,6 +35,10 @@ sc_hold 4
 sc_all_vms_once || fail "not every VM runs exactly once: $(sc_placement)"
 sc_vm_on vm3 "$O" || fail "vm3 moved from h$O: $(sc_placement)"
 [ "$(sc_total_starts)" -eq $((starts0 + 2)) ] || fail "$(sc_total_starts) starts, expected $((starts0 + 2)) (each moved VM once)"
+# The replicated history on a survivor: h$V DEAD, its VMs placed elsewhere
+# from it (cause DEAD) and started there (kept in the scenario's JSON).
+sc_watch 10 sc_story "$O" $((ev0 + 1)) crash "$V" vm1 vm2 || fail "fencelock events on h$O: $SC_STORY"
+sc_note "$SC_STORY"
 
 # The crashed host comes back: it rejoins, and starts nothing.
 cl_restart "$V" fencelockd || fail "restart of fencelockd on h$V"

@@ -3,7 +3,8 @@
 # for longer than P -> it keeps its VMs for P, then fences itself (FENCED in
 # its own status and in the leader's view, through its mailbox on the shared
 # disk), its VMs run on the others, once each; after the heal it rejoins (UP,
-# no longer fenced) and starts none of them again.
+# no longer fenced) and starts none of them again. `fencelock events` on a
+# survivor tells the same story (kept in the scenario's JSON as "events").
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/cluster/lib.sh"
 source "$FL_ROOT/tests/cluster/scenario_lib.sh"
@@ -17,6 +18,7 @@ sc_hold 1
 starts0=$(sc_total_starts)
 others=$(for h in $(cl_hosts); do [ "$h" != "$V" ] && echo "$h"; done | tr '\n' ' ')
 
+ev0=$(sc_events_last "$O")
 t0=$(cl_now_ms)
 cl_isolate "$V"
 # shellcheck disable=SC2086
@@ -42,5 +44,11 @@ sc_hold 4
 [ "$(sc_total_starts)" -eq $((starts0 + 2)) ] || fail "$(sc_total_starts) starts, expected $((starts0 + 2))"
 sc_all_vms_once || fail "not every VM runs exactly once: $(sc_placement)"
 sc_note "healed: h$V rejoined after $back ms, unfenced, started nothing; $(sc_placement)"
+# The same story in the replicated history, read on a survivor: h$V
+# PARTITIONED, its fence requested and acknowledged, its VMs placed elsewhere
+# and started, then h$V UP again and its fence cleared; in index order, each
+# with time, leader and the host that asked (kept in the scenario's JSON).
+sc_watch 10 sc_story "$O" $((ev0 + 1)) partition "$V" vm1 vm2 || fail "fencelock events on h$O: $SC_STORY"
+sc_note "$SC_STORY"
 sc_end
 sc_pass
