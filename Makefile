@@ -191,6 +191,7 @@ $(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen
 # loop's clock (fl_monotonic_us) so that many renewals take milliseconds.
 ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc
 $(BUILD)/tests/disklock/test_renew_noalloc: LDFLAGS += $(ALLOC_WRAP) -Wl,--wrap=fl_monotonic_us
+$(BUILD)/tests/raft/test_heartbeat_noalloc: LDFLAGS += $(ALLOC_WRAP)
 
 deps:
 	@scripts/deps.sh

@@ -62,8 +62,17 @@ _Static_assert(RAFT_TCP_MAX_KEYS == TA_MAX_KEYS, "key count");
  * one-byte prefix, fits a default frame: 1 MiB of room for the headers. */
 _Static_assert(TCP_DEFAULT_MAX_FRAME >= RAFT_MSG_MAX_ENTRY_BYTES + (1u << 20), "a largest entry fits a default frame");
 
+/* Frames whose bytes fit TCP_SMALL_FRAME_BYTES (heartbeats, their answers,
+ * views) are allocated at that size and, once written, kept on the
+ * transport's free list (at most TCP_FRAME_POOL_MAX) for the next one: the
+ * heartbeat path allocates nothing once warm. Larger frames are freed. */
+#define TCP_SMALL_FRAME_BYTES 512u
+#define TCP_FRAME_POOL_MAX 256u
+
 struct tcp_frame {
-	uint32_t len; /* plain: header + payload; sealed mode: payload */
+	struct tcp_frame *next; /* on the free list */
+	bool small;             /* allocated with TCP_SMALL_FRAME_BYTES of bytes */
+	uint32_t len;           /* plain: header + payload; sealed mode: payload */
 	uint8_t bytes[];
 };
 
@@ -134,6 +143,8 @@ struct raft_tcp {
 	struct tcp_conn **inbound; /* max_inbound slots: not yet identified */
 	struct tcp_ratelimit rl[RAFT_TCP_REJ_END];
 	struct raft_tcp_stats stats;
+	struct tcp_frame *frame_pool; /* free small frames */
+	uint32_t frame_pool_n;
 };
 
 const char *raft_tcp_reject_name(enum raft_tcp_reject r)
@@ -210,6 +221,38 @@ static void tcp_conn_free(struct tcp_conn *c)
 	free(c);
 }
 
+/* A frame of at least need bytes: a small one from the free list if it fits. */
+static struct tcp_frame *tcp_frame_get(struct raft_tcp *t, uint32_t need)
+{
+	bool small = need <= TCP_SMALL_FRAME_BYTES;
+	struct tcp_frame *f = small ? t->frame_pool : NULL;
+	if (f != NULL) {
+		FL_ASSERT(t->frame_pool_n > 0);
+		FL_ASSERT(f->small);
+		t->frame_pool = f->next;
+		t->frame_pool_n--;
+	} else {
+		f = malloc(sizeof(*f) + (small ? TCP_SMALL_FRAME_BYTES : need));
+		if (f == NULL)
+			return NULL;
+	}
+	f->next = NULL;
+	f->small = small;
+	f->len = need;
+	return f;
+}
+
+static void tcp_frame_put(struct raft_tcp *t, struct tcp_frame *f)
+{
+	if (!f->small || t->frame_pool_n >= TCP_FRAME_POOL_MAX) {
+		free(f);
+		return;
+	}
+	f->next = t->frame_pool;
+	t->frame_pool = f;
+	t->frame_pool_n++;
+}
+
 /* Whether ring[head] has started on the wire (its bytes, or its nonce). */
 static bool tcp_head_busy(const struct tcp_peer *p)
 {
@@ -221,7 +264,7 @@ static void tcp_pop_head(struct tcp_peer *p)
 	FL_ASSERT(p->len > 0);
 	struct tcp_frame *f = p->ring[p->head];
 	p->queued_bytes -= f->len;
-	free(f);
+	tcp_frame_put(p->t, f);
 	p->ring[p->head] = NULL;
 	p->head = (p->head + 1) % p->t->cfg.queue_max_frames;
 	p->len--;
@@ -901,14 +944,13 @@ static const struct raft_transport_ops tcp_ops = {.send = tcp_send_op};
 
 /* The ring's form of a frame: the payload (sealed when written) with keys,
  * the whole plain frame without. */
-static struct tcp_frame *tcp_encode(const struct raft_tcp *t, uint64_t to, const void *payload, uint32_t len)
+static struct tcp_frame *tcp_encode(struct raft_tcp *t, uint64_t to, const void *payload, uint32_t len)
 {
 	uint32_t hdr = t->secure ? 0 : RAFT_TCP_FRAME_HEADER_BYTES;
-	struct tcp_frame *f = malloc(sizeof(*f) + hdr + len);
+	struct tcp_frame *f = tcp_frame_get(t, hdr + len);
 	if (f == NULL)
 		return NULL;
 	uint8_t *h = f->bytes;
-	f->len = hdr + len;
 	if (len > 0)
 		memcpy(h + hdr, payload, len);
 	if (t->secure)
@@ -943,7 +985,7 @@ static bool tcp_make_room(struct tcp_peer *p)
 	/* Evict the second-oldest: move the head into its slot. */
 	uint32_t second = (p->head + 1) % cap;
 	p->queued_bytes -= p->ring[second]->len;
-	free(p->ring[second]);
+	tcp_frame_put(p->t, p->ring[second]);
 	p->ring[second] = p->ring[p->head];
 	p->ring[p->head] = NULL;
 	p->head = second;
@@ -1108,6 +1150,11 @@ void raft_tcp_free(struct raft_tcp *t)
 		close(t->listen_fd);
 	}
 	free(t->inbound);
+	while (t->frame_pool != NULL) {
+		struct tcp_frame *f = t->frame_pool;
+		t->frame_pool = f->next;
+		free(f);
+	}
 	sodium_memzero(&t->keys, sizeof(t->keys));
 	free(t);
 }
