@@ -11,6 +11,10 @@
 #include "raft/node.h"
 #include "tests/sim/cluster.h"
 
+_Static_assert(SIMCL_MAX_HOSTS <= ARB_MAX_HOSTS, "the simulator runs clusters the arbiter accepts");
+_Static_assert(SIMCL_MAX_HOSTS <= SIMNET_MAX_HOSTS, "the network has a link per host pair");
+_Static_assert(SIMCL_MAX_HOSTS <= SIMVM_MAX_HOSTS, "the VM model has a row per host");
+
 #define SIMCL_MAX_APPLIED (1u << 20)
 
 struct simhost;

@@ -21,7 +21,7 @@
 #include "tests/sim/simnet.h"
 #include "tests/sim/simvm.h"
 
-#define SIMCL_MAX_HOSTS 16
+#define SIMCL_MAX_HOSTS 64 /* ARB_MAX_HOSTS: the largest cluster the arbiter runs */
 #define SIMCL_MAX_VMS 128
 
 struct simcl_params {

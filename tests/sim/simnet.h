@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "common/simloop.h"
 
-#define SIMNET_MAX_HOSTS 16
+#define SIMNET_MAX_HOSTS 64
 #define SIMNET_MAX_INFLIGHT 65536
 #define SIMNET_MAX_MSG_BYTES (1u << 20)
 

@@ -2,7 +2,7 @@
 source "$FL_ROOT/tests/lib/common.sh"
 SIM=$FL_BUILD/fencelock-sim
 expect_rc 2 "$SIM" --hosts 1
-expect_rc 2 "$SIM" --hosts 17
+expect_rc 2 "$SIM" --hosts 65
 expect_rc 2 "$SIM" --seeds 9..3
 expect_rc 2 "$SIM" --nemesis partition,nonsense
 expect_rc 2 "$SIM" -o yaml

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		"                     [-o|--output text|json]\n"
 		"       fencelock-sim --version | --help\n"
 		"\n"
-		"Runs N fencelock hosts (2..16) in one process on simulated time, with the real arbiter,\n"
+		"Runs N fencelock hosts (2..64) in one process on simulated time, with the real arbiter,\n"
 		"Raft, delta leases, volume leases and mailboxes over a simulated network and shared disk,\n"
 		"injects faults, and checks: I1 no two hosts write one volume at once; I2 one leader per\n"
 		"term and the same entry at every index on every host; I3 after healing every VM runs\n"
