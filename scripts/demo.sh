@@ -10,7 +10,8 @@
 # io_timeout 1 s) the leader calls it DEAD and places its VMs on the other
 # hosts, which win the VMs' volume leases on disk and run them again under
 # `fencelock exec`. The status is shown before, during and after, with the
-# time from the crash to each VM running again. h1 then comes back and starts
+# time from the crash to each VM running again, and the cluster's own account
+# of it (`fencelock events`). h1 then comes back and starts
 # nothing (its VMs run elsewhere), and everything stops cleanly.
 # With VMM=qemu (`make demo VMM=qemu`) the VMs are real: QEMU guests (TCG)
 # built by tests/microvm/build-guest.sh that write their virtio-blk volume;
@@ -71,6 +72,7 @@ echo "The same volume on another host is refused (a volume lease is held by a li
 FENCELOCK_SOCKET=$(dl_sock 3) "$FL" exec --vm vm-web --volume "$T/vol-vm-web.img" -- sleep 100
 echo "  -> exit code $?"
 
+ev0=$(dl_json 2 events | dl_py 'max([e["index"] for e in d.get("events", [])] or [0])')
 say "CRASH: h1's fencelockd and its VMs killed with SIGKILL (a power loss)"
 t0=$(now_ms)
 echo "$t0 cl_host_crash 1" >> "$T/timeline.events"   # the timeline drawn at the end
@@ -98,6 +100,9 @@ echo "(sanlock at the same io_timeout would wait 68 s before another host could 
 L=$(leader_of_live 2 3)
 "$FL" -s "$(dl_sock "$L")" status
 "$FL" -s "$(dl_sock "$L")" vms
+
+say "What the cluster decided, from its replicated history: fencelock events --since @$((ev0 + 1))"
+"$FL" -s "$(dl_sock "$L")" events --since "@$((ev0 + 1))"
 
 say "h1 comes back: it rejoins and starts nothing (its VMs run elsewhere now)"
 echo "$(now_ms) cl_restart 1 fencelockd" >> "$T/timeline.events"
