@@ -10,6 +10,7 @@
 #include "disklock/layout.h"
 #include "disklock/mailbox.h"
 #include "disklock/paxos.h"
+#include "disklock/timeouts.h"
 
 /* Host slots of the layout: every host id a layout may have (up to
  * MB_MAX_HOSTS) has a delta-lease record in the lockspace area, a Disk Paxos
@@ -37,21 +38,24 @@ int lay_compute(const struct lay_params *p, struct lay_layout *l, char *err, siz
 		snprintf(err, errlen, "sector size %u: must be 512 or 4096", p->sector_size);
 		return -FL_EINVAL;
 	}
-	if (p->io_timeout_s < 1 || p->io_timeout_s > 300 || p->max_hosts < 1 || p->max_hosts > MB_MAX_HOSTS ||
+	if (!ls_io_timeout_ms_valid(p->io_timeout_ms) || p->max_hosts < 1 || p->max_hosts > MB_MAX_HOSTS ||
 	    p->volume_slots < 1 || p->volume_slots > LAY_MAX_VOLUME_SLOTS) {
-		snprintf(err, errlen, "io_timeout %u (1..300), max_hosts %u (1..%u), volume_slots %u (1..%u) out of range",
-			 p->io_timeout_s, p->max_hosts, MB_MAX_HOSTS, p->volume_slots, LAY_MAX_VOLUME_SLOTS);
+		snprintf(err, errlen,
+			 "io_timeout %u ms (%u ms..%u s, whole seconds above %u ms), max_hosts %u (1..%u), "
+			 "volume_slots %u (1..%u) out of range",
+			 p->io_timeout_ms, LS_IO_TIMEOUT_MIN_MS, LS_IO_TIMEOUT_MAX_S, LS_IO_TIMEOUT_FRACTIONAL_MAX_MS,
+			 p->max_hosts, MB_MAX_HOSTS, p->volume_slots, LAY_MAX_VOLUME_SLOTS);
 		return -FL_EINVAL;
 	}
 	snprintf(l->cluster, sizeof(l->cluster), "%s", p->cluster);
 	memcpy(l->uuid, p->uuid, LAY_UUID_LEN);
 	l->sector_size = p->sector_size;
-	l->io_timeout_s = p->io_timeout_s;
+	l->io_timeout_ms = p->io_timeout_ms;
 	l->max_hosts = p->max_hosts;
 	l->volume_slots = p->volume_slots;
 	/* sanlock's align: 1 MiB holds 2000 512-byte records; 4K sectors need 8 MiB. */
 	l->align_bytes = p->sector_size == 512 ? 1ull << 20 : 8ull << 20;
-	uint64_t t = (uint64_t)p->io_timeout_s * 1000000u;
+	uint64_t t = (uint64_t)p->io_timeout_ms * 1000u;
 	l->renew_us = t, l->fail_us = 4 * t, l->kill_us = t, l->margin_us = t, l->dead_us = 6 * t;
 	uint64_t a = l->align_bytes, ss = p->sector_size;
 	l->lockspace_offset = 0;
@@ -83,7 +87,7 @@ void lay_header_encode(const struct lay_layout *l, uint8_t *s, uint32_t sector_s
 	fl_put_le32(s + 0, LAY_MAGIC);
 	fl_put_le32(s + 4, LAY_VERSION);
 	fl_put_le32(s + 8, l->sector_size);
-	fl_put_le32(s + 12, l->io_timeout_s);
+	fl_put_le32(s + 12, ls_io_timeout_record_s(l->io_timeout_ms));
 	fl_put_le32(s + 16, l->max_hosts);
 	fl_put_le32(s + 20, l->volume_slots);
 	fl_put_le64(s + 24, l->align_bytes);
@@ -92,7 +96,7 @@ void lay_header_encode(const struct lay_layout *l, uint8_t *s, uint32_t sector_s
 	uint64_t v[] = {l->renew_us, l->fail_us, l->kill_us, l->margin_us, l->dead_us,
 			l->lockspace_offset, l->header_offset, l->mailbox_offset, l->mailbox_bytes,
 			l->witness_offset, l->voter_offset, l->voter_bytes, l->slots_offset, l->slot_bytes,
-			l->total_bytes, 0, 0, 0};
+			l->total_bytes, l->io_timeout_ms, 0, 0};
 	put_u64s(s + 96, v, (int)FL_ARRAY_SIZE(v));
 	FL_ASSERT(96 + sizeof(v) <= LAY_HEADER_CSUM_LEN);
 	fl_put_le32(s + LAY_HEADER_CSUM_LEN, fl_crc32c_std(s, LAY_HEADER_CSUM_LEN));
@@ -105,7 +109,7 @@ void lay_header_encode(const struct lay_layout *l, uint8_t *s, uint32_t sector_s
  * corrupt, however valid its checksum. */
 static bool header_consistent(const struct lay_layout *l)
 {
-	struct lay_params p = {.cluster = l->cluster, .io_timeout_s = l->io_timeout_s, .max_hosts = l->max_hosts,
+	struct lay_params p = {.cluster = l->cluster, .io_timeout_ms = l->io_timeout_ms, .max_hosts = l->max_hosts,
 			       .volume_slots = l->volume_slots, .sector_size = l->sector_size};
 	memcpy(p.uuid, l->uuid, LAY_UUID_LEN);
 	struct lay_layout want;
@@ -124,6 +128,25 @@ static bool header_consistent(const struct lay_layout *l)
 	return memcmp(got_v, want_v, sizeof(got_v)) == 0;
 }
 
+/* T from a header: a header written before T had milliseconds carries 0 in
+ * the milliseconds field and whole seconds at offset 12; a newer one carries
+ * both, and the seconds must be the milliseconds rounded up (what older
+ * readers use). Anything else is corrupt. */
+static bool header_io_timeout(uint32_t io_s, uint64_t io_ms, struct lay_layout *l)
+{
+	if (io_ms == 0) {
+		if (!ls_io_timeout_valid(io_s))
+			return false;
+		l->io_timeout_ms = io_s * 1000u;
+		return true;
+	}
+	if (io_ms > UINT32_MAX || !ls_io_timeout_ms_valid((uint32_t)io_ms) ||
+	    ls_io_timeout_record_s((uint32_t)io_ms) != io_s)
+		return false;
+	l->io_timeout_ms = (uint32_t)io_ms;
+	return true;
+}
+
 int lay_header_decode(const uint8_t *s, struct lay_layout *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -136,7 +159,7 @@ int lay_header_decode(const uint8_t *s, struct lay_layout *l)
 	if ((fl_get_le32(s + 4) & FL_VERSION_MAJOR_MASK) != (LAY_VERSION & FL_VERSION_MAJOR_MASK))
 		return -FL_EVERSION;
 	l->sector_size = fl_get_le32(s + 8);
-	l->io_timeout_s = fl_get_le32(s + 12);
+	uint32_t io_s = fl_get_le32(s + 12);
 	l->max_hosts = fl_get_le32(s + 16);
 	l->volume_slots = fl_get_le32(s + 20);
 	l->align_bytes = fl_get_le64(s + 24);
@@ -149,7 +172,9 @@ int lay_header_decode(const uint8_t *s, struct lay_layout *l)
 			 &l->total_bytes};
 	for (size_t i = 0; i < FL_ARRAY_SIZE(f); i++)
 		*f[i] = fl_get_le64(s + 96 + 8 * i);
-	return header_consistent(l) ? 0 : -FL_ECORRUPT;
+	return header_io_timeout(io_s, fl_get_le64(s + 96 + 8 * FL_ARRAY_SIZE(f)), l) && header_consistent(l)
+		       ? 0
+		       : -FL_ECORRUPT;
 }
 
 void lay_voter_encode(const struct lay_voter_header *v, uint8_t *s, uint32_t sector_size)
@@ -216,7 +241,8 @@ static int format_lockspace(struct fl_bdev *d, const struct lay_layout *l, uint8
 	memset(buf, 0, l->align_bytes);
 	struct fl_leader r = {.magic = FL_DELTA_MAGIC, .version = FL_DELTA_VERSION,
 			      .flags = fl_align_flag_from_bytes(l->align_bytes), .sector_size = ss, .max_hosts = 1,
-			      .io_timeout = (uint16_t)l->io_timeout_s};
+			      .io_timeout = (uint16_t)ls_io_timeout_record_s(l->io_timeout_ms),
+			      .unused2 = l->io_timeout_ms % 1000u == 0 ? 0 : (uint16_t)l->io_timeout_ms};
 	FL_ASSERT(fl_name_set(r.space_name, l->cluster) == 0);
 	for (uint32_t i = 0; i < n; i++)
 		fl_leader_encode(&r, buf + (uint64_t)i * ss);

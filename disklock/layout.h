@@ -30,7 +30,7 @@
 #define LAY_UUID_LEN 16
 #define LAY_DEFAULT_MAX_HOSTS 64u
 #define LAY_DEFAULT_VOLUME_SLOTS 128u
-#define LAY_DEFAULT_IO_TIMEOUT_S 1u
+#define LAY_DEFAULT_IO_TIMEOUT_MS 1000u
 #define LAY_MAX_VOLUME_SLOTS 65536u
 #define LAY_VOTER_BYTES (8ull << 20) /* header, log ring, snapshot */
 #define LAY_WITNESS_NAME "__witness"
@@ -38,7 +38,7 @@
 struct lay_params {
 	const char *cluster;            /* 1..47 bytes: also the lockspace name */
 	uint8_t uuid[LAY_UUID_LEN];
-	uint32_t io_timeout_s;          /* T, 1..300 */
+	uint32_t io_timeout_ms;         /* T (ls_io_timeout_ms_valid(): 100 ms..300 s) */
 	uint32_t max_hosts;             /* 1..250 (mailboxes are max_hosts^2 sectors) */
 	uint32_t volume_slots;          /* 1..LAY_MAX_VOLUME_SLOTS */
 	uint32_t sector_size;           /* 512 or 4096 */
@@ -47,7 +47,8 @@ struct lay_params {
 struct lay_layout {
 	char cluster[FL_NAME_LEN + 1];
 	uint8_t uuid[LAY_UUID_LEN];
-	uint32_t sector_size, io_timeout_s, max_hosts, volume_slots;
+	uint32_t sector_size, max_hosts, volume_slots;
+	uint32_t io_timeout_ms;         /* T; the header also carries it rounded up to whole seconds */
 	uint64_t align_bytes;
 	uint64_t renew_us, fail_us, kill_us, margin_us, dead_us; /* R, F, K, M, D */
 	uint64_t lockspace_offset, header_offset;

@@ -33,7 +33,8 @@ struct ls_lockspace {
 	ls_event_fn fn;
 	void *arg;
 	enum ls_state state;
-	struct ls_timing timing;      /* ours, from cfg.io_timeout_s */
+	struct ls_timing timing;      /* ours, from cfg.io_timeout_ms */
+	uint64_t ts_unit_us;          /* unit of our timestamps (ls_timestamp_unit_us()) */
 	uint32_t sector;
 	uint64_t align_bytes;         /* 0 until known */
 	uint32_t area_hosts;          /* 0 until known */
@@ -107,12 +108,22 @@ const char *ls_host_state_name(enum ls_host_state s)
 	return (unsigned)s < FL_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-void ls_record_init(struct fl_leader *l, const char *space, uint32_t sector_size, uint64_t align_bytes,
-		    uint32_t io_timeout_s)
+/* T into a record: whole seconds (rounded up) in io_timeout, milliseconds
+ * in unused2 when T is not whole seconds (the mark then is FLK2). */
+static void ls_record_set_io_timeout(struct fl_leader *l, uint32_t io_timeout_ms)
+{
+	FL_ASSERT(ls_io_timeout_ms_valid(io_timeout_ms));
+	l->io_timeout = (uint16_t)ls_io_timeout_record_s(io_timeout_ms);
+	l->unused2 = io_timeout_ms % 1000u == 0 ? 0 : (uint16_t)io_timeout_ms;
+	FL_ASSERT(io_timeout_ms % 1000u == 0 || l->unused2 == io_timeout_ms);
+}
+
+void ls_record_init_ms(struct fl_leader *l, const char *space, uint32_t sector_size, uint64_t align_bytes,
+		       uint32_t io_timeout_ms)
 {
 	FL_ASSERT(l != NULL);
 	FL_ASSERT(fl_align_flag_from_bytes(align_bytes) != 0);
-	FL_ASSERT(ls_io_timeout_valid(io_timeout_s));
+	FL_ASSERT(ls_io_timeout_ms_valid(io_timeout_ms));
 	memset(l, 0, sizeof(*l));
 	l->magic = FL_DELTA_MAGIC;
 	l->version = FL_DELTA_VERSION;
@@ -120,7 +131,7 @@ void ls_record_init(struct fl_leader *l, const char *space, uint32_t sector_size
 	l->sector_size = sector_size;
 	l->max_hosts = 1; /* sanlock's quirk for delta records */
 	FL_ASSERT(fl_name_set(l->space_name, space) == 0);
-	l->io_timeout = (uint16_t)io_timeout_s;
+	ls_record_set_io_timeout(l, io_timeout_ms);
 }
 
 void ls_record_encode_sector(struct fl_leader *l, uint8_t *sector, uint32_t sector_size)
@@ -173,11 +184,24 @@ void ls_obs_update(struct ls_host_obs *o, const uint8_t *sector, const char *spa
 	}
 	o->io_timeout = l.io_timeout;
 	o->marked = fl_mark_valid(&l);
+	o->io_timeout_ms = fl_leader_io_timeout_ms(&l);
 	FL_ASSERT(o->seen);
 	FL_ASSERT(o->changed_us <= now_us);
 }
 
-enum ls_host_state ls_obs_state(const struct ls_host_obs *o, uint64_t now_us, uint32_t fallback_io_timeout_s)
+void ls_obs_timing_ms(const struct ls_host_obs *o, uint32_t fallback_io_timeout_ms, struct ls_timing *t)
+{
+	FL_ASSERT(o != NULL);
+	FL_ASSERT(t != NULL);
+	if (o->marked)
+		ls_timing_fencelock_ms(o->io_timeout_ms != 0 ? o->io_timeout_ms : fallback_io_timeout_ms, t);
+	else
+		ls_timing_sanlock(ls_io_timeout_valid(o->io_timeout) ? o->io_timeout
+								     : ls_io_timeout_record_s(fallback_io_timeout_ms),
+				  t);
+}
+
+enum ls_host_state ls_obs_state_ms(const struct ls_host_obs *o, uint64_t now_us, uint32_t fallback_io_timeout_ms)
 {
 	struct ls_timing t;
 	FL_ASSERT(o != NULL);
@@ -187,11 +211,7 @@ enum ls_host_state ls_obs_state(const struct ls_host_obs *o, uint64_t now_us, ui
 		return LS_HOST_UNKNOWN;
 	if (o->timestamp == 0)
 		return LS_HOST_FREE;
-	uint32_t n = ls_io_timeout_valid(o->io_timeout) ? o->io_timeout : fallback_io_timeout_s;
-	if (o->marked)
-		ls_timing_fencelock(n, &t);
-	else
-		ls_timing_sanlock(n, &t);
+	ls_obs_timing_ms(o, fallback_io_timeout_ms, &t);
 	uint64_t since = now_us > o->changed_us ? now_us - o->changed_us : 0;
 	if (since >= t.dead_us)
 		return LS_HOST_DEAD;
@@ -213,7 +233,7 @@ int ls_new(struct fl_loop *loop, struct fl_bdev *dev, const struct ls_config *cf
 	FL_ASSERT(out != NULL);
 	FL_ASSERT(dev->loop == loop);
 	size_t sl = strnlen(cfg->space_name, sizeof(cfg->space_name));
-	if (sl == 0 || sl >= FL_NAME_LEN || !ls_io_timeout_valid(cfg->io_timeout_s))
+	if (sl == 0 || sl >= FL_NAME_LEN || !ls_io_timeout_ms_valid(cfg->io_timeout_ms))
 		return -FL_EINVAL;
 	if (cfg->host_id != 0 && (strnlen(cfg->host_name, sizeof(cfg->host_name)) == 0 ||
 				  strnlen(cfg->host_name, sizeof(cfg->host_name)) >= FL_NAME_LEN))
@@ -238,7 +258,8 @@ int ls_new(struct fl_loop *loop, struct fl_bdev *dev, const struct ls_config *cf
 	ls->fn = fn;
 	ls->arg = arg;
 	ls->sector = dev->sector_size;
-	ls_timing_fencelock(cfg->io_timeout_s, &ls->timing);
+	ls_timing_fencelock_ms(cfg->io_timeout_ms, &ls->timing);
+	ls->ts_unit_us = ls_timestamp_unit_us(cfg->io_timeout_ms);
 	fl_timer_init(&ls->renew_timer, ls_timer_fn, ls);
 	fl_timer_init(&ls->expiry_timer, ls_timer_fn, ls);
 	fl_timer_init(&ls->wait_timer, ls_timer_fn, ls);
@@ -336,7 +357,7 @@ int ls_format(struct ls_lockspace *ls)
 		return -FL_ENOMEM;
 	struct fl_leader l;
 	for (uint32_t i = 0; i < ls->area_hosts; i++) {
-		ls_record_init(&l, ls->cfg.space_name, ls->sector, align, ls->cfg.io_timeout_s);
+		ls_record_init_ms(&l, ls->cfg.space_name, ls->sector, align, ls->cfg.io_timeout_ms);
 		if (i == 0)
 			l.magic = 0; /* the lockspace appears when record 0 gets its magic */
 		ls_record_encode_sector(&l, area + (size_t)i * ls->sector, ls->sector);
@@ -370,7 +391,7 @@ static void ls_format_step(struct ls_lockspace *ls, enum ls_step step, int resul
 		return;
 	}
 	struct fl_leader l;
-	ls_record_init(&l, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
+	ls_record_init_ms(&l, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_ms);
 	ls_record_encode_sector(&l, ls->wbuf, ls->sector);
 	int rv = ls_submit(ls, FL_IO_WRITE, 0, ls->wbuf, ls->sector, STEP_FMT_MAGIC);
 	if (rv != 0)
@@ -401,7 +422,7 @@ static void ls_acquire_done(struct ls_lockspace *ls, int result)
 	fl_timer_arm(ls->loop, &ls->expiry_timer, ls->valid_until_us);
 	ls->renew_auto = true;
 	/* The first renewal is due R after the acquiring write began. */
-	uint64_t at = FL_MAX(ls->last_good_us + ls->timing.renew_us, (ls->last_written_ts + 1) * FL_US_PER_S);
+	uint64_t at = FL_MAX(ls->last_good_us + ls->timing.renew_us, (ls->last_written_ts + 1) * ls->ts_unit_us);
 	fl_timer_arm(ls->loop, &ls->renew_timer, at);
 	ls->renew_due_us = FL_MAX(at, fl_now_us(ls->loop)); /* a due time already past is due now */
 	ls_emit(ls, LS_EV_ACQUIRED, 0);
@@ -428,10 +449,10 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 	FL_ASSERT(ls->state == LS_ACQUIRING);
 	FL_ASSERT(!ls->io_busy);
 	uint64_t now = fl_now_us(ls->loop);
-	uint64_t ts = now / FL_US_PER_S;
+	uint64_t ts = now / ls->ts_unit_us;
 	if (ts <= ls->last_written_ts || ts == 0) {
 		ls->wait_step = WAIT_TS;
-		fl_timer_arm(ls->loop, &ls->wait_timer, (ls->last_written_ts + 1) * FL_US_PER_S);
+		fl_timer_arm(ls->loop, &ls->wait_timer, (ls->last_written_ts + 1) * ls->ts_unit_us);
 		return;
 	}
 	struct fl_leader l = ls->before;
@@ -439,7 +460,7 @@ static void ls_acquire_write(struct ls_lockspace *ls)
 	l.owner_id = ls->cfg.host_id;
 	l.owner_generation++;
 	FL_ASSERT(fl_name_set(l.resource_name, ls->cfg.host_name) == 0);
-	l.io_timeout = (uint16_t)ls->cfg.io_timeout_s;
+	ls_record_set_io_timeout(&l, ls->cfg.io_timeout_ms);
 	ls_record_encode_sector(&l, ls->wbuf, ls->sector);
 	FL_ASSERT(fl_mark_valid(&l));
 	ls->own = l;
@@ -507,7 +528,7 @@ static void ls_acquire_corrupt(struct ls_lockspace *ls, enum ls_step step)
 			"(generation %llu + 1; the record said %llu)", ls->cfg.space_name,
 			(unsigned long long)ls->cfg.host_id, (unsigned long long)base,
 			(unsigned long long)raw.owner_generation);
-		ls_record_init(&ls->before, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
+		ls_record_init_ms(&ls->before, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_ms);
 		ls->before.owner_generation = base;
 		ls->before_corrupt = false;
 		ls_acquire_write(ls);
@@ -516,7 +537,7 @@ static void ls_acquire_corrupt(struct ls_lockspace *ls, enum ls_step step)
 	fl_warn("lockspace %s: record of host_id %llu has a bad checksum; watching it before replacing it",
 		ls->cfg.space_name, (unsigned long long)ls->cfg.host_id);
 	struct ls_timing rt;
-	ls_timing_sanlock(ls->cfg.io_timeout_s, &rt);
+	ls_timing_sanlock(ls_io_timeout_record_s(ls->cfg.io_timeout_ms), &rt);
 	memcpy(ls->before_raw, ls->wbuf, FL_LEADER_SIZE);
 	ls->before_corrupt = true;
 	ls->wait_step = WAIT_LARGE;
@@ -542,7 +563,7 @@ static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 	if (rv == -FL_EMAGIC && ls->area_hosts != 0 && ls->cfg.repair_corrupt_own && ls->gen_known != 0 &&
 	    fl_block_is_zero(ls->wbuf, FL_LEADER_SIZE)) {
 		/* Our own record, cleared while we held it (ls_wiped): free. */
-		ls_record_init(&l, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_s);
+		ls_record_init_ms(&l, ls->cfg.space_name, ls->sector, ls->align_bytes, ls->cfg.io_timeout_ms);
 		rv = 0;
 	}
 	if (rv != 0) {
@@ -574,7 +595,7 @@ static void ls_acquire_decide(struct ls_lockspace *ls, enum ls_step step)
 		return;
 	}
 	struct ls_timing rt;
-	ls_timing_for_record(&l, ls->cfg.io_timeout_s, &rt);
+	ls_timing_for_record_ms(&l, ls->cfg.io_timeout_ms, &rt);
 	memcpy(ls->before_raw, ls->wbuf, FL_LEADER_SIZE);
 	ls->wait_step = WAIT_LARGE;
 	fl_timer_after(ls->loop, &ls->wait_timer, ls_acquire_large_wait_us(&rt));
@@ -610,7 +631,7 @@ static void ls_acquire_step(struct ls_lockspace *ls, enum ls_step step, int resu
 		return;
 	case STEP_ACQ_WRITE:
 		ls->wait_step = WAIT_SHORT;
-		fl_timer_after(ls->loop, &ls->wait_timer, ls_acquire_short_wait_us(ls->cfg.io_timeout_s));
+		fl_timer_after(ls->loop, &ls->wait_timer, ls_acquire_short_wait_us_ms(ls->cfg.io_timeout_ms));
 		return;
 	default:
 		break;
@@ -665,8 +686,8 @@ int ls_adopt(struct ls_lockspace *ls, const struct fl_leader *own)
 	ls->have_own = true;
 	/* A timestamp ahead of our clock was written on another host's clock:
 	 * ours only has to differ from it, not follow it. */
-	uint64_t now_s = fl_now_us(ls->loop) / FL_US_PER_S;
-	ls->last_written_ts = own->timestamp <= now_s + 1 ? own->timestamp : 0;
+	uint64_t now_ts = fl_now_us(ls->loop) / ls->ts_unit_us;
+	ls->last_written_ts = own->timestamp <= now_ts + 1 ? own->timestamp : 0;
 	ls->state = LS_HELD;
 	ls->renew_auto = false;
 	return 0;
@@ -691,7 +712,7 @@ int ls_renew_once(struct ls_lockspace *ls)
 	FL_ASSERT(ls != NULL);
 	if (ls->state != LS_HELD || ls->io_busy)
 		return -FL_EAGAIN;
-	uint64_t earliest = (ls->last_written_ts + 1) * FL_US_PER_S;
+	uint64_t earliest = (ls->last_written_ts + 1) * ls->ts_unit_us;
 	if (fl_now_us(ls->loop) < earliest) {
 		/* Timestamps strictly increase between our writes. */
 		fl_timer_arm(ls->loop, &ls->renew_timer, earliest);
@@ -708,7 +729,7 @@ static void ls_schedule_renewal(struct ls_lockspace *ls, bool failed)
 	uint64_t now = fl_now_us(ls->loop);
 	FL_ASSERT(ls->renew_start_us <= now); /* monotonic clock */
 	uint64_t at = failed ? now + ls->timing.renew_us / 4 : ls->renew_start_us + ls->timing.renew_us;
-	at = FL_MAX(at, (ls->last_written_ts + 1) * FL_US_PER_S);
+	at = FL_MAX(at, (ls->last_written_ts + 1) * ls->ts_unit_us);
 	fl_timer_arm(ls->loop, &ls->renew_timer, at);
 	ls->renew_due_us = FL_MAX(at, fl_now_us(ls->loop)); /* a due time already past is due now */
 }
@@ -820,7 +841,7 @@ static void ls_renew_read_done(struct ls_lockspace *ls)
 		ls->renewals_since_full = 0;
 	else
 		ls->renewals_since_full++;
-	uint64_t ts = now / FL_US_PER_S;
+	uint64_t ts = now / ls->ts_unit_us;
 	FL_ASSERT(ts > ls->last_written_ts);
 	l = ls->own;
 	l.timestamp = ts;
@@ -989,5 +1010,5 @@ enum ls_host_state ls_host_state(const struct ls_lockspace *ls, uint64_t host_id
 	const struct ls_host_obs *o = ls_host(ls, host_id);
 	if (o == NULL)
 		return LS_HOST_UNKNOWN;
-	return ls_obs_state(o, fl_now_us(ls->loop), ls->cfg.io_timeout_s);
+	return ls_obs_state_ms(o, fl_now_us(ls->loop), ls->cfg.io_timeout_ms);
 }

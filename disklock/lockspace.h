@@ -79,7 +79,8 @@ struct ls_host_obs {
 	int error;               /* 0, or the -FL_E code of the last read record */
 	uint64_t owner_id, generation, timestamp;
 	char name[FL_NAME_LEN + 1];
-	uint16_t io_timeout;
+	uint16_t io_timeout;     /* whole seconds, as the record says */
+	uint32_t io_timeout_ms;  /* fl_leader_io_timeout_ms(): 0 if none */
 	bool marked;             /* carries a valid fencelock mark */
 	uint64_t first_seen_us;  /* this (owner, generation, name) first read */
 	uint64_t changed_us;     /* read that last saw the record change */
@@ -92,7 +93,7 @@ struct ls_config {
 	char host_name[FL_NAME_LEN + 1];
 	uint64_t offset;             /* byte offset of the area: a multiple of align */
 	uint64_t align_bytes;        /* 1M/2M/4M/8M; 0: format 1M, acquire from the record */
-	uint32_t io_timeout_s;       /* T */
+	uint32_t io_timeout_ms;      /* T (ls_io_timeout_ms_valid()) */
 	uint32_t min_read_hosts;     /* renewal reads at least this many records */
 	uint32_t full_scan_every;    /* renewals between full reads; 0: default */
 	/* Acquire replaces our own record when it fails its checksum and stays
@@ -172,13 +173,19 @@ const char *ls_record_reason(int rv);
 /* Updates o with the record sector read at observer time now_us. */
 void ls_obs_update(struct ls_host_obs *o, const uint8_t *sector, const char *space, uint32_t sector_size,
 		   uint64_t now_us);
-/* Judges o at observer time now_us; fallback_io_timeout_s is used for
- * records without an io_timeout. */
-enum ls_host_state ls_obs_state(const struct ls_host_obs *o, uint64_t now_us, uint32_t fallback_io_timeout_s);
+/* Judges o at observer time now_us: a marked record by fencelock's timing
+ * at the record's T, an unmarked one by sanlock's at its whole seconds;
+ * fallback_io_timeout_ms is used for records without a usable T. */
+struct ls_timing;
+/* The timing o is judged by (what ls_obs_state_ms() uses). */
+void ls_obs_timing_ms(const struct ls_host_obs *o, uint32_t fallback_io_timeout_ms, struct ls_timing *t);
+enum ls_host_state ls_obs_state_ms(const struct ls_host_obs *o, uint64_t now_us, uint32_t fallback_io_timeout_ms);
 const char *ls_host_state_name(enum ls_host_state s);
-/* Fills a free record of the lockspace (what format writes for every id). */
-void ls_record_init(struct fl_leader *l, const char *space, uint32_t sector_size, uint64_t align_bytes,
-		    uint32_t io_timeout_s);
+/* Fills a free record of the lockspace (what format writes for every id)
+ * for T = io_timeout_ms: its whole seconds rounded up in io_timeout, and
+ * the milliseconds in unused2 when T is not whole seconds. */
+void ls_record_init_ms(struct fl_leader *l, const char *space, uint32_t sector_size, uint64_t align_bytes,
+		       uint32_t io_timeout_ms);
 /* Encodes l into a whole zero-filled sector (mark set when l->timestamp != 0). */
 void ls_record_encode_sector(struct fl_leader *l, uint8_t *sector, uint32_t sector_size);
 

@@ -198,11 +198,17 @@ void fl_name_get(const char field[FL_NAME_LEN], char out[FL_NAME_LEN + 1])
 
 uint64_t fl_mark_compute(const struct fl_leader *l)
 {
-	uint8_t b[24];
+	uint8_t b[28];
 	fl_put_le64(b, l->owner_id);
 	fl_put_le64(b + 8, l->owner_generation);
 	fl_put_le64(b + 16, l->timestamp);
-	return (uint64_t)FL_MARK_MAGIC << 32 | fl_crc32c_std(b, sizeof(b));
+	if (l->unused2 == 0)
+		return (uint64_t)FL_MARK_MAGIC << 32 | fl_crc32c_std(b, 24);
+	/* FLK2: T in milliseconds in unused2; the CRC covers both T fields,
+	 * which sanlock's checksum does not. */
+	fl_put_le16(b + 24, l->unused2);
+	fl_put_le16(b + 26, l->io_timeout);
+	return (uint64_t)FL_MARK2_MAGIC << 32 | fl_crc32c_std(b, sizeof(b));
 }
 
 bool fl_mark_valid(const struct fl_leader *l)

@@ -51,6 +51,12 @@
  * so a record sanlock touched no longer carries a valid mark and is judged by
  * sanlock's slower timing. */
 #define FL_MARK_MAGIC 0x464C4B31u  /* "FLK1" */
+/* A host whose T is not whole seconds writes T in milliseconds into unused2
+ * (0 otherwise: byte for byte the FLK1 record) and marks the record FLK2,
+ * whose CRC also covers unused2 and io_timeout (sanlock's checksum covers
+ * neither). A reader believes the milliseconds only under a valid FLK2 mark;
+ * an FLK1 record, or one sanlock rewrote, keeps its whole seconds. */
+#define FL_MARK2_MAGIC 0x464C4B32u /* "FLK2" */
 
 struct fl_leader {
 	uint32_t magic;

@@ -32,7 +32,7 @@ static void measure(uint32_t in_use, uint64_t *rd, uint64_t *wr)
 	fl_simclock_init(&clock, &sim, 5000000, 0);
 	struct fl_simbdev *sb = fl_simbdev_new(&disk, &clock.base, "bench", 1);
 	struct fl_bdev *dev = fl_simbdev_bdev(sb);
-	struct ls_config cfg = {.space_name = "LS", .host_id = 1, .host_name = "h1", .io_timeout_s = 1,
+	struct ls_config cfg = {.space_name = "LS", .host_id = 1, .host_name = "h1", .io_timeout_ms = 1000,
 				.align_bytes = 1u << 20};
 	struct ls_lockspace *ls;
 	ls_new(&clock.base, dev, &cfg, on_event, NULL, &ls);
@@ -40,7 +40,7 @@ static void measure(uint32_t in_use, uint64_t *rd, uint64_t *wr)
 	fl_sim_run_until(&sim, sim.now_us + 1000000);
 	for (uint32_t h = 2; h <= in_use + 1 && h <= 2000; h++) {
 		struct fl_leader l;
-		ls_record_init(&l, "LS", 512, 1u << 20, 1);
+		ls_record_init_ms(&l, "LS", 512, 1u << 20, 1000);
 		l.owner_id = h;
 		l.owner_generation = 1;
 		l.timestamp = 100;

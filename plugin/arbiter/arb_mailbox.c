@@ -81,7 +81,7 @@ static void mb_io_done(struct fl_io *io, int result);
 static void mb_submit(struct arb *a, enum fl_io_op op, uint64_t offset, void *buf, uint32_t len)
 {
 	a->mb.io = (struct fl_io){.op = op, .offset = offset, .len = len, .buf = buf,
-				  .timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S, .cb = mb_io_done, .arg = a};
+				  .timeout_us = (uint64_t)a->cfg.layout.io_timeout_ms * FL_US_PER_MS, .cb = mb_io_done, .arg = a};
 	int rv = fl_bdev_submit(a->cfg.bdev, &a->mb.io);
 	if (rv != 0) {
 		fl_warn("host %" PRIu64 ": mailbox I/O on %s: %s", a->cfg.host_id, a->cfg.bdev->name, fl_strerror(rv));

@@ -230,7 +230,7 @@ void arb_witness_serve(struct arb *a)
 	FL_ASSERT(arb_lease_valid(a));
 	fsm_reset(&a->w.fsm);
 	a->w.snap_index = 0;
-	struct voter_store_opts vo = {.io_timeout_us = a->cfg.layout.io_timeout_s * FL_US_PER_S};
+	struct voter_store_opts vo = {.io_timeout_us = (uint64_t)a->cfg.layout.io_timeout_ms * FL_US_PER_MS};
 	int rv = voter_store_open(a->loop, a->cfg.bdev, a->cfg.layout.voter_offset, a->cfg.layout.voter_bytes, &vo,
 				  &store, err, sizeof(err));
 	if (rv != 0) {

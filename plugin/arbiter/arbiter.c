@@ -50,6 +50,16 @@ void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us)
 	c->plc.include_unplaced = true;
 }
 
+void arb_raft_timing(struct arb_config *c, uint64_t io_timeout_us)
+{
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(io_timeout_us > 0);
+	uint64_t e = FL_MAX(io_timeout_us, (uint64_t)ARB_RAFT_ELECTION_MIN_US);
+	c->raft.election_timeout_us = e;
+	c->raft.heartbeat_us = FL_MAX(e / 10, (uint64_t)ARB_RAFT_HEARTBEAT_MIN_US);
+	FL_ASSERT(c->raft.heartbeat_us < c->raft.election_timeout_us);
+}
+
 /* ---- transport multiplexing ---- */
 
 uint8_t *arb_txbuf(struct arb *a, uint32_t len)
@@ -520,7 +530,7 @@ static int arb_init_lockspace(struct arb *a)
 	lc.host_id = a->cfg.host_id;
 	lc.offset = a->cfg.layout.lockspace_offset;
 	lc.align_bytes = a->cfg.layout.align_bytes;
-	lc.io_timeout_s = a->cfg.layout.io_timeout_s;
+	lc.io_timeout_ms = a->cfg.layout.io_timeout_ms;
 	lc.min_read_hosts = a->cfg.layout.max_hosts;
 	lc.repair_corrupt_own = true;
 	return ls_new(a->loop, a->cfg.bdev, &lc, arb_ls_event, a, &a->ls);
@@ -546,7 +556,7 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 		a->cfg.start_backoff_max_us = 8 * cfg->layout.renew_us;
 	fl_rand_seed(&a->rand, cfg->seed);
 	struct ls_timing lt;
-	ls_timing_fencelock(cfg->layout.io_timeout_s, &lt);
+	ls_timing_fencelock_ms(cfg->layout.io_timeout_ms, &lt);
 	cls_timings_from_ls(&a->tim, &lt, cfg->p_us, 2 * lt.renew_us);
 	a->raft_tx.ops = &arb_raft_tx_ops;
 	fl_timer_init(&a->tick, arb_tick_fn, a);

@@ -109,6 +109,16 @@ struct arb_config {
  * placement parameters. */
 void arb_config_defaults(struct arb_config *c, uint64_t host_id, uint64_t p_us);
 
+/* Raft's election timeout E and heartbeat interval for T = io_timeout_us:
+ * E = T and heartbeat E / 10, but E never below ARB_RAFT_ELECTION_MIN_US
+ * (the leader lease, E less the drift allowance and Raft's 50 ms margin,
+ * must stay well above a loaded loop's scheduling delay) and the heartbeat
+ * never below ARB_RAFT_HEARTBEAT_MIN_US (a few loop ticks). At T = 1 s: 1 s
+ * and 100 ms, as before T had milliseconds. */
+#define ARB_RAFT_ELECTION_MIN_US 250000u
+#define ARB_RAFT_HEARTBEAT_MIN_US 20000u
+void arb_raft_timing(struct arb_config *c, uint64_t io_timeout_us);
+
 /* Creates the arbiter (nothing runs until arb_start). -FL_EINVAL for an
  * inconsistent configuration, -FL_ENOMEM. The store is owned from now on. */
 FL_MUST_CHECK int arb_new(const struct arb_config *cfg, struct arb **out);

@@ -269,7 +269,10 @@ static void status_text(json_t *r, int code, const char *summary)
 	print_kv("Leader name:", r, "leader_name", "");
 	print_kv("Term:", r, "term", "");
 	print_kv("Delta lease valid:", r, "lease_valid", "");
-	print_kv("io_timeout (T):", r, "io_timeout_s", " s");
+	if (json_object_get(r, "io_timeout_ms") != NULL)
+		print_kv("io_timeout (T):", r, "io_timeout_ms", " ms");
+	else
+		print_kv("io_timeout (T):", r, "io_timeout_s", " s");
 	print_kv("Partition tol. (P):", r, "partition_tolerance_s", " s");
 	json_t *hosts = json_object_get(r, "hosts"), *vms = json_object_get(r, "vms");
 	print_state_counts(hosts);

@@ -346,10 +346,10 @@ static int ctx_wait(struct dctx *x, uint64_t limit_us)
 }
 
 static int ctx_lockspace(struct dctx *x, const char *space, uint64_t host_id, const char *host_name,
-			 uint32_t io_timeout_s, struct ls_lockspace **out)
+			 uint32_t io_timeout_ms, struct ls_lockspace **out)
 {
 	struct ls_config cfg = {.host_id = host_id, .offset = x->offset, .align_bytes = x->align,
-				.io_timeout_s = io_timeout_s};
+				.io_timeout_ms = io_timeout_ms};
 	snprintf(cfg.space_name, sizeof(cfg.space_name), "%s", space);
 	if (host_name != NULL)
 		snprintf(cfg.host_name, sizeof(cfg.host_name), "%s", host_name);
@@ -448,7 +448,7 @@ out:
 	return rv;
 }
 
-static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dopts *o, uint32_t io_timeout_s)
+static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dopts *o, uint32_t io_timeout_ms)
 {
 	uint64_t align = o->align ? o->align : 1ull << 20;
 	struct ls_lockspace *ls = NULL;
@@ -466,7 +466,7 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 	if ((rv = init_check_existing(x, spec->space, align, o->force)) != 0)
 		return rv;
 	x->align = align;
-	if ((rv = ctx_lockspace(x, spec->space, 0, NULL, io_timeout_s, &ls)) != 0)
+	if ((rv = ctx_lockspace(x, spec->space, 0, NULL, io_timeout_ms, &ls)) != 0)
 		return rv;
 	rv = ls_format(ls);
 	if (rv == 0)
@@ -474,7 +474,7 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 	if (rv == 0)
 		printf("init done: lockspace %s at %s, %u host ids, sector %u, align %lluM, io_timeout %u s\n",
 		       spec->space, x->where, ls_area_hosts(ls), x->dev->sector_size,
-		       (unsigned long long)(align >> 20), io_timeout_s);
+		       (unsigned long long)(align >> 20), io_timeout_ms / 1000u);
 	else
 		fl_out_err(x->cmd->name, "format of %s failed: %s; the area is in an unknown state, run init again",
 			   x->where, fl_strerror(rv));
@@ -482,12 +482,13 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 	return rv;
 }
 
-static int parse_io_timeout(const struct dcmd *c, const struct dopts *o, uint32_t *io_timeout_s)
+/* --io-timeout here is sanlock's -o: whole seconds (the result is in milliseconds). */
+static int parse_io_timeout(const struct dcmd *c, const struct dopts *o, uint32_t *io_timeout_ms)
 {
 	uint64_t v = LS_IO_TIMEOUT_DEFAULT_S;
 	if (o->io_timeout != NULL && fl_out_parse_uint(o->io_timeout, 1, LS_IO_TIMEOUT_MAX_S, &v) != 0)
 		return usage_error(c, "--io-timeout takes whole seconds, 1..300");
-	*io_timeout_s = (uint32_t)v;
+	*io_timeout_ms = (uint32_t)v * 1000u;
 	return CONTINUE;
 }
 
@@ -819,8 +820,8 @@ static int adopt_record(struct dctx *x, const struct fl_spec *spec, uint32_t wan
 		return 0;
 	char name[FL_NAME_LEN + 1];
 	fl_name_get(l.resource_name, name);
-	uint32_t t = ls_io_timeout_valid(l.io_timeout) ? l.io_timeout : LS_IO_TIMEOUT_DEFAULT_S;
-	rv = ctx_lockspace(x, spec->space, spec->host_id, name, t, ls);
+	uint32_t t = fl_leader_io_timeout_ms(&l);
+	rv = ctx_lockspace(x, spec->space, spec->host_id, name, t != 0 ? t : LS_IO_TIMEOUT_DEFAULT_MS, ls);
 	if (rv == 0)
 		rv = ls_adopt(*ls, &l);
 	return rv;
@@ -960,14 +961,16 @@ static void hs_observe(struct dctx *x, struct hs *h, const uint8_t *area, const 
 	FL_ASSERT(x->hosts <= LS_MAX_HOSTS);
 	FL_ASSERT(area != NULL);
 	uint64_t now = fl_now_us(fl_eloop_loop(x->el));
-	uint32_t t = ls_io_timeout_valid(x->rec0.io_timeout) ? x->rec0.io_timeout : LS_IO_TIMEOUT_DEFAULT_S;
+	uint32_t t = fl_leader_io_timeout_ms(&x->rec0);
+	if (t == 0)
+		t = LS_IO_TIMEOUT_DEFAULT_MS;
 	for (uint32_t i = 0; i < x->hosts; i++) {
 		const uint8_t *sec = area + (size_t)i * x->sector;
 		struct ls_host_obs *o = &h->obs[i];
 		ls_obs_update(o, sec, space, x->sector, now);
 		if (o->error != 0 ? !fl_block_is_zero(sec, FL_LEADER_SIZE) : o->generation != 0)
 			h->listed[i] = true;
-		enum ls_host_state s = ls_obs_state(o, now, t);
+		enum ls_host_state s = ls_obs_state_ms(o, now, t);
 		if (!first && h->listed[i] && s != h->st[i]) {
 			double at = (double)(now - h->t0_us) / 1e6;
 			if (fmt == FL_OUT_TEXT) {

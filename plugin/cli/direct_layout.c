@@ -15,6 +15,8 @@
 #include "disklock/paxos.h"
 #include "fencelock/error.h"
 #include "disklock/spec.h"
+#include "disklock/timeouts.h"
+#include "plugin/host/cfg_syntax.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/direct.h"
 
@@ -58,14 +60,31 @@ static struct mb_geom geom_of(struct fl_cli_dev *d, const struct lay_layout *l)
 				.max_hosts = l->max_hosts};
 }
 
+/* T as the configuration writes it (cfg_parse_duration_ms(): N and Ns are
+ * seconds, Nms milliseconds), within what a record can carry. */
+static int parse_io_timeout(const char *text, uint32_t *out_ms)
+{
+	uint32_t ms;
+	if (cfg_parse_duration_ms(text, LS_IO_TIMEOUT_MAX_MS, &ms) != 0 || !ls_io_timeout_ms_valid(ms)) {
+		fprintf(stderr, "fencelock: --io-timeout '%s' must be a duration (N or Ns seconds, Nms milliseconds) of "
+			"%ums..%us, whole seconds above %ums\n", text, LS_IO_TIMEOUT_MIN_MS, LS_IO_TIMEOUT_MAX_S,
+			LS_IO_TIMEOUT_FRACTIONAL_MAX_MS);
+		return -FL_EINVAL;
+	}
+	*out_ms = ms;
+	return 0;
+}
+
 /* ---- format ------------------------------------------------------------------- */
 
 static const char format_usage[] =
-	"usage: fencelock direct format --device PATH --cluster NAME [--io-timeout S]\n"
+	"usage: fencelock direct format --device PATH --cluster NAME [--io-timeout T]\n"
 	"                               [--max-hosts N] [--volume-slots N] [--force]\n"
 	"  Lays out a whole cluster on PATH: lockspace at 0, fencelock header at 1 MiB,\n"
 	"  mailboxes, witness lease, disk voter area, volume-lease slots (docs/ondisk.md).\n"
-	"  Defaults: --io-timeout 1, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
+	"  --io-timeout T: N or Ns seconds, Nms milliseconds, 100ms..300s\n"
+	"  (whole seconds above 65535ms); every host uses the device's T.\n"
+	"  Defaults: --io-timeout 1s, --max-hosts 64, --volume-slots 128 (144 MiB with 512-byte\n"
 	"  sectors). A device of another cluster, or one on which a host renews its\n"
 	"  delta lease (watched for one renewal interval), is refused unless --force.\n";
 
@@ -74,7 +93,7 @@ static const char format_usage[] =
 static int format_refuse_live(struct fl_cli_dev *d, const struct lay_layout *old, const char *dev)
 {
 	static char found[4096];
-	uint64_t span = old->renew_us + (uint64_t)old->io_timeout_s * FL_US_PER_S;
+	uint64_t span = old->renew_us + (uint64_t)old->io_timeout_ms * FL_US_PER_MS;
 	fprintf(stderr, "fencelock: %s holds cluster '%s'; watching its leases for %.1f s before formatting\n", dev,
 		old->cluster, (double)span / 1e6);
 	int n = fl_cli_live_scan(d, old, span, found, sizeof(found));
@@ -121,7 +140,8 @@ int fl_cli_direct_format(int argc, char **argv)
 					   {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
 					   {"io-timeout", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
 	const char *dev = NULL;
-	uint64_t io = LAY_DEFAULT_IO_TIMEOUT_S, hosts = LAY_DEFAULT_MAX_HOSTS, slots = LAY_DEFAULT_VOLUME_SLOTS;
+	uint32_t io = LAY_DEFAULT_IO_TIMEOUT_MS;
+	uint64_t hosts = LAY_DEFAULT_MAX_HOSTS, slots = LAY_DEFAULT_VOLUME_SLOTS;
 	struct lay_params p = {0};
 	bool force = false;
 	int c, rv = 0;
@@ -134,7 +154,7 @@ int fl_cli_direct_format(int argc, char **argv)
 		case 'o': /* the old spelling: -o is the output format everywhere else */
 			fprintf(stderr, "fencelock direct format: -o IO_TIMEOUT is deprecated, use --io-timeout\n");
 			/* fall through */
-		case 'i': rv = parse_num("io_timeout", optarg, 1, 300, &io); break;
+		case 'i': rv = parse_io_timeout(optarg, &io); break;
 		case 'm': rv = parse_num("--max-hosts", optarg, 1, MB_MAX_HOSTS, &hosts); break;
 		case 'v': rv = parse_num("--volume-slots", optarg, 1, LAY_MAX_VOLUME_SLOTS, &slots); break;
 		case 'f': force = true; break;
@@ -149,7 +169,7 @@ int fl_cli_direct_format(int argc, char **argv)
 	struct fl_cli_dev d;
 	if ((rv = fl_cli_dev_open(dev, false, 0, &d)) != 0)
 		return fl_cli_exit_for(rv);
-	p.io_timeout_s = (uint32_t)io, p.max_hosts = (uint32_t)hosts, p.volume_slots = (uint32_t)slots;
+	p.io_timeout_ms = io, p.max_hosts = (uint32_t)hosts, p.volume_slots = (uint32_t)slots;
 	p.sector_size = d.bdev->sector_size;
 	struct lay_layout l, old;
 	char err[512] = "";
@@ -397,8 +417,9 @@ json_t *fl_cli_fencelock_area_json(const char *path)
 	for (int i = 0; i < LAY_UUID_LEN; i++)
 		snprintf(uuid + 2 * i, 3, "%02x", l.uuid[i]);
 	json_t *root = json_pack(
-		"{s:s,s:s,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "cluster", l.cluster,
-		"uuid", uuid, "io_timeout_s", (json_int_t)l.io_timeout_s, "max_hosts", (json_int_t)l.max_hosts,
+		"{s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "cluster", l.cluster,
+		"uuid", uuid, "io_timeout_s", (json_int_t)ls_io_timeout_record_s(l.io_timeout_ms), "io_timeout_ms",
+		(json_int_t)l.io_timeout_ms, "max_hosts", (json_int_t)l.max_hosts,
 		"volume_slots", (json_int_t)l.volume_slots, "timeouts_us", "renew", (json_int_t)l.renew_us, "fail",
 		(json_int_t)l.fail_us, "kill", (json_int_t)l.kill_us, "margin", (json_int_t)l.margin_us, "dead",
 		(json_int_t)l.dead_us, "offsets", "header", (json_int_t)l.header_offset, "mailboxes",
@@ -433,8 +454,8 @@ int fl_cli_dump_fencelock_text(const char *path)
 		fl_cli_dev_close(&d);
 		return 0;
 	}
-	printf("fencelock area: cluster %s io_timeout %u max_hosts %u volume_slots %u total %" PRIu64 "\n",
-	       l.cluster, l.io_timeout_s, l.max_hosts, l.volume_slots, l.total_bytes);
+	printf("fencelock area: cluster %s io_timeout %u ms max_hosts %u volume_slots %u total %" PRIu64 "\n",
+	       l.cluster, l.io_timeout_ms, l.max_hosts, l.volume_slots, l.total_bytes);
 	printf("  header %" PRIu64 " mailboxes %" PRIu64 " witness %" PRIu64 " voter %" PRIu64 " slots %" PRIu64 "\n",
 	       l.header_offset, l.mailbox_offset, l.witness_offset, l.voter_offset, l.slots_offset);
 	int rv = list_boxes(&d, &l, false, NULL);

@@ -91,21 +91,18 @@ enum vl_owner_state fl_cli_owner_state(void *ctx, uint64_t host_id, uint64_t gen
 	struct ls_host_obs *o = &ob->obs[host_id];
 	if (o->error == 0 && o->seen && o->timestamp != 0 && generation != 0 && o->generation > generation)
 		return VL_OWNER_NEWER_GEN;
-	enum ls_host_state st = ls_obs_state(o, fl_now_us(loop), 1);
+	enum ls_host_state st = ls_obs_state_ms(o, fl_now_us(loop), LS_IO_TIMEOUT_DEFAULT_MS);
 	if (st == LS_HOST_UNKNOWN && !ob->patient && o->seen) {
 		/* No history and no --wait: watch one renewal interval (+T) for a change. */
 		struct ls_timing t;
-		struct fl_leader l = {.io_timeout = o->io_timeout, .timestamp = o->timestamp,
-				      .owner_id = o->owner_id, .owner_generation = o->generation};
-		l.unused1 = o->marked ? fl_mark_compute(&l) : 0;
-		ls_timing_for_record(&l, 1, &t);
+		ls_obs_timing_ms(o, LS_IO_TIMEOUT_DEFAULT_MS, &t);
 		uint64_t until = o->first_seen_us + t.renew_us + t.io_us;
 		while (fl_now_us(loop) < until && !o->change_seen && o->error == 0) {
 			usleep(200 * 1000);
 			if (observe_read(ob, host_id) != 0)
 				break;
 		}
-		st = ls_obs_state(o, fl_now_us(loop), 1);
+		st = ls_obs_state_ms(o, fl_now_us(loop), LS_IO_TIMEOUT_DEFAULT_MS);
 	}
 	return map_state(st);
 }

@@ -272,7 +272,7 @@ static int register_hold(struct fld *d, struct ctl_call *call, const struct fsm_
 		return -FL_ENOSPC;
 	}
 	*w = (struct fld_waiter){.used = true, .kind = FLW_PLACED, .call = call, .cmd = *c,
-				 .until_us = fl_now_us(d->loop) + (uint64_t)d->layout.io_timeout_s * FL_US_PER_S};
+				 .until_us = fl_now_us(d->loop) + (uint64_t)d->layout.io_timeout_ms * FL_US_PER_MS};
 	snprintf(w->uid, sizeof(w->uid), "%s", c->uid);
 	return CTL_DEFERRED;
 }

@@ -196,10 +196,10 @@ static int open_device(struct fld *d)
 		if (d->cfg.peers[i].id > d->layout.max_hosts)
 			return die("%s:%u: [peers] %u: id above the device's max_hosts (%u)", d->config_path,
 				   d->cfg.peers[i].line, d->cfg.peers[i].id, d->layout.max_hosts);
-	if ((uint64_t)d->cfg.io_timeout_ms != (uint64_t)d->layout.io_timeout_s * 1000u)
-		fl_warn("[cluster] io_timeout is %u ms but the device says %u s: the device's value is used (every "
-			"host must use the same)", d->cfg.io_timeout_ms, d->layout.io_timeout_s);
-	d->bdev->default_timeout_us = (uint64_t)d->layout.io_timeout_s * FL_US_PER_S;
+	if (d->cfg.io_timeout_ms != d->layout.io_timeout_ms)
+		fl_warn("[cluster] io_timeout is %u ms but the device says %u ms: the device's value is used (every "
+			"host must use the same)", d->cfg.io_timeout_ms, d->layout.io_timeout_ms);
+	d->bdev->default_timeout_us = (uint64_t)d->layout.io_timeout_ms * FL_US_PER_MS;
 	return 0;
 }
 
@@ -257,7 +257,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 {
 	struct arb_config ac;
 	char err[256];
-	uint64_t T = (uint64_t)d->layout.io_timeout_s * FL_US_PER_S;
+	uint64_t T = (uint64_t)d->layout.io_timeout_ms * FL_US_PER_MS;
 	arb_config_defaults(&ac, d->cfg.host_id, (uint64_t)d->cfg.partition_tolerance_ms * FL_US_PER_MS);
 	snprintf(ac.host_name, sizeof(ac.host_name), "%s", d->cfg.host_name);
 	ac.loop = d->loop;
@@ -265,8 +265,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.layout = d->layout;
 	ac.seed = d->cfg.host_id ^ fl_monotonic_us();
 	ac.raft.seed = ac.seed;
-	ac.raft.election_timeout_us = T;
-	ac.raft.heartbeat_us = T / 10;
+	arb_raft_timing(&ac, T);
 	ac.transport = raft_tcp_transport(d->tcp);
 	ac.peer_addrs = d->peer_addrs;
 	ac.n_peer_addrs = FL_MIN(d->layout.max_hosts + 1u, CFG_HOST_ID_MAX + 1u);
@@ -734,9 +733,9 @@ int main(int argc, char **argv)
 	D.started_us = fl_now_us(D.loop);
 	if (start(&D, &boot) != 0)
 		return 1;
-	fl_notice("host %u (%s) of cluster %s: listening on %s, control socket %s, T = %u s, P = %u ms",
+	fl_notice("host %u (%s) of cluster %s: listening on %s, control socket %s, T = %u ms, P = %u ms",
 		  D.cfg.host_id, D.cfg.host_name, D.cfg.cluster_name, D.peer_addrs[D.cfg.host_id] ? D.peer_addrs[D.cfg.host_id] : "?",
-		  D.cfg.control_socket, D.layout.io_timeout_s, D.cfg.partition_tolerance_ms);
+		  D.cfg.control_socket, D.layout.io_timeout_ms, D.cfg.partition_tolerance_ms);
 	vmscope_log();
 	fl_eloop_run(D.el, &D.done);
 	shutdown_daemon(&D);

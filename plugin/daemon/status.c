@@ -428,12 +428,13 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		return -FL_EAGAIN;
 	const struct arb_status *st = &s->st;
 	json_t *r = ctl_call_reply(call);
-	json_object_update_new(r, json_pack("{s:s,s:i,s:s,s:b,s:s,s:o,s:I,s:I,s:b,s:b,s:i,s:i,s:s}",
+	json_object_update_new(r, json_pack("{s:s,s:i,s:s,s:b,s:s,s:o,s:I,s:I,s:b,s:b,s:i,s:i,s:i,s:s}",
 		"cluster", d->cfg.cluster_name, "host_id", (int)d->cfg.host_id, "host_name", d->cfg.host_name,
 		"quorate", st->quorate, "quorum_reason", quorum_reason(d, st, why, sizeof(why)),
 		"leader", host_or_null((uint32_t)st->leader), "term", (json_int_t)st->term,
 		"commit", (json_int_t)st->commit, "lease_valid", st->lease_valid, "fenced", st->fenced,
-		"io_timeout_s", (int)d->layout.io_timeout_s,
+		"io_timeout_s", (int)((d->layout.io_timeout_ms + 999u) / 1000u),
+		"io_timeout_ms", (int)d->layout.io_timeout_ms,
 		"partition_tolerance_s", (int)(d->cfg.partition_tolerance_ms / 1000),
 		"view", s->leader ? "leader" : "follower"));
 	json_object_set_new(r, "leader_name", host_name_json(s, (uint32_t)st->leader));

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "common/assert.h"
 #include "common/errmap.h"
+#include "disklock/timeouts.h"
 #include "fencelock/error.h"
 #include "plugin/host/config.h"
 #include "plugin/host/ctl_server.h"
@@ -54,7 +55,7 @@ struct cfg_key {
 static const struct cfg_key cfg_keys[] = {
 	{"cluster", "name", KIND_NAME, STR_FIELD(cluster_name), 0, 0, true},
 	{"cluster", "device", KIND_PATH, STR_FIELD(device), 0, 0, true},
-	{"cluster", "io_timeout", KIND_DURATION, NUM_FIELD(io_timeout_ms), 1000, 300000, false},
+	{"cluster", "io_timeout", KIND_DURATION, NUM_FIELD(io_timeout_ms), LS_IO_TIMEOUT_MIN_MS, LS_IO_TIMEOUT_MAX_MS, false},
 	{"cluster", "partition_tolerance", KIND_DURATION, NUM_FIELD(partition_tolerance_ms), 100, 3600000, false},
 	{"cluster", "key_file", KIND_PATH, STR_FIELD(key_file), 0, 0, false},
 	{"cluster", "key_file_next", KIND_PATH, STR_FIELD(key_file_next), 0, 0, false},
@@ -378,7 +379,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 static void cfg_defaults(struct fl_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->io_timeout_ms = 1000;
+	cfg->io_timeout_ms = LS_IO_TIMEOUT_DEFAULT_MS;
 	cfg->partition_tolerance_ms = 10000;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/fencelock/fencelockd.sock");
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/fencelock");
@@ -420,9 +421,10 @@ static void cfg_cross_check(struct cfg_parse *p)
 	if (p->failed)
 		return;
 	cfg_check_keys(p);
-	if (cfg->io_timeout_ms % 1000u != 0)
-		cfg_fail(p, p->seen_line[CFG_KEY_IO_TIMEOUT], "[cluster] io_timeout: must be whole seconds (the on-disk header stores seconds), got %u ms",
-			 cfg->io_timeout_ms);
+	if (!ls_io_timeout_ms_valid(cfg->io_timeout_ms))
+		cfg_fail(p, p->seen_line[CFG_KEY_IO_TIMEOUT], "[cluster] io_timeout: must be whole seconds above %u ms "
+			 "(each lease record carries milliseconds in 16 bits), got %u ms",
+			 LS_IO_TIMEOUT_FRACTIONAL_MAX_MS, cfg->io_timeout_ms);
 	if (!p->vm_kill_grace_set)
 		cfg->vm_kill_grace_ms = cfg->io_timeout_ms; /* K = T */
 	if (cfg->vm_kill_grace_ms > cfg->io_timeout_ms)

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool same_layout(const struct lay_layout *a, const struct lay_layout *b)
 {
 	return strcmp(a->cluster, b->cluster) == 0 && memcmp(a->uuid, b->uuid, LAY_UUID_LEN) == 0 &&
-	       a->sector_size == b->sector_size && a->io_timeout_s == b->io_timeout_s &&
+	       a->sector_size == b->sector_size && a->io_timeout_ms == b->io_timeout_ms &&
 	       a->max_hosts == b->max_hosts && a->volume_slots == b->volume_slots &&
 	       a->align_bytes == b->align_bytes && a->renew_us == b->renew_us && a->fail_us == b->fail_us &&
 	       a->kill_us == b->kill_us && a->margin_us == b->margin_us && a->dead_us == b->dead_us &&
@@ -46,7 +46,7 @@ static void check_header(const uint8_t *s, uint32_t ss)
 		   "header decode returned %d", rv);
 	if (rv != 0)
 		return;
-	struct lay_params p = {.cluster = l.cluster, .io_timeout_s = l.io_timeout_s, .max_hosts = l.max_hosts,
+	struct lay_params p = {.cluster = l.cluster, .io_timeout_ms = l.io_timeout_ms, .max_hosts = l.max_hosts,
 			       .volume_slots = l.volume_slots, .sector_size = l.sector_size};
 	memcpy(p.uuid, l.uuid, LAY_UUID_LEN);
 	struct lay_layout want;
@@ -87,7 +87,7 @@ static void check_compute(struct fuzz_in *in)
 	size_t n = fuzz_u8(in) % sizeof(name);
 	fuzz_fill(in, name, n);
 	name[n] = '\0';
-	struct lay_params p = {.cluster = name, .io_timeout_s = fuzz_u16(in) % 320u,
+	struct lay_params p = {.cluster = name, .io_timeout_ms = fuzz_u32(in) % 320000u,
 			       .max_hosts = fuzz_u16(in) % 260u, .volume_slots = fuzz_u32(in) % 70000u,
 			       .sector_size = (fuzz_u8(in) & 1) ? 4096 : 512};
 	fuzz_fill(in, p.uuid, LAY_UUID_LEN);

@@ -24,6 +24,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* T in milliseconds: whole seconds (FLK1 records) and fractions (FLK2). */
+static uint32_t fuzz_t_ms(uint8_t b)
+{
+	static const uint32_t t[] = {1000, 2000, 3000, 100, 250, 500, 1500};
+	return t[b % (sizeof(t) / sizeof(t[0]))];
+}
+
 #define SS 512u
 #define AREA (1u << 20)
 #define NEV 8
@@ -73,7 +80,7 @@ static void host_new(struct world *w, struct host *h, uint64_t id, const char *n
 	FUZZ_CHECK(fl_simclock_init(&h->clock, &w->sim, 1000000u * seed, 0) == 0, "clock init failed");
 	h->sb = fl_simbdev_new(&w->disk, &h->clock.base, name, seed);
 	FUZZ_CHECK(h->sb != NULL, "bdev failed");
-	struct ls_config cfg = {.space_name = SPACE, .host_id = id, .io_timeout_s = t, .repair_corrupt_own = repair};
+	struct ls_config cfg = {.space_name = SPACE, .host_id = id, .io_timeout_ms = t, .repair_corrupt_own = repair};
 	snprintf(cfg.host_name, sizeof(cfg.host_name), "%s", name);
 	FUZZ_CHECK(ls_new(&h->clock.base, fl_simbdev_bdev(h->sb), &cfg, on_event, h, &h->ls) == 0, "ls_new failed");
 }
@@ -108,7 +115,7 @@ static void fill_others(struct world *w, struct fuzz_in *in)
 			continue;
 		}
 		struct fl_leader l;
-		ls_record_init(&l, SPACE, SS, AREA, 1 + fuzz_u8(in) % 3u);
+		ls_record_init_ms(&l, SPACE, SS, AREA, fuzz_t_ms(fuzz_u8(in)));
 		l.owner_id = fuzz_u8(in) & 1 ? id : fuzz_u8(in);
 		l.owner_generation = fuzz_u8(in);
 		l.timestamp = fuzz_u16(in);
@@ -129,7 +136,7 @@ static void format(struct world *w, uint32_t t)
 		memcpy(w->disk.data, done[t], AREA);
 		return;
 	}
-	struct ls_config fc = {.space_name = SPACE, .io_timeout_s = t};
+	struct ls_config fc = {.space_name = SPACE, .io_timeout_ms = t};
 	struct host f = {.w = w};
 	FUZZ_CHECK(ls_new(&w->h.clock.base, fl_simbdev_bdev(w->h.sb), &fc, on_event, &f, &f.ls) == 0,
 		   "observer failed");
@@ -164,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(fl_sim_init(&w.sim, 1 + fuzz_u8(&in)) == 0, "sim init failed");
 	FUZZ_CHECK(fl_simdisk_init(&w.disk, &w.sim, AREA, SS) == 0, "disk init failed");
 	w.x = 1 + fuzz_u8(&in) % 8u;
-	uint32_t th = 1 + fuzz_u8(&in) % 3u, ta = 1 + fuzz_u8(&in) % 3u;
+	uint32_t th = fuzz_t_ms(fuzz_u8(&in)), ta = fuzz_t_ms(fuzz_u8(&in));
 	host_new(&w, &w.h, w.x, "hostH", th, true, 1);
 	uint8_t opts = fuzz_u8(&in);
 	host_new(&w, &w.a, w.x, opts & 1 ? "hostA" : "other", ta, opts & 2, 2);
@@ -174,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (opts & 4) {
 		/* X held earlier by a host now gone. */
 		struct fl_leader l;
-		ls_record_init(&l, SPACE, SS, AREA, 1 + fuzz_u8(&in) % 3u);
+		ls_record_init_ms(&l, SPACE, SS, AREA, fuzz_t_ms(fuzz_u8(&in)));
 		l.owner_id = w.x;
 		l.owner_generation = 1 + fuzz_u8(&in);
 		l.timestamp = 1;

@@ -116,7 +116,7 @@ static void check_observation(struct fuzz_in *in, uint8_t *s, uint32_t ss, bool 
 	for (uint32_t k = 0; k < 8; k++) {
 		ls_obs_update(&o, s, SPACE, ss, now);
 		rv = ls_record_check(s, SPACE, ss, &l);
-		enum ls_host_state st = ls_obs_state(&o, now, 1 + fuzz_u8(in) % 10);
+		enum ls_host_state st = ls_obs_state_ms(&o, now, 100u * (1u + fuzz_u8(in) % 100u));
 		FUZZ_CHECK(st <= LS_HOST_ERROR, "state %d out of range", st);
 		FUZZ_CHECK(st != LS_HOST_FREE || (rv == 0 && l.timestamp == 0),
 			   "host judged FREE from a record that %s", rv != 0 ? "fails its check" : "is held");

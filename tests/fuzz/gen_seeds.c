@@ -264,7 +264,7 @@ static void ondisk_seeds(void)
 		uint8_t *s = calloc(1, ss);
 		char name[64];
 		struct fl_leader l;
-		ls_record_init(&l, "fuzzls", ss, 1u << 20, 1);
+		ls_record_init_ms(&l, "fuzzls", ss, 1u << 20, 1000);
 		l.owner_id = 3;
 		l.owner_generation = 2;
 		l.timestamp = 1234;
@@ -319,7 +319,7 @@ static void ondisk_seeds(void)
 
 static void layout_seeds(void)
 {
-	struct lay_params p = {.cluster = "demo", .io_timeout_s = 1, .max_hosts = 64, .volume_slots = 128,
+	struct lay_params p = {.cluster = "demo", .io_timeout_ms = 1000, .max_hosts = 64, .volume_slots = 128,
 			       .sector_size = 512};
 	memset(p.uuid, 0xab, sizeof(p.uuid));
 	for (int k = 0; k < 2; k++) {

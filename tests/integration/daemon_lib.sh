@@ -59,10 +59,11 @@ wait_for() { local s=$1; shift; local n=$((s * 10))
     for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 
 # dl_format [NAME]: a formatted shared device for cluster NAME (default "t"),
-# with DL_VOLUME_SLOTS volume lease slots (default 16) on DL_IMG_MB MiB (default 32).
+# with DL_VOLUME_SLOTS volume lease slots (default 16) on DL_IMG_MB MiB (default 32),
+# and io_timeout DL_T (default 1 s; a duration: 1, 1s, 500ms).
 dl_format() {
     rm -f "$DL_IMG"; truncate -s "${DL_IMG_MB:-32}M" "$DL_IMG"
-    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" --io-timeout 1 --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
+    "$FL" direct format --device "$DL_IMG" --cluster "${1:-t}" --io-timeout "${DL_T:-1}" --max-hosts 8 --volume-slots "${DL_VOLUME_SLOTS:-16}" \
         > "$T/format.out" 2>&1 || fail "format failed: $(cat "$T/format.out")"
 }
 
@@ -80,7 +81,7 @@ dl_config() {
     mkdir -p "$T/h$i"
     dl_key "$DL_KEY"
     { echo "[cluster]"; echo "name = ${DL_CLUSTER:-t}"; echo "device = $DL_IMG"
-      echo "io_timeout = 1"; echo "partition_tolerance = ${DL_P:-5}"
+      echo "io_timeout = ${DL_T:-1}"; echo "partition_tolerance = ${DL_P:-5}"
       echo "key_file = $DL_KEY"
       echo "[host]"; echo "id = $i"; echo "name = h$i"; echo "listen = 127.0.0.1:$(dl_port "$i")"
       echo "control_socket = $(dl_sock "$i")"; echo "state_dir = $T/h$i/state"; echo "run_dir = $T/h$i/run"

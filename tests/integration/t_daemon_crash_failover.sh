@@ -49,6 +49,6 @@ done
 mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
 median=${sorted[$(( ${#sorted[@]} / 2 ))]}
 max=${sorted[$(( ${#sorted[@]} - 1 ))]}
-echo "crash-to-running (ms): ${times[*]}; median $median, max $max (io_timeout 1 s, D = 6 s)"
+echo "crash-to-running (ms): ${times[*]}; median $median, max $max (io_timeout ${DL_T:-1}, D = 6 T)"
 [ "$max" -le "$max_ok" ] || fail "failover took $max ms, more than $max_ok ms"
 exit 0

@@ -253,7 +253,7 @@ static void a_never_written_area_loads_as_an_empty_voter(void **state)
 static void layout_world(struct world *w, struct lay_layout *lay)
 {
 	char err[256];
-	struct lay_params p = {.cluster = "c1", .io_timeout_s = 1, .max_hosts = 2, .volume_slots = 1,
+	struct lay_params p = {.cluster = "c1", .io_timeout_ms = 1000, .max_hosts = 2, .volume_slots = 1,
 			       .sector_size = 512};
 	assert_int_equal(lay_compute(&p, lay, err, sizeof(err)), 0);
 	world_init(w, 3, lay->total_bytes, lay->voter_bytes);

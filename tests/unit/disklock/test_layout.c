@@ -48,7 +48,7 @@ static void params(struct lay_params *p, const char *cluster, uint32_t hosts, ui
 {
 	memset(p, 0, sizeof(*p));
 	p->cluster = cluster;
-	p->io_timeout_s = 1;
+	p->io_timeout_ms = 1000;
 	p->max_hosts = hosts;
 	p->volume_slots = slots;
 	p->sector_size = 512;
@@ -88,6 +88,97 @@ static void header_round_trips_and_a_flipped_bit_is_a_checksum_error(void **stat
 	assert_int_equal(lay_header_decode(s, &m), -FL_ECHECKSUM);
 	memset(s, 0, sizeof(s));
 	assert_int_equal(lay_header_decode(s, &m), -FL_ENOENT);
+}
+
+/* Re-seals a header sector after a test edited it (a tool that writes a
+ * valid CRC over whatever it likes). */
+static void reseal(uint8_t *s) { fl_put_le32(s + LAY_HEADER_CSUM_LEN, fl_crc32c_std(s, LAY_HEADER_CSUM_LEN)); }
+
+/* Offsets in the header sector: whole seconds at 12, milliseconds at 216. */
+#define HDR_IO_S 12
+#define HDR_IO_MS 216
+
+static void a_sub_second_header_round_trips_and_old_readers_see_seconds(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l, m;
+	char err[200];
+	uint8_t s[512];
+	params(&p, "fast", 8, 4);
+	p.io_timeout_ms = 500;
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	assert_true(l.renew_us == 500000u && l.fail_us == 2000000u && l.dead_us == 3000000u);
+	lay_header_encode(&l, s, 512);
+	assert_int_equal(fl_get_le32(s + HDR_IO_S), 1); /* rounded up for older readers */
+	assert_int_equal(fl_get_le64(s + HDR_IO_MS), 500);
+	assert_int_equal(lay_header_decode(s, &m), 0);
+	assert_int_equal(m.io_timeout_ms, 500);
+	assert_true(m.dead_us == 3000000u);
+}
+
+static void a_header_without_milliseconds_still_loads(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l, m;
+	char err[200];
+	uint8_t s[512];
+	params(&p, "old", 8, 4);
+	p.io_timeout_ms = 2000;
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	lay_header_encode(&l, s, 512);
+	/* What a header written before T had milliseconds holds: 0 there. */
+	fl_put_le64(s + HDR_IO_MS, 0);
+	reseal(s);
+	assert_int_equal(lay_header_decode(s, &m), 0);
+	assert_int_equal(m.io_timeout_ms, 2000);
+	assert_true(m.fail_us == 8000000u);
+}
+
+static void hostile_header_timeouts_are_corrupt(void **state)
+{
+	(void)state;
+	struct lay_params p;
+	struct lay_layout l, m;
+	char err[200];
+	uint8_t s[512];
+	params(&p, "evil", 8, 4);
+	p.io_timeout_ms = 500;
+	assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), 0);
+	static const struct {
+		uint32_t sec;
+		uint64_t ms;
+	} bad[] = {
+		{1, 99},		  /* below 100 ms */
+		{2, 500},		  /* seconds that are not the ms rounded up */
+		{0, 500},		  /* no seconds */
+		{0, 0},			  /* nothing at all */
+		{301, 0},		  /* an old header above 300 s */
+		{66, 65536},		  /* fractional above 16 bits */
+		{1, 1ull << 40},	  /* huge */
+		{UINT32_MAX, UINT64_MAX}, /* garbage */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lay_header_encode(&l, s, 512);
+		fl_put_le32(s + HDR_IO_S, bad[i].sec);
+		fl_put_le64(s + HDR_IO_MS, bad[i].ms);
+		reseal(s);
+		assert_int_equal(lay_header_decode(s, &m), -FL_ECORRUPT);
+	}
+	/* Consistent T fields, but derived timers of another T: corrupt too. */
+	lay_header_encode(&l, s, 512);
+	fl_put_le32(s + HDR_IO_S, 1);
+	fl_put_le64(s + HDR_IO_MS, 250);
+	reseal(s);
+	assert_int_equal(lay_header_decode(s, &m), -FL_ECORRUPT);
+	/* lay_compute refuses what the header would refuse. */
+	static const uint32_t bad_ms[] = {0, 99, 65536, 300001, 301000, UINT32_MAX};
+	for (size_t i = 0; i < sizeof(bad_ms) / sizeof(bad_ms[0]); i++) {
+		p.io_timeout_ms = bad_ms[i];
+		assert_int_equal(lay_compute(&p, &l, err, sizeof(err)), -FL_EINVAL);
+		assert_non_null(strstr(err, "io_timeout"));
+	}
 }
 
 static void bad_parameters_are_refused_with_a_reason(void **state)
@@ -242,6 +333,9 @@ int main(void)
 		cmocka_unit_test(default_layout_has_documented_offsets_and_size),
 		cmocka_unit_test(header_round_trips_and_a_flipped_bit_is_a_checksum_error),
 		cmocka_unit_test(bad_parameters_are_refused_with_a_reason),
+		cmocka_unit_test(a_sub_second_header_round_trips_and_old_readers_see_seconds),
+		cmocka_unit_test(a_header_without_milliseconds_still_loads),
+		cmocka_unit_test(hostile_header_timeouts_are_corrupt),
 		cmocka_unit_test(format_writes_a_readable_header_and_free_leases),
 		cmocka_unit_test(format_with_4k_sectors_writes_a_sane_voter_header),
 		cmocka_unit_test(format_refuses_another_clusters_device_unless_forced),

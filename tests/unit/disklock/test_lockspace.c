@@ -65,7 +65,11 @@ static struct world *world_new(uint32_t sector, uint64_t size_bytes)
 	return w;
 }
 
-/* Host i with host_id (0: observer), name, T = 1 s; its clock starts at an
+/* T of the hosts add_host_cfg() creates (a test at another T sets it and
+ * puts it back). */
+static uint32_t host_t_ms = 1000;
+
+/* Host i with host_id (0: observer), name, T = host_t_ms (1 s); its clock starts at an
  * arbitrary, host-specific local time. */
 static struct host *add_host_cfg(struct world *w, uint64_t host_id, const char *name, bool repair)
 {
@@ -75,7 +79,7 @@ static struct host *add_host_cfg(struct world *w, uint64_t host_id, const char *
 	assert_int_equal(fl_simclock_init(&h->clock, &w->sim, S(1000 + 777 * i), 0), 0);
 	h->sb = fl_simbdev_new(&w->disk, &h->clock.base, name, 100 + i);
 	assert_non_null(h->sb);
-	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_s = 1,
+	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_ms = host_t_ms,
 				.repair_corrupt_own = repair};
 	snprintf(cfg.host_name, sizeof(cfg.host_name), "%s", name);
 	assert_int_equal(ls_new(&h->clock.base, fl_simbdev_bdev(h->sb), &cfg, on_event, h, &h->ls), 0);
@@ -99,7 +103,7 @@ static void host_restart(struct host *h, uint64_t host_id, const char *name)
 {
 	ls_free(h->ls);
 	memset(h->count, 0, sizeof(h->count));
-	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_s = 1};
+	struct ls_config cfg = {.space_name = "LS", .host_id = host_id, .io_timeout_ms = 1000};
 	snprintf(cfg.host_name, sizeof(cfg.host_name), "%s", name);
 	assert_int_equal(ls_new(&h->clock.base, fl_simbdev_bdev(h->sb), &cfg, on_event, h, &h->ls), 0);
 }
@@ -164,7 +168,7 @@ static void put_record(struct world *w, uint64_t host_id, const char *name, uint
 		       uint16_t io_timeout)
 {
 	struct fl_leader l;
-	ls_record_init(&l, "LS", w->disk.sector_size, 1u << 20, 1);
+	ls_record_init_ms(&l, "LS", w->disk.sector_size, 1u << 20, 1000);
 	l.owner_id = host_id;
 	l.owner_generation = gen;
 	l.timestamp = ts;
@@ -204,7 +208,7 @@ static void format_with_4k_sectors_and_8m_align_holds_2000_hosts(void **state)
 	(void)state;
 	struct world *w = world_new(4096, 8u << 20);
 	struct host *o = add_host(w, 0, "observer");
-	struct ls_config cfg = {.space_name = "BIG", .io_timeout_s = 1, .align_bytes = 8u << 20};
+	struct ls_config cfg = {.space_name = "BIG", .io_timeout_ms = 1000, .align_bytes = 8u << 20};
 	struct fl_leader l;
 	ls_free(o->ls);
 	assert_int_equal(ls_new(&o->clock.base, fl_simbdev_bdev(o->sb), &cfg, on_event, o, &o->ls), 0);
@@ -220,7 +224,7 @@ static void format_refuses_a_device_too_small_for_the_area(void **state)
 	(void)state;
 	struct world *w = world_new(512, 1u << 20);
 	struct host *o = add_host(w, 0, "observer");
-	struct ls_config cfg = {.space_name = "LS", .io_timeout_s = 1, .align_bytes = 2u << 20};
+	struct ls_config cfg = {.space_name = "LS", .io_timeout_ms = 1000, .align_bytes = 2u << 20};
 	ls_free(o->ls);
 	assert_int_equal(ls_new(&o->clock.base, fl_simbdev_bdev(o->sb), &cfg, on_event, o, &o->ls), 0);
 	assert_int_equal(ls_format(o->ls), -FL_ETOOSMALL);
@@ -491,7 +495,7 @@ static void a_record_of_another_lockspace_is_foreign(void **state)
 	struct host *a = add_host(w, 1, "host-a");
 	format(w, a);
 	struct fl_leader l;
-	ls_record_init(&l, "OTHER", 512, 1u << 20, 1);
+	ls_record_init_ms(&l, "OTHER", 512, 1u << 20, 1000);
 	ls_record_encode_sector(&l, sector_of(w, 1), 512);
 	assert_int_equal(ls_acquire(a->ls), 0);
 	assert_true(run_until_event(w, a, LS_EV_ACQUIRED, 0, S(20)));
@@ -567,6 +571,58 @@ static void a_stall_longer_than_F_expires_the_lease_and_observers_see_fail_then_
 	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_DEAD);
 	/* Dead to b at least K + M after a's lease expired. */
 	assert_true(w->sim.now_us - expired_global >= S(2));
+	world_free(w);
+}
+
+/* At T = 250 ms: renewals every R = 250 ms, each changing the timestamp
+ * (milliseconds), the record marked FLK2 with T in milliseconds, a stall
+ * shorter than F - 2T changes nothing, a longer one expires the lease at
+ * F = 1 s and observers see FAIL at F and DEAD at D = 1.5 s. */
+static void a_quarter_second_T_renews_every_R_and_observers_use_it(void **state)
+{
+	(void)state;
+	host_t_ms = 250;
+	struct world *w = world_new(512, 1u << 20);
+	struct host *a = add_host(w, 1, "host-a");
+	struct host *b = add_host(w, 2, "host-b");
+	host_t_ms = 1000;
+	format(w, a);
+	acquire(w, a);
+	acquire(w, b);
+	unsigned before = a->count[LS_EV_RENEW_OK];
+	run_for(w, S(10));
+	unsigned renewals = a->count[LS_EV_RENEW_OK] - before;
+	assert_true(renewals >= 38);
+	assert_true(renewals <= 41);
+	assert_int_equal(a->count[LS_EV_EXPIRED], 0);
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_LIVE);
+	struct fl_leader l;
+	fl_leader_decode_raw(sector_of(w, 1), &l);
+	assert_true(fl_mark_valid(&l));
+	assert_true(l.unused1 >> 32 == FL_MARK2_MAGIC);
+	assert_int_equal(l.unused2, 250);
+	assert_int_equal(l.io_timeout, 1);
+	assert_int_equal(fl_leader_io_timeout_ms(&l), 250);
+	/* A stall of F - 2T = 500 ms: nothing expires. */
+	fl_simbdev_faults(a->sb)->stalled = true;
+	run_for(w, MS(500));
+	fl_simbdev_unstall(a->sb);
+	run_for(w, S(2));
+	assert_int_equal(a->count[LS_EV_EXPIRED], 0);
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_LIVE);
+	/* A stall longer than F. */
+	fl_simbdev_faults(a->sb)->stalled = true;
+	assert_true(run_until_event(w, a, LS_EV_EXPIRED, 0, S(3)));
+	assert_true(ls_valid_until_us(a->ls) - ls_last_good_renewal_us(a->ls) == S(1));
+	uint64_t c = ls_host(b->ls, 1)->changed_us;
+	run_host_until(w, b, c + S(1) - MS(1));
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_LIVE);
+	run_host_until(w, b, c + S(1));
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_FAIL);
+	run_host_until(w, b, c + MS(1500) - MS(1));
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_FAIL);
+	run_host_until(w, b, c + MS(1500));
+	assert_int_equal(ls_host_state(b->ls, 1), LS_HOST_DEAD);
 	world_free(w);
 }
 
@@ -857,6 +913,7 @@ int main(void)
 		cmocka_unit_test(renewal_under_latency_below_T_keeps_the_lease_valid),
 		cmocka_unit_test(renewals_write_strictly_increasing_timestamps_a_second_apart),
 		cmocka_unit_test(a_stall_longer_than_F_expires_the_lease_and_observers_see_fail_then_dead),
+		cmocka_unit_test(a_quarter_second_T_renews_every_R_and_observers_use_it),
 		cmocka_unit_test(short_io_errors_fail_renewals_without_expiring_the_lease),
 		cmocka_unit_test(an_observer_with_a_fast_clock_still_declares_dead_only_after_the_holder_expired),
 		cmocka_unit_test(a_device_offline_longer_than_F_expires_the_lease),

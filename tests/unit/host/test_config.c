@@ -77,6 +77,29 @@ static void defaults_derive_the_kill_grace_from_io_timeout(void **state)
 	assert_string_equal(cfg.run_dir, "/run/fencelock");
 }
 
+/* T in milliseconds: N and Ns are seconds (as before), Nms milliseconds. */
+static void io_timeout_takes_milliseconds(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		uint32_t ms;
+	} ok[] = {{"io_timeout = 500ms\n", 500}, {"io_timeout = 1s\n", 1000},   {"io_timeout = 2\n", 2000},
+		  {"io_timeout = 100ms\n", 100}, {"io_timeout = 1500ms\n", 1500}, {"io_timeout = 65535ms\npartition_tolerance = 70s\n", 65535},
+		  {"io_timeout = 300s\npartition_tolerance = 300s\n", 300000},
+		  {"io_timeout = 70000ms\npartition_tolerance = 70s\n", 70000}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		int rv = load_edited("io_timeout = 1\npartition_tolerance = 10\n", ok[i].line);
+		if (rv != 0)
+			print_error("%s: %s\n", ok[i].line, err);
+		assert_int_equal(rv, 0);
+		assert_int_equal(cfg.io_timeout_ms, ok[i].ms);
+	}
+	/* K defaults to T; P must be at least T. */
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 250ms\n"), 0);
+	assert_int_equal(cfg.vm_kill_grace_ms, 250);
+}
+
 static void extras_are_parsed(void **state)
 {
 	(void)state;
@@ -186,11 +209,24 @@ static void a_bad_duration_is_refused_with_its_range(void **state)
 {
 	(void)state;
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 1h\n"), -FL_EINVAL);
-	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be a duration (N, Ns or Nms) of 1000..300000 ms, got 1h");
+	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be a duration (N, Ns or Nms) of 100..300000 ms, got 1h");
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 10ms\n"), -FL_EINVAL);
-	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 1500ms\n"), -FL_EINVAL);
-	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be whole seconds (the on-disk header stores seconds), got 1500 ms");
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 99ms\n"), -FL_EINVAL);
+	assert_non_null(strstr(err, "of 100..300000 ms, got 99ms"));
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 0\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 0ms\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 301s\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 99999999999999999999\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 4294967295s\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 500msx\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 500 ms\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 0.5s\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 500MS\n"), -FL_EINVAL);
+	/* Above 65535 ms only whole seconds: a record carries ms in 16 bits. */
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = 65536ms\n"), -FL_EINVAL);
+	assert_string_equal(err, "fencelock.conf:4: [cluster] io_timeout: must be whole seconds above 65535 ms (each lease record carries milliseconds in 16 bits), got 65536 ms");
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = -1\n"), -FL_EINVAL);
+	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout = -500ms\n"), -FL_EINVAL);
 	assert_int_equal(load_edited("io_timeout = 1\n", "io_timeout =\n"), -FL_EINVAL);
 	assert_non_null(strstr(err, "got nothing"));
 }
@@ -331,6 +367,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_issue_example_parses_with_every_value),
 		cmocka_unit_test(defaults_derive_the_kill_grace_from_io_timeout),
+		cmocka_unit_test(io_timeout_takes_milliseconds),
 		cmocka_unit_test(extras_are_parsed),
 		cmocka_unit_test(realtime_and_locked_memory_are_on_by_default_and_can_be_turned_off),
 		cmocka_unit_test(a_priority_outside_1_to_99_or_a_bool_not_yes_or_no_is_refused),

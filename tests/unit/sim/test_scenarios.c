@@ -20,7 +20,7 @@
 
 static struct simcl *cluster(uint32_t hosts, uint32_t vms, uint64_t seed)
 {
-	struct simcl_params p = {.hosts = hosts, .vms = vms, .seed = seed, .io_timeout_s = 1, .p_us = S(10),
+	struct simcl_params p = {.hosts = hosts, .vms = vms, .seed = seed, .io_timeout_ms = 1000, .p_us = S(10),
 				 .max_drift_ppm = 200};
 	struct simcl *c = simcl_new(&p);
 	simcl_start_all(c);
@@ -348,7 +348,7 @@ static void a_2_2_split_keeps_the_side_with_the_disk_voter(void **state)
 static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void **state)
 {
 	(void)state;
-	struct simcl_params p = {.hosts = 3, .vms = 6, .seed = 30, .io_timeout_s = 1, .p_us = S(10),
+	struct simcl_params p = {.hosts = 3, .vms = 6, .seed = 30, .io_timeout_ms = 1000, .p_us = S(10),
 				 .max_drift_ppm = 200, .snapshot_every = 8, .snapshot_trailing = 1};
 	struct simcl *c = simcl_new(&p);
 	simcl_start_all(c);
@@ -383,7 +383,7 @@ static void frequent_snapshots_compact_logs_and_catch_up_a_restarted_host(void *
 /* A cluster whose VM 0 cannot start on the hosts of fail_mask (bit h). */
 static struct simcl *cluster_failing_starts(uint32_t fail_mask, uint64_t seed)
 {
-	struct simcl_params p = {.hosts = 3, .vms = 3, .seed = seed, .io_timeout_s = 1, .p_us = S(10),
+	struct simcl_params p = {.hosts = 3, .vms = 3, .seed = seed, .io_timeout_ms = 1000, .p_us = S(10),
 				 .max_drift_ppm = 200, .start_fail_hosts = fail_mask};
 	struct simcl *c = simcl_new(&p);
 	simcl_start_all(c);
@@ -479,7 +479,7 @@ static void a_host_fenced_three_times_in_an_hour_is_quarantined(void **state)
 static void a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity(void **state)
 {
 	(void)state;
-	struct simcl_params p = {.hosts = 4, .vms = 6, .seed = 32, .io_timeout_s = 1, .p_us = S(10),
+	struct simcl_params p = {.hosts = 4, .vms = 6, .seed = 32, .io_timeout_ms = 1000, .p_us = S(10),
 				 .max_drift_ppm = 200, .initial_hosts = 3};
 	struct simcl *c = simcl_new(&p);
 	simcl_start_all(c);
