@@ -49,6 +49,8 @@ static void simclock_arm(struct fl_loop *l, struct fl_timer *t, uint64_t at_us)
 	t->loop = l;
 	t->at_us = at_us;
 	t->key_us = FL_MAX(clock_global_for(c, at_us), c->sim->now_us);
+	if (c->jitter_max_us > 0)
+		t->key_us += fl_rand_next(&c->jitter_rand) % (c->jitter_max_us + 1);
 	FL_ASSERT(fl_theap_push(&c->sim->heap, t) == 0);
 }
 
@@ -112,6 +114,7 @@ int fl_simclock_init(struct fl_simclock *c, struct fl_sim *sim, uint64_t local_s
 	c->paused = false;
 	c->local_base_us = local_start_us;
 	c->global_base_us = sim->now_us;
+	c->jitter_max_us = 0;
 	return fl_theap_init(&c->held, 16);
 }
 
@@ -135,6 +138,12 @@ void fl_simclock_resume(struct fl_simclock *c)
 		fl_theap_remove(&c->held, t);
 		simclock_arm(&c->base, t, t->at_us);
 	}
+}
+
+void fl_simclock_set_jitter(struct fl_simclock *c, uint64_t max_us, uint64_t seed)
+{
+	c->jitter_max_us = max_us;
+	fl_rand_seed(&c->jitter_rand, seed);
 }
 
 void fl_simclock_set_drift(struct fl_simclock *c, int32_t drift_ppm)

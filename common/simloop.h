@@ -29,6 +29,10 @@ struct fl_simclock {
 	uint64_t global_base_us;
 	/* Timers that came due while paused, re-armed on resume. */
 	struct fl_timer_heap held;
+	/* Scheduling jitter: every timer fires up to jitter_max_us late (drawn
+	 * uniformly from jitter_rand), as a loaded host's loop wakes late. */
+	uint64_t jitter_max_us;
+	struct fl_rand jitter_rand;
 };
 
 int fl_sim_init(struct fl_sim *sim, uint64_t seed);
@@ -44,6 +48,8 @@ void fl_simclock_free(struct fl_simclock *c);
  * timer that came due meanwhile fires at once, in deadline order. */
 void fl_simclock_pause(struct fl_simclock *c);
 void fl_simclock_resume(struct fl_simclock *c);
+/* Every timer armed from now on fires up to max_us late (0: on time). */
+void fl_simclock_set_jitter(struct fl_simclock *c, uint64_t max_us, uint64_t seed);
 /* Changes the drift rate from now on. */
 void fl_simclock_set_drift(struct fl_simclock *c, int32_t drift_ppm);
 

@@ -256,7 +256,7 @@ static void simcl_check_fn(struct fl_timer *t, void *arg)
 static void simhost_boot(struct simcl *c, struct simhost *h)
 {
 	struct arb_config cfg;
-	uint64_t T = (uint64_t)c->p.io_timeout_s * FL_US_PER_S;
+	uint64_t T = (uint64_t)c->p.io_timeout_ms * FL_US_PER_MS;
 	arb_config_defaults(&cfg, h->id, c->p.p_us);
 	snprintf(cfg.host_name, sizeof(cfg.host_name), "h%u", h->id);
 	cfg.loop = &h->clock.base;
@@ -264,8 +264,7 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	cfg.layout = c->layout;
 	cfg.seed = fl_rand_next(&c->sim.rand);
 	cfg.raft.seed = cfg.seed;
-	cfg.raft.election_timeout_us = T;
-	cfg.raft.heartbeat_us = T / 10;
+	arb_raft_timing(&cfg, T);
 	cfg.transport = &h->tx;
 	cfg.bootstrap = h->id <= c->initial ? &c->boot : NULL;
 	cfg.vm = (struct arb_vm_ops){.start = simhost_vm_start, .kill = simhost_vm_kill,
@@ -288,12 +287,12 @@ static void simhost_open_disk(struct simcl *c, struct simhost *h)
 	snprintf(name, sizeof(name), "sim-h%u", h->id);
 	h->bdev = fl_simbdev_new(&c->disk, &h->clock.base, name, fl_rand_next(&c->sim.rand));
 	FL_ASSERT(h->bdev != NULL);
-	fl_simbdev_bdev(h->bdev)->default_timeout_us = (uint64_t)c->p.io_timeout_s * FL_US_PER_S;
+	fl_simbdev_bdev(h->bdev)->default_timeout_us = (uint64_t)c->p.io_timeout_ms * FL_US_PER_MS;
 }
 
 static void simcl_format(struct simcl *c)
 {
-	struct lay_params lp = {.cluster = "simcl", .io_timeout_s = c->p.io_timeout_s, .max_hosts = c->p.hosts,
+	struct lay_params lp = {.cluster = "simcl", .io_timeout_ms = c->p.io_timeout_ms, .max_hosts = c->p.hosts,
 				.volume_slots = c->p.vms + 4, .sector_size = 512};
 	char err[256];
 	memset(lp.uuid, 0x5a, sizeof(lp.uuid));
@@ -338,6 +337,12 @@ struct simcl *simcl_new(const struct simcl_params *p)
 		h->id = i;
 		fl_simclock_init(&h->clock, &c->sim, start, drift);
 		fl_simclock_init(&h->kclock, &c->sim, start, drift);
+		if (p->jitter_us > 0) {
+			/* Drawn from their own generators: the run's other draws
+			 * stay what they are without jitter. */
+			fl_simclock_set_jitter(&h->clock, p->jitter_us, p->seed ^ (0x6a6974746572ull + 2 * i));
+			fl_simclock_set_jitter(&h->kclock, p->jitter_us, p->seed ^ (0x6a6974746572ull + 2 * i + 1));
+		}
 		h->tx.ops = &simhost_tx_ops;
 		h->rdisk = raft_mem_disk_new();
 		clocks[i - 1] = &h->clock;

@@ -28,7 +28,8 @@ struct simcl_params {
 	uint32_t hosts;
 	uint32_t vms;
 	uint64_t seed;
-	uint32_t io_timeout_s;
+	uint32_t io_timeout_ms;    /* T (ls_io_timeout_ms_valid()) */
+	uint64_t jitter_us;        /* every host timer fires up to this late (scheduling jitter) */
 	uint64_t p_us;
 	int32_t max_drift_ppm;
 	uint64_t snapshot_every;   /* 0: the arbiter's default */

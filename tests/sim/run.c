@@ -18,6 +18,7 @@ struct run {
 	struct fl_rand rand;
 	uint32_t hosts, vms;
 	uint64_t P, D;
+	uint64_t lat_min_us, lat_max_us; /* the disk's normal latency, restored after a spike */
 };
 
 static const struct {
@@ -27,7 +28,7 @@ static const struct {
 	{"partition", NEM_PARTITION}, {"asym", NEM_ASYM}, {"partial", NEM_PARTIAL}, {"split", NEM_SPLIT},
 	{"flap", NEM_FLAP},	      {"crash", NEM_CRASH}, {"pause", NEM_PAUSE},     {"disk", NEM_DISK},
 	{"torn", NEM_TORN},	      {"drift", NEM_DRIFT}, {"move", NEM_MOVE},	      {"loss", NEM_LOSS},
-	{"blip", NEM_BLIP},
+	{"blip", NEM_BLIP},	      {"stall", NEM_STALL},
 };
 
 int simrun_nemesis_parse(const char *list, uint32_t *out)
@@ -40,6 +41,15 @@ int simrun_nemesis_parse(const char *list, uint32_t *out)
 	}
 	if (strcmp(list, "none") == 0)
 		return 0;
+	if (strncmp(list, "0x", 2) == 0) {
+		/* The bits as a replay line prints them. */
+		char *end;
+		unsigned long v = strtoul(list + 2, &end, 16);
+		if (end == list + 2 || *end != '\0' || (v & ~(unsigned long)(NEM_ALL | NEM_BLIP)) != 0)
+			return -1;
+		*out = (uint32_t)v;
+		return 0;
+	}
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint32_t bit = 0;
@@ -90,6 +100,7 @@ static void expect_no_restart(struct run *w, uint64_t starts_before, const char 
 {
 	if (starts_before == UINT64_MAX)
 		return;
+	w->r->blips++;
 	uint64_t now = simvm_stats(simcl_vms(w->c))->starts;
 	if (now != starts_before) {
 		w->r->false_failovers += (uint32_t)(now - starts_before);
@@ -211,7 +222,7 @@ static void fault_disk(struct run *w, bool torn)
 	struct fl_simbdev_faults *f = h ? simcl_disk_faults(w->c, h) : NULL;
 	if (f == NULL)
 		return;
-	uint64_t F = 4 * (uint64_t)w->p->cl.io_timeout_s * FL_US_PER_S;
+	uint64_t F = 4 * (uint64_t)w->p->cl.io_timeout_ms * FL_US_PER_MS;
 	if (torn) {
 		f->torn_permille = (uint32_t)rnd(w, 100, 500);
 	} else if (rnd(w, 0, 1) == 0) {
@@ -226,6 +237,49 @@ static void fault_disk(struct run *w, bool torn)
 		f->error_permille = 0;
 		simcl_disk_unstall(w->c, h);
 	}
+}
+
+/* Storage that stops answering, or answers slowly, for less than F: on one
+ * host (its path) or on every host at once (the array), from a steady
+ * cluster. Every renewal that falls into a stall waits until its I/O
+ * deadline T or the stall's end; the lease, valid F from the start of the
+ * last good renewal, must outlive the stall, so nothing may restart (I4).
+ * A stall is drawn from T/10 to F - 2T (a renewal can have started up to
+ * R = T before the stall and its retry comes up to T/4 after it ends,
+ * doc: docs/design.md, "Time"); a latency spike makes every I/O take up to
+ * T for up to F - 2T. */
+static void fault_stall(struct run *w)
+{
+	uint64_t T = (uint64_t)w->p->cl.io_timeout_ms * FL_US_PER_MS;
+	uint64_t F = 4 * T;
+	bool all = rnd(w, 0, 1) == 0, spike = rnd(w, 0, 2) == 0;
+	uint32_t h0 = pick_up_host(w);
+	if (h0 == 0)
+		return;
+	uint64_t starts = steady(w) ? simvm_stats(simcl_vms(w->c))->starts : UINT64_MAX;
+	uint64_t dur = rnd(w, T / 10, F - 2 * T);
+	for (uint32_t h = all ? 1 : h0; h <= (all ? w->hosts : h0); h++) {
+		struct fl_simbdev_faults *f = simcl_disk_faults(w->c, h);
+		if (f == NULL)
+			continue;
+		if (spike) {
+			f->latency_min_us = T / 4;
+			f->latency_max_us = T - T / 8;
+		} else {
+			f->stalled = true;
+		}
+	}
+	simcl_run_for(w->c, dur);
+	for (uint32_t h = 1; h <= w->hosts; h++) {
+		struct fl_simbdev_faults *f = simcl_disk_faults(w->c, h);
+		if (f == NULL)
+			continue;
+		f->latency_min_us = w->lat_min_us;
+		f->latency_max_us = w->lat_max_us;
+		simcl_disk_unstall(w->c, h);
+	}
+	simcl_run_for(w->c, rnd(w, S(2), S(5)));
+	expect_no_restart(w, starts, spike ? "a storage latency spike" : "a storage stall");
 }
 
 static void fault_move(struct run *w)
@@ -324,7 +378,7 @@ static void churn_move_leader(struct run *w)
 	if (l == 0)
 		return;
 	simcl_pause(w->c, l);
-	simcl_run_for(w->c, S(3 * (uint64_t)w->p->cl.io_timeout_s));
+	simcl_run_for(w->c, 3 * (uint64_t)w->p->cl.io_timeout_ms * FL_US_PER_MS);
 	w->r->churn_leaders[0] = l;
 	w->r->churn_leaders[1] = simcl_leader(w->c);
 	simcl_resume(w->c, l);
@@ -366,6 +420,8 @@ static void one_fault(struct run *w)
 	for (uint32_t bit = 1; bit < NEM_BLIP; bit <<= 1)
 		if (w->p->nemesis & bit)
 			kinds[n++] = bit;
+	if (w->p->nemesis & NEM_STALL)
+		kinds[n++] = NEM_STALL;
 	if (n == 0)
 		return;
 	uint32_t k = kinds[rnd(w, 0, n - 1)];
@@ -387,6 +443,7 @@ static void one_fault(struct run *w)
 	}
 	case NEM_MOVE: fault_move(w); break;
 	case NEM_LOSS: fault_loss(w); break;
+	case NEM_STALL: fault_stall(w); break;
 	default: break;
 	}
 }
@@ -476,7 +533,7 @@ static void collect(struct run *w)
 int simrun_one(const struct simrun_params *p, struct simrun_result *r)
 {
 	struct run w = {.p = p, .r = r, .hosts = p->cl.hosts, .vms = p->cl.vms, .P = p->cl.p_us,
-			.D = 6 * (uint64_t)p->cl.io_timeout_s * FL_US_PER_S};
+			.D = 6 * (uint64_t)p->cl.io_timeout_ms * FL_US_PER_MS};
 	memset(r, 0, sizeof(*r));
 	r->seed = p->cl.seed;
 	fl_rand_seed(&w.rand, p->cl.seed ^ 0x6e656d65736973ull);
@@ -487,6 +544,10 @@ int simrun_one(const struct simrun_params *p, struct simrun_result *r)
 		fl_log_set_level(LOG_INFO);
 	}
 	simcl_start_all(w.c);
+	struct fl_simbdev_faults *f1 = simcl_disk_faults(w.c, 1);
+	FL_ASSERT(f1 != NULL);
+	w.lat_min_us = f1->latency_min_us;
+	w.lat_max_us = f1->latency_max_us;
 	r->formed = simcl_register_vms(w.c, S(60)) && simcl_wait_all_running(w.c, S(60));
 	if (!r->formed)
 		simvm_violation(simcl_vms(w.c), "cluster did not form and run every VM within 120 s", 0, 0, 0);

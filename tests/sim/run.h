@@ -30,7 +30,8 @@ enum simrun_nemesis {
 	NEM_MOVE = 1u << 10,      /* operator moves a VM (live placement change) */
 	NEM_LOSS = 1u << 11,      /* message loss and duplication */
 	NEM_BLIP = 1u << 12,      /* partitions only shorter than P */
-	NEM_ALL = (1u << 12) - 1,
+	NEM_STALL = 1u << 13,     /* storage stalls and latency spikes shorter than F: change nothing */
+	NEM_ALL = ((1u << 12) - 1) | NEM_STALL,
 };
 
 struct simrun_params {
@@ -62,6 +63,7 @@ struct simrun_result {
 	uint32_t faults;
 	uint32_t split_brain;      /* I1 violations */
 	uint32_t false_failovers;  /* restarts caused by a fault that should restart nothing */
+	uint32_t blips;            /* faults that must restart nothing (checked: I4) */
 	uint64_t starts;
 	uint32_t n_failover, n_handover;
 	uint64_t failover_us[SIMRUN_MAX_SAMPLES];  /* crash -> its VMs run elsewhere */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "common/log.h"
 #include "common/version.h"
+#include "disklock/timeouts.h"
 #include "tests/sim/run.h"
 
 static void usage(FILE *f)
@@ -16,7 +17,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock-sim [--seed S | --seeds A..B] [--hosts N] [--vms N] [--duration SECONDS]\n"
 		"                     [--nemesis LIST] [--io-timeout T] [--partition-tolerance P]\n"
-		"                     [--drift PPM] [--churn SECONDS] [--snapshot-every N] [--trace]\n"
+		"                     [--drift PPM] [--jitter MS] [--churn SECONDS] [--snapshot-every N] [--trace]\n"
 		"                     [-o|--output text|json]\n"
 		"       fencelock-sim --version | --help\n"
 		"\n"
@@ -33,10 +34,13 @@ static void usage(FILE *f)
 		"  --vms N               VMs (default 2 per host)\n"
 		"  --duration SECONDS    simulated time under faults per run (default 300)\n"
 		"  --nemesis LIST        comma list of partition,asym,partial,split,flap,crash,pause,disk,\n"
-		"                        torn,drift,move,loss,blip; or all (default) or none\n"
-		"  --io-timeout T        io_timeout in seconds (default 1)\n"
+		"                        torn,drift,move,loss,blip,stall; or all (default) or none\n"
+		"                        (stall: storage stalls and latency spikes shorter than F)\n"
+		"  --io-timeout T        io_timeout in seconds, fractions allowed (0.1..300, default 1)\n"
 		"  --partition-tolerance P   seconds (default 10)\n"
 		"  --drift PPM           clock-rate drift bound (default 200)\n"
+		"  --jitter MS           scheduling jitter: every host timer fires up to MS late\n"
+		"                        (fractions allowed; default 0)\n"
 		"  --churn SECONDS       move one VM to another host every SECONDS (no nemesis; the\n"
 		"                        leader paused once, less than P) and fail a run whose hosts'\n"
 		"                        memory or Raft disk still grows in its second half\n"
@@ -123,6 +127,20 @@ struct sim_args {
 	bool json;
 };
 
+/* Parses a non-negative decimal number (fractions allowed) times scale into
+ * *out (rounded to the nearest integer). Returns 0, or 2 after saying why. */
+static int parse_seconds_ms(const char *text, const char *what, double scale, uint32_t *out)
+{
+	char *end = NULL;
+	double v = strtod(text, &end);
+	if (end == text || *end != '\0' || !(v >= 0.0) || v * scale > 4e9) {
+		fprintf(stderr, "fencelock-sim: %s '%s' must be a non-negative number\n", what, text);
+		return 2;
+	}
+	*out = (uint32_t)(v * scale + 0.5);
+	return 0;
+}
+
 /* Parses one option into a. Returns 0, or 2 (usage error, said on stderr). */
 static int parse_opt(struct sim_args *a, int o)
 {
@@ -142,7 +160,13 @@ static int parse_opt(struct sim_args *a, int o)
 			return 2;
 		}
 		return 0;
-	case 'T': a->p.cl.io_timeout_s = (uint32_t)atoi(optarg); return 0;
+	case 'T': return parse_seconds_ms(optarg, "--io-timeout", 1000.0, &a->p.cl.io_timeout_ms);
+	case 'J': {
+		uint32_t us;
+		int rv = parse_seconds_ms(optarg, "--jitter", 1000.0, &us);
+		a->p.cl.jitter_us = us;
+		return rv;
+	}
 	case 'P': a->p.cl.p_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
 	case 'D': a->p.cl.max_drift_ppm = atoi(optarg); return 0;
 	case 't': a->p.trace = true; return 0;
@@ -163,7 +187,7 @@ static int parse_opt(struct sim_args *a, int o)
  * the exit status: 0 after --help, 2 for a usage error. */
 static int parse_args(int argc, char **argv, struct sim_args *a)
 {
-	*a = (struct sim_args){.p = {.cl = {.hosts = 3, .io_timeout_s = 1, .p_us = 10000000, .max_drift_ppm = 200},
+	*a = (struct sim_args){.p = {.cl = {.hosts = 3, .io_timeout_ms = 1000, .p_us = 10000000, .max_drift_ppm = 200},
 				     .duration_us = 300000000, .nemesis = NEM_ALL},
 			       .s0 = 1, .s1 = 1};
 	static const struct option opts[] = {
@@ -172,6 +196,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		{"duration", required_argument, 0, 'd'}, {"nemesis", required_argument, 0, 'N'},
 		{"io-timeout", required_argument, 0, 'T'}, {"partition-tolerance", required_argument, 0, 'P'},
 		{"drift", required_argument, 0, 'D'},	{"trace", no_argument, 0, 't'},
+		{"jitter", required_argument, 0, 'J'},
 		{"churn", required_argument, 0, 'C'},	{"snapshot-every", required_argument, 0, 'E'},
 		{"help", no_argument, 0, 'h'},		{"version", no_argument, 0, 'V'},
 		{"output", required_argument, 0, 'o'},	{0, 0, 0, 0},
@@ -189,10 +214,11 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		if (parse_opt(a, o) != 0)
 			return 2;
 	}
-	if (optind != argc || a->p.cl.hosts < 2 || a->p.cl.hosts > SIMCL_MAX_HOSTS || a->p.cl.io_timeout_s < 1 ||
-	    a->p.cl.p_us == 0) {
-		fprintf(stderr, "fencelock-sim: bad arguments (hosts 2..%d, io-timeout >= 1, P > 0)\n",
-			SIMCL_MAX_HOSTS);
+	if (optind != argc || a->p.cl.hosts < 2 || a->p.cl.hosts > SIMCL_MAX_HOSTS ||
+	    !ls_io_timeout_ms_valid(a->p.cl.io_timeout_ms) || a->p.cl.p_us == 0 ||
+	    a->p.cl.jitter_us >= (uint64_t)a->p.cl.io_timeout_ms * FL_US_PER_MS) {
+		fprintf(stderr, "fencelock-sim: bad arguments (hosts 2..%d, io-timeout 0.1..300 s, whole seconds above "
+			"65.535 s, jitter below io-timeout, P > 0)\n", SIMCL_MAX_HOSTS);
 		return 2;
 	}
 	a->p.cl.vms = a->vms ? a->vms : 2 * a->p.cl.hosts;
@@ -206,7 +232,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 /* What a sweep of seeds found, summed over its runs. */
 struct sweep {
 	struct dist fo, ho;   /* failover and hand-over times */
-	uint64_t runs, bad, faults, false_fo, split;
+	uint64_t runs, bad, faults, false_fo, split, blips;
 	json_t *jruns;        /* one object per run, for -o json */
 	bool json;            /* -o json: no text lines per run */
 };
@@ -228,13 +254,21 @@ static void print_churn(const struct simrun_result *r, uint32_t hosts)
 /* The options of p that the replay line must repeat besides the common ones. */
 static const char *churn_args(const struct simrun_params *p)
 {
-	static char buf[96];
+	static char buf[256];
 	int n = 0;
 	buf[0] = '\0';
 	if (p->churn_us > 0)
 		n = snprintf(buf, sizeof(buf), " --churn %" PRIu64, p->churn_us / 1000000);
 	if (p->cl.snapshot_every > 0 && n >= 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, " --snapshot-every %" PRIu64, p->cl.snapshot_every);
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --snapshot-every %" PRIu64, p->cl.snapshot_every);
+	if (p->cl.io_timeout_ms != 1000 && n >= 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --io-timeout %.3f", p->cl.io_timeout_ms / 1000.0);
+	if (p->cl.jitter_us != 0 && n >= 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --jitter %.3f", (double)p->cl.jitter_us / 1000.0);
+	if (p->cl.p_us != 10000000 && n >= 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --partition-tolerance %" PRIu64, p->cl.p_us / 1000000);
+	if (p->nemesis != NEM_ALL && n >= 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, " --nemesis 0x%x", p->nemesis);
 	return buf;
 }
 
@@ -247,6 +281,7 @@ static void sweep_one(struct sweep *s, struct simrun_params *p, uint64_t seed, c
 	s->runs++;
 	s->faults += r.faults;
 	s->false_fo += r.false_failovers;
+	s->blips += r.blips;
 	s->split += r.split_brain;
 	dist_add(&s->fo, r.failover_us, r.n_failover);
 	dist_add(&s->ho, r.handover_us, r.n_handover);
@@ -271,13 +306,15 @@ static void sweep_one(struct sweep *s, struct simrun_params *p, uint64_t seed, c
 static void sweep_report(struct sweep *s, const struct sim_args *a)
 {
 	if (a->json) {
-		json_t *rep = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:i,s:i,s:f,s:f}}", "seeds",
+		json_t *rep = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:i,s:i,s:f,s:f,s:f}}", "seeds",
 					(json_int_t)s->runs, "violations", (json_int_t)s->bad, "faults",
-					(json_int_t)s->faults, "false_failovers", (json_int_t)s->false_fo, "split_brain",
+					(json_int_t)s->faults, "blips", (json_int_t)s->blips,
+					"false_failovers", (json_int_t)s->false_fo, "split_brain",
 					(json_int_t)s->split, "failover", dist_json(&s->fo), "handover",
 					dist_json(&s->ho), "runs", s->jruns, "params", "hosts", (int)a->p.cl.hosts, "vms",
-					(int)a->p.cl.vms, "io_timeout_s", (double)a->p.cl.io_timeout_s,
-					"partition_tolerance_s", (double)a->p.cl.p_us / 1e6);
+					(int)a->p.cl.vms, "io_timeout_s", (double)a->p.cl.io_timeout_ms / 1000.0,
+					"partition_tolerance_s", (double)a->p.cl.p_us / 1e6, "jitter_ms",
+					(double)a->p.cl.jitter_us / 1e3);
 		char *txt = json_dumps(rep, JSON_INDENT(2));
 		puts(txt);
 		free(txt);
@@ -286,9 +323,9 @@ static void sweep_report(struct sweep *s, const struct sim_args *a)
 	}
 	json_decref(s->jruns);
 	printf("seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " runs, %" PRIu64 " with violations, %" PRIu64
-	       " faults, %" PRIu64 " false failovers, %" PRIu64 " split-brain\n",
-	       a->s0, a->s1, s->runs, s->bad, s->faults, s->false_fo, s->split);
-	printf("failover after a crash:    n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", s->fo.n, pct(&s->fo, .5),
+	       " faults, %" PRIu64 " blips, %" PRIu64 " false failovers, %" PRIu64 " split-brain\n",
+	       a->s0, a->s1, s->runs, s->bad, s->faults, s->blips, s->false_fo, s->split);
+	printf("failover after a crash:    n=%zu p50 %.2f s  p99 %.2f s  max %.2f s\n", s->fo.n, pct(&s->fo, .5),
 	       pct(&s->fo, .99), pct(&s->fo, 1));
 	printf("hand-over after partition: n=%zu p50 %.1f s  p99 %.1f s  max %.1f s\n", s->ho.n, pct(&s->ho, .5),
 	       pct(&s->ho, .99), pct(&s->ho, 1));
