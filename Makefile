@@ -98,7 +98,7 @@ TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants \
+.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants sim-subsecond \
         $(addprefix test-,$(MODULES)) test-interop test-cluster test-microvm soak test-density
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test fixtures built by chained rules): make
@@ -288,6 +288,13 @@ sim: all
 
 sim-mutants: all
 	@scripts/sim-mutants.sh $(BUILD)
+
+# The simulator at sub-second io_timeout (tests/sim/subsecond.sh): every
+# nemesis at T = 0.25 s and 0.5 s with scheduling jitter, and a blip sweep
+# (partitions shorter than P, storage stalls shorter than F) that must
+# restart nothing. About ten minutes on two cores; not part of make test.
+sim-subsecond: all
+	@tests/sim/subsecond.sh $(BUILD)
 
 # The VM-churn soak (tests/soak/soak.sh): three real daemons, SOAK_CYCLES
 # (default 1000) VM stop/start cycles, RSS and state_dir of every daemon

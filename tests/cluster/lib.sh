@@ -785,6 +785,17 @@ cl_now_ms() {
     echo $(( ${up%.*} * 1000 + 10#${up#*.} * 10 ))
 }
 
+# cl_t_ms: the io_timeout T of the cluster in milliseconds (CL_IO_TIMEOUT, a
+# duration as the configuration takes it: 1, 2s, 500ms; default 1 s).
+cl_t_ms() {
+    local t=${CL_IO_TIMEOUT:-1}
+    case $t in
+        *ms) echo "${t%ms}" ;;
+        *s) echo $(( ${t%s} * 1000 )) ;;
+        *) echo $(( t * 1000 )) ;;
+    esac
+}
+
 # Seconds ("2", "0.25") to milliseconds.
 _cl_secs_to_ms() {
     local int=${1%%.*} frac=000

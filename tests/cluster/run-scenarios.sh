@@ -98,7 +98,7 @@ if [ ${#tls[@]} -gt 0 ]; then
     fi
 fi
 echo
-echo "Cluster scenarios (io_timeout 1 s, P 5 s; times from the fault, polled every 100 ms)"
+echo "Cluster scenarios (io_timeout ${CL_IO_TIMEOUT:-1} (CL_IO_TIMEOUT), P 5 s; times from the fault, polled every 100 ms)"
 printf '%-3s %-38s %9s %9s %8s %-6s %5s\n' "#" "scenario" "detect" "failover" "overlaps" "result" "time"
 jq -r '[.scenario, .title, (if .detection_ms then "\(.detection_ms) ms" else "-" end),
         (if .failover_ms then "\(.failover_ms) ms" else "-" end), (.overlaps // "-" | tostring),
@@ -108,8 +108,10 @@ jq -r '[.scenario, .title, (if .detection_ms then "\(.detection_ms) ms" else "-"
         printf '      expected: %s\n      observed: %s\n' "$e" "$ob"
     done
 slow=$(jq -s -r 'max_by(.duration_s) | "\(.name) \(.duration_s) s"' "$res")
-jq -s --arg slow "$slow" --argjson p "$pass" --argjson f "$failn" --argjson k "$skipn" \
-    '{io_timeout_s: 1, partition_tolerance_s: 5, passed: $p, failed: $f, skipped: $k, slowest: $slow, results: .}' \
+t=${CL_IO_TIMEOUT:-1}
+case $t in *ms) t_ms=${t%ms} ;; *s) t_ms=$(( ${t%s} * 1000 )) ;; *) t_ms=$(( t * 1000 )) ;; esac
+jq -s --arg slow "$slow" --argjson p "$pass" --argjson f "$failn" --argjson k "$skipn" --argjson t "$t_ms" \
+    '{io_timeout_s: ($t / 1000), partition_tolerance_s: 5, passed: $p, failed: $f, skipped: $k, slowest: $slow, results: .}' \
     "$res" >"$json"
 echo "slowest: $slow; JSON: $json"
 echo "cluster-scenarios: $pass passed, $failn failed, $skipn skipped"

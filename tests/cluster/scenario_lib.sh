@@ -138,7 +138,7 @@ sc_cluster() {
     SC_CFG_EXTRA=("$@")
     cl_up "$n" || fail "cl_up $n"
     truncate -s 64M "$CL_RUN/shared.img"
-    "$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" --io-timeout 1 --max-hosts 8 \
+    "$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" --io-timeout "${CL_IO_TIMEOUT:-1}" --max-hosts 8 \
         --volume-slots 16 >"$CL_RUN/format.out" 2>&1 || fail "format: $(cat "$CL_RUN/format.out")"
     for h in $(cl_hosts); do
         cl_storage_up "$h" "$CL_RUN/shared.img"; rc=$?
