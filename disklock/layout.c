@@ -11,6 +11,7 @@
 #include "disklock/mailbox.h"
 #include "disklock/paxos.h"
 #include "disklock/timeouts.h"
+#include "fencelock/error.h"
 
 /* Host slots of the layout: every host id a layout may have (up to
  * MB_MAX_HOSTS) has a delta-lease record in the lockspace area, a Disk Paxos
@@ -21,7 +22,6 @@ _Static_assert((2u + MB_MAX_HOSTS) * 512u <= (1u << 20), "a lease of the largest
 _Static_assert((2u + MB_MAX_HOSTS) * 4096u <= (8u << 20), "a lease of the largest layout fits an 8 MiB slot");
 _Static_assert(MB_MAX_HOSTS <= 250u, "4 KiB sectors: 250 delta-lease records per MiB of align (fl_max_hosts)");
 _Static_assert(LAY_DEFAULT_MAX_HOSTS <= MB_MAX_HOSTS, "the default host count is a valid one");
-#include "fencelock/error.h"
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
