@@ -105,7 +105,7 @@ static struct fx *fx_new(uint32_t sector)
 			 fl_strerror(rv));
 	struct ls_config cfg = {.space_name = "NOALLOC", .host_id = 3, .host_name = "h3"};
 	cfg.align_bytes = ALIGN_BYTES;
-	cfg.io_timeout_s = 1;
+	cfg.io_timeout_ms = 1000;
 	cfg.full_scan_every = FULL_SCAN_EVERY;
 	assert_int_equal(ls_new(fl_eloop_loop(f->el), f->dev, &cfg, on_event, f, &f->ls), 0);
 	return f;
