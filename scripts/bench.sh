@@ -13,7 +13,13 @@
 #   6. density: N = 10, 100, 500 VMs started at once on one host, its RSS and CPU
 #      with them, its crash and the time until all run elsewhere; 1,000 VMs on
 #      one host (bench/density.sh; table and plot in BUILD/bench; skip with
-#      BENCH_SKIP_DENSITY=1; about 4 min).
+#      BENCH_SKIP_DENSITY=1; about 4 min);
+#   7. crash -> running elsewhere at io_timeout T = 1 s, 500 ms and 250 ms, in the
+#      simulator and with three real daemons (bench/failover_t.sh; table, CSV and
+#      plot in BUILD/bench; skip with BENCH_SKIP_FAILOVER_T=1, the real daemons
+#      alone with FO_SKIP_REAL=1; about 4 min), and the renewal lateness of a
+#      daemon at T = 500 ms and 250 ms (bench/lateness.sh, idle and 1,000 control
+#      clients).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -65,4 +71,15 @@ if [ "${BENCH_SKIP_DENSITY:-0}" != 1 ]; then
     echo
     echo "== 6. density: N VMs on one host of three, started at once, then the host crashes"
     bash bench/density.sh "$build"
+fi
+if [ "${BENCH_SKIP_FAILOVER_T:-0}" != 1 ]; then
+    echo
+    echo "== 7. crash -> running elsewhere by io_timeout T (simulator and three real daemons)"
+    bash bench/failover_t.sh "$build"  # timing: run make bench under flock /tmp/fl-heavy.lock
+    if [ "${BENCH_SKIP_LATENESS:-0}" != 1 ]; then
+        for t in 500ms 250ms; do
+            echo "renewal lateness at T = $t:"
+            DL_T=$t bash bench/lateness.sh "$build" idle control-clients
+        done
+    fi
 fi
