@@ -203,7 +203,7 @@ static uint32_t event_digest(const struct fsm *f)
 		return 0;
 	uint64_t v[6] = {e->seq, e->index, e->term, e->wall_us, e->value,
 			 (uint64_t)e->host_id << 32 | e->from_host};
-	uint32_t w[5] = {e->leader, e->by_host, e->by_uid, e->by_op, (uint32_t)e->kind << 16 | e->state << 8 | e->cause};
+	uint32_t w[5] = {e->leader, e->by_host, e->by_uid, e->by_op, (uint32_t)e->kind << 16 | (uint32_t)e->state << 8 | e->cause};
 	uint32_t crc = fl_crc32c_std(v, sizeof(v)) ^ fl_crc32c_std(w, sizeof(w));
 	return crc ^ fl_crc32c_std(e->uid, strlen(e->uid));
 }
