@@ -66,7 +66,7 @@ _Static_assert(TCP_DEFAULT_MAX_FRAME >= RAFT_MSG_MAX_ENTRY_BYTES + (1u << 20), "
  * views) are allocated at that size and, once written, kept on the
  * transport's free list (at most TCP_FRAME_POOL_MAX) for the next one: the
  * heartbeat path allocates nothing once warm. Larger frames are freed. */
-#define TCP_SMALL_FRAME_BYTES 512u
+#define TCP_SMALL_FRAME_BYTES RAFT_TCP_SMALL_FRAME_BYTES
 #define TCP_FRAME_POOL_MAX 256u
 
 struct tcp_frame {

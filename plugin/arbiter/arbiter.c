@@ -113,6 +113,11 @@ static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t l
  * maximum exceeds the largest Raft entry, raft/tcp.c). */
 _Static_assert(1u + VIEW_HDR_BYTES + ARB_MAX_HOSTS * VIEW_ENTRY_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES,
 	       "a view of the largest cluster fits a frame");
+/* Views go to every peer every tick: even at the largest cluster they fit
+ * the transport's small frames, which are reused rather than allocated. */
+_Static_assert(1u + VIEW_HDR_BYTES + ARB_MAX_HOSTS * VIEW_ENTRY_BYTES + RAFT_TCP_FRAME_HEADER_BYTES <=
+		       RAFT_TCP_SMALL_FRAME_BYTES,
+	       "a view of the largest cluster is a small frame");
 
 uint64_t arb_heard_us(const struct arb *a, uint32_t h)
 {

@@ -34,6 +34,8 @@ _Static_assert(VOLID_MAX == FSM_VOLID_MAX, "volume identity limit");
 /* Every configured peer is a Raft voter at bootstrap, and an even number of
  * them adds the disk voter. */
 _Static_assert(CFG_PEERS_MAX + 1u <= RAFT_MAX_SERVERS, "all peers plus the disk voter fit a configuration");
+/* The Raft transport has a slot for every configured peer. */
+_Static_assert(CFG_PEERS_MAX <= RAFT_TCP_MAX_PEERS, "every peer has a transport slot");
 /* A host of the largest cluster can name every other host as a peer. */
 _Static_assert(CFG_PEERS_MAX + 1u >= ARB_MAX_HOSTS, "every other host of the largest cluster can be a peer");
 /* The host list of the largest cluster fits one reply: name, address and
