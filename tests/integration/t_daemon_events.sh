@@ -7,9 +7,9 @@
 # was acknowledged), the VM placed on a survivor from h1 with the cause
 # "DEAD" (or the state the leader saw), and the VM started there; each with
 # its time (RFC 3339), the leader that proposed it and the host that asked.
-# Then a survivor's daemon is restarted and shows the same events (the
-# history is replicated state: restored from its log and snapshot, not
-# kept in memory only). Filters and hostile --since / --host / --vm values
+# Then a survivor's daemon is restarted, then the whole cluster, and every
+# host shows the same events (the history is replicated state, read back
+# from each host's Raft log and snapshot, not kept in memory only). Filters and hostile --since / --host / --vm values
 # are checked on the way (exit 2 with a sentence naming the accepted forms).
 source "$FL_ROOT/tests/lib/common.sh"
 source "$FL_ROOT/tests/integration/daemon_lib.sh"
@@ -128,13 +128,13 @@ echo "--- fencelock events --since @$((last + 1)) on h2:"
 ev 2 --since "@$((last + 1))" || fail "fencelock events (text) failed"
 ev 2 --since "@$((last + 1))" | grep -E "host-state +1 \(h1\) .*DEAD" > /dev/null || fail "the text table lacks h1's DEAD line"
 
-# Kept across a restart: the survivor not running the VM restarts and
-# shows the same history (same numbers, same events).
+# Kept across restarts: first the survivor not running the VM restarts and
+# shows the same history (same numbers, same events); then the whole
+# cluster stops (h1 is still down) and starts again, so every host reads
+# its history back from its own state directory (Raft log and snapshot).
 Z=$((5 - Y))
-ev "$Z" -o json | dl_py 'json.dumps(d["events"], sort_keys=True)' > "$T/events-before-restart"
-dl_kill "$Z" TERM
-dl_start "$Z"
-same() { ev "$Z" -o json | dl_py 'json.dumps([e for e in d["events"]], sort_keys=True)' > "$T/events-after-restart" &&
+# same H: host H shows the events saved in $T/events-before-restart first.
+same() { ev "$1" -o json | dl_py 'json.dumps(d["events"], sort_keys=True)' > "$T/events-after-restart" &&
     python3 - "$T/events-before-restart" "$T/events-after-restart" <<'EOF'
 import json, sys
 a = json.loads(open(sys.argv[1]).read()); b = json.loads(open(sys.argv[2]).read())
@@ -142,6 +142,18 @@ keep = lambda e: {k: v for k, v in e.items() if not k.endswith("_name")}  # name
 assert len(b) >= len(a) and [keep(e) for e in b[:len(a)]] == [keep(e) for e in a], (len(a), len(b))
 EOF
 }
-wait_for 15 same 2>/dev/null || fail "h$Z lost its history across a restart: before $(wc -c < "$T/events-before-restart") bytes, after: $(cat "$T/events-after-restart")"
+ev "$Z" -o json | dl_py 'json.dumps(d["events"], sort_keys=True)' > "$T/events-before-restart"
+dl_kill "$Z" TERM
+dl_start "$Z"
+wait_for 15 same "$Z" 2>/dev/null || fail "h$Z lost its history across a restart: before $(wc -c < "$T/events-before-restart") bytes, after: $(cat "$T/events-after-restart")"
 echo "h$Z restarted: its $(dl_py 'len(d)' < "$T/events-before-restart") events are still there"
+ev "$Y" -o json | dl_py 'json.dumps(d["events"], sort_keys=True)' > "$T/events-before-restart"
+dl_kill "$Y" TERM
+dl_kill "$Z" TERM
+dl_start_all
+dl_wait_cluster 20
+for i in 1 2 3; do
+    wait_for 10 same "$i" 2>/dev/null || fail "h$i lacks the history after the cluster restarted: $(cat "$T/events-after-restart")"
+done
+echo "the whole cluster restarted: every host shows the $(dl_py 'len(d)' < "$T/events-before-restart") events"
 exit 0
