@@ -8,7 +8,7 @@ PKGS=(build-essential clang pkg-config libaio-dev liburcu-dev libcmocka-dev libj
       libinih-dev libfuse3-dev fuse3 sanlock iproute2 nftables etcd-server etcd-client
       procps psmisc util-linux python3 bc jq strace libclang-rt-14-dev
       qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
-      cppcheck shellcheck clang-format libsodium-dev python3-cryptography gnuplot-nox)
+      cppcheck shellcheck clang-format libsodium-dev python3-cryptography gnuplot-nox python3-yaml)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -18,6 +18,7 @@ struct arb_wmsg {
 #include "disklock/lockspace.h"
 #include "disklock/mailbox.h"
 #include "disklock/paxos.h"
+#include "common/latency.h"
 #include "plugin/arbiter/arbiter.h"
 #include "raft/msg.h"
 #include "raft/node.h"
@@ -266,6 +267,7 @@ struct arb {
 		uint64_t header_checks, header_foreign; /* arb_header.c */
 		uint64_t views_unsent; /* views the transport did not queue (best effort) */
 	} ctr;
+	struct fl_lat renew_latency;  /* good renewals, start to completion */
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
 

@@ -389,8 +389,11 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 	case LS_EV_RENEW_OK: {
 		uint64_t lat = arb_now(a) - ls_last_good_renewal_us(ls);
 		a->ctr.renewals++;
-		a->ctr.renew_latency_us = lat;
-		a->ctr.renew_latency_max_us = FL_MAX(a->ctr.renew_latency_max_us, lat);
+		if (ev == LS_EV_RENEW_OK) { /* an acquire waits 2T on purpose: not a renewal's latency */
+			a->ctr.renew_latency_us = lat;
+			a->ctr.renew_latency_max_us = FL_MAX(a->ctr.renew_latency_max_us, lat);
+			fl_lat_add(&a->renew_latency, lat);
+		}
 		if (!arb_mut_no_guard())
 			a->cfg.vm.guard(a->cfg.vm.ctx, ls_valid_until_us(ls), a->tim.k_us);
 		arb_mb_enqueue(a, MBJ_OWN, a->cfg.host_id, 0);
@@ -656,6 +659,16 @@ const struct fl_lat *arb_renew_lateness(const struct arb *a)
 	return a->ls != NULL ? ls_renew_lateness(a->ls) : NULL;
 }
 
+const struct fl_lat *arb_renew_latency(const struct arb *a)
+{
+	return &a->renew_latency;
+}
+
+uint64_t arb_host_heard_us(const struct arb *a, uint32_t host_id)
+{
+	return host_id >= 1 && host_id <= ARB_MAX_HOSTS ? arb_heard_us(a, host_id) : 0;
+}
+
 void arb_status(const struct arb *a, struct arb_status *out)
 {
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
@@ -686,6 +699,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->audited = a->audit.done;
 	out->header_foreign = a->hdr.foreign;
 	out->header_checks = a->ctr.header_checks;
+	out->witness_holder = a->w.held ? (uint32_t)a->cfg.host_id : a->w.holder;
+	out->witness_held = a->w.held;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

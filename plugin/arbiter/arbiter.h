@@ -208,6 +208,8 @@ struct arb_status {
 	bool audited;             /* the start-up audit has run */
 	bool header_foreign;      /* the device header no longer shows our cluster: nothing is written */
 	uint64_t header_checks;   /* device header re-reads done */
+	uint32_t witness_holder;  /* the host serving the disk voter, as last heard (0: none known) */
+	bool witness_held;        /* this host holds the witness lease */
 };
 
 void arb_status(const struct arb *a, struct arb_status *out);
@@ -227,5 +229,10 @@ bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
 /* Lateness of this host's delta-lease renewals (see common/latency.h), or
  * NULL before the lockspace exists. */
 const struct fl_lat *arb_renew_lateness(const struct arb *a);
+/* Duration of this host's good delta-lease renewals, start to completion. */
+const struct fl_lat *arb_renew_latency(const struct arb *a);
+/* When host_id was last heard from (arbiter clock), directly or through a
+ * peer's view; 0 if never. */
+uint64_t arb_host_heard_us(const struct arb *a, uint32_t host_id);
 
 #endif

@@ -188,6 +188,9 @@ struct fld_snap_host {
 	uint8_t state;               /* enum cls_state, as this host reports it */
 	bool voter;
 	uint64_t since_us;           /* loop clock (CLOCK_MONOTONIC) */
+	uint64_t heard_us;           /* last heard from, directly or relayed (loop clock; 0: never) */
+	bool connected;              /* the Raft transport has a live connection to it */
+	bool quarantined;            /* placement avoids it (fenced too often) */
 	char name[FSM_NAME_MAX + 1];
 	char addr[FSM_ADDR_MAX + 1];
 };
@@ -226,6 +229,9 @@ struct fld_snap {
 	struct raft_tcp_stats ts;
 	bool have_lateness, have_worker;
 	struct fl_lat lateness;      /* renewal lateness (the arbiter's) */
+	struct fl_lat latency;       /* renewal duration, start to completion (the arbiter's) */
+	bool watchdog;               /* the hardware watchdog is open and armed */
+	uint64_t io_timeout_us, p_us; /* T (F / 4) and P, for the metrics alerts compare with */
 	struct fl_worker_stats worker;
 	uint64_t metrics_skipped;
 	struct arb_mem mem;          /* the arbiter's memory accounting (arb_mem_usage) */
@@ -349,6 +355,11 @@ void fld_snap_drop(struct fld *d);
 /* Rewrites cfg.metrics_file if set: renders the text from the snapshot here
  * and hands the write to the worker (skipped while the previous write still runs). */
 void fld_write_metrics_file(struct fld *d);
+/* At a clean stop, once the worker has stopped (worker_stopped false: it
+ * did not in time): removes the metrics file, so that node_exporter stops
+ * exporting what no daemon stands behind any more. A daemon that was killed
+ * leaves its file; fencelock_metrics_updated_timestamp_seconds dates it. */
+void fld_remove_metrics_file(struct fld *d, bool worker_stopped);
 /* Rounds of the metrics file skipped so far. */
 uint64_t fld_metrics_skipped(void);
 const char *fld_host_name(const struct fld *d, uint32_t id, char *buf, size_t len);

@@ -528,8 +528,9 @@ static void shutdown_daemon(struct fld *d)
 	arb_free(d->arb);
 	d->arb = NULL;
 	raft_tcp_free(d->tcp);
-	fl_worker_free(d->worker, FL_US_PER_S);
+	int wrv = fl_worker_free(d->worker, FL_US_PER_S);
 	d->worker = NULL;
+	fld_remove_metrics_file(d, wrv == 0);
 	guard_table_free(&d->guards);
 	fld_watchdog_close(d);
 	if (!idle)

@@ -37,6 +37,7 @@
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
 #include "common/latency.h"
+#include "common/version.h"
 #include "plugin/host/safefile.h"
 #include "raft/node.h"
 #include "raft/transport.h"
@@ -113,6 +114,9 @@ static void snap_host(const struct fld *d, struct fld_snap *s, uint32_t id, cons
 	h->id = id;
 	h->state = (uint8_t)host_state(d, &s->st, id, &h->since_us);
 	h->voter = voter;
+	h->heard_us = id != d->cfg.host_id ? arb_host_heard_us(d->arb, id) : fl_now_us(d->loop);
+	h->connected = id == d->cfg.host_id || raft_tcp_connected(d->tcp, id);
+	h->quarantined = fsm_host_quarantined(arb_fsm(d->arb), id, arb_fsm(d->arb)->clock_us);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->addr, sizeof(h->addr), "%s", addr);
 }
@@ -245,6 +249,10 @@ void fld_snap_publish(struct fld *d)
 	s->have_lateness = lat != NULL;
 	if (lat != NULL)
 		s->lateness = *lat;
+	s->latency = *arb_renew_latency(d->arb);
+	s->watchdog = d->wd_fd >= 0;
+	s->io_timeout_us = d->layout.fail_us / 4u;
+	s->p_us = d->cfg.partition_tolerance_ms * 1000u;
 	s->have_worker = d->worker != NULL;
 	if (d->worker != NULL)
 		fl_worker_stats(d->worker, &s->worker);
@@ -516,32 +524,41 @@ static void metric(struct mbuf *b, const char *name, const char *type, const cha
 	mput(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
-/* Renewal lateness: a histogram over the daemon's life and exact quantiles
- * over the last FL_LAT_WINDOW renewals. */
-static void lateness_metrics(struct mbuf *b, const struct fl_lat *l)
+/* A latency recorder as a Prometheus histogram BASE_seconds over the
+ * daemon's life and exact quantiles over its last FL_LAT_WINDOW samples as
+ * BASE_recent_seconds (quantile 1: their maximum, the number to alert on). */
+static void lat_metrics(struct mbuf *b, const char *base, const char *help, const struct fl_lat *l)
 {
-	if (l == NULL)
-		return;
-	mput(b, "# HELP fencelock_renewal_lateness_seconds How long after its scheduled time each delta-lease "
-		"renewal started (a stalled loop).\n# TYPE fencelock_renewal_lateness_seconds histogram\n");
+	mput(b, "# HELP %s_seconds %s.\n# TYPE %s_seconds histogram\n", base, help, base);
 	uint64_t cum = 0;
 	for (uint32_t i = 0; i + 1 < FL_LAT_BUCKETS; i++) {
 		cum += l->bucket[i];
-		mput(b, "fencelock_renewal_lateness_seconds_bucket{le=\"%.4f\"} %" PRIu64 "\n",
-		     (double)fl_lat_bounds_us[i] / 1e6, cum);
+		mput(b, "%s_seconds_bucket{le=\"%.4f\"} %" PRIu64 "\n", base, (double)fl_lat_bounds_us[i] / 1e6, cum);
 	}
-	mput(b, "fencelock_renewal_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-		"fencelock_renewal_lateness_seconds_sum %.6f\nfencelock_renewal_lateness_seconds_count %" PRIu64 "\n",
-	     l->count, (double)l->sum_us / 1e6, l->count);
-	mput(b, "# HELP fencelock_renewal_lateness_recent_seconds Renewal lateness over the last %u renewals "
-		"(quantile 1 is their maximum).\n# TYPE fencelock_renewal_lateness_recent_seconds gauge\n", FL_LAT_WINDOW);
+	mput(b, "%s_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_seconds_sum %.6f\n%s_seconds_count %" PRIu64 "\n", base,
+	     l->count, base, (double)l->sum_us / 1e6, base, l->count);
+	mput(b, "# HELP %s_recent_seconds %s, over the last %u renewals (quantile 1 is their maximum).\n"
+		"# TYPE %s_recent_seconds gauge\n", base, help, FL_LAT_WINDOW, base);
 	static const double qs[] = {0.5, 0.99, 1.0};
 	for (size_t i = 0; i < FL_ARRAY_SIZE(qs); i++)
-		mput(b, "fencelock_renewal_lateness_recent_seconds{quantile=\"%g\"} %.6f\n", qs[i],
-		     (double)fl_lat_quantile(l, qs[i]) / 1e6);
-	mput(b, "# HELP fencelock_renewal_lateness_max_seconds The latest start of a renewal since the daemon "
-		"started.\n# TYPE fencelock_renewal_lateness_max_seconds gauge\n"
-		"fencelock_renewal_lateness_max_seconds %.6f\n", (double)l->max_us / 1e6);
+		mput(b, "%s_recent_seconds{quantile=\"%g\"} %.6f\n", base, qs[i], (double)fl_lat_quantile(l, qs[i]) / 1e6);
+}
+
+/* Renewal lateness (a stalled loop) and renewal duration (slow storage). */
+static void renewal_metrics(struct mbuf *b, const struct fld_snap *s)
+{
+	if (s->have_lateness) {
+		lat_metrics(b, "fencelock_renewal_lateness",
+			    "How long after its scheduled time each delta-lease renewal started (a stalled loop)",
+			    &s->lateness);
+		mput(b, "# HELP fencelock_renewal_lateness_max_seconds The latest start of a renewal since the daemon "
+			"started.\n# TYPE fencelock_renewal_lateness_max_seconds gauge\n"
+			"fencelock_renewal_lateness_max_seconds %.6f\n", (double)s->lateness.max_us / 1e6);
+	}
+	lat_metrics(b, "fencelock_renewal_latency", "Delta-lease renewal, start to completion", &s->latency);
+	mput(b, "# HELP fencelock_renewal_latency_last_seconds The last good renewal, start to completion.\n"
+		"# TYPE fencelock_renewal_latency_last_seconds gauge\nfencelock_renewal_latency_last_seconds %.6f\n",
+	     (double)s->st.renew_latency_us / 1e6);
 }
 
 /* The flushes after dead wrappers and the worker thread that runs them. */
@@ -631,7 +648,71 @@ static void metrics_memory(const struct fld_snap *s, struct mbuf *b)
 	metric(b, "fencelock_vms_registered", "gauge", "VMs in the replicated registry.", m->fsm_vms);
 }
 
-static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_stats *cs, char *buf, size_t cap)
+/* Per host: link state and last heard (peers), quarantine and UP (all);
+ * labelled host (id) and name. */
+static void metrics_peers(const struct fld_snap *s, uint32_t self, struct mbuf *b)
+{
+	uint64_t now = fl_monotonic_us();
+	uint32_t quarantined = 0;
+	mput(b, "# HELP fencelock_peer_connected 1 while the Raft transport has a live connection to the peer.\n"
+		"# TYPE fencelock_peer_connected gauge\n");
+	for (uint32_t i = 0; i < s->n_hosts; i++)
+		if (s->hosts[i].id != self)
+			mput(b, "fencelock_peer_connected{host=\"%u\",name=\"%s\"} %d\n", s->hosts[i].id, s->hosts[i].name,
+			     s->hosts[i].connected);
+	mput(b, "# HELP fencelock_peer_last_heard_seconds Seconds since the peer was last heard from, directly or "
+		"through another peer (+Inf: never).\n# TYPE fencelock_peer_last_heard_seconds gauge\n");
+	for (uint32_t i = 0; i < s->n_hosts; i++) {
+		const struct fld_snap_host *h = &s->hosts[i];
+		if (h->id == self)
+			continue;
+		if (h->heard_us == 0)
+			mput(b, "fencelock_peer_last_heard_seconds{host=\"%u\",name=\"%s\"} +Inf\n", h->id, h->name);
+		else
+			mput(b, "fencelock_peer_last_heard_seconds{host=\"%u\",name=\"%s\"} %.3f\n", h->id, h->name,
+			     (double)(now > h->heard_us ? now - h->heard_us : 0) / 1e6);
+	}
+	mput(b, "# HELP fencelock_host_up 1 while the host is UP as this host sees it.\n# TYPE fencelock_host_up gauge\n");
+	for (uint32_t i = 0; i < s->n_hosts; i++)
+		mput(b, "fencelock_host_up{host=\"%u\",name=\"%s\"} %d\n", s->hosts[i].id, s->hosts[i].name,
+		     s->hosts[i].state == CLS_UP);
+	mput(b, "# HELP fencelock_host_quarantined 1 while the host is quarantined (fenced too often: no VM is "
+		"placed on it).\n# TYPE fencelock_host_quarantined gauge\n");
+	for (uint32_t i = 0; i < s->n_hosts; i++) {
+		quarantined += s->hosts[i].quarantined;
+		mput(b, "fencelock_host_quarantined{host=\"%u\",name=\"%s\"} %d\n", s->hosts[i].id, s->hosts[i].name,
+		     s->hosts[i].quarantined);
+	}
+	metric(b, "fencelock_hosts_quarantined", "gauge", "Hosts quarantined now.", quarantined);
+}
+
+/* What the file's reader needs to trust it: the build, and when it was written. */
+static void metrics_meta(const struct fld_snap *s, struct mbuf *b)
+{
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	mput(b, "# HELP fencelock_build_info The running fencelockd's version and build (value 1).\n"
+		"# TYPE fencelock_build_info gauge\n"
+		"fencelock_build_info{version=\"%s\",commit=\"%s\",protocol=\"%d\"} 1\n",
+	     fl_build_version(), fl_build_commit(), CTL_PROTO_VERSION);
+	metric(b, "fencelock_witness_holder", "gauge", "Host id serving the disk voter (holding the witness lease), 0 when "
+	       "none is known.", s->st.witness_holder);
+	metric(b, "fencelock_witness_held", "gauge", "1 while this host holds the witness lease.", s->st.witness_held);
+	metric(b, "fencelock_watchdog_armed", "gauge", "1 while this host's hardware watchdog is open and armed.",
+	       s->watchdog);
+	mput(b, "# HELP fencelock_io_timeout_seconds io_timeout T of the cluster (from the device header).\n"
+		"# TYPE fencelock_io_timeout_seconds gauge\nfencelock_io_timeout_seconds %.3f\n"
+		"# HELP fencelock_partition_tolerance_seconds partition_tolerance P of this host.\n"
+		"# TYPE fencelock_partition_tolerance_seconds gauge\nfencelock_partition_tolerance_seconds %.3f\n",
+	     (double)s->io_timeout_us / 1e6, (double)s->p_us / 1e6);
+	mput(b, "# HELP fencelock_metrics_updated_timestamp_seconds When these metrics were rendered (Unix time); "
+		"a file older than a few seconds comes from a daemon that stopped.\n"
+		"# TYPE fencelock_metrics_updated_timestamp_seconds gauge\n"
+		"fencelock_metrics_updated_timestamp_seconds %lld.%03ld\n", (long long)rt.tv_sec, rt.tv_nsec / 1000000);
+}
+
+static size_t metrics_text(const struct fld_snap *s, uint32_t self, const struct ctl_server_stats *cs, char *buf,
+			   size_t cap)
 {
 	struct mbuf b = {.p = buf, .cap = cap};
 	const struct arb_status *st = &s->st;
@@ -658,12 +739,7 @@ static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_sta
 		 "fencelock_self_fences_total{reason=\"poison_pill\"} %" PRIu64 "\n"
 		 "fencelock_self_fences_total{reason=\"storage\"} %" PRIu64 "\n",
 	     st->fences_quorum, st->fences_pill, st->fences_storage);
-	mput(&b, "# HELP fencelock_renewal_latency_seconds Delta-lease renewal, start to completion: the last and the largest.\n"
-		 "# TYPE fencelock_renewal_latency_seconds gauge\n"
-		 "fencelock_renewal_latency_seconds{which=\"last\"} %.6f\n"
-		 "fencelock_renewal_latency_seconds{which=\"max\"} %.6f\n",
-	     (double)st->renew_latency_us / 1e6, (double)st->renew_latency_max_us / 1e6);
-	lateness_metrics(&b, s->have_lateness ? &s->lateness : NULL);
+	renewal_metrics(&b, s);
 	metric(&b, "fencelock_renewals_total", "counter", "Good delta-lease renewals.", st->renewals);
 	metric(&b, "fencelock_renewal_failures_total", "counter", "Failed delta-lease renewals (I/O error or timeout).",
 	       st->renewal_failures);
@@ -685,6 +761,8 @@ static size_t metrics_text(const struct fld_snap *s, const struct ctl_server_sta
 	metric(&b, "fencelock_raft_disconnects_total", "counter", "Transport connections lost.", s->ts.disconnects);
 	metrics_transport(&b, &s->ts, st);
 	metrics_memory(s, &b);
+	metrics_peers(s, self, &b);
+	metrics_meta(s, &b);
 	return b.len;
 }
 
@@ -704,7 +782,7 @@ static int read_metrics(void *ctx, struct ctl_call *call, const struct ctl_req *
 		free(buf);
 		return -FL_EAGAIN;
 	}
-	metrics_text(s, &cs, buf, FLD_METRICS_MAX);
+	metrics_text(s, d->cfg.host_id, &cs, buf, FLD_METRICS_MAX);
 	urcu_memb_read_unlock();
 	json_object_set_new(ctl_call_reply(call), "text", json_string(buf));
 	free(buf);
@@ -784,9 +862,20 @@ void fld_write_metrics_file(struct fld *d)
 		ctl_server_get_stats(d->ctl, &cs);
 	snprintf(mjob.path, sizeof(mjob.path), "%s", d->cfg.metrics_file);
 	/* The loop publishes d->snap: its own latest needs no read lock. */
-	mjob.n = metrics_text(d->snap, &cs, mjob.buf, sizeof(mjob.buf));
+	mjob.n = metrics_text(d->snap, d->cfg.host_id, &cs, mjob.buf, sizeof(mjob.buf));
 	mjob.w.run = metrics_job_run;
 	mjob.w.done = metrics_job_done;
 	if (fl_worker_submit(d->worker, &mjob.w) != 0)
 		mjob.skipped++;
+}
+
+void fld_remove_metrics_file(struct fld *d, bool worker_stopped)
+{
+	if (d->cfg.metrics_file[0] == '\0')
+		return;
+	if (!worker_stopped)
+		fl_warn("a metrics file write was still running at shutdown; %s may reappear, stale (see "
+			"fencelock_metrics_updated_timestamp_seconds)", d->cfg.metrics_file);
+	if (unlink(d->cfg.metrics_file) != 0 && errno != ENOENT)
+		fl_warn("cannot remove the metrics file %s at shutdown: %s", d->cfg.metrics_file, strerror(errno));
 }

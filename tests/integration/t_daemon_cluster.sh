@@ -33,7 +33,7 @@ for i in 1 2 3; do
 done
 dl_json 2 leases | jq -e '.leases[] | select(.vm == "vm-a" and .holder == 1 and .mode == "rw")' >/dev/null ||
     fail "leases: $(dl_json 2 leases)"
-dl_json 1 status | jq -e '.vms == [{"uid":"vm-a","host":1,"state":"RUNNING"}]' >/dev/null || fail "status vms: $(dl_json 1 status)"
+dl_json 1 status | jq -e '.vms == [{"uid":"vm-a","host":1,"host_name":"h1","state":"RUNNING"}]' >/dev/null || fail "status vms: $(dl_json 1 status)"
 
 # The same VM, and another VM on its volume, refused elsewhere.
 expect_rc 121 env FENCELOCK_SOCKET="$(dl_sock 2)" "$FL" exec --vm vm-a --volume "$T/vol-vm-a.img" -- sleep 100
@@ -55,8 +55,12 @@ python3 - "$metrics" <<'PY' || fail "renewal metrics: $metrics"
 import re, sys
 m = sys.argv[1]
 renewals = int(re.search(r"^fencelock_renewals_total (\d+)$", m, re.M).group(1))
-last = float(re.search(r'^fencelock_renewal_latency_seconds\{which="last"\} ([0-9.]+)$', m, re.M).group(1))
+last = float(re.search(r'^fencelock_renewal_latency_last_seconds ([0-9.]+)$', m, re.M).group(1))
 assert renewals > 0 and 0 < last < 1.0, (renewals, last)
+count = int(re.search(r'^fencelock_renewal_latency_seconds_count (\d+)$', m, re.M).group(1))
+inf = int(re.search(r'^fencelock_renewal_latency_seconds_bucket\{le="\+Inf"\} (\d+)$', m, re.M).group(1))
+rmax = float(re.search(r'^fencelock_renewal_latency_recent_seconds\{quantile="1"\} ([0-9.]+)$', m, re.M).group(1))
+assert count > 0 and inf == count and 0 < rmax < 1.0, (count, inf, rmax)
 assert re.search(r'^fencelock_self_fences_total\{reason="quorum"\} 0$', m, re.M)
 PY
 
