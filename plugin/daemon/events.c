@@ -105,7 +105,22 @@ static bool has_incarnation(uint8_t kind)
 	       kind == FSM_EV_VM_START_FAILED;
 }
 
-static json_t *event_json(const struct fld_snap *s, const struct fsm_event *e)
+/* A VM's start has no cause of its own (the host running it reports it):
+ * it is the cause of the placement it carries out, the latest vm-placed of
+ * the same VM and incarnation before it, while that event is held. */
+static uint8_t start_cause(const struct fld_events *ev, uint32_t i)
+{
+	const struct fsm_event *e = &ev->ev[i];
+	FL_ASSERT(e->kind == FSM_EV_VM_START);
+	while (i-- > 0) {
+		const struct fsm_event *p = &ev->ev[i];
+		if (p->kind == FSM_EV_VM_PLACE && p->value == e->value && strcmp(p->uid, e->uid) == 0)
+			return p->cause;
+	}
+	return FSM_CAUSE_NONE;
+}
+
+static json_t *event_json(const struct fld_snap *s, const struct fsm_event *e, uint8_t cause)
 {
 	char t[EV_TIME_MAX];
 	bool have_time = ev_time_format(e->wall_us, t, sizeof(t));
@@ -125,7 +140,7 @@ static json_t *event_json(const struct fld_snap *s, const struct fsm_event *e)
 	json_object_set_new(o, "state", state != NULL ? json_string(state) : json_null());
 	json_object_set_new(o, "incarnation", has_incarnation(e->kind) ? json_integer((json_int_t)e->value) : json_null());
 	json_object_set_new(o, "fence_index", fence && e->value != 0 ? json_integer((json_int_t)e->value) : json_null());
-	json_object_set_new(o, "cause", e->cause != FSM_CAUSE_NONE ? json_string(fsm_cause_name(e->cause)) : json_null());
+	json_object_set_new(o, "cause", cause != FSM_CAUSE_NONE ? json_string(fsm_cause_name(cause)) : json_null());
 	set_host(o, s, "leader", "leader_name", e->leader);
 	set_host(o, s, "by_host", "by_host_name", e->by_host);
 	json_object_set_new(o, "by_uid", e->by_op ? json_integer(e->by_uid) : json_null());
@@ -145,9 +160,13 @@ int fld_read_events(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 	}
 	json_t *r = ctl_call_reply(call);
 	json_t *a = json_array();
-	for (uint32_t i = 0; a != NULL && i < ev->n; i++)
-		if (ev->ev[i].index >= req->since_index)
-			json_array_append_new(a, event_json(s, &ev->ev[i]));
+	for (uint32_t i = 0; a != NULL && i < ev->n; i++) {
+		const struct fsm_event *e = &ev->ev[i];
+		if (e->index < req->since_index)
+			continue;
+		uint8_t cause = e->kind == FSM_EV_VM_START && e->cause == FSM_CAUSE_NONE ? start_cause(ev, i) : e->cause;
+		json_array_append_new(a, event_json(s, e, cause));
+	}
 	json_object_update_new(r, json_pack("{s:i,s:s,s:I,s:i,s:I,s:i}", "host_id", (int)d->cfg.host_id, "host_name",
 					    d->cfg.host_name, "total", (json_int_t)ev->total, "held", (int)ev->n,
 					    "commit", (json_int_t)s->st.commit, "capacity", (int)FSM_EVENTS_MAX));

@@ -8,7 +8,8 @@ that proposed it and the host that asked.
   events_story.py partition V VM...  V PARTITIONED; a fence of V requested
                                      (cause PARTITIONED) and acknowledged; each
                                      VM placed elsewhere from V after the
-                                     request and started there; then V back:
+                                     request and started there (a start has
+                                     its placement's cause); then V back:
                                      UP again and its fence cleared (cause back)
 
 Prints one line summing up the story (for the scenario's "observed" column);
@@ -52,6 +53,8 @@ def vms_moved(events, v, vms, after, causes):
         started = find(events, "%s started on h%d" % (vm, placed["host"]),
                        lambda e, vm=vm, h=placed["host"]: e["type"] == "vm-started" and e["vm"] == vm and
                        e["host"] == h, placed["index"])
+        if started["cause"] != placed["cause"]:
+            fail("%s started with cause %s, its placement's was %s" % (vm, started["cause"], placed["cause"]))
         steps += [placed, started]
     return steps
 

@@ -110,6 +110,7 @@ for e in (dead, placed, started):
     assert e["leader"] in (2, 3) and e["by_host"] in (2, 3) and e["by_host_name"] == "h%d" % e["by_host"], e
 assert dead["wall_us"] <= placed["wall_us"] <= started["wall_us"], (dead, placed, started)
 assert started["by_host"] == y, started
+assert started["cause"] == placed["cause"], (started, placed)  # a start carries out its placement
 req = [e for e in ev if e["type"] == "fence-requested" and e["host"] == 1]
 ack = [e for e in ev if e["type"] == "fence-acked" and e["host"] == 1]
 if ack:
