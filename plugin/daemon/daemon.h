@@ -118,6 +118,8 @@ struct dvm {
 	bool spawn_due;              /* SPAWNED, its command not run yet (vmrt_poll runs it) */
 	pid_t spawn_pid;             /* our own child: recover_command or re-run */
 	int spawn_fd;                /* its pidfd, or -1 */
+	struct spawn_job *spawn_job; /* its start, on the worker thread (vmrt.c), or NULL */
+	struct grant_job *grant_job; /* a grant whose guard file the worker opens, or NULL */
 	bool exited_reported;        /* the wrapper said vm.exited */
 	bool natural_exit;           /* it ended on its own: unplace it */
 	uint64_t cancelled_inc;      /* an incarnation whose acquire we gave up */
@@ -152,7 +154,6 @@ struct dvm {
 	char end_uid[CTL_UID_MAX + 1]; /* of this VM (the FSM reuses table entries) */
 	bool end_unregister;
 	uint64_t end_resubmit_us, end_until_us;
-	int log_fd;                  /* the per-VM log file for our spawn, -1 when closed */
 };
 
 /* FLW_PLACED: a registration held while this host's view places the VM on

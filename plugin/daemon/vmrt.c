@@ -74,6 +74,7 @@ static uint32_t n_adopted;
 static void dvm_timer_fn(struct fl_timer *t, void *arg);
 static void dvm_report_fn(struct fl_timer *t, void *arg);
 static void dvm_flush_timer_fn(struct fl_timer *t, void *arg);
+static void guard_release(struct fld *d, const char *uid);
 
 void vmrt_init(struct fld *d)
 {
@@ -82,7 +83,7 @@ void vmrt_init(struct fld *d)
 		memset(v, 0, sizeof(*v));
 		v->d = d;
 		v->idx = i;
-		v->wrapper_fd = v->spawn_fd = v->flush_fd = v->pid_fd = v->log_fd = -1;
+		v->wrapper_fd = v->spawn_fd = v->flush_fd = v->pid_fd = -1;
 		v->acquire_pid_fd = v->acquire_wrapper_fd = -1;
 		fl_timer_init(&v->timer, dvm_timer_fn, v);
 		fl_timer_init(&v->report, dvm_report_fn, v);
@@ -204,7 +205,7 @@ void vmrt_forget_unclaimed(struct fld *d)
 		if (here && pidfd_alive(a->fd))
 			continue;
 		fl_notice("guard file of VM %s dropped: %s", a->uid, here ? "no wrapper maps it" : "the VM is not placed here");
-		guard_table_close(&d->guards, a->uid);
+		guard_release(d, a->uid);
 		adopted_drop(a);
 	}
 }
@@ -287,6 +288,7 @@ static void signal_pidfd(int fd, pid_t pid, int sig, bool group)
 
 static void on_wrapper_fd(void *arg, uint32_t ev);
 static void on_spawn_fd(void *arg, uint32_t ev);
+static void spawn_failed(struct fld *d, struct dvm *v, const char *why);
 
 /* Watches pidfd fd (taken over: closed on failure) for the process's end. */
 static int watch_fd(struct fld *d, int fd, fl_fd_fn fn, void *arg, int *fd_out)
@@ -385,8 +387,19 @@ static void spawn_child_ordinary(void)
 	}
 }
 
-static noreturn void spawn_child(char *const argv[], int stdin_fd, int log_fd, const char *cwd, char *const envp[],
-				 const struct spawn_ids *ids)
+/* The paths of the VM's log, built before the fork (the child of a threaded
+ * process must not call snprintf). */
+struct vm_log {
+	char dir[CFG_PATH_MAX + 16];
+	char path[CFG_PATH_MAX + 16 + CTL_UID_MAX + 8];
+	char old[CFG_PATH_MAX + 16 + CTL_UID_MAX + 10];
+	char warn[CFG_PATH_MAX + 16 + CTL_UID_MAX + 8 + CTL_UID_MAX + 96];
+};
+
+static int vm_log_open(const struct vm_log *l);
+
+static noreturn void spawn_child(char *const argv[], int stdin_fd, const struct vm_log *log, const char *cwd,
+				 char *const envp[], const struct spawn_ids *ids)
 {
 	spawn_child_ordinary();
 	sigset_t all;
@@ -399,6 +412,7 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, int log_fd, c
 		stdin_fd = open("/dev/null", O_RDONLY);
 	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
 		_exit(126);
+	int log_fd = vm_log_open(log);
 	if (log_fd >= 0 && (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0))
 		_exit(126);
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
@@ -431,144 +445,376 @@ static int spec_fd(const struct fsm_vm *vm)
 	return fd;
 }
 
-/* Opens the VM's log file (appending; one rotation to .1 past
- * FLD_VM_LOG_MAX_BYTES), creating the directory; -1 if that fails (the
- * VM's output then goes to /dev/null rather than into the daemon's log). */
-static int vm_log_open(struct fld *d, const char *uid)
+/* ---- starting a VM, off the loop ----
+ * Opening the VM's log (a directory and a file on a file system that may
+ * stall) and the fork run on the worker thread (plugin/host/worker.h): the
+ * loop prepares a spawn job with everything the child needs (argv, the
+ * paths, the owner's ids, copied: a SIGHUP may change the config meanwhile)
+ * and takes the child's pid back in spawn_done(). The VM's volume leases are
+ * held throughout; a VM killed or given up while its job was queued has its
+ * late child killed at once, and a VM being killed is not reported dead (its
+ * leases not released) before its job came back. */
+
+struct spawn_job {
+	struct fl_work w;
+	struct dvm *v;
+	uint64_t incarnation;
+	char uid[CTL_UID_MAX + 1];
+	char log_dir[CFG_PATH_MAX + 16];
+	char sock[CFG_PATH_MAX];
+	char rc[CFG_PATH_MAX];       /* recover_command, or "" */
+	char *rc_argv[3];
+	struct vmspec_rerun rerun;   /* without recover_command */
+	int stdin_fd;                /* the spec for recover_command, or -1 */
+	struct spawn_ids ids;
+	pid_t pid;                   /* the worker's result: the child, or -1 */
+	int err;                     /* errno when pid < 0 */
+};
+
+static void vm_log_paths(struct vm_log *l, const char *dir, const char *uid)
 {
-	char dir[CFG_PATH_MAX + 16], path[CFG_PATH_MAX + CTL_UID_MAX + 32], old[sizeof(path) + 2];
-	if (d->cfg.vm_log_dir[0] != '\0')
-		snprintf(dir, sizeof(dir), "%s", d->cfg.vm_log_dir);
-	else
-		snprintf(dir, sizeof(dir), "%s/vm-logs", d->cfg.state_dir);
-	(void)mkdir(dir, 0750);
-	snprintf(path, sizeof(path), "%s/%s.log", dir, uid);
+	snprintf(l->dir, sizeof(l->dir), "%s", dir);
+	snprintf(l->path, sizeof(l->path), "%s/%s.log", dir, uid);
+	snprintf(l->old, sizeof(l->old), "%s.1", l->path);
+	snprintf(l->warn, sizeof(l->warn), "fencelockd: VM %s: cannot open its log %s; its output goes to /dev/null\n",
+		 uid, l->path);
+}
+
+/* In the child, as root, before it becomes the VM's owner: opens the VM's
+ * log (appending; one rotation to .1 past FLD_VM_LOG_MAX_BYTES), creating
+ * the directory, or /dev/null. The child, not the daemon, waits for a slow
+ * or hung file system here (its starter is bounded by the recover timeout).
+ * Async-signal-safe calls only. */
+static int vm_log_open(const struct vm_log *l)
+{
+	(void)mkdir(l->dir, 0750);
 	struct stat st;
-	if (stat(path, &st) == 0 && (uint64_t)st.st_size > FLD_VM_LOG_MAX_BYTES) {
-		snprintf(old, sizeof(old), "%s.1", path);
-		(void)rename(path, old);
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		fl_warn("VM %s: cannot open its log %s: %s; its output goes to /dev/null", uid, path, strerror(errno));
-	if (fd < 0)
+	if (stat(l->path, &st) == 0 && (uint64_t)st.st_size > FLD_VM_LOG_MAX_BYTES)
+		(void)rename(l->path, l->old);
+	int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		(void)!write(2, l->warn, strlen(l->warn));
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	}
 	return fd;
 }
 
-static pid_t spawn_argv(struct fld *d, const char *uid, char *const argv[], int stdin_fd, const char *cwd,
-			 const struct spawn_ids *ids)
+/* Worker thread: the fork (copying the daemon's page tables takes time in
+ * proportion to its locked memory; nothing here waits for a file system).
+ * The static buffers are the worker's alone (the only thread that starts
+ * VMs). */
+static void spawn_run(struct fl_work *w)
 {
+	struct spawn_job *j = (struct spawn_job *)((char *)w - offsetof(struct spawn_job, w));
 	static char sock_env[CFG_PATH_MAX + 32];
 	static char *scoped[VMSPEC_ARGV_MAX + 16];
-	char **envp = spawn_env(d->cfg.control_socket, sock_env, sizeof(sock_env));
-	char *const *run = vmscope_wrap(uid, argv, scoped, FL_ARRAY_SIZE(scoped));
-	int log_fd = vm_log_open(d, uid);
+	static struct vm_log log;
+	char *const *argv = j->rc[0] != '\0' ? j->rc_argv : j->rerun.argv;
+	const char *cwd = j->rc[0] != '\0' ? "/" : j->rerun.cwd;
+	char **envp = spawn_env(j->sock, sock_env, sizeof(sock_env));
+	char *const *run = vmscope_wrap(j->uid, argv, scoped, FL_ARRAY_SIZE(scoped));
+	vm_log_paths(&log, j->log_dir, j->uid);
 	fflush(NULL);
-	pid_t p = fork();
-	if (p == 0)
-		spawn_child(run, stdin_fd, log_fd, cwd, envp, ids);
-	if (log_fd >= 0)
-		close(log_fd);
-	return p;
+	j->pid = fork();
+	if (j->pid == 0)
+		spawn_child(run, j->stdin_fd, &log, cwd, envp, &j->ids);
+	j->err = errno;
 }
 
-/* Starts the VM with nobody waiting for it: recover_command or a re-run. */
-static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
+static void spawn_job_free(struct spawn_job *j)
 {
-	pid_t p;
-	if (d->cfg.recover_command[0] != '\0') {
-		char *argv[] = {d->cfg.recover_command, v->uid, NULL};
-		int fd = spec_fd(vm);
-		if (fd < 0)
-			return fd;
-		struct spawn_ids as_daemon = {.drop = false};
-		p = spawn_argv(d, v->uid, argv, fd, "/", &as_daemon);
-		close(fd);
-	} else {
-		char *spec = malloc(vm->spec_len + 1u), err[256];
-		if (spec == NULL)
-			return -FL_ENOMEM;
-		memcpy(spec, vm->spec, vm->spec_len);
-		spec[vm->spec_len] = '\0';
-		struct vmspec_rerun r;
-		int rv = vmspec_rerun_build(spec, d->fencelock_bin, &r, err, sizeof(err));
-		free(spec);
-		if (rv != 0) {
-			fl_err("VM %s cannot be started here: %s; set [host] recover_command", v->uid, err);
-			return rv;
-		}
-		struct spawn_ids owner = {.drop = vm->owner_uid != 0, .uid = (uid_t)vm->owner_uid,
-					  .gid = (gid_t)vm->owner_gid, .n_groups = d->cfg.have_control_group ? 1u : 0u,
-					  .groups = {d->cfg.control_gid}};
-		fl_info("VM %s: its command line runs again as uid %u gid %u, who registered it", v->uid,
-			vm->owner_uid, vm->owner_gid);
-		p = spawn_argv(d, v->uid, r.argv, -1, r.cwd, &owner);
-		vmspec_rerun_free(&r);
+	if (j->stdin_fd >= 0)
+		close(j->stdin_fd);
+	if (j->rc[0] == '\0')
+		vmspec_rerun_free(&j->rerun);
+	free(j);
+}
+
+/* Loop thread: the child's pid back from the worker. */
+static void spawn_done(struct fl_work *w)
+{
+	struct spawn_job *j = (struct spawn_job *)((char *)w - offsetof(struct spawn_job, w));
+	struct dvm *v = j->v;
+	struct fld *d = v->d;
+	FL_ASSERT(v->spawn_job == j);
+	v->spawn_job = NULL;
+	bool current = v->state == DVM_SPAWNED && v->incarnation == j->incarnation && strcmp(v->uid, j->uid) == 0;
+	pid_t p = j->pid;
+	if (p < 0) {
+		if (current)
+			spawn_failed(d, v, strerror(j->err));
+		else if (v->state == DVM_KILLING)
+			fl_timer_after(d->loop, &v->report, 0); /* nothing started: finish the kill */
+		spawn_job_free(j);
+		return;
 	}
-	if (p < 0)
-		return fl_from_errno(errno);
 	v->spawn_pid = p;
 	int rv = watch_pid(d, p, on_spawn_fd, v, &v->spawn_fd);
 	if (rv != 0)
 		fl_warn("VM %s: cannot watch its starter pid %d: %s", v->uid, (int)p, fl_strerror(rv));
 	d->m.vm_spawns++;
-	fl_notice("VM %s incarnation %" PRIu64 ": started %s (pid %d)", v->uid, v->incarnation,
-		  d->cfg.recover_command[0] ? "recover_command" : "its command line again under fencelock exec", (int)p);
+	if (current) {
+		fl_notice("VM %s incarnation %" PRIu64 ": started %s (pid %d)", v->uid, v->incarnation,
+			  j->rc[0] ? "recover_command" : "its command line again under fencelock exec", (int)p);
+	} else {
+		/* Stopped or given up while its start was queued: what started
+		 * holds no grant yet; on_spawn_fd() reaps it (and ends a kill). */
+		fl_notice("VM %s: its starter (pid %d) came after the VM was stopped here: killed", j->uid, (int)p);
+		kill(-p, SIGKILL);
+		kill(p, SIGKILL);
+	}
+	spawn_job_free(j);
+}
+
+/* Prepares the start of the VM (recover_command or a re-run) and hands it to
+ * the worker; nobody waits for it. */
+static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
+{
+	struct spawn_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -FL_ENOMEM;
+	j->v = v;
+	j->incarnation = v->incarnation;
+	j->stdin_fd = -1;
+	snprintf(j->uid, sizeof(j->uid), "%s", v->uid);
+	snprintf(j->sock, sizeof(j->sock), "%s", d->cfg.control_socket);
+	if (d->cfg.vm_log_dir[0] != '\0')
+		snprintf(j->log_dir, sizeof(j->log_dir), "%s", d->cfg.vm_log_dir);
+	else
+		snprintf(j->log_dir, sizeof(j->log_dir), "%s/vm-logs", d->cfg.state_dir);
+	if (d->cfg.recover_command[0] != '\0') {
+		snprintf(j->rc, sizeof(j->rc), "%s", d->cfg.recover_command);
+		j->rc_argv[0] = j->rc;
+		j->rc_argv[1] = j->uid;
+		j->stdin_fd = spec_fd(vm);
+		if (j->stdin_fd < 0) {
+			int rv = j->stdin_fd;
+			free(j);
+			return rv;
+		}
+		j->ids.drop = false;
+	} else {
+		char *spec = malloc(vm->spec_len + 1u), err[256];
+		if (spec == NULL) {
+			free(j);
+			return -FL_ENOMEM;
+		}
+		memcpy(spec, vm->spec, vm->spec_len);
+		spec[vm->spec_len] = '\0';
+		int rv = vmspec_rerun_build(spec, d->fencelock_bin, &j->rerun, err, sizeof(err));
+		free(spec);
+		if (rv != 0) {
+			fl_err("VM %s cannot be started here: %s; set [host] recover_command", v->uid, err);
+			free(j);
+			return rv;
+		}
+		j->ids = (struct spawn_ids){.drop = vm->owner_uid != 0, .uid = (uid_t)vm->owner_uid,
+					   .gid = (gid_t)vm->owner_gid, .n_groups = d->cfg.have_control_group ? 1u : 0u,
+					   .groups = {d->cfg.control_gid}};
+		fl_info("VM %s: its command line runs again as uid %u gid %u, who registered it", v->uid,
+			vm->owner_uid, vm->owner_gid);
+	}
+	j->w.run = spawn_run;
+	j->w.done = spawn_done;
+	int rv = fl_worker_submit(d->worker, &j->w);
+	if (rv != 0) {
+		spawn_job_free(j);
+		return rv;
+	}
+	v->spawn_job = j;
 	return 0;
+}
+
+/* ---- guard files, opened and removed off the loop ---- */
+
+struct guard_drop_job {
+	struct fl_work w;
+	struct guard_writer gw;
+	char path[GUARD_PATH_MAX];
+};
+
+static void guard_drop_run(struct fl_work *w)
+{
+	struct guard_drop_job *j = (struct guard_drop_job *)((char *)w - offsetof(struct guard_drop_job, w));
+	guard_file_drop(&j->gw, j->path);
+}
+
+static void guard_drop_done(struct fl_work *w)
+{
+	free((char *)w - offsetof(struct guard_drop_job, w));
+}
+
+/* Takes the guard file of uid out of the table at once (no later renewal
+ * extends it); the worker closes and unlinks it. */
+static void guard_release(struct fld *d, const char *uid)
+{
+	struct guard_drop_job *j = calloc(1, sizeof(*j));
+	if (j == NULL || d->worker == NULL) {
+		free(j);
+		guard_table_close(&d->guards, uid); /* out of memory: here, once */
+		return;
+	}
+	if (guard_table_detach(&d->guards, uid, &j->gw, j->path, sizeof(j->path)) != 0) {
+		free(j);
+		return;
+	}
+	j->w.run = guard_drop_run;
+	j->w.done = guard_drop_done;
+	if (fl_worker_submit(d->worker, &j->w) != 0) {
+		fl_warn("VM %s: the worker queue is full; its guard file is removed on the loop", uid);
+		guard_file_drop(&j->gw, j->path);
+		free(j);
+	}
 }
 
 /* ---- grants ---- */
 
-/* Opens the guard file and fills the reply of a vm.acquire. pid_fd and
- * wrapper_fd (pidfds of the VM and of the asking wrapper) are taken over:
- * kept on success, closed on failure. */
-static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid, int pid_fd, pid_t wrapper,
-		 int wrapper_fd)
+/* A grant in two steps: grant() checks, reserves the guard file's entry and
+ * hands the file's creation (open, truncate, mmap in run_dir/guard) to the
+ * worker; grant_done() on the loop completes it. The call waits meanwhile;
+ * a VM killed or given up in between is refused (its wrapper never learns
+ * the guard path, so it never runs the VM). */
+struct grant_job {
+	struct fl_work w;
+	struct dvm *v;
+	struct ctl_call *call;
+	uint64_t incarnation;
+	uint8_t state0;              /* the VM's state at grant() */
+	bool reuse;                  /* the guard file was open in the table already */
+	pid_t pid, wrapper;
+	int pid_fd, wrapper_fd;      /* taken over */
+	char uid[CTL_UID_MAX + 1];
+	char path[GUARD_PATH_MAX];
+	struct guard_writer gw;
+	int rv;                      /* guard_writer_open()'s */
+};
+
+static void grant_run(struct fl_work *w)
 {
-	char path[1024];
+	struct grant_job *j = (struct grant_job *)((char *)w - offsetof(struct grant_job, w));
+	j->rv = j->reuse ? 0 : guard_writer_open(&j->gw, j->path);
+}
+
+/* The VM runs from now on: the state a grant gives, and the reply. */
+static void grant_apply(struct fld *d, struct dvm *v, struct grant_job *j)
+{
 	uint64_t grace = d->guard_grace_us;
-	FL_ASSERT(v->state == DVM_NONE || v->state == DVM_SPAWNED);
-	FL_ASSERT(pid > 1);
-	int rv = 0;
-	if (d->guard_deadline_us <= fl_now_us(d->loop)) {
-		ctl_call_errorf(call, "host %u has no valid delta lease: VM %s cannot be guarded", d->cfg.host_id, v->uid);
-		rv = -FL_ENOTQUORATE;
-	} else if ((rv = guard_table_open(&d->guards, v->uid, d->guard_deadline_us, grace, path, sizeof(path))) != 0) {
-		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard: %s", v->uid,
-				d->cfg.run_dir, fl_strerror(rv));
-	}
-	if (rv != 0) {
-		close_fd(&pid_fd);
-		close_fd(&wrapper_fd);
-		return rv;
-	}
+	if (j->reuse)
+		guard_table_set(&d->guards, v->uid, d->guard_deadline_us, grace);
+	else
+		guard_table_fill(&d->guards, v->uid, &j->gw, d->guard_deadline_us, grace);
 	v->have_guard = true;
 	v->state = DVM_RUNNING;
-	v->pid = pid;
+	v->pid = j->pid;
 	close_fd(&v->pid_fd);
-	v->pid_fd = pid_fd;
-	v->wrapper_pid = wrapper;
+	v->pid_fd = j->pid_fd;
+	v->wrapper_pid = j->wrapper;
 	v->exited_reported = v->natural_exit = false;
 	v->started_us = fl_now_us(d->loop);
 	unwatch(d, &v->wrapper_fd);
-	if (watch_fd(d, wrapper_fd, on_wrapper_fd, v, &v->wrapper_fd) != 0) {
+	if (watch_fd(d, j->wrapper_fd, on_wrapper_fd, v, &v->wrapper_fd) != 0) {
 		/* Gone while it waited for us (killed, or gave up): nothing will
 		 * run this grant; its VM ended before it began. */
-		fl_warn("VM %s: its wrapper pid %d is gone; the grant is withdrawn", v->uid, (int)wrapper);
+		fl_warn("VM %s: its wrapper pid %d is gone; the grant is withdrawn", v->uid, (int)j->wrapper);
 		v->natural_exit = true;
 		fl_timer_after(d->loop, &v->report, 0);
 	}
+	j->pid_fd = j->wrapper_fd = -1;
 	fl_timer_cancel(d->loop, &v->timer);
 	d->m.vm_starts++;
-	json_object_update_new(ctl_call_reply(call),
-		json_pack("{s:s,s:I,s:I,s:I,s:s}", "guard_path", path,
+	json_object_update_new(ctl_call_reply(j->call),
+		json_pack("{s:s,s:I,s:I,s:I,s:s}", "guard_path", j->path,
 			  "renew_interval_ms", (json_int_t)(d->layout.renew_us / FL_US_PER_MS),
 			  "fence_after_ms", (json_int_t)(d->layout.fail_us / FL_US_PER_MS),
 			  "kill_grace_ms", (json_int_t)(grace / FL_US_PER_MS), "kill_path", d->cfg.kill_path));
-	fl_notice("VM %s incarnation %" PRIu64 ": granted to pid %d (wrapper %d)", v->uid, v->incarnation, (int)pid,
-		  (int)wrapper);
-	return 0;
+	fl_notice("VM %s incarnation %" PRIu64 ": granted to pid %d (wrapper %d)", v->uid, v->incarnation,
+		  (int)j->pid, (int)j->wrapper);
+}
+
+static void grant_done(struct fl_work *w)
+{
+	struct grant_job *j = (struct grant_job *)((char *)w - offsetof(struct grant_job, w));
+	struct dvm *v = j->v;
+	struct fld *d = v->d;
+	FL_ASSERT(v->grant_job == j);
+	v->grant_job = NULL;
+	bool current = v->state == j->state0 && v->incarnation == j->incarnation && strcmp(v->uid, j->uid) == 0;
+	int rv = j->rv;
+	if (rv != 0) {
+		ctl_call_errorf(j->call, "cannot create the guard file of VM %s in %s/guard: %s", j->uid,
+				d->cfg.run_dir, fl_strerror(rv));
+	} else if (!current) {
+		ctl_call_errorf(j->call, "VM %s was stopped on this host before it started", j->uid);
+		rv = -FL_ECANCELED;
+	} else if (d->guard_deadline_us <= fl_now_us(d->loop)) {
+		ctl_call_errorf(j->call, "host %u has no valid delta lease: VM %s cannot be guarded", d->cfg.host_id,
+				j->uid);
+		rv = -FL_ENOTQUORATE;
+	}
+	if (rv == 0) {
+		grant_apply(d, v, j);
+	} else if (!j->reuse) {
+		if (j->gw.map != NULL) {
+			guard_table_fill(&d->guards, j->uid, &j->gw, 0, 0); /* then out, off the loop */
+			guard_release(d, j->uid);
+		} else {
+			guard_table_unreserve(&d->guards, j->uid);
+		}
+	}
+	close_fd(&j->pid_fd);
+	close_fd(&j->wrapper_fd);
+	ctl_call_finish(j->call, rv);
+	if (rv != 0 && current && j->state0 == DVM_NONE && v->arb_started) {
+		v->arb_started = false;
+		arb_vm_start_failed(d->arb, v->idx, v->incarnation);
+	}
+	free(j);
+}
+
+/* Starts the grant of a vm.acquire: CTL_DEFERRED (grant_done() finishes
+ * call), or an error (call not kept). pid_fd and wrapper_fd (pidfds of the
+ * VM and of the asking wrapper) are taken over either way. */
+static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid, int pid_fd, pid_t wrapper,
+		 int wrapper_fd)
+{
+	FL_ASSERT(v->state == DVM_NONE || v->state == DVM_SPAWNED);
+	FL_ASSERT(pid > 1);
+	FL_ASSERT(v->grant_job == NULL);
+	struct grant_job *j = calloc(1, sizeof(*j));
+	int rv = j == NULL ? -FL_ENOMEM : 0;
+	if (rv == 0 && d->guard_deadline_us <= fl_now_us(d->loop)) {
+		ctl_call_errorf(call, "host %u has no valid delta lease: VM %s cannot be guarded", d->cfg.host_id, v->uid);
+		rv = -FL_ENOTQUORATE;
+	} else if (rv == 0 && (rv = guard_table_reserve(&d->guards, v->uid, j->path, sizeof(j->path))) < 0) {
+		ctl_call_errorf(call, "cannot create the guard file of VM %s in %s/guard: %s", v->uid,
+				d->cfg.run_dir, fl_strerror(rv));
+	}
+	if (rv >= 0) {
+		j->reuse = rv == 1;
+		j->v = v;
+		j->call = call;
+		j->incarnation = v->incarnation;
+		j->state0 = v->state;
+		j->pid = pid;
+		j->wrapper = wrapper;
+		j->pid_fd = pid_fd;
+		j->wrapper_fd = wrapper_fd;
+		j->gw.fd = -1;
+		snprintf(j->uid, sizeof(j->uid), "%s", v->uid);
+		j->w.run = grant_run;
+		j->w.done = grant_done;
+		if ((rv = fl_worker_submit(d->worker, &j->w)) == 0) {
+			v->grant_job = j;
+			return CTL_DEFERRED;
+		}
+		ctl_call_errorf(call, "VM %s: the daemon's worker queue is full; try again", v->uid);
+		if (!j->reuse)
+			guard_table_unreserve(&d->guards, v->uid);
+	}
+	free(j);
+	close_fd(&pid_fd);
+	close_fd(&wrapper_fd);
+	return rv;
 }
 
 /* ---- the end of a VM ---- */
@@ -640,7 +886,7 @@ static void finish_exit(struct fld *d, struct dvm *v)
 	fl_timer_cancel(d->loop, &v->timer);
 	unwatch(d, &v->wrapper_fd);
 	if (v->have_guard)
-		guard_table_close(&d->guards, v->uid);
+		guard_release(d, v->uid);
 	v->have_guard = false;
 	const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), v->idx);
 	bool clean = natural && exit_clean(v);
@@ -872,7 +1118,7 @@ static void dvm_timer_fn(struct fl_timer *t, void *arg)
 		signal_pidfd(v->wrapper_fd, v->wrapper_pid, SIGKILL, false);
 		if (v->spawn_pid > 0)
 			kill(-v->spawn_pid, SIGKILL);
-		if (v->wrapper_fd < 0 && v->spawn_fd < 0) /* nothing to wait for (adopted) */
+		if (v->wrapper_fd < 0 && v->spawn_fd < 0 && v->spawn_job == NULL) /* nothing to wait for (adopted) */
 			finish_exit(d, v);
 	}
 }
@@ -881,7 +1127,7 @@ static void dvm_report_fn(struct fl_timer *t, void *arg)
 {
 	struct dvm *v = arg;
 	(void)t;
-	if (v->state == DVM_KILLING && v->wrapper_fd < 0 && v->spawn_fd < 0 && !v->adopted)
+	if (v->state == DVM_KILLING && v->wrapper_fd < 0 && v->spawn_fd < 0 && v->spawn_job == NULL && !v->adopted)
 		finish_exit(v->d, v);
 	else if (v->state == DVM_RUNNING && v->wrapper_fd < 0 && !v->adopted && v->natural_exit)
 		finish_exit(v->d, v);
@@ -910,13 +1156,14 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 		v->acquire = NULL;
 		int rv = grant(d, v, call, v->acquire_pid, v->acquire_pid_fd, v->acquire_wrapper, v->acquire_wrapper_fd);
 		v->acquire_pid_fd = v->acquire_wrapper_fd = -1; /* taken over by grant() */
+		if (rv == CTL_DEFERRED)
+			return 0; /* grant_done() answers the call (and reports a failure) */
 		ctl_call_finish(call, rv);
-		if (rv != 0)
-			v->arb_started = false;
+		v->arb_started = false;
 		return rv;
 	}
-	if (v->state == DVM_RUNNING || v->state == DVM_SPAWNED)
-		return 0; /* already ours (re-placed here) */
+	if (v->state == DVM_RUNNING || v->state == DVM_SPAWNED || v->grant_job != NULL)
+		return 0; /* already ours (re-placed here), or being granted */
 	struct adopted_vm *a = take_adopted(vm->uid);
 	if (a != NULL) {
 		if (pidfd_alive(a->fd) && fl_eloop_add_fd(d->el, a->fd, EPOLLIN, on_wrapper_fd, v) == 0) {
@@ -932,7 +1179,7 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 			return 0;
 		}
 		fl_notice("VM %s: the guard file left by the previous daemon has no wrapper: starting it", vm->uid);
-		guard_table_close(&d->guards, vm->uid);
+		guard_release(d, vm->uid);
 		adopted_drop(a);
 	}
 	if (vm->restart == FSM_RESTART_MANAGER && d->cfg.recover_command[0] == '\0') {
@@ -961,8 +1208,8 @@ static void spawn_due_vms(struct fld *d)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < FLD_MAX_VMS && n < FLD_SPAWNS_PER_POLL; i++) {
 		struct dvm *v = &d->vms[i];
-		if (!v->spawn_due)
-			continue;
+		if (!v->spawn_due || v->spawn_job != NULL)
+			continue; /* not due, or a start of an earlier incarnation still on the worker */
 		v->spawn_due = false;
 		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
 		if (v->state != DVM_SPAWNED || v->spawn_pid != 0)
@@ -1012,7 +1259,7 @@ static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t dead
 		 * table, so no later renewal extends it); a guard asleep on an
 		 * older deadline acts by then at the latest. */
 		guard_table_set(&d->guards, v->uid, now, deadline_us > now ? deadline_us - now : 0);
-		guard_table_close(&d->guards, v->uid);
+		guard_release(d, v->uid);
 		v->have_guard = false;
 		if (v->adopted)
 			at = FL_MAX(at, d->guard_deadline_us + d->guard_grace_us + 200 * FL_US_PER_MS);
@@ -1090,7 +1337,7 @@ int vmrt_acquire(struct fld *d, struct ctl_call *call, const struct ctl_req *req
 		return rv;
 	struct dvm *v = &d->vms[idx];
 	pid_t wrapper = ctl_call_peer(call)->pid;
-	if (v->acquire != NULL) {
+	if (v->acquire != NULL || v->grant_job != NULL) {
 		ctl_call_errorf(call, "another vm.acquire of VM %s is waiting on this host", req->uid);
 		return -FL_EBUSY;
 	}

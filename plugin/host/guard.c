@@ -277,6 +277,14 @@ static struct guard_entry *table_find(struct guard_table *t, const char *uid)
 	return NULL;
 }
 
+static struct guard_entry *table_find_reserved(struct guard_table *t, const char *uid)
+{
+	for (uint32_t i = 0; i < t->cap; i++)
+		if (t->e[i].reserved && strcmp(t->e[i].uid, uid) == 0)
+			return &t->e[i];
+	return NULL;
+}
+
 /* Opens the writer of uid into a free entry. */
 static int table_add(struct guard_table *t, const char *uid, struct guard_entry **out)
 {
@@ -284,7 +292,7 @@ static int table_add(struct guard_table *t, const char *uid, struct guard_entry 
 		return -FL_EINVAL;
 	struct guard_entry *e = NULL;
 	for (uint32_t i = 0; i < t->cap && e == NULL; i++)
-		if (!t->e[i].used)
+		if (!t->e[i].used && !t->e[i].reserved)
 			e = &t->e[i];
 	if (e == NULL)
 		return -FL_ENOSPC;
@@ -311,7 +319,8 @@ int guard_table_adopt(struct guard_table *t, void (*fn)(void *ctx, const char *u
 	while (rv == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		if (!ctl_uid_valid(de->d_name) || table_find(t, de->d_name) != NULL)
+		if (!ctl_uid_valid(de->d_name) || table_find(t, de->d_name) != NULL ||
+		    table_find_reserved(t, de->d_name) != NULL)
 			continue;
 		struct guard_entry *e;
 		rv = table_add(t, de->d_name, &e);
@@ -323,6 +332,75 @@ int guard_table_adopt(struct guard_table *t, void (*fn)(void *ctx, const char *u
 	}
 	closedir(d);
 	return rv != 0 ? rv : adopted;
+}
+
+int guard_table_reserve(struct guard_table *t, const char *uid, char *path, size_t len)
+{
+	if (!ctl_uid_valid(uid))
+		return -FL_EINVAL;
+	struct guard_entry *e = NULL;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		struct guard_entry *o = &t->e[i];
+		if ((o->used || o->reserved) && strcmp(o->uid, uid) == 0) {
+			e = o;
+			break;
+		}
+		if (e == NULL && !o->used && !o->reserved)
+			e = o;
+	}
+	if (e == NULL)
+		return -FL_ENOSPC;
+	if (e->reserved)
+		return -FL_EBUSY;
+	int n = snprintf(path, len, "%s/%s", t->dir, uid);
+	if (n < 0 || (size_t)n >= len)
+		return -FL_EINVAL;
+	if (e->used)
+		return 1;
+	e->reserved = true;
+	snprintf(e->uid, sizeof(e->uid), "%s", uid);
+	return 0;
+}
+
+void guard_table_fill(struct guard_table *t, const char *uid, struct guard_writer *w, uint64_t deadline_us,
+		      uint64_t kill_grace_us)
+{
+	struct guard_entry *e = table_find_reserved(t, uid);
+	FL_ASSERT(e != NULL);
+	FL_ASSERT(w->map != NULL);
+	e->reserved = false;
+	e->used = true;
+	e->w = *w;
+	*w = (struct guard_writer){.fd = -1};
+	t->n++;
+	guard_writer_set(&e->w, deadline_us, kill_grace_us);
+}
+
+void guard_table_unreserve(struct guard_table *t, const char *uid)
+{
+	struct guard_entry *e = table_find_reserved(t, uid);
+	if (e != NULL)
+		e->reserved = false;
+}
+
+int guard_table_detach(struct guard_table *t, const char *uid, struct guard_writer *out, char *path, size_t len)
+{
+	struct guard_entry *e = table_find(t, uid);
+	if (e == NULL)
+		return -FL_ENOENT;
+	snprintf(path, len, "%s/%s", t->dir, e->uid);
+	*out = e->w;
+	e->w = (struct guard_writer){.fd = -1};
+	e->used = false;
+	FL_ASSERT(t->n > 0);
+	t->n--;
+	return 0;
+}
+
+void guard_file_drop(struct guard_writer *w, const char *path)
+{
+	guard_writer_close(w);
+	unlink(path);
 }
 
 int guard_table_open(struct guard_table *t, const char *uid, uint64_t deadline_us,

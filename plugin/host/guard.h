@@ -83,9 +83,11 @@ void guard_writer_close(struct guard_writer *w);
  * so the VMs that kept running under their guards are extended again. */
 #define GUARD_UID_MAX 64u            /* = CTL_UID_MAX */
 #define GUARD_TABLE_MAX 4096u
+#define GUARD_PATH_MAX (1024u + GUARD_UID_MAX + 2u) /* RUN_DIR/guard/UID */
 
 struct guard_entry {
 	bool used;
+	bool reserved;                   /* guard_table_reserve(): its writer is being opened */
 	char uid[GUARD_UID_MAX + 1];
 	struct guard_writer w;
 };
@@ -114,6 +116,25 @@ int guard_table_adopt(struct guard_table *t, void (*fn)(void *ctx, const char *u
  * path too long), -FL_ENOSPC (table full) or an I/O error. */
 int guard_table_open(struct guard_table *t, const char *uid, uint64_t deadline_us,
 		     uint64_t kill_grace_us, char *path, size_t len);
+
+/* The same in steps, so that the file system calls (open, truncate, mmap;
+ * close, unlink) run off the caller's thread, which only ever moves memory:
+ * guard_table_reserve() claims the entry of uid on the caller's thread and
+ * writes the file's path into path; guard_writer_open(path) runs elsewhere;
+ * guard_table_fill() puts the opened writer in (taken over) and publishes a
+ * first deadline, or guard_table_unreserve() gives the entry up. Returns 0
+ * (reserved), 1 (uid's file is open in the table already: nothing to open),
+ * -FL_EBUSY (uid is reserved already), -FL_EINVAL or -FL_ENOSPC. */
+int guard_table_reserve(struct guard_table *t, const char *uid, char *path, size_t len);
+void guard_table_fill(struct guard_table *t, const char *uid, struct guard_writer *w, uint64_t deadline_us,
+		      uint64_t kill_grace_us);
+void guard_table_unreserve(struct guard_table *t, const char *uid);
+
+/* Takes the writer of uid out of the table (no later deadline reaches its
+ * file) into out, with the file's path; guard_file_drop() then closes it and
+ * unlinks the file, off the caller's thread. Returns 0 or -FL_ENOENT. */
+int guard_table_detach(struct guard_table *t, const char *uid, struct guard_writer *out, char *path, size_t len);
+void guard_file_drop(struct guard_writer *w, const char *path);
 
 /* Publishes one deadline to every VM (after a good renewal). Cannot fail:
  * memory writes only. */

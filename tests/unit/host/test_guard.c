@@ -312,6 +312,55 @@ static void a_full_table_or_a_bad_uid_is_refused(void **state)
 	rmdir(dir);
 }
 
+/* The daemon's steps: reserve on its loop, open elsewhere, fill; detach on
+ * its loop, drop elsewhere. A reserved entry is invisible to renewals and
+ * to a second reservation; a detached file gets no later deadline. */
+static void a_reserved_entry_is_filled_or_given_up_and_a_detached_one_dropped(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fl-gt-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct guard_table t;
+	char p[GUARD_PATH_MAX], q[GUARD_PATH_MAX];
+	assert_int_equal(guard_table_init(&t, dir, 2), 0);
+	assert_int_equal(guard_table_reserve(&t, "../x", p, sizeof(p)), -FL_EINVAL);
+	assert_int_equal(guard_table_reserve(&t, "vm-r", p, sizeof(p)), 0);
+	assert_non_null(strstr(p, "/guard/vm-r"));
+	assert_int_equal(guard_table_reserve(&t, "vm-r", q, sizeof(q)), -FL_EBUSY);
+	assert_int_equal(guard_table_reserve(&t, "vm-s", q, sizeof(q)), 0);
+	assert_int_equal(guard_table_reserve(&t, "vm-t", q, sizeof(q)), -FL_ENOSPC); /* both taken */
+	guard_table_unreserve(&t, "vm-s");
+	assert_int_equal(access(q, F_OK), -1); /* nothing was created */
+	guard_table_extend_all(&t, 50, 5);      /* skips the reserved entry */
+	struct guard_writer w;
+	assert_int_equal(guard_writer_open(&w, p), 0);
+	guard_table_fill(&t, "vm-r", &w, 100, 5);
+	assert_null(w.map); /* taken over */
+	assert_int_equal(guard_table_reserve(&t, "vm-r", q, sizeof(q)), 1); /* open already */
+	struct guard_reader r;
+	struct guard_rec rec;
+	assert_int_equal(guard_reader_open(&r, p), 0);
+	guard_table_extend_all(&t, 200, 5);
+	assert_int_equal(guard_reader_get(&r, &rec), 0);
+	assert_int_equal(rec.deadline_us, 200);
+	struct guard_writer out;
+	char dp[GUARD_PATH_MAX];
+	assert_int_equal(guard_table_detach(&t, "vm-r", &out, dp, sizeof(dp)), 0);
+	assert_string_equal(dp, p);
+	assert_int_equal(guard_table_detach(&t, "vm-r", &out, dp, sizeof(dp)), -FL_ENOENT);
+	guard_table_extend_all(&t, 300, 5); /* no longer reaches it */
+	assert_int_equal(guard_reader_get(&r, &rec), 0);
+	assert_int_equal(rec.deadline_us, 200);
+	guard_file_drop(&out, dp);
+	assert_int_equal(access(p, F_OK), -1);
+	guard_reader_close(&r);
+	guard_table_free(&t);
+	char gdir[64];
+	snprintf(gdir, sizeof(gdir), "%s/guard", dir);
+	rmdir(gdir);
+	rmdir(dir);
+}
+
 /* ---- the guard loop on real processes ---- */
 struct proc_fix {
 	char path[32];
@@ -481,6 +530,7 @@ int main(void)
 		cmocka_unit_test(the_table_extends_every_vm_and_unlinks_on_close),
 		cmocka_unit_test(a_restarted_daemon_adopts_the_guard_files_and_continues),
 		cmocka_unit_test(a_full_table_or_a_bad_uid_is_refused),
+		cmocka_unit_test(a_reserved_entry_is_filled_or_given_up_and_a_detached_one_dropped),
 		cmocka_unit_test(before_the_deadline_the_guard_only_sleeps_until_it),
 		cmocka_unit_test(an_extension_moves_the_next_wake),
 		cmocka_unit_test(without_extension_sigterm_at_the_deadline_and_sigkill_after_k),
