@@ -16,8 +16,13 @@
  * Metadata (lookup, getattr, open) is never frozen. Each frozen request holds
  * one of FLSTALL_MAX_THREADS (64) server threads; the ctl file needs a free
  * one, the FIFO does not (it has its own thread). On SIGTERM/SIGINT flstall
- * releases every blocked request (they fail with EIO) and unmounts cleanly. */
+ * releases every blocked request (they fail with EIO) and unmounts cleanly.
+ * With --dir BACKDIR, MOUNTPOINT/dir passes through to BACKDIR (files and
+ * directories: create, mkdir, open, read, write, rename, unlink, stat), and
+ * there freeze holds every request, metadata included, as a hung NFS or
+ * FUSE mount holds a log directory. */
 #define FUSE_USE_VERSION 314
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -48,6 +53,7 @@ static struct {
 	pthread_t ctl_thread;
 	int ctl_thread_started;
 	int sync_dio;
+	const char *dir;         /* --dir: the backing directory of MOUNTPOINT/dir, or NULL */
 } g = {.backing_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static const char *mode_name(enum stall_mode m)
@@ -143,9 +149,107 @@ static void *ctl_fifo_main(void *arg)
 	return NULL;
 }
 
+/* ---- MOUNTPOINT/dir: a gated pass-through ---- */
+
+/* True for "/dir" and "/dir/...", with the backing path in out. */
+static int dir_path(const char *path, char *out, size_t len)
+{
+	if (g.dir == NULL || strncmp(path, "/dir", 4) != 0 || (path[4] != '\0' && path[4] != '/'))
+		return 0;
+	int n = snprintf(out, len, "%s%s", g.dir, path + 4);
+	return n > 0 && (size_t)n < len;
+}
+
+#define DIR_OP(path, real)                                   \
+	char real[4096];                                     \
+	if (!dir_path((path), real, sizeof(real)))           \
+		return -ENOENT;                              \
+	int gate_rv_ = gate();                               \
+	if (gate_rv_ != 0)                                   \
+		return gate_rv_
+
+static int dir_getattr(const char *path, struct stat *st)
+{
+	DIR_OP(path, real);
+	return lstat(real, st) == 0 ? 0 : -errno;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	DIR_OP(path, real);
+	return mkdir(real, mode) == 0 ? 0 : -errno;
+}
+
+static int fs_unlink(const char *path)
+{
+	DIR_OP(path, real);
+	return unlink(real) == 0 ? 0 : -errno;
+}
+
+static int fs_rename(const char *from, const char *to, unsigned int flags)
+{
+	char real_to[4096];
+	if (flags != 0 || !dir_path(to, real_to, sizeof(real_to)))
+		return -EINVAL;
+	DIR_OP(from, real);
+	return rename(real, real_to) == 0 ? 0 : -errno;
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	DIR_OP(path, real);
+	int fd = open(real, (fi->flags & ~O_NOFOLLOW) | O_CREAT | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	fi->fh = (uint64_t)fd;
+	return 0;
+}
+
+static int dir_open(const char *path, struct fuse_file_info *fi)
+{
+	DIR_OP(path, real);
+	int fd = open(real, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fi->fh = (uint64_t)fd;
+	return 0;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	char real[4096];
+	if (dir_path(path, real, sizeof(real)) && fi->fh != 0)
+		close((int)fi->fh);
+	return 0;
+}
+
+static int dir_readdir(const char *path, void *buf, fuse_fill_dir_t fill)
+{
+	DIR_OP(path, real);
+	DIR *d = opendir(real);
+	if (d == NULL)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		fill(buf, e->d_name, NULL, 0, 0);
+	closedir(d);
+	return 0;
+}
+
+static int dir_rw(const char *path, char *rbuf, const char *wbuf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	DIR_OP(path, real);
+	ssize_t n = rbuf != NULL ? pread((int)fi->fh, rbuf, size, off) : pwrite((int)fi->fh, wbuf, size, off);
+	return n < 0 ? -errno : (int)n;
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 0;
+	if (g.dir != NULL) {
+		/* Every lookup reaches us (and meets the gate), none is cached. */
+		cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 0;
+	}
 	if (g.sync_dio)
 		conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO; /* the kernel then serves O_DIRECT aio synchronously */
 	/* Threads started before fuse_main daemonizes would not survive the fork. */
@@ -172,6 +276,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 {
 	(void)fi;
 	memset(st, 0, sizeof(*st));
+	if (strncmp(path, "/dir", 4) == 0 && g.dir != NULL)
+		return dir_getattr(path, st);
 	if (strcmp(path, "/") == 0) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
@@ -202,12 +308,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	(void)off;
 	(void)fi;
 	(void)flags;
+	if (strncmp(path, "/dir", 4) == 0 && g.dir != NULL)
+		return dir_readdir(path, buf, fill);
 	if (strcmp(path, "/") != 0)
 		return -ENOENT;
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
 	fill(buf, "disk", NULL, 0, 0);
 	fill(buf, "ctl", NULL, 0, 0);
+	if (g.dir != NULL)
+		fill(buf, "dir", NULL, 0, 0);
 	return 0;
 }
 
@@ -217,6 +327,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		fi->direct_io = 1; /* size 0 on stat, content generated on read */
 		return 0;
 	}
+	if (strncmp(path, "/dir/", 5) == 0)
+		return dir_open(path, fi);
 	if (strcmp(path, "/disk") != 0)
 		return -ENOENT;
 	/* No page cache: every read and write reaches flstall, O_DIRECT or not. */
@@ -243,6 +355,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	(void)fi;
 	if (strcmp(path, "/ctl") == 0)
 		return ctl_read(buf, size, off);
+	if (strncmp(path, "/dir/", 5) == 0)
+		return dir_rw(path, buf, NULL, size, off, fi);
 	int rv = gate();
 	if (rv != 0)
 		return rv;
@@ -260,6 +374,8 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off, s
 		int rv = apply_word(buf, size);
 		return rv != 0 ? rv : (int)size;
 	}
+	if (strncmp(path, "/dir/", 5) == 0)
+		return dir_rw(path, NULL, buf, size, off, fi);
 	int rv = gate();
 	if (rv != 0)
 		return rv;
@@ -287,6 +403,10 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	(void)fi;
 	if (strcmp(path, "/ctl") == 0)
 		return 0; /* "echo freeze > ctl" opens with O_TRUNC */
+	if (strncmp(path, "/dir/", 5) == 0) {
+		DIR_OP(path, real);
+		return truncate(real, size) == 0 ? 0 : -errno;
+	}
 	if (strcmp(path, "/disk") != 0)
 		return -ENOENT;
 	return ftruncate(g.backing_fd, size) == 0 ? 0 : -errno;
@@ -302,6 +422,11 @@ static const struct fuse_operations fs_ops = {
 	.write = fs_write,
 	.fsync = fs_fsync,
 	.truncate = fs_truncate,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rename = fs_rename,
+	.create = fs_create,
+	.release = fs_release,
 };
 
 /* Mounts and serves until unmounted or signalled; returns the exit status. */
@@ -344,7 +469,7 @@ out_destroy:
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flstall MOUNTPOINT --backing FILE [--ctl FIFO] [--sync-dio] [-f] [-d]\n"
+		"usage: flstall MOUNTPOINT --backing FILE [--dir DIR] [--ctl FIFO] [--sync-dio] [-f] [-d]\n"
 		"Serves FILE as MOUNTPOINT/disk (O_DIRECT, multi-threaded) with injectable stalls.\n"
 		"Control: write a word to MOUNTPOINT/ctl (synchronous) or to FIFO (created by flstall):\n"
 		"  freeze    data requests block (and in-flight ones hold their reply) until unfreeze\n"
@@ -353,6 +478,7 @@ static void usage(FILE *f)
 		"  ok        normal pass-through\n"
 		"cat MOUNTPOINT/ctl prints mode, blocked and served request counts.\n"
 		"With more than 63 requests frozen at once, only the FIFO is still served.\n"
+		"--dir DIR serves DIR as MOUNTPOINT/dir, every request of it (metadata too) frozen by freeze.\n"
 		"--sync-dio turns FUSE async direct I/O off (then io_submit blocks on every frozen request).\n"
 		"-f stays in the foreground; -d adds FUSE debug output. SIGTERM unmounts cleanly.\n"
 		"Unmount by hand: fusermount3 -u MOUNTPOINT\n");
@@ -371,6 +497,8 @@ int main(int argc, char **argv)
 			fg = 1;
 		else if (strcmp(argv[i], "-d") == 0)
 			debug = 1;
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			g.dir = argv[++i];
 		else if (strcmp(argv[i], "--sync-dio") == 0)
 			g.sync_dio = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
