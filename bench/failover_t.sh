@@ -27,8 +27,8 @@ assert r["violations"] == 0, r["violations"]
 print("%d,sim,%d,%.2f,%.2f,%.2f,%.2f" % (t, f["count"], f["p50_s"], f["p99_s"], f["max_s"], 6 * t / 1000))' "$t" >>"$csv"
     if [ "${FO_SKIP_REAL:-0}" != 1 ]; then
         log=$out/failover-real-$t.log
-        DL_T=${t}ms FL_TRIALS=${FO_TRIALS:-5} FL_SETTLE_S=${FO_SETTLE_S:-6} FL_BUILD=$B FL_VERBOSE=1 \
-            FL_SUITE_GLOB='t_daemon_crash_failover.sh' tests/integration/run.sh "$build" >"$log" 2>&1
+        DL_T=${t}ms FL_TRIALS=${FO_TRIALS:-5} FL_SETTLE_S=${FO_SETTLE_S:-6} FL_BUILD=$B \
+            timeout 600 bash tests/integration/t_daemon_crash_failover.sh "$B" >"$log" 2>&1
         line=$(grep -o 'crash-to-running (ms): [0-9 ]*' "$log" | tail -1)
         if [ -n "$line" ]; then
             python3 -c '
@@ -59,6 +59,7 @@ set xlabel "io_timeout T (ms)"
 set ylabel "seconds"
 set logscale x 2
 set xrange [180:1400]
+set xtics ("250" 250, "500" 500, "1000" 1000)
 set yrange [0:*]
 set key top left
 set grid

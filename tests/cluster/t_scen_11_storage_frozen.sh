@@ -26,14 +26,17 @@ sc_vm_start vm1 "$V"; sc_vm_start vm2 "$V"; sc_vm_start vm3 "$O"
 sc_hold 1
 others=$(for h in $(cl_hosts); do [ "$h" != "$V" ] && echo "$h"; done | tr '\n' ' ')
 
-# A: every mount of V frozen for 2 s.
+# A: every mount of V frozen for F - 2T = 2T (2 s at T = 1 s): a renewal may have
+# started up to R = T before the freeze and its retry comes up to T/4 after it.
+tms=$(cl_t_ms)
+freeze_s=$(printf '%d.%03d' $(( 2 * tms / 1000 )) $(( 2 * tms % 1000 )))
 pids0=$(for u in vm1 vm2 vm3; do sc_vm_procs $u; done)
 starts0=$(sc_total_starts)
 seen=""
 note_state() { local s; s=$(sc_state "$(sc_leader $others)" "$V"); [[ " $seen " == *" $s "* ]] || seen+=" $s"; return 1; }
 t0=$(cl_now_ms)
 cl_storage_freeze "$V" || fail "freeze h$V"
-sc_watch 2 note_state
+sc_watch "$freeze_s" note_state
 cl_storage_unfreeze "$V" || fail "unfreeze h$V"
 frozen=$(( $(cl_now_ms) - t0 ))
 sc_watch 12 note_state
@@ -58,8 +61,8 @@ SC_DETECT_MS=$(( $(cl_now_ms) - t0 ))
 sc_watch 25 eval 'sc_vm_moved vm1 "$V" && sc_vm_moved vm2 "$V"' || fail "B: VMs of h$V not running elsewhere: $(sc_placement)"
 SC_FAILOVER_MS=$(( $(cl_now_ms) - t0 ))
 sc_note "B: h$V's lease device frozen: its VMs gone after $killed_ms ms; leader saw STORAGE_LOST after $SC_DETECT_MS ms; vm1, vm2 writing on h$(sc_vm_hosts vm1)/h$(sc_vm_hosts vm2) after $SC_FAILOVER_MS ms"
-[ "$killed_ms" -lt 6000 ] || fail "B: VMs killed $killed_ms ms into the freeze: not before D"
-[ "$SC_FAILOVER_MS" -ge 5000 ] || fail "B: VMs moved $SC_FAILOVER_MS ms into the freeze: before D could pass"
+[ "$killed_ms" -lt $(( 6 * tms )) ] || fail "B: VMs killed $killed_ms ms into the freeze: not before D"
+[ "$SC_FAILOVER_MS" -ge $(( 5 * tms )) ] || fail "B: VMs moved $SC_FAILOVER_MS ms into the freeze: before D could pass"
 sc_hold 2
 cl_storage_unfreeze "$V" "" || fail "unfreeze h$V's lease device"
 t1=$(cl_now_ms)

@@ -7,14 +7,14 @@
 #      invariant (I1-I6) may be violated;
 #   2. blips only (partitions shorter than P, flapping links, storage stalls
 #      and latency spikes shorter than F), SUB_BLIP_SEEDS seeds (default
-#      1..300) at 3 hosts: at least SUB_MIN_BLIPS (default 5,000 per T, so
+#      1..500) at 3 hosts: at least SUB_MIN_BLIPS (default 5,000 per T, so
 #      10,000 in all) checked blips and no false failover (I4).
 # Prints one line per sweep and the totals; exits 1 on any violation.
 set -uo pipefail
 build=${1:-build}
 SIM=$(cd "$build" && pwd)/fencelock-sim
 seeds=${SUB_SEEDS:-1..100}
-blip_seeds=${SUB_BLIP_SEEDS:-1..300}
+blip_seeds=${SUB_BLIP_SEEDS:-1..500}
 jitter=${SUB_JITTER_MS:-10}
 min_blips=${SUB_MIN_BLIPS:-5000}
 out=$(cd "$build" && pwd)/sim-subsecond; mkdir -p "$out"
