@@ -334,16 +334,41 @@ install-lib: $(LIB_SO)
 	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/fencelock.pc
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
+# install: the programs, the unit (its ExecStart names BINDIR), man pages, the
+# example configuration (SYSCONFDIR/fencelock/fencelock.conf.example; an existing
+# fencelock.conf is never touched) and the recover helper it names
+# (LIBEXECDIR/fencelock/recover), bash completion, the Prometheus alert rules and
+# Grafana dashboard (DATADIR/fencelock), the operator documentation
+# (DATADIR/doc/fencelock), plus install-lib. tests/integration/t_make_install.sh
+# checks the tree.
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 install: $(PROG_BINS) install-lib
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 dist/fencelock.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 dist/fencelockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 dist/fencelockd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/fencelock $(DESTDIR)$(SYSCONFDIR)/fencelock $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(DATADIR)/fencelock/prometheus $(DESTDIR)$(DATADIR)/fencelock/grafana $(DESTDIR)$(DATADIR)/doc/fencelock
+	install -m 0755 $(PROG_BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 dist/fencelock.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 dist/fencelockd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|^ExecStart=/usr/local/bin/fencelockd |ExecStart=$(BINDIR)/fencelockd |' dist/fencelockd.service \
+	    > $(DESTDIR)$(UNITDIR)/fencelockd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/fencelockd.service
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/recover > $(DESTDIR)$(LIBEXECDIR)/fencelock/recover
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/fencelock/recover
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' dist/fencelock.conf.example > $(DESTDIR)$(SYSCONFDIR)/fencelock/fencelock.conf.example
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/fencelock/fencelock.conf.example
+	install -m 0644 dist/bash-completion/fencelock $(DESTDIR)$(BASHCOMPDIR)/fencelock
+	ln -sf fencelock $(DESTDIR)$(BASHCOMPDIR)/fencelockd
+	install -m 0644 dist/prometheus/fencelock-alerts.yml $(DESTDIR)$(DATADIR)/fencelock/prometheus/
+	install -m 0644 dist/grafana/fencelock-dashboard.json $(DESTDIR)$(DATADIR)/fencelock/grafana/
+	install -m 0644 README.md docs/operations.md docs/control-protocol.md docs/design.md $(DESTDIR)$(DATADIR)/doc/fencelock/
 	install -d $(DESTDIR)$(PREFIX)/lib/fencelock/shims $(DESTDIR)$(PREFIX)/lib/systemd/system/flintlockd.service.d
 	for s in firecracker cloud-hypervisor qemu; do \
-	    sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/shims/$$s > $(DESTDIR)$(PREFIX)/lib/fencelock/shims/$$s && \
+	    sed 's|@BINDIR@|$(BINDIR)|g' dist/shims/$$s > $(DESTDIR)$(PREFIX)/lib/fencelock/shims/$$s && \
 	    chmod 0755 $(DESTDIR)$(PREFIX)/lib/fencelock/shims/$$s || exit 1; \
 	done
 	install -m 0644 dist/flintlockd.service.d/fencelock.conf $(DESTDIR)$(PREFIX)/lib/systemd/system/flintlockd.service.d/

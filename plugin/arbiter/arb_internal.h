@@ -268,6 +268,7 @@ struct arb {
 		uint64_t views_unsent; /* views the transport did not queue (best effort) */
 	} ctr;
 	struct fl_lat renew_latency;  /* good renewals, start to completion */
+	bool host_id_taken;           /* acquiring our host_id found another live host on it */
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
 

@@ -378,6 +378,12 @@ static void arb_ls_event(struct ls_lockspace *ls, enum ls_event ev, int result, 
 	struct arb *a = arg;
 	switch (ev) {
 	case LS_EV_ACQUIRED:
+		if (result == -FL_EBUSY) { /* another host, under another name, keeps renewing our host_id */
+			a->host_id_taken = true;
+			fl_err("host %" PRIu64 ": host_id %" PRIu64 " is held by another live host on the shared device: "
+			       "two hosts have the same [host] id", a->cfg.host_id, a->cfg.host_id);
+			return;
+		}
 		if (result != 0) {
 			fl_warn("host %" PRIu64 ": acquiring host_id failed: %s; retrying", a->cfg.host_id,
 				fl_strerror(result));
@@ -701,6 +707,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->header_checks = a->ctr.header_checks;
 	out->witness_holder = a->w.held ? (uint32_t)a->cfg.host_id : a->w.holder;
 	out->witness_held = a->w.held;
+	out->host_id_taken = a->host_id_taken;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

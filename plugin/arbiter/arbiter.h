@@ -210,6 +210,7 @@ struct arb_status {
 	uint64_t header_checks;   /* device header re-reads done */
 	uint32_t witness_holder;  /* the host serving the disk voter, as last heard (0: none known) */
 	bool witness_held;        /* this host holds the witness lease */
+	bool host_id_taken;       /* another live host renews our host_id: a duplicate [host] id */
 };
 
 void arb_status(const struct arb *a, struct arb_status *out);

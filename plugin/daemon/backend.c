@@ -426,6 +426,15 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		ctl_call_errorf(call, "host id %u is already a member (or left: ids are never reused)", req->host_id);
 		return -FL_EBUSY;
 	}
+	const struct fsm *f = arb_fsm(d->arb);
+	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
+		const struct fsm_host *h = fsm_host_at(f, i);
+		if (h != NULL && h->state != FSM_HOST_LEFT && strcmp(h->name, req->host_name) == 0) {
+			ctl_call_errorf(call, "host name %s is already used by host %u: names are unique in the cluster",
+					req->host_name, h->host_id);
+			return -FL_EBUSY;
+		}
+	}
 	if (!cfg_name_valid(req->host_name) || cfg_parse_ipv4_port(req->host_addr, &sa) != 0 ||
 	    req->host_id > d->layout.max_hosts) {
 		ctl_call_errorf(call, "host %u: name must be 1..47 of [A-Za-z0-9._-], address IPv4:PORT, id at most %u "

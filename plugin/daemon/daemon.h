@@ -248,7 +248,12 @@ struct fld_events {
 	struct fsm_event ev[];
 };
 
+/* Exit status when another live host holds our host id (the unit's
+ * RestartPreventExitStatus: restarting cannot help). */
+#define FLD_EXIT_CONFLICT 3
+
 struct fld {
+	int exit_code;               /* main's return after the loop (0, or FLD_EXIT_CONFLICT) */
 	struct fl_config cfg;
 	const char *config_path;
 	struct fl_eloop *el;

@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
@@ -111,10 +113,25 @@ static void usage(FILE *f)
 		"and the cluster keys (key_file, key_file_next).\n"
 		"Environment: FENCELOCK_BIN, the fencelock CLI used to re-run VMs (default: next\n"
 		"to fencelockd).\n"
-		"exit codes: 0 clean shutdown, 1 start-up failed (one line says why), 2 usage.\n");
+		"exit codes: 0 clean shutdown, 1 start-up failed (one line says why), 2 usage,\n"
+		"  3 another live host holds this host's id (a duplicate [host] id; not restarted by the unit).\n");
 }
 
 /* ---- start-up steps: each prints one line naming what is wrong ---- */
+
+/* The guard files must not outlive a reboot (a stale deadline file read by a
+ * VM started after it would be a lie): run_dir belongs on a tmpfs. Said
+ * loudly, not refused (tests and unusual hosts run elsewhere). */
+static void warn_run_dir_not_tmpfs(const struct fld *d)
+{
+	struct statfs sf;
+	if (statfs(d->cfg.run_dir, &sf) != 0)
+		return;
+	if (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC)
+		fl_warn("WARNING: %s: [host] run_dir %s is not on a tmpfs (file system type 0x%lx): its guard files "
+			"survive a reboot; use /run/fencelock (the unit's RuntimeDirectory)", d->config_path, d->cfg.run_dir,
+			(unsigned long)sf.f_type);
+}
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -360,6 +377,15 @@ static void housekeeping_fn(struct fl_timer *t, void *arg)
 	struct fld *d = arg;
 	struct arb_status st;
 	arb_status(d->arb, &st);
+	if (st.host_id_taken) {
+		fl_err("another live host holds host id %u on %s: two hosts are configured with the same [host] id; "
+		       "stopping (exit %d, which the unit does not restart). Give every host its own id", d->cfg.host_id,
+		       d->cfg.device, FLD_EXIT_CONFLICT);
+		d->exit_code = FLD_EXIT_CONFLICT;
+		d->done = true;
+		fl_eloop_stop(d->el);
+		return;
+	}
 	sync_peers(d);
 	if (st.quorate && fl_now_us(d->loop) - d->started_us > 2 * d->layout.fail_us)
 		vmrt_forget_unclaimed(d);
@@ -599,6 +625,7 @@ static int start(struct fld *d, struct raft_config *boot)
 		return die("%s: [host] state_dir: cannot create %s: %s", d->config_path, d->cfg.state_dir, strerror(errno));
 	if (mkdir_p(d->cfg.run_dir, 0755) != 0)
 		return die("%s: [host] run_dir: cannot create %s: %s", d->config_path, d->cfg.run_dir, strerror(errno));
+	warn_run_dir_not_tmpfs(d);
 	/* The watchdog after the device (its timeout is F from the layout) and
 	 * before the arbiter (which pets it from its first renewal). */
 	char err[CFG_PATH_MAX + 256];
@@ -742,5 +769,5 @@ int main(int argc, char **argv)
 	shutdown_daemon(&D);
 	urcu_memb_unregister_thread();
 	fl_notice("stopped");
-	return 0;
+	return D.exit_code;
 }

@@ -27,7 +27,10 @@ int fld_watchdog_open(struct fld *d, char *err, size_t errlen)
 	if (d->cfg.watchdog == CFG_WATCHDOG_OFF)
 		return 0;
 	if (d->cfg.watchdog == CFG_WATCHDOG_AUTO && access(path, F_OK) != 0) {
-		fl_debug("no %s: the per-VM guards are the last line", path);
+		fl_warn("WARNING: watchdog = auto but there is no %s: this host runs WITHOUT a hardware watchdog, so a "
+			"hung kernel is not reset before other hosts take its VMs' leases; load a watchdog driver "
+			"(e.g. modprobe softdog, or the board's) or set [host] watchdog = off to say this is meant",
+			path);
 		return 0;
 	}
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
