@@ -25,10 +25,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* T in milliseconds: whole seconds (FLK1 records) and fractions (FLK2). */
+#define FUZZ_T_N 7u
+static const uint32_t fuzz_ts[FUZZ_T_N] = {1000, 2000, 3000, 100, 250, 500, 1500};
+
 static uint32_t fuzz_t_ms(uint8_t b)
 {
-	static const uint32_t t[] = {1000, 2000, 3000, 100, 250, 500, 1500};
-	return t[b % (sizeof(t) / sizeof(t[0]))];
+	return fuzz_ts[b % FUZZ_T_N];
 }
 
 #define SS 512u
@@ -129,11 +131,13 @@ static void fill_others(struct world *w, struct fuzz_in *in)
  * and later inputs start from a copy of its result. */
 static void format(struct world *w, uint32_t t)
 {
-	static uint8_t *done[4];
-	FUZZ_CHECK(t >= 1, "T %u", t);
-	FUZZ_CHECK(t <= 3, "T %u", t);
-	if (done[t] != NULL) {
-		memcpy(w->disk.data, done[t], AREA);
+	static uint8_t *done[FUZZ_T_N]; /* one formatted area per T */
+	uint32_t k = 0;
+	while (k < FUZZ_T_N && fuzz_ts[k] != t)
+		k++;
+	FUZZ_CHECK(k < FUZZ_T_N, "T %u ms", t);
+	if (done[k] != NULL) {
+		memcpy(w->disk.data, done[k], AREA);
 		return;
 	}
 	struct ls_config fc = {.space_name = SPACE, .io_timeout_ms = t};
@@ -144,9 +148,9 @@ static void format(struct world *w, uint32_t t)
 	FUZZ_CHECK(run_until(w, &f, LS_EV_FORMATTED, 0, 10 * FL_US_PER_S), "format never finished");
 	FUZZ_CHECK(f.result[LS_EV_FORMATTED] == 0, "format failed");
 	ls_free(f.ls);
-	done[t] = malloc(AREA);
-	FUZZ_CHECK(done[t] != NULL, "out of memory");
-	memcpy(done[t], w->disk.data, AREA);
+	done[k] = malloc(AREA);
+	FUZZ_CHECK(done[k] != NULL, "out of memory");
+	memcpy(done[k], w->disk.data, AREA);
 }
 
 static void world_free(struct world *w)
