@@ -20,6 +20,7 @@
 #include "plugin/cli/cli.h"
 #include "plugin/cli/direct.h"
 #include "plugin/cli/out.h"
+#include "plugin/host/cfg_syntax.h"
 
 #define DIRECT_IO_TIMEOUT_US (10 * FL_US_PER_S)
 #define CONTINUE (-1)
@@ -387,14 +388,14 @@ static int read_record(struct dctx *x, const char *space, uint64_t host_id, uint
 
 static const struct dcmd cmd_init = {
 	"init", "s:o:Z:A:h", false, true,
-	"usage: fencelock direct init -s LOCKSPACE:0:PATH:OFFSET [--io-timeout S] [-Z 512|4096]\n"
+	"usage: fencelock direct init -s LOCKSPACE:0:PATH:OFFSET [--io-timeout T] [-Z 512|4096]\n"
 	"                             [-A 1M|2M|4M|8M] [--force]\n"
 	"\n"
 	"Formats a lockspace of delta leases at OFFSET of PATH in sanlock's format: one free\n"
 	"record per host_id (2000 for 512-byte sectors and 1M align; 250 per MiB with 4096),\n"
 	"record 0 written last so the lockspace appears in one write.\n"
-	"  --io-timeout S  io_timeout T in seconds written into every record (default 1;\n"
-	"                  -o S is a deprecated spelling)\n"
+	"  --io-timeout T  io_timeout written into every record: N or Ns seconds, Nms\n"
+	"                  milliseconds, 100ms..300s (default 1; -o N is a deprecated spelling)\n"
 	"  -Z  sector size (default: the device's)      -A  align size (default 1M)\n"
 	"Refuses, writing nothing, when the area holds another lockspace, anything that is\n"
 	"not a lockspace, a lockspace of another geometry, or a host_id still held\n"
@@ -472,9 +473,9 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 	if (rv == 0)
 		rv = ctx_wait(x, 60 * FL_US_PER_S);
 	if (rv == 0)
-		printf("init done: lockspace %s at %s, %u host ids, sector %u, align %lluM, io_timeout %u s\n",
+		printf("init done: lockspace %s at %s, %u host ids, sector %u, align %lluM, io_timeout %u ms\n",
 		       spec->space, x->where, ls_area_hosts(ls), x->dev->sector_size,
-		       (unsigned long long)(align >> 20), io_timeout_ms / 1000u);
+		       (unsigned long long)(align >> 20), io_timeout_ms);
 	else
 		fl_out_err(x->cmd->name, "format of %s failed: %s; the area is in an unknown state, run init again",
 			   x->where, fl_strerror(rv));
@@ -482,13 +483,16 @@ static int init_run(struct dctx *x, const struct fl_spec *spec, const struct dop
 	return rv;
 }
 
-/* --io-timeout here is sanlock's -o: whole seconds (the result is in milliseconds). */
+/* --io-timeout (sanlock's -o): a duration as the configuration takes it, a
+ * plain number being whole seconds as sanlock's; the result in milliseconds. */
 static int parse_io_timeout(const struct dcmd *c, const struct dopts *o, uint32_t *io_timeout_ms)
 {
-	uint64_t v = LS_IO_TIMEOUT_DEFAULT_S;
-	if (o->io_timeout != NULL && fl_out_parse_uint(o->io_timeout, 1, LS_IO_TIMEOUT_MAX_S, &v) != 0)
-		return usage_error(c, "--io-timeout takes whole seconds, 1..300");
-	*io_timeout_ms = (uint32_t)v * 1000u;
+	uint32_t ms = LS_IO_TIMEOUT_DEFAULT_MS;
+	if (o->io_timeout != NULL &&
+	    (cfg_parse_duration_ms(o->io_timeout, LS_IO_TIMEOUT_MAX_MS, &ms) != 0 || !ls_io_timeout_ms_valid(ms)))
+		return usage_error(c, "--io-timeout takes N or Ns seconds or Nms milliseconds, 100ms..300s "
+				      "(whole seconds above 65535ms)");
+	*io_timeout_ms = ms;
 	return CONTINUE;
 }
 
@@ -699,7 +703,7 @@ int fl_direct_read_leader(int argc, char **argv)
 
 static const struct dcmd cmd_acquire_id = {
 	"acquire-id", "s:e:o:Z:h", false, false,
-	"usage: fencelock direct acquire-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout S]\n"
+	"usage: fencelock direct acquire-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout T]\n"
 	"\n"
 	"Acquires HOST_ID with sanlock's delta-lease algorithm and exits without renewing it\n"
 	"(see hold-id). A free record, or one last written under the same HOST_NAME, is\n"
@@ -707,7 +711,8 @@ static const struct dcmd cmd_acquire_id = {
 	"(sanlock record) and taken only if it did not change. After writing, waits 2T and\n"
 	"re-reads. Exit 3 if another host kept writing the record.\n"
 	"  -e, --host-name  this host's unique name (1..47 bytes)\n"
-	"  --io-timeout S   io_timeout T in seconds (default 1; -o S is a deprecated spelling)\n",
+	"  --io-timeout T   io_timeout: N or Ns seconds, Nms milliseconds, 100ms..300s (default 1;\n"
+	"                   -o N is a deprecated spelling)\n",
 	true,
 };
 
@@ -870,9 +875,9 @@ int fl_direct_release_id(int argc, char **argv) { return renew_release(&cmd_rele
 
 static const struct dcmd cmd_hold_id = {
 	"hold-id", "s:e:o:Z:h", false, false,
-	"usage: fencelock direct hold-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout S]\n"
+	"usage: fencelock direct hold-id -s LOCKSPACE:HOST_ID:PATH:OFFSET -e HOST_NAME [--io-timeout T]\n"
 	"\n"
-	"Acquires HOST_ID as acquire-id does, then renews it every T seconds until SIGTERM or\n"
+	"Acquires HOST_ID as acquire-id does, then renews it every T until SIGTERM or\n"
 	"SIGINT, and then releases it. Prints one line per acquisition, renewal failure,\n"
 	"expiry or loss. Exit 1 if the lease expired (no good renewal for 4T) or was lost.\n",
 	true,
