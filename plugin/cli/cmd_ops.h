@@ -41,6 +41,10 @@ int fl_cli_admin(int argc, char **argv);
  * --force; argv[0] is "keygen". Returns the exit code. */
 int fl_cli_keygen(int argc, char **argv);
 
+/* `fencelock doctor [--device PATH] [--config PATH] [--io-timeout MS]`: the
+ * preflight of a host (cmd_doctor.c); argv[0] is "doctor". */
+int fl_cli_doctor(int argc, char **argv);
+
 /* `fencelock exec ... -- CMD ARGS...`; argv[0] is "exec". */
 int fl_cli_exec(int argc, char **argv);
 

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
 		"  vm inquire|release|unregister|clear UID   administer one VM\n"
-		"  keygen [--output PATH] [--force]   create a cluster key (mode 0400)\n"
+		"  keygen [--key-file PATH] [--force]   create a cluster key (mode 0400)\n"
+		"  doctor [--device PATH] [--config PATH]   preflight of this host before it joins\n"
 		"  help           this text       version   the version and build (also --version)\n"
 		"\n"
 		"Run 'fencelock COMMAND --help' for a command's options.\n"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 			return fl_cli_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "events") == 0)
 		return fl_cli_events(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return fl_cli_doctor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return fl_cli_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)
