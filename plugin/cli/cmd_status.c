@@ -176,7 +176,7 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 	}
 	size_t i, up = 0, left = 0, n = json_array_size(hosts);
 	json_t *h;
-	const char *bad = NULL;
+	const char *bad = NULL, *bad_name = NULL;
 	json_int_t bad_id = 0;
 	json_array_foreach(hosts, i, h) {
 		const char *st = json_string_value(json_object_get(h, "state"));
@@ -187,6 +187,7 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 		else if (bad == NULL) {
 			bad = st != NULL ? st : "in an unknown state";
 			bad_id = json_integer_value(json_object_get(h, "id"));
+			bad_name = json_string_value(json_object_get(h, "name"));
 		}
 	}
 	json_t *leader = json_object_get(r, "leader");
@@ -197,7 +198,8 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 	json_t *failed = json_object_get(r, "vms_failed");
 	if (bad != NULL) {
 		size_t l = strlen(summary);
-		snprintf(summary + l, len - l, "; host %lld is %s", (long long)bad_id, bad);
+		snprintf(summary + l, len - l, "; host %lld%s%s%s is %s", (long long)bad_id, bad_name != NULL ? " (" : "",
+			 bad_name != NULL ? bad_name : "", bad_name != NULL ? ")" : "", bad);
 	}
 	if (json_array_size(failed) > 0) {
 		size_t l = strlen(summary);

@@ -39,7 +39,7 @@ expect_rc 3 "$FL" status -o yaml
 echo '{"hosts":[{"id":1,"name":"h1","state":"UP","since_s":9},{"id":2,"name":"h2","state":"PARTITIONED","since_s":3},{"id":3,"name":"h3","state":"LEFT","since_s":99}]}' > "$T/warn.json"
 stub_stop; stub_start -S "$T/warn.json"
 expect_rc 1 "$FL" status
-[ "$(head -1 <<<"$out")" = "FENCELOCK WARNING - quorate, leader 1, term 3, 1/2 hosts UP; host 2 is PARTITIONED | quorate=1 hosts_up=1 hosts=3 vms=0 term=3" ] ||
+[ "$(head -1 <<<"$out")" = "FENCELOCK WARNING - quorate, leader 1, term 3, 1/2 hosts UP; host 2 (h2) is PARTITIONED | quorate=1 hosts_up=1 hosts=3 vms=0 term=3" ] ||
     fail "warning line: $out"
 grep -q '^Hosts by state: *UP 1, PARTITIONED 1, LEFT 1$' <<<"$out" || fail "state counts: $out"
 expect_rc 1 "$FL" status -o json   # JSON output keeps the plugin exit code
