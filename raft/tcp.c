@@ -843,29 +843,42 @@ static void tcp_in_event(void *arg, uint32_t events)
 	}
 }
 
+/* The victim among two candidates: the one still before its HELLO ([0]),
+ * else the one further in its handshake ([1]). */
+static uint32_t tcp_pool_pick(const uint32_t cand[2])
+{
+	return cand[0] != TCP_NO_SLOT ? cand[0] : cand[1];
+}
+
 /* Makes room in the pool for a connection from addr: when that address has
- * its share, or the pool is full, its oldest unidentified connection goes
- * (a real peer completes its handshake in one round trip; what lingers is
- * what stalls). Returns a free slot. */
+ * its share, or the pool is full, its oldest connection that has not sent a
+ * HELLO goes, and only when none is left the oldest of those further in the
+ * handshake (a real peer sends its HELLO with its connect and finishes in
+ * one round trip; what lingers silent or half-sent is what stalls).
+ * Authenticated connections are never here: they hold their peer's slot.
+ * Returns a free slot. */
 static uint32_t tcp_pool_slot(struct raft_tcp *t, uint32_t addr)
 {
-	uint32_t free_slot = TCP_NO_SLOT, same = 0, oldest_same = TCP_NO_SLOT, oldest = TCP_NO_SLOT;
+	uint32_t free_slot = TCP_NO_SLOT, same = 0;
+	uint32_t oldest[2] = {TCP_NO_SLOT, TCP_NO_SLOT}, oldest_same[2] = {TCP_NO_SLOT, TCP_NO_SLOT};
 	for (uint32_t i = 0; i < t->cfg.max_inbound; i++) {
 		struct tcp_conn *o = t->inbound[i];
 		if (o == NULL) {
 			free_slot = free_slot == TCP_NO_SLOT ? i : free_slot;
 			continue;
 		}
-		if (oldest == TCP_NO_SLOT || o->opened_us < t->inbound[oldest]->opened_us)
-			oldest = i;
+		FL_ASSERT(o->state != CS_OPEN || !t->secure); /* the pool holds no authenticated connection */
+		uint32_t k = o->state == CS_WAIT_HELLO ? 0 : 1;
+		if (oldest[k] == TCP_NO_SLOT || o->opened_us < t->inbound[oldest[k]]->opened_us)
+			oldest[k] = i;
 		if (o->addr != addr)
 			continue;
 		same++;
-		if (oldest_same == TCP_NO_SLOT || o->opened_us < t->inbound[oldest_same]->opened_us)
-			oldest_same = i;
+		if (oldest_same[k] == TCP_NO_SLOT || o->opened_us < t->inbound[oldest_same[k]]->opened_us)
+			oldest_same[k] = i;
 	}
-	uint32_t victim = same >= t->cfg.max_inbound_per_addr ? oldest_same
-			  : free_slot == TCP_NO_SLOT ? oldest : TCP_NO_SLOT;
+	uint32_t victim = same >= t->cfg.max_inbound_per_addr ? tcp_pool_pick(oldest_same)
+			  : free_slot == TCP_NO_SLOT ? tcp_pool_pick(oldest) : TCP_NO_SLOT;
 	if (victim == TCP_NO_SLOT)
 		return free_slot;
 	tcp_reject(t, RAFT_TCP_REJ_EVICTED, "too many unauthenticated connections (%u from one address, %u in all); "

@@ -697,6 +697,41 @@ static void unauthenticated_connections_never_keep_a_peer_out(void **state)
 		close(fds[i]);
 }
 
+/* A peer in the middle of its handshake (HELLO sent, REPLY read) while 100
+ * silent connections from its own address arrive: the silent ones are
+ * evicted, never the peer's, and its FINISH still authenticates it. */
+static void a_handshake_in_progress_is_evicted_after_every_silent_connection(void **state)
+{
+	struct fx *f = *state;
+	struct raft_tcp_config c1;
+	secure_pair(f, &c1);
+	const struct raft_tcp_stats *s1 = raft_tcp_get_stats(f->t[1]);
+	struct ta_hs hs;
+	struct ta_keys keys = {.n = 1};
+	struct ta_session sess;
+	uint8_t hello[TA_HELLO_BYTES], reply[TA_REPLY_BYTES], finish[TA_FINISH_BYTES];
+	memcpy(keys.key[0], key_a, 32);
+	int peer = raw_connect(raft_tcp_port(f->t[1]), NULL);
+	ta_hello_make(&hs, uuid_a, 1, 2, hello);
+	assert_int_equal(write(peer, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	assert_true(raw_read(f, peer, reply, sizeof(reply)));
+	int fds[100];
+	for (int i = 0; i < 100; i++) {
+		fds[i] = raw_connect(raft_tcp_port(f->t[1]), NULL);
+		(void)fl_eloop_run_once(f->el, 0);
+	}
+	run_until(f, &s1->accepts, 101);
+	assert_int_equal(s1->accepts, 101);
+	assert_true(s1->rejected[RAFT_TCP_REJ_EVICTED] >= 100 - 7); /* the address's share is 8, the peer's one of them */
+	assert_int_equal(ta_reply_check(&hs, &keys, reply, finish, &sess), 0);
+	assert_int_equal(write(peer, finish, sizeof(finish)), (ssize_t)sizeof(finish));
+	run_until(f, &s1->handshakes, 1);
+	assert_int_equal(s1->handshakes, 1);
+	for (int i = 0; i < 100; i++)
+		close(fds[i]);
+	close(peer);
+}
+
 /* ---- tcp_auth, without sockets ---- */
 
 static void handshake(const struct ta_keys *ki, const struct ta_keys *kr, struct ta_session *si,
@@ -852,6 +887,7 @@ int main(void)
 		T(a_handshake_claiming_an_id_at_another_address_is_refused),
 		T(a_stalled_handshake_and_a_stalled_frame_are_dropped_at_their_deadlines),
 		T(unauthenticated_connections_never_keep_a_peer_out),
+		T(a_handshake_in_progress_is_evicted_after_every_silent_connection),
 		cmocka_unit_test(the_handshake_gives_both_sides_matching_session_keys),
 		cmocka_unit_test(a_hello_of_another_cluster_or_for_another_host_is_refused),
 		cmocka_unit_test(a_reply_or_finish_under_another_key_or_altered_ids_fails),
