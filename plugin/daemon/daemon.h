@@ -276,6 +276,7 @@ struct fld {
 	struct fl_timer housekeeping;
 	uint64_t started_us;
 	int wd_fd;                   /* the watchdog, -1 when not used */
+	bool wd_auto_missing;        /* watchdog = auto found no device (warned once started) */
 	struct fld_metrics m;
 	struct fld_snap *snap;       /* RCU-published by the loop; read by the control thread */
 	uint64_t snap_published_us;
@@ -291,6 +292,8 @@ int fld_watchdog_open(struct fld *d, char *err, size_t errlen);
 void fld_watchdog_pet(struct fld *d);
 /* Clean stop: disarms it (magic close). */
 void fld_watchdog_close(struct fld *d);
+/* The loud warning when `watchdog = auto` found no device; after start-up. */
+void fld_watchdog_warn(const struct fld *d);
 
 /* ---- main.c ---- */
 /* RLIMIT_NOFILE as the daemon was started with (main.c raises its soft

@@ -625,7 +625,6 @@ static int start(struct fld *d, struct raft_config *boot)
 		return die("%s: [host] state_dir: cannot create %s: %s", d->config_path, d->cfg.state_dir, strerror(errno));
 	if (mkdir_p(d->cfg.run_dir, 0755) != 0)
 		return die("%s: [host] run_dir: cannot create %s: %s", d->config_path, d->cfg.run_dir, strerror(errno));
-	warn_run_dir_not_tmpfs(d);
 	/* The watchdog after the device (its timeout is F from the layout) and
 	 * before the arbiter (which pets it from its first renewal). */
 	char err[CFG_PATH_MAX + 256];
@@ -765,6 +764,9 @@ int main(int argc, char **argv)
 		  D.cfg.host_id, D.cfg.host_name, D.cfg.cluster_name, D.peer_addrs[D.cfg.host_id] ? D.peer_addrs[D.cfg.host_id] : "?",
 		  D.cfg.control_socket, D.layout.io_timeout_ms, D.cfg.partition_tolerance_ms);
 	vmscope_log();
+	/* Said once started, so that a refused start stays one line. */
+	warn_run_dir_not_tmpfs(&D);
+	fld_watchdog_warn(&D);
 	fl_eloop_run(D.el, &D.done);
 	shutdown_daemon(&D);
 	urcu_memb_unregister_thread();

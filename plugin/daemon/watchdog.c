@@ -27,10 +27,7 @@ int fld_watchdog_open(struct fld *d, char *err, size_t errlen)
 	if (d->cfg.watchdog == CFG_WATCHDOG_OFF)
 		return 0;
 	if (d->cfg.watchdog == CFG_WATCHDOG_AUTO && access(path, F_OK) != 0) {
-		fl_warn("WARNING: watchdog = auto but there is no %s: this host runs WITHOUT a hardware watchdog, so a "
-			"hung kernel is not reset before other hosts take its VMs' leases; load a watchdog driver "
-			"(e.g. modprobe softdog, or the board's) or set [host] watchdog = off to say this is meant",
-			path);
+		d->wd_auto_missing = true; /* said once started (fld_watchdog_warn): a refused start stays one line */
 		return 0;
 	}
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -67,4 +64,12 @@ void fld_watchdog_close(struct fld *d)
 		fl_warn("watchdog magic close failed: %s; it stays armed", strerror(errno));
 	close(d->wd_fd);
 	d->wd_fd = -1;
+}
+
+void fld_watchdog_warn(const struct fld *d)
+{
+	if (d->wd_auto_missing)
+		fl_warn("WARNING: watchdog = auto but there is no /dev/watchdog: this host runs WITHOUT a hardware "
+			"watchdog, so a hung kernel is not reset before other hosts take its VMs' leases; load a watchdog "
+			"driver (e.g. modprobe softdog, or the board's) or set [host] watchdog = off to say this is meant");
 }
