@@ -94,8 +94,9 @@ static bool steady(struct run *w)
 	return true;
 }
 
-/* A fault whose outage is shorter than P hit a steady cluster: nothing may
- * restart (I4). starts_before is UINT64_MAX when the cluster was not steady. */
+/* A fault whose outage is shorter than P (network) or F - 2T (storage) hit a
+ * steady cluster: nothing may restart (I4). starts_before is UINT64_MAX when
+ * the cluster was not steady. */
 static void expect_no_restart(struct run *w, uint64_t starts_before, const char *what)
 {
 	if (starts_before == UINT64_MAX)
@@ -105,7 +106,7 @@ static void expect_no_restart(struct run *w, uint64_t starts_before, const char 
 	if (now != starts_before) {
 		w->r->false_failovers += (uint32_t)(now - starts_before);
 		char msg[96];
-		snprintf(msg, sizeof(msg), "I4: %s shorter than P restarted %" PRIu64 " VM(s)", what, now - starts_before);
+		snprintf(msg, sizeof(msg), "I4: %s restarted %" PRIu64 " VM(s)", what, now - starts_before);
 		simvm_violation(simcl_vms(w->c), msg, 0, 0, 0);
 	}
 }
@@ -145,7 +146,7 @@ static void fault_partition(struct run *w, uint32_t kind)
 	simnet_heal(net);
 	simcl_run_for(w->c, S(5));
 	if (short_one && kind == NEM_PARTITION)
-		expect_no_restart(w, starts, "a partition");
+		expect_no_restart(w, starts, "a partition shorter than P");
 }
 
 static void fault_partial(struct run *w)
@@ -160,7 +161,7 @@ static void fault_partial(struct run *w)
 	simnet_heal(simcl_net(w->c));
 	simcl_run_for(w->c, S(5));
 	if (w->hosts >= 3)
-		expect_no_restart(w, starts, "a partial partition");
+		expect_no_restart(w, starts, "a partial partition shorter than P");
 }
 
 static void fault_flap(struct run *w)
@@ -178,7 +179,7 @@ static void fault_flap(struct run *w)
 		simcl_run_for(w->c, rnd(w, S(2), S(4)));
 	}
 	simcl_run_for(w->c, S(5));
-	expect_no_restart(w, starts, "a flapping link");
+	expect_no_restart(w, starts, "a flapping link (outages shorter than P)");
 }
 
 static void fault_crash(struct run *w)
@@ -279,7 +280,7 @@ static void fault_stall(struct run *w)
 		simcl_disk_unstall(w->c, h);
 	}
 	simcl_run_for(w->c, rnd(w, S(2), S(5)));
-	expect_no_restart(w, starts, spike ? "a storage latency spike" : "a storage stall");
+	expect_no_restart(w, starts, spike ? "a storage latency spike shorter than F - 2T" : "a storage stall shorter than F - 2T");
 }
 
 static void fault_move(struct run *w)
