@@ -240,7 +240,7 @@ fl-raft-bench-server_SRCS := bench/raft/server.c
 fl-raft-bench-server_LIBS := raft common
 fl-raft-bench-server_EXTRA_LIBS := $(SODIUM_LIBS)
 fl-raft-bench-client_SRCS := bench/raft/client.c
-fl-raft-bench-client_LIBS :=
+fl-raft-bench-client_LIBS := common
 $(foreach p,$(BENCH_RAFT_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 .PHONY: bench-raft
 bench-raft: $(addprefix $(BUILD)/,$(BENCH_RAFT_PROGRAMS))

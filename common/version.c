@@ -1,5 +1,7 @@
 /* Version and build information (version.h). */
 #include "common/version.h"
+#include <stdlib.h>
+#include <string.h>
 #include "fencelock/fencelock.h"
 
 #if defined(__has_include)
@@ -38,4 +40,12 @@ void fl_print_version(FILE *f, const char *prog)
 {
 	fprintf(f, "%s %s\ncommit: %s\ncompiler: %s\n", prog, fl_build_version(), fl_build_commit(),
 		fl_build_compiler());
+}
+
+void fl_version_flag(int argc, char **argv, const char *prog)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		fl_print_version(stdout, prog);
+		exit(0);
+	}
 }

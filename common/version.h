@@ -18,4 +18,8 @@ const char *fl_build_compiler(void);
  * the text of every program's --version. */
 void fl_print_version(FILE *f, const char *prog);
 
+/* For the test and benchmark programs: when argv[1] is --version, prints
+ * fl_print_version(stdout, prog) and exits 0; otherwise returns. */
+void fl_version_flag(int argc, char **argv, const char *prog);
+
 #endif

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/version.h"
 
 #define MAX_MEMBERS 8
 #define MAX_CLIENTS 256
@@ -469,6 +470,7 @@ static int parse_list(const char *s, int *out, int max)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "fl-raft-bench-client");
 	static const struct option lo[] = {
 		{"backend", required_argument, NULL, 'b'}, {"ports", required_argument, NULL, 'p'},
 		{"pids", required_argument, NULL, 'k'},    {"clients", required_argument, NULL, 'c'},

@@ -27,6 +27,7 @@
 #include "common/loop.h"
 #include "fencelock/error.h"
 #include "raft/node.h"
+#include "common/version.h"
 
 #define BENCH_MAX_CLIENTS 256u
 #define BENCH_MAX_PENDING 8192u
@@ -360,6 +361,7 @@ static int start_node(struct server *s, const struct args *a)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "fl-raft-bench-server");
 	static struct server s;
 	struct args a;
 	char err[512];

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "disklock/bdev_sim.h"
 #include "disklock/lockspace.h"
+#include "common/version.h"
 
 static int acquired;
 
@@ -73,8 +74,9 @@ static void measure(uint32_t in_use, uint64_t *rd, uint64_t *wr)
 	fl_sim_free(&sim);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "fl-bench-renewal");
 	fl_log_set_level(LOG_ERR);
 	printf("%-14s %14s %14s %18s %8s\n", "hosts in use", "fl read B", "fl write B", "sanlock read B", "ratio");
 	uint32_t cases[] = {4, 64, 2000};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command-line conventions every program keeps: --version on each
-# program (version and commit), --help (exit 0) that prints the one
+# program (version and commit; the test tools and benchmarks too), --help (exit 0) that prints the one
 # exit-code table, -o only for the output format (format's io_timeout is
 # --io-timeout; the old -o N is still read, with a warning), JSON with
 # "schema_version" and unknown names as null, JSON errors under -o json
@@ -20,6 +20,12 @@ for p in fencelock fencelockd fencelock-sim; do
     grep -q '^commit: ' <<<"$out" || fail "$p --version has no commit line: $out"
 done
 expect_rc 0 "$FL" version
+# ... and on the test and benchmark programs that are built.
+for b in "$FL_BUILD"/tools/* "$FL_BUILD"/fl-bench-renewal "$FL_BUILD"/fl-raft-bench-server "$FL_BUILD"/fl-raft-bench-client; do
+    [ -x "$b" ] || continue
+    expect_rc 0 "$b" --version
+    [ "$(head -1 <<<"$out")" = "$(basename "$b") $want" ] || fail "$b --version: $out"
+done
 
 # --help exits 0 and prints the one exit-code table (its line for 9).
 table_line='  9  fencelockd unreachable'

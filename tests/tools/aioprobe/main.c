@@ -28,6 +28,7 @@
 #include "common/loop.h"
 #include "disklock/bdev.h"
 #include "fencelock/error.h"
+#include "common/version.h"
 
 #define STALL_EXTRA_READS 20u    /* > FUSE max_background (12): io_submit blocks */
 #define STALL_IOS (2u + STALL_EXTRA_READS)
@@ -373,6 +374,7 @@ static int cmd_open(const char *path, uint32_t sector)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "aioprobe");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 4 && strcmp(argv[1], "stall") == 0) {
 		uint64_t timeout_ms = argc > 4 ? strtoull(argv[4], NULL, 10) : 1000;

@@ -33,6 +33,7 @@
 #include "fencelock/error.h"
 #include "plugin/host/ctl_server.h"
 #include "plugin/host/guard.h"
+#include "common/version.h"
 
 #define STUB_VMS_MAX 16
 #define STUB_BUSY_MAX 8
@@ -300,6 +301,7 @@ static int stub_parse(int argc, char **argv, const char **sock)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "ctlstub");
 	const char *sock = NULL;
 	S.fence_after_ms = 4000;
 	S.kill_grace_ms = 1000;

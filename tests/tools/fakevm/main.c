@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include "common/assert.h"
 #include "tests/tools/fakevm/fvrec.h"
+#include "common/version.h"
 
 #define FAKEVM_MAX_INTERVAL_MS 60000u
 #define FAKEVM_ERR_REPORT_EVERY 50u  /* repeated I/O errors or alarms: one line in N */
@@ -415,6 +416,7 @@ static uint64_t make_nonce(void)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "fakevm");
 	struct fakevm vm = {.interval_ms = 20, .sector = 4096, .nslots = FV_DEFAULT_SLOTS, .fd = -1};
 	if (parse_args(&vm, argc, argv) != 0) {
 		usage(stderr);

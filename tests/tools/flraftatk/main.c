@@ -55,6 +55,7 @@
 #include "plugin/model/fsm.h"
 #include "raft/tcp_auth.h"
 #include "raft/transport.h"
+#include "common/version.h"
 
 #define WITNESS_ID 2000u
 #define HOLD_MAX 1024u
@@ -529,6 +530,7 @@ static int cmd_proxy(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "flraftatk");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (sodium_init() < 0)
 		return 2;

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/version.h"
 
 #define FLSTALL_MAX_THREADS 64  /* > kernel max_background (12) + sync requests */
 #define FLSTALL_WAIT_SLICE_NS 50000000L /* re-check for shutdown every 50 ms */
@@ -486,6 +487,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "flstall");
 	const char *mnt = NULL;
 	int fg = 0, debug = 0;
 	for (int i = 1; i < argc; i++) {

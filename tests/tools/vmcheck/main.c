@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include "common/assert.h"
 #include "tests/tools/fakevm/fvrec.h"
+#include "common/version.h"
 
 #define VC_MAX_PROCS 4096u
 #define VC_MAX_ITEMS 256u       /* overlaps and corrupt sectors listed (all are counted) */
@@ -673,6 +674,7 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	fl_version_flag(argc, argv, "vmcheck");
 	if (parse_args(argc, argv) != 0) {
 		usage(stderr);
 		return 2;
