@@ -50,6 +50,16 @@ for c in hosts vms leases; do
 done
 expect_rc 9 "$FL" hosts
 unset FENCELOCK_SOCKET
+# direct commands too: a JSON error on stdout, the text on stderr.
+for args in "dump $T/missing.img -o json" "mailbox --device $T/missing.img -o json" \
+            "read-leader -s LS:1:$T/missing.img:0 --output json"; do
+    # shellcheck disable=SC2086
+    out=$("$FL" direct $args 2>"$T/err"); rc=$?
+    [ "$rc" = 6 ] || fail "direct $args: exit $rc: $out $(cat "$T/err")"
+    jq -e '(.schema_version == 1) and (.ok == false) and (.exit == 6) and (.error | test("missing.img"))' <<<"$out" >/dev/null ||
+        fail "direct $args: not a JSON error: $out"
+    grep -q 'missing.img' "$T/err" || fail "direct $args: no text on stderr: $(cat "$T/err")"
+done
 
 # format: --io-timeout; -o N still works with a warning; -o json is refused.
 truncate -s 64M "$T/small.img"
