@@ -30,6 +30,7 @@
 #include "disklock/layout.h"
 #include "plugin/cli/cli.h"
 #include "plugin/cli/cmd_ops.h"
+#include "plugin/host/cfg_syntax.h"
 #include "plugin/host/config.h"
 
 #define DOCTOR_SAMPLES 200u
@@ -61,7 +62,7 @@ static void finding(struct doctor *dr, const char *level, const char *what, cons
 static void doctor_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fencelock doctor [--device PATH] [--config PATH] [--io-timeout MS]\n"
+		"usage: fencelock doctor [--device PATH] [--config PATH] [--io-timeout DURATION]\n"
 		"\n"
 		"Preflight of this host before it joins a cluster: the shared device with O_DIRECT,\n"
 		"its sector sizes, renewal-like read latency percentiles against T (a progress line\n"
@@ -71,7 +72,9 @@ static void doctor_usage(FILE *f)
 		"  -d, --device PATH     the shared device (default: [cluster] device of the config)\n"
 		"  -c, --config PATH     fencelockd's configuration (default /etc/fencelock/fencelock.conf,\n"
 		"                        if it exists)\n"
-		"  -T, --io-timeout MS   T to compare with (default: the device header's, else 1000)\n"
+		"  -T, --io-timeout DURATION  T to compare with, as in the configuration (500ms, 2s;\n"
+		"                        default: the device header's, else 1s); the latency\n"
+		"                        finding also proposes the smallest T this storage allows\n"
 		"  -h, --help            this text\n"
 		"\nexit: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad command line\n\n%s",
 		fl_cli_exit_codes_text);
@@ -125,6 +128,22 @@ static uint32_t doctor_sectors(struct doctor *dr, int fd)
 	return (uint32_t)lss;
 }
 
+/* The smallest T the measured reads allow: p99 at most T/10 and the slowest
+ * read at most T/2 (the margins docs/design.md asks of the lease loop), at
+ * least 100 ms, rounded up to 50 ms. The storage path's own failover time
+ * (multipath switch) is not seen by idle reads: T must cover it too. */
+static void doctor_propose_t(struct doctor *dr, double p99, double max)
+{
+	double need = p99 * 10.0 > max * 2.0 ? p99 * 10.0 : max * 2.0;
+	if (need < 100.0)
+		need = 100.0;
+	uint32_t t = ((uint32_t)need + 49u) / 50u * 50u;
+	FL_ASSERT(t >= 100);
+	finding(dr, "INFO", "proposed T", "io_timeout = %ums would fit these reads (p99 <= T/10, max <= T/2); "
+		"make it at least the storage path's failover time (multipath switch), and keep 1s unless "
+		"a faster failover is worth it (docs/operations.md, choosing T)", t);
+}
+
 /* Renewal-like reads: one sector at a time, O_DIRECT, timed. */
 static void doctor_latency(struct doctor *dr, int fd, uint32_t sector)
 {
@@ -157,6 +176,7 @@ static void doctor_latency(struct doctor *dr, int fd, uint32_t sector)
 		max > t / 2 ? ": the slowest read took more than T/2, so renewals would miss; fix the storage path "
 			      "or raise io_timeout" :
 		p99 > t / 10 ? ": p99 above T/10 leaves little margin; check the path and multipath settings" : "");
+	doctor_propose_t(dr, p99, max);
 }
 
 /* fast_io_fail_tmo of FC remote ports, where the kernel shows them. */
@@ -274,13 +294,11 @@ static int doctor_parse(int argc, char **argv, struct doctor *dr)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:c:T:h", lo, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 'd': dr->device = optarg; break;
 		case 'c': dr->config = optarg; break;
 		case 'T':
-			dr->io_timeout_ms = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end != '\0' || dr->io_timeout_ms < 100 || dr->io_timeout_ms > 300000)
+			if (cfg_parse_duration_ms(optarg, 300000, &dr->io_timeout_ms) != 0 || dr->io_timeout_ms < 100)
 				return -1;
 			break;
 		case 'h': doctor_usage(stdout); exit(FL_EXIT_OK);

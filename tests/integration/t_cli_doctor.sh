@@ -39,10 +39,15 @@ for want in "OK    config" "OK    O_DIRECT open" "OK    fencelock header cluster
     grep -qF -- "$want" <<<"$out" || fail "doctor lacks '$want': $out"
 done
 conf "" > "$T/good.conf"
-expect_rc 0 "$FL" doctor --config "$T/good.conf" --io-timeout 500
+expect_rc 0 "$FL" doctor --config "$T/good.conf" --io-timeout 500ms
 grep -qF "against T = 500 ms" <<<"$out" || fail "--io-timeout not used: $out"
+# It proposes a T from what it measured: at least 100 ms, a multiple of 50.
+prop=$(sed -n 's/.*proposed T *io_timeout = \([0-9]*\)ms would fit.*/\1/p' <<<"$out")
+[ -n "$prop" ] || fail "no proposed T: $out"
+[ "$prop" -ge 100 ] && [ $((prop % 50)) -eq 0 ] || fail "proposed T $prop ms is not a multiple of 50 from 100: $out"
 expect_rc 1 "$FL" doctor --device "$T/missing.img"
 grep -q "FAIL  O_DIRECT open" <<<"$out" || fail "missing device: $out"
-expect_rc 2 "$FL" doctor --io-timeout 5
+expect_rc 2 "$FL" doctor --io-timeout 5ms
+expect_rc 2 "$FL" doctor --io-timeout 500x
 [ "$(md5sum < "$img")" = "$sum_before" ] || fail "doctor wrote to the device"
 exit 0
