@@ -76,9 +76,12 @@ int raft_remove(struct raft *r, uint64_t now_us, uint64_t id)
 	return propose_config(r, &c);
 }
 
+/* Within catch_up_entries of our log, and it has answered at least once: a
+ * learner that never replied (not started yet) is not caught up, however
+ * short the log. */
 static bool caught_up(const struct raft *r, const struct raft_progress *p)
 {
-	return p->match + r->opt.catch_up_entries >= raft__last_index(r);
+	return p->match > 0 && p->match + r->opt.catch_up_entries >= raft__last_index(r);
 }
 
 static int promote_now(struct raft *r, uint64_t id)

@@ -105,6 +105,26 @@ static void a_caught_up_learner_is_promoted_to_voter(void **state)
 	fx_free(c);
 }
 
+static void a_learner_that_never_answered_is_not_promoted(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster(3, 45, &l);
+	uint64_t s = fx_add_server(c);
+	fx_isolate(c, s, FX_BOTH);
+	assert_int_equal(add(c, l, s), 0);
+	fx_run(c, 500000);
+	/* The log is far shorter than catch_up_entries, yet s never replied. */
+	assert_int_equal(raft_promote(fx_raft(c, l), fx_now(c), s), -FL_EAGAIN);
+	fx_drain(c, l);
+	fx_run(c, 3 * SEC);
+	assert_int_equal(role_of(c, l, s), RAFT_LEARNER);
+	assert_int_equal(raft_config_voters(raft_configuration(fx_raft(c, l), NULL)), 3);
+	fx_heal(c);
+	assert_true(wait_role(c, 4, s, RAFT_VOTER, 8 * SEC));
+	fx_free(c);
+}
+
 static void promotion_waits_until_the_learner_is_within_n_entries(void **state)
 {
 	(void)state;
@@ -302,6 +322,7 @@ int main(void)
 		cmocka_unit_test(a_new_server_joins_as_a_learner_and_receives_the_log),
 		cmocka_unit_test(a_learner_never_campaigns),
 		cmocka_unit_test(a_caught_up_learner_is_promoted_to_voter),
+		cmocka_unit_test(a_learner_that_never_answered_is_not_promoted),
 		cmocka_unit_test(promotion_waits_until_the_learner_is_within_n_entries),
 		cmocka_unit_test(promoting_a_server_that_is_not_a_learner_is_refused),
 		cmocka_unit_test(only_one_membership_change_is_in_flight_at_a_time),
