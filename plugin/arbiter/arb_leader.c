@@ -312,7 +312,10 @@ static void leader_fence_host(struct arb *a, uint32_t h, enum cls_state s, uint6
 			arb_mb_enqueue(a, MBJ_READ, h, 0);
 		return;
 	}
-	/* Acked: clear once it is back and nothing of it is left to move. */
+	/* Acked: clear once it is back and nothing of it is left to move;
+	 * an operator's fence stays until the operator lifts it. */
+	if (fh->fence.reason == FSM_FENCE_OPERATOR)
+		return;
 	bool back = arb_heard_us(a, h) != 0 && now - arb_heard_us(a, h) < a->tim.h_us &&
 		    ls_host_state(a->ls, h) == LS_HOST_LIVE && (a->view_flags[h] & ARB_VIEW_QUORATE);
 	if (!back || (vms_placed_on(a, h) > 0 && up_hosts_other_than(a, h) > 0))
@@ -347,8 +350,9 @@ static void leader_unquarantine(struct arb *a, const uint32_t *cand, uint32_t nc
 		return;
 	for (uint32_t i = 0; i < nc; i++) {
 		const struct fsm_host *fh = fsm_host_find(&a->fsm, cand[i]);
-		if (fh == NULL || fh->quarantine_until_us <= ct || fh->fence.active)
-			continue;
+		if (fh == NULL || fh->quarantine_until_us <= ct || fh->fence.active ||
+		    fh->quarantine_until_us == FSM_QUARANTINE_DRAINED)
+			continue; /* a drained host stays so until the operator undrains it */
 		uint64_t last = fh->fence_total ? fh->fence_stamps_us[(fh->fence_total - 1) % FSM_FENCE_HISTORY] : 0;
 		if (last < best_stamp) {
 			best_stamp = last;
@@ -387,6 +391,13 @@ static void leader_mark_failed(struct arb *a, uint64_t now, uint64_t ct)
 	}
 }
 
+/* Drained by the operator (FSM_QUARANTINE_DRAINED): its VMs are moved. */
+static bool host_drained(const struct arb *a, uint32_t h)
+{
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	return fh != NULL && fh->state == FSM_HOST_JOINED && fh->quarantine_until_us == FSM_QUARANTINE_DRAINED;
+}
+
 static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
 	assert_leader(a);
@@ -405,6 +416,8 @@ static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, con
 		struct fsm_cmd cmd;
 		plc_move_cmd(&a->fsm, m, ct, &cmd);
 		cmd.origin.cause = m->from_host != 0 ? host_cause(a, m->from_host) : FSM_CAUSE_PENDING;
+		if (m->from_host != 0 && host_drained(a, m->from_host))
+			cmd.origin.cause = FSM_CAUSE_OPERATOR;
 		if (leader_propose(a, &cmd) != 0)
 			continue; /* logged; proposed again next tick */
 		a->ldr.place_proposed_inc[m->vm_idx] = m->incarnation;
@@ -574,6 +587,8 @@ void arb_leader_tick(struct arb *a)
 	leader_hosts(a);
 	leader_slots(a);
 	cand[nc++] = (uint32_t)a->cfg.host_id;
+	if (host_drained(a, (uint32_t)a->cfg.host_id) && vms_placed_on(a, (uint32_t)a->cfg.host_id) > 0)
+		failed[nf++] = (uint32_t)a->cfg.host_id; /* placement drops us as a candidate */
 	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
 		if (h == a->cfg.host_id || fsm_host_find(&a->fsm, h) == NULL)
 			continue;
@@ -593,6 +608,8 @@ void arb_leader_tick(struct arb *a)
 			cand[nc++] = h;
 		else if (cls_may_take_over(s, a->cls[h].since_us, &a->tim, now) && vms_placed_on(a, h) > 0)
 			failed[nf++] = h;
+		if (host_drained(a, h) && vms_placed_on(a, h) > 0 && (nf == 0 || failed[nf - 1] != h))
+			failed[nf++] = h; /* a candidate too, but placement drops it (quarantined) */
 		struct fsm_cmd q;
 		if (plc_flap_check(&a->fsm, h, &a->cfg.plc, arb_cluster_time(a), &q) && due(a, &a->ldr.proposed_us[h])) {
 			q.origin.cause = FSM_CAUSE_FLAPPING;

@@ -173,6 +173,20 @@ FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
 FL_MUST_CHECK int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
 FL_MUST_CHECK int arb_host_remove(struct arb *a, uint32_t host_id);
 
+/* The operator's commands (arb_ops.c; leader only, -FL_ENOTLEADER
+ * elsewhere). A fence is an FSM_CMD_FENCE_REQUEST with reason
+ * FSM_FENCE_OPERATOR, proposed like any command: the leader then writes it
+ * into the host's mailbox and never clears it by itself. Unfencing writes
+ * CLEAR into the host's mailbox and proposes the FENCE_CLEAR (origin o).
+ * A transfer goes to target, or (0) to the host voter heard from most
+ * recently with a valid delta lease (*chosen); -FL_ENOENT when there is
+ * none, -FL_EINVAL when target is not another host voter. */
+FL_MUST_CHECK int arb_host_unfence(struct arb *a, uint32_t host_id, const struct fsm_origin *o);
+FL_MUST_CHECK int arb_leader_transfer(struct arb *a, uint32_t target, uint32_t *chosen);
+/* The host serving the disk voter as this host last heard within H (this
+ * host's id while it serves it), 0 if none. */
+uint32_t arb_witness_holder(const struct arb *a);
+
 /* Clean stop, when no VM runs here: stops the tick (nothing is started or
  * re-acquired any more) and releases the delta lease (timestamp 0: the
  * others see this host leave at once). The caller drives the loop until

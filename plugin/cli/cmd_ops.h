@@ -51,5 +51,12 @@ int fl_cli_exec(int argc, char **argv);
 /* `fencelock events [--since T] [--host H] [--vm UID] [-o text|json]`
  * (cmd_events.c); argv[0] is "events". */
 int fl_cli_events(int argc, char **argv);
+/* The quorum view and the operator's commands (cmd_ops2.c): `quorum`,
+ * `quarantine list|clear`, `vm show|move`, `host fence|unfence|drain|undrain`,
+ * `leader transfer`. fl_cli_ops2_handles() says whether argv (argv[0] the
+ * command group) is one of them. */
+#include <stdbool.h>
+bool fl_cli_ops2_handles(int argc, char **argv);
+int fl_cli_ops2(int argc, char **argv);
 
 #endif

@@ -22,7 +22,12 @@ static void usage(FILE *f)
 		"  events [--since T] [--host H] [--vm UID] [-o text|json]   the cluster's decision history\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
 		"  host add|remove ...       change the cluster's membership\n"
+		"  host fence|unfence|drain|undrain HOST   fence a host by hand, or evacuate it\n"
 		"  vm inquire|release|unregister|clear UID   administer one VM\n"
+		"  vm show UID | vm move UID --to HOST       a VM's record; hand it to another host\n"
+		"  quorum [-o text|json]     votes, voters, disk voter, learners, peers (Nagios codes)\n"
+		"  quarantine list|clear ... quarantined, drained and fenced hosts, FAILED VMs\n"
+		"  leader transfer [--to HOST]   hand Raft leadership to another host\n"
 		"  keygen [--key-file PATH] [--force]   create a cluster key (mode 0400)\n"
 		"  doctor [--device PATH] [--config PATH]   preflight of this host before it joins\n"
 		"  help           this text       version   the version and build (also --version)\n"
@@ -75,6 +80,8 @@ int main(int argc, char **argv)
 		return fl_cli_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)
 		return fl_cli_exec(argc - 1, argv + 1);
+	if (fl_cli_ops2_handles(argc - 1, argv + 1))
+		return fl_cli_ops2(argc - 1, argv + 1);
 	if (strcmp(argv[1], "host") == 0 || strcmp(argv[1], "vm") == 0)
 		return fl_cli_admin(argc - 1, argv + 1);
 	fprintf(stderr, "fencelock: unknown command '%s'; run 'fencelock --help'\n", argv[1]);

@@ -97,6 +97,24 @@ int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, cons
 	return CTL_DEFERRED;
 }
 
+int fld_wait_fn(struct fld *d, struct ctl_call *call, const char *uid, uint32_t host_id, const struct fsm_cmd *resubmit,
+		bool (*done)(struct fld *d, const struct fld_waiter *w), const char *hint)
+{
+	FL_ASSERT(done != NULL);
+	FL_ASSERT(hint != NULL);
+	int rv = fld_wait(d, FLW_FN, call, uid, host_id, resubmit);
+	for (uint32_t i = 0; rv == CTL_DEFERRED && i < FLD_WAITERS_MAX; i++) {
+		struct fld_waiter *w = &d->waiters[i];
+		if (w->used && w->call == call && w->kind == FLW_FN && w->done == NULL) {
+			w->done = done;
+			w->hint = hint;
+			return rv;
+		}
+	}
+	FL_ASSERT(rv != CTL_DEFERRED); /* fld_wait took a slot for call */
+	return rv;
+}
+
 int fld_wait_end(struct fld *d, struct ctl_call *call, const char *uid, uint64_t inc)
 {
 	FL_ASSERT(inc != 0);
@@ -128,6 +146,7 @@ static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 	case FLW_END:
 		return (vm = fsm_vm_find(f, w->uid, NULL)) == NULL || vm->incarnation != w->incarnation ||
 		       vm->desired_host != w->host_id;
+	case FLW_FN: return w->done(d, w);
 	default: FL_UNREACHABLE("unknown waiter kind"); return true;
 	}
 }
@@ -141,6 +160,7 @@ static const char *waiter_hint(const struct fld_waiter *w)
 	case FLW_HOST_ADD: return "no quorum, or the id or name is taken";
 	case FLW_END: return "its leases are released, and its stop is proposed again for 30 s; until it is committed, "
 			     "other hosts refuse to start it (no quorum?)";
+	case FLW_FN: return w->hint;
 	default: return "no quorum, or VMs are still placed on that host";
 	}
 }
@@ -441,7 +461,9 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 				"(the device's max_hosts)", req->host_id, d->layout.max_hosts);
 		return -FL_EINVAL;
 	}
-	struct fsm_cmd c = {.type = FSM_CMD_HOST_ADD, .host_id = req->host_id, .role = FSM_ROLE_LEARNER};
+	/* Recorded as a voter to be: the leader keeps promoting it (Raft does
+	 * once it has answered and caught up), however late its daemon starts. */
+	struct fsm_cmd c = {.type = FSM_CMD_HOST_ADD, .host_id = req->host_id, .role = FSM_ROLE_VOTER};
 	snprintf(c.name, sizeof(c.name), "%s", req->host_name);
 	snprintf(c.addr, sizeof(c.addr), "%s", req->host_addr);
 	/* The transport learns the address first: a host it cannot reach is
@@ -511,4 +533,5 @@ void fld_backend(struct fld *d, struct ctl_backend *be)
 	be->handlers[CTL_OP_HOST_ADD] = op_host_add;
 	be->handlers[CTL_OP_HOST_REMOVE] = op_host_remove;
 	be->handlers[CTL_OP_VM_CLEAR] = op_clear;
+	fld_ops_backend(d, be);
 }

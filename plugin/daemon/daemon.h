@@ -159,7 +159,9 @@ struct dvm {
 /* FLW_PLACED: a registration held while this host's view places the VM on
  * another host (a stop there may be committed but not yet applied here);
  * FLW_END: a vm.release answered once the VM_END it led to is applied here. */
-enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE, FLW_CLEAR, FLW_PLACED, FLW_END };
+/* FLW_FN: done when its done() says so (the operator's commands, ops.c). */
+enum fld_wait_kind { FLW_REGISTER = 1, FLW_UNREGISTER, FLW_HOST_ADD, FLW_HOST_REMOVE, FLW_CLEAR, FLW_PLACED, FLW_END,
+		     FLW_FN };
 
 /* A control call waiting for the FSM to show its effect. */
 struct fld_waiter {
@@ -175,6 +177,9 @@ struct fld_waiter {
 	bool have_cmd;
 	struct fsm_cmd cmd;
 	uint64_t resubmit_us;
+	/* FLW_FN: whether the FSM shows the effect, and what to say if it does not. */
+	bool (*done)(struct fld *d, const struct fld_waiter *w);
+	const char *hint;
 };
 
 struct fld_metrics {
@@ -194,6 +199,19 @@ struct fld_snap_host {
 	bool quarantined;            /* placement avoids it (fenced too often) */
 	char name[FSM_NAME_MAX + 1];
 	char addr[FSM_ADDR_MAX + 1];
+	/* The quorum view's per-peer facts and the host's operator marks. */
+	uint32_t queued;             /* frames queued to it */
+	bool drained;                /* quarantined until undrained (FSM_QUARANTINE_DRAINED) */
+	uint64_t quarantine_left_us; /* cluster time left in its quarantine, 0 none */
+	uint8_t fence;               /* 0 none, 1 requested, 2 answered FENCED */
+	uint8_t fence_reason;        /* enum fsm_fence_reason */
+};
+
+/* A server of the Raft configuration this host uses (hosts and the disk voter). */
+struct fld_snap_server {
+	uint32_t id;                 /* a host id, or FL_WITNESS_RAFT_ID */
+	bool voter;
+	uint64_t match;              /* leader only: its match index, else 0 */
 };
 
 struct fld_snap_vm {
@@ -236,6 +254,14 @@ struct fld_snap {
 	struct fl_worker_stats worker;
 	uint64_t metrics_skipped;
 	struct arb_mem mem;          /* the arbiter's memory accounting (arb_mem_usage) */
+	/* The quorum view (status.c): the Raft configuration, the disk voter's
+	 * host, and configured peers never heard from. */
+	uint32_t n_servers;
+	struct fld_snap_server servers[RAFT_MAX_SERVERS];
+	uint64_t last_index;
+	uint32_t witness_holder;     /* 0 none heard */
+	uint32_t n_never;
+	uint32_t never[CFG_PEERS_MAX];
 };
 
 /* The event history as the events op serves it (events.c): the FSM's
@@ -283,6 +309,19 @@ struct fld {
 	struct fld_events *events;   /* RCU-published by the loop; read by the control thread */
 	volatile bool done;
 };
+
+/* ---- quorum.c: the quorum view ---- */
+/* On the loop: host h's per-peer facts and operator marks (h->id set). */
+void fld_snap_host_marks(const struct fld *d, struct fld_snap_host *h);
+/* On the loop: the Raft configuration, disk voter host, peers never seen. */
+void fld_snap_quorum(const struct fld *d, struct fld_snap *s);
+/* The quorum view of snapshot s (a new reference, NULL without memory). */
+json_t *fld_quorum_json(const struct fld *d, const struct fld_snap *s);
+/* The quorum op's read handler (control thread). */
+int fld_read_quorum(void *ctx, struct ctl_call *call, const struct ctl_req *req);
+
+/* ---- ops.c: the operator's commands (owner loop handlers) ---- */
+void fld_ops_backend(struct fld *d, struct ctl_backend *be);
 
 /* ---- watchdog.c ---- */
 /* Opens and arms the watchdog when configured (timeout F); 0, or -1 with a
@@ -335,6 +374,9 @@ void fld_backend(struct fld *d, struct ctl_backend *be);
 /* Adds a waiter; -FL_ENOSPC when full. */
 int fld_wait(struct fld *d, enum fld_wait_kind kind, struct ctl_call *call, const char *uid, uint32_t host_id,
 	     const struct fsm_cmd *resubmit);
+/* As fld_wait(), done once done(d, w) says so; hint ends the timeout's message. */
+int fld_wait_fn(struct fld *d, struct ctl_call *call, const char *uid, uint32_t host_id, const struct fsm_cmd *resubmit,
+		bool (*done)(struct fld *d, const struct fld_waiter *w), const char *hint);
 /* vm.release of a VM whose end (VM_END of incarnation inc) was proposed:
  * answered once this host applied it, so that the wrapper's exit means the
  * stop is committed (another host may start the VM at once); after

@@ -119,6 +119,7 @@ static void snap_host(const struct fld *d, struct fld_snap *s, uint32_t id, cons
 	h->quarantined = fsm_host_quarantined(arb_fsm(d->arb), id, arb_fsm(d->arb)->clock_us);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->addr, sizeof(h->addr), "%s", addr);
+	fld_snap_host_marks(d, h);
 }
 
 /* Every member: the FSM's table, or the configured peers before the first commit. */
@@ -258,6 +259,7 @@ void fld_snap_publish(struct fld *d)
 		fl_worker_stats(d->worker, &s->worker);
 	s->metrics_skipped = fld_metrics_skipped();
 	arb_mem_usage(d->arb, &s->mem);
+	fld_snap_quorum(d, s);
 	if (snap_hosts(d, s) != 0 || snap_vms(d, s) != 0) {
 		snap_free(s);
 		return;
@@ -331,15 +333,43 @@ static json_t *host_name_json(const struct fld_snap *s, uint32_t id)
 	return json_null();
 }
 
+/* A host's operator marks: quarantine (seconds left, or drained), fence. */
+static json_t *host_marks_json(const struct fld_snap_host *h)
+{
+	static const char *const fence[] = {"none", "requested", "fenced"};
+	static const char *const reason[] = {"", "partitioned", "storage", "operator"};
+	char flags[96];
+	if (h->drained)
+		snprintf(flags, sizeof(flags), "drained");
+	else if (h->quarantine_left_us > 0)
+		snprintf(flags, sizeof(flags), "quarantined %" PRIu64 " s", (uint64_t)(h->quarantine_left_us / FL_US_PER_S));
+	else
+		flags[0] = '\0';
+	if (h->fence != 0) {
+		size_t l = strlen(flags);
+		snprintf(flags + l, sizeof(flags) - l, "%sfence %s (%s)", l ? ", " : "", fence[h->fence % 3],
+			 h->fence_reason < FL_ARRAY_SIZE(reason) ? reason[h->fence_reason] : "?");
+	}
+	return json_pack("{s:b,s:o,s:b,s:s,s:o,s:s}", "quarantined", h->drained || h->quarantine_left_us > 0,
+			 "quarantine_left_s",
+			 h->quarantine_left_us > 0 ? json_integer((json_int_t)(h->quarantine_left_us / FL_US_PER_S))
+						   : json_null(),
+			 "drained", h->drained, "fence", fence[h->fence % 3], "fence_reason",
+			 h->fence != 0 && h->fence_reason < FL_ARRAY_SIZE(reason) ? json_string(reason[h->fence_reason])
+										  : json_null(),
+			 "flags", flags);
+}
+
 static json_t *hosts_json(const struct fld_snap *s)
 {
 	json_t *a = json_array();
 	for (uint32_t i = 0; i < s->n_hosts; i++) {
 		const struct fld_snap_host *h = &s->hosts[i];
-		json_array_append_new(a, json_pack("{s:i,s:o,s:s,s:s,s:I,s:o,s:b}", "id", (int)h->id, "name",
-						   name_or_null(h->name), "addr", h->addr, "state",
-						   cls_state_name((enum cls_state)h->state), "since_s", since_s(h->since_us),
-						   "since", since_rfc3339(h->since_us), "voter", h->voter));
+		json_t *o = json_pack("{s:i,s:o,s:s,s:s,s:I,s:o,s:b}", "id", (int)h->id, "name", name_or_null(h->name),
+				      "addr", h->addr, "state", cls_state_name((enum cls_state)h->state), "since_s",
+				      since_s(h->since_us), "since", since_rfc3339(h->since_us), "voter", h->voter);
+		json_object_update_new(o, host_marks_json(h));
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -453,6 +483,7 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		if (s->vms[i].failed)
 			json_array_append_new(failed, json_string(s->vms[i].uid));
 	json_object_set_new(r, "vms_failed", failed);
+	json_object_set_new(r, "quorum", fld_quorum_json(d, s));
 	urcu_memb_read_unlock();
 	return 0;
 }
@@ -589,6 +620,28 @@ static void metrics_hosts(const struct fld_snap *s, struct mbuf *b)
 	mput(b, "# HELP fencelock_hosts Hosts per state, as this host sees them.\n# TYPE fencelock_hosts gauge\n");
 	for (int st = CLS_UP; st < CLS_STATE_END; st++)
 		mput(b, "fencelock_hosts{state=\"%s\"} %u\n", cls_state_name((enum cls_state)st), count[st]);
+	uint32_t quarantined = 0, drained = 0, fenced = 0, voters = 0, present = 0;
+	for (uint32_t i = 0; i < s->n_hosts; i++) {
+		quarantined += s->hosts[i].quarantine_left_us > 0;
+		drained += s->hosts[i].drained;
+		fenced += s->hosts[i].fence != 0;
+	}
+	for (uint32_t i = 0; i < s->n_servers; i++) {
+		const struct fld_snap_host *h = NULL;
+		for (uint32_t k = 0; k < s->n_hosts && h == NULL; k++)
+			h = s->hosts[k].id == s->servers[i].id ? &s->hosts[k] : NULL;
+		voters += s->servers[i].voter;
+		present += s->servers[i].voter && (s->servers[i].id == FL_WITNESS_RAFT_ID ? s->witness_holder != 0
+							   : h != NULL && h->state == CLS_UP);
+	}
+	mput(b, "# HELP fencelock_hosts_marked Hosts quarantined (flapping), drained, or with a fence in force.\n"
+		"# TYPE fencelock_hosts_marked gauge\n"
+		"fencelock_hosts_marked{mark=\"quarantined\"} %u\nfencelock_hosts_marked{mark=\"drained\"} %u\n"
+		"fencelock_hosts_marked{mark=\"fenced\"} %u\n", quarantined, drained, fenced);
+	mput(b, "# HELP fencelock_quorum_votes Raft votes: expected (voters), total (present), threshold.\n"
+		"# TYPE fencelock_quorum_votes gauge\nfencelock_quorum_votes{which=\"expected\"} %u\n"
+		"fencelock_quorum_votes{which=\"total\"} %u\nfencelock_quorum_votes{which=\"threshold\"} %u\n",
+	     voters, present, voters / 2 + 1);
 }
 
 static void metrics_control(const struct ctl_server_stats *cs, struct mbuf *b)
@@ -809,6 +862,7 @@ void fld_read_backend(struct fld *d, struct ctl_backend *be)
 	be->read_handlers[CTL_OP_METRICS] = read_metrics;
 	be->read_handlers[CTL_OP_VM_INQUIRE] = read_inquire;
 	be->read_handlers[CTL_OP_EVENTS] = fld_read_events;
+	be->read_handlers[CTL_OP_QUORUM] = fld_read_quorum;
 	be->thread_start = read_thread_start;
 	be->thread_stop = read_thread_stop;
 	be->before_replies = fld_snap_before_replies;

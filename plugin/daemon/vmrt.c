@@ -1310,6 +1310,14 @@ static int acquire_checks(struct fld *d, struct ctl_call *call, const struct ctl
 		ctl_call_errorf(call, "VM %s: this daemon tracks %u VMs at most", req->uid, FLD_MAX_VMS);
 		return -FL_ENOSPC;
 	}
+	const struct fsm_host *self = fsm_host_find(arb_fsm(d->arb), d->cfg.host_id);
+	if (vm->desired_host != d->cfg.host_id && self != NULL && self->quarantine_until_us > fsm_clock_us(arb_fsm(d->arb))) {
+		ctl_call_errorf(call, "host %u (%s) is %s: no VM is placed here%s", d->cfg.host_id, d->cfg.host_name,
+				self->quarantine_until_us == FSM_QUARANTINE_DRAINED ? "drained" : "quarantined (it flapped)",
+				self->quarantine_until_us == FSM_QUARANTINE_DRAINED ? " until 'fencelock host undrain'"
+										      : "; see 'fencelock quarantine list'");
+		return -FL_EBUSY;
+	}
 	if (vm->desired_host != 0 && vm->desired_host != d->cfg.host_id) {
 		char name[FSM_NAME_MAX + 1];
 		ctl_call_errorf(call, "VM %s is placed on host %u (%s)%s: its volume leases are held there; stop it "

@@ -36,6 +36,15 @@ static const struct {
 	[CTL_OP_HOST_REMOVE] = {"host.remove", true},
 	[CTL_OP_VM_CLEAR] = {"vm.clear", true},
 	[CTL_OP_EVENTS] = {"events", false},
+	[CTL_OP_QUORUM] = {"quorum", false},
+	[CTL_OP_VM_SHOW] = {"vm.show", false},
+	[CTL_OP_QUARANTINE_CLEAR] = {"quarantine.clear", true},
+	[CTL_OP_HOST_FENCE] = {"host.fence", true},
+	[CTL_OP_HOST_UNFENCE] = {"host.unfence", true},
+	[CTL_OP_HOST_DRAIN] = {"host.drain", true},
+	[CTL_OP_HOST_UNDRAIN] = {"host.undrain", true},
+	[CTL_OP_VM_MOVE] = {"vm.move", true},
+	[CTL_OP_LEADER_TRANSFER] = {"leader.transfer", true},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -229,7 +238,7 @@ static int decode_host(json_t *msg, struct ctl_req *req, char *err, size_t errle
 	if (rv != 0)
 		return rv;
 	req->host_id = (uint32_t)id;
-	if (req->op == CTL_OP_HOST_REMOVE)
+	if (req->op != CTL_OP_HOST_ADD)
 		return 0;
 	rv = get_str(msg, "name", true, CFG_NAME_MAX, &req->host_name, err, errlen);
 	if (rv == 0 && !cfg_name_valid(req->host_name))
@@ -250,12 +259,33 @@ static int decode_events(json_t *msg, struct ctl_req *req, char *err, size_t err
 	return rv;
 }
 
+/* vm.move: uid and "to" (a host id); leader.transfer: "to", 0 or absent = any. */
+static int decode_to(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
+{
+	json_int_t to;
+	bool move = req->op == CTL_OP_VM_MOVE;
+	int rv = move ? get_uid(msg, req, err, errlen) : 0;
+	if (rv == 0)
+		rv = get_int(msg, "to", move, move ? 1 : 0, CFG_HOST_ID_MAX, 0, &to, err, errlen);
+	if (rv == 0)
+		req->host_id = (uint32_t)to;
+	return rv;
+}
+
 static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
 {
 	int rv;
 	switch (req->op) {
 	case CTL_OP_STATUS: case CTL_OP_HOSTS: case CTL_OP_LEASES: case CTL_OP_VMS: case CTL_OP_METRICS:
+	case CTL_OP_QUORUM:
 		return 0;
+	case CTL_OP_VM_SHOW:
+		return get_uid(msg, req, err, errlen);
+	case CTL_OP_QUARANTINE_CLEAR: case CTL_OP_HOST_FENCE: case CTL_OP_HOST_UNFENCE: case CTL_OP_HOST_DRAIN:
+	case CTL_OP_HOST_UNDRAIN:
+		return decode_host(msg, req, err, errlen);
+	case CTL_OP_VM_MOVE: case CTL_OP_LEADER_TRANSFER:
+		return decode_to(msg, req, err, errlen);
 	case CTL_OP_VM_REGISTER:
 		return decode_register(msg, req, err, errlen);
 	case CTL_OP_VM_UNREGISTER: case CTL_OP_VM_INQUIRE: case CTL_OP_VM_CLEAR:
@@ -345,7 +375,9 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 		else
 			rv |= json_object_set_new(o, "exit_code", json_integer(req->exit_code));
 	}
-	if (req->op == CTL_OP_HOST_ADD || req->op == CTL_OP_HOST_REMOVE) {
+	if (req->op == CTL_OP_VM_MOVE || req->op == CTL_OP_LEADER_TRANSFER)
+		rv |= json_object_set_new(o, "to", json_integer(req->host_id));
+	else if (req->host_id != 0) {
 		rv |= json_object_set_new(o, "id", json_integer(req->host_id));
 		rv |= set_str(o, "name", req->host_name);
 		rv |= set_str(o, "addr", req->host_addr);

@@ -53,6 +53,17 @@ enum ctl_op {
 	CTL_OP_HOST_REMOVE,
 	CTL_OP_VM_CLEAR,        /* uid: clears FAILED (the operator looked at it) */
 	CTL_OP_EVENTS,          /* the cluster's event history, since_index? */
+	/* The quorum view and the operator's commands (docs/operations.md):
+	 * the changes run on the leader, which records the caller. */
+	CTL_OP_QUORUM,          /* votes, voters, learners, peers (read) */
+	CTL_OP_VM_SHOW,         /* uid: the VM's spec, volumes, state (read) */
+	CTL_OP_QUARANTINE_CLEAR, /* id: lifts a host's quarantine */
+	CTL_OP_HOST_FENCE,      /* id: fences a host through its mailbox */
+	CTL_OP_HOST_UNFENCE,    /* id: clears an operator's fence */
+	CTL_OP_HOST_DRAIN,      /* id: moves every VM away, then nothing is placed there */
+	CTL_OP_HOST_UNDRAIN,    /* id */
+	CTL_OP_VM_MOVE,         /* uid, to: hands the VM over to host `to` */
+	CTL_OP_LEADER_TRANSFER, /* to (0: the best voter) */
 	CTL_OP_COUNT
 };
 
@@ -74,7 +85,8 @@ struct ctl_req {
 	const char *state;            /* vm.acquire: hand-off state from vm.inquire, or NULL */
 	int32_t exit_code;            /* vm.exited: 0..255, or -1 when killed by a signal */
 	int32_t exit_signal;          /* vm.exited: 0, or the signal that ended it */
-	uint32_t host_id;             /* host.add/remove: 1..2000 */
+	uint32_t host_id;             /* host.*, quarantine.clear: 1..2000; vm.move,
+				       * leader.transfer ("to"): 1..2000, leader.transfer 0 = any */
 	const char *host_name;        /* host.add */
 	const char *host_addr;        /* host.add: IPv4:port */
 	uint64_t since_index;         /* events: only events of Raft entries >= this (0: all held) */

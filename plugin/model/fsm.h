@@ -46,6 +46,9 @@
 #define FSM_SLOTS_MAX 65536u
 #define FSM_SLOT_NONE UINT32_MAX  /* volume without a lease slot */
 #define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
+/* quarantine_until_us of a drained host: quarantined until an operator
+ * undrains it (nothing is placed there; the leader moves its VMs away). */
+#define FSM_QUARANTINE_DRAINED UINT64_MAX
 
 #define FSM_CMD_MAGIC 0x31434C46u    /* "FLC1" */
 /* 2: vm-register carries the owner uid/gid; 3: and volume identities;

@@ -108,6 +108,15 @@ static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
 		{.op = CTL_OP_HOST_REMOVE, .host_id = 4},
 		{.op = CTL_OP_VM_CLEAR, .uid = "a"},
 		{.op = CTL_OP_EVENTS, .since_index = 7},
+		{.op = CTL_OP_QUORUM},
+		{.op = CTL_OP_VM_SHOW, .uid = "a"},
+		{.op = CTL_OP_QUARANTINE_CLEAR, .host_id = 2},
+		{.op = CTL_OP_HOST_FENCE, .host_id = 2},
+		{.op = CTL_OP_HOST_UNFENCE, .host_id = 2},
+		{.op = CTL_OP_HOST_DRAIN, .host_id = 2},
+		{.op = CTL_OP_HOST_UNDRAIN, .host_id = 2},
+		{.op = CTL_OP_VM_MOVE, .uid = "a", .host_id = 3},
+		{.op = CTL_OP_LEADER_TRANSFER},
 	};
 	assert_int_equal(sizeof(reqs) / sizeof(reqs[0]), CTL_OP_COUNT);
 	for (size_t i = 0; i < CTL_OP_COUNT; i++) {
@@ -129,6 +138,36 @@ static void only_reads_are_open_to_everyone(void **state)
 	assert_false(ctl_op_mutates(CTL_OP_VM_INQUIRE));
 	assert_true(ctl_op_mutates(CTL_OP_VM_ACQUIRE));
 	assert_true(ctl_op_mutates(CTL_OP_HOST_REMOVE));
+	assert_false(ctl_op_mutates(CTL_OP_QUORUM));
+	assert_false(ctl_op_mutates(CTL_OP_VM_SHOW));
+	assert_true(ctl_op_mutates(CTL_OP_HOST_FENCE));
+	assert_true(ctl_op_mutates(CTL_OP_HOST_DRAIN));
+	assert_true(ctl_op_mutates(CTL_OP_VM_MOVE));
+	assert_true(ctl_op_mutates(CTL_OP_QUARANTINE_CLEAR));
+	assert_true(ctl_op_mutates(CTL_OP_LEADER_TRANSFER));
+}
+
+static void operator_ops_check_their_fields(void **state)
+{
+	(void)state;
+	json_t *o = json_pack("{s:i,s:s,s:s}", "v", 1, "op", "vm.move", "uid", "a");
+	struct ctl_req got;
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "'to'"));
+	json_object_set_new(o, "to", json_integer(0));
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), -FL_EINVAL);
+	json_object_set_new(o, "to", json_integer(3));
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.host_id, 3);
+	json_decref(o);
+	o = json_pack("{s:i,s:s}", "v", 1, "op", "host.fence");
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), -FL_EINVAL);
+	assert_non_null(strstr(err, "'id'"));
+	json_decref(o);
+	o = json_pack("{s:i,s:s}", "v", 1, "op", "leader.transfer");
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.host_id, 0);
+	json_decref(o);
 }
 
 static void the_encoder_refuses_what_the_daemon_would_refuse(void **state)
@@ -384,6 +423,7 @@ int main(void)
 		cmocka_unit_test(a_register_request_round_trips_through_a_frame),
 		cmocka_unit_test(every_op_encodes_to_a_request_the_decoder_accepts),
 		cmocka_unit_test(only_reads_are_open_to_everyone),
+		cmocka_unit_test(operator_ops_check_their_fields),
 		cmocka_unit_test(the_encoder_refuses_what_the_daemon_would_refuse),
 		cmocka_unit_test(another_protocol_version_is_refused),
 		cmocka_unit_test(an_unknown_op_is_refused_by_name),
