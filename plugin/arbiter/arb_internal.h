@@ -147,6 +147,7 @@ struct arb_leader_state {
 	uint64_t slot_proposed_us;
 	uint64_t member_us;           /* last membership change we proposed */
 	uint64_t hosts_proposed_us;
+	uint64_t rename_us;             /* last HOST_RENAME of a placeholder name proposed */
 	uint64_t transfer_us;         /* last leadership hand-off attempt */
 	bool leader_noted;            /* our FSM_NOTE_LEADER is proposed */
 	uint64_t note_us[ARB_MAX_HOSTS + 1]; /* last FSM_NOTE about each host proposed */

@@ -130,6 +130,29 @@ static void leader_hosts(struct arb *a)
 	}
 }
 
+/* A host recorded before it was seen got the placeholder name "hostN"
+ * (leader_hosts); once its delta lease shows its real name, the record
+ * takes it (one rename per retry interval). */
+static void leader_rename(struct arb *a)
+{
+	assert_leader(a);
+	for (uint32_t id = 1; id <= a->cfg.layout.max_hosts && id <= ARB_MAX_HOSTS; id++) {
+		const struct fsm_host *fh = fsm_host_find(&a->fsm, id);
+		const struct ls_host_obs *o = ls_host(a->ls, id);
+		char placeholder[FSM_NAME_MAX + 1];
+		snprintf(placeholder, sizeof(placeholder), "host%u", id);
+		if (fh == NULL || fh->state != FSM_HOST_JOINED || strcmp(fh->name, placeholder) != 0 || o == NULL ||
+		    !o->seen || o->name[0] == '\0' || strcmp(o->name, placeholder) == 0)
+			continue;
+		if (!due(a, &a->ldr.rename_us))
+			return;
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_RENAME, .host_id = id};
+		snprintf(cmd.name, sizeof(cmd.name), "%s", o->name);
+		(void)leader_propose(a, &cmd); /* logged; due() retries */
+		return;
+	}
+}
+
 static void leader_slots(struct arb *a)
 {
 	assert_leader(a);
@@ -585,6 +608,7 @@ void arb_leader_tick(struct arb *a)
 	leader_note_self(a);
 	uint32_t failed[ARB_MAX_HOSTS], cand[ARB_MAX_HOSTS + 1], nf = 0, nc = 0;
 	leader_hosts(a);
+	leader_rename(a);
 	leader_slots(a);
 	cand[nc++] = (uint32_t)a->cfg.host_id;
 	if (host_drained(a, (uint32_t)a->cfg.host_id) && vms_placed_on(a, (uint32_t)a->cfg.host_id) > 0)

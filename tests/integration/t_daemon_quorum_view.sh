@@ -3,7 +3,8 @@
 # three loopback daemons: with h3 configured but not started, the leader
 # counts 2 of 3 votes (threshold 2), lists h3 as a configured peer never
 # seen and answers WARNING; once h3 runs, 3 of 3 and OK, every peer heard
-# within a second over a connected link, match indexes on the leader only.
+# within a second over a connected link, match indexes on the leader only,
+# and h3's placeholder name (recorded before it was seen) replaced by its own.
 # A host added but not started is a learner with its lag (WARNING). vm show
 # gives a VM's spec, volumes with identity and ro flag, state, host and
 # history; leader transfer hands leadership to the host asked for.
@@ -33,6 +34,9 @@ dl_wait_cluster 20
 L=$(dl_leader 1)
 F=$(( L % 3 + 1 ))
 wait_for 10 eval "q $L | jq -e '.total_votes == 3 and .never_seen == []' >/dev/null" || fail "3 votes: $(q "$L")"
+# h3 was recorded before it was seen ("host3"); its real name replaces that.
+wait_for 5 eval "dl_json $L hosts | jq -e '[.hosts[].name] | sort == [\"h1\",\"h2\",\"h3\"]' >/dev/null" ||
+    fail "host names: $(dl_json "$L" hosts)"
 out=$(q "$L")
 jq -e '.view == "leader" and .witness_holder == null and .learners == [] and
        ([.voters[] | select(.kind == "host" and .match_index > 0)] | length) == 3' <<<"$out" >/dev/null ||
@@ -51,7 +55,7 @@ wait_for 10 dl_vm_started_on vm-q "$F" || fail "vm-q did not start on h$F"
 wait_for 5 eval "\"$FL\" -s $(dl_sock "$L") vm show vm-q -o json | jq -e '.state == \"RUNNING\"' >/dev/null" ||
     fail "vm show: $("$FL" -s "$(dl_sock "$L")" vm show vm-q -o json 2>&1)"
 out=$("$FL" -s "$(dl_sock "$L")" vm show vm-q -o json)
-jq -e --argjson f "$F" '.host == $f and (.host_name | type) == "string" and .volumes[0].ro == false and
+jq -e --argjson f "$F" '.host == $f and .host_name == "h\($f)" and .volumes[0].ro == false and
        (.volumes[0].id | startswith("file:")) and .volumes[0].path == "'"$T"'/vol-vm-q.img" and
        .history_events >= 2 and .spec != null and .schema_version == 1' <<<"$out" >/dev/null || fail "vm show: $out"
 expect_rc 0 "$FL" -s "$(dl_sock "$F")" vm show vm-q
