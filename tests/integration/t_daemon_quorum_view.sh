@@ -58,8 +58,8 @@ out=$("$FL" -s "$(dl_sock "$L")" vm show vm-q -o json)
 jq -e --argjson f "$F" '.host == $f and .host_name == "h\($f)" and .volumes[0].ro == false and
        (.volumes[0].id | startswith("file:")) and .volumes[0].path == "'"$T"'/vol-vm-q.img" and
        .history_events >= 2 and .spec != null and .schema_version == 1' <<<"$out" >/dev/null || fail "vm show: $out"
-expect_rc 0 "$FL" -s "$(dl_sock "$F")" vm show vm-q
-grep -q "^State: *RUNNING" <<<"$out" || fail "vm show text: $out"
+wait_for 5 eval "\"$FL\" -s $(dl_sock "$F") vm show vm-q | grep -q '^State: *RUNNING'" ||
+    fail "vm show text on h$F: $("$FL" -s "$(dl_sock "$F")" vm show vm-q 2>&1)"
 expect_rc 6 "$FL" -s "$(dl_sock "$F")" vm show no-such-vm
 
 # A host added but not running: a learner with its lag; WARNING.
