@@ -19,7 +19,8 @@ bb=/bin/busybox    # busybox-static's: the guest has no C library
 [ -x "$bb" ] || { echo "no $bb (install busybox-static)"; exit 77; }
 command -v qemu-system-x86_64 >/dev/null || { echo "no qemu-system-x86_64 (install qemu-system-x86)"; exit 77; }
 img=$out/guest.cpio.gz
-inputs=("$root/tests/microvm/guest_init" "$root/tests/microvm/build-guest.sh" "$root"/tests/tools/fakevm/*.[ch] "$kernel")
+inputs=("$root/tests/microvm/guest_init" "$root/tests/microvm/build-guest.sh" "$root"/tests/tools/fakevm/*.[ch]
+        "$root"/common/version.[ch] "$kernel")
 if [ -s "$img" ] && [ -s "$out/vmlinuz" ]; then
     fresh=1; for f in "${inputs[@]}"; do [ "$f" -nt "$img" ] && fresh=0; done
     [ $fresh = 1 ] && { echo "$out"; exit 0; }
@@ -29,7 +30,8 @@ mkdir -p "$tmp"/{bin,proc,sys,dev,tmp,mnt,lib/modules} "$out"
 cp "$bb" "$tmp/bin/busybox"
 # fakevm, linked statically: the guest has no C library.
 cc -static -O2 -std=c11 -D_GNU_SOURCE -I"$root/include" -I"$root" -o "$tmp/bin/fakevm" \
-    "$root"/tests/tools/fakevm/*.c "$root"/common/assert.c "$root"/common/crc32c.c "$root"/common/log.c
+    -I"$build/gen" "$root"/tests/tools/fakevm/*.c "$root"/common/assert.c "$root"/common/crc32c.c \
+    "$root"/common/log.c "$root"/common/version.c
 for m in virtio/virtio_ring virtio/virtio virtio/virtio_mmio virtio/virtio_pci virtio/virtio_pci_modern_dev \
          virtio/virtio_pci_legacy_dev block/virtio_blk; do
     f=$(ls "$mods/$m.ko"* 2>/dev/null | head -1)
