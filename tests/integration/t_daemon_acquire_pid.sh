@@ -10,7 +10,9 @@ command -v jq >/dev/null || skip "jq missing (apt-get install jq)"
 
 dl_setup 1
 dl_start 1
-wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]' || fail "h1 not quorate alone"
+# Quorate and its own delta lease valid: an acquire is refused before both.
+wait_for 10 eval '[ "$(dl_json 1 status | dl_py "\"%s %s\" % (d.get(\"quorate\"), d.get(\"lease_valid\"))")" = "True True" ]' ||
+    fail "h1 not quorate alone with a valid lease: $(dl_json 1 status)"
 touch "$T/vol-p.img"
 # Another process of ours, not the caller: its output must not hold the
 # suite's pipe open, and it must not outlive the test.
