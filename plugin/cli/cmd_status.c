@@ -132,7 +132,7 @@ static void print_table(const struct column *cols, size_t ncols, json_t *rows)
 
 static const struct column host_cols[] = {
 	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
-	{"SINCE", "since"}, {"VOTER", "voter"},
+	{"SINCE", "since"}, {"VOTER", "voter"}, {"MARKS", "flags"},
 };
 static const struct column lease_cols[] = {
 	{"VOLUME", "volume"}, {"IDENTITY", "id"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"},
@@ -152,7 +152,7 @@ static const struct column vm_cols_wide[] = {
 };
 static const struct column host_cols_wide[] = {
 	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
-	{"SINCE", "since"}, {"FOR (s)", "since_s"}, {"VOTER", "voter"},
+	{"SINCE", "since"}, {"FOR (s)", "since_s"}, {"VOTER", "voter"}, {"MARKS", "flags"},
 };
 
 /* Evaluates a status reply as a Nagios plugin; summary gets the reason. */
@@ -254,6 +254,28 @@ static void print_state_counts(json_t *hosts)
 	printf("%s\n", json_array_size(hosts) == 0 ? " none" : "");
 }
 
+/* The quorum's votes (`fencelock quorum` has the details) and the hosts an
+ * operator or flap damping marked (quarantined, drained, fenced). */
+static void status_quorum_lines(json_t *r)
+{
+	json_t *q = json_object_get(r, "quorum"), *h;
+	char holder[CELL_MAX];
+	size_t i;
+	if (json_is_object(q)) {
+		cell_text(json_object_get(q, "witness_holder"), holder, sizeof(holder));
+		printf("%-22s %lld of %lld expected, threshold %lld; disk voter served by %s\n", "Votes:",
+		       (long long)json_integer_value(json_object_get(q, "total_votes")),
+		       (long long)json_integer_value(json_object_get(q, "expected_votes")),
+		       (long long)json_integer_value(json_object_get(q, "threshold")), holder);
+	}
+	json_array_foreach(json_object_get(r, "hosts"), i, h) {
+		const char *flags = json_string_value(json_object_get(h, "flags"));
+		if (flags != NULL && flags[0] != '\0')
+			printf("%-22s host %lld: %s\n", "Marked:", (long long)json_integer_value(json_object_get(h, "id")),
+			       flags);
+	}
+}
+
 static void status_text(json_t *r, int code, const char *summary)
 {
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
@@ -276,6 +298,7 @@ static void status_text(json_t *r, int code, const char *summary)
 	else
 		print_kv("io_timeout (T):", r, "io_timeout_s", " s");
 	print_kv("Partition tol. (P):", r, "partition_tolerance_s", " s");
+	status_quorum_lines(r);
 	json_t *hosts = json_object_get(r, "hosts"), *vms = json_object_get(r, "vms");
 	print_state_counts(hosts);
 	printf("\nHosts (%zu):\n", json_array_size(hosts));

@@ -42,6 +42,11 @@ wait_for 5 dl_vm_alive_on vm-b "$B" || fail "vm-b not alive on h$B"
 no_overlap vm-b "$F" "$B"
 ctl "$L" hosts -o json | jq -e --argjson f "$F" '.hosts[] | select(.id == $f) | .drained and .quarantined' >/dev/null ||
     fail "h$F not shown drained: $(ctl "$L" hosts -o json)"
+out=$(ctl "$L" status || true)
+grep -q "^Marked: *host $F: drained" <<<"$out" && grep -q "^Votes: *3 of 3 expected, threshold 2" <<<"$out" ||
+    fail "status text lacks the drain or the votes: $out"
+out=$(ctl "$L" hosts)
+grep -q "| drained *|" <<<"$out" || fail "hosts table lacks the drain: $out"
 expect_rc 3 ctl "$L" vm move vm-a --to "$F"
 grep -q "quarantined or drained" <<<"$out" || fail "move onto a drained host: $out"
 t0=$(now_ms)
