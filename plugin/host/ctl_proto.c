@@ -37,7 +37,7 @@ static const struct {
 	[CTL_OP_VM_CLEAR] = {"vm.clear", true},
 	[CTL_OP_EVENTS] = {"events", false},
 	[CTL_OP_QUORUM] = {"quorum", false},
-	[CTL_OP_VM_SHOW] = {"vm.show", false},
+	[CTL_OP_VM_SHOW] = {"vm.show", true}, /* privileged: a spec may hold secrets */
 	[CTL_OP_QUARANTINE_CLEAR] = {"quarantine.clear", true},
 	[CTL_OP_HOST_FENCE] = {"host.fence", true},
 	[CTL_OP_HOST_UNFENCE] = {"host.unfence", true},

@@ -56,7 +56,7 @@ enum ctl_op {
 	/* The quorum view and the operator's commands (docs/operations.md):
 	 * the changes run on the leader, which records the caller. */
 	CTL_OP_QUORUM,          /* votes, voters, learners, peers (read) */
-	CTL_OP_VM_SHOW,         /* uid: the VM's spec, volumes, state (read) */
+	CTL_OP_VM_SHOW,         /* uid: the VM's spec, volumes, state (privileged: specs may hold secrets) */
 	CTL_OP_QUARANTINE_CLEAR, /* id: lifts a host's quarantine */
 	CTL_OP_HOST_FENCE,      /* id: fences a host through its mailbox */
 	CTL_OP_HOST_UNFENCE,    /* id: clears an operator's fence */
@@ -95,8 +95,8 @@ struct ctl_req {
 /* The op's wire name ("vm.acquire"); op < CTL_OP_COUNT. */
 const char *ctl_op_name(enum ctl_op op);
 
-/* True for ops that change state: they need root, the daemon's own uid or
- * the configured control group. */
+/* True for ops that change state (and vm.show, whose spec may hold
+ * secrets): they need root, the daemon's own uid or the control group. */
 bool ctl_op_mutates(enum ctl_op op);
 
 /* True if uid is a valid VM uid (it also names the VM's guard file). */
