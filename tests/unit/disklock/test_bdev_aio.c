@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "common/loop.h"
 #include "disklock/bdev.h"
+#include "scratch_dir.h"
 #include "fencelock/error.h"
 
 #define DEV_BYTES (1024u * 1024u)
@@ -381,27 +382,9 @@ static void the_device_default_timeout_applies_when_the_io_gives_none(void **sta
 	fl_bdev_close(d);
 }
 
-/* The scratch directory sits in the build directory: <build>/tests/disklock/<exe>. */
-static int make_scratch_dir(void)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *slash = strrchr(exe, '/');
-		if (slash == NULL)
-			return -1;
-		*slash = '\0';
-	}
-	snprintf(scratch_dir, sizeof(scratch_dir), "%s/tmp-bdev-aio-%d", exe, (int)getpid());
-	return mkdir(scratch_dir, 0700);
-}
-
 int main(void)
 {
-	if (make_scratch_dir() != 0) {
+	if (test_scratch_dir(scratch_dir, sizeof(scratch_dir), "bdev-aio") != 0) {
 		fprintf(stderr, "test_bdev_aio: cannot create a scratch directory under the build directory: %s\n",
 			strerror(errno));
 		return 1;

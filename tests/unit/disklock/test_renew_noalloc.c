@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "disklock/bdev.h"
+#include "scratch_dir.h"
 #include "disklock/lockspace.h"
 #include "fencelock/error.h"
 
@@ -180,27 +181,9 @@ static void the_counter_sees_an_allocation(void **state)
 	assert_true(n >= 1);
 }
 
-/* The scratch directory sits in the build directory: <build>/tests/disklock/<exe>. */
-static int make_scratch_dir(void)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *slash = strrchr(exe, '/');
-		if (slash == NULL)
-			return -1;
-		*slash = '\0';
-	}
-	snprintf(scratch_dir, sizeof(scratch_dir), "%s/tmp-renew-noalloc-%d", exe, (int)getpid());
-	return mkdir(scratch_dir, 0700);
-}
-
 int main(void)
 {
-	if (make_scratch_dir() != 0) {
+	if (test_scratch_dir(scratch_dir, sizeof(scratch_dir), "renew-noalloc") != 0) {
 		fprintf(stderr, "test_renew_noalloc: cannot create a scratch directory under the build directory: %s\n",
 			strerror(errno));
 		return 1;
