@@ -40,6 +40,11 @@ B=$(dl_vm_host vm-b)
 [ -n "$B" ] && [ "$B" != "$F" ] || fail "vm-b still on h$F after the drain"
 wait_for 5 dl_vm_alive_on vm-b "$B" || fail "vm-b not alive on h$B"
 no_overlap vm-b "$F" "$B"
+out=$(ctl "$L" events -o json)
+jq -e --argjson f "$F" '[.events[] | select(.type == "vm-placed" and .vm == "vm-b" and .from_host == $f and
+       .cause == "operator")] | length == 1' <<<"$out" >/dev/null || fail "the drain's move is not in the history: $out"
+jq -e --argjson f "$F" --argjson u "$(id -u)" '[.events[] | select(.type == "vm-placed" and .vm == "vm-a" and
+       .from_host == $f and .by_uid == $u)] | length == 1' <<<"$out" >/dev/null || fail "the move of vm-a does not name the caller: $out"
 ctl "$L" hosts -o json | jq -e --argjson f "$F" '.hosts[] | select(.id == $f) | .drained and .quarantined' >/dev/null ||
     fail "h$F not shown drained: $(ctl "$L" hosts -o json)"
 out=$(ctl "$L" status || true)

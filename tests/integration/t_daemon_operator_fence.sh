@@ -30,6 +30,10 @@ expect_rc 0 ctl "$L" host fence "h$F" --wait-s 30
 [ "$(host_field "$L" "$F" fence)" = fenced ] || fail "h$F not fenced: $(dl_json "$L" hosts)"
 [ "$(host_field "$L" "$F" fence_reason)" = operator ] || fail "fence reason: $(dl_json "$L" hosts)"
 grep -q "operator uid $(id -u) (pid [0-9]*) asks: fence host $F" "$T/h$L/log" || fail "no notice naming the caller"
+out=$(ctl "$L" events -o json)
+jq -e --argjson f "$F" --argjson u "$(id -u)" '[.events[] | select(.type == "fence-requested" and .host == $f and
+       .state == "operator" and .cause == "operator" and .by_uid == $u)] | length == 1' <<<"$out" >/dev/null ||
+    fail "the event history lacks the operator's fence: $out"
 st "$F" | jq -e '.fenced' >/dev/null || fail "h$F does not say it is fenced: $(st "$F")"
 # The VM ran elsewhere, never at the same time as on h$F.
 NEW=$(dl_vm_host vm-f)
