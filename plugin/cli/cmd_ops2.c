@@ -239,11 +239,11 @@ static void table(const struct col *cols, size_t n, json_t *rows)
 		w[c] = FL_MAX(w[c], strlen(b));
 	}
 	for (c = 0; c < n; c++)
-		printf("%-*s%s", (int)w[c], cols[c].header, c + 1 < n ? "  " : "\n");
+		printf("%-*s%s", c + 1 < n ? (int)w[c] : 0, cols[c].header, c + 1 < n ? "  " : "\n");
 	json_array_foreach(rows, i, row) for (c = 0; c < n; c++)
 	{
 		cell(json_object_get(row, cols[c].key), b, sizeof(b));
-		printf("%-*s%s", (int)w[c], b, c + 1 < n ? "  " : "\n");
+		printf("%-*s%s", c + 1 < n ? (int)w[c] : 0, b, c + 1 < n ? "  " : "\n");
 	}
 }
 
