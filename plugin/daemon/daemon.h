@@ -120,6 +120,7 @@ struct dvm {
 	int spawn_fd;                /* its pidfd, or -1 */
 	struct spawn_job *spawn_job; /* its start, on the worker thread (vmrt.c), or NULL */
 	struct grant_job *grant_job; /* a grant whose guard file the worker opens, or NULL */
+	uint64_t kills;              /* kill ops received: a grant asked before the last one never applies */
 	bool exited_reported;        /* the wrapper said vm.exited */
 	bool natural_exit;           /* it ended on its own: unplace it */
 	uint64_t cancelled_inc;      /* an incarnation whose acquire we gave up */

@@ -530,6 +530,42 @@ static void spawn_job_free(struct spawn_job *j)
 	free(j);
 }
 
+/* A starter that came back after its VM was stopped and that no slot waits
+ * for: SIGKILLed (its process group: the wrapper it ran) and reaped when its
+ * pidfd says it ended. */
+struct late_child {
+	struct fld *d;
+	pid_t pid;
+	int fd;
+};
+
+static void on_late_child(void *arg, uint32_t ev)
+{
+	struct late_child *c = arg;
+	int status;
+	(void)ev;
+	if (waitpid(c->pid, &status, WNOHANG) == 0)
+		return;
+	unwatch(c->d, &c->fd);
+	free(c);
+}
+
+static void late_child_kill(struct fld *d, const char *uid, pid_t p)
+{
+	FL_ASSERT(p > 1);
+	fl_notice("VM %s: its starter (pid %d) came after the VM was stopped here: killed", uid, (int)p);
+	kill(-p, SIGKILL);
+	kill(p, SIGKILL);
+	struct late_child *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return; /* a zombie until the daemon ends: nothing unsafe */
+	c->d = d;
+	c->pid = p;
+	c->fd = -1;
+	if (watch_pid(d, p, on_late_child, c, &c->fd) != 0)
+		free(c);
+}
+
 /* Loop thread: the child's pid back from the worker. */
 static void spawn_done(struct fl_work *w)
 {
@@ -548,11 +584,23 @@ static void spawn_done(struct fl_work *w)
 		spawn_job_free(j);
 		return;
 	}
+	d->m.vm_spawns++;
+	if (!current && (v->state != DVM_KILLING || v->spawn_pid != 0 || v->spawn_fd >= 0)) {
+		/* Late, and the slot is not waiting for it (a new start, or no
+		 * kill): killed and reaped on its own, never taken for the slot's. */
+		late_child_kill(d, j->uid, p);
+		spawn_job_free(j);
+		return;
+	}
 	v->spawn_pid = p;
 	int rv = watch_pid(d, p, on_spawn_fd, v, &v->spawn_fd);
-	if (rv != 0)
+	if (rv != 0) {
 		fl_warn("VM %s: cannot watch its starter pid %d: %s", v->uid, (int)p, fl_strerror(rv));
-	d->m.vm_spawns++;
+		if (!current) { /* the kill waits for nothing now: SIGKILL below, then finish it */
+			v->spawn_pid = 0;
+			fl_timer_after(d->loop, &v->report, 0);
+		}
+	}
 	if (current) {
 		fl_notice("VM %s incarnation %" PRIu64 ": started %s (pid %d)", v->uid, v->incarnation,
 			  j->rc[0] ? "recover_command" : "its command line again under fencelock exec", (int)p);
@@ -679,6 +727,7 @@ struct grant_job {
 	struct dvm *v;
 	struct ctl_call *call;
 	uint64_t incarnation;
+	uint64_t kills0;             /* v->kills at grant(): a kill since then cancels it */
 	uint8_t state0;              /* the VM's state at grant() */
 	bool reuse;                  /* the guard file was open in the table already */
 	pid_t pid, wrapper;
@@ -738,7 +787,13 @@ static void grant_done(struct fl_work *w)
 	struct fld *d = v->d;
 	FL_ASSERT(v->grant_job == j);
 	v->grant_job = NULL;
-	bool current = v->state == j->state0 && v->incarnation == j->incarnation && strcmp(v->uid, j->uid) == 0;
+	/* A kill while the worker made the file cancels the grant whatever
+	 * state the VM reached since: the kill may have ended already (nothing
+	 * ran, so its leases were released at once) and another host may run
+	 * the VM now. */
+	bool killed = v->kills != j->kills0;
+	bool current = !killed && v->state == j->state0 && v->incarnation == j->incarnation &&
+		       strcmp(v->uid, j->uid) == 0;
 	int rv = j->rv;
 	if (rv != 0) {
 		ctl_call_errorf(j->call, "cannot create the guard file of VM %s in %s/guard: %s", j->uid,
@@ -752,6 +807,7 @@ static void grant_done(struct fl_work *w)
 		rv = -FL_ENOTQUORATE;
 	}
 	if (rv == 0) {
+		FL_ASSERT(!killed);
 		grant_apply(d, v, j);
 	} else if (!j->reuse) {
 		if (j->gw.map != NULL) {
@@ -794,6 +850,7 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 		j->v = v;
 		j->call = call;
 		j->incarnation = v->incarnation;
+		j->kills0 = v->kills;
 		j->state0 = v->state;
 		j->pid = pid;
 		j->wrapper = wrapper;
@@ -1147,6 +1204,10 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 		return -FL_ECANCELED;
 	if (v->state == DVM_KILLING)
 		return -FL_EBUSY;
+	/* An older grant still on the worker (it will be refused): this start
+	 * waits for it, like a kill in progress. */
+	if (v->grant_job != NULL && (v->grant_job->incarnation != incarnation || v->grant_job->kills0 != v->kills))
+		return -FL_EBUSY;
 	bool was_elsewhere = vm->run_host != 0 && vm->run_host != d->cfg.host_id;
 	snprintf(v->uid, sizeof(v->uid), "%s", vm->uid);
 	v->incarnation = incarnation;
@@ -1233,6 +1294,7 @@ static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t dead
 	struct dvm *v = &d->vms[idx];
 	uint64_t now = fl_now_us(d->loop);
 	d->m.vm_kills++;
+	v->kills++; /* a grant on the worker now can never apply (grant_done) */
 	v->incarnation = incarnation;
 	fl_notice("VM %s incarnation %" PRIu64 ": kill requested (dead within %" PRIu64 " ms)", v->uid, incarnation,
 		  (uint64_t)(deadline_us > now ? (deadline_us - now) / FL_US_PER_MS : 0));
