@@ -193,8 +193,12 @@ void ls_obs_timing_ms(const struct ls_host_obs *o, uint32_t fallback_io_timeout_
 {
 	FL_ASSERT(o != NULL);
 	FL_ASSERT(t != NULL);
+	/* A fencelock record is never judged by a T shorter than the observer's
+	 * own (every daemon of a cluster runs at the header's T): a flipped or
+	 * forged field in a record can only make its host look alive longer,
+	 * never dead sooner. */
 	if (o->marked)
-		ls_timing_fencelock_ms(o->io_timeout_ms != 0 ? o->io_timeout_ms : fallback_io_timeout_ms, t);
+		ls_timing_fencelock_ms(FL_MAX(o->io_timeout_ms, fallback_io_timeout_ms), t);
 	else
 		ls_timing_sanlock(ls_io_timeout_valid(o->io_timeout) ? o->io_timeout
 								     : ls_io_timeout_record_s(fallback_io_timeout_ms),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "common/loop.h"
+#include "disklock/lockspace.h"
 #include "disklock/timeouts.h"
 
 #define S(x) ((uint64_t)(x) * FL_US_PER_S)
@@ -181,6 +182,25 @@ static void hostile_milliseconds_are_never_believed(void **state)
 	assert_true(t.sanlock && t.dead_us == S(68));
 }
 
+/* An observer judges a fencelock record by the longer of its T and the
+ * record's: a record claiming a shorter T (a flipped or forged field) cannot
+ * make its host look dead sooner. */
+static void an_observer_never_judges_a_record_by_a_shorter_t_than_its_own(void **state)
+{
+	(void)state;
+	struct ls_host_obs o = {.seen = true, .marked = true, .timestamp = 9, .io_timeout = 1, .io_timeout_ms = 500};
+	struct ls_timing t;
+	ls_obs_timing_ms(&o, 1000, &t);
+	assert_false(t.sanlock);
+	assert_true(t.dead_us == S(6));
+	ls_obs_timing_ms(&o, 500, &t);
+	assert_true(t.dead_us == S(3));
+	o.io_timeout = 2;
+	o.io_timeout_ms = 2000;
+	ls_obs_timing_ms(&o, 1000, &t);
+	assert_true(t.dead_us == S(12));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +214,7 @@ int main(void)
 		cmocka_unit_test(sub_second_timing_derives_from_T_in_ms),
 		cmocka_unit_test(a_flk2_record_is_judged_by_its_milliseconds),
 		cmocka_unit_test(hostile_milliseconds_are_never_believed),
+		cmocka_unit_test(an_observer_never_judges_a_record_by_a_shorter_t_than_its_own),
 	};
 	return cmocka_run_group_tests_name("timeouts", tests, NULL, NULL);
 }
