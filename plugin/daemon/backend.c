@@ -447,6 +447,13 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		return -FL_EBUSY;
 	}
 	const struct fsm *f = arb_fsm(d->arb);
+	/* This host's own name, also before the cluster has recorded it (a
+	 * host first seen on the disk takes its name a moment later). */
+	if (strcmp(d->cfg.host_name, req->host_name) == 0) {
+		ctl_call_errorf(call, "host name %s is already used by host %u: names are unique in the cluster",
+				req->host_name, d->cfg.host_id);
+		return -FL_EBUSY;
+	}
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		const struct fsm_host *h = fsm_host_at(f, i);
 		if (h != NULL && h->state != FSM_HOST_LEFT && strcmp(h->name, req->host_name) == 0) {
