@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -182,20 +183,32 @@ static void doctor_latency(struct doctor *dr, int fd, uint32_t sector)
 /* fast_io_fail_tmo of FC remote ports, where the kernel shows them. */
 static void doctor_multipath(struct doctor *dr)
 {
-	FILE *f = popen("cat /sys/class/fc_remote_ports/*/fast_io_fail_tmo 2>/dev/null | sort -u | head -3", "r");
-	char line[64];
-	bool any = false;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+	char seen[3][32];
+	size_t n_seen = 0;
+	glob_t g;
+	if (glob("/sys/class/fc_remote_ports/*/fast_io_fail_tmo", 0, NULL, &g) != 0)
+		g.gl_pathc = 0;
+	for (size_t i = 0; i < g.gl_pathc && n_seen < FL_ARRAY_SIZE(seen); i++) {
+		char line[32] = "";
+		FILE *f = fopen(g.gl_pathv[i], "r");
+		bool ok = f != NULL && fgets(line, sizeof(line), f) != NULL;
+		if (f != NULL)
+			fclose(f);
 		line[strcspn(line, "\n")] = '\0';
-		any = true;
+		bool dup = false;
+		for (size_t k = 0; k < n_seen; k++)
+			dup = dup || strcmp(seen[k], line) == 0;
+		if (!ok || line[0] == '\0' || dup)
+			continue;
+		snprintf(seen[n_seen++], sizeof(seen[0]), "%s", line);
 		long v = strtol(line, NULL, 10);
 		finding(dr, strcmp(line, "off") == 0 || v * 1000 > (long)dr->io_timeout_ms ? "WARN" : "OK",
 			"fast_io_fail_tmo", "FC remote ports: %s s (set it, and no_path_retry in multipath.conf, so "
 			"that I/O fails within T rather than queueing)", line);
 	}
-	if (f != NULL)
-		pclose(f);
-	if (!any)
+	if (g.gl_pathc > 0)
+		globfree(&g);
+	if (n_seen == 0)
 		finding(dr, "OK", "multipath", "no FC remote ports here; with multipath, set fast_io_fail_tmo and "
 			"no_path_retry so that I/O fails within T");
 }
