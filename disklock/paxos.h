@@ -50,7 +50,10 @@ bool vl_owner_takeable(enum vl_owner_state s);
 const char *vl_owner_state_name(enum vl_owner_state s);
 
 /* Where a lease lives. num_hosts_hint: how many dblocks to read with the
- * leader in the first I/O (0: sanlock's 2000); a wrong hint costs one read. */
+ * leader in the first I/O (0: sanlock's 2000); a wrong hint costs one read.
+ * It is also the num_hosts the lease was initialised with as far as the
+ * caller knows: an acquire rebuilds a leader that fails its checksum only
+ * when the record's num_hosts equals a non-zero hint. */
 struct vl_area {
 	struct fl_bdev *bdev;
 	uint64_t offset;

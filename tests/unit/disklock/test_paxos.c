@@ -883,6 +883,32 @@ static void a_torn_leader_without_usable_dblocks_stays_a_checksum_error(void **s
 	}
 }
 
+/* Media corruption can flip bits of the leader's num_hosts as well, and a
+ * rebuild that trusted a smaller count would not read a live holder's dblock:
+ * host 3 holds lver 2 while the leader says "2 hosts"; host 1 must not win
+ * lver 2. The rebuild only trusts a num_hosts that the layout (hint) agrees
+ * with; otherwise the acquire reports the checksum error and writes nothing. */
+static void a_corrupt_num_hosts_never_hides_a_live_holder_from_a_rebuild(void **state)
+{
+	(void)state;
+	quiet();
+	struct world w;
+	world_init(&w, 3, 38);
+	lease_init(&w);
+	assert_int_equal(acquire_one(&w, 2), 0);
+	assert_int_equal(release_one(&w, 2), 0);
+	assert_int_equal(acquire_one(&w, 3), 0); /* lver 2, host 3 live */
+	w.disk.data[16] = 2;                     /* num_hosts: NUM_HOSTS -> 2, checksum now fails */
+	assert_int_equal(leader_state(&w), -FL_ECHECKSUM);
+	uint8_t before[512];
+	memcpy(before, w.disk.data, sizeof(before));
+	assert_int_equal(acquire_one(&w, 1), -FL_ECHECKSUM);
+	assert_int_equal(w.h[1].op.res.rebuilds, 0);
+	assert_memory_equal(w.disk.data, before, sizeof(before));
+	assert_int_equal(acquire_one(&w, 3), -FL_ECHECKSUM); /* the holder too: an operator repairs it */
+	world_free(&w);
+}
+
 /* Two live hosts with torn dblocks and a torn leader: neither can tell on its
  * own, but each rewrites its own sector, so the second attempt goes through. */
 static void torn_dblocks_of_live_hosts_do_not_block_the_rebuild_forever(void **state)
@@ -1050,6 +1076,7 @@ int main(void)
 		cmocka_unit_test(an_owner_releases_across_a_torn_leader),
 		cmocka_unit_test(a_hand_off_across_a_torn_leader_detects_a_moved_lease),
 		cmocka_unit_test(a_torn_leader_without_usable_dblocks_stays_a_checksum_error),
+		cmocka_unit_test(a_corrupt_num_hosts_never_hides_a_live_holder_from_a_rebuild),
 		cmocka_unit_test(torn_dblocks_of_live_hosts_do_not_block_the_rebuild_forever),
 		cmocka_unit_test(torn_leaders_at_every_offset_never_make_two_owners),
 		cmocka_unit_test(a_torn_leader_in_a_commit_race_is_repaired_with_one_owner),
