@@ -171,7 +171,12 @@ static int start_read_area(struct vl_op *op, uint32_t sectors)
  * over the old one) leaves those fields intact. A sector that is garbage
  * there, or a lease whose names the caller did not give, is not rebuilt: its
  * num_hosts could not be trusted, and a ballot that reads too few dblocks is
- * unsafe. fencelock and sanlock both write max_hosts 2000, the mbal modulus. */
+ * unsafe. fencelock and sanlock both write max_hosts 2000, the mbal modulus.
+ * A torn write leaves num_hosts intact, but media corruption (flipped bits)
+ * can change it too, and a smaller num_hosts would hide a live holder's
+ * dblock from the rebuild's ballot: the rebuild therefore also needs the
+ * caller to know num_hosts (the hint, from the layout the lease was
+ * initialised with) and the record to agree with it. */
 static bool leader_rebuildable(const struct vl_op *op)
 {
 	const struct fl_leader *l = &op->cur;
@@ -190,7 +195,20 @@ static bool leader_rebuildable(const struct vl_op *op)
 	if (strcmp(name, ar->space_name) != 0)
 		return false;
 	fl_name_get(l->resource_name, name);
-	return strcmp(name, ar->resource_name) == 0;
+	if (strcmp(name, ar->resource_name) != 0)
+		return false;
+	if (ar->num_hosts_hint == 0 || l->num_hosts != ar->num_hosts_hint) {
+		if (ar->num_hosts_hint == 0)
+			fl_warn("%s at %" PRIu64 ": torn paxos lease leader and no layout to check its num_hosts "
+				"against; not rebuilding it",
+				ar->bdev->name, ar->offset);
+		else
+			fl_warn("%s at %" PRIu64 ": torn paxos lease leader says num_hosts %" PRIu64
+				", the layout %" PRIu32 "; not rebuilding from a count that cannot be trusted",
+				ar->bdev->name, ar->offset, l->num_hosts, ar->num_hosts_hint);
+		return false;
+	}
+	return true;
 }
 
 /* Keeps only the fields of a torn leader that leader_rebuildable() trusts. */
