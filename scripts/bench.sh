@@ -25,7 +25,23 @@ build=${1:-build}
 B=$(cd "$build" && pwd)
 cd "$(dirname "$0")/.." || exit 1
 echo "== 1. renewal I/O (one renewal, 512-byte sectors, 1 MiB align)"
-"$B/fl-bench-renewal"
+mkdir -p "$B/bench"
+"$B/fl-bench-renewal" "$B/bench/renewal-bytes.csv"
+if command -v gnuplot >/dev/null; then
+    gnuplot <<EOF
+set terminal pngcairo size 800,500
+set output "$B/bench/renewal-bytes.png"
+set datafile separator ","
+set logscale xy
+set xlabel "hosts in use in the lockspace"
+set ylabel "bytes read per renewal"
+set title "delta-lease renewal: bytes read, fencelock vs sanlock (whole 1 MiB area)"
+set key left top
+plot "$B/bench/renewal-bytes.csv" using 1:2 with linespoints title "fencelock", \
+     "" using 1:4 with lines dashtype 2 title "sanlock"
+EOF
+    echo "(plot: $B/bench/renewal-bytes.png)"
+fi
 echo
 echo "== 2. uncontended volume-lease acquire on an O_DIRECT file"
 bash bench/paxos_acquire.sh "$build" 10 || echo "(skipped: needs sanlock and strace)"

@@ -74,17 +74,33 @@ static void measure(uint32_t in_use, uint64_t *rd, uint64_t *wr)
 	fl_sim_free(&sim);
 }
 
+/* Usage: fl-bench-renewal [CSV]: the table on stdout, and with CSV the same
+ * numbers as "hosts,fl_read,fl_write,sanlock_read" lines for the plot. */
 int main(int argc, char **argv)
 {
 	fl_version_flag(argc, argv, "fl-bench-renewal");
 	fl_log_set_level(LOG_ERR);
+	FILE *csv = NULL;
+	if (argc > 1) {
+		csv = fopen(argv[1], "w");
+		if (csv == NULL) {
+			perror(argv[1]);
+			return 1;
+		}
+	}
 	printf("%-14s %14s %14s %18s %8s\n", "hosts in use", "fl read B", "fl write B", "sanlock read B", "ratio");
-	uint32_t cases[] = {4, 64, 2000};
+	uint32_t cases[] = {2, 3, 8, 16, 32, 64, 128, 512, 2000};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t rd, wr;
 		measure(cases[i] - 1, &rd, &wr);
 		printf("%-14u %14" PRIu64 " %14" PRIu64 " %18u %8.3f\n", cases[i], rd, wr, 1u << 20,
 		       (double)rd / (1u << 20));
+		if (csv != NULL)
+			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 ",%u\n", cases[i], rd, wr, 1u << 20);
+	}
+	if (csv != NULL && fclose(csv) != 0) {
+		perror(argv[1]);
+		return 1;
 	}
 	return 0;
 }
