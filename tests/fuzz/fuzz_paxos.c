@@ -13,10 +13,11 @@
  *     the leader that can be in flight while H holds it); bytes past the
  *     record anything;
  *   - the request record anything;
- *   - every other host's sector anything: raw bytes (a corrupt dblock), a
- *     stale but valid dblock of an older lver, or a valid dblock of H's lver
- *     as a ballot of that host could have left it (Disk Paxos: a dblock of
- *     that lver with bal >= H's bal carries H's value), mode blocks anything;
+ *   - every other host's sector anything: raw bytes (a corrupt dblock: its
+ *     checksum fails, see corrupt_dblock), a stale but valid dblock of an
+ *     older lver, or a valid dblock of H's lver as a ballot of that host
+ *     could have left it (Disk Paxos: a dblock of that lver with bal >= H's
+ *     bal carries H's value), mode blocks anything;
  *   - H's own dblock and mode block intact (H is alive and wrote them), the
  *     rest of its sector anything.
  * The lockspace's view of every other host is fuzzed (free, dead, live...);
@@ -169,6 +170,22 @@ static void plausible_dblock(struct fuzz_in *in, uint32_t x, const struct fl_dbl
 	fl_dblock_encode(&d, sector);
 }
 
+/* Raw bytes in place of a dblock: media corruption, so its checksum fails.
+ * libFuzzer copies compared values into its inputs and forges valid
+ * checksums within minutes; a well-formed dblock of any lver is a write no
+ * host makes (a byzantine disk writer, against which no lease protocol on a
+ * shared disk can stand: it could write the leader as well), so one that
+ * decodes gets a bit flipped. Valid dblocks a host can leave behind come
+ * from plausible_dblock(). */
+static void corrupt_dblock(struct fuzz_in *in, uint8_t *sector)
+{
+	struct fl_dblock d;
+	fuzz_fill(in, sector, FL_DBLOCK_SIZE);
+	if (fl_dblock_decode(sector, &d) == 0)
+		sector[0] ^= 1u;
+	FUZZ_CHECK(fl_dblock_decode(sector, &d) != 0, "a corrupted dblock still decodes");
+}
+
 /* Tears the leader between H's commit and the same value committed again by
  * another host x (another write id and time): both name H. */
 static void tear_leader(struct world *w, struct fuzz_in *in)
@@ -219,7 +236,7 @@ static void damage(struct world *w, struct fuzz_in *in)
 			continue;
 		}
 		if ((how & 3) == 1)
-			fuzz_fill(in, s, FL_DBLOCK_SIZE);
+			corrupt_dblock(in, s);
 		else if ((how & 3) == 2)
 			plausible_dblock(in, x, &hd, s);
 		if (how & 4)
