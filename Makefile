@@ -247,9 +247,11 @@ bench-raft: $(addprefix $(BUILD)/,$(BENCH_RAFT_PROGRAMS))
 	@scripts/bench-raft.sh $(BUILD)
 
 # make bench: every benchmark side by side (scripts/bench.sh); not part of make test.
-BENCH_PROGRAMS := fl-bench-renewal
+BENCH_PROGRAMS := fl-bench-renewal fl-bench-registry
 fl-bench-renewal_SRCS := bench/renewal/main.c
 fl-bench-renewal_LIBS := disklock common
+fl-bench-registry_SRCS := bench/registry/main.c
+fl-bench-registry_LIBS := model disklock common
 $(foreach p,$(BENCH_PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 bench: all $(addprefix $(BUILD)/,$(BENCH_PROGRAMS) $(BENCH_RAFT_PROGRAMS))
 	@scripts/bench.sh $(BUILD)

@@ -19,7 +19,10 @@
 #      plot in BUILD/bench; skip with BENCH_SKIP_FAILOVER_T=1, the real daemons
 #      alone with FO_SKIP_REAL=1; about 4 min), and the renewal lateness of a
 #      daemon at T = 500 ms and 250 ms (bench/lateness.sh, idle and 1,000 control
-#      clients).
+#      clients);
+#   8. the replicated registry at 10,000 VMs (1-3 volumes each): apply time per
+#      VM, snapshot size, snapshot write and install time, memory per VM
+#      (build/fl-bench-registry; a second).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -99,3 +102,6 @@ if [ "${BENCH_SKIP_FAILOVER_T:-0}" != 1 ]; then
         done
     fi
 fi
+echo
+echo "== 8. registry at 10,000 VMs: apply, snapshot size, snapshot write and install (build/fl-bench-registry)"
+"$build/fl-bench-registry" 10000

@@ -13,9 +13,7 @@ static uint64_t fsm_table_bytes(const struct fsm *f)
 {
 	if (f->vms == NULL)
 		return 0;
-	const struct fsm_limits *l = &f->lim;
-	return (uint64_t)l->max_hosts * sizeof(*f->hosts) + (uint64_t)l->max_vms * sizeof(*f->vms) +
-	       (uint64_t)l->max_slots * sizeof(*f->slots) + (uint64_t)l->max_vms * (l->spec_max_bytes + 1u);
+	return fsm_mem_bytes(&f->lim);
 }
 
 static void add_raft(struct arb_mem *m, struct raft_node *n)

@@ -18,6 +18,16 @@
 /* A snapshot travels as one Raft message: the event ring (the same size on
  * every host) must leave it room for the tables. */
 _Static_assert(FSM_EVENTS_MAX_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES / 16, "the FSM event ring crowds the snapshot");
+/* The FSM refuses registrations that would let its snapshot outgrow
+ * FSM_SNAP_MAX_BYTES; that, with the configuration and the message's own
+ * fields, must fit what the transport carries in one message. */
+_Static_assert((uint64_t)FSM_SNAP_MAX_BYTES + 1u + 4u + RAFT_MAX_SERVERS * 9u + 64u <= RAFT_MSG_MAX_ENTRY_BYTES,
+	       "a largest FSM snapshot fits one Raft message");
+/* Even the largest host table and the event ring leave room for VMs. */
+_Static_assert((uint64_t)FSM_HOST_ID_MAX * FSM_HOST_REC_MAX_BYTES + FSM_EVENTS_MAX_BYTES + FSM_SNAP_GLOBALS_BYTES +
+			       (uint64_t)FSM_VMS_DEFAULT * (FSM_VM_CHARGE_FIXED + FSM_VOL_CHARGE_FIXED * 3u + 3u * 128u) <
+		       FSM_SNAP_MAX_BYTES,
+	       "the default VM table with 3 volumes of 64-byte identities and paths fits the snapshot bound");
 
 uint64_t arb_now(const struct arb *a) { return fl_now_us(a->loop); }
 

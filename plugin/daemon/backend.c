@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
@@ -127,7 +128,7 @@ int fld_wait_end(struct fld *d, struct ctl_call *call, const char *uid, uint64_t
 	return CTL_DEFERRED;
 }
 
-static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c);
+static bool vm_matches(const struct fsm *f, const struct fsm_vm *vm, const struct fsm_cmd *c);
 
 static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 {
@@ -135,7 +136,7 @@ static bool waiter_done(struct fld *d, const struct fld_waiter *w)
 	const struct fsm_host *h;
 	const struct fsm_vm *vm;
 	switch (w->kind) {
-	case FLW_REGISTER: return (vm = fsm_vm_find(f, w->uid, NULL)) != NULL && vm_matches(vm, &w->cmd);
+	case FLW_REGISTER: return (vm = fsm_vm_find(f, w->uid, NULL)) != NULL && vm_matches(f, vm, &w->cmd);
 	case FLW_CLEAR: return (vm = fsm_vm_find(f, w->uid, NULL)) == NULL || (!vm->failed && vm->nfailed == 0);
 	case FLW_UNREGISTER: return fsm_vm_find(f, w->uid, NULL) == NULL;
 	case FLW_HOST_ADD: return (h = fsm_host_find(f, w->host_id)) != NULL && h->state == FSM_HOST_JOINED;
@@ -202,9 +203,19 @@ void fld_waiters_drop(struct fld *d)
 
 /* ---- VM registry ---- */
 
+char *fld_vm_spec_dup(const struct fsm *f, const struct fsm_vm *vm)
+{
+	char *s = malloc((size_t)vm->spec_len + 1u);
+	if (s == NULL)
+		return NULL;
+	fsm_vm_spec(f, vm, (uint8_t *)s, vm->spec_len);
+	s[vm->spec_len] = '\0';
+	return s;
+}
+
 /* True if vm holds exactly the registration c asks for (so the FSM has
  * applied it): policy, volumes in order, spec. */
-static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c)
+static bool vm_matches(const struct fsm *f, const struct fsm_vm *vm, const struct fsm_cmd *c)
 {
 	if (vm->restart != c->restart || vm->nvol != c->nvol || vm->spec_len != c->spec_len ||
 	    vm->ptol_us != c->ptol_us || vm->path_host != c->host_id)
@@ -213,7 +224,7 @@ static bool vm_matches(const struct fsm_vm *vm, const struct fsm_cmd *c)
 		if (strcmp(vm->vol[i].id, c->vol[i].id) != 0 || strcmp(vm->vol[i].path, c->vol[i].path) != 0 ||
 		    vm->vol[i].ro != c->vol[i].ro)
 			return false;
-	return c->spec_len == 0 || memcmp(vm->spec, c->spec, c->spec_len) == 0;
+	return fsm_vm_spec_equal(f, vm, c->spec, c->spec_len);
 }
 
 static bool same_identities(const struct fsm_vm *vm, const struct fsm_cmd *c)
@@ -273,7 +284,7 @@ static int register_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd 
 		rv = volume_conflict(d, call, c);
 	if (rv != 0)
 		return rv;
-	if (vm != NULL && vm_matches(vm, c))
+	if (vm != NULL && vm_matches(arb_fsm(d->arb), vm, c))
 		return 0; /* registered exactly so already (a re-run, a restart) */
 	if ((rv = fld_submit(d, call, c)) != 0)
 		return rv;

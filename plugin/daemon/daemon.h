@@ -44,8 +44,8 @@
 
 /* VMs this daemon tracks, by the FSM's table index: = the FSM's default
  * max_vms (the VMs of the whole cluster), so every VM of the cluster may run
- * here (docs/operations.md, "Density"). */
-#define FLD_MAX_VMS 1024u
+ * here (docs/operations.md, "Density"; the memory each costs: section 9). */
+#define FLD_MAX_VMS FSM_VMS_DEFAULT
 #define FLD_FDS_PER_VM 4u           /* descriptors a VM may cost the daemon at most */
 #define FLD_WAITERS_MAX 1024u       /* control calls waiting for a commit */
 #define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
@@ -66,6 +66,8 @@
 #define FLD_WORKER_QUEUE 1024u      /* jobs waiting for the worker thread */
 #define FLD_END_RESUBMIT_FOR_US (30ull * FL_US_PER_S) /* a VM_END is re-proposed this long */
 #define FLD_VM_LOG_MAX_BYTES (4ull << 20)  /* a per-VM log is rotated (one .1) past this */
+_Static_assert(FLD_MAX_VMS <= FSM_VMS_MAX, "the runtime's table is indexed by the FSM's");
+_Static_assert(FLD_MAX_VMS <= GUARD_TABLE_MAX, "every VM this host may run has a guard file entry");
 
 /* A restart policy from the public enum (as a control request carries it)
  * to the replicated state's encoding, where 0 means "none" so that a zeroed
@@ -388,6 +390,9 @@ void fld_waiters_drop(struct fld *d);
 /* Submits an FSM command for an operator (its origin names the caller), mapping
  * "no leader" to a clear sentence on call. */
 int fld_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd *c);
+
+/* A NUL-terminated copy of vm's spec (free() it), or NULL without memory. */
+char *fld_vm_spec_dup(const struct fsm *f, const struct fsm_vm *vm);
 
 /* ---- status.c ---- */
 /* Fills the read side of be: status, hosts, leases, vms, metrics and

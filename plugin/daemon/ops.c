@@ -15,6 +15,7 @@
  * host releases only after its VM is dead (no overlap). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
@@ -306,13 +307,17 @@ static const char *show_state(const struct fsm_vm *vm)
 
 /* The spec as JSON when it is JSON (what `fencelock exec` registers), else
  * as a string when it is UTF-8, else null. */
-static json_t *spec_json(const struct fsm_vm *vm)
+static json_t *spec_json(const struct fsm *f, const struct fsm_vm *vm)
 {
 	if (vm->spec_len == 0)
 		return json_null();
-	json_t *j = json_loadb((const char *)vm->spec, vm->spec_len, JSON_DECODE_ANY, NULL);
+	char *spec = fld_vm_spec_dup(f, vm);
+	if (spec == NULL)
+		return json_null();
+	json_t *j = json_loadb(spec, vm->spec_len, JSON_DECODE_ANY, NULL);
 	if (j == NULL)
-		j = json_stringn((const char *)vm->spec, vm->spec_len);
+		j = json_stringn(spec, vm->spec_len);
+	free(spec);
 	return j != NULL ? j : json_null();
 }
 
@@ -369,7 +374,7 @@ static int op_vm_show(void *ctx, struct ctl_call *call, const struct ctl_req *re
 			      failed_on, "history_events", (int)events, "last_event", last != NULL ? json_string(last) : json_null());
 	if (o == NULL)
 		return -FL_ENOMEM;
-	json_object_set_new(o, "spec", spec_json(vm));
+	json_object_set_new(o, "spec", spec_json(arb_fsm(d->arb), vm));
 	json_object_update_new(ctl_call_reply(call), o);
 	return 0;
 }

@@ -427,20 +427,28 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const struct 
 }
 
 /* A memfd holding the VM's spec, for recover_command's stdin. */
-static int spec_fd(const struct fsm_vm *vm)
+static int spec_fd(const struct fsm *f, const struct fsm_vm *vm)
 {
+	char *spec = fld_vm_spec_dup(f, vm);
+	if (spec == NULL)
+		return -FL_ENOMEM;
 	int fd = memfd_create("fencelock-spec", MFD_CLOEXEC);
-	if (fd < 0)
-		return fl_from_errno(errno);
+	if (fd < 0) {
+		int rv = fl_from_errno(errno);
+		free(spec);
+		return rv;
+	}
 	size_t off = 0;
 	while (off < vm->spec_len) {
-		ssize_t n = write(fd, vm->spec + off, vm->spec_len - off);
+		ssize_t n = write(fd, spec + off, vm->spec_len - off);
 		if (n <= 0) {
 			close(fd);
+			free(spec);
 			return -FL_EIO;
 		}
 		off += (size_t)n;
 	}
+	free(spec);
 	lseek(fd, 0, SEEK_SET);
 	return fd;
 }
@@ -634,7 +642,7 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 		snprintf(j->rc, sizeof(j->rc), "%s", d->cfg.recover_command);
 		j->rc_argv[0] = j->rc;
 		j->rc_argv[1] = j->uid;
-		j->stdin_fd = spec_fd(vm);
+		j->stdin_fd = spec_fd(arb_fsm(d->arb), vm);
 		if (j->stdin_fd < 0) {
 			int rv = j->stdin_fd;
 			free(j);
@@ -642,13 +650,11 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 		}
 		j->ids.drop = false;
 	} else {
-		char *spec = malloc(vm->spec_len + 1u), err[256];
+		char *spec = fld_vm_spec_dup(arb_fsm(d->arb), vm), err[256];
 		if (spec == NULL) {
 			free(j);
 			return -FL_ENOMEM;
 		}
-		memcpy(spec, vm->spec, vm->spec_len);
-		spec[vm->spec_len] = '\0';
 		int rv = vmspec_rerun_build(spec, d->fencelock_bin, &j->rerun, err, sizeof(err));
 		free(spec);
 		if (rv != 0) {

@@ -82,7 +82,7 @@ void guard_writer_close(struct guard_writer *w);
  * daemon restart guard_table_adopt() reopens the files left in the run dir,
  * so the VMs that kept running under their guards are extended again. */
 #define GUARD_UID_MAX 64u            /* = CTL_UID_MAX */
-#define GUARD_TABLE_MAX 4096u
+#define GUARD_TABLE_MAX 16384u
 #define GUARD_PATH_MAX (1024u + GUARD_UID_MAX + 2u) /* RUN_DIR/guard/UID */
 
 struct guard_entry {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "plugin/model/fsm.h"
 #include "plugin/model/fsm_ev.h"
+#include "plugin/model/fsm_ix.h"
 #include "common/assert.h"
 #include "common/crc32c.h"
 #include "disklock/ondisk.h"
@@ -352,7 +353,7 @@ void fsm_limits_default(struct fsm_limits *l)
 {
 	FL_ASSERT(l != NULL);
 	l->max_hosts = FSM_HOSTS_DEFAULT;
-	l->max_vms = 1024;
+	l->max_vms = FSM_VMS_DEFAULT;
 	l->max_slots = 1024;
 	l->spec_max_bytes = FSM_SPEC_MAX;
 }
@@ -372,13 +373,18 @@ int fsm_init(struct fsm *f, const struct fsm_limits *l)
 	memset(f, 0, sizeof(*f));
 	if (!limits_ok(l))
 		return -FL_EINVAL;
+	uint64_t fixed = (uint64_t)FSM_SNAP_HDR_BYTES + FSM_SNAP_GLOBALS_BYTES + 4u +
+			 (uint64_t)l->max_hosts * FSM_HOST_REC_MAX_BYTES + 4u + FSM_EVENTS_MAX_BYTES;
+	if (fixed >= FSM_SNAP_MAX_BYTES)
+		return -FL_EINVAL;
 	f->lim = *l;
+	f->charge_max = FSM_SNAP_MAX_BYTES - fixed;
 	f->hosts = calloc(l->max_hosts, sizeof(*f->hosts));
 	f->vms = calloc(l->max_vms, sizeof(*f->vms));
 	f->slots = calloc(l->max_slots, sizeof(*f->slots));
-	f->spec_pool = calloc((size_t)l->max_vms, (size_t)l->spec_max_bytes + 1);
 	f->ev = calloc(FSM_EVENTS_MAX, sizeof(*f->ev));
-	if (f->hosts == NULL || f->vms == NULL || f->slots == NULL || f->spec_pool == NULL || f->ev == NULL) {
+	int rv = fsm_ix_alloc(f);
+	if (f->hosts == NULL || f->vms == NULL || f->slots == NULL || rv != 0 || f->ev == NULL) {
 		fsm_free(f);
 		return -FL_ENOMEM;
 	}
@@ -392,7 +398,7 @@ void fsm_free(struct fsm *f)
 	free(f->hosts);
 	free(f->vms);
 	free(f->slots);
-	free(f->spec_pool);
+	fsm_ix_free(f);
 	free(f->ev);
 	memset(f, 0, sizeof(*f));
 }
@@ -403,17 +409,16 @@ void fsm_reset(struct fsm *f)
 	FL_ASSERT(f->hosts != NULL);
 	memset(f->hosts, 0, f->lim.max_hosts * sizeof(*f->hosts));
 	memset(f->slots, 0, f->lim.max_slots * sizeof(*f->slots));
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
-		memset(&f->vms[i], 0, sizeof(f->vms[i]));
-		f->vms[i].spec = f->spec_pool + (size_t)i * ((size_t)f->lim.spec_max_bytes + 1);
-	}
+	memset(f->vms, 0, f->lim.max_vms * sizeof(*f->vms));
+	fsm_ix_reset(f);
+	f->charged = 0;
 	f->last_index = 0;
 	f->last_term = 0;
 	f->clock_us = 0;
 	memset(&f->ctr, 0, sizeof(f->ctr));
 	memset(f->ev, 0, FSM_EVENTS_MAX * sizeof(*f->ev));
 	f->ev_total = 0;
-	FL_ASSERT(f->vms[0].spec == f->spec_pool);
+	FL_ASSERT(f->ix.free_n == f->ix.n_chunks);
 }
 
 /* ---- lookups ---- */
@@ -438,10 +443,7 @@ static struct fsm_host *host_joined(struct fsm *f, uint32_t host_id)
 
 static int vm_index(const struct fsm *f, const char *uid)
 {
-	for (uint32_t i = 0; i < f->lim.max_vms; i++)
-		if (f->vms[i].used && strcmp(f->vms[i].uid, uid) == 0)
-			return (int)i;
-	return -1;
+	return fsm_ix_uid_find(f, uid);
 }
 
 static int vm_volume(const struct fsm_vm *vm, const char *id)
@@ -516,6 +518,25 @@ static int ap_host_rename(struct fsm *f, const struct fsm_cmd *c)
 
 /* ---- apply: VMs ---- */
 
+/* Bytes a VM's snapshot record takes at most (its failure list full). */
+static uint32_t cmd_charge(const struct fsm_cmd *c)
+{
+	size_t n = FSM_VM_CHARGE_FIXED + strlen(c->uid) + c->spec_len;
+	for (uint32_t k = 0; k < c->nvol && k < FSM_VOLS_MAX; k++)
+		n += FSM_VOL_CHARGE_FIXED + strlen(c->vol[k].id) + strlen(c->vol[k].path);
+	FL_ASSERT(n <= UINT32_MAX);
+	return (uint32_t)n;
+}
+
+static uint32_t vm_charge(const struct fsm_vm *vm)
+{
+	size_t n = FSM_VM_CHARGE_FIXED + strlen(vm->uid) + vm->spec_len;
+	for (uint32_t k = 0; k < vm->nvol && k < FSM_VOLS_MAX; k++)
+		n += FSM_VOL_CHARGE_FIXED + strlen(vm->vol[k].id) + strlen(vm->vol[k].path);
+	FL_ASSERT(n <= UINT32_MAX);
+	return (uint32_t)n;
+}
+
 /* A read-write volume (by identity) belongs to one active VM only; read-only
  * ones may be shared by VMs that all open them read-only. A stopped VM
  * (unplaced, not running) holds nothing: its registration stays, its
@@ -580,9 +601,10 @@ static void vm_fill(struct fsm *f, struct fsm_vm *vm, const struct fsm_cmd *c)
 		vm->vol[i].ro = c->vol[i].ro;
 		vm->vol[i].slot = slot[i];
 	}
+	if (vm->spec_len > 0)
+		fsm_ix_spec_free(f, vm->spec_chunk);
 	vm->spec_len = c->spec_len;
-	if (c->spec_len > 0)
-		memcpy(vm->spec, c->spec, c->spec_len);
+	vm->spec_chunk = c->spec_len > 0 ? fsm_ix_spec_store(f, c->spec, c->spec_len) : FSM_CHUNK_NONE;
 }
 
 /* Re-indexes the slot table after vm_fill() reordered a VM's volumes. */
@@ -612,20 +634,25 @@ static int ap_vm_register(struct fsm *f, const struct fsm_cmd *c)
 		return rv;
 	if (self >= 0 && !same_identities(&f->vms[self], c) && fsm_vm_active(&f->vms[self]))
 		return -FL_EBUSY;
-	for (uint32_t i = 0; i < f->lim.max_vms && self < 0; i++)
-		if (!f->vms[i].used)
-			self = (int)i;
+	if (self < 0 && fsm_ix_vm_free(f) < f->lim.max_vms)
+		self = (int)fsm_ix_vm_free(f);   /* the lowest free entry */
 	if (self < 0)
 		return -FL_ENOSPC;
 	struct fsm_vm *vm = &f->vms[self];
+	uint32_t charge = cmd_charge(c), old = vm->used ? vm->charge : 0;
+	if (f->charged - old + charge > f->charge_max)
+		return -FL_ENOSPC;   /* the snapshot would outgrow one Raft message */
 	if (!vm->used) {   /* a new uid in the lowest free entry */
-		uint8_t *spec = vm->spec;
 		memset(vm, 0, sizeof(*vm));
-		vm->spec = spec;
 		vm->used = true;
 		memcpy(vm->uid, c->uid, sizeof(vm->uid));
+		fsm_ix_uid_add(f, (uint32_t)self);
 	}
+	fsm_ix_vols_del(f, (uint32_t)self);
 	vm_fill(f, vm, c);
+	fsm_ix_vols_add(f, (uint32_t)self);
+	f->charged = f->charged - old + charge;
+	vm->charge = charge;
 	vm_reslot(f, (uint32_t)self);
 	FL_ASSERT(vm_index(f, c->uid) == self);
 	return 0;
@@ -633,10 +660,16 @@ static int ap_vm_register(struct fsm *f, const struct fsm_cmd *c)
 
 static void vm_remove(struct fsm *f, struct fsm_vm *vm)
 {
+	uint32_t idx = (uint32_t)(vm - f->vms);
+	FL_ASSERT(idx < f->lim.max_vms);
 	free_slots(f, vm);
-	uint8_t *spec = vm->spec;
+	fsm_ix_vols_del(f, idx);
+	fsm_ix_uid_del(f, idx);
+	if (vm->spec_len > 0)
+		fsm_ix_spec_free(f, vm->spec_chunk);
+	FL_ASSERT(f->charged >= vm->charge);
+	f->charged -= vm->charge;
 	memset(vm, 0, sizeof(*vm));
-	vm->spec = spec;
 }
 
 static int ap_vm_unregister(struct fsm *f, const struct fsm_cmd *c)
@@ -1071,9 +1104,8 @@ static bool snap_events_read(struct fsm *f, struct cx *x)
 	return !x->bad;
 }
 
-/* The VM's spec travels as a blob: *spec is read from when writing and set
- * to point into the input when reading. */
-static void snap_vm(struct cx *x, struct fsm_vm *vm, const uint8_t **spec, uint32_t spec_max)
+/* The VM's record but its spec (snap_spec_write, read as a blob after it). */
+static void snap_vm(struct cx *x, struct fsm_vm *vm)
 {
 	cx_str(x, vm->uid, FSM_UID_MAX, false, false);
 	cx_u8(x, &vm->restart);
@@ -1101,7 +1133,18 @@ static void snap_vm(struct cx *x, struct fsm_vm *vm, const uint8_t **spec, uint3
 	cx_u64(x, &vm->ptol_us);
 	cx_u32(x, &vm->owner_uid);
 	cx_u32(x, &vm->owner_gid);
-	cx_blob(x, spec, &vm->spec_len, spec_max);
+}
+
+/* Writes (or measures) vm's spec as a blob, from its chunks. */
+static void snap_spec_write(const struct fsm *f, struct cx *x, const struct fsm_vm *vm)
+{
+	uint32_t len = vm->spec_len;
+	cx_u32(x, &len);
+	if (!cx_room(x, len))
+		return;
+	if (x->mode == CX_WRITE && len > 0)
+		fsm_ix_spec_copy(f, vm->spec_chunk, len, x->w + x->off);
+	x->off += len;
 }
 
 static void snap_globals(struct cx *x, struct fsm_limits *l, uint64_t v[3], struct fsm_counters *ctr)
@@ -1146,10 +1189,10 @@ static void snap_write(const struct fsm *f, struct cx *x)
 		if (!f->vms[i].used)
 			continue;
 		struct fsm_vm vm = f->vms[i];
-		const uint8_t *spec = vm.spec;
 		uint32_t idx = i;
 		cx_u32(x, &idx);
-		snap_vm(x, &vm, &spec, f->lim.spec_max_bytes);
+		snap_vm(x, &vm);
+		snap_spec_write(f, x, &f->vms[i]);
 	}
 	if (x->ver >= 4)
 		snap_events_write(f, x);
@@ -1187,6 +1230,27 @@ int fsm_snapshot(const struct fsm *f, uint8_t *buf, size_t cap, size_t *len)
 	return 0;
 }
 
+/* Reads VM record idx, its spec into the pool, and indexes it; false if it
+ * is malformed, a duplicate, or over the snapshot bound. */
+static bool snap_read_vm(struct fsm *f, struct cx *x, uint32_t idx)
+{
+	struct fsm_vm *vm = &f->vms[idx];
+	const uint8_t *spec = NULL;
+	snap_vm(x, vm);
+	cx_blob(x, &spec, &vm->spec_len, f->lim.spec_max_bytes);
+	if (x->bad || vm_index(f, vm->uid) >= 0)
+		return false;
+	vm->charge = vm_charge(vm);
+	if (f->charged + vm->charge > f->charge_max || fsm_ix_chunks(vm->spec_len) > f->ix.free_n)
+		return false;
+	f->charged += vm->charge;
+	vm->spec_chunk = vm->spec_len > 0 ? fsm_ix_spec_store(f, spec, vm->spec_len) : FSM_CHUNK_NONE;
+	vm->used = true;
+	fsm_ix_uid_add(f, idx);
+	fsm_ix_vols_add(f, idx);
+	return true;
+}
+
 /* Reads the host and VM tables into an emptied f; false on any inconsistency. */
 static bool snap_read_tables(struct fsm *f, struct cx *x)
 {
@@ -1209,16 +1273,8 @@ static bool snap_read_tables(struct fsm *f, struct cx *x)
 		cx_u32(x, &idx);
 		if (x->bad || idx >= f->lim.max_vms || f->vms[idx].used)
 			return false;
-		struct fsm_vm *vm = &f->vms[idx];
-		uint8_t *pool = vm->spec;
-		const uint8_t *spec = NULL;
-		snap_vm(x, vm, &spec, f->lim.spec_max_bytes);
-		vm->spec = pool;
-		if (x->bad)
+		if (!snap_read_vm(f, x, idx))
 			return false;
-		if (vm->spec_len > 0)
-			memcpy(vm->spec, spec, vm->spec_len);
-		vm->used = true;
 	}
 	if (x->bad || n > f->lim.max_vms)
 		return false;
@@ -1303,7 +1359,7 @@ static bool vm_ok(const struct fsm *f, uint32_t i)
 	if (vm_index(f, vm->uid) != (int)i || vm->nvol > FSM_VOLS_MAX || vm->nfailed > FSM_FAILED_MAX ||
 	    vm->restart < FSM_RESTART_ALWAYS || vm->restart >= FSM_RESTART_END ||
 	    (vm->failed && vm->desired_host != 0) ||
-	    vm->run_state > FSM_RUN_RUNNING || vm->spec_len > f->lim.spec_max_bytes)
+	    vm->run_state > FSM_RUN_RUNNING || vm->spec_len > f->lim.spec_max_bytes || vm->charge != vm_charge(vm))
 		return false;
 	if (vm->desired_host != 0 && host_index(f, vm->desired_host) < 0)
 		return false;
@@ -1325,9 +1381,15 @@ int fsm_check(const struct fsm *f)
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++)
 		if (!host_ok(f, i))
 			return -FL_ECORRUPT;
-	for (uint32_t i = 0; i < f->lim.max_vms; i++)
-		if (!vm_ok(f, i))
+	uint64_t charged = 0, chunks = 0;
+	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+		if (!vm_ok(f, i) || (i < f->ix.vm_lo && !f->vms[i].used))
 			return -FL_ECORRUPT;
+		charged += f->vms[i].used ? f->vms[i].charge : 0u;
+		chunks += f->vms[i].used ? fsm_ix_chunks(f->vms[i].spec_len) : 0u;
+	}
+	if (charged != f->charged || charged > f->charge_max || chunks + f->ix.free_n != f->ix.n_chunks)
+		return -FL_ECORRUPT;
 	for (uint32_t s = 0; s < f->lim.max_slots; s++) {
 		const struct fsm_slot *sl = &f->slots[s];
 		if (sl->vm_plus1 == 0)
@@ -1391,6 +1453,44 @@ const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i)
 	return f->vms[i].used ? &f->vms[i] : NULL;
 }
 
+void fsm_vm_spec(const struct fsm *f, const struct fsm_vm *vm, uint8_t *buf, size_t cap)
+{
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(vm != NULL);
+	FL_ASSERT(vm->used);
+	FL_ASSERT(cap >= vm->spec_len);
+	FL_ASSERT(buf != NULL || vm->spec_len == 0);
+	if (vm->spec_len > 0)
+		fsm_ix_spec_copy(f, vm->spec_chunk, vm->spec_len, buf);
+}
+
+bool fsm_vm_spec_equal(const struct fsm *f, const struct fsm_vm *vm, const uint8_t *spec, uint32_t len)
+{
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(vm != NULL);
+	FL_ASSERT(spec != NULL || len == 0);
+	return vm->spec_len == len && (len == 0 || fsm_ix_spec_equal(f, vm->spec_chunk, spec, len));
+}
+
+size_t fsm_mem_per_vm(void)
+{
+	/* the VM record, its uid and volume index links and buckets (2 each) */
+	return sizeof(struct fsm_vm) + 3u * sizeof(uint32_t) + 3u * FSM_VOLS_MAX * sizeof(uint32_t);
+}
+
+size_t fsm_mem_bytes(const struct fsm_limits *l)
+{
+	FL_ASSERT(l != NULL);
+	uint64_t fixed = (uint64_t)FSM_SNAP_HDR_BYTES + FSM_SNAP_GLOBALS_BYTES + 8u +
+			 (uint64_t)l->max_hosts * FSM_HOST_REC_MAX_BYTES + FSM_EVENTS_MAX_BYTES;
+	uint64_t charge_max = fixed < FSM_SNAP_MAX_BYTES ? FSM_SNAP_MAX_BYTES - fixed : 0;
+	uint64_t chunks = FL_MIN((uint64_t)l->max_vms * fsm_ix_chunks(l->spec_max_bytes),
+				 charge_max / FSM_SPEC_CHUNK + (l->spec_max_bytes > 0 ? l->max_vms : 0u));
+	return (size_t)l->max_hosts * sizeof(struct fsm_host) + (size_t)l->max_vms * fsm_mem_per_vm() +
+	       (size_t)l->max_slots * sizeof(struct fsm_slot) + (size_t)chunks * (FSM_SPEC_CHUNK + 4u) +
+	       FSM_EVENTS_MAX * sizeof(struct fsm_event);
+}
+
 uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap)
 {
 	FL_ASSERT(f != NULL);
@@ -1436,19 +1536,25 @@ bool fsm_vm_active(const struct fsm_vm *vm)
 	return vm->used && (vm->desired_host != 0 || vm->run_state == FSM_RUN_RUNNING);
 }
 
+struct holder_q {
+	bool ro;
+	uint32_t except;
+};
+
+static bool holder_match(const struct fsm *f, uint32_t idx, uint32_t vol, const void *arg)
+{
+	const struct holder_q *q = arg;
+	const struct fsm_vm *o = &f->vms[idx];
+	return idx != q->except && fsm_vm_active(o) && !(o->vol[vol].ro && q->ro);
+}
+
 const struct fsm_vm *fsm_volume_holder(const struct fsm *f, const char *id, bool ro, uint32_t except_idx)
 {
 	FL_ASSERT(f != NULL);
 	FL_ASSERT(id != NULL);
-	for (uint32_t v = 0; v < f->lim.max_vms; v++) {
-		const struct fsm_vm *o = &f->vms[v];
-		if (v == except_idx || !fsm_vm_active(o))
-			continue;
-		int j = vm_volume(o, id);
-		if (j >= 0 && !(o->vol[j].ro && ro))
-			return o;
-	}
-	return NULL;
+	struct holder_q q = {.ro = ro, .except = except_idx};
+	int v = fsm_ix_vol_scan(f, id, holder_match, &q);
+	return v < 0 ? NULL : &f->vms[v];
 }
 
 bool fsm_host_quarantined(const struct fsm *f, uint32_t host_id, uint64_t now_us)

@@ -43,6 +43,7 @@
 #define FSM_SPEC_MAX 16384u       /* opaque VM spec, bytes */
 #define FSM_FENCE_HISTORY 8u      /* fence times remembered per host */
 #define FSM_VMS_MAX 65536u
+#define FSM_VMS_DEFAULT 10240u    /* VM table of fsm_limits_default: 10,000 VMs and some room */
 #define FSM_SLOTS_MAX 65536u
 #define FSM_SLOT_NONE UINT32_MAX  /* volume without a lease slot */
 #define FSM_SLOT_ANY UINT32_MAX   /* SLOT_ALLOC: the lowest free slot */
@@ -69,6 +70,23 @@
 #define FSM_SNAP_VERSION 4u
 #define FSM_SNAP_VERSION_MIN 3u
 #define FSM_SNAP_HDR_BYTES 16u
+/* A snapshot travels as one Raft message, so the FSM bounds its size: a
+ * VM_REGISTER that would let the worst-case snapshot grow past this is
+ * refused (-FL_ENOSPC). Each VM is charged its record's largest encoded
+ * size (FSM_VM_CHARGE_FIXED + FSM_VOL_CHARGE_FIXED per volume + its
+ * strings and spec); hosts and the event ring are charged their maximum
+ * at fsm_init (plugin/arbiter checks the relation to the Raft limits). */
+#define FSM_SNAP_MAX_BYTES (15u << 20)
+#define FSM_SNAP_GLOBALS_BYTES (4u * 4u + 8u * 3u + 8u * 4u)
+#define FSM_HOST_REC_MAX_BYTES (4u + 4u + 2u + 2u + FSM_NAME_MAX + 2u + FSM_ADDR_MAX + 3u + 8u * 3u + 4u + \
+				FSM_FENCE_HISTORY * 8u + 8u + 2u)
+#define FSM_VM_CHARGE_FIXED (4u + 2u + 3u + 4u + 3u + FSM_FAILED_MAX * 4u + 4u + 4u + 8u + 8u + 4u + 4u + 4u)
+#define FSM_VOL_CHARGE_FIXED (2u + 2u + 1u + 4u)
+/* Specs live in a pool of FSM_SPEC_CHUNK-byte chunks: its size is what the
+ * snapshot bound lets all specs together take (plus one partly used chunk
+ * per VM), not max_vms full-size specs. */
+#define FSM_SPEC_CHUNK 256u
+#define FSM_CHUNK_NONE UINT32_MAX
 
 enum fsm_cmd_type {
 	FSM_CMD_HOST_ADD = 1,      /* host_id, name, addr, role */
@@ -272,7 +290,8 @@ struct fsm_vm {
 	uint8_t nfailed;           /* hosts in failed_on */
 	uint32_t failed_on[FSM_FAILED_MAX]; /* hosts that gave up starting it, since it last ran */
 	uint32_t spec_len;
-	uint8_t *spec;             /* limits.spec_max_bytes of the FSM's pool */
+	uint32_t spec_chunk;       /* its first chunk in the FSM's spec pool (fsm_vm_spec()) */
+	uint32_t charge;           /* bytes charged against the snapshot bound (FSM_SNAP_MAX_BYTES) */
 };
 
 struct fsm_slot {
@@ -287,12 +306,32 @@ struct fsm_counters {
 	uint64_t fences;
 };
 
+/* Lookup indexes, rebuilt from the tables (never replicated): uid -> VM,
+ * volume identity -> (VM, volume), both hash chains of table indexes + 1;
+ * and the spec pool's chunk chains. */
+struct fsm_index {
+	uint32_t uid_mask;         /* buckets - 1 (a power of two) */
+	uint32_t *uid_head;        /* [buckets] first VM index + 1 */
+	uint32_t *uid_next;        /* [max_vms] */
+	uint32_t vol_mask;
+	uint32_t *vol_head;        /* [buckets] first (VM index * FSM_VOLS_MAX + volume) + 1 */
+	uint32_t *vol_next;        /* [max_vms * FSM_VOLS_MAX] */
+	uint32_t n_chunks;
+	uint8_t *chunks;           /* [n_chunks * FSM_SPEC_CHUNK] */
+	uint32_t *chunk_next;      /* [n_chunks] next chunk of the same spec, or the free list */
+	uint32_t free_head;
+	uint32_t free_n;
+	uint32_t vm_lo;            /* every VM entry below this is used */
+};
+
 struct fsm {
 	struct fsm_limits lim;
 	struct fsm_host *hosts;
 	struct fsm_vm *vms;
 	struct fsm_slot *slots;
-	uint8_t *spec_pool;
+	struct fsm_index ix;
+	uint64_t charged;          /* sum of the VMs' charge */
+	uint64_t charge_max;       /* what VMs may be charged: FSM_SNAP_MAX_BYTES less hosts, events */
 	uint64_t last_index;
 	uint64_t last_term;
 	uint64_t clock_us;         /* cluster time: max stamp applied */
@@ -336,7 +375,7 @@ struct fsm_cmd {
 	struct fsm_origin origin;      /* version 4; decoding a version 3 command leaves it zero */
 };
 
-/* Fills *l with the defaults (64 hosts, 256 VMs, 1024 slots, 16 KiB specs). */
+/* Fills *l with the defaults (64 hosts, FSM_VMS_DEFAULT VMs, 1024 slots, 16 KiB specs). */
 void fsm_limits_default(struct fsm_limits *l);
 
 /* Allocates every table for limits *l (all allocation happens here) and
@@ -418,6 +457,14 @@ uint32_t fsm_hosts_joined(const struct fsm *f, uint32_t *ids, uint32_t cap);
 const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t *idx);
 /* VM table entry i < lim.max_vms, or NULL if unused. */
 const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
+/* Copies vm's spec (vm->spec_len bytes, cap >= that) out of the pool into buf. */
+void fsm_vm_spec(const struct fsm *f, const struct fsm_vm *vm, uint8_t *buf, size_t cap);
+/* True if vm's spec is exactly spec[0..len). */
+bool fsm_vm_spec_equal(const struct fsm *f, const struct fsm_vm *vm, const uint8_t *spec, uint32_t len);
+/* Bytes fsm_init() allocates for limits *l (the tables, indexes and spec
+ * pool), and the part of it that grows with max_vms, per VM. */
+size_t fsm_mem_bytes(const struct fsm_limits *l);
+size_t fsm_mem_per_vm(void);
 /* Writes the table indexes of the VMs whose desired host is host_id into
  * idx[0..cap); returns how many there are (may exceed cap). */
 uint32_t fsm_vms_on_host(const struct fsm *f, uint32_t host_id, uint32_t *idx, uint32_t cap);

@@ -269,6 +269,10 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	cfg.bootstrap = h->id <= c->initial ? &c->boot : NULL;
 	cfg.vm = (struct arb_vm_ops){.start = simhost_vm_start, .kill = simhost_vm_kill,
 				     .guard = simhost_vm_guard, .ctx = h};
+	/* Tables for the VMs a simulated cluster registers, not the daemon's
+	 * 10,240: a 128-host run holds 256 arbiters in one process. */
+	cfg.limits.max_vms = SIMCL_VM_TABLE;
+	cfg.limits.spec_max_bytes = SIMCL_SPEC_MAX;
 	cfg.snapshot_every = c->p.snapshot_every;
 	if (c->p.snapshot_trailing)
 		cfg.raft.snapshot_trailing = c->p.snapshot_trailing;

@@ -23,6 +23,10 @@
 
 #define SIMCL_MAX_HOSTS 64 /* ARB_MAX_HOSTS: the largest cluster the arbiter runs */
 #define SIMCL_MAX_VMS 128
+#define SIMCL_VM_TABLE 1024u /* each arbiter's FSM VM table (fsm_limits.max_vms) */
+#define SIMCL_SPEC_MAX 1024u /* and spec size: the simulator registers no spec */
+_Static_assert(SIMCL_MAX_VMS <= SIMCL_VM_TABLE, "every simulated VM fits the FSM's table");
+_Static_assert(SIMVM_MAX_VMS <= SIMCL_VM_TABLE, "every VM a simulated host runs fits the FSM's table");
 
 struct simcl_params {
 	uint32_t hosts;

@@ -251,7 +251,7 @@ static void vm_register_stores_volumes_and_spec_unplaced(void **state)
 	assert_int_equal(vm->vol[0].slot, FSM_SLOT_NONE);
 	assert_int_equal(vm->desired_host, 0);
 	assert_int_equal(vm->incarnation, 0);
-	assert_memory_equal(vm->spec, "{\"vcpu\":2}", vm->spec_len);
+	assert_true(fsm_vm_spec_equal(&t->f, vm, (const uint8_t *)"{\"vcpu\":2}", 11));
 }
 
 static void vm_register_of_a_known_uid_updates_its_spec_and_volumes_while_stopped(void **state)
@@ -905,7 +905,7 @@ static void snapshot_restores_to_an_identical_state(void **state)
 	assert_int_equal(fsm_volume_slot(&u->f, "vm3", "id:/dev/vg/c", &s), 0);
 	assert_int_equal(s, 3);
 	assert_true(fsm_host_quarantined(&u->f, 2, 5000));
-	assert_memory_equal(fsm_vm_find(&u->f, "vm1", NULL)->spec, "{\"vcpu\":2}", 11);
+	assert_true(fsm_vm_spec_equal(&u->f, fsm_vm_find(&u->f, "vm1", NULL), (const uint8_t *)"{\"vcpu\":2}", 11));
 	/* Who registered it survives: a re-run anywhere runs as them. */
 	assert_int_equal(fsm_vm_find(&u->f, "vm1", NULL)->owner_uid, 1003u);
 	assert_int_equal(fsm_vm_find(&u->f, "vm1", NULL)->owner_gid, 2000u);
