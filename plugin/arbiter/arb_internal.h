@@ -41,6 +41,8 @@ struct arb_wmsg {
 #define ARB_VIEW_WITNESS 0x8u     /* the sender serves the disk voter */
 #define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
+#define ARB_OPREQ_MAGIC 'O'       /* payload prefix: an operator's request forwarded to the leader */
+#define ARB_OPREP_MAGIC 'o'       /* payload prefix: the leader's answer to one */
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 #define ARB_WQ_KEEP_BYTES 1024u   /* a queue slot keeps a buffer this small (heartbeats) */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
@@ -281,6 +283,9 @@ struct arb {
  * already there), unplace a VM that is its own or runs nowhere, report its own VMs' run state. Membership, fences,
  * quarantine and lease slots are the leader's own decisions: refused. */
 bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cmd *c);
+/* Whether host `from` may send operator requests and answers: a host of the
+ * Raft configuration that the FSM records as a joined member. */
+bool arb_op_peer_allowed(const struct arb *a, uint64_t from);
 /* Counts a refused message of peer `from` (kind "forward" or "witness") and
  * logs it at most once per second. */
 void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what);

@@ -11,7 +11,13 @@
  * VM. Everything else (membership, fence requests and acks, fence
  * clears, quarantine, lease slots) only the leader decides, so a forwarded
  * one is refused: a peer cannot move a running VM elsewhere, fence a host,
- * or speak for another host's VMs. Disk-voter envelopes are checked in
+ * or speak for another host's VMs. An operator's command asked on a
+ * follower is not a forwarded FSM command: the follower's daemon sends the
+ * operator's request itself (the control request, the caller's uid, gid and
+ * pid as its control socket read them) and the leader's daemon runs it as
+ * it runs its own operators' requests, with the same checks, logging the
+ * host and uid it came from (plugin/daemon/opfwd.c); only a joined member
+ * of the configuration may send one (arb_op_peer_allowed). Disk-voter envelopes are checked in
  * arb_witness.c. Refusals are counted (arb_status) and logged at most once
  * a second. */
 #include <inttypes.h>
@@ -53,6 +59,14 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 	default:
 		return false;
 	}
+}
+
+bool arb_op_peer_allowed(const struct arb *a, uint64_t from)
+{
+	if (from == 0 || from > ARB_MAX_HOSTS || from == a->cfg.host_id || !in_configuration(a, from))
+		return false;
+	const struct fsm_host *h = fsm_host_find(&a->fsm, (uint32_t)from);
+	return h != NULL && h->state == FSM_HOST_JOINED;
 }
 
 void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what)

@@ -109,6 +109,18 @@ static int arb_send_arb(struct arb *a, uint64_t to, const uint8_t *buf, size_t l
 	return raft_transport_send(a->cfg.transport, to, m, (uint32_t)len + 1);
 }
 
+int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint32_t len)
+{
+	if (len > ARB_OP_MSG_MAX || to == 0 || to > ARB_MAX_HOSTS || to == a->cfg.host_id)
+		return -FL_EINVAL;
+	uint8_t *m = arb_txbuf(a, len + 1);
+	if (m == NULL)
+		return -FL_ENOMEM;
+	m[0] = reply ? ARB_OPREP_MAGIC : ARB_OPREQ_MAGIC;
+	memcpy(m + 1, buf, len);
+	return raft_transport_send(a->cfg.transport, to, m, len + 1);
+}
+
 /* ---- views: relayed liveness ----
  * Every tick each host sends every peer a view: its term and leader, how long
  * ago it last had a sign that the leader holds a valid lease (0 on the leader
@@ -244,6 +256,13 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 	if (payload[0] == ARB_RAFT_MAGIC) {
 		if (a->node)
 			raft_node_receive(a->node, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] == ARB_OPREQ_MAGIC || payload[0] == ARB_OPREP_MAGIC) {
+		if (!arb_op_peer_allowed(a, from))
+			arb_reject(a, from, false, "operator request");
+		else if (a->cfg.op_msg != NULL)
+			a->cfg.op_msg(a->cfg.op_ctx, from, payload[0] == ARB_OPREP_MAGIC, payload + 1, len - 1);
 		return;
 	}
 	if (payload[0] != ARB_FWD_MAGIC)

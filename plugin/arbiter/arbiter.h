@@ -102,6 +102,12 @@ struct arb_config {
 	 * compared with anything. NULL: 0 ("unknown"). */
 	uint64_t (*wall_us)(void *ctx);
 	void *wall_ctx;
+	/* Optional: an operator's request (reply false) or its answer (reply
+	 * true) that host `from` sent with arb_send_op(), as opaque bytes; called
+	 * on the loop, only for a sender of the current Raft configuration that
+	 * the FSM records as a member (plugin/daemon/opfwd.c reads them). */
+	void (*op_msg)(void *ctx, uint64_t from, bool reply, const uint8_t *buf, uint32_t len);
+	void *op_ctx;
 };
 
 /* Fills defaults for everything but the host- and device-specific fields:
@@ -163,6 +169,13 @@ void arb_vm_start_failed(struct arb *a, uint32_t vm_idx, uint64_t incarnation);
  * leader (fire and forget: the outcome shows in the FSM once applied).
  * -FL_ENOTLEADER when no leader is known. */
 FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
+
+/* Sends host `to` an operator's request (reply false) or an answer (reply
+ * true): opaque bytes (at most ARB_OP_MSG_MAX) for its op_msg callback, over
+ * the authenticated transport. Fire and forget: the sender keeps its own
+ * deadline. */
+#define ARB_OP_MSG_MAX 4096u
+FL_MUST_CHECK int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint32_t len);
 
 /* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
  * host in the FSM (name, address), then adds it to Raft as a learner and

@@ -8,9 +8,9 @@
  *   fencelock host fence|unfence|drain|undrain HOST [--no-wait] [--wait-s S]
  *   fencelock leader transfer [--to HOST]
  *
- * HOST is a host id or a host name. The changes run on the leader (the
- * daemon refuses them elsewhere, naming the leader), which records the
- * caller's uid. After the daemon's answer (the change is committed), fence,
+ * HOST is a host id or a host name. The changes run on the leader (asked on
+ * another host, its daemon forwards them there), which records the caller's
+ * uid. After the daemon's answer (the change is committed), fence,
  * drain and move follow what the cluster does until it is done (a fenced
  * host answered FENCED, the drained host's VMs run elsewhere, the moved VM
  * runs on its new host), polling the daemon's views, unless --no-wait. */
@@ -67,7 +67,7 @@ static void ops2_usage(FILE *f)
 		"  --wait-s S           follow the change at most S seconds (default %u)\n"
 		"  --timeout-ms MS      give up a request after MS milliseconds (default 10000)\n"
 		"\n"
-		"Changes run on the leader: run them there (the error names it). They need root,\n"
+		"Changes run on the leader (another host forwards them to it). They need root,\n"
 		"the daemon's user or the control group; each is logged with the caller's uid.\n"
 		"\n%s",
 		OPS2_WAIT_DEFAULT_S, fl_cli_exit_codes_text);

@@ -53,6 +53,9 @@ int fld_submit(struct fld *d, struct ctl_call *call, struct fsm_cmd *c)
 	c->origin.by_op = true;
 	c->origin.by_uid = (uint32_t)ctl_call_peer(call)->uid;
 	c->origin.cause = FSM_CAUSE_OPERATOR;
+	/* Forwarded by another host: that is where the operator asked. */
+	if (ctl_call_peer(call)->via_host != 0)
+		c->origin.by_host = ctl_call_peer(call)->via_host;
 	int rv = arb_submit(d->arb, c);
 	if (rv == -FL_ENOTLEADER) {
 		ctl_call_errorf(call, "host %u (%s) knows no Raft leader: it is not quorate; try again when "
@@ -430,19 +433,15 @@ static int op_release(void *ctx, struct ctl_call *call, const struct ctl_req *re
 
 /* ---- membership ---- */
 
-static int need_leader(struct fld *d, struct ctl_call *call, struct raft_node **node)
+/* 0 on the leader; elsewhere the call is forwarded to it (CTL_DEFERRED,
+ * plugin/daemon/opfwd.c) or refused with the reason. */
+static int need_leader(struct fld *d, struct ctl_call *call, const struct ctl_req *req, struct raft_node **node)
 {
 	*node = arb_raft(d->arb);
 	struct raft *r = *node != NULL ? raft_node_core(*node) : NULL;
 	if (r != NULL && raft_state(r) == RAFT_LEADER)
 		return 0;
-	struct arb_status st;
-	arb_status(d->arb, &st);
-	if (st.leader != 0)
-		ctl_call_errorf(call, "membership changes run on the leader: run this on host %" PRIu64, st.leader);
-	else
-		ctl_call_errorf(call, "no leader is known: the cluster has no quorum");
-	return -FL_ENOTLEADER;
+	return fld_forward(d, call, req);
 }
 
 static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *req)
@@ -450,7 +449,7 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	struct fld *d = ctx;
 	struct raft_node *node;
 	struct sockaddr_in sa;
-	int rv = need_leader(d, call, &node);
+	int rv = need_leader(d, call, req, &node);
 	if (rv != 0)
 		return rv;
 	if (fsm_host_find(arb_fsm(d->arb), req->host_id) != NULL) {
@@ -512,7 +511,7 @@ static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req
 {
 	struct fld *d = ctx;
 	struct raft_node *node;
-	int rv = need_leader(d, call, &node);
+	int rv = need_leader(d, call, req, &node);
 	if (rv != 0)
 		return rv;
 	if (req->host_id == d->cfg.host_id) {

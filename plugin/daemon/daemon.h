@@ -281,6 +281,25 @@ struct fld_events {
  * RestartPreventExitStatus: restarting cannot help). */
 #define FLD_EXIT_CONFLICT 3
 
+/* ---- plugin/daemon/opfwd.c: operator commands asked on a follower, run by the leader ---- */
+#define FLD_OPFWD_MAX 16u            /* forwarded calls in flight, each way */
+#define FLD_OPFWD_WAIT_US (FLD_COMMIT_TIMEOUT_US + 3ull * FL_US_PER_S) /* the leader's answer */
+struct fld_opfwd_out {
+	struct ctl_call *call;       /* NULL: free */
+	uint64_t id, to, until_us;
+	bool answered;               /* the leader answered rv (reply or error set on call) ... */
+	int rv;
+	uint64_t applied;            /* ... at its applied index: finished once this host applied it too */
+};
+struct fld_opfwd {
+	uint64_t next_id;
+	struct fld_opfwd_out out[FLD_OPFWD_MAX];   /* sent to the leader, waiting for its answer */
+	struct ctl_call *in[FLD_OPFWD_MAX];        /* the leader: running for another host */
+	uint64_t in_id[FLD_OPFWD_MAX];
+	struct fl_timer timer;
+	ctl_handler_fn handlers[CTL_OP_COUNT];    /* the owner-loop handlers (fld_backend) */
+};
+
 struct fld {
 	int exit_code;               /* main's return after the loop (0, or FLD_EXIT_CONFLICT) */
 	struct fl_config cfg;
@@ -310,8 +329,21 @@ struct fld {
 	struct fld_snap *snap;       /* RCU-published by the loop; read by the control thread */
 	uint64_t snap_published_us;
 	struct fld_events *events;   /* RCU-published by the loop; read by the control thread */
+	struct fld_opfwd fwd;
 	volatile bool done;
 };
+
+/* Whether op is an operator's change a follower forwards to the leader. */
+bool fld_op_forwardable(enum ctl_op op);
+/* On a host that does not lead: forwards call to the leader (CTL_DEFERRED:
+ * finished with the leader's answer), or fails with the reason on call (no
+ * leader, a call that was forwarded already, an op that is not forwarded). */
+int fld_forward(struct fld *d, struct ctl_call *call, const struct ctl_req *req);
+/* The arbiter's op_msg callback (ctx is the fld). */
+void fld_opfwd_msg(void *ctx, uint64_t from, bool reply, const uint8_t *buf, uint32_t len);
+void fld_opfwd_init(struct fld *d);
+/* At shutdown, after the control server is gone: drops every forwarded call. */
+void fld_opfwd_stop(struct fld *d);
 
 /* ---- quorum.c: the quorum view ---- */
 /* On the loop: host h's per-peer facts and operator marks (h->id set). */

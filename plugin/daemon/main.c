@@ -292,6 +292,9 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.plc.include_unplaced = false; /* a VM runs where its wrapper asked, or where recovery puts it */
 	ac.vm = vmrt_ops(d);
 	ac.wall_us = wall_clock_us;
+	ac.op_msg = fld_opfwd_msg;
+	ac.op_ctx = d;
+	fld_opfwd_init(d);
 	boot->n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_peers && i < CFG_PEERS_MAX; i++)
 		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};
@@ -544,6 +547,7 @@ static void shutdown_daemon(struct fld *d)
 	d->ctl = NULL;
 	fld_snap_drop(d);
 	fld_waiters_drop(d);
+	fld_opfwd_stop(d);
 	vmrt_shutdown(d);
 	fl_timer_cancel(d->loop, &d->poll);
 	fl_timer_cancel(d->loop, &d->housekeeping);

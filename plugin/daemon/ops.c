@@ -4,8 +4,9 @@
  *
  * Every change is the leader's decision (plugin/arbiter/arb_trust.c refuses
  * a forwarded fence, quarantine or placement), so these run on the leader:
- * asked on another host they are refused with the leader's id, as host.add
- * is. Each is one replicated command whose origin names the caller (the
+ * asked on another host, that host's daemon forwards the request to the
+ * leader, which runs it here as its own (plugin/daemon/opfwd.c), or says there is no
+ * leader. Each is one replicated command whose origin names the caller (the
  * SO_PEERCRED uid the control server read) and is logged at notice with the
  * caller; the reply comes once this host applied it (or the commit timeout
  * says why not). What follows the commit is the cluster's ordinary
@@ -26,25 +27,34 @@
 #define OPS_SCHEMA 1
 
 /* Who asked, for the notice line of every change. */
+/* Who asked (and on which host, when another host forwarded it), for the
+ * notice line of every change. */
+static const char *op_via(const struct ctl_call *call, char *buf, size_t len)
+{
+	uint32_t via = ctl_call_peer(call)->via_host;
+	if (via == 0)
+		return "";
+	snprintf(buf, len, " on host %u", via);
+	return buf;
+}
+
 static void op_notice(const struct ctl_call *call, const char *what, uint32_t host_id)
 {
 	const struct ctl_peer *p = ctl_call_peer(call);
-	fl_notice("operator uid %u (pid %d) asks: %s host %u", (unsigned)p->uid, (int)p->pid, what, host_id);
+	char via[32];
+	fl_notice("operator uid %u (pid %d)%s asks: %s host %u", (unsigned)p->uid, (int)p->pid,
+		  op_via(call, via, sizeof(via)), what, host_id);
 }
 
-static int ops_need_leader(struct fld *d, struct ctl_call *call)
+/* 0 on the leader; elsewhere the call is forwarded to it (CTL_DEFERRED) or
+ * refused with the reason. */
+static int ops_need_leader(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct raft_node *n = arb_raft(d->arb);
 	struct raft *r = n != NULL ? raft_node_core(n) : NULL;
 	if (r != NULL && raft_state(r) == RAFT_LEADER)
 		return 0;
-	struct arb_status st;
-	arb_status(d->arb, &st);
-	if (st.leader != 0)
-		ctl_call_errorf(call, "the leader decides this: run it on host %" PRIu64 " (the leader)", st.leader);
-	else
-		ctl_call_errorf(call, "no leader is known: the cluster has no quorum");
-	return -FL_ENOTLEADER;
+	return fld_forward(d, call, req);
 }
 
 /* The leader's JOINED host id, or an error on call. */
@@ -61,7 +71,7 @@ static const struct fsm_host *member(struct fld *d, struct ctl_call *call, uint3
 static int ops_begin(struct fld *d, struct ctl_call *call, const struct ctl_req *req, const char *what,
 		     const struct fsm_host **h)
 {
-	int rv = ops_need_leader(d, call);
+	int rv = ops_need_leader(d, call, req);
 	if (rv != 0)
 		return rv;
 	op_notice(call, what, req->host_id);
@@ -170,7 +180,7 @@ static int op_host_unfence(void *ctx, struct ctl_call *call, const struct ctl_re
 		ctl_call_errorf(call, "host %u (%s) has no fence in force", h->host_id, h->name);
 		return -FL_ENOENT;
 	}
-	struct fsm_origin o = {.by_op = true, .by_uid = (uint32_t)ctl_call_peer(call)->uid, .cause = FSM_CAUSE_OPERATOR};
+	struct fsm_origin o = {.by_op = true, .by_uid = (uint32_t)ctl_call_peer(call)->uid, .cause = FSM_CAUSE_OPERATOR, .by_host = ctl_call_peer(call)->via_host};
 	rv = arb_host_unfence(d->arb, h->host_id, &o);
 	if (rv != 0) {
 		ctl_call_errorf(call, "unfencing host %u failed: %s", h->host_id, fl_strerror(rv));
@@ -238,12 +248,13 @@ static int move_target_check(struct fld *d, struct ctl_call *call, uint32_t id)
 static int op_vm_move(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	int rv = ops_need_leader(d, call);
+	int rv = ops_need_leader(d, call, req);
 	if (rv != 0)
 		return rv;
 	const struct ctl_peer *p = ctl_call_peer(call);
-	fl_notice("operator uid %u (pid %d) asks: move VM %s to host %u", (unsigned)p->uid, (int)p->pid, req->uid,
-		  req->host_id);
+	char via[32];
+	fl_notice("operator uid %u (pid %d)%s asks: move VM %s to host %u", (unsigned)p->uid, (int)p->pid,
+		  op_via(call, via, sizeof(via)), req->uid, req->host_id);
 	const struct fsm_vm *vm = fsm_vm_find(arb_fsm(d->arb), req->uid, NULL);
 	if (vm == NULL) {
 		ctl_call_errorf(call, "VM %s is not registered", req->uid);
@@ -271,12 +282,13 @@ static int op_vm_move(void *ctx, struct ctl_call *call, const struct ctl_req *re
 static int op_leader_transfer(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
-	int rv = ops_need_leader(d, call);
+	int rv = ops_need_leader(d, call, req);
 	if (rv != 0)
 		return rv;
 	const struct ctl_peer *p = ctl_call_peer(call);
-	fl_notice("operator uid %u (pid %d) asks: transfer leadership to %s%u", (unsigned)p->uid, (int)p->pid,
-		  req->host_id != 0 ? "host " : "any voter, asked ", req->host_id);
+	char via[32];
+	fl_notice("operator uid %u (pid %d)%s asks: transfer leadership to %s%u", (unsigned)p->uid, (int)p->pid,
+		  op_via(call, via, sizeof(via)), req->host_id != 0 ? "host " : "any voter, asked ", req->host_id);
 	uint32_t to = 0;
 	rv = arb_leader_transfer(d->arb, req->host_id, &to);
 	if (rv == -FL_ENOENT)

@@ -63,6 +63,10 @@ struct ctl_call {
 	int pidfd;                   /* vm.acquire: pidfd of the checked req.pid, or -1 */
 	struct ctl_call *next_done;  /* owner side: finished, not yet handed back */
 	char err[CTL_ERR_MAX];
+	/* A remote call (client == NULL): its caller and where it goes when finished. */
+	struct ctl_peer rpeer;
+	ctl_remote_done_fn rdone;
+	void *rctx;
 };
 
 struct ctl_client {
@@ -1053,12 +1057,15 @@ json_t *ctl_call_reply(struct ctl_call *call)
 
 const struct ctl_peer *ctl_call_peer(const struct ctl_call *call)
 {
-	return &call->client->peer;
+	return call->client != NULL ? &call->client->peer : &call->rpeer;
 }
 
 void ctl_call_server_stats(const struct ctl_call *call, struct ctl_server_stats *out)
 {
-	ctl_server_get_stats(call->client->srv, out);
+	if (call->client == NULL)
+		memset(out, 0, sizeof(*out));
+	else
+		ctl_server_get_stats(call->client->srv, out);
 }
 
 int ctl_call_take_pidfd(struct ctl_call *call)
@@ -1079,6 +1086,13 @@ void ctl_call_errorf(struct ctl_call *call, const char *fmt, ...)
 void ctl_call_finish(struct ctl_call *call, int rv)
 {
 	struct ctl_client *c = call->client;
+	if (c == NULL) {
+		FL_ASSERT(call->rdone != NULL);
+		FL_ASSERT(rv <= 0);
+		call->rv = rv;
+		call->rdone(call->rctx, call, rv);
+		return;
+	}
 	struct ctl_server *s = c->srv;
 	FL_ASSERT(c->used);
 	FL_ASSERT(c->pending);
@@ -1092,4 +1106,54 @@ void ctl_call_finish(struct ctl_call *call, int rv)
 	s->done_head = call;
 	if (!fl_timer_armed(&s->done_flush))
 		fl_timer_after(s->owner_loop, &s->done_flush, 0);
+}
+
+/* ---- remote calls ---- */
+
+int ctl_call_remote_new(json_t *msg, const struct ctl_peer *peer, ctl_remote_done_fn done, void *ctx,
+			struct ctl_call **out, char *err, size_t errlen)
+{
+	FL_ASSERT(done != NULL);
+	FL_ASSERT(peer->via_host != 0);
+	*out = NULL;
+	struct ctl_call *call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		json_decref(msg);
+		snprintf(err, errlen, "out of memory");
+		return -FL_ENOMEM;
+	}
+	call->msg = msg;
+	call->pidfd = -1;
+	call->rpeer = *peer;
+	call->rpeer.pidfd = -1;
+	call->rdone = done;
+	call->rctx = ctx;
+	int rv = ctl_req_decode(call->msg, &call->req, err, errlen);
+	if (rv == 0 && (call->reply = ctl_resp_ok()) == NULL)
+		rv = -FL_ENOMEM;
+	if (rv != 0) {
+		ctl_call_remote_free(call);
+		return rv;
+	}
+	*out = call;
+	return 0;
+}
+
+const struct ctl_req *ctl_call_req(const struct ctl_call *call)
+{
+	return &call->req;
+}
+
+const char *ctl_call_error(const struct ctl_call *call)
+{
+	return call->err;
+}
+
+void ctl_call_remote_free(struct ctl_call *call)
+{
+	if (call == NULL)
+		return;
+	FL_ASSERT(call->client == NULL);
+	call_reset(call);
+	free(call);
 }

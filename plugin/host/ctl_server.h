@@ -42,6 +42,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "common/loop.h"
+#include "common/must_check.h"
 #include "plugin/host/ctl_proto.h"
 
 #define CTL_CLIENTS_DEFAULT 1024u
@@ -69,6 +70,8 @@ struct ctl_peer {
 	bool privileged;             /* uid 0 or the daemon's own uid */
 	int pidfd;                   /* pidfd of the peer taken at accept (SO_PEERPIDFD or
 				      * pidfd_open of the SO_PEERCRED pid), -1 if none */
+	uint32_t via_host;           /* 0: a client of this socket; else the host that forwarded
+				      * the call (uid, gid and pid are the caller's there) */
 };
 
 /* One handler per op. Returns 0 (reply fields added to ctl_call_reply()),
@@ -159,5 +162,23 @@ void ctl_call_errorf(struct ctl_call *call, const char *fmt, ...) __attribute__(
  * from the server's side. If the client has gone meanwhile the reply is
  * discarded. From the owner's loop thread. */
 void ctl_call_finish(struct ctl_call *call, int rv);
+
+/* ---- remote calls ----
+ * A call that no client of this server made: an operator's request that
+ * another host's daemon forwarded over the cluster's authenticated channel
+ * (fencelockd, plugin/daemon/opfwd.c). msg is the request as a client sends
+ * it (taken over: decoded and validated with ctl_req_decode, as any
+ * request), peer the caller as the forwarding host recorded it (via_host
+ * set). A handler runs it like any call; ctl_call_finish() hands it to
+ * done(ctx, call, rv) instead of a client, on the owner's loop, and done
+ * frees it with ctl_call_remote_free(). 0 and *out, or a -FL_E code with
+ * the reason in err. */
+typedef void (*ctl_remote_done_fn)(void *ctx, struct ctl_call *call, int rv);
+FL_MUST_CHECK int ctl_call_remote_new(json_t *msg, const struct ctl_peer *peer, ctl_remote_done_fn done, void *ctx,
+				      struct ctl_call **out, char *err, size_t errlen);
+const struct ctl_req *ctl_call_req(const struct ctl_call *call);
+/* The error sentence set by ctl_call_errorf() ("" if none). */
+const char *ctl_call_error(const struct ctl_call *call);
+void ctl_call_remote_free(struct ctl_call *call);
 
 #endif

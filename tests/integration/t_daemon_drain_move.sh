@@ -26,8 +26,8 @@ F=$(( L % 3 + 1 )); R=$(( F % 3 + 1 ))
 for v in vm-a vm-b; do dl_exec "$F" "$v"; done
 for v in vm-a vm-b; do wait_for 10 dl_vm_started_on "$v" "$F" || fail "$v did not start on h$F"; done
 
-expect_rc 1 ctl "$F" vm move vm-a --to "$R"
-grep -q "run it on host $L" <<<"$out" || fail "follower refusal: $out"
+expect_rc 6 ctl "$F" vm move no-such-vm --to "$R"
+grep -q "VM no-such-vm is not registered" <<<"$out" || fail "the leader's refusal, through h$F: $out"
 expect_rc 2 ctl "$L" vm move vm-a
 expect_rc 6 ctl "$L" vm move no-such-vm --to "$R"
 expect_rc 0 ctl "$L" vm move vm-a --to "h$R" --wait-s 30

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Membership through the control socket (a Raft membership change, one server
-# at a time, on the leader): asked on a follower it is refused with the
-# leader's id; removing a host that still has a VM placed on it is refused;
+# at a time, on the leader): asked on a follower it is forwarded to the
+# leader, whose refusal to remove itself comes back; removing a host that still has a VM placed on it is refused;
 # removing an idle host marks it LEFT and the two others stay quorate and
 # can start VMs; a new host id is added as a learner (not yet a voter), and
 # its daemon, started with -j (join: [peers] only gives addresses), catches
@@ -15,8 +15,8 @@ dl_start_all
 dl_wait_cluster 20
 L=$(dl_leader 1)
 F=$(( L % 3 + 1 )); R=$(( F % 3 + 1 ))
-expect_rc 1 "$FL" -s "$(dl_sock "$F")" host remove "$R"
-grep -q "run this on host $L" <<<"$out" || fail "follower refusal: $out"
+expect_rc 2 "$FL" -s "$(dl_sock "$F")" host remove "$L"
+grep -q "the leader cannot remove itself" <<<"$out" || fail "the leader's refusal, through h$F: $out"
 
 dl_exec "$F" vm-m
 wait_for 10 dl_vm_started_on vm-m "$F" || fail "vm-m did not start on h$F"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fencing a host by hand, and quarantine, on three loopback daemons. Asked
-# on a follower, `host fence` is refused with the leader's id. On the leader
+# on a follower, `host fence` of the leader comes back as the leader's own
+# refusal (the follower forwards it; t_daemon_ops_any_host.sh has the rest). On the leader
 # it commits an operator's fence: the host obeys its mailbox (its VM stops,
 # answers FENCED), the VM runs on another host with no overlap, and the
 # fence stays (the leader never clears an operator's fence by itself) until
@@ -23,8 +24,8 @@ F=$(( L % 3 + 1 ))
 dl_exec "$F" vm-f
 wait_for 10 dl_vm_started_on vm-f "$F" || fail "vm-f did not start on h$F"
 
-expect_rc 1 ctl "$F" host fence "$F"
-grep -q "run it on host $L" <<<"$out" || fail "follower refusal: $out"
+expect_rc 2 ctl "$F" host fence "$L"
+grep -q "host $L leads the cluster and cannot fence itself" <<<"$out" || fail "the leader's refusal, through h$F: $out"
 expect_rc 2 ctl "$L" host fence "$L"
 expect_rc 0 ctl "$L" host fence "h$F" --wait-s 30
 [ "$(host_field "$L" "$F" fence)" = fenced ] || fail "h$F not fenced: $(dl_json "$L" hosts)"

@@ -69,9 +69,9 @@ jq -e '([.learners[] | select(.id == 4 and .name == "h4" and .lag > 0)] | length
     <<<"$out" >/dev/null || fail "learner h4: $out"
 expect_rc 1 "$FL" -s "$(dl_sock "$L")" quorum
 
-# Leadership to the host asked for, from the leader only.
-expect_rc 1 "$FL" -s "$(dl_sock "$F")" leader transfer --to "$L"
-grep -q "run it on host $L" <<<"$out" || fail "follower refusal: $out"
+# Leadership to the host asked for (asked on a follower, the leader answers).
+expect_rc 2 "$FL" -s "$(dl_sock "$F")" leader transfer --to "$L"
+grep -q "host $L is not another host voter" <<<"$out" || fail "the leader's refusal, through h$F: $out"
 expect_rc 0 "$FL" -s "$(dl_sock "$L")" leader transfer --to "h$F"
 wait_for 10 eval "[ \"\$(dl_leader $F)\" = $F ]" || fail "h$F did not become leader: $(dl_json "$F" status)"
 grep -q "operator uid $(id -u) (pid [0-9]*) asks: transfer leadership to host $F" "$T/h$L/log" ||

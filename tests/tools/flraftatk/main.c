@@ -11,7 +11,9 @@
  *       KIND register (an 'A' vm-register of UID, default "atk", whose spec
  *       runs /bin/sh as root), place (an 'A' vm-place of UID onto FROM),
  *       witness (a 'W' envelope as the disk voter), view (a 'V' view claiming
- *       FROM is quorate, leads and serves the disk voter), noop (a payload
+ *       FROM is quorate, leads and serves the disk voter), opfence (an 'O'
+ *       operator's request, as a follower forwards it, to fence host UID),
+ *       noop (a payload
  *       of a kind no host knows, dropped: to test the handshake alone).
  *       MODE plain: as a plain (insecure-mode) frame; wrongkey: after a
  *       handshake with a random key, sealed with what that gives; key: after
@@ -196,6 +198,16 @@ static size_t payload_make(const char *kind, uint64_t from, uint64_t to, const c
 		fl_put_le64(out + 9, to);
 		out[17] = 2; /* a vote-granted-looking first byte; the transport must not let it through */
 		return 64;
+	}
+	if (strcmp(kind, "opfence") == 0) { /* 'O': an operator's host.fence of host UID, as if forwarded */
+		int n = snprintf((char *)out + 22, cap - 22, "{\"v\":1,\"op\":\"host.fence\",\"id\":%s}", uid);
+		out[0] = 'O';
+		out[1] = 1;                 /* version */
+		fl_put_le64(out + 2, 1);    /* request id */
+		fl_put_le32(out + 10, 0);   /* uid root */
+		fl_put_le32(out + 14, 0);   /* gid */
+		fl_put_le32(out + 18, 1);   /* pid */
+		return n > 0 && (size_t)n < cap - 22 ? 22 + (size_t)n : 0;
 	}
 	if (strcmp(kind, "noop") == 0) { /* a payload kind no host knows: dropped, no effect */
 		out[0] = 'X';
