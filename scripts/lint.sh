@@ -5,6 +5,8 @@
 #   shell         shellcheck over scripts and test suites, severity warning and up (.shellcheckrc)
 #   format        .clang-format on the C files listed in scripts/format-files.txt (scripts/check-format.sh)
 #   refs          file paths named in docs and comments exist (scripts/check-refs.py)
+#   rules         promtool check rules on dist/prometheus/*.yml and promtool test rules on
+#                 tests/prometheus/*.test.yml (skipped, saying so, where promtool is missing)
 # Runs them all, prints how long each took, and fails if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -24,9 +26,17 @@ shellcheck_all() {
     command -v shellcheck >/dev/null || { echo "shellcheck missing (scripts/deps.sh installs it)" >&2; return 1; }
     git ls-files '*.sh' | xargs -P2 -n16 shellcheck -S warning -f gcc
 }
+rules_all() {
+    if ! command -v promtool >/dev/null; then
+        echo "lint: rules: SKIPPED: promtool missing (Debian's prometheus package; scripts/deps.sh installs it)" >&2
+        return 0
+    fi
+    promtool check rules dist/prometheus/*.yml >/dev/null && promtool test rules tests/prometheus/*.test.yml >/dev/null
+}
 run cppcheck cppcheck_all
 run funclen scripts/check-funclen.sh 70
 run shell shellcheck_all
 run format scripts/check-format.sh
 run refs scripts/check-refs.py
+run rules rules_all
 [ ${#failed[@]} -eq 0 ] || { echo "lint: failed: ${failed[*]}" >&2; exit 1; }

@@ -74,6 +74,8 @@ grep -q 'fencelock_quorum_ok is not a metric' "$T/bad.out" || fail "bad rule not
 if command -v promtool >/dev/null; then
     promtool check rules "$FL_ROOT/dist/prometheus/fencelock-alerts.yml" > "$T/promtool.out" 2>&1 ||
         fail "promtool: $(cat "$T/promtool.out")"
+else
+    echo "promtool missing (Debian's prometheus package; scripts/deps.sh installs it): rules not checked by promtool"
 fi
 
 # A SIGKILLed daemon leaves its file (dated); a clean stop removes it.
