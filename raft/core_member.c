@@ -76,6 +76,31 @@ int raft_remove(struct raft *r, uint64_t now_us, uint64_t id)
 	return propose_config(r, &c);
 }
 
+/* Voter to learner: one voter leaves the voter set, a single-server change
+ * like a removal (the old and new majorities overlap), but the server keeps
+ * receiving the log. A leader that demotes itself steps down once the change
+ * commits (§4.2.2, as for a removal). */
+int raft_demote(struct raft *r, uint64_t now_us, uint64_t id)
+{
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
+	r->now_us = now_us;
+	int rv = change_allowed(r);
+	if (rv != 0)
+		return rv;
+	int i = raft_config_find(&r->cfg, id);
+	if (i < 0 || r->cfg.servers[i].role != RAFT_VOTER)
+		return -FL_ENOENT;
+	struct raft_config c = r->cfg;
+	c.servers[i].role = RAFT_LEARNER;
+	if (raft_config_voters(&c) == 0)
+		return -FL_EINVAL;
+	FL_ASSERT(raft_config_voters(&c) + 1 == raft_config_voters(&r->cfg));
+	if (r->promote_id == id)
+		r->promote_id = 0;
+	return propose_config(r, &c);
+}
+
 /* Within catch_up_entries of our log, and it has answered at least once: a
  * learner that never replied (not started yet) is not caught up, however
  * short the log. */
@@ -104,6 +129,10 @@ int raft_promote(struct raft *r, uint64_t now_us, uint64_t id)
 	int i = raft_config_find(&r->cfg, id);
 	if (i < 0 || r->cfg.servers[i].role != RAFT_LEARNER)
 		return -FL_ENOENT;
+	/* A leader that demoted itself steps down once that commits; it has
+	 * no progress of its own to judge a catch-up by. */
+	if (id == r->opt.id)
+		return -FL_EINVAL;
 	struct raft_progress *p = raft__progress(r, id);
 	FL_ASSERT(p != NULL);
 	if (caught_up(r, p) && change_allowed(r) == 0)

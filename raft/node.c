@@ -393,7 +393,7 @@ int raft_node_transfer(struct raft_node *n, uint64_t target)
 	return rv;
 }
 
-enum node_change { NODE_ADD, NODE_REMOVE, NODE_PROMOTE };
+enum node_change { NODE_ADD, NODE_REMOVE, NODE_PROMOTE, NODE_DEMOTE };
 
 static int node_change(struct raft_node *n, enum node_change what, uint64_t id)
 {
@@ -405,6 +405,7 @@ static int node_change(struct raft_node *n, enum node_change what, uint64_t id)
 	case NODE_ADD: rv = raft_add(n->r, now, id); break;
 	case NODE_REMOVE: rv = raft_remove(n->r, now, id); break;
 	case NODE_PROMOTE: rv = raft_promote(n->r, now, id); break;
+	case NODE_DEMOTE: rv = raft_demote(n->r, now, id); break;
 	}
 	node_drain(n);
 	return rv;
@@ -413,6 +414,7 @@ static int node_change(struct raft_node *n, enum node_change what, uint64_t id)
 int raft_node_add(struct raft_node *n, uint64_t id) { return node_change(n, NODE_ADD, id); }
 int raft_node_remove(struct raft_node *n, uint64_t id) { return node_change(n, NODE_REMOVE, id); }
 int raft_node_promote(struct raft_node *n, uint64_t id) { return node_change(n, NODE_PROMOTE, id); }
+int raft_node_demote(struct raft_node *n, uint64_t id) { return node_change(n, NODE_DEMOTE, id); }
 
 static void node_snapshot_done(struct raft_log_req *req, int result)
 {

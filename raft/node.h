@@ -92,13 +92,14 @@ FL_MUST_CHECK int raft_node_propose(struct raft_node *n, const void *data, uint3
  * -FL_EAGAIN before the core started, else raft_transfer()'s result. */
 FL_MUST_CHECK int raft_node_transfer(struct raft_node *n, uint64_t target);
 
-/* Membership (leader only), as raft_add(), raft_remove() and raft_promote()
+/* Membership (leader only), as raft_add(), raft_remove(), raft_promote() and raft_demote()
  * of raft.h, on the loop clock, followed by a drain so the resulting
  * messages and writes go out at once. Return -FL_EAGAIN before the core
  * started, else the core's result. */
 FL_MUST_CHECK int raft_node_add(struct raft_node *n, uint64_t id);
 FL_MUST_CHECK int raft_node_remove(struct raft_node *n, uint64_t id);
 FL_MUST_CHECK int raft_node_promote(struct raft_node *n, uint64_t id);
+FL_MUST_CHECK int raft_node_demote(struct raft_node *n, uint64_t id);
 
 /* The application saved the state machine up to index (<= applied): the
  * node stores the snapshot (data copied) and, once durable, tells the core,

@@ -62,9 +62,10 @@ struct raft_entry {
 /* ---- configuration -------------------------------------------------------- */
 
 /* Voters and learners together, at most this many: fencelock's largest
- * cluster (64 hosts, ARB_MAX_HOSTS) plus the disk voter, which an even number
- * of host voters needs (plugin/arbiter/arb_internal.h asserts the relation). */
-#define RAFT_MAX_SERVERS 65
+ * cluster (128 hosts, ARB_MAX_HOSTS: a few voters, the rest learners) plus
+ * the disk voter, which an even number of host voters needs
+ * (plugin/arbiter/arb_internal.h asserts the relation). */
+#define RAFT_MAX_SERVERS 129
 
 enum raft_role_in_config {
 	RAFT_VOTER = 1,
@@ -310,8 +311,13 @@ FL_MUST_CHECK int raft_remove(struct raft *r, uint64_t now_us, uint64_t id);
 /* Promotes learner id to voter when its match index is within
  * catch_up_entries of the leader's log: returns 0 if the change was proposed,
  * -FL_EAGAIN if it was queued (proposed automatically once caught up, dropped
- * after 10 election timeouts), -FL_ENOENT if id is not a learner. */
+ * after 10 election timeouts), -FL_ENOENT if id is not a learner, -FL_EINVAL
+ * if id is the leader itself (a leader that demoted itself). */
 FL_MUST_CHECK int raft_promote(struct raft *r, uint64_t now_us, uint64_t id);
+/* Makes voter id a learner (it keeps receiving the log and never counts
+ * towards a majority again): -FL_ENOENT if id is not a voter, -FL_EINVAL if
+ * it is the last voter, -FL_EBUSY / -FL_ENOTLEADER as for every change. */
+FL_MUST_CHECK int raft_demote(struct raft *r, uint64_t now_us, uint64_t id);
 
 /* Leadership transfer (§3.10): the leader stops accepting proposals, brings
  * target up to date and sends it TimeoutNow; gives up after one election

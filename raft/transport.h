@@ -72,10 +72,10 @@ static inline FL_MUST_CHECK int raft_transport_send(struct raft_transport *t, ui
 #define RAFT_TCP_FRAME_HEADER_BYTES 48u
 #define RAFT_TCP_MAGIC 0x54524C46u /* "FLRT" little-endian */
 #define RAFT_TCP_VERSION 1u
-#define RAFT_TCP_MAX_PEERS 64u
+#define RAFT_TCP_MAX_PEERS 128u
 /* Frames up to this many bytes (header included) come from a free list once
  * written (no allocation on the heartbeat path); larger ones are allocated. */
-#define RAFT_TCP_SMALL_FRAME_BYTES 1024u
+#define RAFT_TCP_SMALL_FRAME_BYTES 2048u
 #define RAFT_TCP_KEY_BYTES 32u
 #define RAFT_TCP_MAX_KEYS 2u
 

@@ -49,7 +49,15 @@ struct arb_wmsg {
 
 /* Every host can be a Raft member, and an even number of host voters adds the
  * disk voter: the largest cluster plus the disk voter must fit a configuration. */
-_Static_assert(ARB_MAX_HOSTS + 1u <= RAFT_MAX_SERVERS, "64 hosts plus the disk voter fit a Raft configuration");
+_Static_assert(ARB_MAX_HOSTS + 1u <= RAFT_MAX_SERVERS, "every host plus the disk voter fit a Raft configuration");
+/* The bounded voter set: odd, at least 3, fewer than the hosts; the set
+ * plus the disk voter fit a configuration. */
+_Static_assert(ARB_VOTERS_DEFAULT >= 3u, "the default voter set has at least 3 hosts");
+_Static_assert(ARB_VOTERS_DEFAULT % 2u == 1u, "the default voter set is odd");
+_Static_assert(ARB_VOTERS_DEFAULT <= ARB_VOTERS_MAX, "the default voter set is within the largest");
+_Static_assert(ARB_VOTERS_MAX % 2u == 1u, "the largest voter set is odd");
+_Static_assert(ARB_VOTERS_MAX < ARB_MAX_HOSTS, "a cluster can have more hosts than voters");
+_Static_assert(ARB_VOTERS_MAX + 1u <= RAFT_MAX_SERVERS, "the voter set and the disk voter fit");
 /* The disk voter's Raft id is no host's id (hosts are 1..ARB_MAX_HOSTS). */
 _Static_assert(ARB_WITNESS_ID > ARB_MAX_HOSTS, "the disk voter's id is not a host id");
 _Static_assert(ARB_MAX_HOSTS <= FSM_HOST_ID_MAX, "every host id fits the FSM's range");

@@ -53,7 +53,9 @@ static int leader_propose(struct arb *a, struct fsm_cmd *cmd)
  * again next tick; anything else is logged at notice. */
 static void leader_member_result(const struct arb *a, const char *what, uint64_t id, int rv)
 {
-	if (rv == -FL_EBUSY)
+	if (rv == 0)
+		fl_info("host %" PRIu64 ": %s %" PRIu64, a->cfg.host_id, what, id);
+	else if (rv == -FL_EBUSY)
 		fl_debug("host %" PRIu64 ": %s %" PRIu64 ": Raft is busy with another change", a->cfg.host_id, what, id);
 	else if (rv != 0)
 		fl_notice("host %" PRIu64 ": %s %" PRIu64 " refused by Raft: %s", a->cfg.host_id, what, id,
@@ -115,8 +117,9 @@ static void leader_hosts(struct arb *a)
 		uint32_t id = (uint32_t)c->servers[i].id;
 		if (fsm_host_find(&a->fsm, id) != NULL || id > ARB_MAX_HOSTS)
 			continue;
-		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = id,
-				      .role = c->servers[i].role == RAFT_VOTER ? FSM_ROLE_VOTER : FSM_ROLE_LEARNER};
+		/* Role VOTER: the host may be chosen as a voter (the leader
+		 * keeps cfg.voters of them in Raft's voter set). */
+		struct fsm_cmd cmd = {.type = FSM_CMD_HOST_ADD, .host_id = id, .role = FSM_ROLE_VOTER};
 		const struct ls_host_obs *o = ls_host(a->ls, id);
 		if (id == a->cfg.host_id)
 			snprintf(cmd.name, sizeof(cmd.name), "%s", a->cfg.host_name);
@@ -550,36 +553,123 @@ int arb_host_remove(struct arb *a, uint32_t host_id)
 	return arb_propose_cmd(a, &cmd);
 }
 
-/* Promotes learners the FSM records as voters (once caught up: raft_promote
- * queues the change until then), and keeps the disk voter a voter
- * exactly while the number of host voters is even. Raft takes one change at
- * a time (it answers -FL_EBUSY meanwhile): each tick tries the next one. */
+/* A host that may take a voter's place: this leader, or a JOINED host the
+ * FSM allows to vote (role VOTER), with no fence and no quarantine, that
+ * the leader classified UP and whose recent view says quorate with a valid
+ * delta lease (the placement candidates' rule). */
+static bool member_healthy(const struct arb *a, uint32_t h, uint64_t now)
+{
+	if (h == a->cfg.host_id)
+		return true;
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	uint32_t need = ARB_VIEW_QUORATE | ARB_VIEW_LEASE;
+	if (fh == NULL || fh->state != FSM_HOST_JOINED || fh->role != FSM_ROLE_VOTER || fh->fence.active ||
+	    fh->quarantine_until_us != 0)
+		return false;
+	return a->cls[h].valid && a->cls[h].state == CLS_UP && (a->view_flags[h] & need) == need &&
+	       !(a->view_flags[h] & ARB_VIEW_FENCED) && a->view_us[h] != 0 && now - a->view_us[h] < a->tim.h_us;
+}
+
+/* A voter that should make room: LEFT in the FSM, or classified as a host
+ * whose VMs may be taken over (DEAD, FENCED, storage lost past D). Never
+ * this leader. */
+static bool member_failed(const struct arb *a, uint32_t h, uint64_t now)
+{
+	if (h == a->cfg.host_id)
+		return false;
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	if (fh != NULL && fh->state == FSM_HOST_LEFT)
+		return true;
+	return a->cls[h].valid && cls_may_take_over((enum cls_state)a->cls[h].state, a->cls[h].since_us, &a->tim, now);
+}
+
+struct member_plan {
+	uint32_t host_voters;  /* host voters in the configuration */
+	uint32_t failed;       /* a failed host voter (0: none) */
+	uint32_t spare;        /* the voter to demote when there are too many (0: none) */
+	uint32_t learner;      /* the healthy learner to promote (0: none) */
+	int witness;           /* the disk voter's index in the configuration, or -1 */
+};
+
+static void member_plan(const struct arb *a, const struct raft_config *c, uint64_t now, struct member_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->witness = raft_config_find(c, ARB_WITNESS_ID);
+	bool spare_healthy = true;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+		if (id > ARB_MAX_HOSTS)
+			continue;
+		uint32_t h = (uint32_t)id;
+		bool healthy = member_healthy(a, h, now);
+		if (c->servers[i].role == RAFT_LEARNER) {
+			if (healthy && (p->learner == 0 || h < p->learner))
+				p->learner = h;
+			continue;
+		}
+		p->host_voters++;
+		if (member_failed(a, h, now) && p->failed == 0)
+			p->failed = h;
+		/* Too many voters: a failed one first, then one that is not
+		 * healthy, then the highest id; never ourselves. */
+		if (h == a->cfg.host_id)
+			continue;
+		if (p->spare == 0 || (spare_healthy && !healthy) || (spare_healthy == healthy && h > p->spare)) {
+			p->spare = h;
+			spare_healthy = healthy;
+		}
+	}
+	if (p->failed != 0)
+		p->spare = p->failed;
+}
+
+/* Keeps cfg.voters host voters, replacing failed ones with healthy learners,
+ * and the disk voter a voter exactly while the number of host voters is
+ * even. Raft takes one single-server change at a time (it answers
+ * -FL_EBUSY meanwhile): each tick tries the next one, in this order:
+ *   1. a failed voter is demoted, but only when a healthy learner can take
+ *      its place (a cluster without spare hosts keeps its voters as before);
+ *      demoting first lowers the majority a dead voter was part of;
+ *   2. voters beyond cfg.voters are demoted (after a bootstrap with more);
+ *   3. a healthy learner is promoted while there are fewer than cfg.voters
+ *      (raft_promote waits until it has caught up with the log);
+ *   4. the disk voter follows the parity of the host voters.
+ * A learner never counts towards a majority (Raft's rule), so the cluster's
+ * quorum is always a majority of the voters of its newest configuration;
+ * a demotion or promotion is one voter in or out, so any two successive
+ * majorities overlap and no committed entry is lost (thesis §4.1). */
 static void leader_membership(struct arb *a)
 {
 	assert_leader(a);
 	struct raft *r = raft_node_core(a->node);
 	const struct raft_config *c = raft_configuration(r, NULL);
-	uint32_t host_voters = 0;
-	int w = raft_config_find(c, ARB_WITNESS_ID);
-	for (uint32_t i = 0; i < c->n; i++) {
-		uint64_t id = c->servers[i].id;
-		const struct fsm_host *fh = id <= ARB_MAX_HOSTS ? fsm_host_find(&a->fsm, (uint32_t)id) : NULL;
-		if (fh != NULL && fh->role == FSM_ROLE_VOTER && c->servers[i].role == RAFT_LEARNER) {
-			if (due(a, &a->ldr.member_us))
-				leader_member_result(a, "promoting host", id, raft_node_promote(a->node, id));
-			return;
-		}
-		host_voters += id != ARB_WITNESS_ID && c->servers[i].role == RAFT_VOTER;
+	struct member_plan p;
+	member_plan(a, c, arb_now(a), &p);
+	FL_ASSERT(p.host_voters >= 1); /* we lead, so we are a voter */
+	FL_ASSERT(p.spare != a->cfg.host_id);
+	if (p.failed != 0 && p.learner != 0 && p.host_voters > 1) {
+		leader_member_result(a, "demoting failed voter", p.failed, raft_node_demote(a->node, p.failed));
+		return;
 	}
-	bool want = host_voters % 2 == 0;
+	if (p.host_voters > a->cfg.voters && p.spare != 0) {
+		leader_member_result(a, "demoting voter beyond the voter set", p.spare, raft_node_demote(a->node, p.spare));
+		return;
+	}
+	if (p.host_voters < a->cfg.voters && p.learner != 0) {
+		int rv = raft_node_promote(a->node, p.learner);
+		if (rv != -FL_EAGAIN) /* queued until it catches up: nothing else meanwhile */
+			leader_member_result(a, "promoting host", p.learner, rv);
+		return;
+	}
+	bool want = p.host_voters % 2 == 0;
 	if (!due(a, &a->ldr.member_us))
 		return;
-	if (want && w < 0)
+	if (want && p.witness < 0)
 		leader_member_result(a, "adding the disk voter", ARB_WITNESS_ID, raft_node_add(a->node, ARB_WITNESS_ID));
-	else if (want && c->servers[w].role == RAFT_LEARNER)
+	else if (want && c->servers[p.witness].role == RAFT_LEARNER)
 		leader_member_result(a, "promoting the disk voter", ARB_WITNESS_ID,
 				     raft_node_promote(a->node, ARB_WITNESS_ID));
-	else if (!want && w >= 0)
+	else if (!want && p.witness >= 0)
 		leader_member_result(a, "removing the disk voter", ARB_WITNESS_ID,
 				     raft_node_remove(a->node, ARB_WITNESS_ID));
 }

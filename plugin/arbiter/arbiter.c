@@ -128,7 +128,13 @@ int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint
  * how long ago. A host that lost its link to the leader but still reaches a
  * peer that hears the leader stays quorate, and the leader still counts it
  * UP: a partial partition moves nothing. A relayed age is only as fresh as the
- * view's transit (milliseconds); quorum is a liveness matter, never safety. */
+ * view's transit (milliseconds); quorum is a liveness matter, never safety.
+ * With a bounded voter set, learners do not send views to one another: a
+ * view goes to every peer from a host voter or the host serving the disk
+ * voter, and to the host voters and the leader from a learner. A learner
+ * still hears the leader's sign from every voter, and the leader hears of a
+ * learner from every voter that hears it; the traffic grows with voters
+ * times hosts, not hosts squared. */
 #define VIEW_HDR_BYTES 32u
 #define VIEW_ENTRY_BYTES 12u
 /* A view about every other host goes in one transport frame (whose default
@@ -227,11 +233,18 @@ static void arb_view_send(struct arb *a, uint64_t now)
 	/* A view is sent every tick: one that is not queued (a peer without an
 	 * address yet, a full queue) is a lost datagram, counted; the next tick
 	 * sends a fresher one. */
-	for (uint32_t i = 0; i < c->n; i++)
-		if (c->servers[i].id != a->cfg.host_id && c->servers[i].id <= ARB_MAX_HOSTS &&
-		    raft_transport_send(a->cfg.transport, c->servers[i].id, buf,
-					1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES) != 0)
+	int me = raft_config_find(c, a->cfg.host_id);
+	bool to_all = (me >= 0 && c->servers[me].role == RAFT_VOTER) || a->w.node != NULL;
+	uint64_t leader = arb_leader_id(a);
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+		if (id == a->cfg.host_id || id > ARB_MAX_HOSTS)
+			continue;
+		if (!to_all && c->servers[i].role != RAFT_VOTER && id != leader)
+			continue;
+		if (raft_transport_send(a->cfg.transport, id, buf, 1 + VIEW_HDR_BYTES + n * VIEW_ENTRY_BYTES) != 0)
 			a->ctr.views_unsent++;
+	}
 }
 
 void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t len)
@@ -561,6 +574,34 @@ static int arb_check_config(const struct arb_config *c)
 		return -FL_EINVAL;
 	if (c->raft.id != c->host_id || c->p_us == 0)
 		return -FL_EINVAL;
+	if (c->voters != 0 && (c->voters < 3 || c->voters > ARB_VOTERS_MAX || c->voters % 2 == 0))
+		return -FL_EINVAL;
+	return 0;
+}
+
+int arb_bootstrap_config(const uint32_t *ids, uint32_t n, struct raft_config *boot)
+{
+	bool seen[ARB_MAX_HOSTS + 1] = {false};
+	memset(boot, 0, sizeof(*boot));
+	if (n > ARB_MAX_HOSTS)
+		return -FL_EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (ids[i] == 0 || ids[i] > ARB_MAX_HOSTS || seen[ids[i]])
+			return -FL_EINVAL;
+		seen[ids[i]] = true;
+	}
+	uint32_t voters = 0;
+	for (uint32_t h = 1; h <= ARB_MAX_HOSTS; h++) {
+		if (!seen[h])
+			continue;
+		bool v = voters < ARB_VOTERS_MAX;
+		boot->servers[boot->n++] = (struct raft_server){.id = h, .role = v ? RAFT_VOTER : RAFT_LEARNER};
+		voters += v;
+	}
+	if (voters > 0 && voters % 2 == 0)
+		boot->servers[boot->n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
+	FL_ASSERT(boot->n == n + (voters > 0 && voters % 2 == 0));
+	FL_ASSERT(boot->n <= RAFT_MAX_SERVERS);
 	return 0;
 }
 
@@ -588,6 +629,8 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	if (a == NULL)
 		return -FL_ENOMEM;
 	a->cfg = *cfg;
+	if (a->cfg.voters == 0)
+		a->cfg.voters = ARB_VOTERS_DEFAULT;
 	a->loop = cfg->loop;
 	if (a->cfg.tick_us == 0)
 		a->cfg.tick_us = cfg->layout.renew_us / 4;

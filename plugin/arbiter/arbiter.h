@@ -85,6 +85,11 @@ struct arb_config {
 	struct plc_params plc;
 	struct arb_vm_ops vm;
 	uint64_t tick_us;                 /* 0: R / 4 */
+	/* Host voters the leader keeps in the Raft configuration: 0 for
+	 * ARB_VOTERS_DEFAULT, else 3, 5 or 7 (ARB_VOTERS_MAX). Every other
+	 * host is a learner: it gets the log, runs VMs, and never counts
+	 * towards a majority. Must be the same on every host. */
+	uint32_t voters;
 	/* Recovery contract: a VM that fails to start here is retried after
 	 * R, 2R, 4R, ... (at most start_backoff_max_us); after start_fail_max
 	 * failures in a row this host gives up on it (VM_START_FAILED) and the
@@ -178,11 +183,16 @@ FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
 FL_MUST_CHECK int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint32_t len);
 
 /* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
- * host in the FSM (name, address), then adds it to Raft as a learner and
- * promotes it to voter once it has caught up (thesis §4.2.1). Removing is
- * refused with -FL_EBUSY while VMs are placed on the host: move them first
- * (a dead host's VMs move by themselves). The disk voter follows: the
- * leader keeps it a voter exactly while the number of host voters is even. */
+ * host in the FSM (name, address), then adds it to Raft as a learner; the
+ * leader promotes it to voter once it has caught up (thesis §4.2.1) if the
+ * cluster has fewer host voters than cfg.voters. Removing is refused with
+ * -FL_EBUSY while VMs are placed on the host: move them first (a dead host's
+ * VMs move by themselves). The leader keeps the voter set at cfg.voters
+ * hosts (fewer while there are fewer hosts), one change at a time: a voter
+ * that failed (DEAD, FENCED, storage lost past D, LEFT) is demoted to
+ * learner when a healthy learner can take its place, which is promoted next.
+ * The disk voter follows: the leader keeps it a voter exactly while the
+ * number of host voters is even. */
 FL_MUST_CHECK int arb_host_add(struct arb *a, uint32_t host_id, const char *name, const char *addr);
 FL_MUST_CHECK int arb_host_remove(struct arb *a, uint32_t host_id);
 
@@ -251,7 +261,19 @@ struct raft_node *arb_witness_raft(const struct arb *a);
  * number of host voters is even). */
 #define FL_WITNESS_RAFT_ID 2000u
 /* Hosts a cluster can have: a layout with more max_hosts is refused at start. */
-#define ARB_MAX_HOSTS 64u
+#define ARB_MAX_HOSTS 128u
+/* Host voters (arb_config.voters): the default and the largest. A cluster
+ * bootstraps with its lowest ARB_VOTERS_MAX host ids as voters (the same
+ * configuration on every host whatever its setting); the leader then
+ * demotes or promotes hosts to reach cfg.voters. */
+#define ARB_VOTERS_DEFAULT 5u
+#define ARB_VOTERS_MAX 7u
+/* Fills boot with the bootstrap configuration of the hosts ids[0..n-1] (any
+ * order): the lowest ARB_VOTERS_MAX ids are voters, the others learners, and
+ * the disk voter is a voter iff the number of host voters is even. Returns
+ * 0, or -FL_EINVAL for an id outside 1..ARB_MAX_HOSTS, a duplicate, or more
+ * than ARB_MAX_HOSTS ids (boot is then empty). */
+FL_MUST_CHECK int arb_bootstrap_config(const uint32_t *ids, uint32_t n, struct raft_config *boot);
 struct raft_node *arb_raft(const struct arb *a);
 bool arb_vm_running(const struct arb *a, uint32_t vm_idx);
 /* Lateness of this host's delta-lease renewals (see common/latency.h), or

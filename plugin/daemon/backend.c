@@ -32,8 +32,8 @@ _Static_assert(CTL_VOLUMES_MAX == FSM_VOLS_MAX, "volumes per VM");
 _Static_assert(CTL_PATH_MAX == FSM_PATH_MAX, "volume path limit");
 _Static_assert(CTL_SPEC_MAX == FSM_SPEC_MAX, "VM spec limit");
 _Static_assert(VOLID_MAX == FSM_VOLID_MAX, "volume identity limit");
-/* Every configured peer is a Raft voter at bootstrap, and an even number of
- * them adds the disk voter. */
+/* Every configured peer is a Raft member at bootstrap (the lowest
+ * ARB_VOTERS_MAX voters, the rest learners), plus the disk voter. */
 _Static_assert(CFG_PEERS_MAX + 1u <= RAFT_MAX_SERVERS, "all peers plus the disk voter fit a configuration");
 /* The Raft transport has a slot for every configured peer. */
 _Static_assert(CFG_PEERS_MAX <= RAFT_TCP_MAX_PEERS, "every peer has a transport slot");

@@ -295,11 +295,15 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.op_msg = fld_opfwd_msg;
 	ac.op_ctx = d;
 	fld_opfwd_init(d);
-	boot->n = 0;
+	ac.voters = d->cfg.voters;
+	uint32_t ids[CFG_PEERS_MAX], n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_peers && i < CFG_PEERS_MAX; i++)
-		boot->servers[boot->n++] = (struct raft_server){.id = d->cfg.peers[i].id, .role = RAFT_VOTER};
-	if (boot->n > 0 && boot->n % 2 == 0 && boot->n < RAFT_MAX_SERVERS)
-		boot->servers[boot->n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
+		ids[n++] = d->cfg.peers[i].id;
+	/* The lowest ARB_VOTERS_MAX ids vote, the rest are learners: the same
+	 * configuration on every host, whatever its voters setting. */
+	if (arb_bootstrap_config(ids, n, boot) != 0)
+		return die("%s: [peers]: ids must be 1..%u, at most %u of them", d->config_path, ARB_MAX_HOSTS,
+			   ARB_MAX_HOSTS);
 	/* A joiner founds nothing: it learns the configuration from the leader
 	 * that added it; [peers] only tells its transport where the members are. */
 	ac.bootstrap = boot->n > 0 && !join_mode ? boot : NULL;

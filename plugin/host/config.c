@@ -80,6 +80,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "control_max_clients_per_uid", KIND_U32, NUM_FIELD(control_max_clients_per_uid), 1, 65536, false},
 	{"host", "control_reserved_clients", KIND_U32, NUM_FIELD(control_reserved_clients), 1, 4096, false},
 	{"host", "vm_log_dir", KIND_PATH, STR_FIELD(vm_log_dir), 0, 0, false},
+	{"cluster", "voters", KIND_U32, NUM_FIELD(voters), 3, 7, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */
@@ -89,6 +90,7 @@ static const struct cfg_key cfg_keys[] = {
 #define CFG_KEY_KEY_FILE_NEXT 5
 #define CFG_KEY_INSECURE 6
 #define CFG_KEY_VM_KILL_GRACE 16
+#define CFG_KEY_VOTERS 27
 
 struct cfg_parse {
 	struct fl_config *cfg;
@@ -381,6 +383,7 @@ static void cfg_defaults(struct fl_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->io_timeout_ms = LS_IO_TIMEOUT_DEFAULT_MS;
 	cfg->partition_tolerance_ms = 10000;
+	cfg->voters = 5; /* ARB_VOTERS_DEFAULT */
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/fencelock/fencelockd.sock");
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/fencelock");
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "/run/fencelock");
@@ -415,6 +418,7 @@ static void cfg_cross_check(struct cfg_parse *p)
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_KEY_FILE].key, "key_file") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_KEY_FILE_NEXT].key, "key_file_next") == 0);
 	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_INSECURE].key, "insecure") == 0);
+	FL_ASSERT(strcmp(cfg_keys[CFG_KEY_VOTERS].key, "voters") == 0);
 	for (size_t i = 0; i < CFG_NKEYS; i++)
 		if (cfg_keys[i].required && p->seen_line[i] == 0)
 			cfg_fail(p, 0, "[%s] %s: required key missing", cfg_keys[i].section, cfg_keys[i].key);
@@ -433,6 +437,9 @@ static void cfg_cross_check(struct cfg_parse *p)
 	if (cfg->partition_tolerance_ms < cfg->io_timeout_ms)
 		cfg_fail(p, p->seen_line[CFG_KEY_PARTITION_TOLERANCE], "[cluster] partition_tolerance: must be at least io_timeout (%u ms), got %u ms",
 			 cfg->io_timeout_ms, cfg->partition_tolerance_ms);
+	if (cfg->voters % 2 == 0)
+		cfg_fail(p, p->seen_line[CFG_KEY_VOTERS], "[cluster] voters: must be 3, 5 or 7 (an odd number), got %u",
+			 cfg->voters);
 	uint32_t max = cfg->control_max_clients != 0 ? cfg->control_max_clients : CTL_CLIENTS_DEFAULT;
 	if (cfg->control_reserved_clients != 0 && cfg->control_reserved_clients >= max / 2)
 		cfg_fail(p, 0, "[host] control_reserved_clients: must be below half of control_max_clients (%u), got %u",

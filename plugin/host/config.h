@@ -21,7 +21,7 @@
 #include "plugin/host/cfg_syntax.h"
 
 #define CFG_PATH_MAX 1024u
-#define CFG_PEERS_MAX 64u
+#define CFG_PEERS_MAX 128u
 #define CFG_ERR_MAX 512u
 
 enum cfg_watchdog_mode {
@@ -49,6 +49,7 @@ struct fl_config {
 	char key_file[CFG_PATH_MAX];      /* cluster key (fencelock keygen); required unless insecure */
 	char key_file_next[CFG_PATH_MAX]; /* "" = none; the next key during a rotation */
 	bool insecure;                    /* no key: plain Raft frames (tests only) */
+	uint32_t voters;                  /* host voters the leader keeps: 3, 5 (default) or 7 */
 	/* [host] */
 	uint32_t host_id;
 	char host_name[CFG_NAME_MAX + 1];

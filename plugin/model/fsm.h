@@ -32,7 +32,7 @@
 #include "common/must_check.h"
 
 #define FSM_HOST_ID_MAX 2000u     /* sanlock's host_id range is 1..2000 */
-#define FSM_HOSTS_DEFAULT 64u     /* host table of fsm_limits_default (the daemon uses the layout's) */
+#define FSM_HOSTS_DEFAULT 128u    /* host table of fsm_limits_default (the daemon uses the layout's) */
 #define FSM_NAME_MAX 63u          /* host name, bytes (no NUL) */
 #define FSM_ADDR_MAX 127u         /* host address, bytes */
 #define FSM_UID_MAX 64u           /* VM uid, bytes */

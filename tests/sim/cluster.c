@@ -274,6 +274,7 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	cfg.limits.max_vms = SIMCL_VM_TABLE;
 	cfg.limits.spec_max_bytes = SIMCL_SPEC_MAX;
 	cfg.snapshot_every = c->p.snapshot_every;
+	cfg.voters = c->p.voters;
 	if (c->p.snapshot_trailing)
 		cfg.raft.snapshot_trailing = c->p.snapshot_trailing;
 	cfg.applied = simcl_applied;
@@ -329,7 +330,7 @@ struct simcl *simcl_new(const struct simcl_params *p)
 	simcl_format(c);
 	struct fl_simclock *clocks[SIMCL_MAX_HOSTS];
 	c->initial = p->initial_hosts ? p->initial_hosts : p->hosts;
-	c->boot.n = c->initial;
+	uint32_t boot_ids[SIMCL_MAX_HOSTS];
 	for (uint32_t i = 1; i <= p->hosts; i++) {
 		struct simhost *h = &c->hosts[i];
 		int32_t drift = p->max_drift_ppm
@@ -351,11 +352,12 @@ struct simcl *simcl_new(const struct simcl_params *p)
 		h->rdisk = raft_mem_disk_new();
 		clocks[i - 1] = &h->clock;
 		if (i <= c->initial)
-			c->boot.servers[i - 1] = (struct raft_server){.id = i, .role = RAFT_VOTER};
+			boot_ids[i - 1] = i;
 	}
-	/* The disk voter makes an even number of host voters odd. */
-	if (c->initial % 2 == 0)
-		c->boot.servers[c->boot.n++] = (struct raft_server){.id = FL_WITNESS_RAFT_ID, .role = RAFT_VOTER};
+	/* The daemon's bootstrap: the lowest ARB_VOTERS_MAX hosts vote (the disk
+	 * voter makes an even number of them odd), the others are learners. */
+	int brv = arb_bootstrap_config(boot_ids, c->initial, &c->boot);
+	FL_ASSERT(brv == 0);
 	c->net = simnet_new(&c->sim, p->hosts, clocks, fl_rand_next(&c->sim.rand), simcl_deliver, c);
 	c->vms = simvm_new(&c->sim, p->hosts, fl_rand_next(&c->sim.rand));
 	simvm_set_died_cb(c->vms, simcl_vm_died, c);

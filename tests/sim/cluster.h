@@ -21,8 +21,8 @@
 #include "tests/sim/simnet.h"
 #include "tests/sim/simvm.h"
 
-#define SIMCL_MAX_HOSTS 64 /* ARB_MAX_HOSTS: the largest cluster the arbiter runs */
-#define SIMCL_MAX_VMS 128
+#define SIMCL_MAX_HOSTS 128 /* ARB_MAX_HOSTS: the largest cluster the arbiter runs */
+#define SIMCL_MAX_VMS 256
 #define SIMCL_VM_TABLE 1024u /* each arbiter's FSM VM table (fsm_limits.max_vms) */
 #define SIMCL_SPEC_MAX 1024u /* and spec size: the simulator registers no spec */
 _Static_assert(SIMCL_MAX_VMS <= SIMCL_VM_TABLE, "every simulated VM fits the FSM's table");
@@ -39,6 +39,7 @@ struct simcl_params {
 	uint64_t snapshot_every;   /* 0: the arbiter's default */
 	uint64_t snapshot_trailing; /* 0: Raft's default */
 	uint32_t initial_hosts;    /* hosts of the bootstrap configuration; 0: all */
+	uint32_t voters;           /* host voters the leader keeps (3, 5, 7); 0: the arbiter's default */
 	uint32_t start_fail_hosts; /* bit h: starting VM 0 always fails on host h (a config
 				      file local to another host, a missing image) */
 };

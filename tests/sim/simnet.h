@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "common/simloop.h"
 
-#define SIMNET_MAX_HOSTS 64
+#define SIMNET_MAX_HOSTS 128
 #define SIMNET_MAX_INFLIGHT 65536
 #define SIMNET_MAX_MSG_BYTES (1u << 20)
 

@@ -19,7 +19,7 @@
 
 #define SIMVM_MAX_VMS 256
 #define SIMVM_MAX_VOLS_PER_VM 4
-#define SIMVM_MAX_HOSTS 64
+#define SIMVM_MAX_HOSTS 128
 #define SIMVM_MAX_VIOLATIONS 64
 
 struct simvm_violation {

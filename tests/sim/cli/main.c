@@ -17,11 +17,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock-sim [--seed S | --seeds A..B] [--hosts N] [--vms N] [--duration SECONDS]\n"
 		"                     [--nemesis LIST] [--io-timeout T] [--partition-tolerance P]\n"
-		"                     [--drift PPM] [--jitter MS] [--churn SECONDS] [--snapshot-every N] [--trace]\n"
+		"                     [--drift PPM] [--jitter MS] [--churn SECONDS] [--snapshot-every N] [--voters N]\n"
+		"                     [--trace]\n"
 		"                     [-o|--output text|json]\n"
 		"       fencelock-sim --version | --help\n"
 		"\n"
-		"Runs N fencelock hosts (2..64) in one process on simulated time, with the real arbiter,\n"
+		"Runs N fencelock hosts (2..128) in one process on simulated time, with the real arbiter,\n"
 		"Raft, delta leases, volume leases and mailboxes over a simulated network and shared disk,\n"
 		"injects faults, and checks: I1 no two hosts write one volume at once; I2 one leader per\n"
 		"term and the same entry at every index on every host; I3 after healing every VM runs\n"
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 		"\n"
 		"  --seed S              one run (default 1)\n"
 		"  --seeds A..B          runs seeds A to B inclusive\n"
-		"  --hosts N             hosts (default 3; odd counts: the disk voter is not simulated yet)\n"
+		"  --hosts N             hosts (default 3, at most 128)\n"
+		"  --voters N            host voters the leader keeps: 3, 5 (default) or 7; the other\n"
+		"                        hosts are Raft learners\n"
 		"  --vms N               VMs (default 2 per host)\n"
 		"  --duration SECONDS    simulated time under faults per run (default 300)\n"
 		"  --nemesis LIST        comma list of partition,asym,partial,split,flap,crash,pause,disk,\n"
@@ -172,6 +175,7 @@ static int parse_opt(struct sim_args *a, int o)
 	case 't': a->p.trace = true; return 0;
 	case 'E': a->p.cl.snapshot_every = strtoull(optarg, NULL, 10); return 0;
 	case 'C': a->p.churn_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
+	case 'W': a->p.cl.voters = (uint32_t)atoi(optarg); return 0;
 	case 'o':
 		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 			fprintf(stderr, "fencelock-sim: -o takes text or json\n");
@@ -198,6 +202,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		{"drift", required_argument, 0, 'D'},	{"trace", no_argument, 0, 't'},
 		{"jitter", required_argument, 0, 'J'},
 		{"churn", required_argument, 0, 'C'},	{"snapshot-every", required_argument, 0, 'E'},
+		{"voters", required_argument, 0, 'W'},
 		{"help", no_argument, 0, 'h'},		{"version", no_argument, 0, 'V'},
 		{"output", required_argument, 0, 'o'},	{0, 0, 0, 0},
 	};
@@ -216,9 +221,10 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 	}
 	if (optind != argc || a->p.cl.hosts < 2 || a->p.cl.hosts > SIMCL_MAX_HOSTS ||
 	    !ls_io_timeout_ms_valid(a->p.cl.io_timeout_ms) || a->p.cl.p_us == 0 ||
-	    a->p.cl.jitter_us >= (uint64_t)a->p.cl.io_timeout_ms * FL_US_PER_MS) {
+	    a->p.cl.jitter_us >= (uint64_t)a->p.cl.io_timeout_ms * FL_US_PER_MS ||
+	    (a->p.cl.voters != 0 && a->p.cl.voters != 3 && a->p.cl.voters != 5 && a->p.cl.voters != 7)) {
 		fprintf(stderr, "fencelock-sim: bad arguments (hosts 2..%d, io-timeout 0.1..300 s, whole seconds above "
-			"65.535 s, jitter below io-timeout, P > 0)\n", SIMCL_MAX_HOSTS);
+			"65.535 s, jitter below io-timeout, P > 0, voters 3, 5 or 7)\n", SIMCL_MAX_HOSTS);
 		return 2;
 	}
 	a->p.cl.vms = a->vms ? a->vms : 2 * a->p.cl.hosts;
@@ -267,6 +273,8 @@ static const char *churn_args(const struct simrun_params *p)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --jitter %.3f", (double)p->cl.jitter_us / 1000.0);
 	if (p->cl.p_us != 10000000 && n >= 0 && (size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --partition-tolerance %" PRIu64, p->cl.p_us / 1000000);
+	if (p->cl.voters != 0 && n >= 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " --voters %u", p->cl.voters);
 	if (p->nemesis != NEM_ALL && n >= 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n, " --nemesis 0x%x", p->nemesis);
 	return buf;

@@ -1,9 +1,11 @@
-/* The arbiter's limits against Raft's: the largest cluster (ARB_MAX_HOSTS
- * hosts, all of them voters, an even number) needs the disk voter as one more
- * member, so a configuration must hold ARB_MAX_HOSTS + 1 servers. The static
- * assertion in arb_internal.h pins the constants; these tests pin the
- * behaviour: such a configuration boots, encodes and decodes, and a leader of
- * a full host set can still add the disk voter. */
+/* The arbiter's limits against Raft's: every host of the largest cluster
+ * (ARB_MAX_HOSTS, an even number) is a Raft member, a few of them voters and
+ * the rest learners, and an even number of host voters needs the disk voter
+ * as one more member, so a configuration must hold ARB_MAX_HOSTS + 1
+ * servers. The static assertions in arb_internal.h pin the constants; these
+ * tests pin the behaviour: such a configuration boots, encodes and decodes,
+ * a leader of a full host set can still add the disk voter, the bootstrap
+ * configuration bounds the voters, and learners never make a majority. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,12 +200,101 @@ static void an_even_cluster_of_the_largest_size_adds_and_promotes_the_disk_voter
 	raft_free(r);
 }
 
+static uint32_t learners(const struct raft_config *c)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		n += c->servers[i].role == RAFT_LEARNER;
+	return n;
+}
+
+static void the_bootstrap_configuration_has_at_most_seven_voters_and_the_disk_voter_at_even_counts(void **state)
+{
+	(void)state;
+	uint32_t ids[ARB_MAX_HOSTS + 1];
+	struct raft_config c;
+	for (uint32_t i = 0; i < ARB_MAX_HOSTS; i++)
+		ids[i] = ARB_MAX_HOSTS - i; /* any order */
+	assert_int_equal(arb_bootstrap_config(ids, ARB_MAX_HOSTS, &c), 0);
+	assert_int_equal(c.n, ARB_MAX_HOSTS);
+	assert_int_equal(raft_config_voters(&c), ARB_VOTERS_MAX);
+	assert_int_equal(learners(&c), ARB_MAX_HOSTS - ARB_VOTERS_MAX);
+	assert_true(raft_config_find(&c, ARB_WITNESS_ID) < 0); /* seven is odd */
+	for (uint32_t h = 1; h <= ARB_VOTERS_MAX; h++)
+		assert_int_equal(c.servers[raft_config_find(&c, h)].role, RAFT_VOTER); /* the lowest ids */
+	/* Every host count up to the largest: the voters are min(n, 7), plus
+	 * the disk voter exactly when that is even. */
+	for (uint32_t n = 1; n <= ARB_MAX_HOSTS; n++) {
+		for (uint32_t i = 0; i < n; i++)
+			ids[i] = i + 1;
+		assert_int_equal(arb_bootstrap_config(ids, n, &c), 0);
+		uint32_t hv = n < ARB_VOTERS_MAX ? n : ARB_VOTERS_MAX;
+		bool w = hv % 2 == 0;
+		assert_int_equal(c.n, n + (w ? 1 : 0));
+		assert_int_equal(raft_config_voters(&c), hv + (w ? 1 : 0));
+		assert_int_equal(raft_config_find(&c, ARB_WITNESS_ID) >= 0, w);
+		assert_true(raft_config_voters(&c) % 2 == 1); /* never an even number of voters */
+	}
+	ids[0] = 0;
+	assert_int_equal(arb_bootstrap_config(ids, 3, &c), -FL_EINVAL);
+	ids[0] = ARB_MAX_HOSTS + 1;
+	assert_int_equal(arb_bootstrap_config(ids, 3, &c), -FL_EINVAL);
+	ids[0] = 2;
+	assert_int_equal(arb_bootstrap_config(ids, 3, &c), -FL_EINVAL); /* a duplicate */
+	assert_int_equal(c.n, 0);
+	for (uint32_t i = 0; i <= ARB_MAX_HOSTS; i++)
+		ids[i] = i + 1;
+	assert_int_equal(arb_bootstrap_config(ids, ARB_MAX_HOSTS + 1, &c), -FL_EINVAL);
+}
+
+/* Five voters of ARB_MAX_HOSTS members: every learner acknowledging an entry
+ * commits nothing without a majority of the voters. */
+static void learners_never_make_a_majority(void **state)
+{
+	(void)state;
+	struct raft_config c;
+	hosts_config(&c, ARB_VOTERS_DEFAULT);
+	uint64_t now = SEC;
+	struct raft *r = boot(&c, now);
+	for (int i = 0; i < 10 && raft_state(r) != RAFT_LEADER; i++) {
+		now += 3 * SEC;
+		assert_int_equal(raft_tick(r, now), 0);
+		answer(r, now, 2, 0); /* hosts 2 and 3: a majority of five */
+	}
+	assert_int_equal(raft_state(r), RAFT_LEADER);
+	for (int i = 0; i < 4 && raft_commit_index(r) < raft_last_index(r); i++)
+		answer(r, now, 2, 0);
+	assert_int_equal(raft_commit_index(r), raft_last_index(r));
+	uint64_t idx = 0;
+	assert_int_equal(raft_propose(r, now, "x", 1, &idx), 0);
+	/* Host 2 (a voter) and every learner answer: two of five voters. */
+	for (int i = 0; i < 4; i++) {
+		now += SEC / 10;
+		assert_int_equal(raft_tick(r, now), 0);
+		answer_round(r, now, 1, 0);
+		for (uint64_t l = ARB_VOTERS_DEFAULT + 1; l <= ARB_MAX_HOSTS; l++)
+			answer_round(r, now, 0, l);
+	}
+	assert_true(raft_commit_index(r) < idx);
+	assert_int_equal(raft_state(r), RAFT_LEADER);
+	/* A third voter commits it. */
+	for (int i = 0; i < 4 && raft_commit_index(r) < idx; i++) {
+		now += SEC / 10;
+		assert_int_equal(raft_tick(r, now), 0);
+		answer(r, now, 2, 0);
+	}
+	assert_true(raft_commit_index(r) >= idx);
+	raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_full_host_set_plus_the_disk_voter_is_a_valid_configuration),
 		cmocka_unit_test(a_leader_of_a_full_host_set_can_add_the_disk_voter),
 		cmocka_unit_test(an_even_cluster_of_the_largest_size_adds_and_promotes_the_disk_voter),
+		cmocka_unit_test(the_bootstrap_configuration_has_at_most_seven_voters_and_the_disk_voter_at_even_counts),
+		cmocka_unit_test(learners_never_make_a_majority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,6 +294,88 @@ static void a_removed_server_cannot_disrupt_the_cluster(void **state)
 	fx_free(c);
 }
 
+static void a_demoted_voter_keeps_the_log_and_no_longer_counts_towards_the_majority(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster(3, 51, &l);
+	uint64_t f = l % 3 + 1, g = f % 3 + 1;
+	if (g == l)
+		g = g % 3 + 1;
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), f), 0);
+	fx_drain(c, l);
+	assert_true(wait_role(c, 3, f, RAFT_LEARNER, 5 * SEC));
+	assert_int_equal(raft_config_voters(raft_configuration(fx_raft(c, l), NULL)), 2);
+	/* still a member: it receives and applies the log */
+	uint64_t idx = fx_propose_wait(c, "for the learner", 5 * SEC);
+	assert_true(idx > 0);
+	assert_true(fx_wait_applied(c, f, idx, 5 * SEC));
+	/* it never campaigns, and the leader and g alone are a majority */
+	fx_isolate(c, f, FX_BOTH);
+	uint64_t term = raft_term(fx_raft(c, f));
+	assert_true(fx_propose_wait(c, "pair", 5 * SEC) > 0);
+	fx_run(c, 5 * SEC);
+	assert_int_equal(raft_state(fx_raft(c, f)), RAFT_FOLLOWER);
+	assert_int_equal(raft_term(fx_raft(c, f)), term);
+	/* with g gone, f's answers cannot commit anything */
+	fx_heal(c);
+	fx_crash(c, g);
+	assert_int_equal(fx_propose(c, l, "alone", &idx), 0);
+	fx_run(c, SEC);
+	assert_true(raft_commit_index(fx_raft(c, l)) < idx);
+	assert_true(raft_last_index(fx_raft(c, f)) >= idx); /* f holds it, and does not count */
+	fx_free(c);
+}
+
+static void demoting_is_refused_for_a_learner_the_last_voter_and_while_busy(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster(3, 52, &l);
+	uint64_t s = fx_add_server(c);
+	assert_int_equal(add(c, l, s), 0);
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), s), -FL_EBUSY); /* the add is in flight */
+	assert_true(wait_role(c, 4, s, RAFT_LEARNER, 5 * SEC));
+	fx_run(c, SEC);
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), s), -FL_ENOENT);
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), 99), -FL_ENOENT);
+	uint64_t f = l % 3 + 1;
+	assert_int_equal(raft_demote(fx_raft(c, f), fx_now(c), l), -FL_ENOTLEADER);
+	/* down to the leader alone, then the last voter stays */
+	for (uint64_t v = 1; v <= 3; v++) {
+		if (v == l)
+			continue;
+		assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), v), 0);
+		fx_drain(c, l);
+		assert_true(wait_role(c, 4, v, RAFT_LEARNER, 5 * SEC));
+		fx_run(c, SEC);
+	}
+	assert_int_equal(raft_config_voters(raft_configuration(fx_raft(c, l), NULL)), 1);
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), l), -FL_EINVAL);
+	assert_true(fx_propose_wait(c, "alone", 5 * SEC) > 0);
+	fx_free(c);
+}
+
+static void a_demoted_leader_steps_down_and_a_voter_takes_over(void **state)
+{
+	(void)state;
+	uint64_t l;
+	struct fx *c = cluster(3, 53, &l);
+	assert_int_equal(raft_demote(fx_raft(c, l), fx_now(c), l), 0);
+	fx_drain(c, l);
+	fx_run(c, SEC);
+	assert_int_not_equal(raft_state(fx_raft(c, l)), RAFT_LEADER);
+	uint64_t l2 = fx_wait_leader(c, 10 * SEC);
+	assert_true(l2 != 0 && l2 != l);
+	assert_int_equal(role_of(c, l2, l), RAFT_LEARNER);
+	uint64_t idx = fx_propose_wait(c, "after", 5 * SEC);
+	assert_true(idx > 0);
+	assert_true(fx_wait_applied(c, l, idx, 5 * SEC));
+	fx_run(c, 5 * SEC); /* the learner never campaigns */
+	assert_int_equal(fx_leader(c), l2);
+	fx_free(c);
+}
+
 static void a_non_voter_with_a_higher_term_joining_leaves_a_stable_cluster(void **state)
 {
 	(void)state;
@@ -333,6 +415,9 @@ int main(void)
 		cmocka_unit_test(a_removed_leader_steps_down_once_the_change_commits),
 		cmocka_unit_test(a_removed_server_cannot_disrupt_the_cluster),
 		cmocka_unit_test(a_non_voter_with_a_higher_term_joining_leaves_a_stable_cluster),
+		cmocka_unit_test(a_demoted_voter_keeps_the_log_and_no_longer_counts_towards_the_majority),
+		cmocka_unit_test(demoting_is_refused_for_a_learner_the_last_voter_and_while_busy),
+		cmocka_unit_test(a_demoted_leader_steps_down_and_a_voter_takes_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

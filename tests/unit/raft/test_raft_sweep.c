@@ -40,8 +40,8 @@ static void crash_or_restart(struct fx *c, uint64_t id, uint32_t n, uint32_t *cr
 	}
 }
 
-/* Membership churn: remove a voter (never below three) or bring a removed
- * server back as a learner; learners get promoted. */
+/* Membership churn: remove or demote a voter (never below three voters) or
+ * bring a removed server back as a learner; learners get promoted. */
 static void membership_change(struct fx *c, struct fl_rand *r, uint32_t n)
 {
 	uint64_t l = fx_leader(c);
@@ -56,8 +56,10 @@ static void membership_change(struct fx *c, struct fl_rand *r, uint32_t n)
 		rv = raft_add(lr, fx_now(c), id);
 	else if (cfg->servers[i].role == RAFT_LEARNER)
 		rv = raft_promote(lr, fx_now(c), id);
-	else if (raft_config_voters(cfg) > 3)
+	else if (raft_config_voters(cfg) > 3 && fl_rand_chance(r, 1, 2))
 		rv = raft_remove(lr, fx_now(c), id);
+	else if (raft_config_voters(cfg) > 3)
+		rv = raft_demote(lr, fx_now(c), id);
 	else
 		return;
 	(void)rv; /* busy or not caught up: fine, the sweep moves on */

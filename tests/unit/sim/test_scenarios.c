@@ -514,6 +514,153 @@ static void a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity(voi
 	simcl_free(c);
 }
 
+/* The leader's Raft configuration: host voters, learners, and whether the
+ * disk voter votes; every host voter must be up unless down_ok. */
+struct voters_seen {
+	uint32_t voters, learners;
+	bool witness;
+	uint32_t voter[8];
+};
+
+static struct voters_seen voters_of(struct simcl *c)
+{
+	struct voters_seen v;
+	memset(&v, 0, sizeof(v));
+	uint32_t l = simcl_leader(c);
+	assert_true(l != 0);
+	const struct raft_config *cfg = raft_configuration(raft_node_core(arb_raft(simcl_arb(c, l))), NULL);
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		if (cfg->servers[i].id == FL_WITNESS_RAFT_ID) {
+			v.witness = cfg->servers[i].role == RAFT_VOTER;
+			continue;
+		}
+		if (cfg->servers[i].role == RAFT_LEARNER) {
+			v.learners++;
+			continue;
+		}
+		assert_true(v.voters < 8);
+		v.voter[v.voters++] = (uint32_t)cfg->servers[i].id;
+	}
+	return v;
+}
+
+static bool is_voter(const struct voters_seen *v, uint32_t h)
+{
+	for (uint32_t i = 0; i < v->voters; i++)
+		if (v->voter[i] == h)
+			return true;
+	return false;
+}
+
+/* Runs until the leader's configuration has `want` host voters, all up,
+ * none of them `not`; false after within_us. */
+static bool until_voters(struct simcl *c, uint32_t want, uint32_t not, uint64_t within_us)
+{
+	for (uint64_t t = 0; t < within_us; t += S(1) / 4) {
+		simcl_run_for(c, S(1) / 4);
+		if (simcl_leader(c) == 0)
+			continue;
+		struct voters_seen v = voters_of(c);
+		bool ok = v.voters == want && !is_voter(&v, not);
+		for (uint32_t i = 0; i < v.voters && ok; i++)
+			ok = simcl_is_up(c, v.voter[i]);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static struct simcl *cluster_voters(uint32_t hosts, uint32_t voters, uint64_t seed)
+{
+	struct simcl_params p = {.hosts = hosts, .vms = hosts, .seed = seed, .io_timeout_ms = 1000, .p_us = S(10),
+				 .max_drift_ppm = 200, .voters = voters};
+	struct simcl *c = simcl_new(&p);
+	simcl_start_all(c);
+	assert_true(simcl_register_vms(c, S(30)));
+	assert_true(simcl_wait_all_running(c, S(30)));
+	return c;
+}
+
+/* Twelve hosts bootstrap with seven voters; the leader keeps five and makes
+ * the rest learners (no disk voter: five is odd). A crashed voter, then the
+ * crashed leader, are replaced by learners once they are DEAD, one change
+ * at a time, and every VM still runs exactly once. */
+static void a_large_cluster_keeps_five_voters_and_replaces_dead_ones(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster_voters(12, 0, 41);
+	assert_true(until_voters(c, 5, 0, S(10)));
+	struct voters_seen v = voters_of(c);
+	assert_int_equal(v.learners, 7);
+	assert_false(v.witness);
+	uint32_t l = simcl_leader(c), victim = v.voter[0] == l ? v.voter[1] : v.voter[0];
+	simcl_crash(c, victim);
+	/* DEAD after D (6 s), then demoted and a learner promoted. */
+	assert_true(until_voters(c, 5, victim, S(20)));
+	v = voters_of(c);
+	assert_int_equal(v.learners, 7);
+	assert_false(v.witness);
+	simcl_restart(c, victim);
+	simcl_run_for(c, S(20));
+	v = voters_of(c);
+	assert_int_equal(v.voters, 5);
+	assert_false(is_voter(&v, victim)); /* back as a learner: the set is full */
+	simcl_crash(c, l);
+	assert_true(until_voters(c, 5, l, S(30)));
+	assert_true(simcl_leader(c) != l);
+	simcl_run_for(c, S(20));
+	every_vm_runs_once(c, 12);
+	no_violations(c);
+	simcl_free(c);
+}
+
+/* voters = 3: three host voters; a learner cut off from everyone keeps its
+ * VMs for P, fences itself, and its VMs move (judged by its delta lease and
+ * its mailbox, as for a voter); the voters do not change. */
+static void an_isolated_learner_fences_itself_after_p_and_its_vms_move(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster_voters(8, 3, 42);
+	assert_true(until_voters(c, 3, 0, S(10)));
+	struct voters_seen v = voters_of(c);
+	assert_int_equal(v.learners, 5);
+	uint32_t victim = 0;
+	for (uint32_t h = 1; h <= 8 && victim == 0; h++)
+		if (!is_voter(&v, h) && simcl_vms_on(c, h, NULL) > 0)
+			victim = h;
+	assert_true(victim != 0);
+	uint64_t starts = simvm_stats(simcl_vms(c))->starts;
+	uint32_t had = simcl_vms_on(c, victim, NULL);
+	simnet_isolate(simcl_net(c), victim, true, true);
+	uint64_t t = until_moved_off(c, victim, 8, S(40));
+	assert_true(t > S(10));
+	assert_true(simcl_host_fenced(c, victim));
+	struct voters_seen after = voters_of(c);
+	assert_int_equal(after.voters, 3);
+	assert_false(is_voter(&after, victim));
+	simnet_heal(simcl_net(c));
+	simcl_run_for(c, S(40));
+	every_vm_runs_once(c, 8);
+	assert_int_equal(simvm_stats(simcl_vms(c))->starts, starts + had);
+	no_violations(c);
+	simcl_free(c);
+}
+
+/* Four hosts with five voters wanted: all four vote and the disk voter
+ * makes them odd, as before the voter set was bounded. */
+static void a_small_cluster_keeps_every_host_a_voter_and_the_disk_voter(void **state)
+{
+	(void)state;
+	struct simcl *c = cluster_voters(4, 0, 43);
+	simcl_run_for(c, S(10));
+	struct voters_seen v = voters_of(c);
+	assert_int_equal(v.voters, 4);
+	assert_int_equal(v.learners, 0);
+	assert_true(v.witness);
+	no_violations(c);
+	simcl_free(c);
+}
+
 static void a_restarted_host_reports_leases_it_cannot_account_for(void **state)
 {
 	(void)state;
@@ -571,6 +718,9 @@ int main(void)
 		cmocka_unit_test(a_vm_whose_start_fails_everywhere_is_failed_until_cleared),
 		cmocka_unit_test(a_host_joins_a_running_cluster_and_the_disk_voter_follows_parity),
 		cmocka_unit_test(a_restarted_host_reports_leases_it_cannot_account_for),
+		cmocka_unit_test(a_large_cluster_keeps_five_voters_and_replaces_dead_ones),
+		cmocka_unit_test(an_isolated_learner_fences_itself_after_p_and_its_vms_move),
+		cmocka_unit_test(a_small_cluster_keeps_every_host_a_voter_and_the_disk_voter),
 	};
 	return cmocka_run_group_tests_name("scenarios", tests, NULL, NULL);
 }
