@@ -58,6 +58,10 @@ _Static_assert(ARB_VOTERS_DEFAULT <= ARB_VOTERS_MAX, "the default voter set is w
 _Static_assert(ARB_VOTERS_MAX % 2u == 1u, "the largest voter set is odd");
 _Static_assert(ARB_VOTERS_MAX < ARB_MAX_HOSTS, "a cluster can have more hosts than voters");
 _Static_assert(ARB_VOTERS_MAX + 1u <= RAFT_MAX_SERVERS, "the voter set and the disk voter fit");
+/* The host table of the largest cluster is a small part of a snapshot, which
+ * travels in one Raft message (InstallSnapshot is not chunked). */
+_Static_assert((uint64_t)ARB_MAX_HOSTS * FSM_HOST_REC_MAX_BYTES <= RAFT_MSG_MAX_ENTRY_BYTES / 64u,
+	       "the host table of the largest cluster is a small part of a snapshot");
 /* The disk voter's Raft id is no host's id (hosts are 1..ARB_MAX_HOSTS). */
 _Static_assert(ARB_WITNESS_ID > ARB_MAX_HOSTS, "the disk voter's id is not a host id");
 _Static_assert(ARB_MAX_HOSTS <= FSM_HOST_ID_MAX, "every host id fits the FSM's range");
