@@ -98,7 +98,7 @@ TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants sim-subsecond \
+.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants sim-subsecond sim-scale \
         $(addprefix test-,$(MODULES)) test-interop test-cluster test-microvm soak test-density
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test fixtures built by chained rules): make
@@ -297,6 +297,12 @@ sim-mutants: all
 # restart nothing. About ten minutes on two cores; not part of make test.
 sim-subsecond: all
 	@tests/sim/subsecond.sh $(BUILD)
+
+# The simulator at 32, 64 and 128 hosts (tests/sim/scale.sh): every nemesis,
+# the default voter set, 0 violations required; about 15 minutes on two
+# cores; not part of make test (t_sim_scale_smoke.sh is its short form).
+sim-scale: all
+	@tests/sim/scale.sh $(BUILD)
 
 # The VM-churn soak (tests/soak/soak.sh): three real daemons, SOAK_CYCLES
 # (default 1000) VM stop/start cycles, RSS and state_dir of every daemon

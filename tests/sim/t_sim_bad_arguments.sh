@@ -2,7 +2,8 @@
 source "$FL_ROOT/tests/lib/common.sh"
 SIM=$FL_BUILD/fencelock-sim
 expect_rc 2 "$SIM" --hosts 1
-expect_rc 2 "$SIM" --hosts 65
+expect_rc 2 "$SIM" --hosts 129
+for v in 0x 1 2 4 9; do expect_rc 2 "$SIM" --voters "$v" --seeds 1 --duration 1; done
 expect_rc 2 "$SIM" --seeds 9..3
 expect_rc 2 "$SIM" --nemesis partition,nonsense
 expect_rc 2 "$SIM" -o yaml

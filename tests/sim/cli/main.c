@@ -175,7 +175,16 @@ static int parse_opt(struct sim_args *a, int o)
 	case 't': a->p.trace = true; return 0;
 	case 'E': a->p.cl.snapshot_every = strtoull(optarg, NULL, 10); return 0;
 	case 'C': a->p.churn_us = strtoull(optarg, NULL, 10) * 1000000ull; return 0;
-	case 'W': a->p.cl.voters = (uint32_t)atoi(optarg); return 0;
+	case 'W': {
+		char *end = NULL;
+		unsigned long v = strtoul(optarg, &end, 10);
+		if (end == optarg || *end != '\0' || (v != 3 && v != 5 && v != 7)) {
+			fprintf(stderr, "fencelock-sim: --voters takes 3, 5 or 7\n");
+			return 2;
+		}
+		a->p.cl.voters = (uint32_t)v;
+		return 0;
+	}
 	case 'o':
 		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 			fprintf(stderr, "fencelock-sim: -o takes text or json\n");
@@ -221,10 +230,9 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 	}
 	if (optind != argc || a->p.cl.hosts < 2 || a->p.cl.hosts > SIMCL_MAX_HOSTS ||
 	    !ls_io_timeout_ms_valid(a->p.cl.io_timeout_ms) || a->p.cl.p_us == 0 ||
-	    a->p.cl.jitter_us >= (uint64_t)a->p.cl.io_timeout_ms * FL_US_PER_MS ||
-	    (a->p.cl.voters != 0 && a->p.cl.voters != 3 && a->p.cl.voters != 5 && a->p.cl.voters != 7)) {
+	    a->p.cl.jitter_us >= (uint64_t)a->p.cl.io_timeout_ms * FL_US_PER_MS) {
 		fprintf(stderr, "fencelock-sim: bad arguments (hosts 2..%d, io-timeout 0.1..300 s, whole seconds above "
-			"65.535 s, jitter below io-timeout, P > 0, voters 3, 5 or 7)\n", SIMCL_MAX_HOSTS);
+			"65.535 s, jitter below io-timeout, P > 0)\n", SIMCL_MAX_HOSTS);
 		return 2;
 	}
 	a->p.cl.vms = a->vms ? a->vms : 2 * a->p.cl.hosts;

@@ -148,6 +148,27 @@ static void a_host_id_out_of_range_names_file_line_and_key(void **state)
 	assert_non_null(strstr(err, ":7: [host] id:"));
 }
 
+static void voters_is_3_5_or_7_and_defaults_to_5(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_load_string("fencelock.conf", example, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.voters, 5);
+	const char *good[] = {"3", "5", "7"};
+	for (size_t i = 0; i < 3; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "partition_tolerance = 10\nvoters = %s\n", good[i]);
+		assert_int_equal(load_edited("partition_tolerance = 10\n", line), 0);
+		assert_int_equal(cfg.voters, (uint32_t)atoi(good[i]));
+	}
+	const char *bad[] = {"1", "2", "4", "6", "8", "0", "x", ""};
+	for (size_t i = 0; i < 8; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "partition_tolerance = 10\nvoters = %s\n", bad[i]);
+		assert_int_equal(load_edited("partition_tolerance = 10\n", line), -FL_EINVAL);
+		assert_non_null(strstr(err, "voters"));
+	}
+}
+
 static void an_unknown_key_is_refused(void **state)
 {
 	(void)state;
@@ -373,6 +394,7 @@ int main(void)
 		cmocka_unit_test(a_priority_outside_1_to_99_or_a_bool_not_yes_or_no_is_refused),
 		cmocka_unit_test(a_host_id_out_of_range_names_file_line_and_key),
 		cmocka_unit_test(an_unknown_key_is_refused),
+		cmocka_unit_test(voters_is_3_5_or_7_and_defaults_to_5),
 		cmocka_unit_test(an_unknown_section_is_refused_even_when_empty),
 		cmocka_unit_test(a_key_outside_any_section_is_refused),
 		cmocka_unit_test(a_key_set_twice_is_refused),
