@@ -5,6 +5,7 @@
  * A configuration takes effect on every server as soon as its entry is in the
  * log, committed or not (§4.1); raft__config_refresh() recomputes it after a
  * truncation drops a configuration entry. */
+#include <stdlib.h>
 #include <string.h>
 #include "common/assert.h"
 #include "common/log.h"
@@ -231,6 +232,33 @@ bool raft_leader_lease_valid(const struct raft *r, uint64_t now_us)
 		n += p != NULL && p->lease_ack_us != 0 && p->lease_ack_us + lease > now_us;
 	}
 	return n >= raft__quorum(r);
+}
+
+static int cmp_u64_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x > y ? -1 : x < y;
+}
+
+uint64_t raft_quorum_contact_us(const struct raft *r, uint64_t now_us)
+{
+	FL_ASSERT(r != NULL);
+	if (r->state != RAFT_LEADER)
+		return 0;
+	uint64_t t[RAFT_MAX_SERVERS];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < r->cfg.n; i++) {
+		const struct raft_server *s = &r->cfg.servers[i];
+		if (s->role != RAFT_VOTER)
+			continue;
+		const struct raft_progress *p = s->id == r->opt.id ? NULL : raft__progress((struct raft *)r, s->id);
+		t[n++] = s->id == r->opt.id ? now_us : p != NULL ? p->lease_ack_us : 0;
+	}
+	uint32_t q = raft__quorum(r);
+	if (n < q || q == 0)
+		return 0;
+	qsort(t, n, sizeof(t[0]), cmp_u64_desc);
+	return t[q - 1];
 }
 
 /* ---- getters -------------------------------------------------------------- */

@@ -340,6 +340,11 @@ FL_MUST_CHECK int raft_snapshot_taken(struct raft *r, uint64_t index, const void
  * for E of its own clock (§4.2.3), so no other leader can exist before then,
  * given clock rates differ by at most max_drift_ppm. */
 bool raft_leader_lease_valid(const struct raft *r, uint64_t now_us);
+/* Leader only: the latest send time t (leader's clock) such that a majority
+ * of the voters, us included, acknowledged a message we sent at or after t:
+ * the last moment we were provably in contact with a quorum. now_us while
+ * we are the only voter; 0 when not leader or no majority ever answered. */
+uint64_t raft_quorum_contact_us(const struct raft *r, uint64_t now_us);
 
 /* ---- getters -------------------------------------------------------------- */
 /* Pure reads of the core's state; they never change it and may be called

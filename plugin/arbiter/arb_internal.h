@@ -247,7 +247,8 @@ struct arb {
 
 	/* quorum and fencing of this host */
 	bool quorate;
-	uint64_t quorum_lost_us;
+	uint64_t quorum_lost_us;      /* last provable contact with a quorum (arb_quorum_lost_at) */
+	uint64_t quorate_us;          /* the last tick we were quorate */
 	bool pill;                    /* a fence request is pending in our mailbox */
 	bool fenced_status;           /* our mailbox status says FENCED */
 	bool want_fenced_status;
@@ -304,6 +305,9 @@ void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what);
 
 /* arbiter.c */
 uint64_t arb_now(const struct arb *a);
+/* Runs the tick as soon as the loop gets to it (a VM placed here, a fence
+ * target's FENCED status seen): it re-arms itself afterwards as usual. */
+void arb_tick_soon(struct arb *a);
 /* Latest time host h was heard from, directly or through a peer's view. */
 uint64_t arb_heard_us(const struct arb *a, uint32_t h);
 /* Whether another host voter may be alive: its delta lease is neither DEAD

@@ -685,6 +685,18 @@ void arb_classify_all(struct arb *a)
 			leader_classify(a, h, now);
 }
 
+/* How often the leader reads the mailbox of a host that is not UP: every R,
+ * but every tick once a FENCED answer is due (a fence requested and not
+ * acknowledged, or PARTITIONED for P less R, when the host fences itself):
+ * the hand-over after a partition waits for that read. */
+static uint64_t mailbox_read_every(const struct arb *a, uint32_t h, enum cls_state s, uint64_t now)
+{
+	const struct fsm_host *fh = fsm_host_find(&a->fsm, h);
+	bool due_soon = (fh != NULL && fh->fence.active && !fh->fence.acked) ||
+			(s == CLS_PARTITIONED && a->cls[h].since_us + a->cfg.p_us <= now + a->tim.r_us);
+	return due_soon ? a->cfg.tick_us : a->tim.r_us;
+}
+
 /* The leader's duties, once per tick. Only a quorate leader with a valid
  * delta lease decides for the cluster (arb_tick_fn calls us only then). */
 void arb_leader_tick(struct arb *a)
@@ -709,7 +721,7 @@ void arb_leader_tick(struct arb *a)
 		enum cls_state s = leader_classify(a, h, now);
 		bool says_fenced = (a->view_flags[h] & ARB_VIEW_FENCED) != 0;
 		if ((s != CLS_UP || says_fenced) && s != CLS_LEFT && !arb_mb_queued(a, MBJ_READ, h) &&
-		    now - a->mb.seen[h].read_us >= a->tim.r_us)
+		    now - a->mb.seen[h].read_us >= mailbox_read_every(a, h, s, now))
 			arb_mb_enqueue(a, MBJ_READ, h, 0);
 		leader_fence_host(a, h, s, now);
 		FL_ASSERT(nc <= ARB_MAX_HOSTS);

@@ -165,6 +165,9 @@ static void mb_seen_update(struct arb *a, const struct mb_box *b)
 {
 	struct arb_mb_seen *s = &a->mb.seen[b->owner];
 	uint64_t me = a->cfg.host_id;
+	/* The leader places a host's VMs as soon as it says FENCED. */
+	if (a->leader && b->status.kind == MB_FENCED && (!s->valid || s->status != MB_FENCED || s->status_seq != b->status.seq))
+		arb_tick_soon(a);
 	s->valid = true;
 	s->status = b->status.kind;
 	s->status_seq = b->status.seq;

@@ -384,10 +384,26 @@ static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_ent
 		return;
 	if (e->index <= a->fsm.last_index)
 		return; /* replayed below our snapshot */
+	uint64_t ev0 = a->fsm.ev_total;
 	int rv = fsm_apply(&a->fsm, e->index, e->term, e->data, e->len);
 	if (rv != 0)
 		fl_debug("host %" PRIu64 ": entry %" PRIu64 " rejected: %s", a->cfg.host_id, e->index,
 			 fl_strerror(rv));
+	/* A VM placed here starts acquiring its leases now, not at the next
+	 * tick: a hand-over waits for it. */
+	for (uint64_t s = ev0; s < a->fsm.ev_total; s++) {
+		const struct fsm_event *ev = fsm_event_get(&a->fsm, s);
+		if (ev != NULL && ev->kind == FSM_EV_VM_PLACE && ev->host_id == a->cfg.host_id)
+			arb_tick_soon(a);
+	}
+}
+
+void arb_tick_soon(struct arb *a)
+{
+	/* Unarmed while the tick runs (it re-arms itself at its end) or
+	 * before the start: nothing to move then. */
+	if (fl_timer_armed(&a->tick))
+		fl_timer_after(a->loop, &a->tick, 0);
 }
 
 static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_snapshot *s)
@@ -528,11 +544,32 @@ static bool arb_compute_quorate(struct arb *a, uint64_t now)
 	return now - a->leader_ok_us < a->cfg.raft.election_timeout_us;
 }
 
+/* When we lose quorum, P counts from the last moment we were provably in
+ * contact with a quorum, not from when we noticed: a leader's is the send
+ * time of the newest append a majority acknowledged, a follower's its last
+ * sign of a valid-lease leader (direct or relayed). Never earlier than E
+ * before the last tick we were quorate (a quorate follower had such a sign
+ * within E, a leader's lease is shorter than E), so a stale time can never
+ * make a short outage look like a long one. */
+static uint64_t arb_quorum_lost_at(const struct arb *a, uint64_t now)
+{
+	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
+	uint64_t contact = r == NULL ? 0 : raft_state(r) == RAFT_LEADER ? raft_quorum_contact_us(r, now) : a->leader_ok_us;
+	uint64_t e = a->cfg.raft.election_timeout_us;
+	uint64_t floor = a->quorate_us > e ? a->quorate_us - e : 0;
+	if (contact == 0 || contact > now)
+		return now;
+	FL_ASSERT(FL_MAX(contact, floor) <= now);
+	return FL_MAX(contact, floor);
+}
+
 static void arb_update_quorum(struct arb *a, uint64_t now)
 {
 	bool q = arb_compute_quorate(a, now);
 	if (a->quorate && !q)
-		a->quorum_lost_us = now;
+		a->quorum_lost_us = arb_quorum_lost_at(a, now);
+	if (q)
+		a->quorate_us = now;
 	if (!a->quorate && !q && a->quorum_lost_us == 0)
 		a->quorum_lost_us = now;
 	a->quorate = q;
