@@ -252,7 +252,8 @@ uint64_t raft_quorum_contact_us(const struct raft *r, uint64_t now_us)
 		if (s->role != RAFT_VOTER)
 			continue;
 		const struct raft_progress *p = s->id == r->opt.id ? NULL : raft__progress((struct raft *)r, s->id);
-		t[n++] = s->id == r->opt.id ? now_us : p != NULL ? p->lease_ack_us : 0;
+		t[n++] = s->id == r->opt.id ? now_us : p != NULL ? p->lease_ack_us
+								 : 0;
 	}
 	uint32_t q = raft__quorum(r);
 	if (n < q || q == 0)
