@@ -50,10 +50,11 @@
 #define FLD_WAITERS_MAX 1024u       /* control calls waiting for a commit */
 #define FLD_SNAP_PERIOD_US (100ull * FL_US_PER_MS) /* the read views' snapshot, at least this fresh */
 #define FLD_POLL_US (20ull * FL_US_PER_MS)
-/* Starts (recover_command or re-runs) per poll: a fork costs the loop about
- * a millisecond, and a failed host's VMs arrive here by the hundred at once
- * (docs/operations.md, "Density"). */
-#define FLD_SPAWNS_PER_POLL 8u
+/* Starts (recover_command or re-runs) handed to the workers per poll: a
+ * failed host's VMs arrive here by the hundred at once, and each start is a
+ * process that wants the CPU for a few milliseconds while the survivors
+ * renew their leases (docs/operations.md, "Density"). */
+#define FLD_SPAWNS_PER_POLL 16u
 #define FLD_COMMIT_TIMEOUT_US (5ull * FL_US_PER_S)
 #define FLD_THREAD_STACK_BYTES (256u * 1024u) /* threads the daemon does not size itself */
 /* vm.release waits this long for the VM_END commit: less than the 5 s the
@@ -63,7 +64,10 @@
 #define FLD_RESUBMIT_US FL_US_PER_S
 #define FLD_RECOVER_TIMEOUT_US (30ull * FL_US_PER_S) /* recover_command to the VM's acquire */
 #define FLD_FLUSH_RETRY_US (5ull * FL_US_PER_S)   /* after a failed flush, the next attempt */
-#define FLD_WORKER_QUEUE 1024u      /* jobs waiting for the worker thread */
+#define FLD_WORKER_QUEUE 1024u      /* jobs waiting for the worker threads */
+/* Worker threads: a VM's jobs go to one of them by its uid (worker.h), so
+ * this many VMs start (or have their guard files made) at once. */
+#define FLD_WORKER_THREADS 4u
 #define FLD_END_RESUBMIT_FOR_US (30ull * FL_US_PER_S) /* a VM_END is re-proposed this long */
 #define FLD_VM_LOG_MAX_BYTES (4ull << 20)  /* a per-VM log is rotated (one .1) past this */
 _Static_assert(FLD_MAX_VMS <= FSM_VMS_MAX, "the runtime's table is indexed by the FSM's");
@@ -379,12 +383,17 @@ void vmrt_init(struct fld *d);
 
 /* plugin/daemon/vmscope.c: VMs the daemon starts run in a transient systemd scope when
  * systemd is PID 1. vmscope_init() looks once (and says which); vmscope_wrap()
- * returns argv prefixed with systemd-run --scope ... -- in out[0..n), or
- * argv itself when there is no scope to make. Called before fork. */
+ * returns argv prefixed with systemd-run --scope ... -- in out[0..n) (its
+ * unit and description options in names), or argv itself when there is no
+ * scope to make. Loop thread, before the child exists. */
+struct vmscope_names {
+	char unit[CTL_UID_MAX + 80];
+	char desc[CTL_UID_MAX + 64];
+};
 void vmscope_init(void);
 /* Logs what vmscope_init found (called once the daemon has started). */
 void vmscope_log(void);
-char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n);
+char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n, struct vmscope_names *names);
 /* Reopens the guard files a previous instance left (after guard_table_init). */
 int vmrt_adopt(struct fld *d);
 struct arb_vm_ops vmrt_ops(struct fld *d);

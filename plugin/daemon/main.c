@@ -642,9 +642,9 @@ static int start(struct fld *d, struct raft_config *boot)
 		return die("%s", err);
 	if (open_transport(d) != 0 || create_arbiter(d, boot) != 0)
 		return -1;
-	int rv = fl_worker_new(d->el, FLD_WORKER_QUEUE, &d->worker);
+	int rv = fl_worker_new(d->el, FLD_WORKER_QUEUE, FLD_WORKER_THREADS, &d->worker);
 	if (rv != 0)
-		return die("cannot start the worker thread: %s", fl_strerror(rv));
+		return die("cannot start the worker threads: %s", fl_strerror(rv));
 	rv = guard_table_init(&d->guards, d->cfg.run_dir, FLD_MAX_VMS);
 	if (rv == 0 && (rv = vmrt_adopt(d)) > 0)
 		rv = 0;

@@ -323,12 +323,12 @@ static void unwatch(struct fld *d, int *fd)
 
 #define SPAWN_ENV_MAX 256u
 
-/* The daemon's environment with FENCELOCK_SOCKET set to our socket, built
- * before fork (the child of a threaded process must not allocate). */
-static char **spawn_env(const char *sock, char *buf, size_t len)
+/* The daemon's environment with FENCELOCK_SOCKET set to our socket, in
+ * envp[SPAWN_ENV_MAX + 2], built before the child exists (it shares our
+ * memory until its exec, and must not allocate). */
+static void spawn_env(const char *sock, char *buf, size_t len, char **envp)
 {
 	extern char **environ;
-	static char *envp[SPAWN_ENV_MAX + 2];
 	uint32_t n = 0;
 	snprintf(buf, len, "%s=%s", FL_SOCKET_ENV, sock);
 	for (char **e = environ; e != NULL && *e != NULL && n < SPAWN_ENV_MAX; e++)
@@ -336,7 +336,6 @@ static char **spawn_env(const char *sock, char *buf, size_t len)
 			envp[n++] = *e;
 	envp[n++] = buf;
 	envp[n] = NULL;
-	return envp;
 }
 
 /* Who a spawned command runs as: a re-run of a registered spec runs as the
@@ -352,15 +351,19 @@ struct spawn_ids {
 };
 
 /* In the child: gives up root for ids; false if any step fails (then the
- * command must not run at all). Async-signal-safe calls only. */
+ * command must not run at all). Raw system calls: the child shares the
+ * daemon's memory and threads' bookkeeping until its exec, and the C
+ * library's set*id() would change the credentials of every daemon thread
+ * (they act on the whole thread group); a raw call changes the caller's. */
 static bool spawn_drop(const struct spawn_ids *ids)
 {
 	if (!ids->drop)
 		return true;
-	if (setgroups(ids->n_groups, ids->groups) != 0 || setresgid(ids->gid, ids->gid, ids->gid) != 0 ||
-	    setresuid(ids->uid, ids->uid, ids->uid) != 0)
+	if (syscall(SYS_setgroups, (long)ids->n_groups, ids->groups) != 0 ||
+	    syscall(SYS_setresgid, (long)ids->gid, (long)ids->gid, (long)ids->gid) != 0 ||
+	    syscall(SYS_setresuid, (long)ids->uid, (long)ids->uid, (long)ids->uid) != 0)
 		return false;
-	return ids->uid == 0 || setuid(0) != 0; /* root is gone for good */
+	return ids->uid == 0 || syscall(SYS_setuid, 0L) != 0; /* root is gone for good */
 }
 
 /* In the child, before exec: a clean slate (own session and process group,
@@ -401,12 +404,14 @@ static int vm_log_open(const struct vm_log *l);
 static noreturn void spawn_child(char *const argv[], int stdin_fd, const struct vm_log *log, const char *cwd,
 				 char *const envp[], const struct spawn_ids *ids)
 {
-	spawn_child_ordinary();
+	/* Default dispositions before anything is unblocked: a handler of the
+	 * daemon's must never run on the child's stack in the daemon's memory. */
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+	spawn_child_ordinary();
 	setsid();
 	if (stdin_fd < 0)
 		stdin_fd = open("/dev/null", O_RDONLY);
@@ -454,27 +459,43 @@ static int spec_fd(const struct fsm *f, const struct fsm_vm *vm)
 }
 
 /* ---- starting a VM, off the loop ----
- * Opening the VM's log (a directory and a file on a file system that may
- * stall) and the fork run on the worker thread (plugin/host/worker.h): the
- * loop prepares a spawn job with everything the child needs (argv, the
- * paths, the owner's ids, copied: a SIGHUP may change the config meanwhile)
- * and takes the child's pid back in spawn_done(). The VM's volume leases are
+ * The child is created on a worker thread (plugin/host/worker.h), the VM's
+ * own (its key is the uid), so starts of many VMs run side by side: the loop
+ * prepares a spawn job with everything the child needs (argv, environment,
+ * the log's paths, the owner's ids, copied: a SIGHUP may change the config
+ * meanwhile) and takes the child's pid back in spawn_done(). The child is a
+ * clone that shares the daemon's memory until its exec (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does): no page table of the daemon's (tens of
+ * MB, locked) is copied, and the daemon's memory is never write-protected
+ * for copy-on-write, so the loop thread takes no fault and no wait on the
+ * memory map for a start; the worker waits until the exec. The child opens
+ * the VM's log before its exec, so a stalled log directory holds that worker
+ * (as a stalled run_dir holds the grants on it). The VM's volume leases are
  * held throughout; a VM killed or given up while its job was queued has its
  * late child killed at once, and a VM being killed is not reported dead (its
  * leases not released) before its job came back. */
+
+/* The child's stack, on the worker's (plugin/host/worker.c sizes it). */
+#define SPAWN_STACK_BYTES (64u * 1024u)
 
 struct spawn_job {
 	struct fl_work w;
 	struct dvm *v;
 	uint64_t incarnation;
 	char uid[CTL_UID_MAX + 1];
-	char log_dir[CFG_PATH_MAX + 16];
-	char sock[CFG_PATH_MAX];
 	char rc[CFG_PATH_MAX];       /* recover_command, or "" */
 	char *rc_argv[3];
 	struct vmspec_rerun rerun;   /* without recover_command */
 	int stdin_fd;                /* the spec for recover_command, or -1 */
 	struct spawn_ids ids;
+	/* What the child uses, all built on the loop thread. */
+	char *const *run;            /* argv, or scoped[] */
+	const char *cwd;
+	char *scoped[VMSPEC_ARGV_MAX + 16];
+	struct vmscope_names scope;
+	char sock_env[CFG_PATH_MAX + 32];
+	char *envp[SPAWN_ENV_MAX + 2];
+	struct vm_log log;
 	pid_t pid;                   /* the worker's result: the child, or -1 */
 	int err;                     /* errno when pid < 0 */
 };
@@ -507,25 +528,19 @@ static int vm_log_open(const struct vm_log *l)
 	return fd;
 }
 
-/* Worker thread: the fork (copying the daemon's page tables takes time in
- * proportion to its locked memory; nothing here waits for a file system).
- * The static buffers are the worker's alone (the only thread that starts
- * VMs). */
+static int spawn_child_main(void *arg)
+{
+	const struct spawn_job *j = arg;
+	spawn_child(j->run, j->stdin_fd, &j->log, j->cwd, j->envp, &j->ids);
+}
+
+/* Worker thread: the child, on a stack of this thread's; back once it has
+ * exec'd or ended (CLONE_VFORK). Nothing of the job is written meanwhile. */
 static void spawn_run(struct fl_work *w)
 {
 	struct spawn_job *j = (struct spawn_job *)((char *)w - offsetof(struct spawn_job, w));
-	static char sock_env[CFG_PATH_MAX + 32];
-	static char *scoped[VMSPEC_ARGV_MAX + 16];
-	static struct vm_log log;
-	char *const *argv = j->rc[0] != '\0' ? j->rc_argv : j->rerun.argv;
-	const char *cwd = j->rc[0] != '\0' ? "/" : j->rerun.cwd;
-	char **envp = spawn_env(j->sock, sock_env, sizeof(sock_env));
-	char *const *run = vmscope_wrap(j->uid, argv, scoped, FL_ARRAY_SIZE(scoped));
-	vm_log_paths(&log, j->log_dir, j->uid);
-	fflush(NULL);
-	j->pid = fork();
-	if (j->pid == 0)
-		spawn_child(run, j->stdin_fd, &log, cwd, envp, &j->ids);
+	_Alignas(16) char stack[SPAWN_STACK_BYTES];
+	j->pid = clone(spawn_child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, j);
 	j->err = errno;
 }
 
@@ -633,11 +648,13 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 	j->incarnation = v->incarnation;
 	j->stdin_fd = -1;
 	snprintf(j->uid, sizeof(j->uid), "%s", v->uid);
-	snprintf(j->sock, sizeof(j->sock), "%s", d->cfg.control_socket);
+	char log_dir[CFG_PATH_MAX + 16];
 	if (d->cfg.vm_log_dir[0] != '\0')
-		snprintf(j->log_dir, sizeof(j->log_dir), "%s", d->cfg.vm_log_dir);
+		snprintf(log_dir, sizeof(log_dir), "%s", d->cfg.vm_log_dir);
 	else
-		snprintf(j->log_dir, sizeof(j->log_dir), "%s/vm-logs", d->cfg.state_dir);
+		snprintf(log_dir, sizeof(log_dir), "%s/vm-logs", d->cfg.state_dir);
+	vm_log_paths(&j->log, log_dir, j->uid);
+	spawn_env(d->cfg.control_socket, j->sock_env, sizeof(j->sock_env), j->envp);
 	if (d->cfg.recover_command[0] != '\0') {
 		snprintf(j->rc, sizeof(j->rc), "%s", d->cfg.recover_command);
 		j->rc_argv[0] = j->rc;
@@ -668,9 +685,12 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 		fl_info("VM %s: its command line runs again as uid %u gid %u, who registered it", v->uid,
 			vm->owner_uid, vm->owner_gid);
 	}
+	j->run = vmscope_wrap(j->uid, j->rc[0] != '\0' ? j->rc_argv : j->rerun.argv, j->scoped,
+			      FL_ARRAY_SIZE(j->scoped), &j->scope);
+	j->cwd = j->rc[0] != '\0' ? "/" : j->rerun.cwd;
 	j->w.run = spawn_run;
 	j->w.done = spawn_done;
-	int rv = fl_worker_submit(d->worker, &j->w);
+	int rv = fl_worker_submit_key(d->worker, &j->w, fl_worker_key(j->uid));
 	if (rv != 0) {
 		spawn_job_free(j);
 		return rv;
@@ -714,7 +734,7 @@ static void guard_release(struct fld *d, const char *uid)
 	}
 	j->w.run = guard_drop_run;
 	j->w.done = guard_drop_done;
-	if (fl_worker_submit(d->worker, &j->w) != 0) {
+	if (fl_worker_submit_key(d->worker, &j->w, fl_worker_key(uid)) != 0) {
 		fl_warn("VM %s: the worker queue is full; its guard file is removed on the loop", uid);
 		guard_file_drop(&j->gw, j->path);
 		free(j);
@@ -866,7 +886,7 @@ static int grant(struct fld *d, struct dvm *v, struct ctl_call *call, pid_t pid,
 		snprintf(j->uid, sizeof(j->uid), "%s", v->uid);
 		j->w.run = grant_run;
 		j->w.done = grant_done;
-		if ((rv = fl_worker_submit(d->worker, &j->w)) == 0) {
+		if ((rv = fl_worker_submit_key(d->worker, &j->w, fl_worker_key(j->uid))) == 0) {
 			v->grant_job = j;
 			return CTL_DEFERRED;
 		}
@@ -1068,7 +1088,7 @@ static void flush_begin(struct fld *d, struct dvm *v)
 	v->flush_attempts++;
 	v->flush_work.run = flush_run;
 	v->flush_work.done = flush_started;
-	if (fl_worker_submit(d->worker, &v->flush_work) != 0) {
+	if (fl_worker_submit_key(d->worker, &v->flush_work, fl_worker_key(v->uid)) != 0) {
 		fl_warn("VM %s: the worker queue is full; the flush of its volumes waits (its leases stay held)", v->uid);
 		flush_retry_later(d, v);
 	}

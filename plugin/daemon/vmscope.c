@@ -66,9 +66,8 @@ void vmscope_log(void)
 		fl_info("%s", g_found);
 }
 
-char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n)
+char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size_t n, struct vmscope_names *names)
 {
-	static char unit[CTL_UID_MAX + 80], desc[CTL_UID_MAX + 64];
 	static char scope[] = "--scope", quiet[] = "--quiet", collect[] = "--collect", slice[] = "--slice=machine.slice",
 		    dashes[] = "--";
 	FL_ASSERT(uid != NULL);
@@ -79,10 +78,10 @@ char *const *vmscope_wrap(const char *uid, char *const argv[], char *out[], size
 	if (g_systemd_run[0] == '\0' || argc + 9 > n)
 		return argv;
 	/* Unique within this daemon's life (pid) and among its starts. */
-	snprintf(unit, sizeof(unit), "--unit=fencelock-vm-%s-%d-%llu", uid, (int)getpid(),
+	snprintf(names->unit, sizeof(names->unit), "--unit=fencelock-vm-%s-%d-%llu", uid, (int)getpid(),
 		 (unsigned long long)++g_scopes);
-	snprintf(desc, sizeof(desc), "--description=fencelock VM %s", uid);
-	char *head[] = {g_systemd_run, scope, quiet, collect, slice, unit, desc, dashes};
+	snprintf(names->desc, sizeof(names->desc), "--description=fencelock VM %s", uid);
+	char *head[] = {g_systemd_run, scope, quiet, collect, slice, names->unit, names->desc, dashes};
 	size_t k = 0;
 	for (size_t i = 0; i < FL_ARRAY_SIZE(head); i++)
 		out[k++] = head[i];

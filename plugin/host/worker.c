@@ -1,8 +1,8 @@
-/* The daemon's worker thread (see worker.h): a FIFO of jobs guarded by one
- * mutex, a condition variable that wakes the thread, and an eventfd that
- * wakes the loop when jobs are done. The mutex is only ever held around list
- * operations, on either side, so the loop waits for it at most for a few
- * pointer moves of the worker; run() is always called without it. */
+/* The daemon's worker threads (see worker.h): a FIFO of jobs per thread, all
+ * guarded by one mutex, a condition variable per thread that wakes it, and an
+ * eventfd that wakes the loop when jobs are done. The mutex is only ever held
+ * around list operations, on either side, so the loop waits for it at most
+ * for a few pointer moves of a worker; run() is always called without it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,18 +16,27 @@
 #include "fencelock/error.h"
 #include "plugin/host/worker.h"
 
+struct fl_worker;
+
+struct fl_worker_thread {
+	struct fl_worker *wk;
+	pthread_t thread;
+	pthread_cond_t cv;
+	bool started, joined;
+	struct fl_work *head, *tail;     /* waiting (under wk->mu) */
+};
+
 struct fl_worker {
 	struct fl_eloop *el;
 	int efd;
-	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	/* under mu */
-	struct fl_work *head, *tail;     /* waiting */
+	struct fl_worker_thread th[FL_WORKER_THREADS_MAX];
 	struct fl_work *done_head, *done_tail;
 	uint32_t n;                      /* waiting + running + done not yet handed back */
 	bool stop;
 	/* loop thread only */
+	uint32_t nth;
 	uint32_t queue_max;
 	struct fl_worker_stats st;
 };
@@ -44,17 +53,18 @@ static void list_push(struct fl_work **head, struct fl_work **tail, struct fl_wo
 
 static void *worker_main(void *arg)
 {
-	struct fl_worker *wk = arg;
+	struct fl_worker_thread *t = arg;
+	struct fl_worker *wk = t->wk;
 	pthread_mutex_lock(&wk->mu);
 	for (;;) {
-		while (wk->head == NULL && !wk->stop)
-			pthread_cond_wait(&wk->cv, &wk->mu);
+		while (t->head == NULL && !wk->stop)
+			pthread_cond_wait(&t->cv, &wk->mu);
 		if (wk->stop)
 			break;
-		struct fl_work *w = wk->head;
-		wk->head = w->next;
-		if (wk->head == NULL)
-			wk->tail = NULL;
+		struct fl_work *w = t->head;
+		t->head = w->next;
+		if (t->head == NULL)
+			t->tail = NULL;
 		pthread_mutex_unlock(&wk->mu);
 		w->run(w); /* may block: nothing of the loop's waits for it */
 		pthread_mutex_lock(&wk->mu);
@@ -93,7 +103,8 @@ static void on_event(void *arg, uint32_t ev)
 }
 
 /* A small stack (the daemon locks its memory: an 8 MiB default stack would
- * be 8 MiB of locked RAM for a thread that needs a few KiB). */
+ * be 8 MiB of locked RAM for a thread that needs a few KiB; a VM's start
+ * takes 64 KiB of it for the child's stack, plugin/daemon/vmrt.c). */
 static int fl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t a;
@@ -104,17 +115,65 @@ static int fl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return rv;
 }
 
-int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, struct fl_worker **out)
+/* Joins every started thread by until; false if one is still inside a run(). */
+static bool join_all(struct fl_worker *wk, const struct timespec *until)
+{
+	bool all = true;
+	for (uint32_t i = 0; i < wk->nth; i++) {
+		struct fl_worker_thread *t = &wk->th[i];
+		if (!t->started || t->joined)
+			continue;
+		if (until == NULL ? pthread_join(t->thread, NULL) == 0 : pthread_timedjoin_np(t->thread, NULL, until) == 0)
+			t->joined = true;
+		else
+			all = false;
+	}
+	return all;
+}
+
+static void worker_destroy(struct fl_worker *wk)
+{
+	close(wk->efd);
+	for (uint32_t i = 0; i < wk->nth; i++)
+		pthread_cond_destroy(&wk->th[i].cv);
+	pthread_mutex_destroy(&wk->mu);
+	free(wk);
+}
+
+/* Starts the threads; on a failure stops those already started. */
+static int start_threads(struct fl_worker *wk)
+{
+	for (uint32_t i = 0; i < wk->nth; i++) {
+		struct fl_worker_thread *t = &wk->th[i];
+		int rv = fl_thread_start(&t->thread, worker_main, t);
+		if (rv == 0) {
+			t->started = true;
+			continue;
+		}
+		pthread_mutex_lock(&wk->mu);
+		wk->stop = true;
+		for (uint32_t k = 0; k < i; k++)
+			pthread_cond_signal(&wk->th[k].cv);
+		pthread_mutex_unlock(&wk->mu);
+		(void)join_all(wk, NULL); /* no job was queued: each returns at once */
+		return fl_from_errno(rv);
+	}
+	return 0;
+}
+
+int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, uint32_t threads, struct fl_worker **out)
 {
 	FL_ASSERT(el != NULL);
 	FL_ASSERT(out != NULL);
-	if (queue_max == 0 || queue_max > FL_WORKER_QUEUE_MAX)
+	if (queue_max == 0 || queue_max > FL_WORKER_QUEUE_MAX || threads == 0 || threads > FL_WORKER_THREADS_MAX)
 		return -FL_EINVAL;
 	struct fl_worker *wk = calloc(1, sizeof(*wk));
 	if (wk == NULL)
 		return -FL_ENOMEM;
 	wk->el = el;
 	wk->queue_max = queue_max;
+	wk->nth = threads;
+	wk->st.threads = threads;
 	wk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (wk->efd < 0) {
 		int rv = fl_from_errno(errno);
@@ -122,28 +181,35 @@ int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, struct fl_worker **ou
 		return rv;
 	}
 	pthread_mutex_init(&wk->mu, NULL);
-	pthread_cond_init(&wk->cv, NULL);
-	int rv = fl_eloop_add_fd(el, wk->efd, EPOLLIN, on_event, wk);
-	if (rv == 0 && (rv = fl_thread_start(&wk->thread, worker_main, wk)) != 0) {
-		fl_eloop_del_fd(el, wk->efd);
-		rv = fl_from_errno(rv);
+	for (uint32_t i = 0; i < threads; i++) {
+		wk->th[i].wk = wk;
+		pthread_cond_init(&wk->th[i].cv, NULL);
 	}
+	int rv = fl_eloop_add_fd(el, wk->efd, EPOLLIN, on_event, wk);
+	if (rv == 0 && (rv = start_threads(wk)) != 0)
+		fl_eloop_del_fd(el, wk->efd);
 	if (rv != 0) {
-		close(wk->efd);
-		pthread_mutex_destroy(&wk->mu);
-		pthread_cond_destroy(&wk->cv);
-		free(wk);
+		worker_destroy(wk);
 		return rv;
 	}
 	*out = wk;
 	return 0;
 }
 
-int fl_worker_submit(struct fl_worker *wk, struct fl_work *w)
+uint32_t fl_worker_key(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+int fl_worker_submit_key(struct fl_worker *wk, struct fl_work *w, uint32_t key)
 {
 	FL_ASSERT(w->run != NULL);
 	FL_ASSERT(w->done != NULL);
 	FL_ASSERT(!w->queued);
+	struct fl_worker_thread *t = &wk->th[key % wk->nth];
 	pthread_mutex_lock(&wk->mu);
 	if (wk->n >= wk->queue_max) {
 		pthread_mutex_unlock(&wk->mu);
@@ -153,12 +219,17 @@ int fl_worker_submit(struct fl_worker *wk, struct fl_work *w)
 	wk->n++;
 	uint32_t n = wk->n;
 	w->queued = true;
-	list_push(&wk->head, &wk->tail, w);
-	pthread_cond_signal(&wk->cv);
+	list_push(&t->head, &t->tail, w);
+	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&wk->mu);
 	wk->st.submitted++;
 	wk->st.queued_max = n > wk->st.queued_max ? n : wk->st.queued_max;
 	return 0;
+}
+
+int fl_worker_submit(struct fl_worker *wk, struct fl_work *w)
+{
+	return fl_worker_submit_key(wk, w, 0);
 }
 
 int fl_worker_free(struct fl_worker *wk, uint64_t wait_us)
@@ -168,7 +239,8 @@ int fl_worker_free(struct fl_worker *wk, uint64_t wait_us)
 	fl_eloop_del_fd(wk->el, wk->efd);
 	pthread_mutex_lock(&wk->mu);
 	wk->stop = true;
-	pthread_cond_signal(&wk->cv);
+	for (uint32_t i = 0; i < wk->nth; i++)
+		pthread_cond_signal(&wk->th[i].cv);
 	pthread_mutex_unlock(&wk->mu);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -178,16 +250,13 @@ int fl_worker_free(struct fl_worker *wk, uint64_t wait_us)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	if (pthread_timedjoin_np(wk->thread, NULL, &until) != 0) {
+	if (!join_all(wk, &until)) {
 		/* Still inside a run(): it owns wk's lock and lists; leave them. */
 		fl_warn("worker thread: a job still runs after %llu ms (blocked in the kernel); leaving it",
 			(unsigned long long)(wait_us / FL_US_PER_MS));
 		return -FL_ETIMEDOUT;
 	}
-	close(wk->efd);
-	pthread_mutex_destroy(&wk->mu);
-	pthread_cond_destroy(&wk->cv);
-	free(wk);
+	worker_destroy(wk);
 	return 0;
 }
 

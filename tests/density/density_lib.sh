@@ -53,6 +53,8 @@ dn_setup() {
     for i in 1 2 3; do dl_config 3 "$i" "metrics_file = $T/h$i/metrics.prom"; done
     dl_start_all
     dl_wait_cluster 30
+    # DN_KEEP=DIR: the daemons' directories (logs, metrics) are copied there at the end.
+    [ -n "${DN_KEEP:-}" ] && on_exit "mkdir -p '$DN_KEEP' && cp -r '$T'/h1 '$T'/h2 '$T'/h3 '$DN_KEEP'/"
     mkdir -p "$T/fv"
     cp "$(command -v sleep)" "$T/fl-dnvm"
     : > "$T/probe.on"

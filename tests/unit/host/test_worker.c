@@ -1,4 +1,4 @@
-/* Unit tests of the worker thread (plugin/host/worker.h) and of the file
+/* Unit tests of the worker threads (plugin/host/worker.h) and of the file
  * replacement that never follows a planted link (plugin/host/safefile.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,7 +55,7 @@ static void jobs_run_off_the_loop_thread_and_complete_on_it_in_order(void **stat
 	(void)state;
 	struct fl_eloop *el = fl_eloop_new();
 	struct fl_worker *wk;
-	assert_int_equal(fl_worker_new(el, 8, &wk), 0);
+	assert_int_equal(fl_worker_new(el, 8, 1, &wk), 0);
 	int done = 0, next = 0;
 	struct job j[3];
 	for (int i = 0; i < 3; i++) {
@@ -78,7 +78,7 @@ static void a_full_queue_refuses_at_once_instead_of_waiting(void **state)
 	(void)state;
 	struct fl_eloop *el = fl_eloop_new();
 	struct fl_worker *wk;
-	assert_int_equal(fl_worker_new(el, 2, &wk), 0);
+	assert_int_equal(fl_worker_new(el, 2, 1, &wk), 0);
 	int done = 0, next = 0;
 	struct job slow = {.w = {.run = job_run, .done = job_done}, .done_count = &done, .next_order = &next,
 			   .sleep_ms = 300};
@@ -107,7 +107,7 @@ static void freeing_with_a_job_stuck_returns_after_its_bound(void **state)
 	(void)state;
 	struct fl_eloop *el = fl_eloop_new();
 	struct fl_worker *wk;
-	assert_int_equal(fl_worker_new(el, 2, &wk), 0);
+	assert_int_equal(fl_worker_new(el, 2, 1, &wk), 0);
 	int done = 0, next = 0;
 	static struct job stuck; /* stays in use by the thread left behind */
 	stuck = (struct job){.w = {.run = job_run, .done = job_done}, .done_count = &done, .next_order = &next,
@@ -119,6 +119,75 @@ static void freeing_with_a_job_stuck_returns_after_its_bound(void **state)
 	assert_true(fl_monotonic_us() - t0 < FL_US_PER_S);
 	fl_eloop_free(el);
 	usleep(1600000); /* let it end before the process does */
+}
+
+/* Jobs of one key run one after another in submit order, on one thread,
+ * with several threads. */
+static void jobs_of_one_key_keep_their_order_on_one_thread(void **state)
+{
+	(void)state;
+	struct fl_eloop *el = fl_eloop_new();
+	struct fl_worker *wk;
+	assert_int_equal(fl_worker_new(el, 16, 4, &wk), 0);
+	int done = 0, next = 0;
+	struct job j[4];
+	uint32_t key = fl_worker_key("vm-a");
+	assert_int_equal(key, fl_worker_key("vm-a"));
+	for (int i = 0; i < 4; i++) {
+		/* The first is the slowest: an order by speed would differ. */
+		j[i] = (struct job){.w = {.run = job_run, .done = job_done}, .done_count = &done, .next_order = &next,
+				    .sleep_ms = 80 - 20 * i};
+		assert_int_equal(fl_worker_submit_key(wk, &j[i].w, key), 0);
+	}
+	run_until(el, &done, 4);
+	assert_int_equal(done, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(j[i].order, i);
+		assert_true(pthread_equal(j[i].ran_on, j[0].ran_on));
+	}
+	assert_int_equal(fl_worker_free(wk, FL_US_PER_S), 0);
+	fl_eloop_free(el);
+}
+
+/* A slow job of one key does not hold a job of another key: with two
+ * threads, keys 0 and 1 run side by side, and the quick one is back first. */
+static void a_slow_job_does_not_hold_another_keys_job(void **state)
+{
+	(void)state;
+	struct fl_eloop *el = fl_eloop_new();
+	struct fl_worker *wk;
+	assert_int_equal(fl_worker_new(el, 8, 2, &wk), 0);
+	int done = 0, next = 0;
+	struct job slow = {.w = {.run = job_run, .done = job_done}, .done_count = &done, .next_order = &next,
+			   .sleep_ms = 800};
+	struct job quick = {.w = {.run = job_run, .done = job_done}, .done_count = &done, .next_order = &next};
+	assert_int_equal(fl_worker_submit_key(wk, &slow.w, 0), 0);
+	assert_int_equal(fl_worker_submit_key(wk, &quick.w, 1), 0);
+	run_until(el, &done, 1);
+	assert_int_equal(done, 1);
+	assert_int_equal(quick.order, 0);
+	assert_false(quick.w.queued);
+	assert_true(slow.w.queued);
+	run_until(el, &done, 2);
+	assert_int_equal(slow.order, 1);
+	assert_false(pthread_equal(slow.ran_on, quick.ran_on));
+	struct fl_worker_stats st;
+	fl_worker_stats(wk, &st);
+	assert_int_equal(st.threads, 2);
+	assert_int_equal(st.completed, 2);
+	assert_int_equal(fl_worker_free(wk, FL_US_PER_S), 0);
+	fl_eloop_free(el);
+}
+
+static void a_bad_thread_count_is_refused(void **state)
+{
+	(void)state;
+	struct fl_eloop *el = fl_eloop_new();
+	struct fl_worker *wk = NULL;
+	assert_int_equal(fl_worker_new(el, 8, 0, &wk), -FL_EINVAL);
+	assert_int_equal(fl_worker_new(el, 8, FL_WORKER_THREADS_MAX + 1, &wk), -FL_EINVAL);
+	assert_null(wk);
+	fl_eloop_free(el);
 }
 
 static char *scratch(char *buf, size_t len)
@@ -221,6 +290,9 @@ int main(void)
 		cmocka_unit_test(jobs_run_off_the_loop_thread_and_complete_on_it_in_order),
 		cmocka_unit_test(a_full_queue_refuses_at_once_instead_of_waiting),
 		cmocka_unit_test(freeing_with_a_job_stuck_returns_after_its_bound),
+		cmocka_unit_test(jobs_of_one_key_keep_their_order_on_one_thread),
+		cmocka_unit_test(a_slow_job_does_not_hold_another_keys_job),
+		cmocka_unit_test(a_bad_thread_count_is_refused),
 		cmocka_unit_test(a_symlink_planted_at_the_tmp_name_is_not_followed),
 		cmocka_unit_test(a_hard_link_planted_at_the_tmp_name_is_not_truncated),
 		cmocka_unit_test(a_symlink_at_the_final_name_is_replaced_not_followed),
