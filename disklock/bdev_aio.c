@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/assert.h"
+#include "common/pi_mutex.h"
 #include "common/errmap.h"
 #include "common/log.h"
 #include "disklock/bdev.h"
@@ -745,7 +746,7 @@ static struct aio_dev *dev_new(struct fl_eloop *el, const char *path, const stru
 	dev->el = el;
 	dev->fd = dev->efd = -1;
 	dev->read_only = o->read_only;
-	pthread_mutex_init(&dev->mu, NULL);
+	fl_pi_mutex_init(&dev->mu);
 	pthread_cond_init(&dev->work, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -52,6 +52,7 @@
 #include "common/errmap.h"
 #include "common/le.h"
 #include "common/assert.h"
+#include "common/pi_mutex.h"
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -951,9 +952,12 @@ static void *file_worker(void *arg)
 				f->done_head = batch[i];
 			f->done_tail = batch[i];
 		}
+		/* The write wakes the loop, which takes the lock next: outside it. */
+		pthread_mutex_unlock(&f->mu);
 		uint64_t one = 1;
 		ssize_t w = write(f->efd, &one, sizeof(one));
 		(void)w; /* the counter cannot overflow: queue_max is small */
+		pthread_mutex_lock(&f->mu);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
@@ -1160,7 +1164,7 @@ int raft_logstore_file_open(struct fl_eloop *el, const char *dir, const struct r
 	raft_logstore_init_base(&f->base, &file_ops, fl_eloop_loop(el), dir, qmax);
 	f->el = el;
 	f->dirfd = f->efd = f->tail_fd = f->hard_fd = -1;
-	pthread_mutex_init(&f->mu, NULL);
+	fl_pi_mutex_init(&f->mu);
 	pthread_cond_init(&f->cv, NULL);
 	int rv = file_open_dir(f, dir, err, errlen);
 	if (rv != 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "common/assert.h"
+#include "common/pi_mutex.h"
 #include "common/errmap.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -77,6 +78,10 @@ int fl_alog_start(fl_alog_out_fn out, void *ctx)
 	A.out = out;
 	A.ctx = ctx;
 	A.stop = false;
+	/* No other thread logs yet: the lock becomes one with priority
+	 * inheritance (the loop logs through it, common/pi_mutex.h). */
+	pthread_mutex_destroy(&A.mu);
+	fl_pi_mutex_init(&A.mu);
 	int rv = fl_thread_start(&A.thread, alog_main, NULL);
 	if (rv != 0)
 		return fl_from_errno(rv);

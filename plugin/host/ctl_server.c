@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "common/assert.h"
+#include "common/pi_mutex.h"
 #include "common/errmap.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -140,7 +141,7 @@ static int ring_init(struct ctl_ring *r, uint32_t cap)
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->efd < 0)
 		return fl_from_errno(errno);
-	pthread_mutex_init(&r->mu, NULL);
+	fl_pi_mutex_init(&r->mu);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /* The daemon's worker threads (see worker.h): a FIFO of jobs per thread, all
  * guarded by one mutex, a condition variable per thread that wakes it, and an
  * eventfd that wakes the loop when jobs are done. The mutex is only ever held
- * around list operations, on either side, so the loop waits for it at most
- * for a few pointer moves of a worker; run() is always called without it. */
+ * around list operations, on either side, and inherits the loop's priority
+ * (common/pi_mutex.h), so the loop waits for it at most for a few pointer
+ * moves of a worker; run() and the eventfd write are never under it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include "common/assert.h"
+#include "common/pi_mutex.h"
 #include "common/errmap.h"
 #include "common/log.h"
 #include "fencelock/error.h"
@@ -69,10 +71,13 @@ static void *worker_main(void *arg)
 		w->run(w); /* may block: nothing of the loop's waits for it */
 		pthread_mutex_lock(&wk->mu);
 		list_push(&wk->done_head, &wk->done_tail, w);
+		pthread_mutex_unlock(&wk->mu);
 		uint64_t one = 1;
-		/* An eventfd counter cannot overflow from this: it saturates
-		 * only after 2^64 - 2 writes without a read. */
+		/* Outside the lock: the write wakes the loop, which takes the
+		 * lock next. An eventfd counter cannot overflow from this: it
+		 * saturates only after 2^64 - 2 writes without a read. */
 		(void)!write(wk->efd, &one, sizeof(one));
+		pthread_mutex_lock(&wk->mu);
 	}
 	pthread_mutex_unlock(&wk->mu);
 	return NULL;
@@ -87,14 +92,15 @@ static void on_event(void *arg, uint32_t ev)
 	pthread_mutex_lock(&wk->mu);
 	struct fl_work *w = wk->done_head;
 	wk->done_head = wk->done_tail = NULL;
-	pthread_mutex_unlock(&wk->mu);
-	/* Bounded by queue_max: each job was queued once. */
-	while (w != NULL) {
-		struct fl_work *next = w->next;
-		pthread_mutex_lock(&wk->mu);
+	/* Their room in the queue is free again before any done() runs (one
+	 * may resubmit); bounded by queue_max: each job was queued once. */
+	for (const struct fl_work *x = w; x != NULL; x = x->next) {
 		FL_ASSERT(wk->n > 0);
 		wk->n--;
-		pthread_mutex_unlock(&wk->mu);
+	}
+	pthread_mutex_unlock(&wk->mu);
+	while (w != NULL) {
+		struct fl_work *next = w->next;
 		w->queued = false;
 		wk->st.completed++;
 		w->done(w); /* may resubmit w */
@@ -180,7 +186,7 @@ int fl_worker_new(struct fl_eloop *el, uint32_t queue_max, uint32_t threads, str
 		free(wk);
 		return rv;
 	}
-	pthread_mutex_init(&wk->mu, NULL);
+	fl_pi_mutex_init(&wk->mu);
 	for (uint32_t i = 0; i < threads; i++) {
 		wk->th[i].wk = wk;
 		pthread_cond_init(&wk->th[i].cv, NULL);

@@ -223,6 +223,11 @@ dn_failover() {
     c1=$(dn_cpu_ticks "${DPID[1]}"); r1=$(dn_rss_kb "${DPID[1]}")
     for i in 2 3; do dn_lat_snap "$i" "$T/lat-before-h$i"; done
     : > "$mark"; sleep 0.01
+    # DN_PERF=DIR: where the survivors' loop threads block or are switched
+    # out during the failover (perf sched_switch with stacks, 10 s).
+    if [ -n "${DN_PERF:-}" ]; then
+        for i in 2 3; do perf record -q -e sched:sched_switch --call-graph dwarf,16384 -t "${DPID[$i]}" -o "$DN_PERF/perf-h$i.data" -- sleep 10 >/dev/null 2>&1 & done
+    fi
     dn_crash 1 1 "$n"; t0=$DN_T0
     local lim=$(( max_ms / 1000 + 20 ))
     for _ in $(seq $((lim * 5))); do
