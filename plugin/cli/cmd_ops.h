@@ -27,6 +27,11 @@ enum fl_exec_exit {
 	FL_EXEC_EXIT_NOTFOUND = 127,    /* CMD not found */
 };
 
+/* `fencelock __vm-start ...`: what fencelockd's child of a VM start execs
+ * first (cmd_vmstart.c); argv[0] is "__vm-start". Returns only on a usage
+ * error. */
+int fl_cli_vm_start(int argc, char **argv);
+
 /* `fencelock status|hosts|leases|vms|metrics [-o text|json] [-s SOCKET]`;
  * argv[0] is the command name. */
 int fl_cli_status(int argc, char **argv);

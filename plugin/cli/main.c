@@ -78,6 +78,8 @@ int main(int argc, char **argv)
 		return fl_cli_doctor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return fl_cli_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "__vm-start") == 0)
+		return fl_cli_vm_start(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exec") == 0)
 		return fl_cli_exec(argc - 1, argv + 1);
 	if (fl_cli_ops2_handles(argc - 1, argv + 1))

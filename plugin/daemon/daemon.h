@@ -320,6 +320,7 @@ struct fld {
 	uint64_t guard_deadline_us;  /* last deadline the arbiter published */
 	uint64_t guard_grace_us;
 	char fencelock_bin[1024];
+	bool fencelock_bin_ok;       /* executable at start: VM starts exec its __vm-start first */
 	char peer_addr_buf[CFG_PEERS_MAX][32];
 	const char *peer_addrs[CFG_HOST_ID_MAX + 1];
 	struct dvm vms[FLD_MAX_VMS];

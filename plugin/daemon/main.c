@@ -754,6 +754,7 @@ int main(int argc, char **argv)
 	small_default_stacks();
 	raise_nofile();
 	find_fencelock_bin(&D);
+	D.fencelock_bin_ok = access(D.fencelock_bin, X_OK) == 0;
 	/* The loop publishes the read views' snapshot with call_rcu: it must be
 	 * a registered RCU thread. */
 	urcu_memb_register_thread();

@@ -402,7 +402,7 @@ struct vm_log {
 static int vm_log_open(const struct vm_log *l);
 
 static noreturn void spawn_child(char *const argv[], int stdin_fd, const struct vm_log *log, const char *cwd,
-				 char *const envp[], const struct spawn_ids *ids)
+				 char *const envp[], const struct spawn_ids *ids, char *const helper[])
 {
 	/* Default dispositions before anything is unblocked: a handler of the
 	 * daemon's must never run on the child's stack in the daemon's memory. */
@@ -417,12 +417,19 @@ static noreturn void spawn_child(char *const argv[], int stdin_fd, const struct 
 		stdin_fd = open("/dev/null", O_RDONLY);
 	if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0)
 		_exit(126);
-	int log_fd = vm_log_open(log);
+	int log_fd = helper[0] != NULL ? -1 : vm_log_open(log);
 	if (log_fd >= 0 && (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0))
 		_exit(126);
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
 		for (int fd = 3; fd < 4096; fd++)
 			close(fd);
+	/* The log, the owner's ids and the working directory in fencelock
+	 * __vm-start, a process of its own: a file system that hangs there
+	 * holds that process, never the worker waiting for this exec. */
+	if (helper[0] != NULL) {
+		execve(helper[0], helper, envp);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
 	if (!spawn_drop(ids))
 		_exit(126);
 	if (cwd == NULL || chdir(cwd) != 0)
@@ -477,6 +484,7 @@ static int spec_fd(const struct fsm *f, const struct fsm_vm *vm)
 
 /* The child's stack, on the worker's (plugin/host/worker.c sizes it). */
 #define SPAWN_STACK_BYTES (64u * 1024u)
+#define SPAWN_HELPER_ARGS 9u /* fencelock __vm-start and its 7 arguments; then "--" */
 
 struct spawn_job {
 	struct fl_work w;
@@ -496,6 +504,10 @@ struct spawn_job {
 	char sock_env[CFG_PATH_MAX + 32];
 	char *envp[SPAWN_ENV_MAX + 2];
 	struct vm_log log;
+	/* fencelock __vm-start LOG_DIR LOG_PATH MAX UID GID GROUP CWD -- run...,
+	 * or helper[0] NULL without an executable fencelock (see spawn_child) */
+	char *helper[VMSPEC_ARGV_MAX + 16 + SPAWN_HELPER_ARGS + 2];
+	char helper_num[4][24];
 	pid_t pid;                   /* the worker's result: the child, or -1 */
 	int err;                     /* errno when pid < 0 */
 };
@@ -531,7 +543,7 @@ static int vm_log_open(const struct vm_log *l)
 static int spawn_child_main(void *arg)
 {
 	const struct spawn_job *j = arg;
-	spawn_child(j->run, j->stdin_fd, &j->log, j->cwd, j->envp, &j->ids);
+	spawn_child(j->run, j->stdin_fd, &j->log, j->cwd, j->envp, &j->ids, j->helper);
 }
 
 /* Worker thread: the child, on a stack of this thread's; back once it has
@@ -637,6 +649,32 @@ static void spawn_done(struct fl_work *w)
 	spawn_job_free(j);
 }
 
+/* The child's first exec, fencelock __vm-start (plugin/cli/cmd_vmstart.c),
+ * in j->helper: or helper[0] NULL when there is no executable fencelock
+ * (then the child opens the log itself, and a hung log directory holds the
+ * worker until the starter is killed). */
+static void spawn_helper_argv(const struct fld *d, struct spawn_job *j)
+{
+	static char cmd[] = "__vm-start", dash[] = "-", dashes[] = "--";
+	j->helper[0] = NULL;
+	if (!d->fencelock_bin_ok)
+		return;
+	snprintf(j->helper_num[0], sizeof(j->helper_num[0]), "%llu", (unsigned long long)FLD_VM_LOG_MAX_BYTES);
+	snprintf(j->helper_num[1], sizeof(j->helper_num[1]), "%u", (unsigned)j->ids.uid);
+	snprintf(j->helper_num[2], sizeof(j->helper_num[2]), "%u", (unsigned)j->ids.gid);
+	snprintf(j->helper_num[3], sizeof(j->helper_num[3]), "%u", j->ids.n_groups > 0 ? (unsigned)j->ids.groups[0] : 0u);
+	char *head[SPAWN_HELPER_ARGS] = {(char *)d->fencelock_bin, cmd, j->log.dir, j->log.path, j->helper_num[0],
+					 j->ids.drop ? j->helper_num[1] : dash, j->ids.drop ? j->helper_num[2] : dash,
+					 j->ids.drop && j->ids.n_groups > 0 ? j->helper_num[3] : dash, (char *)j->cwd};
+	size_t k = 0;
+	for (; k < SPAWN_HELPER_ARGS; k++)
+		j->helper[k] = head[k];
+	j->helper[k++] = dashes;
+	for (size_t i = 0; j->run[i] != NULL && k + 1 < FL_ARRAY_SIZE(j->helper); i++)
+		j->helper[k++] = j->run[i];
+	j->helper[k] = NULL;
+}
+
 /* Prepares the start of the VM (recover_command or a re-run) and hands it to
  * the worker; nobody waits for it. */
 static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
@@ -688,6 +726,7 @@ static int spawn_vm(struct fld *d, struct dvm *v, const struct fsm_vm *vm)
 	j->run = vmscope_wrap(j->uid, j->rc[0] != '\0' ? j->rc_argv : j->rerun.argv, j->scoped,
 			      FL_ARRAY_SIZE(j->scoped), &j->scope);
 	j->cwd = j->rc[0] != '\0' ? "/" : j->rerun.cwd;
+	spawn_helper_argv(d, j);
 	j->w.run = spawn_run;
 	j->w.done = spawn_done;
 	int rv = fl_worker_submit_key(d->worker, &j->w, fl_worker_key(j->uid));
