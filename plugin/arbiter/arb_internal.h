@@ -285,8 +285,24 @@ struct arb {
 	} ctr;
 	struct fl_lat renew_latency;  /* good renewals, start to completion */
 	bool host_id_taken;           /* acquiring our host_id found another live host on it */
+	/* A snapshot of the replicated state (ours on disk, or the leader's)
+	 * that fsm_restore() refused: our FSM is not the cluster's from then
+	 * on, so nothing more is applied to it, snapshotted from it or decided
+	 * on it, and the host gives up leading (arb_status tells the daemon,
+	 * which stops). */
+	bool snapshot_refused;
+	uint64_t snapshot_refused_index;
+	int snapshot_refused_rv;
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
+
+/* Records that the snapshot at index (whose: "" ours, or "disk voter: ")
+ * failed fsm_restore() with rv, and logs why once (arbiter.c). */
+void arb_snapshot_refused(struct arb *a, const char *whose, uint64_t index, int rv);
+/* arb_ops.c: hands leadership to the voter heard from most recently (as
+ * arb_leader_transfer() with no target), for a host that must not lead;
+ * why goes into the notice. */
+void arb_leader_step_aside(struct arb *a, const char *why);
 
 /* arb_trust.c: what an authenticated peer may ask of us. */
 /* Whether the leader may propose command c that host `from` forwarded:

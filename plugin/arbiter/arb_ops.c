@@ -68,6 +68,19 @@ static uint32_t transfer_pick(const struct arb *a, const struct raft_config *c)
 	return best;
 }
 
+void arb_leader_step_aside(struct arb *a, const char *why)
+{
+	if (!arb_is_leader(a))
+		return;
+	const struct raft_config *c = raft_configuration(raft_node_core(a->node), NULL);
+	FL_ASSERT(c != NULL);
+	uint32_t to = transfer_pick(a, c);
+	if (to == 0)
+		return; /* no voter to hand it to yet: asked again next tick */
+	if (raft_node_transfer(a->node, to) == 0)
+		fl_notice("host %" PRIu64 ": transferring leadership to host %u: %s", a->cfg.host_id, to, why);
+}
+
 int arb_leader_transfer(struct arb *a, uint32_t target, uint32_t *chosen)
 {
 	FL_ASSERT(chosen != NULL);

@@ -197,7 +197,7 @@ static void w_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
 {
 	struct arb *a = arg;
 	(void)n;
-	if (e->type != RAFT_ENTRY_NORMAL || e->index <= a->w.fsm.last_index)
+	if (e->type != RAFT_ENTRY_NORMAL || e->index <= a->w.fsm.last_index || a->snapshot_refused)
 		return;
 	/* A command the FSM refuses is refused on every replica alike (the
 	 * hosts' own FSMs log it); the replica only records the entry's index. */
@@ -211,8 +211,9 @@ static void w_restore(void *arg, struct raft_node *n, const struct raft_snapshot
 {
 	struct arb *a = arg;
 	(void)n;
-	if (fsm_restore(&a->w.fsm, s->data, s->len) != 0)
-		fl_err("host %" PRIu64 ": disk voter: snapshot at %" PRIu64 " refused", a->cfg.host_id, s->index);
+	int rv = fsm_restore(&a->w.fsm, s->data, s->len);
+	if (rv != 0)
+		arb_snapshot_refused(a, "disk voter: ", s->index, rv);
 	a->w.snap_index = s->index;
 }
 

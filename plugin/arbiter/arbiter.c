@@ -355,6 +355,8 @@ void arb_maybe_snapshot(const struct arb *a, struct raft_node *n, const struct f
 	struct raft *r = n ? raft_node_core(n) : NULL;
 	if (r == NULL || raft_applied_index(r) < *last_index + a->cfg.snapshot_every)
 		return;
+	if (a->snapshot_refused)
+		return; /* f is not the cluster's state: it must never replace a snapshot, here or on a peer */
 	uint64_t index = raft_applied_index(r);
 	size_t cap = fsm_snapshot_size(f), len;
 	uint8_t *buf = malloc(cap);
@@ -374,6 +376,22 @@ static void arb_raft_started(void *arg, struct raft_node *n, int result)
 		fl_err("host %" PRIu64 ": Raft node failed to start: %s", a->cfg.host_id, fl_strerror(result));
 }
 
+void arb_snapshot_refused(struct arb *a, const char *whose, uint64_t index, int rv)
+{
+	FL_ASSERT(rv != 0);
+	if (!a->snapshot_refused)
+		fl_err("host %" PRIu64 ": %ssnapshot of the replicated state at index %" PRIu64 " refused: %s%s; "
+		       "this host's copy of the cluster state is no longer the cluster's: it applies, snapshots and "
+		       "decides nothing more, and must stop",
+		       a->cfg.host_id, whose, index, fl_strerror(rv),
+		       rv == -FL_EFOREIGN ? " (its VM, host or slot tables differ in size from this build's: it was "
+					     "written by another fencelock version)"
+					   : "");
+	a->snapshot_refused = true;
+	a->snapshot_refused_index = index;
+	a->snapshot_refused_rv = rv;
+}
+
 static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_entry *e)
 {
 	struct arb *a = arg;
@@ -384,6 +402,8 @@ static void arb_raft_apply(void *arg, struct raft_node *n, const struct raft_ent
 		return;
 	if (e->index <= a->fsm.last_index)
 		return; /* replayed below our snapshot */
+	if (a->snapshot_refused)
+		return; /* our FSM lacks what the refused snapshot held: applying more would diverge */
 	uint64_t ev0 = a->fsm.ev_total;
 	int rv = fsm_apply(&a->fsm, e->index, e->term, e->data, e->len);
 	if (rv != 0)
@@ -413,8 +433,7 @@ static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_s
 	int rv = fsm_restore(&a->fsm, s->data, s->len);
 	a->snap_index = s->index;
 	if (rv != 0)
-		fl_err("host %" PRIu64 ": snapshot at %" PRIu64 " refused: %s", a->cfg.host_id, s->index,
-		       fl_strerror(rv));
+		arb_snapshot_refused(a, "", s->index, rv);
 }
 
 static void arb_raft_state(void *arg, struct raft_node *n, uint8_t state, uint64_t term, uint64_t leader)
@@ -583,8 +602,14 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	arb_lease_recover(a, now);
 	arb_update_quorum(a, now);
 	arb_maybe_snapshot(a, a->node, &a->fsm, &a->snap_index);
-	arb_vms_reconcile(a);
-	if (a->leader && a->quorate) {
+	/* Nothing is decided on a state that is not the cluster's: no VM
+	 * started or stopped by it, no leader's decision. */
+	if (!a->snapshot_refused)
+		arb_vms_reconcile(a);
+	if (a->snapshot_refused) {
+		if (a->leader)
+			arb_leader_step_aside(a, "its copy of the cluster state was refused");
+	} else if (a->leader && a->quorate) {
 		if (arb_lease_valid(a))
 			arb_leader_tick(a);
 		else
@@ -817,6 +842,9 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->witness_holder = a->w.held ? (uint32_t)a->cfg.host_id : a->w.holder;
 	out->witness_held = a->w.held;
 	out->host_id_taken = a->host_id_taken;
+	out->snapshot_refused = a->snapshot_refused;
+	out->snapshot_refused_index = a->snapshot_refused_index;
+	out->snapshot_refused_rv = a->snapshot_refused_rv;
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

@@ -248,6 +248,12 @@ struct arb_status {
 	uint32_t witness_holder;  /* the host serving the disk voter, as last heard (0: none known) */
 	bool witness_held;        /* this host holds the witness lease */
 	bool host_id_taken;       /* another live host renews our host_id: a duplicate [host] id */
+	/* A snapshot of the replicated state this build cannot restore (tables
+	 * of another size, or corrupt): nothing is applied or decided here any
+	 * more; the host must stop. Its index and fsm_restore()'s error. */
+	bool snapshot_refused;
+	uint64_t snapshot_refused_index;
+	int snapshot_refused_rv;
 };
 
 void arb_status(const struct arb *a, struct arb_status *out);

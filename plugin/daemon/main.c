@@ -393,6 +393,17 @@ static void housekeeping_fn(struct fl_timer *t, void *arg)
 		fl_eloop_stop(d->el);
 		return;
 	}
+	if (st.snapshot_refused) {
+		fl_err("this fencelockd cannot restore the replicated state's snapshot at index %" PRIu64 " (%s): its "
+		       "copy of the cluster state would differ from the other hosts', so it stops (exit %d, which the "
+		       "unit does not restart); its VMs are recovered elsewhere as after a crash. A snapshot from "
+		       "another fencelock version: run the version the other hosts run",
+		       st.snapshot_refused_index, fl_strerror(st.snapshot_refused_rv), FLD_EXIT_CONFLICT);
+		d->exit_code = FLD_EXIT_CONFLICT;
+		d->done = true;
+		fl_eloop_stop(d->el);
+		return;
+	}
 	sync_peers(d);
 	if (st.quorate && fl_now_us(d->loop) - d->started_us > 2 * d->layout.fail_us)
 		vmrt_forget_unclaimed(d);

@@ -39,6 +39,7 @@ struct simhost {
 	struct raft_transport tx;
 	struct arb *arb;
 	bool up, paused;
+	uint32_t vm_table;           /* its FSM's VM table at the next boot; 0: SIMCL_VM_TABLE */
 	struct simcl_death *deaths;
 };
 
@@ -271,7 +272,7 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 				     .guard = simhost_vm_guard, .ctx = h};
 	/* Tables for the VMs a simulated cluster registers, not the daemon's
 	 * 10,240: a 128-host run holds 256 arbiters in one process. */
-	cfg.limits.max_vms = SIMCL_VM_TABLE;
+	cfg.limits.max_vms = h->vm_table != 0 ? h->vm_table : SIMCL_VM_TABLE;
 	cfg.limits.spec_max_bytes = SIMCL_SPEC_MAX;
 	cfg.snapshot_every = c->p.snapshot_every;
 	cfg.voters = c->p.voters;
@@ -519,6 +520,14 @@ void simcl_crash(struct simcl *c, uint32_t h)
 		fl_simclock_resume(&s->clock);
 		s->paused = false;
 	}
+}
+
+void simcl_set_vm_table(struct simcl *c, uint32_t h, uint32_t max_vms)
+{
+	FL_ASSERT(h >= 1);
+	FL_ASSERT(h <= c->p.hosts);
+	FL_ASSERT(max_vms == 0 || max_vms >= SIMCL_MAX_VMS);
+	c->hosts[h].vm_table = max_vms;
 }
 
 void simcl_restart(struct simcl *c, uint32_t h)

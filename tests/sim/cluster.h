@@ -64,6 +64,10 @@ void simcl_run_for(struct simcl *c, uint64_t us);
 /* Faults. Host ids are 1-based. */
 void simcl_crash(struct simcl *c, uint32_t h);
 void simcl_restart(struct simcl *c, uint32_t h);
+/* Host h boots next with an FSM VM table of max_vms entries (0: the usual
+ * SIMCL_VM_TABLE), as a build with other table sizes would: the snapshots
+ * of the others' FSMs are foreign to it. */
+void simcl_set_vm_table(struct simcl *c, uint32_t h, uint32_t max_vms);
 /* Starts host h (not in the bootstrap configuration) empty and has the
  * leader add it: a host joining a running cluster. false without a leader. */
 bool simcl_join(struct simcl *c, uint32_t h);
