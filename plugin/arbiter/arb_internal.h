@@ -43,6 +43,9 @@ struct arb_wmsg {
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
 #define ARB_OPREQ_MAGIC 'O'       /* payload prefix: an operator's request forwarded to the leader */
 #define ARB_OPREP_MAGIC 'o'       /* payload prefix: the leader's answer to one */
+#define ARB_PROTO_MAGIC 'P'       /* payload prefix: a host's cluster protocol versions and software version */
+#define ARB_PROTO_EVERY_US FL_US_PER_S
+#define ARB_PROTO_GRACE_US (3ull * FL_US_PER_S) /* heard this long with no announcement: protocol 2 */
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 #define ARB_WQ_KEEP_BYTES 1024u   /* a queue slot keeps a buffer this small (heartbeats) */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
@@ -241,6 +244,14 @@ struct arb {
 	uint64_t view_term;
 	uint32_t view_flags[ARB_MAX_HOSTS + 1];     /* ARB_VIEW_* from each host's last view */
 	uint64_t view_us[ARB_MAX_HOSTS + 1];        /* when that view arrived */
+	/* arb_proto.c: what each peer announced, and our announcements */
+	struct arb_proto_peer {
+		bool announced, refused;
+		uint16_t min, max;
+		uint64_t first_us;        /* first message heard with no announcement yet */
+		char version[ARB_VERSION_MAX + 1];
+	} proto[ARB_MAX_HOSTS + 1];
+	uint64_t proto_sent_us;
 	/* Every host classifies every other host for its status (arb_host_view);
 	 * only the leader acts on it, and it starts afresh on becoming leader. */
 	struct cls_record cls[ARB_MAX_HOSTS + 1];
@@ -315,6 +326,13 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 /* Whether host `from` may send operator requests and answers: a host of the
  * Raft configuration that the FSM records as a joined member. */
 bool arb_op_peer_allowed(const struct arb *a, uint64_t from);
+/* arb_proto.c: announces our versions to the configuration (at most every
+ * ARB_PROTO_EVERY_US); takes a peer's announcement; whether a message of
+ * host `from` (of kind `kind`) is to be dropped: a peer with no version in
+ * common with ours. */
+void arb_proto_tick(struct arb *a, uint64_t now);
+void arb_proto_receive(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len);
+bool arb_proto_drop(struct arb *a, uint64_t from, uint8_t kind, uint64_t now);
 /* Counts a refused message of peer `from` (kind "forward" or "witness") and
  * logs it at most once per second. */
 void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what);

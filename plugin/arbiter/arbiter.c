@@ -251,6 +251,12 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 {
 	if (len < 1 || from == 0 || from > ARB_MAX_HOSTS || !a->started)
 		return;
+	if (payload[0] == ARB_PROTO_MAGIC) {
+		arb_proto_receive(a, from, payload + 1, len - 1);
+		return;
+	}
+	if (arb_proto_drop(a, from, payload[0], arb_now(a)))
+		return; /* no protocol version in common: as if partitioned */
 	a->last_heard_us[from] = arb_now(a);
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
 	if (r != NULL && raft_leader(r) == from && payload[0] == ARB_RAFT_MAGIC) {
@@ -620,6 +626,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 	if (!arb_mut_witness_ignored())
 		arb_witness_tick(a, now);
 	arb_view_send(a, now);
+	arb_proto_tick(a, now);
 	arb_header_tick(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
 }

@@ -113,6 +113,12 @@ struct arb_config {
 	 * the FSM records as a member (plugin/daemon/opfwd.c reads them). */
 	void (*op_msg)(void *ctx, uint64_t from, bool reply, const uint8_t *buf, uint32_t len);
 	void *op_ctx;
+	/* The cluster protocol versions this host speaks, announced to every
+	 * peer (arb_proto.c); 0: ARB_PROTO_MIN and ARB_PROTO_CURRENT (a test may
+	 * announce others). version: the software version shown to the peers
+	 * (NULL: fl_build_version()). */
+	uint16_t proto_min, proto_max;
+	const char *version;
 };
 
 /* Fills defaults for everything but the host- and device-specific fields:
@@ -181,6 +187,35 @@ FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
  * deadline. */
 #define ARB_OP_MSG_MAX 4096u
 FL_MUST_CHECK int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint32_t len);
+
+/* ---- cluster protocol versions (arb_proto.c) ----
+ * Every host announces, over the authenticated channel, the range of
+ * cluster protocol versions it speaks and its software version ('P'
+ * messages, about once a second to each peer of the configuration). Two
+ * hosts speak the highest version both know; a peer whose range does not
+ * meet this host's is refused: its messages are dropped (it looks
+ * partitioned) and a warning says why. A peer that announces nothing is a
+ * fencelock from before announcements: protocol ARB_PROTO_LEGACY.
+ *   2  the protocol of fencelock up to the announcements
+ *   3  announcements ('P'), and operator commands a follower forwards to
+ *      the leader ('O' requests and answers) */
+#define ARB_PROTO_LEGACY 2u
+#define ARB_PROTO_MIN 2u
+#define ARB_PROTO_CURRENT 3u
+#define ARB_PROTO_OPFWD 3u     /* the first version that takes forwarded operator commands */
+#define ARB_VERSION_MAX 31u
+
+struct arb_peer_proto {
+	bool announced;          /* it announced its versions (else: protocol 2, or not heard) */
+	bool refused;            /* no version in common: its messages are dropped */
+	uint16_t min, max;       /* what it announced */
+	uint16_t used;           /* the version spoken with it (0: refused or not heard) */
+	char version[ARB_VERSION_MAX + 1]; /* its software version ("" unknown) */
+};
+/* What host `id` announced and the version this host speaks with it. */
+void arb_peer_proto(const struct arb *a, uint32_t id, struct arb_peer_proto *out);
+/* This host's own range and software version. */
+void arb_self_proto(const struct arb *a, uint16_t *min, uint16_t *max, const char **version);
 
 /* Membership (leader only; -FL_ENOTLEADER elsewhere). Adding records the
  * host in the FSM (name, address), then adds it to Raft as a learner; the

@@ -132,7 +132,7 @@ static void print_table(const struct column *cols, size_t ncols, json_t *rows)
 
 static const struct column host_cols[] = {
 	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
-	{"SINCE", "since"}, {"VOTER", "voter"}, {"MARKS", "flags"},
+	{"SINCE", "since"}, {"VOTER", "voter"}, {"VERSION", "version"}, {"PROTO", "protocol"}, {"MARKS", "flags"},
 };
 static const struct column lease_cols[] = {
 	{"VOLUME", "volume"}, {"IDENTITY", "id"}, {"VM", "vm"}, {"MODE", "mode"}, {"HOLDER", "holder"},
@@ -152,7 +152,8 @@ static const struct column vm_cols_wide[] = {
 };
 static const struct column host_cols_wide[] = {
 	{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"},
-	{"SINCE", "since"}, {"FOR (s)", "since_s"}, {"VOTER", "voter"}, {"MARKS", "flags"},
+	{"SINCE", "since"}, {"FOR (s)", "since_s"}, {"VOTER", "voter"}, {"VERSION", "version"}, {"PROTO", "protocol"},
+	{"MARKS", "flags"},
 };
 
 /* Evaluates a status reply as a Nagios plugin; summary gets the reason. */

@@ -212,6 +212,9 @@ struct fld_snap_host {
 	uint64_t quarantine_left_us; /* cluster time left in its quarantine, 0 none */
 	uint8_t fence;               /* 0 none, 1 requested, 2 answered FENCED */
 	uint8_t fence_reason;        /* enum fsm_fence_reason */
+	/* Its versions: what it announced (this host: its own) and the cluster
+	 * protocol spoken with it (0: not heard, or refused). */
+	struct arb_peer_proto proto;
 };
 
 /* A server of the Raft configuration this host uses (hosts and the disk voter). */
@@ -359,6 +362,10 @@ void fld_snap_quorum(const struct fld *d, struct fld_snap *s);
 json_t *fld_quorum_json(const struct fld *d, const struct fld_snap *s);
 /* The quorum op's read handler (control thread). */
 int fld_read_quorum(void *ctx, struct ctl_call *call, const struct ctl_req *req);
+
+/* A host's "version", "protocol" (the one spoken with it), "protocol_min",
+ * "protocol_max" and "protocol_refused", as JSON fields (status.c). */
+json_t *fld_host_version_json(const struct fld_snap_host *h);
 
 /* ---- ops.c: the operator's commands (owner loop handlers) ---- */
 void fld_ops_backend(struct fld *d, struct ctl_backend *be);

@@ -270,6 +270,29 @@ static uint64_t wall_clock_us(void *ctx)
 	return (uint64_t)ts.tv_sec * FL_US_PER_S + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* A test hook: FENCELOCK_TEST_PROTOCOL=MIN-MAX makes this daemon announce
+ * cluster protocol versions MIN..MAX, and a version of its own, as another
+ * build would (tests/integration/t_daemon_rolling_upgrade.sh). It changes
+ * the numbers announced and nothing of what goes on the wire otherwise. */
+static void test_protocol_hook(struct arb_config *ac)
+{
+	static char version[ARB_VERSION_MAX + 1];
+	const char *e = getenv("FENCELOCK_TEST_PROTOCOL");
+	unsigned lo, hi;
+	if (e == NULL)
+		return;
+	if (sscanf(e, "%u-%u", &lo, &hi) != 2 || lo == 0 || lo > hi || hi > 99) {
+		fl_warn("FENCELOCK_TEST_PROTOCOL=%s is not MIN-MAX (1 <= MIN <= MAX <= 99): ignored", e);
+		return;
+	}
+	ac->proto_min = (uint16_t)lo;
+	ac->proto_max = (uint16_t)hi;
+	snprintf(version, sizeof(version), "%s+proto%u", fl_build_version(), hi);
+	ac->version = version;
+	fl_warn("FENCELOCK_TEST_PROTOCOL: this daemon announces cluster protocol %u..%u as fencelock %s (a test hook)",
+		lo, hi, version);
+}
+
 static int create_arbiter(struct fld *d, struct raft_config *boot)
 {
 	struct arb_config ac;
@@ -294,6 +317,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.wall_us = wall_clock_us;
 	ac.op_msg = fld_opfwd_msg;
 	ac.op_ctx = d;
+	test_protocol_hook(&ac);
 	fld_opfwd_init(d);
 	ac.voters = d->cfg.voters;
 	uint32_t ids[CFG_PEERS_MAX], n = 0;

@@ -180,8 +180,13 @@ int fld_forward(struct fld *d, struct ctl_call *call, const struct ctl_req *req)
 				d->cfg.host_id, st.leader);
 		return -FL_ENOTLEADER;
 	}
-	if (!fld_op_forwardable(req->op)) {
-		ctl_call_errorf(call, "the leader decides this: run it on host %" PRIu64 " (the leader)", st.leader);
+	struct arb_peer_proto lp;
+	arb_peer_proto(d->arb, (uint32_t)st.leader, &lp);
+	if (!fld_op_forwardable(req->op) || lp.used < ARB_PROTO_OPFWD) {
+		ctl_call_errorf(call, "the leader decides this: run it on host %" PRIu64 " (the leader%s%s%s)", st.leader,
+				lp.used != 0 && lp.used < ARB_PROTO_OPFWD ? ", whose fencelock " : "",
+				lp.used != 0 && lp.used < ARB_PROTO_OPFWD ? (lp.version[0] ? lp.version : "of protocol 2") : "",
+				lp.used != 0 && lp.used < ARB_PROTO_OPFWD ? " takes no forwarded commands" : "");
 		return -FL_ENOTLEADER;
 	}
 	struct fld_opfwd_out *o = NULL;

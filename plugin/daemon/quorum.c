@@ -38,6 +38,16 @@ void fld_snap_host_marks(const struct fld *d, struct fld_snap_host *h)
 	const struct fsm *f = arb_fsm(d->arb);
 	const struct fsm_host *fh = fsm_host_find(f, h->id);
 	h->queued = h->id != d->cfg.host_id ? raft_tcp_queued(d->tcp, h->id) : 0;
+	if (h->id == d->cfg.host_id) {
+		const char *v;
+		memset(&h->proto, 0, sizeof(h->proto));
+		arb_self_proto(d->arb, &h->proto.min, &h->proto.max, &v);
+		h->proto.announced = true;
+		h->proto.used = h->proto.max;
+		snprintf(h->proto.version, sizeof(h->proto.version), "%s", v);
+	} else {
+		arb_peer_proto(d->arb, h->id, &h->proto);
+	}
 	if (fh == NULL)
 		return;
 	h->drained = fh->quarantine_until_us == FSM_QUARANTINE_DRAINED;
@@ -123,13 +133,13 @@ static json_t *peers_json(const struct fld *d, const struct fld_snap *s)
 		bool self = h->id == d->cfg.host_id;
 		json_t *heard = h->heard_us == 0 ? json_null()
 						 : json_integer((json_int_t)(now > h->heard_us ? (now - h->heard_us) / 1000u : 0));
-		json_array_append_new(a, json_pack("{s:i,s:o,s:o,s:s,s:o,s:s,s:o,s:i}", "id", (int)h->id, "name",
-						   str_or_null(h->name), "addr", str_or_null(h->addr), "state",
-						   cls_state_name((enum cls_state)h->state), "last_heard_ms", self ? json_integer(0) : heard,
-						   "link", self ? "self" : h->connected ? "connected"
-											: "down",
-						   "rtt_ms", json_null(), "queued",
-						   (int)h->queued));
+		json_t *o = json_pack("{s:i,s:o,s:o,s:s,s:o,s:s,s:o,s:i}", "id", (int)h->id, "name", str_or_null(h->name),
+				      "addr", str_or_null(h->addr), "state", cls_state_name((enum cls_state)h->state),
+				      "last_heard_ms", self ? json_integer(0) : heard, "link",
+				      self ? "self" : h->connected ? "connected" : "down", "rtt_ms", json_null(), "queued",
+				      (int)h->queued);
+		json_object_update_new(o, fld_host_version_json(h));
+		json_array_append_new(a, o);
 	}
 	return a;
 }

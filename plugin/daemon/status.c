@@ -360,6 +360,15 @@ static json_t *host_marks_json(const struct fld_snap_host *h)
 			 "flags", flags);
 }
 
+json_t *fld_host_version_json(const struct fld_snap_host *h)
+{
+	const struct arb_peer_proto *p = &h->proto;
+	return json_pack("{s:o,s:o,s:o,s:o,s:b}", "version", p->version[0] ? json_string(p->version) : json_null(),
+			 "protocol", p->used ? json_integer(p->used) : json_null(), "protocol_min",
+			 p->announced || p->used ? json_integer(p->min) : json_null(), "protocol_max",
+			 p->announced || p->used ? json_integer(p->max) : json_null(), "protocol_refused", p->refused);
+}
+
 static json_t *hosts_json(const struct fld_snap *s)
 {
 	json_t *a = json_array();
@@ -369,6 +378,7 @@ static json_t *hosts_json(const struct fld_snap *s)
 				      "addr", h->addr, "state", cls_state_name((enum cls_state)h->state), "since_s",
 				      since_s(h->since_us), "since", since_rfc3339(h->since_us), "voter", h->voter);
 		json_object_update_new(o, host_marks_json(h));
+		json_object_update_new(o, fld_host_version_json(h));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -739,6 +749,26 @@ static void metrics_peers(const struct fld_snap *s, uint32_t self, struct mbuf *
 	metric(b, "fencelock_hosts_quarantined", "gauge", "Hosts quarantined now.", quarantined);
 }
 
+/* The versions of every host: the protocol spoken with each peer, its version. */
+static void metrics_versions(const struct fld_snap *s, uint32_t self, struct mbuf *b)
+{
+	mput(b, "# HELP fencelock_peer_protocol The cluster protocol version spoken with the peer (0: not heard, or "
+		"refused: no version in common), with the fencelock version it announced.\n"
+		"# TYPE fencelock_peer_protocol gauge\n");
+	for (uint32_t i = 0; i < s->n_hosts; i++) {
+		const struct fld_snap_host *h = &s->hosts[i];
+		if (h->id != self)
+			mput(b, "fencelock_peer_protocol{host=\"%u\",name=\"%s\",version=\"%s\"} %u\n", h->id, h->name,
+			     h->proto.version, (unsigned)h->proto.used);
+	}
+	for (uint32_t i = 0; i < s->n_hosts; i++)
+		if (s->hosts[i].id == self)
+			mput(b, "# HELP fencelock_cluster_protocol The cluster protocol versions this host speaks.\n"
+				"# TYPE fencelock_cluster_protocol gauge\n"
+				"fencelock_cluster_protocol{bound=\"min\"} %u\nfencelock_cluster_protocol{bound=\"max\"} %u\n",
+			     (unsigned)s->hosts[i].proto.min, (unsigned)s->hosts[i].proto.max);
+}
+
 /* What the file's reader needs to trust it: the build, and when it was written. */
 static void metrics_meta(const struct fld_snap *s, struct mbuf *b)
 {
@@ -815,6 +845,7 @@ static size_t metrics_text(const struct fld_snap *s, uint32_t self, const struct
 	metrics_transport(&b, &s->ts, st);
 	metrics_memory(s, &b);
 	metrics_peers(s, self, &b);
+	metrics_versions(s, self, &b);
 	metrics_meta(s, &b);
 	return b.len;
 }

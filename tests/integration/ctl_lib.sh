@@ -17,6 +17,7 @@ on_exit stub_stop
 # stub_start [ctlstub options...]: starts it on $SOCK, waits for "ready".
 stub_start() {
     : > "$EVENTS"
+    : > "$T/stub.out"   # before the fork: a previous stub's "ready" must not pass for this one's
     "$STUB" -s "$SOCK" -r "$T" -e "$EVENTS" "$@" > "$T/stub.out" 2> "$T/stub.err" &
     STUB_PID=$!
     for _ in $(seq 100); do grep -q ready "$T/stub.out" 2>/dev/null && return 0; sleep 0.05; done
