@@ -244,7 +244,7 @@ struct arb {
 	uint64_t view_term;
 	uint32_t view_flags[ARB_MAX_HOSTS + 1];     /* ARB_VIEW_* from each host's last view */
 	uint64_t view_us[ARB_MAX_HOSTS + 1];        /* when that view arrived */
-	/* arb_proto.c: what each peer announced, and our announcements */
+	/* plugin/arbiter/arb_proto.c: what each peer announced, and our announcements */
 	struct arb_proto_peer {
 		bool announced, refused;
 		uint16_t min, max;
@@ -326,7 +326,7 @@ bool arb_forward_allowed(const struct arb *a, uint64_t from, const struct fsm_cm
 /* Whether host `from` may send operator requests and answers: a host of the
  * Raft configuration that the FSM records as a joined member. */
 bool arb_op_peer_allowed(const struct arb *a, uint64_t from);
-/* arb_proto.c: announces our versions to the configuration (at most every
+/* plugin/arbiter/arb_proto.c: announces our versions to the configuration (at most every
  * ARB_PROTO_EVERY_US); takes a peer's announcement; whether a message of
  * host `from` (of kind `kind`) is to be dropped: a peer with no version in
  * common with ours. */

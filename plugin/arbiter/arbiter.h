@@ -114,7 +114,7 @@ struct arb_config {
 	void (*op_msg)(void *ctx, uint64_t from, bool reply, const uint8_t *buf, uint32_t len);
 	void *op_ctx;
 	/* The cluster protocol versions this host speaks, announced to every
-	 * peer (arb_proto.c); 0: ARB_PROTO_MIN and ARB_PROTO_CURRENT (a test may
+	 * peer (plugin/arbiter/arb_proto.c); 0: ARB_PROTO_MIN and ARB_PROTO_CURRENT (a test may
 	 * announce others). version: the software version shown to the peers
 	 * (NULL: fl_build_version()). */
 	uint16_t proto_min, proto_max;
@@ -188,7 +188,7 @@ FL_MUST_CHECK int arb_submit(struct arb *a, const struct fsm_cmd *c);
 #define ARB_OP_MSG_MAX 4096u
 FL_MUST_CHECK int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint8_t *buf, uint32_t len);
 
-/* ---- cluster protocol versions (arb_proto.c) ----
+/* ---- cluster protocol versions (plugin/arbiter/arb_proto.c) ----
  * Every host announces, over the authenticated channel, the range of
  * cluster protocol versions it speaks and its software version ('P'
  * messages, about once a second to each peer of the configuration). Two

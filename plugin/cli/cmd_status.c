@@ -17,7 +17,7 @@
 #include "plugin/cli/cmd_ops.h"
 #include "plugin/host/client.h"
 
-#define TABLE_COLS_MAX 8
+#define TABLE_COLS_MAX 12
 #define TABLE_ROWS_MAX 4096
 #define CELL_MAX 96
 

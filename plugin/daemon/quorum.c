@@ -136,7 +136,9 @@ static json_t *peers_json(const struct fld *d, const struct fld_snap *s)
 		json_t *o = json_pack("{s:i,s:o,s:o,s:s,s:o,s:s,s:o,s:i}", "id", (int)h->id, "name", str_or_null(h->name),
 				      "addr", str_or_null(h->addr), "state", cls_state_name((enum cls_state)h->state),
 				      "last_heard_ms", self ? json_integer(0) : heard, "link",
-				      self ? "self" : h->connected ? "connected" : "down", "rtt_ms", json_null(), "queued",
+				      self ? "self" : h->connected ? "connected"
+								   : "down",
+				      "rtt_ms", json_null(), "queued",
 				      (int)h->queued);
 		json_object_update_new(o, fld_host_version_json(h));
 		json_array_append_new(a, o);
