@@ -7,7 +7,7 @@
 #       linked with that module and everything below it
 #   programs: a line in PROGRAMS plus <name>_SRCS below
 #
-# Targets: all (default), test, test-cluster, demo, asan, fuzz, bench, install, clean, and the
+# Targets: all (default), test, test-cluster, test-scale, sim-scale, demo, asan, fuzz, bench, install, clean, and the
 # per-module test targets test-common, test-disklock, test-raft, test-model,
 # test-arbiter, test-host, test-sim.
 
@@ -98,7 +98,7 @@ TOOL_BINS := $(addprefix $(BUILD)/tools/,$(TOOLS))
 UNIT_SRCS := $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants sim-subsecond sim-scale \
+.PHONY: all test demo asan bench install install-lib clean deps check-tools lint sim sim-mutants sim-subsecond sim-scale test-scale \
         $(addprefix test-,$(MODULES)) test-interop test-cluster test-microvm soak test-density
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test fixtures built by chained rules): make
@@ -210,6 +210,13 @@ test-interop: all
 # Needs root (namespaces, nft, FUSE); ~7 min. SCENARIOS="1 3" runs some only.
 test-cluster: all
 	@tests/cluster/run-scenarios.sh $(BUILD) $(SCENARIOS)
+
+# SCALE_HOSTS (default 32) real daemons in network namespaces (tests/cluster/
+# t_scale_32.sh): per-host CPU, RSS, storage and network bytes, a crashed
+# learner's VMs running elsewhere, a dead voter replaced. Needs root; about
+# 4 minutes; run it under flock /tmp/fl-heavy.lock on a shared machine.
+test-scale: all
+	@tests/cluster/run-scenarios.sh $(BUILD) --json $(BUILD)/cluster/scale.json t_scale_32
 
 # The scenarios with real VMs: QEMU (TCG) running the test guest of
 # tests/microvm (built from Debian's kernel and busybox-static by

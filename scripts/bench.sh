@@ -22,7 +22,10 @@
 #      clients);
 #   8. the replicated registry at 10,000 VMs (1-3 volumes each): apply time per
 #      VM, snapshot size, snapshot write and install time, memory per VM
-#      (build/fl-bench-registry; a second).
+#      (build/fl-bench-registry; a second);
+#   9. failover after a crash and hand-over after a partition against the number
+#      of hosts (3, 16, 64, 128) in the simulator (bench/failover_hosts.sh; table,
+#      CSV and plot in BUILD/bench; skip with BENCH_SKIP_HOSTS=1; about 5 min).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -105,3 +108,8 @@ fi
 echo
 echo "== 8. registry at 10,000 VMs: apply, snapshot size, snapshot write and install (build/fl-bench-registry)"
 "$build/fl-bench-registry" 10000
+if [ "${BENCH_SKIP_HOSTS:-0}" != 1 ]; then
+    echo
+    echo "== 9. failover and hand-over vs hosts in the simulator: 3, 16, 64, 128 hosts"
+    bash bench/failover_hosts.sh "$build"
+fi

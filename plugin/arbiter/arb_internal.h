@@ -285,6 +285,7 @@ struct arb {
 	} hdr;
 
 	struct fl_timer tick;
+	struct fl_timer p_timer;     /* fires when P has passed since quorum_lost_us */
 	struct arb_status_counters {
 		uint64_t fences, takeovers, pills;
 		uint64_t renewals, renewal_failures, renew_latency_us, renew_latency_max_us;

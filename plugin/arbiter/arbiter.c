@@ -588,13 +588,25 @@ static uint64_t arb_quorum_lost_at(const struct arb *a, uint64_t now)
 	return FL_MAX(contact, floor);
 }
 
+/* P after the last contact, the tick that fences us runs at once rather than
+ * up to a tick later. */
+static void arb_p_timer_fn(struct fl_timer *t, void *arg)
+{
+	(void)t;
+	arb_tick_soon(arg);
+}
+
 static void arb_update_quorum(struct arb *a, uint64_t now)
 {
 	bool q = arb_compute_quorate(a, now);
-	if (a->quorate && !q)
+	if (a->quorate && !q) {
 		a->quorum_lost_us = arb_quorum_lost_at(a, now);
-	if (q)
+		fl_timer_arm(a->loop, &a->p_timer, a->quorum_lost_us + a->cfg.p_us + 1);
+	}
+	if (q) {
+		fl_timer_cancel(a->loop, &a->p_timer);
 		a->quorate_us = now;
+	}
 	if (!a->quorate && !q && a->quorum_lost_us == 0)
 		a->quorum_lost_us = now;
 	a->quorate = q;
@@ -715,6 +727,7 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	cls_timings_from_ls(&a->tim, &lt, cfg->p_us, 2 * lt.renew_us);
 	a->raft_tx.ops = &arb_raft_tx_ops;
 	fl_timer_init(&a->tick, arb_tick_fn, a);
+	fl_timer_init(&a->p_timer, arb_p_timer_fn, a);
 	rv = fsm_init(&a->fsm, &cfg->limits);
 	if (rv == 0)
 		rv = plc_plan_init(&a->plan, &cfg->limits);
@@ -769,6 +782,7 @@ void arb_free(struct arb *a)
 	if (a == NULL)
 		return;
 	fl_timer_cancel(a->loop, &a->tick);
+	fl_timer_cancel(a->loop, &a->p_timer);
 	arb_witness_free(a);
 	arb_mb_free(a);
 	arb_header_free(a);
@@ -791,6 +805,7 @@ int arb_release(struct arb *a)
 	if (!arb_vms_all_idle(a))
 		return -FL_EBUSY;
 	fl_timer_cancel(a->loop, &a->tick);
+	fl_timer_cancel(a->loop, &a->p_timer);
 	enum ls_state st = ls_state(a->ls);
 	if (st != LS_HELD && st != LS_EXPIRED)
 		return -FL_ENOENT;

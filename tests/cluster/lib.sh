@@ -16,7 +16,7 @@
 # cl_cleanup_stale for a run whose shell was killed, find and remove it all.
 
 CL_NET=198.18.0
-CL_MAX_HOSTS=16
+CL_MAX_HOSTS=32
 CL_REGISTRY=${CL_REGISTRY:-${TMPDIR:-/tmp}/fencelock-cluster}
 CL_BUILD=${FL_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 CL_DROP_SIDE=${CL_DROP_SIDE:-receiver}   # receiver | sender: where a directed block drops
@@ -143,7 +143,7 @@ _cl_on_exit() {
 
 # ---- bring-up and tear-down ---------------------------------------------------
 
-# cl_up N: N hosts (1..16) on one bridge, loopback up, nft table ready, per-host
+# cl_up N: N hosts (1..32) on one bridge, loopback up, nft table ready, per-host
 # directories, connectivity checked between every pair. Returns 1 on failure.
 cl_up() {
     local -; set +e +u +o pipefail  # callers may run with set -euo pipefail
@@ -163,7 +163,7 @@ cl_up() {
         _cl_add_host "$i" || return 1
         CL_N=$i
     done
-    _cl_wait_mesh 5 || return 1
+    _cl_wait_mesh $(( 5 + n * n / 20 )) || return 1 # one handshake per pair
     return 0
 }
 

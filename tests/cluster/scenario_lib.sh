@@ -87,14 +87,18 @@ _sc_on_exit() {
     dur=$(( ($(cl_now_ms) - SC_T0) / 1000 ))
     local tl; tl=$(_sc_timeline); [ -n "$tl" ] || tl=null
     local evj; evj=$(jq -c . <<<"${SC_EVENTS:-null}" 2>/dev/null); [ -n "$evj" ] || evj=null
-    line=$(jq -cn --argjson tl "$tl" --argjson ev "$evj" --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
+    # Through files: a large cluster's timeline exceeds the argument size limit.
+    local tlf evf; tlf=$(mktemp); evf=$(mktemp)
+    printf '%s' "$tl" >"$tlf"; printf '%s' "$evj" >"$evf"
+    line=$(jq -cn --slurpfile tl "$tlf" --slurpfile ev "$evf" --arg id "$SC_ID" --arg name "$(basename "$0" .sh)" --arg title "$SC_TITLE" \
         --arg exp "$SC_EXPECTED" --arg obs "$SC_OBSERVED${SC_WHY:+ | ${verdict^^}: $SC_WHY}" \
         --argjson det "$(_sc_json_num "$SC_DETECT_MS")" --argjson fo "$(_sc_json_num "$SC_FAILOVER_MS")" \
         --argjson ov "$(_sc_json_num "$SC_OVERLAPS")" --arg vc "$SC_VMCHECK" --arg res "$verdict" \
         --argjson dur "$dur" --argjson left "$( [ -n "$left" ] && echo "$left" | wc -l || echo 0)" --arg logs "$SC_LOGS" \
         '{scenario: $id, name: $name, title: $title, expected: $exp, observed: $obs, detection_ms: $det,
           failover_ms: $fo, overlaps: $ov, vmcheck: $vc, result: $res, duration_s: $dur, leftovers: $left,
-          logs: $logs, timeline: $tl, events: $ev}')
+          logs: $logs, timeline: $tl[0], events: $ev[0]}')
+    rm -f "$tlf" "$evf"
     echo "SCENARIO-RESULT $line"
     [ -n "${SC_RESULT_FILE:-}" ] && echo "$line" >>"$SC_RESULT_FILE"
     _fl_cleanup
@@ -141,7 +145,7 @@ sc_cluster() {
     SC_CFG_EXTRA=("$@")
     cl_up "$n" || fail "cl_up $n"
     truncate -s 64M "$CL_RUN/shared.img"
-    "$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" --io-timeout "${CL_IO_TIMEOUT:-1}" --max-hosts 8 \
+    "$FL" direct format --device "$CL_RUN/shared.img" --cluster "flcl-$CL_ID" --io-timeout "${CL_IO_TIMEOUT:-1}" --max-hosts "$(( n > 8 ? n : 8 ))" \
         --volume-slots 16 >"$CL_RUN/format.out" 2>&1 || fail "format: $(cat "$CL_RUN/format.out")"
     for h in $(cl_hosts); do
         cl_storage_up "$h" "$CL_RUN/shared.img"; rc=$?
@@ -150,7 +154,7 @@ sc_cluster() {
     done
     for h in $(cl_hosts); do sc_start_daemon "$h" "$@"; done
     # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
-    sc_wait_formed 30 $(cl_hosts) || fail "the cluster did not form within 30 s: $(sc_json 1 status)"
+    sc_wait_formed $(( 30 + n )) $(cl_hosts) || fail "the cluster did not form within $(( 30 + n )) s: $(sc_json 1 status)"
     # shellcheck disable=SC2046  # cl_hosts prints a list of host numbers, one word each
     echo "cluster of $n formed in ${CL_WAITED_MS} ms, leader h$(sc_leader $(cl_hosts))"
 }
