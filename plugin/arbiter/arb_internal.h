@@ -49,6 +49,10 @@ struct arb_wmsg {
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 #define ARB_WQ_KEEP_BYTES 1024u   /* a queue slot keeps a buffer this small (heartbeats) */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
+/* SLOT_ALLOCs the leader proposes per round: a registry of thousands of VMs
+ * is given its lease slots a batch at a time, never more than the FSM has
+ * free, so the proposals never crowd out the commands of the control socket. */
+#define ARB_SLOT_ALLOCS_PER_ROUND 64u
 
 /* Every host can be a Raft member, and an even number of host voters adds the
  * disk voter: the largest cluster plus the disk voter must fit a configuration. */

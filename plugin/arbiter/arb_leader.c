@@ -156,6 +156,28 @@ static void leader_rename(struct arb *a)
 	}
 }
 
+/* Proposes SLOT_ALLOC for up to *budget volumes without a slot, of active
+ * VMs only (placed or running: they need their leases now) or of all. */
+static void slots_propose(struct arb *a, bool active_only, uint32_t *budget)
+{
+	for (uint32_t i = 0; i < a->nlvm && *budget > 0; i++) {
+		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
+		if (vm == NULL || (active_only && !fsm_vm_active(vm)))
+			continue;
+		for (uint32_t v = 0; v < vm->nvol && *budget > 0; v++) {
+			if (vm->vol[v].slot != FSM_SLOT_NONE)
+				continue;
+			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
+			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
+			memcpy(cmd.volid, vm->vol[v].id, sizeof(cmd.volid));
+			(void)leader_propose(a, &cmd); /* logged; due() retries */
+			(*budget)--;
+		}
+	}
+}
+
+/* Lease slots for the volumes that have none: active VMs' first, at most
+ * ARB_SLOT_ALLOCS_PER_ROUND and never more than are free. */
 static void leader_slots(struct arb *a)
 {
 	assert_leader(a);
@@ -165,19 +187,12 @@ static void leader_slots(struct arb *a)
 		for (uint32_t v = 0; vm && v < vm->nvol; v++)
 			needed |= vm->vol[v].slot == FSM_SLOT_NONE;
 	}
-	if (!needed || !due(a, &a->ldr.slot_proposed_us))
+	uint32_t budget = FL_MIN(fsm_slots_free(&a->fsm), ARB_SLOT_ALLOCS_PER_ROUND);
+	if (!needed || budget == 0 || !due(a, &a->ldr.slot_proposed_us))
 		return;
-	for (uint32_t i = 0; i < a->nlvm; i++) {
-		const struct fsm_vm *vm = fsm_vm_at(&a->fsm, i);
-		for (uint32_t v = 0; vm && v < vm->nvol; v++) {
-			if (vm->vol[v].slot != FSM_SLOT_NONE)
-				continue;
-			struct fsm_cmd cmd = {.type = FSM_CMD_SLOT_ALLOC, .slot = FSM_SLOT_ANY};
-			snprintf(cmd.uid, sizeof(cmd.uid), "%s", vm->uid);
-			memcpy(cmd.volid, vm->vol[v].id, sizeof(cmd.volid));
-			(void)leader_propose(a, &cmd); /* logged; due() retries */
-		}
-	}
+	slots_propose(a, true, &budget);
+	slots_propose(a, false, &budget);
+	FL_ASSERT(budget <= ARB_SLOT_ALLOCS_PER_ROUND);
 }
 
 /* The host's mailbox says FENCED, and not the status we already cleared. */

@@ -32,8 +32,7 @@ void arb_mem_usage(const struct arb *a, struct arb_mem *out)
 	FL_ASSERT(a != NULL);
 	FL_ASSERT(out != NULL);
 	*out = (struct arb_mem){.fsm_table_bytes = fsm_table_bytes(&a->fsm) + fsm_table_bytes(&a->w.fsm)};
-	for (uint32_t i = 0; i < a->fsm.lim.max_vms; i++)
-		out->fsm_vms += fsm_vm_at(&a->fsm, i) != NULL;
+	out->fsm_vms = fsm_vm_count(&a->fsm);
 	for (uint32_t i = 0; i < a->fsm.lim.max_hosts; i++)
 		out->fsm_hosts += fsm_host_at(&a->fsm, i) != NULL;
 	add_raft(out, a->node);

@@ -440,6 +440,9 @@ static void arb_raft_restore(void *arg, struct raft_node *n, const struct raft_s
 	a->snap_index = s->index;
 	if (rv != 0)
 		arb_snapshot_refused(a, "", s->index, rv);
+	else
+		fl_info("host %" PRIu64 ": snapshot at %" PRIu64 " installed: %" PRIu64 " bytes, %" PRIu64 " VMs",
+			a->cfg.host_id, s->index, (uint64_t)s->len, (uint64_t)fsm_vm_count(&a->fsm));
 }
 
 static void arb_raft_state(void *arg, struct raft_node *n, uint8_t state, uint64_t term, uint64_t leader)

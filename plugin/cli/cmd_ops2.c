@@ -147,7 +147,10 @@ static int ops2_call(const struct ops2_args *a, const struct ctl_req *req, json_
 		return rv;
 	}
 	fl_client_set_timeout_ms(c, a->timeout_ms);
-	rv = fl_client_call(c, req, reply);
+	if (req->op == CTL_OP_VMS || req->op == CTL_OP_LEASES)
+		rv = fl_client_call_all(c, req, reply); /* every page */
+	else
+		rv = fl_client_call(c, req, reply);
 	if (rv != 0) {
 		ops2_error(a, rv, what, fl_client_error(c));
 		json_decref(*reply);

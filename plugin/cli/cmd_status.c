@@ -18,7 +18,6 @@
 #include "plugin/host/client.h"
 
 #define TABLE_COLS_MAX 12
-#define TABLE_ROWS_MAX 4096
 #define CELL_MAX 96
 
 struct column {
@@ -32,12 +31,15 @@ struct status_args {
 	bool json;
 	bool wide;              /* -o wide: names next to ids */
 	uint32_t timeout_ms;
+	uint32_t limit;         /* vms, leases: one page of this many VMs (0: every page) */
+	const char *after;      /* vms, leases: one page, after this uid */
 };
 
 static void status_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fencelock [-s SOCKET] status|hosts|leases|vms|metrics [-o text|wide|json] [-t MS]\n"
+		"       fencelock [-s SOCKET] vms|leases [--limit N] [--after UID] [-o text|wide|json] [-t MS]\n"
 		"\n"
 		"  status    this host's view: quorum, leader, term, timing, hosts, VMs here\n"
 		"  hosts     cluster members and their states (UP, PARTITIONED, STORAGE_LOST, DEAD, FENCED, LEFT)\n"
@@ -49,9 +51,12 @@ static void status_usage(FILE *f)
 		"  -o, --output FORMAT  text (default), wide (host names next to ids), or json\n"
 		"                       (with \"schema_version\"; errors are JSON too)\n"
 		"  -t, --timeout MS     give up after MS milliseconds (default 10000)\n"
+		"  --limit N            vms, leases: one page of at most N VMs (1..%u), in uid order\n"
+		"  --after UID          vms, leases: one page, of the VMs after UID (the previous page's \"next\");\n"
+		"                       without either, every page is fetched (%u VMs a request)\n"
 		"  -h, --help           this text\n"
 		"\n%s",
-		FL_DEFAULT_SOCKET, fl_cli_exit_codes_text);
+		FL_DEFAULT_SOCKET, CTL_PAGE_MAX, CTL_PAGE_DEFAULT, fl_cli_exit_codes_text);
 }
 
 /* Formats one JSON value for a table cell. */
@@ -109,7 +114,7 @@ static void print_table(const struct column *cols, size_t ncols, json_t *rows)
 	FL_ASSERT(ncols <= TABLE_COLS_MAX);
 	size_t w[TABLE_COLS_MAX];
 	char cells[TABLE_COLS_MAX][CELL_MAX];
-	size_t nrows = FL_MIN(json_array_size(rows), (size_t)TABLE_ROWS_MAX);
+	size_t nrows = json_array_size(rows);
 	for (size_t c = 0; c < ncols; c++)
 		w[c] = strlen(cols[c].header);
 	for (size_t r = 0; r < nrows; r++)
@@ -304,7 +309,12 @@ static void status_text(json_t *r, int code, const char *summary)
 	print_state_counts(hosts);
 	printf("\nHosts (%zu):\n", json_array_size(hosts));
 	print_table(host_cols, 5, hosts);
-	printf("\nVMs (%zu):\n", json_array_size(vms));
+	json_t *reg = json_object_get(r, "vms_registered");
+	if (json_is_integer(reg))
+		printf("\nVMs here (%zu of %lld registered; all: fencelock vms):\n", json_array_size(vms),
+		       (long long)json_integer_value(reg));
+	else
+		printf("\nVMs (%zu):\n", json_array_size(vms));
 	print_table(vm_cols, 3, vms);
 }
 
@@ -334,7 +344,10 @@ static int status_parse(int argc, char **argv, struct status_args *a)
 {
 	static const struct option lo[] = {{"output", required_argument, NULL, 'o'}, {"socket", required_argument, NULL, 's'},
 					   {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+					   {"limit", required_argument, NULL, 'L'}, {"after", required_argument, NULL, 'A'},
 					   {NULL, 0, NULL, 0}};
+	char *end;
+	unsigned long v;
 	*a = (struct status_args){.cmd = argv[0], .timeout_ms = 10000};
 	int c;
 	optind = 1;
@@ -348,10 +361,24 @@ static int status_parse(int argc, char **argv, struct status_args *a)
 			break;
 		case 's': a->socket = optarg; break;
 		case 't': a->timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'L':
+			v = strtoul(optarg, &end, 10);
+			if (*end != '\0' || optarg[0] < '1' || optarg[0] > '9' || v > CTL_PAGE_MAX)
+				return -1;
+			a->limit = (uint32_t)v;
+			break;
+		case 'A':
+			if (!ctl_uid_valid(optarg))
+				return -1;
+			a->after = optarg;
+			break;
 		case 'h': status_usage(stdout); exit(0);
 		default: return -1;
 		}
 	}
+	bool paged = strcmp(a->cmd, "vms") == 0 || strcmp(a->cmd, "leases") == 0;
+	if (!paged && (a->limit != 0 || a->after != NULL))
+		return -1;
 	return optind == argc && a->timeout_ms > 0 ? 0 : -1;
 }
 
@@ -397,6 +424,10 @@ static int status_show(const struct status_args *a, enum ctl_op op, json_t *r)
 	else
 		print_table(a->wide ? vm_cols_wide : vm_cols, a->wide ? FL_ARRAY_SIZE(vm_cols_wide) : FL_ARRAY_SIZE(vm_cols),
 			    json_object_get(r, "vms"));
+	const char *next = json_string_value(json_object_get(r, "next"));
+	if (next != NULL)
+		printf("more: fencelock %s --limit %u --after %s\n", a->cmd, a->limit != 0 ? a->limit : CTL_PAGE_DEFAULT,
+		       next);
 	return FL_EXIT_OK;
 }
 
@@ -439,7 +470,9 @@ int fl_cli_status(int argc, char **argv)
 	}
 	fl_client_set_timeout_ms(c, a.timeout_ms);
 	json_t *r;
-	rv = fl_client_call(c, &(struct ctl_req){.op = op}, &r);
+	struct ctl_req req = {.op = op, .limit = a.limit, .after = a.after};
+	bool all = (op == CTL_OP_VMS || op == CTL_OP_LEASES) && a.limit == 0 && a.after == NULL;
+	rv = all ? fl_client_call_all(c, &req, &r) : fl_client_call(c, &req, &r);
 	if (rv != 0) {
 		snprintf(msg, sizeof(msg), "fencelock %s: %s", a.cmd, fl_client_error(c));
 		json_decref(r);

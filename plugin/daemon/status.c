@@ -398,45 +398,106 @@ static void vm_volumes_json(const struct fld_snap *s, const struct fld_snap_vm *
 	json_object_set_new(o, "volume_ids", ids);
 }
 
-static json_t *vms_json(const struct fld *d, const struct fld_snap *s, bool only_here)
+/* One VM as status (only_here: the short form) or vms lists it. */
+static json_t *vm_json(const struct fld_snap *s, const struct fld_snap_vm *vm, bool only_here)
+{
+	json_t *o = json_pack("{s:s,s:o,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host),
+			      "host_name", host_name_json(s, vm->desired_host), "state", vm->state);
+	if (!only_here) {
+		json_t *failed_on = json_array();
+		vm_volumes_json(s, vm, o);
+		for (uint32_t k = 0; k < vm->nfailed; k++)
+			json_array_append_new(failed_on, json_integer(vm->failed_on[k]));
+		json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:o,s:I}", "pid",
+			vm->pid > 0 ? json_integer(vm->pid) : json_null(), "restart",
+			ctl_restart_name(fld_restart_of_fsm(vm->restart)),
+			"paths_of_host", host_or_null(vm->path_host), "failed_on", failed_on,
+			"incarnation", (json_int_t)vm->incarnation));
+	}
+	return o;
+}
+
+/* status: the VMs placed on this host. */
+static json_t *vms_here_json(const struct fld *d, const struct fld_snap *s)
 {
 	json_t *a = json_array();
-	for (uint32_t i = 0; i < s->n_vms; i++) {
-		const struct fld_snap_vm *vm = &s->vms[i];
-		if (only_here && vm->desired_host != d->cfg.host_id)
-			continue;
-		json_t *o = json_pack("{s:s,s:o,s:o,s:s}", "uid", vm->uid, "host", host_or_null(vm->desired_host),
-				      "host_name", host_name_json(s, vm->desired_host), "state", vm->state);
-		if (!only_here) {
-			json_t *failed_on = json_array();
-			vm_volumes_json(s, vm, o);
-			for (uint32_t k = 0; k < vm->nfailed; k++)
-				json_array_append_new(failed_on, json_integer(vm->failed_on[k]));
-			json_object_update_new(o, json_pack("{s:o,s:s,s:o,s:o,s:I}", "pid",
-				vm->pid > 0 ? json_integer(vm->pid) : json_null(), "restart",
-				ctl_restart_name(fld_restart_of_fsm(vm->restart)),
-				"paths_of_host", host_or_null(vm->path_host), "failed_on", failed_on,
-				"incarnation", (json_int_t)vm->incarnation));
-		}
-		json_array_append_new(a, o);
-	}
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (s->vms[i].desired_host == d->cfg.host_id)
+			json_array_append_new(a, vm_json(s, &s->vms[i], true));
 	return a;
 }
 
-static json_t *leases_json(const struct fld_snap *s)
+static int uid_cmp(const void *a, const void *b)
 {
-	json_t *a = json_array();
-	for (uint32_t i = 0; i < s->n_vms; i++) {
-		const struct fld_snap_vm *vm = &s->vms[i];
-		for (uint32_t k = 0; k < vm->nvol; k++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:s}", "volume",
-				s->pool + vm->vol[k].path_off, "id", s->pool + vm->vol[k].id_off, "path_of_host",
-				host_or_null(vm->path_host), "vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
-				vm->vol[k].slot == FSM_SLOT_NONE ? json_null() : json_integer(vm->vol[k].slot),
-				"holder", host_or_null(vm->holder), "holder_name", host_name_json(s, vm->holder),
-				"state", vm->holder ? "HELD" : "FREE"));
+	return strcmp((*(const struct fld_snap_vm *const *)a)->uid, (*(const struct fld_snap_vm *const *)b)->uid);
+}
+
+/* A generous bound on the bytes one VM takes in a vms or leases reply:
+ * its paths and identities appear twice and JSON escaping may double them. */
+static size_t vm_reply_bytes(const struct fld_snap *s, const struct fld_snap_vm *vm)
+{
+	size_t n = 1024;
+	for (uint32_t k = 0; k < vm->nvol; k++)
+		n += 4u * (strlen(s->pool + vm->vol[k].path_off) + strlen(s->pool + vm->vol[k].id_off)) + 256u;
+	return n;
+}
+
+/* The page a vms or leases request asks for: the VMs after req->after in
+ * uid order, at most req->limit of them and CTL_PAGE_BYTES of reply, in
+ * page[0..return); *more when VMs follow. page holds s->n_vms entries. */
+static uint32_t page_select(const struct fld_snap *s, const struct ctl_req *req, const struct fld_snap_vm **page,
+			    bool *more)
+{
+	uint32_t n = 0, limit = req->limit != 0 ? req->limit : CTL_PAGE_DEFAULT, k = 0;
+	for (uint32_t i = 0; i < s->n_vms; i++)
+		if (req->after == NULL || strcmp(s->vms[i].uid, req->after) > 0)
+			page[n++] = &s->vms[i];
+	qsort(page, n, sizeof(*page), uid_cmp);
+	size_t bytes = 0;
+	for (; k < n && k < limit; k++) {
+		bytes += vm_reply_bytes(s, page[k]);
+		if (bytes > CTL_PAGE_BYTES && k > 0)
+			break;
 	}
-	return a;
+	FL_ASSERT(k <= CTL_PAGE_MAX);
+	*more = k < n;
+	return k;
+}
+
+/* Appends vm's volume leases to a. */
+static void lease_json(const struct fld_snap *s, const struct fld_snap_vm *vm, json_t *a)
+{
+	for (uint32_t k = 0; k < vm->nvol; k++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:s}", "volume",
+			s->pool + vm->vol[k].path_off, "id", s->pool + vm->vol[k].id_off, "path_of_host",
+			host_or_null(vm->path_host), "vm", vm->uid, "mode", vm->vol[k].ro ? "ro" : "rw", "slot",
+			vm->vol[k].slot == FSM_SLOT_NONE ? json_null() : json_integer(vm->vol[k].slot),
+			"holder", host_or_null(vm->holder), "holder_name", host_name_json(s, vm->holder),
+			"state", vm->holder ? "HELD" : "FREE"));
+}
+
+/* vms, leases: one page of them, "total" VMs registered, and "next" (the
+ * uid to ask "after" for the next page) or null on the last page. */
+static int read_page(struct fld *d, struct ctl_call *call, const struct ctl_req *req, const struct fld_snap *s)
+{
+	(void)d;
+	const struct fld_snap_vm **page = malloc((s->n_vms + 1u) * sizeof(*page));
+	if (page == NULL)
+		return -FL_ENOMEM;
+	bool more = false;
+	uint32_t n = page_select(s, req, page, &more);
+	json_t *a = json_array(), *r = ctl_call_reply(call);
+	for (uint32_t i = 0; i < n; i++) {
+		if (req->op == CTL_OP_LEASES)
+			lease_json(s, page[i], a);
+		else
+			json_array_append_new(a, vm_json(s, page[i], false));
+	}
+	json_object_set_new(r, req->op == CTL_OP_LEASES ? "leases" : "vms", a);
+	json_object_set_new(r, "total", json_integer(s->n_vms));
+	json_object_set_new(r, "next", more && n > 0 ? json_string(page[n - 1]->uid) : json_null());
+	free(page);
+	return 0;
 }
 
 static const char *quorum_reason(const struct fld *d, const struct arb_status *st, char *buf, size_t len)
@@ -487,7 +548,8 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 		"view", s->leader ? "leader" : "follower"));
 	json_object_set_new(r, "leader_name", host_name_json(s, (uint32_t)st->leader));
 	json_object_set_new(r, "hosts", hosts_json(s));
-	json_object_set_new(r, "vms", vms_json(d, s, true));
+	json_object_set_new(r, "vms", vms_here_json(d, s));
+	json_object_set_new(r, "vms_registered", json_integer(s->n_vms));
 	json_t *failed = json_array();
 	for (uint32_t i = 0; i < s->n_vms; i++)
 		if (s->vms[i].failed)
@@ -504,15 +566,13 @@ static int read_list(void *ctx, struct ctl_call *call, const struct ctl_req *req
 	const struct fld_snap *s = snap_enter(d, call);
 	if (s == NULL)
 		return -FL_EAGAIN;
-	json_t *r = ctl_call_reply(call);
+	int rv = 0;
 	if (req->op == CTL_OP_HOSTS)
-		json_object_set_new(r, "hosts", hosts_json(s));
-	else if (req->op == CTL_OP_LEASES)
-		json_object_set_new(r, "leases", leases_json(s));
+		json_object_set_new(ctl_call_reply(call), "hosts", hosts_json(s));
 	else
-		json_object_set_new(r, "vms", vms_json(d, s, false));
+		rv = read_page(d, call, req, s);
 	urcu_memb_read_unlock();
-	return 0;
+	return rv;
 }
 
 /* The hand-off state: where the VM is placed and its incarnation (the

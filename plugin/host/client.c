@@ -218,6 +218,48 @@ int fl_client_call(struct fl_client *c, const struct ctl_req *req, json_t **repl
 	return rv;
 }
 
+/* Appends page's list to acc's and sets cursor to page's "next" ("" at the end). */
+static int page_merge(json_t *acc, json_t *page, const char *key, char *cursor, size_t cap)
+{
+	json_t *next = json_object_get(page, "next");
+	const char *n = json_string_value(next);
+	if (!json_is_array(json_object_get(page, key)) || (next != NULL && !json_is_null(next) && n == NULL) ||
+	    (n != NULL && strlen(n) >= cap))
+		return -FL_EINVAL;
+	if (acc != page && json_array_extend(json_object_get(acc, key), json_object_get(page, key)) != 0)
+		return -FL_ENOMEM;
+	snprintf(cursor, cap, "%s", n != NULL ? n : "");
+	return 0;
+}
+
+int fl_client_call_all(struct fl_client *c, const struct ctl_req *req, json_t **reply)
+{
+	FL_ASSERT(c != NULL);
+	FL_ASSERT(req != NULL);
+	FL_ASSERT(reply != NULL);
+	FL_ASSERT(req->op == CTL_OP_VMS || req->op == CTL_OP_LEASES);
+	const char *key = req->op == CTL_OP_VMS ? "vms" : "leases";
+	char cursor[CTL_UID_MAX + 1], prev[CTL_UID_MAX + 1];
+	struct ctl_req r = *req;
+	int rv = fl_client_call(c, &r, reply);
+	if (rv == 0 && page_merge(*reply, *reply, key, cursor, sizeof(cursor)) != 0)
+		return cli_fail(c, -FL_EINVAL, "the daemon's %s reply is not a page of a list", key);
+	/* Each page must move the cursor forward (uid order), so this ends. */
+	while (rv == 0 && cursor[0] != '\0') {
+		json_t *page;
+		memcpy(prev, cursor, sizeof(prev));
+		r.after = prev;
+		rv = fl_client_call(c, &r, &page);
+		if (rv == 0 && (page_merge(*reply, page, key, cursor, sizeof(cursor)) != 0 ||
+				(cursor[0] != '\0' && strcmp(cursor, prev) <= 0)))
+			rv = cli_fail(c, -FL_EINVAL, "the daemon's %s reply is not the next page of a list", key);
+		json_decref(page);
+	}
+	if (rv == 0)
+		json_object_set_new(*reply, "next", json_null());
+	return rv;
+}
+
 int fl_request(struct fl_client *c, const char *request_json, char **reply)
 {
 	FL_ASSERT(c != NULL);

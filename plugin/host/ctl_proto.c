@@ -272,11 +272,27 @@ static int decode_to(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
 	return rv;
 }
 
+/* vms, leases: "limit" and "after" (a uid; need not be registered). */
+static int decode_page(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
+{
+	json_int_t limit;
+	int rv = get_int(msg, "limit", false, 1, CTL_PAGE_MAX, 0, &limit, err, errlen);
+	if (rv == 0)
+		req->limit = (uint32_t)limit;
+	if (rv == 0)
+		rv = get_str(msg, "after", false, CTL_UID_MAX, &req->after, err, errlen);
+	if (rv == 0 && req->after != NULL && !ctl_uid_valid(req->after))
+		return ctl_bad(err, errlen, "field 'after' must be a VM uid (1..%u of [A-Za-z0-9._:-])", CTL_UID_MAX);
+	return rv;
+}
+
 static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t errlen)
 {
 	int rv;
 	switch (req->op) {
-	case CTL_OP_STATUS: case CTL_OP_HOSTS: case CTL_OP_LEASES: case CTL_OP_VMS: case CTL_OP_METRICS:
+	case CTL_OP_LEASES: case CTL_OP_VMS:
+		return decode_page(msg, req, err, errlen);
+	case CTL_OP_STATUS: case CTL_OP_HOSTS: case CTL_OP_METRICS:
 	case CTL_OP_QUORUM:
 		return 0;
 	case CTL_OP_VM_SHOW:
@@ -382,6 +398,10 @@ static int encode_fields(const struct ctl_req *req, json_t *o)
 		rv |= set_str(o, "name", req->host_name);
 		rv |= set_str(o, "addr", req->host_addr);
 	}
+	if ((req->op == CTL_OP_VMS || req->op == CTL_OP_LEASES) && req->limit > 0)
+		rv |= json_object_set_new(o, "limit", json_integer(req->limit));
+	if (req->op == CTL_OP_VMS || req->op == CTL_OP_LEASES)
+		rv |= set_str(o, "after", req->after);
 	if (req->op == CTL_OP_EVENTS && req->since_index > 0)
 		rv |= json_object_set_new(o, "since_index", json_integer((json_int_t)FL_MIN(req->since_index, (uint64_t)INT64_MAX)));
 	return rv;

@@ -34,6 +34,13 @@
 #define CTL_PATH_MAX 255u                 /* = FSM_PATH_MAX */
 #define CTL_SPEC_MAX 16384u               /* = FSM_SPEC_MAX */
 #define CTL_STATE_MAX 4096u
+/* vms and leases answer in pages, in uid order: at most "limit" VMs
+ * (default CTL_PAGE_DEFAULT, at most CTL_PAGE_MAX) after the uid "after",
+ * and "next" (the last uid listed) when more follow. A page also ends
+ * before its reply could pass CTL_PAGE_BYTES, whatever the limit. */
+#define CTL_PAGE_DEFAULT 500u
+#define CTL_PAGE_MAX 2000u
+#define CTL_PAGE_BYTES (CTL_REPLY_MAX_BYTES / 2u)
 #define CTL_ERR_MAX 256u
 
 enum ctl_op {
@@ -90,6 +97,8 @@ struct ctl_req {
 	const char *host_name;        /* host.add */
 	const char *host_addr;        /* host.add: IPv4:port */
 	uint64_t since_index;         /* events: only events of Raft entries >= this (0: all held) */
+	uint32_t limit;               /* vms, leases: VMs per page, 1..CTL_PAGE_MAX (0: CTL_PAGE_DEFAULT) */
+	const char *after;            /* vms, leases: list the VMs whose uid sorts after this one (NULL: from the first) */
 };
 
 /* The op's wire name ("vm.acquire"); op < CTL_OP_COUNT. */

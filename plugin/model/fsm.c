@@ -1381,14 +1381,16 @@ int fsm_check(const struct fsm *f)
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++)
 		if (!host_ok(f, i))
 			return -FL_ECORRUPT;
-	uint64_t charged = 0, chunks = 0;
+	uint64_t charged = 0, chunks = 0, n = 0;
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+		n += f->vms[i].used;
 		if (!vm_ok(f, i) || (i < f->ix.vm_lo && !f->vms[i].used))
 			return -FL_ECORRUPT;
 		charged += f->vms[i].used ? f->vms[i].charge : 0u;
 		chunks += f->vms[i].used ? fsm_ix_chunks(f->vms[i].spec_len) : 0u;
 	}
-	if (charged != f->charged || charged > f->charge_max || chunks + f->ix.free_n != f->ix.n_chunks)
+	if (charged != f->charged || charged > f->charge_max || chunks + f->ix.free_n != f->ix.n_chunks ||
+	    n != f->ix.n_vms)
 		return -FL_ECORRUPT;
 	for (uint32_t s = 0; s < f->lim.max_slots; s++) {
 		const struct fsm_slot *sl = &f->slots[s];
@@ -1451,6 +1453,21 @@ const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i)
 	FL_ASSERT(f != NULL);
 	FL_ASSERT(i < f->lim.max_vms);
 	return f->vms[i].used ? &f->vms[i] : NULL;
+}
+
+uint32_t fsm_slots_free(const struct fsm *f)
+{
+	FL_ASSERT(f != NULL);
+	uint32_t n = 0;
+	for (uint32_t s = 0; s < f->lim.max_slots; s++)
+		n += f->slots[s].vm_plus1 == 0;
+	return n;
+}
+
+uint32_t fsm_vm_count(const struct fsm *f)
+{
+	FL_ASSERT(f != NULL);
+	return f->ix.n_vms;
 }
 
 void fsm_vm_spec(const struct fsm *f, const struct fsm_vm *vm, uint8_t *buf, size_t cap)

@@ -322,6 +322,7 @@ struct fsm_index {
 	uint32_t free_head;
 	uint32_t free_n;
 	uint32_t vm_lo;            /* every VM entry below this is used */
+	uint32_t n_vms;            /* VMs registered */
 };
 
 struct fsm {
@@ -457,6 +458,10 @@ uint32_t fsm_hosts_joined(const struct fsm *f, uint32_t *ids, uint32_t cap);
 const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t *idx);
 /* VM table entry i < lim.max_vms, or NULL if unused. */
 const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
+/* Volume-lease slots not taken. */
+uint32_t fsm_slots_free(const struct fsm *f);
+/* VMs registered. */
+uint32_t fsm_vm_count(const struct fsm *f);
 /* Copies vm's spec (vm->spec_len bytes, cap >= that) out of the pool into buf. */
 void fsm_vm_spec(const struct fsm *f, const struct fsm_vm *vm, uint8_t *buf, size_t cap);
 /* True if vm's spec is exactly spec[0..len). */

@@ -82,6 +82,7 @@ void fsm_ix_reset(struct fsm *f)
 	ix->free_head = ix->n_chunks > 0 ? 0 : FSM_CHUNK_NONE;
 	ix->free_n = ix->n_chunks;
 	ix->vm_lo = 0;
+	ix->n_vms = 0;
 }
 
 uint32_t fsm_ix_vm_free(const struct fsm *f)
@@ -111,6 +112,7 @@ void fsm_ix_uid_add(struct fsm *f, uint32_t idx)
 	uint32_t *head = &f->ix.uid_head[hash_str(f->vms[idx].uid) & f->ix.uid_mask];
 	f->ix.uid_next[idx] = *head;
 	*head = idx + 1u;
+	f->ix.n_vms++;
 	if (idx == f->ix.vm_lo)
 		f->ix.vm_lo = fsm_ix_vm_free(f);
 }
@@ -135,6 +137,8 @@ void fsm_ix_uid_del(struct fsm *f, uint32_t idx)
 	FL_ASSERT(idx < f->lim.max_vms);
 	if (idx < f->ix.vm_lo)
 		f->ix.vm_lo = idx;
+	FL_ASSERT(f->ix.n_vms > 0);
+	f->ix.n_vms--;
 	chain_del(&f->ix.uid_head[hash_str(f->vms[idx].uid) & f->ix.uid_mask], f->ix.uid_next, idx + 1u,
 		  f->lim.max_vms);
 }

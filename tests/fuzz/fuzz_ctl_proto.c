@@ -46,6 +46,8 @@ static void check_same_req(const struct ctl_req *a, const struct ctl_req *b)
 	FUZZ_CHECK(a->host_id == b->host_id, "host id changed");
 	FUZZ_CHECK(str_eq(a->host_name, b->host_name), "host name changed");
 	FUZZ_CHECK(str_eq(a->host_addr, b->host_addr), "host address changed");
+	FUZZ_CHECK(a->limit == b->limit, "page limit %u re-decodes as %u", a->limit, b->limit);
+	FUZZ_CHECK(str_eq(a->after, b->after), "page cursor changed");
 }
 
 static void check_request(json_t *msg)

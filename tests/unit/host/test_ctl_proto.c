@@ -170,6 +170,30 @@ static void operator_ops_check_their_fields(void **state)
 	json_decref(o);
 }
 
+/* vms and leases take a page: limit 1..CTL_PAGE_MAX and a uid to start after. */
+static void list_ops_take_a_page(void **state)
+{
+	(void)state;
+	struct ctl_req req = {.op = CTL_OP_VMS, .limit = 100, .after = "vm-00042"}, got;
+	json_t *o = NULL;
+	assert_int_equal(ctl_req_encode(&req, &o, err, sizeof(err)), 0);
+	assert_int_equal(ctl_req_decode(o, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.limit, 100);
+	assert_string_equal(got.after, "vm-00042");
+	json_decref(o);
+	assert_int_equal(decode_text("{\"v\":1,\"op\":\"leases\"}", &got, NULL), 0);
+	assert_int_equal(got.limit, 0);
+	assert_null(got.after);
+	static const char *const bad[] = {
+		"{\"v\":1,\"op\":\"vms\",\"limit\":0}", "{\"v\":1,\"op\":\"vms\",\"limit\":2001}",
+		"{\"v\":1,\"op\":\"vms\",\"limit\":\"5\"}", "{\"v\":1,\"op\":\"leases\",\"after\":\"../x\"}",
+		"{\"v\":1,\"op\":\"vms\",\"after\":7}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(decode_text(bad[i], &got, NULL), -FL_EINVAL);
+	assert_non_null(strstr(err, "'after'"));
+}
+
 static void the_encoder_refuses_what_the_daemon_would_refuse(void **state)
 {
 	(void)state;
@@ -424,6 +448,7 @@ int main(void)
 		cmocka_unit_test(every_op_encodes_to_a_request_the_decoder_accepts),
 		cmocka_unit_test(only_reads_are_open_to_everyone),
 		cmocka_unit_test(operator_ops_check_their_fields),
+		cmocka_unit_test(list_ops_take_a_page),
 		cmocka_unit_test(the_encoder_refuses_what_the_daemon_would_refuse),
 		cmocka_unit_test(another_protocol_version_is_refused),
 		cmocka_unit_test(an_unknown_op_is_refused_by_name),
