@@ -7,6 +7,11 @@
 # Writes BUILD/bench/failover-hosts.csv and, with gnuplot, failover-hosts.png;
 # prints a table next to sanlock's 8N + 60 s (68 s at N = 1 s, whatever the
 # number of hosts). About 5 minutes on two cores.
+# Then the same crash with real daemons in network namespaces (root; FH_REAL_HOSTS,
+# default 3 16 32 hosts; skip with FH_SKIP_REAL=1): tests/cluster/t_scale_32.sh
+# with SCALE_HOSTS, one run each, crash of a host running two VMs -> both
+# writing elsewhere (failover-hosts-real.csv, drawn on the same plot). About
+# 4 minutes; timing: run make bench under flock /tmp/fl-heavy.lock.
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -35,6 +40,24 @@ open(sys.argv[4], "a").write("%d,%d,%d,%d,%.3f,%.3f,%.3f,%d,%.3f,%.3f,%.1f\n" % 
 sys.exit(0 if r["violations"] == 0 else 1)
 PY
 done
+real=$B/bench/failover-hosts-real.csv
+echo "hosts,failover_s" >"$real"
+if [ "${FH_SKIP_REAL:-0}" != 1 ]; then
+    echo "real daemons (network namespaces, T = 1 s, P = 5 s): crash of a host running two VMs -> both writing elsewhere"
+    for n in ${FH_REAL_HOSTS:-3 16 32}; do
+        out=$B/bench/failover-hosts-real-$n.json
+        SCALE_HOSTS=$n SCALE_WINDOW_S=5 "$(dirname "$0")/../tests/cluster/run-scenarios.sh" "$build" --json "$out" t_scale_32 \
+            >"$B/bench/failover-hosts-real-$n.log" 2>&1
+        fo=$(jq -r '.results[0] | if .result == "pass" then .failover_ms else empty end' "$out" 2>/dev/null)
+        if [ -n "$fo" ] && [ "$fo" != null ]; then
+            s=$(awk -v ms="$fo" 'BEGIN {printf "%.2f", ms / 1000}')
+            echo "hosts $n: failover $s s"
+            echo "$n,$s" >>"$real"
+        else
+            echo "hosts $n: no result (needs root and FUSE; see $B/bench/failover-hosts-real-$n.log)"
+        fi
+    done
+fi
 if command -v gnuplot >/dev/null; then
     gnuplot <<GP
 set terminal pngcairo size 800,500
@@ -50,6 +73,7 @@ plot "$csv" every ::1 using 1:5 with linespoints title "failover p50", \
      "" every ::1 using 1:6 with linespoints title "failover p99", \
      "" every ::1 using 1:9 with linespoints title "hand-over p50", \
      "" every ::1 using 1:10 with linespoints title "hand-over p99", \
+     "$real" every ::1 using 1:2 with points pointtype 7 pointsize 1.5 title "failover, real daemons (one run)", \
      6 with lines dashtype 2 title "D = 6 s", 11.5 with lines dashtype 3 title "P + 1.5 s (goal)"
 GP
     echo "(table: $csv; plot: $B/bench/failover-hosts.png)"

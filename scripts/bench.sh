@@ -25,7 +25,9 @@
 #      (build/fl-bench-registry; a second);
 #   9. failover after a crash and hand-over after a partition against the number
 #      of hosts (3, 16, 64, 128) in the simulator (bench/failover_hosts.sh; table,
-#      CSV and plot in BUILD/bench; skip with BENCH_SKIP_HOSTS=1; about 5 min).
+#      CSV and plot in BUILD/bench; skip with BENCH_SKIP_HOSTS=1; about 5 min),
+#      and with 3, 16 and 32 real daemons in network namespaces (root; FH_SKIP_REAL=1
+#      skips them; about 4 min more).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
