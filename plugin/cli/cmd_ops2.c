@@ -207,7 +207,7 @@ static int resolve_host(const struct ops2_args *a, const char *arg, uint32_t *id
 
 /* ---- text tables ---- */
 
-#define T_COLS 8
+#define T_COLS 10
 #define T_CELL 64
 
 struct col {
@@ -278,7 +278,7 @@ static void quorum_text(json_t *q, int code, const char *sum)
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 	static const struct col voters[] = {{"ID", "id"}, {"KIND", "kind"}, {"NAME", "name"}, {"VOTES", "votes"}, {"PRESENT", "present"}, {"STATE", "state"}, {"SERVED BY", "served_by"}, {"MATCH", "match_index"}};
 	static const struct col learners[] = {{"ID", "id"}, {"NAME", "name"}, {"MATCH", "match_index"}, {"LAG", "lag"}};
-	static const struct col peers[] = {{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"}, {"LAST HEARD (ms)", "last_heard_ms"}, {"LINK", "link"}, {"RTT (ms)", "rtt_ms"}, {"QUEUED", "queued"}};
+	static const struct col peers[] = {{"ID", "id"}, {"NAME", "name"}, {"ADDRESS", "addr"}, {"STATE", "state"}, {"LAST HEARD (ms)", "last_heard_ms"}, {"LINK", "link"}, {"RTT (ms)", "rtt_ms"}, {"QUEUED", "queued"}, {"VERSION", "version"}, {"PROTO", "protocol"}};
 	static const struct col never[] = {{"ID", "id"}, {"ADDRESS", "addr"}};
 	char b[T_CELL];
 	FL_ASSERT(code >= FL_NAGIOS_OK);

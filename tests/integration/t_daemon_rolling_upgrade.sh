@@ -59,6 +59,12 @@ old=$(( 1 ))   # h1 was upgraded first: the old h2 and h3 logged that they took 
 grep -q "host $old speaks cluster protocol 3..4 (fencelock $V+proto4): using protocol 3 with it" "$T/h2/log" ||
     fail "h2 did not log the negotiation with h1: $(grep -i protocol "$T/h2/log")"
 for i in 1 2 3; do protos_are "$i" 4 || fail "h$i does not speak 4 with both: $(dl_json "$i" hosts)"; done
+out=$("$FL" -s "$(dl_sock 1)" hosts)
+grep -q "VERSION.*PROTO" <<<"$out" && grep -q "$V+proto4 *| 4 " <<<"$out" || fail "hosts table: $out"
+out=$("$FL" -s "$(dl_sock 1)" quorum || true)
+grep -q "VERSION *PROTO$" <<<"$out" && grep -q "$V+proto4 *4$" <<<"$out" || fail "quorum table: $out"
+st 1 | jq -e --arg v "$V+proto4" '[.hosts[] | select(.version == $v and .protocol == 4)] | length == 3' >/dev/null ||
+    fail "status -o json: $(st 1 | jq -c '.hosts')"
 "$FL" -s "$(dl_sock 1)" metrics | grep -q "^fencelock_peer_protocol{host=\"2\",name=\"h2\",version=\"$V+proto4\"} 4$" ||
     fail "metrics: $("$FL" -s "$(dl_sock 1)" metrics | grep protocol)"
 for i in 1 2 3; do
