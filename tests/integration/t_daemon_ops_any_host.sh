@@ -59,7 +59,8 @@ wait_for 5 dl_vm_alive_on vm-a "$R" || fail "vm-a not alive on h$R after the mov
 no_overlap vm-a "$B" "$R"
 out=$(ctl "$L" events -o json)
 jq -e --argjson r "$R" --argjson u "$U" '[.events[] | select(.type == "vm-placed" and .vm == "vm-a" and
-       .host == $r and .by_uid == $u)] | length >= 1' <<<"$out" >/dev/null || fail "the move does not name the caller: $out"
+       .host == $r and .by_uid == $u and .by_host == $r)] | length >= 1' <<<"$out" >/dev/null ||
+    fail "the move does not name the caller and the host it was asked on: $out"
 
 # The leader's refusals come back as they are.
 expect_rc 6 ctl "$F" quarantine clear "$R"
