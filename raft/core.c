@@ -215,6 +215,9 @@ void raft__config_refresh(struct raft *r)
 	}
 	bool ok = raft__config_at(r, last, &r->cfg);
 	FL_ASSERT(ok);
+	int self = raft_config_find(&r->cfg, r->opt.id);
+	if (self >= 0 && r->cfg.servers[self].role == RAFT_LEARNER)
+		r->rejoin_learner_seen = true;
 	if (r->state == RAFT_LEADER)
 		raft__progress_rebuild(r);
 }

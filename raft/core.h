@@ -57,6 +57,7 @@ struct raft_pitem {
 
 struct raft {
 	struct raft_options opt;
+	bool rejoin_learner_seen; /* opt.rejoining: a configuration named us as a learner */
 	struct fl_rand rand;
 	uint64_t now_us;
 

@@ -151,8 +151,14 @@ static bool log_up_to_date(const struct raft *r, const struct raft_msg *m)
 int raft__step_vote(struct raft *r, const struct raft_msg *m)
 {
 	bool pre = m->vote.pre;
-	bool can = (r->vote == m->from) || (r->vote == 0 && r->leader == 0) ||
-		   (pre && m->term > r->term);
+	/* A server whose configuration does not name it (a joining host that
+	 * has learned nothing yet, or one that lost its state and rejoins)
+	 * grants nothing: its term and vote may be younger than ones it gave
+	 * before, and a vote must never be given twice in a term. A host that
+	 * rejoins under its old id waits until the leader has removed the old
+	 * voter and named it a learner (opt.rejoining). */
+	bool member = raft_config_find(&r->cfg, r->opt.id) >= 0 && (!r->opt.rejoining || r->rejoin_learner_seen);
+	bool can = member && ((r->vote == m->from) || (r->vote == 0 && r->leader == 0) || (pre && m->term > r->term));
 	bool grant = can && m->term >= r->term && log_up_to_date(r, m) &&
 		     (!pre || m->term > r->term || r->vote == m->from);
 	if (grant && !pre) {

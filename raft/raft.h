@@ -209,6 +209,10 @@ struct raft_options {
 	uint64_t snapshot_trailing;  /* entries kept before a snapshot for slow followers */
 	bool pre_vote;               /* §9.6 */
 	bool check_quorum;           /* §6.2: leader steps down without a live majority */
+	/* This server lost its durable state and rejoins under its old id: it
+	 * grants no vote until a configuration has named it as a learner (the
+	 * leader removed the old voter and added it back; plugin/arbiter/arb_join.c). */
+	bool rejoining;
 };
 
 /* Fills o with fencelock's defaults for io_timeout-derived timings:

@@ -46,6 +46,8 @@ struct arb_wmsg {
 #define ARB_PROTO_MAGIC 'P'       /* payload prefix: a host's cluster protocol versions and software version */
 #define ARB_PROTO_EVERY_US FL_US_PER_S
 #define ARB_PROTO_GRACE_US (3ull * FL_US_PER_S) /* heard this long with no announcement: protocol 2 */
+#define ARB_JOIN_MAGIC 'J'        /* payload prefix: join handshake, removal notice (arb_join.c) */
+#define ARB_JOIN_HELLO_US (500 * FL_US_PER_MS) /* HELLO and REMOVED, at most this often */
 #define ARB_WQ_MAX 256u           /* in-process messages between our node and the disk voter */
 #define ARB_WQ_KEEP_BYTES 1024u   /* a queue slot keeps a buffer this small (heartbeats) */
 #define ARB_SNAPSHOT_EVERY 1024u  /* applied entries between snapshots (log compaction) */
@@ -309,6 +311,18 @@ struct arb {
 	bool snapshot_refused;
 	uint64_t snapshot_refused_index;
 	int snapshot_refused_rv;
+	struct arb_join_state {       /* arb_join.c */
+		uint64_t nonce;           /* drawn at start: names this boot in a rejoin request */
+		uint64_t hello_us, log_us;
+		bool removed;             /* the leader said so, or we applied our own removal */
+		uint32_t removed_by;      /* the leader that said so (0: our own FSM) */
+		char learned[ARB_MAX_HOSTS + 1][FSM_ADDR_MAX + 1]; /* addresses members told us */
+		uint64_t told_us[ARB_MAX_HOSTS + 1];   /* leader: REMOVED last sent to each host */
+		uint32_t rejoin_id;       /* leader: the host being taken back, 0 none */
+		uint64_t rejoin_nonce;
+		bool rejoin_removed;      /* its removal from the configuration is proposed */
+		uint64_t rejoin_done[ARB_MAX_HOSTS + 1]; /* nonce of each host's completed rejoin */
+	} join;
 	uint64_t reject_log_us;       /* last refusal logged (arb_trust.c) */
 };
 
@@ -341,6 +355,18 @@ bool arb_proto_drop(struct arb *a, uint64_t from, uint8_t kind, uint64_t now);
 /* Counts a refused message of peer `from` (kind "forward" or "witness") and
  * logs it at most once per second. */
 void arb_reject(struct arb *a, uint64_t from, bool witness, const char *what);
+
+/* arb_join.c */
+/* Whether our own configuration names us and our replicated state records
+ * us as JOINED. */
+bool arb_join_settled(const struct arb *a);
+/* A message of kind ARB_JOIN_MAGIC (without its prefix) from host `from`. */
+void arb_join_receive(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len);
+/* Any message from host `from`: the leader tells a removed host so. */
+void arb_join_heard(struct arb *a, uint64_t from);
+/* Once per tick: HELLO while not settled, our own removal, the leader's
+ * rejoin steps. */
+void arb_join_tick(struct arb *a, uint64_t now);
 
 /* arbiter.c */
 uint64_t arb_now(const struct arb *a);

@@ -101,6 +101,8 @@ void arb_leader_became(struct arb *a)
 	a->ldr.ct_base_us = fsm_clock_us(&a->fsm);
 	a->ldr.ct_local_us = arb_now(a);
 	memset(a->cls, 0, sizeof(a->cls));
+	a->join.rejoin_id = 0; /* a rejoin asks again (its HELLO repeats) */
+	a->join.rejoin_removed = false;
 	fl_info("host %" PRIu64 ": leader", a->cfg.host_id);
 }
 

@@ -258,6 +258,7 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 	if (arb_proto_drop(a, from, payload[0], arb_now(a)))
 		return; /* no protocol version in common: as if partitioned */
 	a->last_heard_us[from] = arb_now(a);
+	arb_join_heard(a, from);
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
 	if (r != NULL && raft_leader(r) == from && payload[0] == ARB_RAFT_MAGIC) {
 		a->leader_ok_us = arb_now(a);
@@ -270,6 +271,10 @@ void arb_receive(struct arb *a, uint64_t from, const uint8_t *payload, uint32_t 
 	}
 	if (payload[0] == ARB_WITNESS_MAGIC) {
 		arb_witness_receive(a, from, payload + 1, len - 1);
+		return;
+	}
+	if (payload[0] == ARB_JOIN_MAGIC) {
+		arb_join_receive(a, from, payload + 1, len - 1);
 		return;
 	}
 	if (payload[0] == ARB_RAFT_MAGIC) {
@@ -642,6 +647,7 @@ static void arb_tick_fn(struct fl_timer *t, void *arg)
 		arb_witness_tick(a, now);
 	arb_view_send(a, now);
 	arb_proto_tick(a, now);
+	arb_join_tick(a, now);
 	arb_header_tick(a, now);
 	fl_timer_after(a->loop, &a->tick, a->cfg.tick_us);
 }
@@ -725,6 +731,7 @@ int arb_new(const struct arb_config *cfg, struct arb **out)
 	if (a->cfg.start_backoff_max_us == 0)
 		a->cfg.start_backoff_max_us = 8 * cfg->layout.renew_us;
 	fl_rand_seed(&a->rand, cfg->seed);
+	a->join.nonce = fl_rand_next(&a->rand) | 1u; /* never 0: 0 is "none" */
 	struct ls_timing lt;
 	ls_timing_fencelock_ms(cfg->layout.io_timeout_ms, &lt);
 	cls_timings_from_ls(&a->tim, &lt, cfg->p_us, 2 * lt.renew_us);
@@ -870,6 +877,27 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->snapshot_refused = a->snapshot_refused;
 	out->snapshot_refused_index = a->snapshot_refused_index;
 	out->snapshot_refused_rv = a->snapshot_refused_rv;
+	out->removed = a->join.removed;
+	out->removed_by = a->join.removed_by;
+	const struct raft_config *c = r ? raft_configuration(r, NULL) : NULL;
+	int i = c ? raft_config_find(c, a->cfg.host_id) : -1;
+	if (a->join.removed)
+		out->member = ARB_MEMBER_REMOVED;
+	else if (i < 0 || !arb_join_settled(a))
+		out->member = ARB_MEMBER_JOINING;
+	else
+		out->member = c->servers[i].role == RAFT_VOTER ? ARB_MEMBER_VOTER : ARB_MEMBER_LEARNER;
+}
+
+const char *arb_member_name(uint8_t member)
+{
+	switch (member) {
+	case ARB_MEMBER_JOINING: return "joining";
+	case ARB_MEMBER_LEARNER: return "learner";
+	case ARB_MEMBER_VOTER: return "voter";
+	case ARB_MEMBER_REMOVED: return "removed";
+	default: return "?";
+	}
 }
 
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out)

@@ -119,6 +119,14 @@ struct arb_config {
 	 * (NULL: fl_build_version()). */
 	uint16_t proto_min, proto_max;
 	const char *version;
+	/* Optional: a member said host id listens at addr ("IP:port", the
+	 * join handshake of plugin/arbiter/arb_join.c): the driver points its
+	 * transport there. */
+	void (*peer_learned)(void *ctx, uint32_t id, const char *addr);
+	void *peer_learned_ctx;
+	/* This host lost its Raft state (started with nothing, bootstrap NULL):
+	 * ask the leader to take it back as a fresh member (fencelockd --rejoin). */
+	bool rejoin;
 };
 
 /* Fills defaults for everything but the host- and device-specific fields:
@@ -289,7 +297,19 @@ struct arb_status {
 	bool snapshot_refused;
 	uint64_t snapshot_refused_index;
 	int snapshot_refused_rv;
+	uint8_t member;           /* enum arb_member: this host's own membership */
+	bool removed;             /* this host was removed from the cluster (told, or applied) */
+	uint32_t removed_by;      /* the leader that told us (0: we applied it ourselves) */
 };
+
+/* What this host is in its own view (arb_status's member). */
+enum arb_member {
+	ARB_MEMBER_JOINING = 0,  /* its configuration or replicated state does not name it yet */
+	ARB_MEMBER_LEARNER = 1,  /* receives the log, does not vote (catching up) */
+	ARB_MEMBER_VOTER = 2,
+	ARB_MEMBER_REMOVED = 3,
+};
+const char *arb_member_name(uint8_t member);
 
 void arb_status(const struct arb *a, struct arb_status *out);
 /* Classification of host_id as this arbiter last saw it (leader's view is

@@ -1,4 +1,4 @@
-/* `fencelock host add|remove` and `fencelock vm inquire|release|unregister|clear`:
+/* `fencelock host add|remove|forget` and `fencelock vm inquire|release|unregister|clear`:
  * the administrative control ops. Membership changes go to the daemon, which
  * commits them through Raft (one server at a time); the VM commands let an
  * operator clean up after a VM manager that died without releasing. */
@@ -15,10 +15,13 @@ static void admin_usage(FILE *f)
 	fprintf(f,
 		"usage: fencelock [-s SOCKET] host add ID NAME IPV4:PORT\n"
 		"       fencelock [-s SOCKET] host remove ID\n"
+		"       fencelock [-s SOCKET] host forget ID\n"
 		"       fencelock [-s SOCKET] vm inquire|release|unregister|clear UID\n"
 		"\n"
 		"  host add      add a member (a Raft membership change; needs the leader)\n"
-		"  host remove   remove a member (its VMs must have moved away)\n"
+		"  host remove   remove a member (its VMs must have moved away); a removed host that\n"
+		"                still runs is told, releases its delta lease and exits 4\n"
+		"  host forget   drop a removed (LEFT) host's row from hosts, status and quorum\n"
 		"  vm inquire    print the VM's opaque lease state (for a migration hand-off)\n"
 		"  vm release    release the VM's volume leases on this host\n"
 		"  vm unregister remove the VM from the cluster's registry\n"
@@ -56,6 +59,10 @@ static int admin_request(int argc, char **argv, struct ctl_req *req)
 			req->op = CTL_OP_HOST_REMOVE;
 			return 0;
 		}
+		if (strcmp(verb, "forget") == 0 && argc == 3 && parse_host_id(argv[2], &req->host_id) == 0) {
+			req->op = CTL_OP_HOST_FORGET;
+			return 0;
+		}
 		return -1;
 	}
 	FL_ASSERT(strcmp(group, "vm") == 0);
@@ -83,6 +90,9 @@ static void admin_report(const struct ctl_req *req, json_t *reply)
 		break;
 	case CTL_OP_HOST_REMOVE:
 		printf("host %u removed\n", req->host_id);
+		break;
+	case CTL_OP_HOST_FORGET:
+		printf("host %u forgotten\n", req->host_id);
 		break;
 	case CTL_OP_VM_INQUIRE: {
 		const char *st = json_string_value(json_object_get(reply, "state"));

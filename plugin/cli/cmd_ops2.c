@@ -260,6 +260,12 @@ static int quorum_nagios(json_t *q, char *sum, size_t len)
 	json_int_t thr = json_integer_value(json_object_get(q, "threshold"));
 	size_t learners = json_array_size(json_object_get(q, "learners"));
 	size_t never = json_array_size(json_object_get(q, "never_seen"));
+	const char *member = json_string_value(json_object_get(q, "member"));
+	if (member != NULL && strcmp(member, "voter") != 0) {
+		const char *why = json_string_value(json_object_get(q, "member_reason"));
+		snprintf(sum, len, "%s: %s", member, why != NULL ? why : "this host does not vote");
+		return strcmp(member, "removed") == 0 ? FL_NAGIOS_CRITICAL : FL_NAGIOS_WARNING;
+	}
 	if (!json_is_boolean(json_object_get(q, "quorate")) || exp <= 0) {
 		snprintf(sum, len, "quorum reply lacks its votes; daemon and CLI versions differ?");
 		return FL_NAGIOS_UNKNOWN;

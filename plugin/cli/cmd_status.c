@@ -171,6 +171,12 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 		snprintf(summary, len, "status reply lacks 'quorate' or 'hosts'; daemon and CLI versions differ?");
 		return FL_NAGIOS_UNKNOWN;
 	}
+	const char *member = json_string_value(json_object_get(r, "member"));
+	const char *mwhy = json_string_value(json_object_get(r, "member_reason"));
+	if (member != NULL && strcmp(member, "voter") != 0) {
+		snprintf(summary, len, "%s: %s", member, mwhy != NULL ? mwhy : "this host does not vote");
+		return strcmp(member, "removed") == 0 ? FL_NAGIOS_CRITICAL : FL_NAGIOS_WARNING;
+	}
 	if (!json_is_true(quorate)) {
 		const char *why = json_string_value(json_object_get(r, "quorum_reason"));
 		snprintf(summary, len, "not quorate%s%s", why != NULL ? ": " : "", why != NULL ? why : "");
@@ -295,6 +301,7 @@ static void status_text(json_t *r, int code, const char *summary)
 	print_kv("This host name:", r, "host_name", "");
 	print_kv("Quorate:", r, "quorate", "");
 	print_kv("Quorum:", r, "quorum_reason", "");
+	print_kv("This host is a:", r, "member", "");
 	print_kv("Leader:", r, "leader", "");
 	print_kv("Leader name:", r, "leader_name", "");
 	print_kv("Term:", r, "term", "");

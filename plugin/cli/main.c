@@ -21,7 +21,7 @@ static void usage(FILE *f)
 		"  metrics        Prometheus metrics of the daemon\n"
 		"  events [--since T] [--host H] [--vm UID] [-o text|json]   the cluster's decision history\n"
 		"  exec ... -- CMD ARGS...   run a VM under its volume leases and a guard\n"
-		"  host add|remove ...       change the cluster's membership\n"
+		"  host add|remove|forget .. change the cluster's membership\n"
 		"  host fence|unfence|drain|undrain HOST   fence a host by hand, or evacuate it\n"
 		"  vm inquire|release|unregister|clear UID   administer one VM\n"
 		"  vm show UID | vm move UID --to HOST       a VM's record; hand it to another host\n"

@@ -444,6 +444,13 @@ static int need_leader(struct fld *d, struct ctl_call *call, const struct ctl_re
 	return fld_forward(d, call, req);
 }
 
+/* Who asked, for the notice line of every membership change. */
+static void member_notice(const struct ctl_call *call, const char *what, uint32_t host_id)
+{
+	const struct ctl_peer *p = ctl_call_peer(call);
+	fl_notice("operator uid %u (pid %d) asks: %s host %u", (unsigned)p->uid, (int)p->pid, what, host_id);
+}
+
 static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 {
 	struct fld *d = ctx;
@@ -452,6 +459,7 @@ static int op_host_add(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	int rv = need_leader(d, call, req, &node);
 	if (rv != 0)
 		return rv;
+	member_notice(call, "add", req->host_id);
 	if (fsm_host_find(arb_fsm(d->arb), req->host_id) != NULL) {
 		ctl_call_errorf(call, "host id %u is already a member (or left: ids are never reused)", req->host_id);
 		return -FL_EBUSY;
@@ -514,6 +522,7 @@ static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req
 	int rv = need_leader(d, call, req, &node);
 	if (rv != 0)
 		return rv;
+	member_notice(call, "remove", req->host_id);
 	if (req->host_id == d->cfg.host_id) {
 		ctl_call_errorf(call, "the leader cannot remove itself; run this on another host once it leads");
 		return -FL_EINVAL;
@@ -536,6 +545,42 @@ static int op_host_remove(void *ctx, struct ctl_call *call, const struct ctl_req
 	return fld_wait(d, FLW_HOST_REMOVE, call, NULL, req->host_id, &c);
 }
 
+static bool done_forgotten(struct fld *d, const struct fld_waiter *w)
+{
+	return fsm_host_find(arb_fsm(d->arb), w->host_id) == NULL;
+}
+
+/* A LEFT host's record goes (its row leaves hosts, status and quorum; its
+ * id may be added again). Refused while it is still heard from: a removed
+ * host that runs is told to stop only while its record says LEFT. */
+static int op_host_forget(void *ctx, struct ctl_call *call, const struct ctl_req *req)
+{
+	struct fld *d = ctx;
+	struct raft_node *node;
+	int rv = need_leader(d, call, req, &node);
+	if (rv != 0)
+		return rv;
+	member_notice(call, "forget", req->host_id);
+	const struct fsm_host *h = fsm_host_find(arb_fsm(d->arb), req->host_id);
+	if (h == NULL || h->state != FSM_HOST_LEFT) {
+		ctl_call_errorf(call, "host %u is %s: only a removed (LEFT) host can be forgotten ('fencelock host remove "
+				      "%u' first)",
+				req->host_id, h == NULL ? "not known" : "a member", req->host_id);
+		return h == NULL ? -FL_ENOENT : -FL_EBUSY;
+	}
+	uint64_t heard = arb_host_heard_us(d->arb, req->host_id), now = fl_now_us(d->loop);
+	if (heard != 0 && now < heard + 2 * (uint64_t)d->layout.io_timeout_ms * FL_US_PER_MS) {
+		ctl_call_errorf(call, "host %u (%s) still runs (heard %" PRIu64 " ms ago): it stops by itself once told "
+				      "it was removed; retry when it is gone",
+				req->host_id, h->name, (uint64_t)((now - heard) / FL_US_PER_MS));
+		return -FL_EBUSY;
+	}
+	struct fsm_cmd c = {.type = FSM_CMD_HOST_FORGET, .host_id = req->host_id};
+	if ((rv = fld_submit(d, call, &c)) != 0)
+		return rv;
+	return fld_wait_fn(d, call, NULL, req->host_id, &c, done_forgotten, "no quorum?");
+}
+
 void fld_backend(struct fld *d, struct ctl_backend *be)
 {
 	memset(be, 0, sizeof(*be));
@@ -549,6 +594,7 @@ void fld_backend(struct fld *d, struct ctl_backend *be)
 	be->handlers[CTL_OP_VM_EXITED] = op_exited;
 	be->handlers[CTL_OP_HOST_ADD] = op_host_add;
 	be->handlers[CTL_OP_HOST_REMOVE] = op_host_remove;
+	be->handlers[CTL_OP_HOST_FORGET] = op_host_forget;
 	be->handlers[CTL_OP_VM_CLEAR] = op_clear;
 	fld_ops_backend(d, be);
 }

@@ -287,6 +287,9 @@ struct fld_events {
 /* Exit status when another live host holds our host id (the unit's
  * RestartPreventExitStatus: restarting cannot help). */
 #define FLD_EXIT_CONFLICT 3
+/* Exit status of a host removed from the cluster ('fencelock host remove'):
+ * it released its delta lease; the unit does not restart it either. */
+#define FLD_EXIT_REMOVED 4
 
 /* ---- plugin/daemon/opfwd.c: operator commands asked on a follower, run by the leader ---- */
 #define FLD_OPFWD_MAX 16u            /* forwarded calls in flight, each way */
@@ -308,7 +311,8 @@ struct fld_opfwd {
 };
 
 struct fld {
-	int exit_code;               /* main's return after the loop (0, or FLD_EXIT_CONFLICT) */
+	int exit_code;               /* main's return after the loop (0, FLD_EXIT_CONFLICT, FLD_EXIT_REMOVED) */
+	bool removed_said;           /* the removal was logged */
 	struct fl_config cfg;
 	const char *config_path;
 	struct fl_eloop *el;
@@ -360,6 +364,9 @@ void fld_snap_host_marks(const struct fld *d, struct fld_snap_host *h);
 void fld_snap_quorum(const struct fld *d, struct fld_snap *s);
 /* The quorum view of snapshot s (a new reference, NULL without memory). */
 json_t *fld_quorum_json(const struct fld *d, const struct fld_snap *s);
+/* Sets "member" (voter, learner, joining, removed: this host in its own
+ * view) and "member_reason" (why it does not vote, or null) on o. */
+void fld_member_json(const struct fld_snap *s, json_t *o);
 /* The quorum op's read handler (control thread). */
 int fld_read_quorum(void *ctx, struct ctl_call *call, const struct ctl_req *req);
 

@@ -53,6 +53,7 @@
 #include "common/log.h"
 #include "fencelock/error.h"
 #include "plugin/daemon/daemon.h"
+#include "disklock/lockspace.h"
 #include "plugin/host/asynclog.h"
 #include "raft/node.h"
 
@@ -61,6 +62,7 @@
 
 static struct fld D;
 static bool join_mode;
+static bool rejoin_mode; /* --rejoin: the state_dir was lost (implies join_mode) */
 
 /* ---- logging ---- */
 
@@ -94,7 +96,7 @@ static void log_stop_atexit(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fencelockd -c CONFIG [-f] [-j]\n"
+		"usage: fencelockd -c CONFIG [-f] [-j | --rejoin]\n"
 		"       fencelockd --version | --help\n"
 		"\n"
 		"The fencelock daemon: keeps this host's VMs safe on shared storage through\n"
@@ -103,8 +105,10 @@ static void usage(FILE *f)
 		"  -c, --config CONFIG  the INI configuration (see docs/operations.md, fencelockd(8))\n"
 		"  -f, --foreground     log to stderr (default: syslog, facility daemon)\n"
 		"  -j, --join           join a running cluster (added first with 'fencelock host add' on\n"
-		"                       the leader): [peers] only gives the members' addresses, nothing\n"
-		"                       is founded\n"
+		"                       the leader): [peers] needs one reachable member (the others are\n"
+		"                       learned from it), nothing is founded\n"
+		"      --rejoin         this host's state_dir was lost: join again as a fresh member (the\n"
+		"                       leader removes the old voter and adds it back as a learner)\n"
 		"  -V, --version        the version and build, then exit\n"
 		"  -h, --help           this help\n"
 		"\n"
@@ -114,7 +118,8 @@ static void usage(FILE *f)
 		"Environment: FENCELOCK_BIN, the fencelock CLI used to re-run VMs (default: next\n"
 		"to fencelockd).\n"
 		"exit codes: 0 clean shutdown, 1 start-up failed (one line says why), 2 usage,\n"
-		"  3 another live host holds this host's id (a duplicate [host] id; not restarted by the unit).\n");
+		"  3 another live host holds this host's id (a duplicate [host] id; not restarted by the unit),\n"
+		"  4 this host was removed from the cluster ('fencelock host remove'; not restarted by the unit).\n");
 }
 
 /* ---- start-up steps: each prints one line naming what is wrong ---- */
@@ -293,6 +298,47 @@ static void test_protocol_hook(struct arb_config *ac)
 		lo, hi, version);
 }
 
+/* A member told the arbiter where host id listens (the join handshake):
+ * the transport goes there, unless [peers] says so already. */
+static void peer_learned(void *ctx, uint32_t id, const char *addr)
+{
+	struct fld *d = ctx;
+	struct sockaddr_in sa;
+	if (id > CFG_HOST_ID_MAX || id == d->cfg.host_id || cfg_parse_ipv4_port(addr, &sa) != 0)
+		return;
+	if (d->peer_addrs[id] != NULL && strcmp(d->peer_addrs[id], addr) == 0)
+		return;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	int rv = raft_tcp_add_peer(d->tcp, id, ip, ntohs(sa.sin_port));
+	fl_notice("peer %u at %s (learned from a member): %s", id, addr, rv ? fl_strerror(rv) : "added");
+}
+
+/* A host id used on the device before (its delta record has a generation)
+ * with no Raft state in state_dir lost that state: started as a founding
+ * voter it could vote twice in a term. Refused unless it joins (-j) or
+ * rejoins (--rejoin). */
+static int check_state_not_lost(struct fld *d)
+{
+	char path[CFG_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/hardstate", d->cfg.state_dir);
+	if (join_mode || access(path, F_OK) == 0)
+		return 0;
+	uint32_t ss = d->layout.sector_size;
+	uint8_t *sec = aligned_alloc(4096, ss < 4096 ? 4096 : ss);
+	struct fl_leader l;
+	int rv = sec != NULL ? fl_bdev_read_sync(d->bdev, d->layout.lockspace_offset + (uint64_t)(d->cfg.host_id - 1) * ss, sec, ss)
+			     : -FL_ENOMEM;
+	bool used = rv == 0 && ls_record_check(sec, d->layout.cluster, ss, &l) == 0 && l.owner_generation > 0;
+	free(sec);
+	if (!used)
+		return 0;
+	return die("%s: [host] state_dir: %s holds no Raft state, but host id %u has been used on %s before "
+		   "(generation %" PRIu64 "): this host's state was lost. Start it once with 'fencelockd -c %s "
+		   "--rejoin' (it rejoins as a fresh member; docs/operations.md, \"Lost state_dir\")",
+		   d->config_path, d->cfg.state_dir, d->cfg.host_id, d->cfg.device, l.owner_generation, d->config_path);
+}
+
 static int create_arbiter(struct fld *d, struct raft_config *boot)
 {
 	struct arb_config ac;
@@ -331,6 +377,10 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	/* A joiner founds nothing: it learns the configuration from the leader
 	 * that added it; [peers] only tells its transport where the members are. */
 	ac.bootstrap = boot->n > 0 && !join_mode ? boot : NULL;
+	ac.rejoin = rejoin_mode;
+	ac.raft.rejoining = rejoin_mode;
+	ac.peer_learned = peer_learned;
+	ac.peer_learned_ctx = d;
 	struct raft_logstore_file_opts so = {.queue_max = 2 * RAFT_NODE_STORE_QUEUE_MIN};
 	int rv = raft_logstore_file_open(d->el, d->cfg.state_dir, &so, &ac.store, err, sizeof(err));
 	if (rv != 0)
@@ -403,6 +453,52 @@ static void sync_peers(struct fld *d)
 	}
 }
 
+/* This host was removed from the cluster: once no VM runs here it stops,
+ * and the clean stop releases its delta lease. Returns true when stopping. */
+static bool stop_removed(struct fld *d, const struct arb_status *st)
+{
+	bool idle = st->vms_running == 0 && !vmrt_any_active(d);
+	if (!d->removed_said || idle) {
+		char by[48] = "it applied its own removal";
+		if (st->removed_by != 0)
+			snprintf(by, sizeof(by), "told by the leader, host %u", st->removed_by);
+		fl_notice("host %u (%s) was removed from the cluster (%s): %s", d->cfg.host_id, d->cfg.host_name, by,
+			  idle ? "releasing its delta lease and stopping (exit 4, which the unit does not restart)"
+			       : "it stops once no VM runs here");
+		d->removed_said = true;
+	}
+	if (!idle)
+		return false;
+	d->exit_code = FLD_EXIT_REMOVED;
+	d->done = true;
+	fl_eloop_stop(d->el);
+	return true;
+}
+
+/* A LEFT host whose address a member now has (a replacement at the same
+ * address): the transport stops calling the old id there (the new host
+ * would refuse every handshake meant for it). Once per id. */
+static void drop_replaced_peers(struct fld *d)
+{
+	static bool dropped[CFG_HOST_ID_MAX + 1];
+	const struct fsm *f = arb_fsm(d->arb);
+	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
+		const struct fsm_host *h = fsm_host_at(f, i);
+		if (h == NULL || h->state != FSM_HOST_LEFT || h->host_id > CFG_HOST_ID_MAX || dropped[h->host_id])
+			continue;
+		for (uint32_t k = 0; k < f->lim.max_hosts; k++) {
+			const struct fsm_host *o = fsm_host_at(f, k);
+			if (o == NULL || o->state != FSM_HOST_JOINED || strcmp(o->addr, h->addr) != 0)
+				continue;
+			dropped[h->host_id] = true;
+			if (raft_tcp_remove_peer(d->tcp, h->host_id) == 0)
+				fl_notice("peer %u (%s, LEFT) dropped: host %u (%s) is at %s now", h->host_id, h->name,
+					  o->host_id, o->name, h->addr);
+			break;
+		}
+	}
+}
+
 static void housekeeping_fn(struct fl_timer *t, void *arg)
 {
 	struct fld *d = arg;
@@ -428,7 +524,10 @@ static void housekeeping_fn(struct fl_timer *t, void *arg)
 		fl_eloop_stop(d->el);
 		return;
 	}
+	if (st.removed && stop_removed(d, &st))
+		return;
 	sync_peers(d);
+	drop_replaced_peers(d);
 	if (st.quorate && fl_now_us(d->loop) - d->started_us > 2 * d->layout.fail_us)
 		vmrt_forget_unclaimed(d);
 	fld_write_metrics_file(d);
@@ -613,7 +712,8 @@ static void shutdown_daemon(struct fld *d)
 static int parse_args(int argc, char **argv, bool *fg)
 {
 	static const struct option lo[] = {{"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
-					   {"join", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+					   {"join", no_argument, NULL, 'j'}, {"rejoin", no_argument, NULL, 'R'},
+					   {"help", no_argument, NULL, 'h'},
 					   {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:fjhV", lo, NULL)) != -1) {
@@ -621,6 +721,7 @@ static int parse_args(int argc, char **argv, bool *fg)
 		case 'c': D.config_path = optarg; break;
 		case 'f': *fg = true; break;
 		case 'j': join_mode = true; break;
+		case 'R': join_mode = rejoin_mode = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V':
 			fl_print_version(stdout, "fencelockd");
@@ -675,7 +776,7 @@ static int start(struct fld *d, struct raft_config *boot)
 		return -1;
 	if (fld_watchdog_open(d, err, sizeof(err)) != 0)
 		return die("%s", err);
-	if (open_transport(d) != 0 || create_arbiter(d, boot) != 0)
+	if (check_state_not_lost(d) != 0 || open_transport(d) != 0 || create_arbiter(d, boot) != 0)
 		return -1;
 	int rv = fl_worker_new(d->el, FLD_WORKER_QUEUE, FLD_WORKER_THREADS, &d->worker);
 	if (rv != 0)

@@ -50,6 +50,7 @@ bool fld_op_forwardable(enum ctl_op op)
 	case CTL_OP_QUARANTINE_CLEAR:
 	case CTL_OP_HOST_ADD:
 	case CTL_OP_HOST_REMOVE:
+	case CTL_OP_HOST_FORGET:
 		return true;
 	default:
 		return false;

@@ -146,6 +146,30 @@ static json_t *peers_json(const struct fld *d, const struct fld_snap *s)
 	return a;
 }
 
+void fld_member_json(const struct fld_snap *s, json_t *o)
+{
+	const struct arb_status *st = &s->st;
+	char why[256];
+	switch (st->member) {
+	case ARB_MEMBER_JOINING:
+		snprintf(why, sizeof(why), "this host is not yet a member of the configuration it knows (commit %" PRIu64 "): waiting for 'fencelock host add' on the leader, for a member to answer (a reachable host "
+					   "in [peers]), or catching up",
+			 st->commit);
+		break;
+	case ARB_MEMBER_LEARNER:
+		snprintf(why, sizeof(why), "this host is a learner catching up (commit %" PRIu64 "): it does not vote "
+					   "until the leader promotes it",
+			 st->commit);
+		break;
+	case ARB_MEMBER_REMOVED:
+		snprintf(why, sizeof(why), "this host was removed from the cluster: it stops once no VM runs here");
+		break;
+	default: why[0] = '\0'; break;
+	}
+	json_object_set_new(o, "member", json_string(arb_member_name(st->member)));
+	json_object_set_new(o, "member_reason", why[0] != '\0' ? json_string(why) : json_null());
+}
+
 json_t *fld_quorum_json(const struct fld *d, const struct fld_snap *s)
 {
 	json_t *voters = json_array(), *learners = json_array(), *never = json_array();
@@ -189,6 +213,8 @@ int fld_read_quorum(void *ctx, struct ctl_call *call, const struct ctl_req *req)
 		return -FL_EAGAIN;
 	}
 	json_t *q = fld_quorum_json(d, s);
+	if (q != NULL)
+		fld_member_json(s, q);
 	urcu_memb_read_unlock();
 	if (q == NULL)
 		return -FL_ENOMEM;

@@ -556,6 +556,7 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 			json_array_append_new(failed, json_string(s->vms[i].uid));
 	json_object_set_new(r, "vms_failed", failed);
 	json_object_set_new(r, "quorum", fld_quorum_json(d, s));
+	fld_member_json(s, r);
 	urcu_memb_read_unlock();
 	return 0;
 }

@@ -45,6 +45,7 @@ static const struct {
 	[CTL_OP_HOST_UNDRAIN] = {"host.undrain", true},
 	[CTL_OP_VM_MOVE] = {"vm.move", true},
 	[CTL_OP_LEADER_TRANSFER] = {"leader.transfer", true},
+	[CTL_OP_HOST_FORGET] = {"host.forget", true},
 };
 
 const char *ctl_op_name(enum ctl_op op)
@@ -320,7 +321,7 @@ static int decode_op_fields(json_t *msg, struct ctl_req *req, char *err, size_t 
 		return rv;
 	case CTL_OP_VM_EXITED:
 		return decode_exited(msg, req, err, errlen);
-	case CTL_OP_HOST_ADD: case CTL_OP_HOST_REMOVE:
+	case CTL_OP_HOST_ADD: case CTL_OP_HOST_REMOVE: case CTL_OP_HOST_FORGET:
 		return decode_host(msg, req, err, errlen);
 	case CTL_OP_EVENTS:
 		return decode_events(msg, req, err, errlen);

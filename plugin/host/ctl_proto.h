@@ -71,6 +71,7 @@ enum ctl_op {
 	CTL_OP_HOST_UNDRAIN,    /* id */
 	CTL_OP_VM_MOVE,         /* uid, to: hands the VM over to host `to` */
 	CTL_OP_LEADER_TRANSFER, /* to (0: the best voter) */
+	CTL_OP_HOST_FORGET,     /* id: drops a LEFT host's record */
 	CTL_OP_COUNT
 };
 

@@ -221,6 +221,7 @@ static void cmd_body(struct cx *x, struct fsm_cmd *c)
 		cx_str(x, c->name, FSM_NAME_MAX, false, false);
 		break;
 	case FSM_CMD_HOST_REMOVE:
+	case FSM_CMD_HOST_FORGET:
 	case FSM_CMD_FENCE_CLEAR:
 	case FSM_CMD_QUARANTINE_CLEAR:
 		cx_u32(x, &c->host_id);
@@ -502,6 +503,19 @@ static int ap_host_remove(struct fsm *f, const struct fsm_cmd *c)
 	if (fsm_vms_on_host(f, c->host_id, NULL, 0) > 0)
 		return -FL_EBUSY;
 	h->state = FSM_HOST_LEFT;
+	return 0;
+}
+
+/* A LEFT host's record goes: it leaves every table and its id is free. */
+static int ap_host_forget(struct fsm *f, const struct fsm_cmd *c)
+{
+	struct fsm_host *h = (struct fsm_host *)fsm_host_find(f, c->host_id);
+	if (h == NULL)
+		return -FL_ENOENT;
+	if (h->state != FSM_HOST_LEFT)
+		return -FL_EBUSY;
+	FL_ASSERT(fsm_vms_on_host(f, c->host_id, NULL, 0) == 0);
+	memset(h, 0, sizeof(*h));
 	return 0;
 }
 
@@ -981,6 +995,7 @@ int fsm_apply_cmd(struct fsm *f, uint64_t index, uint64_t term, const struct fsm
 	case FSM_CMD_HOST_ADD: rv = ap_host_add(f, c); break;
 	case FSM_CMD_HOST_REMOVE: rv = ap_host_remove(f, c); break;
 	case FSM_CMD_HOST_RENAME: rv = ap_host_rename(f, c); break;
+	case FSM_CMD_HOST_FORGET: rv = ap_host_forget(f, c); break;
 	case FSM_CMD_VM_REGISTER: rv = ap_vm_register(f, c); break;
 	case FSM_CMD_VM_UNREGISTER: rv = ap_vm_unregister(f, c); break;
 	case FSM_CMD_VM_PLACE: rv = ap_vm_place(f, c); break;
@@ -1617,6 +1632,7 @@ const char *fsm_cmd_type_name(uint16_t type)
 		[FSM_CMD_SLOT_ALLOC] = "slot-alloc", [FSM_CMD_SLOT_FREE] = "slot-free",
 		[FSM_CMD_VM_END] = "vm-end", [FSM_CMD_VM_START_FAILED] = "vm-start-failed",
 		[FSM_CMD_VM_FAIL] = "vm-fail", [FSM_CMD_VM_CLEAR] = "vm-clear", [FSM_CMD_NOTE] = "note",
+		[FSM_CMD_HOST_FORGET] = "host-forget",
 	};
 	if (type >= FSM_CMD_TYPE_END || names[type] == NULL)
 		return "?";

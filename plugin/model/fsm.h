@@ -114,6 +114,8 @@ enum fsm_cmd_type {
 	FSM_CMD_VM_CLEAR,          /* uid: the operator clears FAILED and the failure history */
 	FSM_CMD_NOTE,              /* flag (enum fsm_note), host_id, reason (a host state): what the
 				      leader saw, for the event history only; nothing else changes */
+	FSM_CMD_HOST_FORGET,       /* host_id: a LEFT host's record is dropped (its id may be added
+				      again); refused unless LEFT */
 	FSM_CMD_TYPE_END
 };
 
@@ -213,6 +215,7 @@ enum fsm_ev_kind {
 	FSM_EV_VM_START_FAILED,    /* host_id gave up starting uid */
 	FSM_EV_VM_FAILED,          /* every eligible host failed: FAILED */
 	FSM_EV_VM_CLEAR,           /* the operator cleared FAILED */
+	FSM_EV_HOST_FORGET,        /* host_id's LEFT record was dropped */
 	FSM_EV_KIND_END
 };
 

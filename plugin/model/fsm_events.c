@@ -80,6 +80,7 @@ static uint8_t ev_host(const struct fsm_cmd *c, uint64_t index, uint64_t term, c
 	switch (c->type) {
 	case FSM_CMD_HOST_ADD: e->state = c->role; return FSM_EV_HOST_ADD;
 	case FSM_CMD_HOST_REMOVE: return FSM_EV_HOST_REMOVE;
+	case FSM_CMD_HOST_FORGET: return FSM_EV_HOST_FORGET;
 	case FSM_CMD_FENCE_REQUEST:
 		e->state = c->reason;
 		e->value = index;
@@ -194,6 +195,7 @@ const char *fsm_ev_kind_name(uint8_t kind)
 		[FSM_EV_VM_START_FAILED] = "vm-start-given-up",
 		[FSM_EV_VM_FAILED] = "vm-failed",
 		[FSM_EV_VM_CLEAR] = "vm-cleared",
+		[FSM_EV_HOST_FORGET] = "host-forgotten",
 	};
 	return kind > 0 && kind < FSM_EV_KIND_END ? names[kind] : "?";
 }

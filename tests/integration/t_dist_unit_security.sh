@@ -5,7 +5,7 @@
 # PrivateDevices), its sockets (AF_UNIX, AF_INET), mlockall and SCHED_RR
 # (CAP_IPC_LOCK, CAP_SYS_NICE, the @memlock and @resources system calls),
 # signals to VMs (CAP_KILL), its run and state directories, and no restart
-# after exit 3 (a duplicate host id). Skipped without systemd-analyze.
+# after exit 3 (a duplicate host id) or 4 (removed from the cluster). Skipped without systemd-analyze.
 source "$FL_ROOT/tests/lib/common.sh"
 command -v systemd-analyze >/dev/null || skip "systemd-analyze missing"
 unit=$FL_ROOT/dist/fencelockd.service
@@ -31,7 +31,7 @@ done
 ! grep -Eq '^PrivateNetwork=(yes|true)' "$unit" || fail "PrivateNetwork cuts the Raft transport"
 grep -qx 'RuntimeDirectory=fencelock' "$unit" || fail "no RuntimeDirectory (the tmpfs run_dir)"
 grep -qx 'StateDirectory=fencelock' "$unit" || fail "no StateDirectory"
-grep -qx 'RestartPreventExitStatus=3' "$unit" || fail "exit 3 (duplicate host id) is restarted"
+grep -qx 'RestartPreventExitStatus=3 4' "$unit" || fail "exit 3 (duplicate host id) or 4 (removed from the cluster) is restarted"
 # The unit is valid syntax for systemd (unknown keys are reported by verify).
 if systemd-analyze verify --help 2>/dev/null | grep -q -- '--man'; then
     v=$(systemd-analyze verify --man=no "$unit" 2>&1 | grep -v 'Command .* is not executable\|not found\|Failed to prepare filename\|Unit .* not found' || true)

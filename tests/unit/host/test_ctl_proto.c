@@ -117,6 +117,7 @@ static void every_op_encodes_to_a_request_the_decoder_accepts(void **state)
 		{.op = CTL_OP_HOST_UNDRAIN, .host_id = 2},
 		{.op = CTL_OP_VM_MOVE, .uid = "a", .host_id = 3},
 		{.op = CTL_OP_LEADER_TRANSFER},
+		{.op = CTL_OP_HOST_FORGET, .host_id = 4},
 	};
 	assert_int_equal(sizeof(reqs) / sizeof(reqs[0]), CTL_OP_COUNT);
 	for (size_t i = 0; i < CTL_OP_COUNT; i++) {
@@ -145,6 +146,7 @@ static void only_reads_are_open_to_everyone(void **state)
 	assert_true(ctl_op_mutates(CTL_OP_VM_MOVE));
 	assert_true(ctl_op_mutates(CTL_OP_QUARANTINE_CLEAR));
 	assert_true(ctl_op_mutates(CTL_OP_LEADER_TRANSFER));
+	assert_true(ctl_op_mutates(CTL_OP_HOST_FORGET));
 }
 
 static void operator_ops_check_their_fields(void **state)

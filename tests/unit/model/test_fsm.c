@@ -203,6 +203,21 @@ static void host_remove_is_refused_while_vms_are_placed_on_it(void **state)
 	assert_int_equal(host_cmd(t, FSM_CMD_HOST_REMOVE, 1), -FL_ENOENT);
 }
 
+static void only_a_left_host_is_forgotten_and_its_id_is_free_again(void **state)
+{
+	struct tf *t = *state;
+	host_add(t, 1, "a");
+	assert_int_equal(host_cmd(t, FSM_CMD_HOST_FORGET, 1), -FL_EBUSY);
+	assert_int_equal(host_cmd(t, FSM_CMD_HOST_FORGET, 2), -FL_ENOENT);
+	assert_int_equal(host_cmd(t, FSM_CMD_FENCE_REQUEST, 1), 0);
+	assert_int_equal(host_cmd(t, FSM_CMD_HOST_REMOVE, 1), 0);
+	assert_int_equal(host_cmd(t, FSM_CMD_HOST_FORGET, 1), 0);
+	assert_null(fsm_host_find(&t->f, 1));
+	assert_int_equal(fsm_check(&t->f), 0);
+	assert_int_equal(host_add(t, 1, "a2"), 0);
+	assert_int_equal(fsm_host_find(&t->f, 1)->fence_total, 0); /* a new host: no history */
+}
+
 static void left_host_rejoins_in_its_old_record_with_its_fence_history(void **state)
 {
 	struct tf *t = *state;
@@ -1156,6 +1171,7 @@ int main(void)
 		T(host_add_rejects_ids_outside_sanlock_range_and_bad_roles),
 		T(host_add_beyond_the_table_is_no_space),
 		T(host_remove_is_refused_while_vms_are_placed_on_it),
+		T(only_a_left_host_is_forgotten_and_its_id_is_free_again),
 		T(left_host_rejoins_in_its_old_record_with_its_fence_history),
 		T(host_rename_changes_the_name_unless_taken),
 		T(vm_register_stores_volumes_and_spec_unplaced),

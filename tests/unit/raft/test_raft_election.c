@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 #include <cmocka.h>
 #include "raft/fixture.h"
@@ -201,6 +202,66 @@ static void a_vote_grant_leaves_only_after_the_vote_is_durable(void **state)
 	assert_int_equal(u.n_msgs, 1);
 	assert_int_equal(u.msgs[0].type, RAFT_MSG_VOTE_RESP);
 	assert_int_equal(u.msgs[0].vote_resp.granted, 1);
+	raft_free(r);
+}
+
+/* A core for id with the configuration servers[0..n) in its bootstrap
+ * snapshot and opt.rejoining as given. */
+static struct raft *core_with(uint64_t id, const struct raft_server *servers, uint32_t n, bool rejoining)
+{
+	struct raft_options o;
+	raft_options_default(&o, id, 42 + id);
+	o.rejoining = rejoining;
+	struct raft_boot b;
+	memset(&b, 0, sizeof(b));
+	b.snapshot.config.n = n;
+	for (uint32_t i = 0; i < n; i++)
+		b.snapshot.config.servers[i] = servers[i];
+	struct raft *r = NULL;
+	assert_int_equal(raft_new(&o, &b, T0, &r), 0);
+	return r;
+}
+
+static bool grants(struct raft *r, bool pre)
+{
+	struct raft_msg m = vote_req(2, raft_id(r), 2, pre, 0, 0);
+	const struct raft_msg *o = step_and_find(r, T0 + 3 * SEC, &m, RAFT_MSG_VOTE_RESP);
+	assert_non_null(o);
+	return o->vote_resp.granted;
+}
+
+/* A joining server with nothing (no configuration yet) may have voted with
+ * a state it lost: it grants no vote, real or pre-vote, with its empty log. */
+static void a_server_its_configuration_does_not_name_grants_no_vote(void **state)
+{
+	(void)state;
+	const struct raft_server three[] = {{1, RAFT_VOTER}, {2, RAFT_VOTER}, {3, RAFT_VOTER}};
+	struct raft *r = core_with(4, NULL, 0, false);
+	assert_false(grants(r, true));
+	assert_false(grants(r, false));
+	raft_free(r);
+	r = core_with(4, three, 3, false);
+	assert_false(grants(r, false));
+	raft_free(r);
+	r = core_with(3, three, 3, false); /* the control: a member grants */
+	assert_true(grants(r, false));
+	raft_free(r);
+}
+
+/* A server rejoining under its old id after losing its state: a
+ * configuration naming it as a voter (a stale leader's, from before the
+ * removal) is not enough; once one names it a learner (the leader removed
+ * the old voter and added it back), it votes. */
+static void a_rejoining_server_votes_only_once_named_a_learner(void **state)
+{
+	(void)state;
+	const struct raft_server voter[] = {{1, RAFT_VOTER}, {2, RAFT_VOTER}, {3, RAFT_VOTER}};
+	const struct raft_server learner[] = {{1, RAFT_VOTER}, {2, RAFT_VOTER}, {3, RAFT_LEARNER}};
+	struct raft *r = core_with(3, voter, 3, true);
+	assert_false(grants(r, false));
+	raft_free(r);
+	r = core_with(3, learner, 3, true);
+	assert_true(grants(r, false));
 	raft_free(r);
 }
 
@@ -510,6 +571,8 @@ int main(void)
 		cmocka_unit_test(a_candidate_with_an_older_last_term_is_refused),
 		cmocka_unit_test(a_candidate_with_a_shorter_log_of_the_same_term_is_refused),
 		cmocka_unit_test(a_vote_grant_leaves_only_after_the_vote_is_durable),
+		cmocka_unit_test(a_server_its_configuration_does_not_name_grants_no_vote),
+		cmocka_unit_test(a_rejoining_server_votes_only_once_named_a_learner),
 		cmocka_unit_test(an_acknowledgement_out_of_order_is_refused),
 		cmocka_unit_test(election_timeouts_are_randomized_between_e_and_2e),
 		cmocka_unit_test(a_refused_candidate_does_not_restart_the_election_timer),
