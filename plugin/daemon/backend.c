@@ -550,6 +550,31 @@ static bool done_forgotten(struct fld *d, const struct fld_waiter *w)
 	return fsm_host_find(arb_fsm(d->arb), w->host_id) == NULL;
 }
 
+/* host-forget is a command a fencelock from before it would refuse to apply
+ * while this build applies it: during a rolling upgrade (a member runs
+ * another version, or has announced none) it is refused. */
+static int forget_versions_agree(struct fld *d, struct ctl_call *call)
+{
+	uint16_t lo, hi;
+	const char *mine;
+	arb_self_proto(d->arb, &lo, &hi, &mine);
+	const struct fsm *f = arb_fsm(d->arb);
+	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
+		const struct fsm_host *h = fsm_host_at(f, i);
+		struct arb_peer_proto pp;
+		if (h == NULL || h->state != FSM_HOST_JOINED || h->host_id == d->cfg.host_id)
+			continue;
+		arb_peer_proto(d->arb, h->host_id, &pp);
+		if (strcmp(pp.version, mine) != 0) {
+			ctl_call_errorf(call, "host %u (%s) runs fencelock %s, this host %s: forget a host once every member "
+					      "runs the same version",
+					h->host_id, h->name, pp.version[0] ? pp.version : "(unknown)", mine);
+			return -FL_EBUSY;
+		}
+	}
+	return 0;
+}
+
 /* A LEFT host's record goes (its row leaves hosts, status and quorum; its
  * id may be added again). Refused while it is still heard from: a removed
  * host that runs is told to stop only while its record says LEFT. */
@@ -575,6 +600,8 @@ static int op_host_forget(void *ctx, struct ctl_call *call, const struct ctl_req
 				req->host_id, h->name, (uint64_t)((now - heard) / FL_US_PER_MS));
 		return -FL_EBUSY;
 	}
+	if ((rv = forget_versions_agree(d, call)) != 0)
+		return rv;
 	struct fsm_cmd c = {.type = FSM_CMD_HOST_FORGET, .host_id = req->host_id};
 	if ((rv = fld_submit(d, call, &c)) != 0)
 		return rv;
