@@ -298,6 +298,10 @@ static void test_protocol_hook(struct arb_config *ac)
 		lo, hi, version);
 }
 
+/* The address our transport was last given for each host id beyond
+ * [peers] (sync_peers, peer_learned): one is never given twice. */
+static char peer_known[CFG_HOST_ID_MAX + 1][FSM_ADDR_MAX + 1];
+
 /* A member told the arbiter where host id listens (the join handshake):
  * the transport goes there, unless [peers] says so already. */
 static void peer_learned(void *ctx, uint32_t id, const char *addr)
@@ -310,7 +314,11 @@ static void peer_learned(void *ctx, uint32_t id, const char *addr)
 		return;
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	if (strcmp(peer_known[id], addr) == 0)
+		return;
 	int rv = raft_tcp_add_peer(d->tcp, id, ip, ntohs(sa.sin_port));
+	if (rv == 0)
+		snprintf(peer_known[id], sizeof(peer_known[id]), "%s", addr);
 	fl_notice("peer %u at %s (learned from a member): %s", id, addr, rv ? fl_strerror(rv) : "added");
 }
 
@@ -433,7 +441,7 @@ static void poll_fn(struct fl_timer *t, void *arg)
  * the FSM, and our transport must know them to talk to them. */
 static void sync_peers(struct fld *d)
 {
-	static char known[CFG_HOST_ID_MAX + 1][FSM_ADDR_MAX + 1];
+	char(*known)[FSM_ADDR_MAX + 1] = peer_known;
 	const struct fsm *f = arb_fsm(d->arb);
 	for (uint32_t i = 0; i < f->lim.max_hosts; i++) {
 		const struct fsm_host *h = fsm_host_at(f, i);
