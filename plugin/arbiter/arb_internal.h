@@ -39,6 +39,13 @@ struct arb_wmsg {
 #define ARB_VIEW_FENCED 0x2u
 #define ARB_VIEW_LEASE 0x4u
 #define ARB_VIEW_WITNESS 0x8u     /* the sender serves the disk voter */
+/* Bits 16..31 of a view's flags: the sender's [host] max_vms (0: no limit).
+ * A receiver that predates them tests only its own bits, so they travel
+ * without a new message version. */
+#define ARB_VIEW_CAP_SHIFT 16u
+_Static_assert(ARB_MAX_VMS_CAP == (UINT32_MAX >> ARB_VIEW_CAP_SHIFT), "max_vms fills the view flags' upper bits");
+_Static_assert((ARB_VIEW_QUORATE | ARB_VIEW_FENCED | ARB_VIEW_LEASE | ARB_VIEW_WITNESS) < (1u << ARB_VIEW_CAP_SHIFT),
+	       "the view's flags stay below its capacity bits");
 #define ARB_WITNESS_MAGIC 'W'     /* payload prefix: a message to or from the disk voter */
 #define ARB_WITNESS_ID FL_WITNESS_RAFT_ID
 #define ARB_OPREQ_MAGIC 'O'       /* payload prefix: an operator's request forwarded to the leader */
@@ -173,6 +180,8 @@ struct arb_leader_state {
 	uint64_t rename_us;             /* last HOST_RENAME of a placeholder name proposed */
 	uint64_t transfer_us;         /* last leadership hand-off attempt */
 	bool leader_noted;            /* our FSM_NOTE_LEADER is proposed */
+	uint32_t vms_waiting;         /* the last plan's VMs with no host that has room */
+	uint64_t waiting_noted_us;    /* when we last logged them */
 	uint64_t note_us[ARB_MAX_HOSTS + 1]; /* last FSM_NOTE about each host proposed */
 };
 

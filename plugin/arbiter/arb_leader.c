@@ -441,14 +441,35 @@ static bool host_drained(const struct arb *a, uint32_t h)
 	return fh != NULL && fh->state == FSM_HOST_JOINED && fh->quarantine_until_us == FSM_QUARANTINE_DRAINED;
 }
 
+/* VMs of failed hosts (or pending) that no candidate has room for: they
+ * wait, counted in the status and logged now and then, never placed over
+ * a host's max_vms. */
+static void leader_waiting(struct arb *a, uint64_t now)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < a->plan.n_unplaced; i++)
+		n += a->plan.unplaced[i].reason == PLC_NO_CANDIDATE;
+	if (n > 0 && (n != a->ldr.vms_waiting || now - a->ldr.waiting_noted_us >= 60u * FL_US_PER_S)) {
+		fl_notice("host %" PRIu64 ": %u VMs wait for a host: every candidate is at its max_vms or none is UP",
+			  a->cfg.host_id, n);
+		a->ldr.waiting_noted_us = now;
+	}
+	a->ldr.vms_waiting = n;
+}
+
 static void leader_place(struct arb *a, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
 	assert_leader(a);
 	FL_ASSERT(nc >= 1); /* we are a candidate ourselves */
 	FL_ASSERT(cand[0] == a->cfg.host_id);
 	uint64_t now = arb_now(a), ct = arb_cluster_time(a);
-	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, nc, &a->cfg.plc, ct) != 0)
+	uint32_t caps[ARB_MAX_HOSTS + 1];
+	FL_ASSERT(nc <= ARB_MAX_HOSTS + 1);
+	for (uint32_t i = 0; i < nc; i++) /* [host] max_vms: ours, and what each candidate's view says */
+		caps[i] = cand[i] == a->cfg.host_id ? a->cfg.max_vms : a->view_flags[cand[i]] >> ARB_VIEW_CAP_SHIFT;
+	if (plc_compute(&a->plan, &a->fsm, failed, nf, cand, caps, nc, &a->cfg.plc, ct) != 0)
 		return;
+	leader_waiting(a, now);
 	leader_unquarantine(a, cand, nc, ct);
 	leader_mark_failed(a, now, ct);
 	for (uint32_t i = 0; i < a->plan.n_moves; i++) {

@@ -215,7 +215,7 @@ static void arb_view_send(struct arb *a, uint64_t now)
 		ok_age = now - a->leader_ok_us;
 	uint32_t flags = (a->quorate ? ARB_VIEW_QUORATE : 0) | (arb_lease_valid(a) ? ARB_VIEW_LEASE : 0) |
 			 (a->fenced_status || a->want_fenced_status ? ARB_VIEW_FENCED : 0) |
-			 (a->w.node ? ARB_VIEW_WITNESS : 0);
+			 (a->w.node ? ARB_VIEW_WITNESS : 0) | a->cfg.max_vms << ARB_VIEW_CAP_SHIFT;
 	for (uint32_t h = 1; h <= a->cfg.layout.max_hosts; h++) {
 		if (h == a->cfg.host_id || a->last_heard_us[h] == 0)
 			continue;
@@ -666,6 +666,8 @@ static int arb_check_config(const struct arb_config *c)
 		return -FL_EINVAL;
 	if (c->voters != 0 && (c->voters < 3 || c->voters > ARB_VOTERS_MAX || c->voters % 2 == 0))
 		return -FL_EINVAL;
+	if (c->max_vms > ARB_MAX_VMS_CAP)
+		return -FL_EINVAL;
 	return 0;
 }
 
@@ -853,6 +855,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->commit = r ? raft_commit_index(r) : 0;
 	out->valid_until_us = a->ls ? ls_valid_until_us(a->ls) : 0;
 	out->vms_running = arb_vms_running(a);
+	out->vms_waiting = arb_is_leader(a) ? a->ldr.vms_waiting : 0;
 	out->fences = a->ctr.fences;
 	out->takeovers = a->ctr.takeovers;
 	out->pills = a->ctr.pills;

@@ -65,9 +65,16 @@ struct arb_vm_ops {
 	void *ctx;
 };
 
+/* [host] max_vms travels to the leader in the upper 16 bits of the host's
+ * view's flags (docs/design.md, "Placement and flap damping"). */
+#define ARB_MAX_VMS_CAP 0xFFFFu
+
 struct arb_config {
 	uint64_t host_id;                 /* 1..layout.max_hosts */
 	char host_name[FL_NAME_LEN + 1];
+	/* VMs this host runs at most ([host] max_vms), 0..ARB_MAX_VMS_CAP,
+	 * 0 = no limit: the leader places no more here. */
+	uint32_t max_vms;
 	struct fl_loop *loop;
 	struct fl_bdev *bdev;             /* the shared device (its loop is `loop`) */
 	struct lay_layout layout;         /* read from the device */
@@ -300,6 +307,9 @@ struct arb_status {
 	uint8_t member;           /* enum arb_member: this host's own membership */
 	bool removed;             /* this host was removed from the cluster (told, or applied) */
 	uint32_t removed_by;      /* the leader that told us (0: we applied it ourselves) */
+	/* Leader: VMs the last placement round found no host with room for
+	 * (every candidate at its max_vms); they wait. 0 on a follower. */
+	uint32_t vms_waiting;
 };
 
 /* What this host is in its own view (arb_status's member). */

@@ -311,6 +311,8 @@ static void status_text(json_t *r, int code, const char *summary)
 	else
 		print_kv("io_timeout (T):", r, "io_timeout_s", " s");
 	print_kv("Partition tol. (P):", r, "partition_tolerance_s", " s");
+	if (json_integer_value(json_object_get(r, "vms_waiting")) > 0) /* the leader's count */
+		print_kv("VMs waiting for room:", r, "vms_waiting", " (every candidate at its max_vms)");
 	status_quorum_lines(r);
 	json_t *hosts = json_object_get(r, "hosts"), *vms = json_object_get(r, "vms");
 	print_state_counts(hosts);

@@ -72,6 +72,7 @@
 #define FLD_VM_LOG_MAX_BYTES (4ull << 20)  /* a per-VM log is rotated (one .1) past this */
 _Static_assert(FLD_MAX_VMS <= FSM_VMS_MAX, "the runtime's table is indexed by the FSM's");
 _Static_assert(FLD_MAX_VMS <= GUARD_TABLE_MAX, "every VM this host may run has a guard file entry");
+_Static_assert(CFG_MAX_VMS_MAX <= ARB_MAX_VMS_CAP, "[host] max_vms fits the view's 16 bits");
 
 /* A restart policy from the public enum (as a control request carries it)
  * to the replicated state's encoding, where 0 means "none" so that a zeroed

@@ -366,6 +366,7 @@ static int create_arbiter(struct fld *d, struct raft_config *boot)
 	ac.limits.max_hosts = d->layout.max_hosts;
 	ac.limits.max_slots = d->layout.volume_slots;
 	ac.limits.max_vms = FL_MIN(ac.limits.max_vms, FLD_MAX_VMS);
+	ac.max_vms = d->cfg.max_vms; /* 0: no limit; the leader learns it from our views */
 	ac.plc.include_unplaced = false; /* a VM runs where its wrapper asked, or where recovery puts it */
 	ac.vm = vmrt_ops(d);
 	ac.wall_us = wall_clock_us;

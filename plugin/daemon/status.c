@@ -195,6 +195,23 @@ static void snap_vm(const struct fld *d, struct fld_snap *s, const struct fsm_vm
 	}
 }
 
+/* A VM still placed on a host this host sees DEAD or FENCED waits for the
+ * leader to place it elsewhere: for a moment in a failover, for as long as
+ * no host has room ([host] max_vms). */
+static void snap_waiting(struct fld_snap *s)
+{
+	bool gone[CFG_HOST_ID_MAX + 1] = {false};
+	for (uint32_t i = 0; i < s->n_hosts; i++)
+		if (s->hosts[i].id <= CFG_HOST_ID_MAX)
+			gone[s->hosts[i].id] = s->hosts[i].state == CLS_DEAD || s->hosts[i].state == CLS_FENCED;
+	for (uint32_t i = 0; i < s->n_vms; i++) {
+		struct fld_snap_vm *vm = &s->vms[i];
+		if (vm->desired_host <= CFG_HOST_ID_MAX && gone[vm->desired_host] && !vm->failed &&
+		    (strcmp(vm->state, "PLACED") == 0 || strcmp(vm->state, "RUNNING") == 0))
+			vm->state = "WAITING";
+	}
+}
+
 static int snap_vms(const struct fld *d, struct fld_snap *s)
 {
 	const struct fsm *f = arb_fsm(d->arb);
@@ -218,6 +235,7 @@ static int snap_vms(const struct fld *d, struct fld_snap *s)
 	}
 	FL_ASSERT(s->n_vms == n);
 	FL_ASSERT(used < pool);
+	snap_waiting(s);
 	return 0;
 }
 
@@ -550,6 +568,7 @@ static int read_status(void *ctx, struct ctl_call *call, const struct ctl_req *r
 	json_object_set_new(r, "hosts", hosts_json(s));
 	json_object_set_new(r, "vms", vms_here_json(d, s));
 	json_object_set_new(r, "vms_registered", json_integer(s->n_vms));
+	json_object_set_new(r, "vms_waiting", s->leader ? json_integer(st->vms_waiting) : json_null());
 	json_t *failed = json_array();
 	for (uint32_t i = 0; i < s->n_vms; i++)
 		if (s->vms[i].failed)

@@ -81,6 +81,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "control_reserved_clients", KIND_U32, NUM_FIELD(control_reserved_clients), 1, 4096, false},
 	{"host", "vm_log_dir", KIND_PATH, STR_FIELD(vm_log_dir), 0, 0, false},
 	{"cluster", "voters", KIND_U32, NUM_FIELD(voters), 3, 7, false},
+	{"host", "max_vms", KIND_U32, NUM_FIELD(max_vms), 1, CFG_MAX_VMS_MAX, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */

@@ -73,6 +73,7 @@ struct fl_config {
 	uint32_t rt_priority;             /* its SCHED_RR priority, 1..99 */
 	bool lock_memory;                 /* mlockall(MCL_CURRENT | MCL_FUTURE) (default yes) */
 	char vm_log_dir[CFG_PATH_MAX];    /* stdout/stderr of VMs we start; "" = state_dir/vm-logs */
+	uint32_t max_vms;                 /* VMs the leader places here at most, 1..CFG_MAX_VMS_MAX; 0 = no limit */
 	/* [peers]: empty when this host joins an existing cluster */
 	uint32_t n_peers;
 	struct cfg_peer peers[CFG_PEERS_MAX];
@@ -88,6 +89,8 @@ int cfg_load(const char *path, struct fl_config *cfg, char *err, size_t errlen);
 int cfg_load_string(const char *name, const char *text, struct fl_config *cfg,
 		    char *err, size_t errlen);
 
+/* [host] max_vms at most (it travels in 16 bits: plugin/arbiter/arbiter.h). */
+#define CFG_MAX_VMS_MAX 65535u
 #define CFG_KEY_BYTES 32u
 
 /* Reads a cluster key file (as written by `fencelock keygen`): a regular

@@ -43,7 +43,8 @@ int plc_plan_init(struct plc_plan *p, const struct fsm_limits *l)
 	p->unplaced = calloc(l->max_vms, sizeof(*p->unplaced));
 	p->cand = calloc(l->max_hosts, sizeof(*p->cand));
 	p->load = calloc(l->max_hosts, sizeof(*p->load));
-	if (p->moves == NULL || p->unplaced == NULL || p->cand == NULL || p->load == NULL) {
+	p->cap = calloc(l->max_hosts, sizeof(*p->cap));
+	if (p->moves == NULL || p->unplaced == NULL || p->cand == NULL || p->load == NULL || p->cap == NULL) {
 		plc_plan_free(p);
 		return -FL_ENOMEM;
 	}
@@ -57,6 +58,7 @@ void plc_plan_free(struct plc_plan *p)
 	free(p->unplaced);
 	free(p->cand);
 	free(p->load);
+	free(p->cap);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -68,9 +70,10 @@ static bool id_in(const uint32_t *ids, uint32_t n, uint32_t id)
 	return false;
 }
 
-/* Keeps the usable candidates, sorted by host_id, with their current load. */
-static void candidates_build(struct plc_plan *p, const struct fsm *f, const uint32_t *failed,
-			     uint32_t n_failed, const uint32_t *candidates, uint32_t n_cand, uint64_t now_us)
+/* Keeps the usable candidates, sorted by host_id, with their capacity and
+ * current load. */
+static void candidates_build(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
+			     const uint32_t *candidates, const uint32_t *caps, uint32_t n_cand, uint64_t now_us)
 {
 	p->n_cand = 0;
 	for (uint32_t i = 0; i < n_cand; i++) {
@@ -82,21 +85,34 @@ static void candidates_build(struct plc_plan *p, const struct fsm *f, const uint
 			continue;
 		FL_ASSERT(p->n_cand < p->max_hosts);
 		uint32_t k = p->n_cand++;
-		for (; k > 0 && p->cand[k - 1] > id; k--)   /* insertion sort: ascending ids */
+		for (; k > 0 && p->cand[k - 1] > id; k--) {  /* insertion sort: ascending ids */
 			p->cand[k] = p->cand[k - 1];
+			p->cap[k] = p->cap[k - 1];
+		}
 		p->cand[k] = id;
+		p->cap[k] = caps != NULL ? caps[i] : 0;
 	}
 	for (uint32_t i = 0; i < p->n_cand; i++)
 		p->load[i] = fsm_vms_on_host(f, p->cand[i], NULL, 0);
 }
 
-/* The least-loaded candidate under the limit that has not already failed
+/* What candidate i takes at most: the smaller of its own capacity and the
+ * cluster's per-host limit; 0 = no limit. */
+static uint32_t cand_limit(const struct plc_plan *p, uint32_t max_per_host, uint32_t i)
+{
+	if (p->cap[i] == 0)
+		return max_per_host;
+	return max_per_host == 0 ? p->cap[i] : FL_MIN(p->cap[i], max_per_host);
+}
+
+/* The least-loaded candidate under its limit that has not already failed
  * to start vm (ties: lowest id), or -1. */
 static int candidate_pick(const struct plc_plan *p, uint32_t max_per_host, const struct fsm_vm *vm)
 {
 	int best = -1;
 	for (uint32_t i = 0; i < p->n_cand; i++) {
-		if ((max_per_host != 0 && p->load[i] >= max_per_host) || fsm_vm_failed_on(vm, p->cand[i]))
+		uint32_t limit = cand_limit(p, max_per_host, i);
+		if ((limit != 0 && p->load[i] >= limit) || fsm_vm_failed_on(vm, p->cand[i]))
 			continue;
 		if (best < 0 || p->load[i] < p->load[best])
 			best = (int)i;
@@ -127,7 +143,8 @@ static uint8_t unplaced_reason(const struct plc_plan *p, const struct fsm *f, co
 }
 
 int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
-		const uint32_t *candidates, uint32_t n_cand, const struct plc_params *pp, uint64_t now_us)
+		const uint32_t *candidates, const uint32_t *caps, uint32_t n_cand, const struct plc_params *pp,
+		uint64_t now_us)
 {
 	FL_ASSERT(p != NULL);
 	FL_ASSERT(f != NULL);
@@ -140,7 +157,7 @@ int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed,
 	if (n_failed > f->lim.max_hosts || n_cand > f->lim.max_hosts || plc_params_check(pp) != 0 ||
 	    (n_failed > 0 && failed == NULL) || (n_cand > 0 && candidates == NULL))
 		return -FL_EINVAL;
-	candidates_build(p, f, failed, n_failed, candidates, n_cand, now_us);
+	candidates_build(p, f, failed, n_failed, candidates, caps, n_cand, now_us);
 	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(f, i);
 		if (vm == NULL || vm->failed)
@@ -160,6 +177,8 @@ int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed,
 		p->moves[p->n_moves++] = (struct plc_move){.vm_idx = i, .from_host = vm->desired_host,
 							   .to_host = p->cand[c], .incarnation = vm->incarnation};
 		p->load[c]++;
+		FL_ASSERT(cand_limit(p, pp->max_vms_per_host, (uint32_t)c) == 0 ||
+			  p->load[c] <= cand_limit(p, pp->max_vms_per_host, (uint32_t)c));
 	}
 	FL_ASSERT(p->n_moves + p->n_unplaced <= p->max_vms);
 	return 0;

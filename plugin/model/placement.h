@@ -28,7 +28,7 @@
 #include "plugin/model/fsm.h"
 
 struct plc_params {
-	uint32_t max_vms_per_host;  /* 0 = no limit */
+	uint32_t max_vms_per_host;  /* 0 = no limit, for every host (each may have its own: plc_compute's caps) */
 	bool include_unplaced;      /* also place restart=always VMs with no host */
 	uint32_t flap_fences;       /* N: quarantine at N fences in the window (1..FSM_FENCE_HISTORY) */
 	uint64_t flap_window_us;    /* the window (1 h) */
@@ -65,6 +65,7 @@ struct plc_plan {
 	struct plc_unplaced *unplaced;  /* [max_vms] */
 	uint32_t *cand;                 /* [max_hosts] candidate ids, ascending */
 	uint32_t *load;                 /* [max_hosts] VMs placed on cand[i] */
+	uint32_t *cap;                  /* [max_hosts] VMs cand[i] takes at most, 0 = no limit of its own */
 	uint32_t n_cand;
 };
 
@@ -83,10 +84,15 @@ void plc_plan_free(struct plc_plan *p);
  * onto candidates[0..n_cand) (any order, duplicates ignored; candidates that
  * are not JOINED, have a fence pending, are quarantined at now_us, or are
  * also failed are dropped: the FSM would refuse them). VMs are taken in FSM table order. Fills p (previous contents
- * discarded). Returns 0, or -FL_EINVAL for sets larger than the host table
- * or bad parameters. */
+ * discarded). caps (NULL: none) gives each candidate's own capacity, caps[i]
+ * for candidates[i], 0 = no limit ([host] max_vms): a candidate with as many
+ * VMs placed as its capacity (or pp->max_vms_per_host, the smaller) is
+ * skipped, and a VM no candidate has room for is left unplaced
+ * (PLC_NO_CANDIDATE), never put over a limit. Returns 0, or -FL_EINVAL for
+ * sets larger than the host table or bad parameters. */
 FL_MUST_CHECK int plc_compute(struct plc_plan *p, const struct fsm *f, const uint32_t *failed, uint32_t n_failed,
-		const uint32_t *candidates, uint32_t n_cand, const struct plc_params *pp, uint64_t now_us);
+		const uint32_t *candidates, const uint32_t *caps, uint32_t n_cand, const struct plc_params *pp,
+		uint64_t now_us);
 
 /* Builds the VM_PLACE command for move m of a plan computed on f. */
 void plc_move_cmd(const struct fsm *f, const struct plc_move *m, uint64_t stamp_us, struct fsm_cmd *out);

@@ -40,6 +40,7 @@ struct simhost {
 	struct arb *arb;
 	bool up, paused;
 	uint32_t vm_table;           /* its FSM's VM table at the next boot; 0: SIMCL_VM_TABLE */
+	uint32_t max_vms;            /* its [host] max_vms at the next boot; 0: no limit */
 	struct simcl_death *deaths;
 };
 
@@ -273,6 +274,7 @@ static void simhost_boot(struct simcl *c, struct simhost *h)
 	/* Tables for the VMs a simulated cluster registers, not the daemon's
 	 * 10,240: a 128-host run holds 256 arbiters in one process. */
 	cfg.limits.max_vms = h->vm_table != 0 ? h->vm_table : SIMCL_VM_TABLE;
+	cfg.max_vms = h->max_vms;
 	cfg.limits.spec_max_bytes = SIMCL_SPEC_MAX;
 	cfg.snapshot_every = c->p.snapshot_every;
 	cfg.voters = c->p.voters;
@@ -528,6 +530,14 @@ void simcl_set_vm_table(struct simcl *c, uint32_t h, uint32_t max_vms)
 	FL_ASSERT(h <= c->p.hosts);
 	FL_ASSERT(max_vms == 0 || max_vms >= SIMCL_MAX_VMS);
 	c->hosts[h].vm_table = max_vms;
+}
+
+void simcl_set_max_vms(struct simcl *c, uint32_t h, uint32_t max_vms)
+{
+	FL_ASSERT(h >= 1);
+	FL_ASSERT(h <= c->p.hosts);
+	FL_ASSERT(max_vms <= ARB_MAX_VMS_CAP);
+	c->hosts[h].max_vms = max_vms;
 }
 
 void simcl_restart(struct simcl *c, uint32_t h)

@@ -68,6 +68,8 @@ void simcl_restart(struct simcl *c, uint32_t h);
  * SIMCL_VM_TABLE), as a build with other table sizes would: the snapshots
  * of the others' FSMs are foreign to it. */
 void simcl_set_vm_table(struct simcl *c, uint32_t h, uint32_t max_vms);
+/* Host h boots next with [host] max_vms = max_vms (0: no limit). */
+void simcl_set_max_vms(struct simcl *c, uint32_t h, uint32_t max_vms);
 /* Starts host h (not in the bootstrap configuration) empty and has the
  * leader add it: a host joining a running cluster. false without a leader. */
 bool simcl_join(struct simcl *c, uint32_t h);

@@ -169,6 +169,26 @@ static void voters_is_3_5_or_7_and_defaults_to_5(void **state)
 	}
 }
 
+/* [host] max_vms: absent is no limit; 1..65535; anything else names the key. */
+static void max_vms_is_a_count_or_absent(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_load_string("fencelock.conf", example, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.max_vms, 0);
+	assert_int_equal(load_edited("name = h1\n", "name = h1\nmax_vms = 100\n"), 0);
+	assert_int_equal(cfg.max_vms, 100);
+	assert_int_equal(load_edited("name = h1\n", "name = h1\nmax_vms = 65535\n"), 0);
+	assert_int_equal(cfg.max_vms, 65535);
+	const char *bad[] = {"0", "65536", "-1", "4294967297", "10 VMs", "1e3", "0x10", "", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[96];
+		snprintf(line, sizeof(line), "name = h1\nmax_vms = %s\n", bad[i]);
+		assert_int_equal(load_edited("name = h1\n", line), -FL_EINVAL);
+		if (strstr(err, "[host] max_vms") == NULL)
+			fail_msg("max_vms = '%s': %s", bad[i], err);
+	}
+}
+
 static void an_unknown_key_is_refused(void **state)
 {
 	(void)state;
@@ -395,6 +415,7 @@ int main(void)
 		cmocka_unit_test(a_host_id_out_of_range_names_file_line_and_key),
 		cmocka_unit_test(an_unknown_key_is_refused),
 		cmocka_unit_test(voters_is_3_5_or_7_and_defaults_to_5),
+		cmocka_unit_test(max_vms_is_a_count_or_absent),
 		cmocka_unit_test(an_unknown_section_is_refused_even_when_empty),
 		cmocka_unit_test(a_key_outside_any_section_is_refused),
 		cmocka_unit_test(a_key_set_twice_is_refused),

@@ -25,6 +25,7 @@ struct tp {
 	struct plc_params pp;
 	uint64_t index;
 	uint64_t now_us;
+	const uint32_t *caps;   /* per-candidate capacities for plan(), NULL: none */
 };
 
 static int setup(void **state)
@@ -84,7 +85,7 @@ static void vms_on(struct tp *t, const char *prefix, uint32_t n, uint32_t host, 
 
 static int plan(struct tp *t, const uint32_t *failed, uint32_t nf, const uint32_t *cand, uint32_t nc)
 {
-	return plc_compute(&t->plan, &t->f, failed, nf, cand, nc, &t->pp, t->now_us);
+	return plc_compute(&t->plan, &t->f, failed, nf, cand, t->caps, nc, &t->pp, t->now_us);
 }
 
 static uint32_t moved_to(const struct tp *t, uint32_t host)
@@ -309,6 +310,50 @@ static void per_host_limit_is_respected_and_the_overflow_reported(void **state)
 	assert_int_equal(moved_to(t, 3), 2);
 	assert_int_equal(t->plan.n_unplaced, 1);
 	assert_int_equal(t->plan.unplaced[0].reason, PLC_NO_CANDIDATE);
+}
+
+/* [host] max_vms: each candidate's own capacity, counting what it runs
+ * already; the VMs spread over the hosts with room and the rest wait. */
+static void each_host_capacity_is_respected_and_the_rest_wait(void **state)
+{
+	struct tp *t = *state;
+	hosts(t, 4);
+	vms_on(t, "old", 2, 2, FSM_RESTART_ALWAYS);
+	vms_on(t, "vm", 10, 1, FSM_RESTART_ALWAYS);
+	uint32_t failed[] = {1}, cand[] = {4, 2, 3}, caps[] = {3, 3, 0};
+	t->caps = caps; /* host 2 holds 2 of its 3, host 4 3, host 3 no limit */
+	assert_int_equal(plan(t, failed, 1, cand, 3), 0);
+	assert_int_equal(moved_to(t, 2), 1);
+	assert_int_equal(moved_to(t, 4), 3);
+	assert_int_equal(moved_to(t, 3), 6);
+	assert_int_equal(t->plan.n_unplaced, 0);
+	/* Every host with a limit: what does not fit waits (no candidate), none is put over a limit. */
+	uint32_t caps2[] = {3, 3, 2};
+	t->caps = caps2;
+	assert_int_equal(plan(t, failed, 1, cand, 3), 0);
+	assert_int_equal(moved_to(t, 2), 1);
+	assert_int_equal(moved_to(t, 4), 3);
+	assert_int_equal(moved_to(t, 3), 2);
+	assert_int_equal(t->plan.n_moves, 6);
+	assert_int_equal(t->plan.n_unplaced, 4);
+	for (uint32_t i = 0; i < t->plan.n_unplaced; i++) {
+		assert_int_equal(t->plan.unplaced[i].reason, PLC_NO_CANDIDATE);
+		assert_int_equal(t->plan.unplaced[i].from_host, 1);
+	}
+	/* The cluster's limit and a host's own: the smaller counts. */
+	t->pp.max_vms_per_host = 1;
+	assert_int_equal(plan(t, failed, 1, cand, 3), 0);
+	assert_int_equal(moved_to(t, 2), 0); /* holds 2 already */
+	assert_int_equal(moved_to(t, 4), 1);
+	assert_int_equal(moved_to(t, 3), 1);
+	/* A host at capacity is skipped even when it is the least loaded by id order. */
+	t->pp.max_vms_per_host = 0;
+	uint32_t caps3[] = {0, 2, 0};
+	t->caps = caps3;
+	assert_int_equal(plan(t, failed, 1, cand, 3), 0);
+	assert_int_equal(moved_to(t, 2), 0);
+	assert_int_equal(moved_to(t, 3) + moved_to(t, 4), 10);
+	assert_true(moved_to(t, 3) == 5 && moved_to(t, 4) == 5);
 }
 
 static void vms_on_healthy_hosts_are_not_touched(void **state)
@@ -572,6 +617,7 @@ int main(void)
 		T(restart_never_vms_are_reported_and_stay),
 		T(with_no_candidate_vms_stay_unplaced_and_are_reported),
 		T(per_host_limit_is_respected_and_the_overflow_reported),
+		T(each_host_capacity_is_respected_and_the_rest_wait),
 		T(vms_on_healthy_hosts_are_not_touched),
 		T(unplaced_vms_are_placed_only_when_asked),
 		T(oversized_sets_and_bad_parameters_are_invalid),

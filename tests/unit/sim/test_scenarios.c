@@ -101,6 +101,52 @@ static void a_crashed_hosts_vms_run_elsewhere_once(void **state)
 	simcl_free(c);
 }
 
+/* [host] max_vms 4 on each of 4 hosts with 12 VMs: a crashed host's VMs
+ * spread over the survivors up to their capacity, never past it; after a
+ * second crash the VMs no host has room for wait (counted by the leader),
+ * and none runs twice. */
+static void capacity_spreads_a_crashed_hosts_vms_and_the_rest_wait(void **state)
+{
+	(void)state;
+	struct simcl_params p = {.hosts = 4, .vms = 12, .seed = 7, .io_timeout_ms = 1000, .p_us = S(10),
+				 .max_drift_ppm = 200};
+	struct simcl *c = simcl_new(&p);
+	for (uint32_t h = 1; h <= 4; h++)
+		simcl_set_max_vms(c, h, 4);
+	simcl_start_all(c);
+	assert_true(simcl_register_vms(c, S(30)));
+	assert_true(simcl_wait_all_running(c, S(30)));
+	for (uint32_t h = 1; h <= 4; h++)
+		assert_true(vms_on(c, h, 12) <= 4);
+	uint32_t v1 = only_host(c, 0);
+	assert_true(vms_on(c, v1, 12) > 0);
+	simcl_crash(c, v1);
+	until_moved_off(c, v1, 12, S(30));
+	simcl_run_for(c, S(5));
+	every_vm_runs_once(c, 12);
+	for (uint32_t h = 1; h <= 4; h++)
+		assert_true(h == v1 || vms_on(c, h, 12) == 4); /* 12 VMs on 3 hosts of 4 */
+	uint32_t v2 = v1 % 4 + 1;
+	simcl_crash(c, v2);
+	simcl_run_for(c, S(30));
+	uint32_t running = 0;
+	for (uint32_t h = 1; h <= 4; h++) {
+		if (h == v1 || h == v2)
+			continue;
+		assert_int_equal(vms_on(c, h, 12), 4);
+		running += 4;
+	}
+	for (uint32_t v = 0; v < 12; v++)
+		assert_true(simvm_instances(simcl_vms(c), v) <= 1);
+	uint32_t l = simcl_leader(c);
+	assert_true(l != 0);
+	struct arb_status st;
+	arb_status(simcl_arb(c, l), &st);
+	assert_int_equal(st.vms_waiting, 12 - running);
+	no_violations(c);
+	simcl_free(c);
+}
+
 static void a_network_blip_shorter_than_p_restarts_nothing(void **state)
 {
 	(void)state;
@@ -699,6 +745,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_cluster_forms_and_runs_every_vm_once),
 		cmocka_unit_test(a_crashed_hosts_vms_run_elsewhere_once),
+		cmocka_unit_test(capacity_spreads_a_crashed_hosts_vms_and_the_rest_wait),
 		cmocka_unit_test(a_network_blip_shorter_than_p_restarts_nothing),
 		cmocka_unit_test(a_partition_longer_than_p_fences_the_host_and_moves_its_vms),
 		cmocka_unit_test(lost_storage_kills_vms_by_f_and_moves_them_after_d),
