@@ -27,7 +27,11 @@
 #      of hosts (3, 16, 64, 128) in the simulator (bench/failover_hosts.sh; table,
 #      CSV and plot in BUILD/bench; skip with BENCH_SKIP_HOSTS=1; about 5 min),
 #      and with 3, 16 and 32 real daemons in network namespaces (root; FH_SKIP_REAL=1
-#      skips them; about 4 min more).
+#      skips them; about 4 min more);
+#  10. mass failover: N = 1, 10, 50, 100 fake VMs on one host of three real
+#      daemons, the host crashed, the time until every VM runs elsewhere
+#      (bench/mass_failover.sh; table, CSV and plot build/bench/mass-failover.png;
+#      skip with BENCH_SKIP_MASS=1; about 4 min).
 set -uo pipefail
 build=${1:-build}
 B=$(cd "$build" && pwd)
@@ -114,4 +118,9 @@ if [ "${BENCH_SKIP_HOSTS:-0}" != 1 ]; then
     echo
     echo "== 9. failover and hand-over vs hosts in the simulator: 3, 16, 64, 128 hosts"
     bash bench/failover_hosts.sh "$build"
+fi
+if [ "${BENCH_SKIP_MASS:-0}" != 1 ]; then
+    echo
+    echo "== 10. mass failover: crash -> every VM running elsewhere, by VMs on the crashed host (1, 10, 50, 100)"
+    bash bench/mass_failover.sh "$build"  # timing: run make bench under flock /tmp/fl-heavy.lock
 fi

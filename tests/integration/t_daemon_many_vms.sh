@@ -75,6 +75,8 @@ if [ "$nvm" -gt 2048 ]; then
     echo "h3: $snap"
 fi
 for i in 1 2 3; do
-    echo "h$i: $(awk '/^VmRSS/ {print $2 / 1024 " MB resident"}' "/proc/${DPID[$i]}/status")"
+    lat=$("$FL" -s "$(dl_sock "$i")" metrics | awk -F'[ "]' '/^fencelock_renewal_lateness_recent_seconds\{quantile="(0.99|1)"\}/ {
+        printf "%s%.1f", sep, $NF * 1000; sep = " / " }')
+    echo "h$i: $(awk '/^VmRSS/ {print $2 / 1024 " MB resident"}' "/proc/${DPID[$i]}/status"), renewal lateness p99 / max of the last renewals: $lat ms"
 done
 exit 0
