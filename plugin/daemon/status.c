@@ -450,6 +450,12 @@ static int uid_cmp(const void *a, const void *b)
 	return strcmp((*(const struct fld_snap_vm *const *)a)->uid, (*(const struct fld_snap_vm *const *)b)->uid);
 }
 
+/* A page ends past CTL_PAGE_BYTES, so the VM that ends it must still fit a
+ * reply beside it (vm_reply_bytes at its largest). */
+_Static_assert(CTL_PAGE_BYTES + 1024u + CTL_VOLUMES_MAX * (4u * (CTL_PATH_MAX + FSM_VOLID_MAX) + 256u) + 4096u <=
+		       CTL_REPLY_MAX_BYTES,
+	       "a page and the VM that ends it fit one reply");
+
 /* A generous bound on the bytes one VM takes in a vms or leases reply:
  * its paths and identities appear twice and JSON escaping may double them. */
 static size_t vm_reply_bytes(const struct fld_snap *s, const struct fld_snap_vm *vm)
