@@ -42,6 +42,7 @@
 enum { JOIN_HELLO = 1, JOIN_MEMBERS = 2, JOIN_REMOVED = 3 };
 #define JOIN_FLAG_REJOIN 0x1u
 #define JOIN_HELLO_BYTES (1u + 1u + 1u + 8u)
+#define JOIN_REMOVED_BYTES (1u + 1u + 8u) /* kind, version, the leader's term */
 #define JOIN_ENTRY_MAX (4u + 1u + FSM_ADDR_MAX)
 #define JOIN_MEMBERS_MAX (1u + 1u + 4u + ARB_MAX_HOSTS * JOIN_ENTRY_MAX)
 
@@ -96,8 +97,8 @@ static bool join_tell_removed(struct arb *a, uint64_t to, uint64_t now)
 		fl_notice("host %" PRIu64 ": host %" PRIu64 " (%s), which was removed, is still running: telling it",
 			  a->cfg.host_id, to, h->name);
 	a->join.told_us[to] = now;
-	uint8_t b[1 + 8] = {JOIN_REMOVED};
-	fl_put_le64(b + 1, raft_term(r));
+	uint8_t b[JOIN_REMOVED_BYTES] = {JOIN_REMOVED, 1};
+	fl_put_le64(b + 2, raft_term(r));
 	join_send(a, to, b, sizeof(b));
 	return true;
 }
@@ -158,7 +159,11 @@ static void join_on_hello(struct arb *a, uint64_t from, const uint8_t *b, uint32
 
 static void join_on_members(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len)
 {
-	if (len < 6)
+	/* Only a host that asked (a joiner: HELLO goes out only while it is not
+	 * settled) takes a member list: a settled member learns addresses from
+	 * the replicated state, and a list from a peer would point its
+	 * transport wherever that peer chose. */
+	if (len < 6 || arb_join_settled(a))
 		return;
 	uint32_t n = fl_get_le32(b + 2), off = 6;
 	for (uint32_t i = 0; i < n && i < ARB_MAX_HOSTS; i++) {
@@ -186,11 +191,22 @@ static void join_on_members(struct arb *a, uint64_t from, const uint8_t *b, uint
 static void join_on_removed(struct arb *a, uint64_t from, const uint8_t *b, uint32_t len)
 {
 	struct raft *r = a->node ? raft_node_core(a->node) : NULL;
-	if (len != 9 || r == NULL || a->join.removed)
+	if (len != JOIN_REMOVED_BYTES || r == NULL || a->join.removed)
 		return;
-	uint64_t term = fl_get_le64(b + 1);
+	uint64_t term = fl_get_le64(b + 2);
 	if (term < raft_term(r))
 		return; /* from a deposed leader: not believed */
+	/* Believed from the leader we follow, in its term; or, once we hear no
+	 * leader (a removed host gets no appends), from a member of our state.
+	 * Never from another host while a leader is heard, whatever term it
+	 * claims: one message would stop a healthy host. */
+	const struct fsm_host *h = fsm_host_find(&a->fsm, (uint32_t)from);
+	bool from_leader = raft_leader(r) == from && term == raft_term(r);
+	bool member = h != NULL && h->state == FSM_HOST_JOINED;
+	if (!from_leader && (a->quorate || !member)) {
+		arb_reject(a, from, false, "removal notice");
+		return;
+	}
 	a->join.removed = true;
 	a->join.removed_by = (uint32_t)from;
 	fl_notice("host %" PRIu64 ": the leader (host %" PRIu64 ", term %" PRIu64 ") says this host was removed from "
