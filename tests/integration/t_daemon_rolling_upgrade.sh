@@ -82,7 +82,8 @@ wait_for 10 grep -q "refusing host 3: it speaks cluster protocol 5..5 (fencelock
     fail "h1 did not refuse h3: $(grep -i protocol "$T/h1/log" | tail -3)"
 wait_for 10 grep -q "refusing host 1: it speaks cluster protocol 3..4" "$T/h3/log" ||
     fail "h3 did not refuse h1: $(grep -i protocol "$T/h3/log" | tail -3)"
-dl_json 1 hosts | jq -e '.hosts[] | select(.id == 3) | .protocol_refused and .protocol == null' >/dev/null ||
+# The log line comes first; the published status follows within a publish period.
+wait_for 3 eval "dl_json 1 hosts | jq -e '.hosts[] | select(.id == 3) | .protocol_refused and .protocol == null' >/dev/null" ||
     fail "h1's hosts does not show h3 refused: $(dl_json 1 hosts)"
 sleep 2
 st 3 | jq -e '.quorate == false' >/dev/null || fail "the refused h3 is quorate: $(st 3)"
