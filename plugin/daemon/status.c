@@ -215,9 +215,9 @@ static void snap_waiting(struct fld_snap *s)
 static int snap_vms(const struct fld *d, struct fld_snap *s)
 {
 	const struct fsm *f = arb_fsm(d->arb);
-	uint32_t n = 0;
+	uint32_t n = 0, end = fsm_vm_scan_end(f);
 	size_t pool = 1;
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+	for (uint32_t i = 0; i < end; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(f, i);
 		for (uint32_t k = 0; vm != NULL && k < vm->nvol; k++)
 			pool += strlen(vm->vol[k].path) + 1 + strlen(vm->vol[k].id) + 1;
@@ -228,7 +228,7 @@ static int snap_vms(const struct fld *d, struct fld_snap *s)
 	if (s->vms == NULL || s->pool == NULL)
 		return -FL_ENOMEM;
 	size_t used = 0;
-	for (uint32_t i = 0; i < f->lim.max_vms; i++) {
+	for (uint32_t i = 0; i < end; i++) {
 		const struct fsm_vm *vm = fsm_vm_at(f, i);
 		if (vm != NULL)
 			snap_vm(d, s, vm, i, &used);

@@ -220,7 +220,8 @@ struct dvm *vmrt_find(struct fld *d, const char *uid)
 
 bool vmrt_any_active(const struct fld *d)
 {
-	for (uint32_t i = 0; i < FLD_MAX_VMS; i++)
+	uint32_t end = FL_MIN(fsm_vm_scan_end(arb_fsm(d->arb)), FLD_MAX_VMS);
+	for (uint32_t i = 0; i < end; i++)
 		if (d->vms[i].state != DVM_NONE)
 			return true;
 	return false;
@@ -1262,6 +1263,7 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 	struct fld *d = ctx;
 	if (idx >= FLD_MAX_VMS)
 		return -FL_ENOSPC;
+	FL_ASSERT(idx < fsm_vm_scan_end(arb_fsm(d->arb))); /* the polls scan no further */
 	struct dvm *v = &d->vms[idx];
 	FL_ASSERT(incarnation > 0);
 	FL_ASSERT(vm != NULL);
@@ -1331,8 +1333,8 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 /* The starts op_start left to us: at most FLD_SPAWNS_PER_POLL per call. */
 static void spawn_due_vms(struct fld *d)
 {
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < FLD_MAX_VMS && n < FLD_SPAWNS_PER_POLL; i++) {
+	uint32_t n = 0, end = FL_MIN(fsm_vm_scan_end(arb_fsm(d->arb)), FLD_MAX_VMS);
+	for (uint32_t i = 0; i < end && n < FLD_SPAWNS_PER_POLL; i++) {
 		struct dvm *v = &d->vms[i];
 		if (!v->spawn_due || v->spawn_job != NULL)
 			continue; /* not due, or a start of an earlier incarnation still on the worker */
@@ -1356,6 +1358,7 @@ static void op_kill(void *ctx, uint32_t idx, uint64_t incarnation, uint64_t dead
 	struct fld *d = ctx;
 	if (idx >= FLD_MAX_VMS)
 		return;
+	FL_ASSERT(idx < fsm_vm_scan_end(arb_fsm(d->arb))); /* the polls scan no further */
 	struct dvm *v = &d->vms[idx];
 	uint64_t now = fl_now_us(d->loop);
 	d->m.vm_kills++;
@@ -1604,7 +1607,10 @@ static void end_resubmit(struct fld *d, struct dvm *v, const struct fsm_vm *vm, 
 void vmrt_poll(struct fld *d, uint64_t now)
 {
 	spawn_due_vms(d);
-	for (uint32_t i = 0; i < FLD_MAX_VMS; i++) {
+	/* Runtime state exists only at entries the FSM has used: the 20 ms poll
+	 * scans those, not the whole 10,240-entry table. */
+	uint32_t end = FL_MIN(fsm_vm_scan_end(arb_fsm(d->arb)), FLD_MAX_VMS);
+	for (uint32_t i = 0; i < end; i++) {
 		struct dvm *v = &d->vms[i];
 		const struct fsm_vm *vm = fsm_vm_at(arb_fsm(d->arb), i);
 		end_resubmit(d, v, vm, now);

@@ -1463,6 +1463,13 @@ const struct fsm_vm *fsm_vm_find(const struct fsm *f, const char *uid, uint32_t 
 	return &f->vms[i];
 }
 
+uint32_t fsm_vm_scan_end(const struct fsm *f)
+{
+	FL_ASSERT(f != NULL);
+	FL_ASSERT(f->ix.vm_hw <= f->lim.max_vms);
+	return f->ix.vm_hw;
+}
+
 const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i)
 {
 	FL_ASSERT(f != NULL);

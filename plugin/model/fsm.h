@@ -325,6 +325,7 @@ struct fsm_index {
 	uint32_t free_head;
 	uint32_t free_n;
 	uint32_t vm_lo;            /* every VM entry below this is used */
+	uint32_t vm_hw;            /* every entry used since the FSM was made is below this (kept by a restore) */
 	uint32_t n_vms;            /* VMs registered */
 };
 
@@ -465,6 +466,9 @@ const struct fsm_vm *fsm_vm_at(const struct fsm *f, uint32_t i);
 uint32_t fsm_slots_free(const struct fsm *f);
 /* VMs registered. */
 uint32_t fsm_vm_count(const struct fsm *f);
+/* A bound for scans of the VM table: every entry used since the FSM was
+ * made, a restore included, is below it (derived, never replicated). */
+uint32_t fsm_vm_scan_end(const struct fsm *f);
 /* Copies vm's spec (vm->spec_len bytes, cap >= that) out of the pool into buf. */
 void fsm_vm_spec(const struct fsm *f, const struct fsm_vm *vm, uint8_t *buf, size_t cap);
 /* True if vm's spec is exactly spec[0..len). */

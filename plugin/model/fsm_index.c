@@ -113,6 +113,8 @@ void fsm_ix_uid_add(struct fsm *f, uint32_t idx)
 	f->ix.uid_next[idx] = *head;
 	*head = idx + 1u;
 	f->ix.n_vms++;
+	if (idx >= f->ix.vm_hw)
+		f->ix.vm_hw = idx + 1u;
 	if (idx == f->ix.vm_lo)
 		f->ix.vm_lo = fsm_ix_vm_free(f);
 }

@@ -200,6 +200,46 @@ static void unregister_and_register_again_reuses_pool(void **state)
 	assert_int_equal(fsm_check(&t->f), 0);
 }
 
+/* fsm_vm_scan_end() bounds the daemon's per-tick scans: every entry used
+ * since the FSM was made is below it, through unregistrations and a restore
+ * of a snapshot with fewer VMs; it is not the whole table. */
+static void scan_end_covers_every_entry_ever_used(void **state)
+{
+	struct tf *t = *state;
+	hosts_add(t, 1);
+	assert_int_equal(fsm_vm_scan_end(&t->f), 0);
+	char spec[512];
+	struct fsm_cmd c;
+	for (uint32_t i = 0; i < 100; i++) {
+		vm_cmd(i, &c, spec, sizeof(spec));
+		assert_int_equal(apply(t, &c), 0);
+	}
+	assert_int_equal(fsm_vm_scan_end(&t->f), 100);
+	size_t cap = fsm_snapshot_size(&t->f), len = 0;
+	uint8_t *snap = malloc(cap);
+	assert_non_null(snap);
+	for (uint32_t i = 0; i < 100; i++) { /* a snapshot of the VMs in entries 50..99 */
+		if (i == 50)
+			assert_int_equal(fsm_snapshot(&t->f, snap, cap, &len), 0);
+		struct fsm_cmd u = {.type = FSM_CMD_VM_UNREGISTER};
+		snprintf(u.uid, sizeof(u.uid), "vm-%05u", i);
+		assert_int_equal(apply(t, &u), 0);
+	}
+	assert_int_equal(fsm_vm_count(&t->f), 0);
+	assert_int_equal(fsm_vm_scan_end(&t->f), 100); /* unregistering does not lower it */
+	assert_int_equal(fsm_restore(&t->f, snap, len), 0);
+	assert_int_equal(fsm_vm_scan_end(&t->f), 100); /* nor does a restore */
+	struct fsm g; /* a fresh replica restored from it covers the restored entries */
+	assert_int_equal(fsm_init(&g, &t->f.lim), 0);
+	assert_int_equal(fsm_restore(&g, snap, len), 0);
+	assert_int_equal(fsm_vm_count(&g), 50);
+	assert_int_equal(fsm_vm_scan_end(&g), 100);
+	for (uint32_t i = fsm_vm_scan_end(&g); i < g.lim.max_vms; i++)
+		assert_null(fsm_vm_at(&g, i));
+	fsm_free(&g);
+	free(snap);
+}
+
 /* Registrations with full-size specs stop at the snapshot bound, before
  * the table is full, and the largest snapshot still fits it. */
 static void snapshot_bound_refuses_what_would_not_fit(void **state)
@@ -261,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(ten_thousand_vms_register_list_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(unregister_and_register_again_reuses_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(scan_end_covers_every_entry_ever_used, setup, teardown),
 		cmocka_unit_test_setup_teardown(snapshot_bound_refuses_what_would_not_fit, setup, teardown),
 		cmocka_unit_test(memory_per_vm_is_stated),
 	};
