@@ -229,7 +229,7 @@ static void scan_end_covers_every_entry_ever_used(void **state)
 	assert_int_equal(fsm_vm_scan_end(&t->f), 100); /* unregistering does not lower it */
 	assert_int_equal(fsm_restore(&t->f, snap, len), 0);
 	assert_int_equal(fsm_vm_scan_end(&t->f), 100); /* nor does a restore */
-	struct fsm g; /* a fresh replica restored from it covers the restored entries */
+	struct fsm g;				       /* a fresh replica restored from it covers the restored entries */
 	assert_int_equal(fsm_init(&g, &t->f.lim), 0);
 	assert_int_equal(fsm_restore(&g, snap, len), 0);
 	assert_int_equal(fsm_vm_count(&g), 50);
