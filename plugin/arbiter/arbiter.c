@@ -913,6 +913,15 @@ bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *
 	return true;
 }
 
+uint32_t arb_host_max_vms(const struct arb *a, uint32_t host_id)
+{
+	if (host_id == a->cfg.host_id)
+		return a->cfg.max_vms;
+	if (host_id == 0 || host_id > ARB_MAX_HOSTS || a->view_us[host_id] == 0)
+		return 0;
+	return a->view_flags[host_id] >> ARB_VIEW_CAP_SHIFT;
+}
+
 const struct fsm *arb_fsm(const struct arb *a) { return &a->fsm; }
 struct raft_node *arb_raft(const struct arb *a) { return a->node; }
 struct raft_node *arb_witness_raft(const struct arb *a) { return a->w.node; }

@@ -325,6 +325,9 @@ void arb_status(const struct arb *a, struct arb_status *out);
 /* Classification of host_id as this arbiter last saw it (leader's view is
  * authoritative; followers keep their own). */
 bool arb_host_view(const struct arb *a, uint32_t host_id, struct arb_host_view *out);
+/* host_id's [host] max_vms: ours from the configuration, another host's
+ * from its last view; 0 when it has none or we have not heard it. */
+uint32_t arb_host_max_vms(const struct arb *a, uint32_t host_id);
 const struct fsm *arb_fsm(const struct arb *a);
 /* The disk voter's Raft node while this host serves it, else NULL. */
 struct raft_node *arb_witness_raft(const struct arb *a);

@@ -216,6 +216,7 @@ struct fld_snap_host {
 	/* Its versions: what it announced (this host: its own) and the cluster
 	 * protocol spoken with it (0: not heard, or refused). */
 	struct arb_peer_proto proto;
+	uint32_t max_vms;            /* its [host] max_vms as last heard (arb_host_max_vms), 0 none */
 };
 
 /* A server of the Raft configuration this host uses (hosts and the disk voter). */

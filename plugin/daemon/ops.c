@@ -242,6 +242,12 @@ static int move_target_check(struct fld *d, struct ctl_call *call, uint32_t id)
 									      : "it is quarantined or drained");
 		return -FL_EBUSY;
 	}
+	uint32_t cap = arb_host_max_vms(d->arb, id), placed = fsm_vms_on_host(arb_fsm(d->arb), id, NULL, 0);
+	if (cap != 0 && placed >= cap) {
+		ctl_call_errorf(call, "host %u (%s) is at its max_vms: %u VMs placed there, at most %u", id, h->name,
+				placed, cap);
+		return -FL_EBUSY;
+	}
 	return 0;
 }
 

@@ -117,6 +117,7 @@ static void snap_host(const struct fld *d, struct fld_snap *s, uint32_t id, cons
 	h->heard_us = id != d->cfg.host_id ? arb_host_heard_us(d->arb, id) : fl_now_us(d->loop);
 	h->connected = id == d->cfg.host_id || raft_tcp_connected(d->tcp, id);
 	h->quarantined = fsm_host_quarantined(arb_fsm(d->arb), id, arb_fsm(d->arb)->clock_us);
+	h->max_vms = arb_host_max_vms(d->arb, id);
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->addr, sizeof(h->addr), "%s", addr);
 	fld_snap_host_marks(d, h);
@@ -397,6 +398,7 @@ static json_t *hosts_json(const struct fld_snap *s)
 				      since_s(h->since_us), "since", since_rfc3339(h->since_us), "voter", h->voter);
 		json_object_update_new(o, host_marks_json(h));
 		json_object_update_new(o, fld_host_version_json(h));
+		json_object_set_new(o, "max_vms", h->max_vms != 0 ? json_integer(h->max_vms) : json_null());
 		json_array_append_new(a, o);
 	}
 	return a;
