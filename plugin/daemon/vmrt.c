@@ -1271,8 +1271,7 @@ static int op_start(void *ctx, uint32_t idx, const struct fsm_vm *vm, uint64_t i
 		return -FL_ECANCELED;
 	if (v->state == DVM_KILLING)
 		return -FL_EBUSY;
-	/* An older grant still on the worker (it will be refused): this start
-	 * waits for it, like a kill in progress. */
+	/* An older grant still on the worker (to be refused): wait, as for a kill. */
 	if (v->grant_job != NULL && (v->grant_job->incarnation != incarnation || v->grant_job->kills0 != v->kills))
 		return -FL_EBUSY;
 	bool was_elsewhere = vm->run_host != 0 && vm->run_host != d->cfg.host_id;
