@@ -211,3 +211,36 @@ row "commit latency p99, $TP_CLIENTS clients" ms "$(us2ms "$R_tp99_fl")" "$(us2m
 row "election time p50" ms "$R_e50_fl" "$R_e50_flplain"
 row "election time p90" ms "$R_e90_fl" "$R_e90_flplain"
 row "election time max" ms "$R_emax_fl" "$R_emax_flplain"
+
+# The same numbers drawn side by side (gnuplot; BUILD/bench/raft-vs-etcd.png):
+# commit latencies and election times in ms, fencelock (with its cluster key)
+# beside etcd 3.4.
+if [ "$WITH_ETCD" != 0 ] && command -v gnuplot >/dev/null; then
+    mkdir -p "$B/bench"
+    csv=$B/bench/raft-vs-etcd.csv
+    {
+        echo "metric,fencelock,etcd"
+        echo "\"commit p50, 1 client\",$(us2ms "$R_lat50_fl"),$(us2ms "$R_lat50_etcd")"
+        echo "\"commit p99, 1 client\",$(us2ms "$R_lat99_fl"),$(us2ms "$R_lat99_etcd")"
+        echo "\"commit p50, $TP_CLIENTS clients\",$(us2ms "$R_tp50_fl"),$(us2ms "$R_tp50_etcd")"
+        echo "\"commit p99, $TP_CLIENTS clients\",$(us2ms "$R_tp99_fl"),$(us2ms "$R_tp99_etcd")"
+        echo "\"election p50\",$R_e50_fl,$R_e50_etcd"
+        echo "\"election p90\",$R_e90_fl,$R_e90_etcd"
+        echo "\"election max\",$R_emax_fl,$R_emax_etcd"
+    } >"$csv"
+    gnuplot <<EOF
+set terminal pngcairo size 900,500
+set output "$B/bench/raft-vs-etcd.png"
+set datafile separator ","
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set ylabel "ms (log scale)"
+set title "Raft, 3 members on 127.0.0.1: fencelock (cluster key) vs etcd 3.4"
+set xtics rotate by -20
+set key left top
+plot "$csv" skip 1 using 2:xtic(1) title "fencelock", "" skip 1 using 3 title "etcd 3.4"
+EOF
+    echo "(plot: $B/bench/raft-vs-etcd.png, numbers: $csv)"
+fi
