@@ -39,6 +39,7 @@ struct raft_progress {
 	uint64_t last_send_us;
 	uint64_t last_resp_us;    /* check-quorum: last answer, our clock */
 	uint64_t lease_ack_us;    /* lease: newest echoed send time */
+	uint64_t rtt_us;          /* smoothed round trip (1/8 per sample), 0 until one */
 };
 
 struct raft_out {

@@ -313,6 +313,14 @@ uint64_t raft_match_index(const struct raft *r, uint64_t id)
 	return p ? p->match : 0;
 }
 
+uint64_t raft_rtt_us(const struct raft *r, uint64_t id)
+{
+	if (r->state != RAFT_LEADER || id == r->opt.id)
+		return 0;
+	const struct raft_progress *p = raft__progress((struct raft *)r, id);
+	return p ? p->rtt_us : 0;
+}
+
 const char *raft_state_name(uint8_t state)
 {
 	switch (state) {

@@ -413,8 +413,13 @@ int raft__step_append_resp(struct raft *r, const struct raft_msg *m)
 		return 0;
 	const struct raft_msg_append_resp *x = &m->append_resp;
 	p->last_resp_us = r->now_us;
-	if (x->lease_ctx > p->lease_ack_us && x->lease_ctx <= r->now_us)
+	if (x->lease_ctx > p->lease_ack_us && x->lease_ctx <= r->now_us) {
 		p->lease_ack_us = x->lease_ctx;
+		/* The answer echoes its APPEND's send time: a round trip, for
+		 * the operator's quorum view only (no decision reads it). */
+		uint64_t sample = r->now_us - x->lease_ctx;
+		p->rtt_us = p->rtt_us == 0 ? FL_MAX(sample, (uint64_t)1) : (7u * p->rtt_us + sample) / 8u;
+	}
 	if (x->success) {
 		if (x->match_index > raft__last_index(r))
 			return -FL_EINVAL;

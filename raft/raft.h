@@ -391,6 +391,10 @@ struct raft_mem_usage {
 void raft_mem_usage(const struct raft *r, struct raft_mem_usage *out);
 /* Leader only: match index of server id, or 0. */
 uint64_t raft_match_index(const struct raft *r, uint64_t id);
+/* Leader only: smoothed round trip to server id in us, from the send time
+ * its answers echo (a heartbeat's, or an APPEND's once the follower has
+ * written its entries); 0 if unknown, not the leader, or id is us. */
+uint64_t raft_rtt_us(const struct raft *r, uint64_t id);
 const char *raft_state_name(uint8_t state);
 
 #endif

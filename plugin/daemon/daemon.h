@@ -224,6 +224,7 @@ struct fld_snap_server {
 	uint32_t id;                 /* a host id, or FL_WITNESS_RAFT_ID */
 	bool voter;
 	uint64_t match;              /* leader only: its match index, else 0 */
+	uint64_t rtt_us;             /* leader only: smoothed Raft round trip, 0 unknown */
 };
 
 struct fld_snap_vm {

@@ -13,8 +13,9 @@
  *                   being added), with their match index and lag behind the
  *                   commit index (known on the leader only: null elsewhere);
  *   peers           per member: last heard (directly or through a peer's
- *                   view), the Raft link (connected or down), frames queued;
- *                   the transport keeps no round-trip time, so rtt_ms is null;
+ *                   view), the Raft link (connected or down), frames queued,
+ *                   and the Raft round trip (rtt_ms: on the leader, from the
+ *                   send time its followers' answers echo; null elsewhere);
  *   never seen      configured peers ([peers]) never heard from.
  *
  * The loop copies these facts into the published snapshot (fld_snap_quorum);
@@ -69,6 +70,7 @@ void fld_snap_quorum(const struct fld *d, struct fld_snap *s)
 		o->id = (uint32_t)c->servers[i].id;
 		o->voter = c->servers[i].role == RAFT_VOTER;
 		o->match = leader ? raft_match_index(r, c->servers[i].id) : 0;
+		o->rtt_us = leader ? raft_rtt_us(r, c->servers[i].id) : 0;
 	}
 	s->last_index = r != NULL ? raft_last_index(r) : 0;
 	s->witness_holder = arb_witness_holder(d->arb);
@@ -124,6 +126,15 @@ static json_t *learner_json(const struct fld_snap *s, const struct fld_snap_serv
 			 "match_index", s->leader ? json_integer((json_int_t)sv->match) : json_null(), "lag", lag);
 }
 
+/* The leader's smoothed Raft round trip to host id, in ms; null if unknown. */
+static json_t *rtt_json(const struct fld_snap *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->n_servers; i++)
+		if (s->servers[i].id == id && s->servers[i].rtt_us != 0)
+			return json_real((double)s->servers[i].rtt_us / 1000.0);
+	return json_null();
+}
+
 static json_t *peers_json(const struct fld *d, const struct fld_snap *s)
 {
 	json_t *a = json_array();
@@ -138,7 +149,7 @@ static json_t *peers_json(const struct fld *d, const struct fld_snap *s)
 				      "last_heard_ms", self ? json_integer(0) : heard, "link",
 				      self ? "self" : h->connected ? "connected"
 								   : "down",
-				      "rtt_ms", json_null(), "queued",
+				      "rtt_ms", self ? json_null() : rtt_json(s, h->id), "queued",
 				      (int)h->queued);
 		json_object_update_new(o, fld_host_version_json(h));
 		json_array_append_new(a, o);

@@ -43,7 +43,11 @@ jq -e '.view == "leader" and .witness_holder == null and .learners == [] and
     fail "leader's view: $out"
 jq -e '[.peers[] | select(.link == "connected" and .last_heard_ms < 1500)] | length == 2' <<<"$out" >/dev/null ||
     fail "peers not heard or not connected: $out"
-q "$F" | jq -e '.view == "follower" and ([.voters[].match_index] | all(. == null))' >/dev/null ||
+# The leader's Raft round trip to each follower (loopback: well under 100 ms); null for itself.
+jq -e --argjson l "$L" '[.peers[] | select(.id != $l) | .rtt_ms | select(type == "number" and . > 0 and . < 100)]
+       | length == 2' <<<"$out" >/dev/null || fail "leader's rtt_ms: $out"
+jq -e --argjson l "$L" '.peers[] | select(.id == $l) | .rtt_ms == null' <<<"$out" >/dev/null || fail "own rtt_ms: $out"
+q "$F" | jq -e '.view == "follower" and ([.voters[].match_index] | all(. == null)) and ([.peers[].rtt_ms] | all(. == null))' >/dev/null ||
     fail "follower's view: $(q "$F")"
 expect_rc 0 "$FL" -s "$(dl_sock "$L")" quorum
 dl_json "$F" status | jq -e '.quorum.expected_votes == 3 and .quorum.total_votes == 3' >/dev/null ||

@@ -144,6 +144,25 @@ static void the_lease_holds_with_a_majority_of_recent_acknowledgements(void **st
 	raft_free(r);
 }
 
+/* The quorum view's round trip: from the send time an answer echoes,
+ * smoothed by 1/8; an older echo than one already seen changes nothing. */
+static void the_round_trip_comes_from_the_echoed_send_time(void **state)
+{
+	(void)state;
+	struct raft *r = fx_core_new(1, 3, 0, NULL, 0, true, true, T0);
+	uint64_t now = fx_core_make_leader(r, T0, &ob);
+	assert_int_equal(raft_rtt_us(r, 2), 0);
+	heartbeat_ack(r, now + 5000, 2, now);
+	assert_int_equal(raft_rtt_us(r, 2), 5000);
+	heartbeat_ack(r, now + 13000, 2, now + 10000);
+	assert_int_equal(raft_rtt_us(r, 2), (7u * 5000u + 3000u) / 8u);
+	heartbeat_ack(r, now + 20000, 2, now + 1000); /* a late answer to an older send */
+	assert_int_equal(raft_rtt_us(r, 2), (7u * 5000u + 3000u) / 8u);
+	assert_int_equal(raft_rtt_us(r, 3), 0);
+	assert_int_equal(raft_rtt_us(r, 1), 0); /* itself */
+	raft_free(r);
+}
+
 static void the_lease_runs_from_the_send_time_not_the_answer_time(void **state)
 {
 	(void)state;
@@ -268,6 +287,7 @@ int main(void)
 		cmocka_unit_test(a_leader_whose_timeout_now_was_lost_steps_down),
 		cmocka_unit_test(a_transfer_to_a_non_voter_or_to_itself_is_refused),
 		cmocka_unit_test(the_lease_holds_with_a_majority_of_recent_acknowledgements),
+		cmocka_unit_test(the_round_trip_comes_from_the_echoed_send_time),
 		cmocka_unit_test(the_lease_runs_from_the_send_time_not_the_answer_time),
 		cmocka_unit_test(the_lease_is_shorter_than_the_minimum_election_timeout),
 		cmocka_unit_test(the_lease_ends_as_soon_as_a_transfer_starts),
