@@ -66,6 +66,7 @@ struct raft {
 	uint64_t term;
 	uint64_t vote;
 	uint64_t commit;
+	uint64_t leader_commit; /* highest commit index a leader announced to us (display only) */
 	uint64_t applied;
 	uint8_t state;
 	uint64_t leader;

@@ -313,6 +313,11 @@ uint64_t raft_match_index(const struct raft *r, uint64_t id)
 	return p ? p->match : 0;
 }
 
+uint64_t raft_leader_commit(const struct raft *r)
+{
+	return FL_MAX(r->commit, r->leader_commit);
+}
+
 uint64_t raft_rtt_us(const struct raft *r, uint64_t id)
 {
 	if (r->state != RAFT_LEADER || id == r->opt.id)

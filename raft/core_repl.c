@@ -283,6 +283,7 @@ int raft__step_append(struct raft *r, const struct raft_msg *m)
 	if (a->n_entries > 0 && a->entries[0].term < a->prev_term)
 		return -FL_EINVAL;
 	heard_from_leader(r, m);
+	r->leader_commit = FL_MAX(r->leader_commit, a->commit);
 	if (a->prev_index < r->commit) {
 		reply_append(r, m, r->commit, a->lease_ctx); /* stale or duplicate */
 		return 0;

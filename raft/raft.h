@@ -389,6 +389,10 @@ struct raft_mem_usage {
 	uint64_t snapshot_bytes;
 };
 void raft_mem_usage(const struct raft *r, struct raft_mem_usage *out);
+/* The highest commit index known in the cluster: ours on a leader, else
+ * the highest a leader announced to us (at least our own). How far behind a
+ * follower is, for the operator's view; no decision reads it. */
+uint64_t raft_leader_commit(const struct raft *r);
 /* Leader only: match index of server id, or 0. */
 uint64_t raft_match_index(const struct raft *r, uint64_t id);
 /* Leader only: smoothed round trip to server id in us, from the send time

@@ -853,6 +853,7 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	out->leader = arb_leader_id(a);
 	out->term = r ? raft_term(r) : 0;
 	out->commit = r ? raft_commit_index(r) : 0;
+	out->leader_commit = r ? raft_leader_commit(r) : 0;
 	out->valid_until_us = a->ls ? ls_valid_until_us(a->ls) : 0;
 	out->vms_running = arb_vms_running(a);
 	out->vms_waiting = arb_is_leader(a) ? a->ldr.vms_waiting : 0;

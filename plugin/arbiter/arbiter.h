@@ -280,6 +280,7 @@ struct arb_status {
 	bool lease_valid;
 	bool fenced;              /* self-fenced or obeying a fence request */
 	uint64_t leader, term, commit;
+	uint64_t leader_commit;   /* the highest commit index a leader announced (raft_leader_commit) */
 	uint64_t valid_until_us;
 	uint32_t vms_running;
 	uint64_t fences, takeovers, pills;

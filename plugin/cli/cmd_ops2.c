@@ -263,8 +263,8 @@ static int quorum_nagios(json_t *q, char *sum, size_t len)
 	size_t learners = json_array_size(json_object_get(q, "learners"));
 	size_t never = json_array_size(json_object_get(q, "never_seen"));
 	const char *member = json_string_value(json_object_get(q, "member"));
-	if (member != NULL && strcmp(member, "voter") != 0) {
-		const char *why = json_string_value(json_object_get(q, "member_reason"));
+	const char *why = json_string_value(json_object_get(q, "member_reason"));
+	if (member != NULL && (strcmp(member, "voter") != 0 || why != NULL)) {
 		snprintf(sum, len, "%s: %s", member, why != NULL ? why : "this host does not vote");
 		return strcmp(member, "removed") == 0 ? FL_NAGIOS_CRITICAL : FL_NAGIOS_WARNING;
 	}

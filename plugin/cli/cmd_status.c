@@ -173,7 +173,7 @@ static int status_nagios(json_t *r, char *summary, size_t len)
 	}
 	const char *member = json_string_value(json_object_get(r, "member"));
 	const char *mwhy = json_string_value(json_object_get(r, "member_reason"));
-	if (member != NULL && strcmp(member, "voter") != 0) {
+	if (member != NULL && (strcmp(member, "voter") != 0 || mwhy != NULL)) {
 		snprintf(summary, len, "%s: %s", member, mwhy != NULL ? mwhy : "this host does not vote");
 		return strcmp(member, "removed") == 0 ? FL_NAGIOS_CRITICAL : FL_NAGIOS_WARNING;
 	}

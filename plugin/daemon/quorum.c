@@ -30,6 +30,9 @@
 #include "raft/transport.h"
 
 #define FLD_QUORUM_SCHEMA 1
+/* A voter whose commit index trails the leader's by more than this is
+ * reported catching up (WARNING): more than a burst of proposals in flight. */
+#define FLD_CATCHUP_WARN_ENTRIES 256u
 
 /* ==== on the loop ==== */
 
@@ -175,7 +178,13 @@ void fld_member_json(const struct fld_snap *s, json_t *o)
 	case ARB_MEMBER_REMOVED:
 		snprintf(why, sizeof(why), "this host was removed from the cluster: it stops once no VM runs here");
 		break;
-	default: why[0] = '\0'; break;
+	default:
+		why[0] = '\0';
+		/* A voter far behind the leader's commit is not caught up either. */
+		if (st->leader_commit > st->commit + FLD_CATCHUP_WARN_ENTRIES)
+			snprintf(why, sizeof(why), "this voter is catching up: commit %" PRIu64 ", the leader's %" PRIu64,
+				 st->commit, st->leader_commit);
+		break;
 	}
 	json_object_set_new(o, "member", json_string(arb_member_name(st->member)));
 	json_object_set_new(o, "member_reason", why[0] != '\0' ? json_string(why) : json_null());

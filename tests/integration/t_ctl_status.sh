@@ -44,6 +44,12 @@ expect_rc 1 "$FL" status
 grep -q '^Hosts by state: *UP 1, PARTITIONED 1, LEFT 1$' <<<"$out" || fail "state counts: $out"
 expect_rc 1 "$FL" status -o json   # JSON output keeps the plugin exit code
 
+# WARNING: a voter catching up (a member_reason with member "voter").
+echo '{"member":"voter","member_reason":"this voter is catching up: commit 10, the leader'"'"'s 900"}' > "$T/lag.json"
+stub_stop; stub_start -S "$T/lag.json"
+expect_rc 1 "$FL" status
+grep -q "^FENCELOCK WARNING - voter: this voter is catching up: commit 10" <<<"$out" || fail "catching-up line: $out"
+
 # CRITICAL: not quorate, or our delta lease invalid.
 stub_stop; stub_start -n
 expect_rc 2 "$FL" status
