@@ -213,9 +213,13 @@ FL_MUST_CHECK int arb_send_op(struct arb *a, uint64_t to, bool reply, const uint
  * fencelock from before announcements: protocol ARB_PROTO_LEGACY.
  *   2  the protocol of fencelock up to the announcements
  *   3  announcements ('P'), and operator commands a follower forwards to
- *      the leader ('O' requests and answers) */
+ *      the leader ('O' requests and answers)
+ * This build speaks 3 only: its replicated state (VM table of 10,240 entries,
+ * new commands) is not what a protocol-2 build applies, so a cluster cannot
+ * mix them; hosts from before announcements are refused once the grace
+ * period passes, and the upgrade from them stops the whole cluster. */
 #define ARB_PROTO_LEGACY 2u
-#define ARB_PROTO_MIN 2u
+#define ARB_PROTO_MIN 3u
 #define ARB_PROTO_CURRENT 3u
 #define ARB_PROTO_OPFWD 3u     /* the first version that takes forwarded operator commands */
 #define ARB_VERSION_MAX 31u

@@ -359,6 +359,18 @@ void fsm_limits_default(struct fsm_limits *l)
 	l->spec_max_bytes = FSM_SPEC_MAX;
 }
 
+/* A snapshot restores into tables at least as large as the ones it was
+ * taken from: entries keep their indexes, and what the larger tables change
+ * (room for more) is the same on every host running this build. A release
+ * that raised a table size therefore reads the snapshots of the one before,
+ * once the whole cluster runs it (docs/operations.md, "Upgrading one host at
+ * a time"). A snapshot of larger tables never fits. */
+static bool limits_fit(const struct fsm_limits *snap, const struct fsm_limits *ours)
+{
+	return snap->max_hosts <= ours->max_hosts && snap->max_vms <= ours->max_vms &&
+	       snap->max_slots <= ours->max_slots && snap->spec_max_bytes <= ours->spec_max_bytes;
+}
+
 static bool limits_ok(const struct fsm_limits *l)
 {
 	return l->max_hosts >= 1 && l->max_hosts <= FSM_HOST_ID_MAX &&
@@ -1338,7 +1350,7 @@ int fsm_restore(struct fsm *f, const uint8_t *buf, size_t len)
 	snap_globals(&x, &l, v, &ctr);
 	if (x.bad)
 		return -FL_EINVAL;
-	if (memcmp(&l, &f->lim, sizeof(l)) != 0)
+	if (!limits_fit(&l, &f->lim))
 		return -FL_EFOREIGN;
 	fsm_reset(f);
 	f->last_index = v[0];

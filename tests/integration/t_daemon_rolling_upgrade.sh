@@ -35,7 +35,7 @@ for i in 1 2 3; do wait_for 10 dl_vm_started_on "vm-$i" "$i" || fail "vm-$i did 
 V=$("$FLD" --version | head -1 | awk '{print $2}')
 for i in 1 2 3; do wait_for 5 protos_are "$i" 3 || fail "h$i does not speak protocol 3 with both: $(dl_json "$i" hosts)"; done
 [ "$(version_of 1 2)" = "$V" ] || fail "h1 shows h2's version as $(version_of 1 2), not $V"
-dl_json 1 hosts | jq -e '.hosts[] | select(.id == 1) | .protocol_min == 2 and .protocol_max == 3' >/dev/null ||
+dl_json 1 hosts | jq -e '.hosts[] | select(.id == 1) | .protocol_min == 3 and .protocol_max == 3' >/dev/null ||
     fail "h1's own range: $(dl_json 1 hosts)"
 
 for i in 1 2 3; do

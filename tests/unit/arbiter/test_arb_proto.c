@@ -54,7 +54,12 @@ static void the_highest_common_version_is_spoken(void **state)
 	announce(a, 4, 2, 2, "1.0.9");
 	assert_int_equal(used(a, 2), 3);
 	assert_int_equal(used(a, 3), 3); /* a newer host speaks our highest */
-	assert_int_equal(used(a, 4), 2); /* a supported older one is accepted */
+	assert_int_equal(used(a, 4), 0); /* protocol 2 only: its replicated state is not ours */
+	assert_true(arb_proto_drop(a, 4, 'R', 1000));
+	struct arb *b = arb_with(2, 3); /* a build that speaks 2 as well accepts it */
+	announce(b, 4, 2, 2, "1.0.9");
+	assert_int_equal(used(b, 4), 2);
+	free(b);
 	struct arb_peer_proto p;
 	arb_peer_proto(a, 3, &p);
 	assert_true(p.announced);

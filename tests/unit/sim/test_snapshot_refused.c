@@ -1,5 +1,5 @@
 /* A host that cannot restore a snapshot of the replicated state (one written
- * by a build whose FSM tables differ in size: fsm_restore() says foreign)
+ * by a build with larger FSM tables: fsm_restore() says foreign)
  * must not go on applying the log to the state it has: from that snapshot on
  * its FSM would not be the cluster's, it would snapshot that state over the
  * good one and, as leader, send it to others and decide on it. It applies,
@@ -25,7 +25,7 @@
 #include "tests/sim/simvm.h"
 
 #define S(x) ((uint64_t)(x)*FL_US_PER_S)
-#define OTHER_TABLE 2048u /* a VM table of another size than the others' */
+#define OTHER_TABLE 512u /* a VM table smaller than the others' (a downgrade): their snapshots do not fit it */
 
 static void no_violations(struct simcl *c)
 {
@@ -102,7 +102,7 @@ static void a_restarted_host_that_cannot_restore_its_own_snapshot_applies_nothin
 	assert_true(snap_index(c, victim) > 0); /* it has a snapshot of its own on its disk */
 	simcl_crash(c, victim);
 	assert_true(simcl_until_moved_off(c, victim, NULL, S(40)) > 0);
-	/* Upgraded in place to a build whose VM table has another size. */
+	/* Replaced in place by a build with a smaller VM table (a downgrade). */
 	simcl_set_vm_table(c, victim, OTHER_TABLE);
 	simcl_restart(c, victim);
 	simcl_run_for(c, S(10));
