@@ -887,8 +887,8 @@ void arb_status(const struct arb *a, struct arb_status *out)
 	int i = c ? raft_config_find(c, a->cfg.host_id) : -1;
 	if (a->join.removed)
 		out->member = ARB_MEMBER_REMOVED;
-	else if (i < 0 || !arb_join_settled(a))
-		out->member = ARB_MEMBER_JOINING;
+	else if (i < 0 || (!arb_join_settled(a) && a->cfg.bootstrap == NULL))
+		out->member = ARB_MEMBER_JOINING; /* a founder its bootstrap names is what it names, quorate or not */
 	else
 		out->member = c->servers[i].role == RAFT_VOTER ? ARB_MEMBER_VOTER : ARB_MEMBER_LEARNER;
 }

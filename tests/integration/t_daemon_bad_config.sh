@@ -43,10 +43,11 @@ dl_start 1
 dl_config 2 2
 sed -i "s/^listen = .*/listen = 127.0.0.1:$(dl_port 1)/; s/^2 = .*/2 = 127.0.0.1:$(dl_port 1)/; s/^1 = .*/1 = 127.0.0.1:$(dl_port 7)/" "$T/h2/fencelock.conf"
 refuses "$T/h2/fencelock.conf" "[host] listen" "$(dl_port 1)"
-# The same control socket: refused, the running daemon unharmed.
+# The same control socket: refused, the running daemon unharmed. (Host 3, never
+# used on the device: a used id with an empty state_dir is refused before, as lost.)
 dl_config 1 3
-sed -i "s|^control_socket = .*|control_socket = $(dl_sock 1)|; s/^id = 3/id = 1/; s/^name = h3/name = h1/" "$T/h3/fencelock.conf"
-sed -i "s/^listen = .*/listen = 127.0.0.1:$(dl_port 5)/; s/^1 = .*/1 = 127.0.0.1:$(dl_port 5)/" "$T/h3/fencelock.conf"
+sed -i "s|^control_socket = .*|control_socket = $(dl_sock 1)|" "$T/h3/fencelock.conf"
+sed -i "s/^listen = .*/listen = 127.0.0.1:$(dl_port 5)/; s/^1 = .*/3 = 127.0.0.1:$(dl_port 5)/" "$T/h3/fencelock.conf"
 refuses "$T/h3/fencelock.conf" "[host] control_socket" "another fencelockd"
 expect_rc 0 "$FL" -s "$(dl_sock 1)" hosts
 kill -0 "${DPID[1]}" || fail "the running daemon died"
