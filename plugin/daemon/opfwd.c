@@ -11,7 +11,8 @@
  * change state. The leader accepts one only from a joined member of the
  * Raft configuration (plugin/arbiter/arb_trust.c) whose transport proved
  * its host id with the cluster key, decodes and validates the request as it
- * would a client's, runs only the ops listed here, records the caller's uid
+ * would a client's, runs only the ops listed here (none with [cluster]
+ * operator_forwarding = no: only its own socket then), records the caller's uid
  * in the committed command and logs the host and uid it came from. A call
  * forwarded once is never forwarded again: a leader that has lost its
  * leadership answers with the new leader's id.
@@ -345,6 +346,14 @@ static void opfwd_request(struct fld *d, uint64_t from, const uint8_t *buf, uint
 		snprintf(err, sizeof(err), "host %u does not lead (the leader is %s%" PRIu64 "): retry", d->cfg.host_id,
 			 st.leader != 0 ? "host " : "unknown, ", st.leader);
 		opfwd_refuse(d, from, id, -FL_ENOTLEADER, err);
+		return;
+	}
+	if (!d->cfg.operator_forwarding) {
+		snprintf(err, sizeof(err), "host %u, the leader, takes operator commands only on its own control socket "
+					   "([cluster] operator_forwarding = no): run it there",
+			 d->cfg.host_id);
+		fl_warn("refused an operator request forwarded by host %" PRIu64 ": operator_forwarding = no", from);
+		opfwd_refuse(d, from, id, -FL_EPERM, err);
 		return;
 	}
 	struct ctl_call *call;

@@ -82,6 +82,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"host", "vm_log_dir", KIND_PATH, STR_FIELD(vm_log_dir), 0, 0, false},
 	{"cluster", "voters", KIND_U32, NUM_FIELD(voters), 3, 7, false},
 	{"host", "max_vms", KIND_U32, NUM_FIELD(max_vms), 1, CFG_MAX_VMS_MAX, false},
+	{"cluster", "operator_forwarding", KIND_BOOL, NUM_FIELD(operator_forwarding), 0, 0, false},
 };
 #define CFG_NKEYS FL_ARRAY_SIZE(cfg_keys)
 /* Indexes of keys the cross-checks name (asserted against the table). */
@@ -393,6 +394,7 @@ static void cfg_defaults(struct fl_config *cfg)
 	cfg->realtime = true;       /* as sanlock: the lease loop runs SCHED_RR, memory locked */
 	cfg->rt_priority = CFG_RT_PRIORITY_DEFAULT;
 	cfg->lock_memory = true;
+	cfg->operator_forwarding = true;
 }
 
 /* A cluster key, or an explicit insecure = yes; not both. */

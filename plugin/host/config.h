@@ -49,6 +49,7 @@ struct fl_config {
 	char key_file[CFG_PATH_MAX];      /* cluster key (fencelock keygen); required unless insecure */
 	char key_file_next[CFG_PATH_MAX]; /* "" = none; the next key during a rotation */
 	bool insecure;                    /* no key: plain Raft frames (tests only) */
+	bool operator_forwarding;         /* as leader, run operator commands other members forward (default yes) */
 	uint32_t voters;                  /* host voters the leader keeps: 3, 5 (default) or 7 */
 	/* [host] */
 	uint32_t host_id;
