@@ -2,10 +2,12 @@
 # make bench: every benchmark side by side with the system it is compared to,
 # printing numbers and ratios. Not part of `make test` (timings on a shared
 # machine are not assertions). Sections:
-#   1. delta-lease renewal I/O per renewal, fencelock vs sanlock's 1 MiB read;
+#   1. delta-lease renewal I/O per renewal by hosts in use (2 to 2,000), fencelock vs
+#      sanlock's 1 MiB read (CSV and plot build/bench/renewal-bytes.png);
 #   2. uncontended volume-lease acquire, fencelock vs `sanlock direct acquire`;
 #   3. failover and hand-over times of the whole-cluster simulator (T = 1 s, P = 10 s);
 #   4. Raft commit latency, throughput and re-election, fencelock vs etcd 3.4
+#      (CSV and plot build/bench/raft-vs-etcd.png)
 #      (skip with BENCH_SKIP_RAFT=1; about 75 s);
 #   5. renewal lateness of a real fencelockd, p50/p99/max: idle, 20 dead wrappers
 #      with unflushable volumes, 1,000 control clients, a slowloris (bench/lateness.sh;
