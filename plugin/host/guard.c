@@ -544,26 +544,29 @@ static void guard_on_signal(struct guard_proc *g)
 			guard_signal_group(g, (int)si.ssi_signo);
 		}
 	}
-	/* The VM first, without reaping it: while its zombie exists its process
-	 * group id cannot be reused, so the rest of the group (helpers that may
-	 * still hold a volume open) can be killed safely before the release. */
-	siginfo_t si_child = {0};
-	if (waitid(P_PID, (id_t)g->o->child, &si_child, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	    si_child.si_pid == g->o->child) {
-		kill(-g->o->child, SIGKILL);
+	/* Every child that has ended, looked at before it is reaped: the VM may
+	 * end at any moment, also after a first look found it running, so a
+	 * blind reap of "strays" could take the VM's own status and leave the
+	 * guard waiting for it forever. The VM is never reaped before the rest
+	 * of its group is killed: while its zombie exists its process group id
+	 * cannot be reused, so the helpers that may still hold a volume open
+	 * are killed safely before the release. */
+	for (int i = 0; i < 1024; i++) {
+		siginfo_t si_child = {0};
+		if (waitid(P_ALL, 0, &si_child, WEXITED | WNOHANG | WNOWAIT) != 0 || si_child.si_pid == 0)
+			break;
+		pid_t p = si_child.si_pid;
+		if (p == g->o->child)
+			kill(-g->o->child, SIGKILL);
 		int status;
-		if (waitpid(g->o->child, &status, 0) == g->o->child) {
+		if (waitpid(p, &status, 0) != p)
+			break;
+		if (p == g->o->child) {
 			g->res->wait_status = status;
 			g->exited = true;
-		}
-	}
-	for (int i = 0; i < 1024; i++) { /* reap the kill path and strays */
-		int status;
-		pid_t p = waitpid(-1, &status, WNOHANG);
-		if (p <= 0)
-			break;
-		if (p == g->kill_path_pid)
+		} else if (p == g->kill_path_pid) {
 			g->kill_path_pid = 0;
+		}
 	}
 }
 
