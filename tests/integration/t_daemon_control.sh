@@ -15,6 +15,8 @@ DL_N=1
 dl_config 1 1 "metrics_file = $T/h1/fencelock.prom"
 dl_start 1
 wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"quorate\")")" = True ]' || fail "h1 not quorate alone"
+# Quorum alone comes first; status is OK once the delta lease is held too.
+wait_for 10 eval '[ "$(dl_json 1 status | dl_py "d.get(\"lease_valid\")")" = True ]' || fail "h1's delta lease not valid"
 [ "$(stat -c %a "$(dl_sock 1)")" = 666 ] || fail "socket mode $(stat -c %a "$(dl_sock 1)"), expected 666"
 python3 "$FL_ROOT/tests/lib/ctl_garbage.py" "$(dl_sock 1)" || fail "garbage exchange failed"
 kill -0 "${DPID[1]}" || fail "the daemon died"
