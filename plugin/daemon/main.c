@@ -322,10 +322,21 @@ static void peer_learned(void *ctx, uint32_t id, const char *addr)
 	fl_notice("peer %u at %s (learned from a member): %s", id, addr, rv ? fl_strerror(rv) : "added");
 }
 
+/* Reads host_id's delta record: true with *l if it is valid and was ever acquired. */
+static bool read_own_record(struct fld *d, uint8_t *sec, struct fl_leader *l)
+{
+	uint32_t ss = d->layout.sector_size;
+	int rv = fl_bdev_read_sync(d->bdev, d->layout.lockspace_offset + (uint64_t)(d->cfg.host_id - 1) * ss, sec, ss);
+	return rv == 0 && ls_record_check(sec, d->layout.cluster, ss, l) == 0 && l->owner_generation > 0;
+}
+
 /* A host id used on the device before (its delta record has a generation)
  * with no Raft state in state_dir lost that state: started as a founding
  * voter it could vote twice in a term. Refused unless it joins (-j) or
- * rejoins (--rejoin). */
+ * rejoins (--rejoin). Unless another daemon renews that id right now (the
+ * record changes within a renewal and an I/O timeout): that is a duplicate
+ * host id, which the delta-lease acquire reports as such (exit 3); telling
+ * its operator to --rejoin would take the live host's place. */
 static int check_state_not_lost(struct fld *d)
 {
 	char path[CFG_PATH_MAX + 16];
@@ -334,10 +345,15 @@ static int check_state_not_lost(struct fld *d)
 		return 0;
 	uint32_t ss = d->layout.sector_size;
 	uint8_t *sec = aligned_alloc(4096, ss < 4096 ? 4096 : ss);
-	struct fl_leader l;
-	int rv = sec != NULL ? fl_bdev_read_sync(d->bdev, d->layout.lockspace_offset + (uint64_t)(d->cfg.host_id - 1) * ss, sec, ss)
-			     : -FL_ENOMEM;
-	bool used = rv == 0 && ls_record_check(sec, d->layout.cluster, ss, &l) == 0 && l.owner_generation > 0;
+	struct fl_leader l, again;
+	bool used = sec != NULL && read_own_record(d, sec, &l);
+	if (used) {
+		struct ls_timing t;
+		ls_timing_for_record_ms(&l, d->layout.io_timeout_ms, &t);
+		usleep((useconds_t)FL_MIN(t.renew_us + t.io_us, (uint64_t)30 * FL_US_PER_S)); /* at start, not on the loop */
+		used = read_own_record(d, sec, &again) && again.timestamp == l.timestamp &&
+		       again.owner_generation == l.owner_generation;
+	}
 	free(sec);
 	if (!used)
 		return 0;
