@@ -26,6 +26,15 @@ static int change_allowed(const struct raft *r)
 	return 0;
 }
 
+/* The clock step and the checks every membership change starts with. */
+static int change_begin(struct raft *r, uint64_t now_us)
+{
+	FL_ASSERT(r != NULL);
+	FL_ASSERT(now_us >= r->now_us);
+	r->now_us = now_us;
+	return change_allowed(r);
+}
+
 static int propose_config(struct raft *r, const struct raft_config *c)
 {
 	uint8_t buf[1 + 4 + RAFT_MAX_SERVERS * 9];
@@ -43,10 +52,7 @@ static int propose_config(struct raft *r, const struct raft_config *c)
 
 int raft_add(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL);
-	FL_ASSERT(now_us >= r->now_us);
-	r->now_us = now_us;
-	int rv = change_allowed(r);
+	int rv = change_begin(r, now_us);
 	if (rv != 0)
 		return rv;
 	if (id == 0 || raft_config_find(&r->cfg, id) >= 0)
@@ -60,10 +66,7 @@ int raft_add(struct raft *r, uint64_t now_us, uint64_t id)
 
 int raft_remove(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL);
-	FL_ASSERT(now_us >= r->now_us);
-	r->now_us = now_us;
-	int rv = change_allowed(r);
+	int rv = change_begin(r, now_us);
 	if (rv != 0)
 		return rv;
 	int i = raft_config_find(&r->cfg, id);
@@ -83,10 +86,7 @@ int raft_remove(struct raft *r, uint64_t now_us, uint64_t id)
  * commits (§4.2.2, as for a removal). */
 int raft_demote(struct raft *r, uint64_t now_us, uint64_t id)
 {
-	FL_ASSERT(r != NULL);
-	FL_ASSERT(now_us >= r->now_us);
-	r->now_us = now_us;
-	int rv = change_allowed(r);
+	int rv = change_begin(r, now_us);
 	if (rv != 0)
 		return rv;
 	int i = raft_config_find(&r->cfg, id);
