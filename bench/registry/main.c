@@ -14,6 +14,7 @@
 #include "common/loop.h"
 #include "fencelock/error.h"
 #include "plugin/model/fsm.h"
+#include "tests/lib/fsm_vmgen.h"
 
 static uint8_t g_buf[FSM_CMD_MAX_BYTES];
 static uint64_t g_index;
@@ -30,24 +31,7 @@ static int apply(struct fsm *f, const struct fsm_cmd *c)
 
 static void vm_cmd(uint32_t i, struct fsm_cmd *c, char *spec, size_t cap)
 {
-	memset(c, 0, sizeof(*c));
-	c->type = FSM_CMD_VM_REGISTER;
-	snprintf(c->uid, sizeof(c->uid), "vm-%05u", i);
-	c->restart = FSM_RESTART_ALWAYS;
-	c->host_id = 1;
-	c->nvol = (uint8_t)(1u + i % 3u);
-	for (uint32_t k = 0; k < c->nvol; k++) {
-		snprintf(c->vol[k].path, sizeof(c->vol[k].path), "/dev/mapper/vg%u-vm%05u-disk%u", i % 7u, i, k);
-		snprintf(c->vol[k].id, sizeof(c->vol[k].id), "dm-uuid:LVM-%08x%08x%02u", i * 2654435761u, i, k);
-	}
-	int n = snprintf(spec, cap,
-			 "{\"argv\":[\"/usr/bin/qemu-system-x86_64\",\"-name\",\"%s\",\"-m\",\"%u\",\"-smp\",\"2\","
-			 "\"-drive\",\"file=%s,if=virtio,cache=none,format=raw\",\"-nographic\"],"
-			 "\"volumes\":%u,\"n\":%u,\"cwd\":\"/var/lib/vms/%s\",\"env\":[\"LANG=C\",\"TZ=UTC\"],"
-			 "\"log\":\"/var/log/vms/%s.log\"}",
-			 c->uid, 512u + i % 4u * 512u, c->vol[0].path, c->nvol, i, c->uid, c->uid);
-	c->spec = (const uint8_t *)spec;
-	c->spec_len = n > 0 ? (uint32_t)n : 0u;
+	(void)fsm_vmgen_cmd(i, c, spec, cap);
 }
 
 static int populate(struct fsm *f, uint32_t n, uint64_t *us)
